@@ -1,0 +1,186 @@
+"""`reboot-harness …`: exit 0 when everything held, 1 when a check failed, 2 on usage or
+environment errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from harness import __version__
+from harness.errors import CheckTimeout, EnvironmentProblem, HarnessError, UsageError
+from harness.model import CheckResult
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="reboot-harness",
+        description="Rehearse host reboots of a containerised replica of your stack.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("up", help="build if needed, start a stack, wait until every check holds")
+    up.add_argument("--project", required=True, help="compose project name of the stack")
+    up.add_argument(
+        "--compose",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="extra compose file layered over compose/stack.yaml (repeatable)",
+    )
+    up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait (default 240)")
+
+    check = sub.add_parser("check", help="run every recovery check once against a running stack")
+    check.add_argument("--project", required=True)
+    check.add_argument("--json", action="store_true", help="print a JSON list of results")
+    check.add_argument(
+        "--deadline", type=float, default=5.0, help="seconds each check may wait (default 5)"
+    )
+
+    dn = sub.add_parser("down", help="remove a stack, its volumes and networks")
+    dn.add_argument("--project", required=True)
+
+    gc = sub.add_parser("gc", help="remove what crashed or killed runs left behind")
+    gc.add_argument(
+        "--all", action="store_true", help="also remove stacks started with `up` or by hand"
+    )
+    sub.add_parser("build", help="make the base and service images (only what changed)")
+    return p
+
+
+def results_table(results: Sequence[CheckResult]) -> Table:
+    """One row per result; a failing row also says what was expected."""
+    table = Table(show_lines=False)
+    table.add_column("check", no_wrap=True)
+    table.add_column("host", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    table.add_column("observed (expected, when failing)", overflow="fold")
+    for r in results:
+        if r.ok:
+            table.add_row(r.check, r.host, "[green]ok[/]", escape(r.observed))
+        else:
+            text = f"{escape(r.observed)}\n[dim]expected {escape(r.expected)}[/]"
+            table.add_row(r.check, r.host, "[red bold]FAIL[/]", text)
+    return table
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from harness.runner import bring_up
+
+    try:
+        report = bring_up(
+            args.project,
+            extra_compose=args.compose,
+            timeout=args.timeout,
+            progress=lambda msg: err.print(f"[dim]{msg}[/]"),
+        )
+    except CheckTimeout as e:
+        err.print(f"[red]up failed:[/] {e}")
+        if isinstance(e.results, list):
+            err.print(results_table([r for r in e.results if not r.ok]))
+        err.print(f"stack {args.project} removed")
+        return EXIT_FAIL
+    table = Table(title=f"stack {args.project} ready")
+    table.add_column("host")
+    table.add_column("ready after", justify="right")
+    for host, secs in report.readiness.seconds().items():
+        table.add_row(host, f"{secs:.1f}s")
+    out.print(table)
+    out.print(
+        f"{len(report.readiness.results)} checks hold. "
+        f"`reboot-harness check --project {args.project}` re-checks,"
+        f" `reboot-harness down --project {args.project}` removes it."
+    )
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from harness.runner import check_once
+
+    _stack, results = check_once(args.project, deadline_s=args.deadline)
+    failed = [r for r in results if not r.ok]
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        out.print(results_table(results))
+        out.print(
+            f"{len(results) - len(failed)} passed, {len(failed)} failed"
+            if failed
+            else f"all {len(results)} checks hold"
+        )
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    from harness.stack import down
+
+    removed = down(args.project)
+    out.print(
+        f"removed stack {args.project}: {removed.containers} containers,"
+        f" {removed.networks} networks, {removed.volumes} volumes"
+    )
+    return EXIT_OK
+
+
+def _cmd_gc(args: argparse.Namespace) -> int:
+    from harness.stack import gc
+
+    removed = gc(include_kept=args.all)
+    if removed.projects:
+        out.print(
+            f"removed {len(removed.projects)} stacks ({', '.join(removed.projects)}):"
+            f" {removed.containers} containers, {removed.networks} networks,"
+            f" {removed.volumes} volumes"
+        )
+    else:
+        out.print("nothing to remove")
+    return EXIT_OK
+
+
+def _cmd_build(_args: argparse.Namespace) -> int:
+    from harness.stack import build
+
+    tag = build(progress=lambda msg: err.print(f"[dim]{msg}[/]"))
+    out.print(f"images ready: reboot-harness/<role>:{tag}")
+    return EXIT_OK
+
+
+COMMANDS = {
+    "build": _cmd_build,
+    "up": _cmd_up,
+    "check": _cmd_check,
+    "down": _cmd_down,
+    "gc": _cmd_gc,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, EnvironmentProblem) as e:
+        err.print(f"reboot-harness {args.command}: {e}", markup=False)
+        return EXIT_USAGE
+    except HarnessError as e:
+        err.print(f"reboot-harness {args.command}: {e}", markup=False)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        err.print(f"reboot-harness {args.command}: interrupted", markup=False)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

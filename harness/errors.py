@@ -1,0 +1,44 @@
+"""The one exception tree of reboot-harness.
+
+Every error the harness raises on purpose is a HarnessError; its message says where the problem
+is and what to do about it. The CLI maps ``UsageError`` and ``EnvironmentError_`` to exit 2 and
+everything else to exit 1.
+"""
+
+from __future__ import annotations
+
+
+class HarnessError(Exception):
+    """Base of every error reboot-harness raises on purpose."""
+
+
+class UsageError(HarnessError):
+    """The user asked for something that cannot be: unknown project, bad option, bad file."""
+
+
+class ScenarioError(UsageError):
+    """A scenario or configuration file is invalid (names file, key path, valid choices)."""
+
+
+class EnvironmentProblem(HarnessError):
+    """The machine lacks something the harness needs (engine, compose plugin, debootstrap)."""
+
+
+class StackError(HarnessError):
+    """Building, starting, inspecting or stopping the stack failed."""
+
+
+class ImageBuildError(StackError):
+    """A service image failed to build."""
+
+
+class FaultError(HarnessError):
+    """A fault could not be injected or healed."""
+
+
+class CheckTimeout(HarnessError):
+    """A wait ran out before the checks held; carries the last observed results."""
+
+    def __init__(self, message: str, results: object = None) -> None:
+        super().__init__(message)
+        self.results = results

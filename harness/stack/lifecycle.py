@@ -1,0 +1,253 @@
+"""Starting, removing and garbage-collecting stacks (compose projects)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import random
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from docker.errors import DockerException, NotFound
+from testcontainers.compose import DockerCompose
+
+from harness.errors import StackError, UsageError
+from harness.owner import Owner
+from harness.stack.core import PROJECT_LABEL, Stack
+from harness.stack.engine import client, compose_version
+from harness.stack.images import build_images, ensure_base_image
+from harness.state import ProjectState, new_secrets, validate_project_name
+
+MANAGED = "org.reboot-harness.managed=true"
+OWNER_LABEL = "org.reboot-harness.owner"
+KEEP_LABEL = "org.reboot-harness.keep"
+SUBNET_POOL = ipaddress.ip_network(os.environ.get("RH_SUBNET_POOL", "172.30.0.0/16"))
+
+Progress = Callable[[str], None]
+
+# testcontainers logs every failed compose command at ERROR with its whole output; we report
+# failures ourselves, once, with what the user needs.
+logging.getLogger("testcontainers").setLevel(logging.CRITICAL)
+
+
+def default_compose_dir() -> Path:
+    override = os.environ.get("RH_COMPOSE_DIR")
+    if override:
+        return Path(override).resolve()
+    return Path(__file__).resolve().parents[2] / "compose"
+
+
+def _compose(state: ProjectState) -> DockerCompose:
+    return DockerCompose(
+        context=state.compose_dir,
+        compose_file_name=list(state.compose_files),
+        env_file=str(state.compose_env_file),
+        wait=False,
+        build=False,
+        pull=False,
+    )
+
+
+def _used_subnets() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    used = []
+    for net in client().networks.list():
+        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Subnet"):
+                used.append(ipaddress.ip_network(cfg["Subnet"], strict=False))
+    return used
+
+
+def free_subnet_prefix(
+    name: str, used: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network], avoid: set[str]
+) -> str:
+    """A /24 of the pool that no network uses, as ``a.b.c``; random start so parallel runs
+    rarely try the same one (a collision is retried by the caller)."""
+    candidates = list(SUBNET_POOL.subnets(new_prefix=24))
+    start = random.Random(f"{name}:{time.time_ns()}").randrange(len(candidates))
+    for i in range(len(candidates)):
+        net = candidates[(start + i) % len(candidates)]
+        prefix = str(net.network_address).rsplit(".", 1)[0]
+        if prefix in avoid or any(net.overlaps(u) for u in used if u.version == 4):
+            continue
+        return prefix
+    raise StackError(
+        f"no free /24 left in {SUBNET_POOL} for stack {name}; run `reboot-harness gc`"
+        " or set RH_SUBNET_POOL to another private range"
+    )
+
+
+def build(progress: Progress = lambda _: None) -> str:
+    """Make the base image and every service image that is missing; return the image tag."""
+    client()
+    base = ensure_base_image(progress)
+    return build_images(default_compose_dir() / "images", base, progress)
+
+
+def project_exists(name: str) -> bool:
+    found = client().containers.list(all=True, filters={"label": [f"{PROJECT_LABEL}={name}"]})
+    return bool(found)
+
+
+def start(
+    name: str,
+    *,
+    extra_compose: Sequence[Path] = (),
+    keep: bool,
+    owner: Owner | None = None,
+    domain: str = "rh.test",
+    progress: Progress = lambda _: None,
+) -> Stack:
+    """Build what is missing and start stack ``name`` (does not wait for it to be ready).
+
+    Raises:
+        UsageError: the project exists already or a compose file is missing.
+        EnvironmentProblem: no engine, no compose plugin, no way to get a base image.
+        StackError: compose could not start it (the partial stack is removed first).
+    """
+    validate_project_name(name)
+    compose_version()
+    if project_exists(name):
+        raise UsageError(
+            f"project {name!r} already exists; remove it with `reboot-harness down --project"
+            f" {name}` or choose another name"
+        )
+    compose_dir = default_compose_dir()
+    base_file = compose_dir / "stack.yaml"
+    files = [base_file, *(Path(f).resolve() for f in extra_compose)]
+    for f in files:
+        if not f.is_file():
+            raise UsageError(f"{f}: compose file not found")
+    base = ensure_base_image(progress)
+    tag = build_images(compose_dir / "images", base, progress)
+    secret_values = new_secrets()
+    owner = owner or Owner.current()
+    tried: set[str] = set()
+    last_error = ""
+    for _attempt in range(6):
+        prefix = free_subnet_prefix(name, _used_subnets(), tried)
+        tried.add(prefix)
+        state = ProjectState(
+            name=name,
+            compose_dir=str(compose_dir),
+            compose_files=tuple(str(f) for f in files),
+            subnet_prefix=prefix,
+            domain=domain,
+            image_tag=tag,
+            base_image=base,
+            owner=str(owner),
+            keep=keep,
+        )
+        state.save(secret_values)
+        try:
+            _compose(state).start()
+        except subprocess.CalledProcessError as e:
+            last_error = (e.stderr or b"").decode("utf-8", "replace").strip()
+            _remove_resources(name)
+            if "overlap" in last_error.lower() or "pool" in last_error.lower():
+                continue  # another run took this subnet between our look and our create
+            ProjectState.forget(name)
+            raise StackError(
+                f"stack {name}: `docker compose up` failed:\n"
+                + "\n".join(last_error.splitlines()[-10:])
+            ) from e
+        return Stack(state)
+    ProjectState.forget(name)
+    raise StackError(f"stack {name}: no free subnet after {len(tried)} tries: {last_error}")
+
+
+@dataclass
+class Removed:
+    containers: int = 0
+    networks: int = 0
+    volumes: int = 0
+    projects: list[str] = field(default_factory=list)
+
+
+def _remove_resources(name: str, removed: Removed | None = None) -> Removed:
+    """Remove every container, network and volume labelled with compose project ``name``."""
+    removed = removed or Removed()
+    flt = {"label": [f"{PROJECT_LABEL}={name}"]}
+    c = client()
+    for container in c.containers.list(all=True, filters=flt):
+        try:
+            container.remove(force=True, v=True)
+            removed.containers += 1
+        except NotFound:
+            pass
+    for net in c.networks.list(filters=flt):
+        try:
+            net.remove()
+            removed.networks += 1
+        except NotFound:
+            pass
+    for vol in c.volumes.list(filters=flt):
+        try:
+            vol.remove(force=True)
+            removed.volumes += 1
+        except NotFound:
+            pass
+    return removed
+
+
+def down(name: str) -> Removed:
+    """Remove stack ``name``: containers, volumes, networks and its recorded state."""
+    validate_project_name(name)
+    had_state = ProjectState.exists(name)
+    if had_state:
+        try:
+            _compose(ProjectState.load(name)).stop(down=True)
+        except (subprocess.CalledProcessError, OSError):
+            pass  # fall through to label-based removal, which does not need the files
+    removed = _remove_resources(name)
+    ProjectState.forget(name)
+    if not had_state and not (removed.containers or removed.networks or removed.volumes):
+        raise UsageError(f"no such project {name!r}: no state and no labelled resources")
+    removed.projects.append(name)
+    return removed
+
+
+def _labelled_projects() -> dict[str, tuple[set[str], set[str]]]:
+    """Every project with managed resources → (owners, keep values) seen on them."""
+    c = client()
+    flt = {"label": [MANAGED]}
+    seen: dict[str, tuple[set[str], set[str]]] = {}
+    try:
+        resources = [
+            *(x.labels for x in c.containers.list(all=True, filters=flt)),
+            *((x.attrs.get("Labels") or {}) for x in c.networks.list(filters=flt)),
+            *((x.attrs.get("Labels") or {}) for x in c.volumes.list(filters=flt)),
+        ]
+    except DockerException as e:
+        raise StackError(f"cannot list labelled resources: {e}") from e
+    for labels in resources:
+        project = labels.get(PROJECT_LABEL)
+        if not project:
+            continue
+        owners, keeps = seen.setdefault(project, (set(), set()))
+        owners.add(labels.get(OWNER_LABEL, ""))
+        keeps.add(labels.get(KEEP_LABEL, "false"))
+    return seen
+
+
+def gc(*, include_kept: bool = False) -> Removed:
+    """Remove the stacks of runs that are no longer alive.
+
+    A stack survives if any of its resources is labelled keep=true (started by `up`), or was
+    started by hand (owner ``manual``), or its owner process is alive — unless ``include_kept``.
+    """
+    removed = Removed()
+    for project, (owners, keeps) in sorted(_labelled_projects().items()):
+        if not include_kept:
+            if "true" in keeps:
+                continue
+            parsed = [Owner.parse(o) for o in owners]
+            if any(p is None for p in parsed) or any(p.alive() for p in parsed if p):
+                continue
+        _remove_resources(project, removed)
+        ProjectState.forget(project)
+        removed.projects.append(project)
+    return removed

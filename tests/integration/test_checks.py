@@ -1,0 +1,203 @@
+"""Every recovery check passes on a healthy stack and fails, naming the host, when that host is
+broken by hand. Tests run in file order on one stack (xdist --dist loadfile)."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+
+import pymysql
+import pytest
+import redis
+
+from harness.checks import NAMES, run_checks
+from harness.stack import Stack
+from tests.integration.conftest import assert_all_pass, failing
+
+pytestmark = pytest.mark.docker
+
+
+def test_healthy_stack_passes_every_check(stack: Stack) -> None:
+    """On a freshly started stack every check holds on every host it covers."""
+    results = run_checks(stack)
+    assert {r.check for r in results} == set(NAMES)
+    assert [r.line() for r in results if not r.ok] == []
+    covered = {r.host for r in results}
+    assert covered == set(stack.topology.hosts)
+
+
+def _app_pid(stack: Stack, host: str) -> str:
+    out = stack.exec(
+        host, ["supervisorctl", "-c", "/etc/supervisor/supervisord.conf", "pid", "app"]
+    )
+    assert out.stdout.strip().isdigit(), out
+    return out.stdout.strip()
+
+
+def test_limits_fails_on_the_host_whose_app_lost_its_fd_limit(stack: Stack) -> None:
+    """Lowering app1's open-file limit with prlimit fails `limits` on app1 only."""
+    pid = _app_pid(stack, "app1")
+    lowered = stack.exec("app1", ["prlimit", f"--pid={pid}", "--nofile=1024:16384"], user="app")
+    assert lowered.ok, lowered
+    try:
+        bad = failing(run_checks(stack, ["limits"]), "limits")
+        assert list(bad) == ["app1"]
+        assert "soft 1024" in bad["app1"]
+    finally:
+        stack.exec("app1", ["prlimit", f"--pid={pid}", "--nofile=10000:16384"], user="app")
+    assert failing(run_checks(stack, ["limits"]), "limits") == {}
+
+
+def test_processes_fails_when_a_program_stops(stack: Stack) -> None:
+    """A stopped supervisord program fails `processes` on its host, naming the program."""
+    conf = "/etc/supervisor/supervisord.conf"
+    assert stack.exec("redis3", ["supervisorctl", "-c", conf, "stop", "sentinel"]).ok
+    try:
+        bad = failing(run_checks(stack, ["processes"]), "processes")
+        assert list(bad) == ["redis3"]
+        assert "sentinel STOPPED" in bad["redis3"] and "redis-sentinel" in bad["redis3"]
+    finally:
+        stack.exec("redis3", ["supervisorctl", "-c", conf, "start", "sentinel"])
+    assert_all_pass(stack)
+
+
+def test_directories_fails_without_the_pid_directory(stack: Stack) -> None:
+    """Removing /run/graphite (as a reboot on the broken config does) fails `directories`."""
+    assert stack.exec("graphite", ["rm", "-rf", "/run/graphite"]).ok
+    try:
+        bad = failing(run_checks(stack, ["directories"]), "directories")
+        assert bad == {"graphite": "/run/graphite missing"}
+    finally:
+        stack.exec(
+            "graphite",
+            ["install", "-d", "-o", "_graphite", "-g", "_graphite", "-m", "0755", "/run/graphite"],
+        )
+    assert failing(run_checks(stack, ["directories"]), "directories") == {}
+
+
+def _mysql(stack: Stack, host: str) -> pymysql.connections.Connection:
+    ip, port = stack.endpoint(host, 3306)
+    return pymysql.connect(
+        host=ip,
+        port=port,
+        user="root",
+        password=stack.secrets["MYSQL_ROOT_PASSWORD"],
+        autocommit=True,
+    )
+
+
+def test_mysql_fails_when_the_replica_io_thread_stops(stack: Stack) -> None:
+    """Stopping mysql2's IO thread fails `mysql replication` on mysql2 with Slave_IO_Running=No."""
+    with _mysql(stack, "mysql2") as conn, conn.cursor() as cur:
+        cur.execute("STOP SLAVE IO_THREAD")
+    try:
+        bad = failing(run_checks(stack, ["mysql replication"]), "mysql replication")
+        assert list(bad) == ["mysql2"]
+        assert "Slave_IO_Running=No" in bad["mysql2"]
+    finally:
+        with _mysql(stack, "mysql2") as conn, conn.cursor() as cur:
+            cur.execute("START SLAVE IO_THREAD")
+    assert_all_pass(stack)
+
+
+def test_mysql_detects_lag_and_errant_transactions(stack: Stack) -> None:
+    """A write on the replica itself is an errant transaction, named on mysql2."""
+    with _mysql(stack, "mysql2") as conn, conn.cursor() as cur:
+        cur.execute("SET GLOBAL read_only=0")
+        cur.execute("CREATE DATABASE IF NOT EXISTS errant_probe")
+        cur.execute("SET GLOBAL read_only=1")
+    try:
+        bad = failing(run_checks(stack, ["mysql replication"]), "mysql replication")
+        assert list(bad) == ["mysql2"]
+        assert "errant transactions 0-2-" in bad["mysql2"]
+    finally:
+        # Forget the replica's own binlog (its replication position is kept in gtid_slave_pos).
+        with _mysql(stack, "mysql2") as conn, conn.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS errant_probe")
+            cur.execute("RESET MASTER")
+    assert failing(run_checks(stack, ["mysql replication"]), "mysql replication") == {}
+
+
+def test_dns_fails_when_the_answer_differs_from_the_rotation(stack: Stack) -> None:
+    """Taking lb2 out of dnsmasq behind the harness's back fails `dns` naming what it answers."""
+    lb1 = stack.static_address("lb1")
+    both = [lb1, stack.static_address("lb2")]
+    assert stack.exec("dns", ["rh-dns-rotate", lb1]).ok
+    try:
+        bad = failing(run_checks(stack, ["dns"]), "dns")
+        assert bad == {"dns": "answers lb1"}
+    finally:
+        stack.exec("dns", ["rh-dns-rotate", *both])
+    assert failing(run_checks(stack, ["dns"]), "dns") == {}
+
+
+def test_socketio_and_nginx_fail_when_both_apps_stop(stack: Stack) -> None:
+    """With the app stopped on both backends no LB can echo or answer /health."""
+    conf = "/etc/supervisor/supervisord.conf"
+    for app in ("app1", "app2"):
+        assert stack.exec(app, ["supervisorctl", "-c", conf, "stop", "app"]).ok
+    try:
+        results = run_checks(stack, ["socket.io", "nginx"])
+        assert set(failing(results, "socket.io")) == {"lb1", "lb2"}
+        assert set(failing(results, "nginx")) == {"lb1", "lb2"}
+    finally:
+        for app in ("app1", "app2"):
+            stack.exec(app, ["supervisorctl", "-c", conf, "start", "app"])
+    assert_all_pass(stack)
+
+
+def test_nginx_fails_when_it_disabled_backends_that_stayed_healthy(stack: Stack) -> None:
+    """Freezing both apps for a moment makes nginx disable them; once they answer again,
+    `nginx` reports on lb1 that it marked healthy backends unavailable."""
+    since = time.time()
+    ip, port = stack.endpoint("lb1", 80)
+    pids = {app: _app_pid(stack, app) for app in ("app1", "app2")}
+    for app, pid in pids.items():
+        assert stack.shell(app, f"kill -STOP {pid}").ok
+
+    def hit() -> None:
+        try:
+            urllib.request.urlopen(f"http://{ip}:{port}/health", timeout=15).read()
+        except Exception:
+            pass
+
+    try:
+        threads = [threading.Thread(target=hit) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for app, pid in pids.items():
+            stack.shell(app, f"kill -CONT {pid}")
+    bad = failing(run_checks(stack, ["nginx"], since=since), "nginx")
+    assert "lb1" in bad
+    assert "healthy backend marked unavailable" in bad["lb1"]
+    # Judged from now on, the stack recovers (once nginx's fail_timeout has passed).
+    time.sleep(1.1)
+    assert_all_pass(stack)
+
+
+def test_redis_roles_fails_with_zero_masters_when_every_node_is_a_replica(stack: Stack) -> None:
+    """Making every redis a replica (the post-mortem's state) reads '0 masters' on each host."""
+    pw = stack.secrets["REDIS_PASSWORD"]
+    clients = {
+        h: redis.Redis(*stack.endpoint(h, 6379), password=pw)
+        for h in ("redis1", "redis2", "redis3")
+    }
+    ring = {"redis1": "redis2", "redis2": "redis3", "redis3": "redis1"}
+    master = next(h for h, c in clients.items() if c.info("replication")["role"] == "master")
+    try:
+        for host, follows in ring.items():
+            clients[host].replicaof(follows, 6379)
+        bad = failing(run_checks(stack, ["redis roles"]), "redis roles")
+        assert set(bad) == {"redis1", "redis2", "redis3"}
+        assert all(v.startswith("0 masters (") for v in bad.values()), bad
+        assert "redis1 slave of redis2" in bad["redis1"]
+    finally:
+        clients[master].replicaof("NO", "ONE")
+        for host, c in clients.items():
+            if host != master:
+                c.replicaof(master, 6379)
+    assert_all_pass(stack, timeout=120)

@@ -1,0 +1,165 @@
+"""The CLI contract end to end on real containers: up, check (table and JSON), down, gc."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from harness.owner import Owner, _start_ticks
+from tests.integration.conftest import unique_project
+
+pytestmark = pytest.mark.docker
+
+RH = [sys.executable, "-m", "harness"]
+
+
+def rh(*args: str, timeout: float = 400) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*RH, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def labelled(project: str) -> list[str]:
+    c = docker.from_env()
+    flt = {"label": [f"com.docker.compose.project={project}"]}
+    return [
+        *(x.name for x in c.containers.list(all=True, filters=flt)),
+        *(x.name for x in c.networks.list(filters=flt)),
+        *(x.name for x in c.volumes.list(filters=flt)),
+    ]
+
+
+@pytest.fixture(scope="module")
+def project() -> Iterator[str]:
+    name = unique_project("cli")
+    up = rh("up", "--project", name)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        # every host reports its time to ready
+        for host in ("dns", "lb1", "app1", "redis3", "mysql2", "graphite"):
+            assert host in up.stdout
+        yield name
+    finally:
+        rh("down", "--project", name)
+
+
+def test_check_json_lists_every_result_and_exits_0(project: str) -> None:
+    """`check --json` prints {check, host, ok, expected, observed, detail} for every result."""
+    proc = rh("check", "--project", project, "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    results = json.loads(proc.stdout)
+    assert results and all(
+        set(r) == {"check", "host", "ok", "expected", "observed", "detail"} for r in results
+    )
+    assert all(r["ok"] for r in results)
+    assert {r["check"] for r in results} >= {"limits", "redis roles", "mysql replication", "dns"}
+
+
+def test_check_exits_1_naming_the_broken_host(project: str) -> None:
+    """With app2's program stopped, `check` exits 1 and its table names app2."""
+    c = docker.from_env()
+    app2 = c.containers.list(
+        filters={
+            "label": [f"com.docker.compose.project={project}", "com.docker.compose.service=app2"]
+        }
+    )[0]
+    conf = "/etc/supervisor/supervisord.conf"
+    app2.exec_run(["supervisorctl", "-c", conf, "stop", "app"])
+    try:
+        proc = rh("check", "--project", project, "--json")
+        assert proc.returncode == 1
+        bad = {(r["check"], r["host"]) for r in json.loads(proc.stdout) if not r["ok"]}
+        assert ("limits", "app2") in bad and ("processes", "app2") in bad
+        table = rh("check", "--project", project)
+        assert table.returncode == 1 and "app2" in table.stdout and "FAIL" in table.stdout
+    finally:
+        app2.exec_run(["supervisorctl", "-c", conf, "start", "app"])
+
+
+def test_secrets_never_printed(project: str) -> None:
+    """No password of the stack appears in what `check` prints."""
+    from harness.state import ProjectState
+
+    secrets = ProjectState.load(project).secrets()
+    proc = rh("check", "--project", project, "--json")
+    for value in secrets.values():
+        assert value not in proc.stdout + proc.stderr
+
+
+def _dead_owner() -> str:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    start = _start_ticks(p.pid)
+    p.wait()
+    return str(Owner(p.pid, start or 0, Owner.current().hostname))
+
+
+def _fake_run(name: str, owner: str, image: str) -> None:
+    """What a SIGKILLed run leaves: a labelled container, network and volume."""
+    c = docker.from_env()
+    labels = {
+        "org.reboot-harness.managed": "true",
+        "org.reboot-harness.owner": owner,
+        "org.reboot-harness.keep": "false",
+        "com.docker.compose.project": name,
+    }
+    c.networks.create(f"{name}_net", labels=labels)
+    c.volumes.create(f"{name}_data", labels=labels)
+    c.containers.create(image, ["sleep", "60"], name=f"{name}-x-1", labels=labels)
+
+
+def test_gc_removes_dead_runs_only(project: str) -> None:
+    """gc removes what dead runs left and nothing of live ones or of `up` stacks."""
+    image = (
+        docker.from_env()
+        .containers.list(filters={"label": [f"com.docker.compose.project={project}"]})[0]
+        .image.id
+    )
+    dead = [unique_project(f"dead{i}") for i in range(3)]
+    live = unique_project("live")
+    for name in dead:
+        _fake_run(name, _dead_owner(), image)
+    _fake_run(live, str(Owner.current()), image)
+    try:
+        proc = rh("gc")
+        assert proc.returncode == 0, proc.stderr
+        for name in dead:
+            assert labelled(name) == [], name
+        assert len(labelled(live)) == 3, "a live run's stack must be left alone"
+        assert len(labelled(project)) >= 11, "an `up` stack stays until down or gc --all"
+    finally:
+        for name in [*dead, live]:
+            rh("down", "--project", name)
+
+
+def test_up_of_an_existing_project_is_refused(project: str) -> None:
+    """Starting a project that exists is a usage error that names `down`."""
+    proc = rh("up", "--project", project)
+    assert proc.returncode == 2
+    assert "already exists" in proc.stderr and "down --project" in proc.stderr
+
+
+def test_down_removes_everything_then_the_project_is_unknown(project: str) -> None:
+    """`down` leaves no labelled container, network or volume; `check`/`down` then exit 2.
+    (Last in the file: it removes the module's stack.)"""
+    assert labelled(project)
+    proc = rh("down", "--project", project)
+    assert proc.returncode == 0, proc.stderr
+    assert labelled(project) == []
+    assert rh("check", "--project", project).returncode == 2
+    assert rh("down", "--project", project).returncode == 2
+
+
+def test_no_engine_exits_2_with_a_hint() -> None:
+    """With no engine reachable, commands exit 2 and say what to install."""
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    proc = subprocess.run(
+        [*RH, "gc"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert "no Docker engine reachable" in proc.stderr

@@ -1,0 +1,174 @@
+"""Parsing of what the servers print, and the verdicts built on it (no Docker)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.checks.directories import listening_ports
+from harness.checks.limits import parse_nofile
+from harness.checks.mysql_replication import (
+    ServerView,
+    caught_up,
+    errant,
+    judge_replica,
+    parse_gtids,
+)
+from harness.checks.nginx import parse_disabled
+from harness.checks.processes import parse_supervisor_status
+from harness.checks.redis_roles import NodeView, SentinelView, evaluate
+
+LIMITS = """Limit                     Soft Limit           Hard Limit           Units
+Max cpu time              unlimited            unlimited            seconds
+Max open files            1024                 16384                files
+Max locked memory         8388608              8388608              bytes
+"""
+
+
+def test_parse_nofile_reads_soft_and_hard() -> None:
+    """The soft and hard open-file limits come from the 'Max open files' row."""
+    assert parse_nofile(LIMITS) == (1024, 16384)
+    assert parse_nofile(LIMITS.replace("1024 ", "unlimited")) == (-1, 16384)
+
+
+def test_parse_nofile_without_row_raises() -> None:
+    """A text without the row is an error, not a silent zero."""
+    with pytest.raises(ValueError, match="Max open files"):
+        parse_nofile("Limit Soft Hard\n")
+
+
+def test_supervisor_status_parses_states_not_exit_codes() -> None:
+    """BACKOFF and FATAL are read from the text (supervisorctl exits 0 for some of them)."""
+    text = (
+        "app                              BACKOFF   Exited too quickly (process log may have details)\n"
+        "redis                            RUNNING   pid 12, uptime 0:01:02\n"
+        "sentinel                         FATAL     Exited too quickly\n"
+    )
+    assert parse_supervisor_status(text) == {
+        "app": "BACKOFF",
+        "redis": "RUNNING",
+        "sentinel": "FATAL",
+    }
+    assert parse_supervisor_status("unix:///run/supervisor.sock no such file\n") == {}
+
+
+def test_listening_ports_only_listen_state() -> None:
+    """Only sockets in state 0A (LISTEN) count; ports are hex."""
+    text = (
+        "  sl  local_address rem_address   st tx_queue rx_queue\n"
+        "   0: 00000000:07D3 00000000:0000 0A 00000000:00000000\n"
+        "   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000\n"
+    )
+    assert listening_ports(text) == {2003}
+
+
+def test_gtid_helpers() -> None:
+    """Catch-up compares sequence numbers per domain; errant GTIDs are those the primary lacks."""
+    assert parse_gtids("0-1-5,1-2-3") == [(0, 1, 5), (1, 2, 3)]
+    assert parse_gtids("") == []
+    assert caught_up("0-1-5", "0-1-5")
+    assert not caught_up("0-1-4", "0-1-5")
+    assert caught_up("0-1-4", "")
+    assert not caught_up("", "0-1-1")
+    assert errant("0-1-5", "0-1-7") == []
+    assert errant("0-1-5,0-2-1", "0-1-7") == ["0-2-1"]
+    assert errant("0-2-3", "0-2-2,0-1-9") == ["0-2-3"]
+
+
+def _replica(**slave: object) -> ServerView:
+    base: dict[str, object] = {
+        "Master_Host": "mysql1",
+        "Slave_IO_Running": "Yes",
+        "Slave_SQL_Running": "Yes",
+        "Last_IO_Errno": 0,
+        "Last_SQL_Errno": 0,
+    }
+    base.update(slave)
+    return ServerView(read_only=1, server_id=2, binlog_state="0-1-9", slave_pos="0-1-9", slave=base)
+
+
+def test_judge_replica_healthy_and_each_fault() -> None:
+    """Every property of the mysql replication check is judged and named."""
+    primary = ServerView(read_only=0, server_id=1, binlog_pos="0-1-9", binlog_state="0-1-9")
+    assert judge_replica("mysql2", _replica(), "mysql1", primary, "10.0.0.41") == []
+    io = judge_replica("mysql2", _replica(Slave_IO_Running="No"), "mysql1", primary, "x")
+    assert io == ["Slave_IO_Running=No"]
+    err = judge_replica(
+        "mysql2",
+        _replica(Last_IO_Errno=1045, Last_IO_Error="Access denied"),
+        "mysql1",
+        primary,
+        "x",
+    )
+    assert err and err[0].startswith("Last_IO_Errno=1045")
+    behind = ServerView(**{**_replica().__dict__, "slave_pos": "0-1-3"})
+    assert judge_replica("mysql2", behind, "mysql1", primary, "x")[0].startswith("behind")
+    local = ServerView(**{**_replica().__dict__, "binlog_state": "0-1-9,0-2-1"})
+    assert judge_replica("mysql2", local, "mysql1", primary, "x") == ["errant transactions 0-2-1"]
+    writable = ServerView(**{**_replica().__dict__, "read_only": 0})
+    assert judge_replica("mysql2", writable, "mysql1", primary, "x") == ["read_only=0"]
+
+
+def test_parse_disabled_lines_since() -> None:
+    """Only 'temporarily disabled' lines at or after `since` are returned, with the backend."""
+    log = (
+        "2026/11/26 10:00:00 [warn] 7#7: *1 upstream server temporarily disabled while connecting"
+        ' to upstream, client: 172.30.0.1, server: _, request: "GET /health HTTP/1.1",'
+        ' upstream: "http://172.30.0.21:8000/health", host: "x"\n'
+        "2026/11/26 10:00:05 [error] 7#7: *2 no live upstreams while connecting to upstream\n"
+        "2026/11/26 10:00:09 [warn] 7#7: *3 upstream server temporarily disabled while reading"
+        ' response header from upstream, upstream: "http://172.30.0.22:8000/health"\n'
+    )
+    found = parse_disabled(log, since=0)
+    assert [(d.address, d.port) for d in found] == [("172.30.0.21", 8000), ("172.30.0.22", 8000)]
+    later = parse_disabled(log, since=found[1].at)
+    assert [d.address for d in later] == ["172.30.0.22"]
+
+
+def _sentinel(master: str = "redis1", replicas: int = 2, sentinels: int = 3) -> SentinelView:
+    return SentinelView(
+        master=master, ckquorum="OK 3 usable Sentinels", replicas=replicas, sentinels=sentinels
+    )
+
+
+def test_redis_all_replicas_names_zero_masters_and_the_cycle() -> None:
+    """The post-mortem's failure: every node a replica reads '0 masters' with who follows whom."""
+    nodes = {
+        "redis1": NodeView(role="slave", master="redis2", link="up"),
+        "redis2": NodeView(role="slave", master="redis3", link="up"),
+        "redis3": NodeView(role="slave", master="redis1", link="up"),
+    }
+    results = evaluate(nodes, {h: _sentinel() for h in nodes}, 2, 3)
+    assert [r.ok for r in results] == [False, False, False]
+    assert results[0].observed == (
+        "0 masters (redis1 slave of redis2, redis2 slave of redis3, redis3 slave of redis1)"
+    )
+
+
+def test_redis_healthy_and_stale_sentinel_state() -> None:
+    """One master with linked replicas passes; a sentinel with a stale replica entry fails."""
+    nodes = {
+        "redis1": NodeView(role="master"),
+        "redis2": NodeView(role="slave", master="redis1", link="up"),
+        "redis3": NodeView(role="slave", master="redis1", link="up"),
+    }
+    sents = {h: _sentinel() for h in nodes}
+    assert all(r.ok for r in evaluate(nodes, sents, 2, 3))
+    sents["redis3"] = _sentinel(replicas=3)
+    bad = [r for r in evaluate(nodes, sents, 2, 3) if not r.ok]
+    assert [(r.host, r.observed) for r in bad] == [("redis3", "sentinel knows 3 replicas")]
+
+
+def test_redis_replica_link_down_and_wrong_master() -> None:
+    """A replica whose link is down, or that follows another replica, is named."""
+    nodes = {
+        "redis1": NodeView(role="master"),
+        "redis2": NodeView(role="slave", master="redis1", link="down"),
+        "redis3": NodeView(role="slave", master="redis2", link="up"),
+    }
+    sents = {h: _sentinel() for h in nodes}
+    sents["redis2"] = _sentinel(master="redis2")
+    bad = {r.host: r.observed for r in evaluate(nodes, sents, 2, 3) if not r.ok}
+    assert bad == {
+        "redis2": "master_link_status down; sentinel names master redis2",
+        "redis3": "slave of redis2, not of redis1",
+    }

@@ -1,0 +1,156 @@
+"""Project state, owners, subnet choice, image hashing and CLI exit codes (no Docker)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import cli
+from harness.errors import UsageError
+from harness.owner import Owner
+from harness.state import SECRET_NAMES, ProjectState, new_secrets, validate_project_name
+
+
+@pytest.fixture(autouse=True)
+def _state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+def _state(name: str = "p1") -> ProjectState:
+    return ProjectState(
+        name=name,
+        compose_dir="/x/compose",
+        compose_files=("/x/compose/stack.yaml",),
+        subnet_prefix="172.30.9",
+        domain="rh.test",
+        image_tag="h-abc",
+        base_image="debian:bookworm-slim",
+        owner=str(Owner.current()),
+        keep=True,
+    )
+
+
+def test_state_roundtrip_and_private_secrets() -> None:
+    """Saved state loads back equal; the secrets file is readable by its owner only."""
+    st = _state()
+    secrets = new_secrets()
+    st.save(secrets)
+    assert ProjectState.load("p1") == st
+    assert st.secrets() == secrets
+    assert set(secrets) == set(SECRET_NAMES)
+    assert all(len(v) == 32 for v in secrets.values())
+    assert stat.S_IMODE(os.stat(st.secrets_file).st_mode) == 0o600
+    env = st.compose_env_file.read_text()
+    assert "COMPOSE_PROJECT_NAME=p1" in env and "RH_SUBNET_PREFIX=172.30.9" in env
+    assert not any(v in env for v in secrets.values()), "passwords must stay in secrets.env"
+
+
+def test_unknown_project_is_a_usage_error_naming_the_fix() -> None:
+    """Loading a project nobody started says so and how to start it."""
+    with pytest.raises(
+        UsageError, match=r"no such project 'nope'.*reboot-harness up --project nope"
+    ):
+        ProjectState.load("nope")
+
+
+@pytest.mark.parametrize("bad", ["", "Upper", "-lead", "a b", "x" * 64, "semi;colon"])
+def test_invalid_project_names(bad: str) -> None:
+    """Names compose would reject are refused before anything starts."""
+    with pytest.raises(UsageError, match="project name"):
+        validate_project_name(bad)
+
+
+def test_owner_alive_and_dead() -> None:
+    """An owner is alive while its process (same pid and start time) runs."""
+    me = Owner.current()
+    assert me.alive()
+    assert Owner.parse(str(me)) == me
+    assert Owner.parse("manual") is None
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    from harness.owner import _start_ticks
+
+    start = _start_ticks(proc.pid)
+    proc.wait()
+    assert start is not None
+    assert not Owner(proc.pid, start, me.hostname).alive()
+    assert not Owner(me.pid, me.start + 1, me.hostname).alive(), "pid reused by another process"
+    assert Owner(999999, 1, "another-machine").alive(), "cannot judge another machine's process"
+
+
+def test_free_subnet_avoids_used_and_tried() -> None:
+    """The chosen /24 overlaps no existing network and none already tried."""
+    from harness.stack.lifecycle import SUBNET_POOL, free_subnet_prefix
+
+    all24 = list(SUBNET_POOL.subnets(new_prefix=24))
+    used = all24[:-2]
+    prefix = free_subnet_prefix("x", used, set())
+    assert prefix in {str(n.network_address).rsplit(".", 1)[0] for n in all24[-2:]}
+    other = free_subnet_prefix("x", used, {prefix})
+    assert other != prefix
+    big = [ipaddress.ip_network("172.30.0.0/16")]
+    from harness.errors import StackError
+
+    with pytest.raises(StackError, match="no free /24"):
+        free_subnet_prefix("x", big, set())
+
+
+def test_context_hash_changes_with_content_and_mode(tmp_path: Path) -> None:
+    """Images are rebuilt when a file, its executable bit, or the base image changes."""
+    from harness.stack.images import context_hash
+
+    (tmp_path / "app").mkdir()
+    f = tmp_path / "app" / "Dockerfile"
+    f.write_text("FROM x\n")
+    h1 = context_hash(tmp_path, "sha256:1")
+    assert context_hash(tmp_path, "sha256:1") == h1
+    assert context_hash(tmp_path, "sha256:2") != h1
+    f.chmod(0o755)
+    h2 = context_hash(tmp_path, "sha256:1")
+    assert h2 != h1
+    f.write_text("FROM y\n")
+    assert context_hash(tmp_path, "sha256:1") != h2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["up"],
+        ["check"],
+        ["frobnicate"],
+        ["check", "--project", "x", "--bogus"],
+        ["up", "--project", "x", "--timeout", "soon"],
+    ],
+)
+def test_cli_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad command lines exit 2 with argparse's message."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_cli_check_unknown_project_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """`check` on a project that was never started exits 2 and says how to start it."""
+    assert cli.main(["check", "--project", "ghost"]) == 2
+    assert "no such project 'ghost'" in capsys.readouterr().err
+
+
+def test_cli_bad_project_name_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """An invalid project name is a usage error (exit 2), before any engine is contacted."""
+    assert cli.main(["check", "--project", "Bad Name"]) == 2
+    assert "project name" in capsys.readouterr().err
+
+
+def test_python_dash_m_harness_runs() -> None:
+    """`python -m harness` is the same CLI."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0 and "reboot-harness" in proc.stdout
