@@ -58,6 +58,21 @@ def _parser() -> argparse.ArgumentParser:
         "--all", action="store_true", help="also remove stacks started with `up` or by hand"
     )
     sub.add_parser("build", help="make the base and service images (only what changed)")
+
+    ls = sub.add_parser("list", help="the scenarios, with the hosts they touch and their incident")
+    ls.add_argument("--json", action="store_true", help="print a JSON list")
+
+    run = sub.add_parser("run", help="run scenarios, each on a fresh stack")
+    run.add_argument(
+        "scenarios", nargs="+", metavar="SCENARIO", help="name in scenarios/ or a file"
+    )
+    run.add_argument(
+        "--incident",
+        metavar="NAME",
+        help="run only on this incident's configuration (reproduce it before fixing it)",
+    )
+    run.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON here")
+    run.add_argument("--keep", action="store_true", help="leave each stack running afterwards")
     return p
 
 
@@ -158,8 +173,88 @@ def _cmd_build(_args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_list(args: argparse.Namespace) -> int:
+    from harness import catalog
+
+    scenarios = catalog.load_all()
+    rows = [
+        {
+            "name": s.name,
+            "description": s.description,
+            "hosts": catalog.hosts_touched(s),
+            "incident": s.reproduces.incident if s.reproduces else None,
+            "check": s.reproduces.check if s.reproduces else None,
+            "file": s.source,
+        }
+        for s in scenarios
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    table = Table()
+    for col in ("scenario", "description", "hosts touched", "reproduces"):
+        table.add_column(col, overflow="fold")
+    for s in scenarios:
+        incident = f"{s.reproduces.incident} ({s.reproduces.check})" if s.reproduces else ""
+        table.add_row(s.name, s.description, ", ".join(catalog.hosts_touched(s)), incident)
+    out.print(table)
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from harness import catalog
+    from harness.scenario_run import ScenarioResult, run_scenario
+
+    scenarios = catalog.resolve(args.scenarios)
+    if args.incident and args.incident not in catalog.known_incidents():
+        raise UsageError(
+            f"unknown incident {args.incident!r}; known: {', '.join(catalog.known_incidents())}"
+        )
+    plan = [(s, v) for s in scenarios for v in (("incident",) if args.incident else s.variants)]
+    results: list[ScenarioResult] = []
+    for scenario, variant in plan:
+        label = f"{scenario.name}[{variant}]"
+        with err.status(f"{label}: starting") as status:
+
+            def progress(msg: str, _label: str = label) -> None:
+                status.update(f"{_label}: {escape(msg)}")
+                err.print(f"[dim]{_label}: {escape(msg)}[/]")
+
+            result = run_scenario(
+                scenario, variant, incident=args.incident, keep=args.keep, progress=progress
+            )
+        results.append(result)
+        mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
+        out.print(f"{mark} {label} ({result.duration_s:.0f}s): {escape(result.reason)}")
+        if args.keep:
+            out.print(f"  stack kept: reboot-harness down --project {result.project}")
+    table = Table(title="scenarios")
+    for col in ("scenario", "variant", "result", "time", "why"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        table.add_row(
+            r.name,
+            r.variant,
+            "[green]pass[/]" if r.passed else "[red bold]FAIL[/]",
+            f"{r.duration_s:.0f}s",
+            escape(r.reason),
+        )
+    out.print(table)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps({"scenarios": [r.as_dict() for r in results]}, indent=2) + "\n",
+            encoding="utf-8",
+        )
+    passed = sum(r.passed for r in results)
+    out.print(f"scenarios: {passed} passed, {len(results) - passed} failed")
+    return EXIT_OK if passed == len(results) else EXIT_FAIL
+
+
 COMMANDS = {
     "build": _cmd_build,
+    "list": _cmd_list,
+    "run": _cmd_run,
     "up": _cmd_up,
     "check": _cmd_check,
     "down": _cmd_down,

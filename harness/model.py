@@ -39,7 +39,10 @@ class CheckResult:
 
     def line(self) -> str:
         state = "ok" if self.ok else "FAIL"
-        return f"{self.check} [{self.host}] {state}: expected {self.expected}, observed {self.observed}"
+        return (
+            f"{self.check} [{self.host}] {state}: expected {self.expected},"
+            f" observed {self.observed}"
+        )
 
 
 @dataclass(frozen=True)
@@ -119,3 +122,172 @@ class Topology:
     @property
     def dns_name(self) -> str:
         return f"lb.{self.domain}"
+
+
+# -- scenarios -----------------------------------------------------------------------------------
+# A scenario is a plan of action: steps run in order against a fresh stack, then the expected
+# checks must hold within a deadline. The YAML form is documented in scenarios/README.md and
+# parsed by harness.scenario.
+
+REBOOT_MODES = ("graceful", "hard")
+ORDERS = ("given", "reverse", "random")
+
+
+@dataclass(frozen=True)
+class Reboot:
+    """Reboot ``host``: graceful (SIGTERM to init, ``grace`` seconds, then SIGKILL) or hard
+    (SIGKILL at once, like power loss); off for ``down_for`` seconds; back with a new address if
+    ``new_ip``."""
+
+    host: str
+    mode: str = "graceful"
+    down_for: float = 0.0
+    new_ip: bool = False
+    grace: float = 10.0
+
+
+@dataclass(frozen=True)
+class Kill:
+    """Send ``signal`` to ``program`` (a supervisord program or a process name) on ``host``."""
+
+    host: str
+    program: str
+    signal: str = "TERM"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Power ``host`` off (graceful or hard) and leave it off until a Start (or the final heal)."""
+
+    host: str
+    mode: str = "graceful"
+    grace: float = 10.0
+
+
+@dataclass(frozen=True)
+class Start:
+    host: str
+
+
+@dataclass(frozen=True)
+class DnsRotate:
+    """Take an LB out of (``action='out'``) or back into (``'in'``) the DNS answer, then wait
+    ``wait`` seconds (default: the TTL plus a margin) so clients have moved."""
+
+    lb: str
+    action: str
+    wait: float = 2.0
+
+
+@dataclass(frozen=True)
+class SentinelFailover:
+    """Ask Sentinel to fail the redis master over, and wait until a new master is in place."""
+
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class MysqlFailover:
+    """Promote ``to`` (default: the current replica) and repoint the old primary at it with the
+    configured replication credentials."""
+
+    to: str = ""
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class WaitRecovered:
+    """Run ``checks`` (all when empty) until they all hold or ``within`` seconds pass."""
+
+    within: float
+    checks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Rolling:
+    """Reboot each host of ``hosts`` alone, in order, waiting for recovery in between."""
+
+    hosts: tuple[str, ...]
+    mode: str = "graceful"
+    down_for: float = 0.0
+    recover_within: float = 90.0
+
+
+@dataclass(frozen=True)
+class FullRestart:
+    """Every host of ``hosts`` down, then all up at once in ``order`` (seeded when random)."""
+
+    hosts: tuple[str, ...]
+    mode: str = "graceful"
+    order: str = "given"
+    down_for: float = 0.0
+
+
+Step = (
+    Reboot
+    | Kill
+    | Stop
+    | Start
+    | DnsRotate
+    | SentinelFailover
+    | MysqlFailover
+    | WaitRecovered
+    | Sleep
+    | Rolling
+    | FullRestart
+)
+
+
+@dataclass(frozen=True)
+class Reproduces:
+    """The incident (a compose override in compose/incidents/) a scenario reproduces, and the
+    check that must fail on it."""
+
+    incident: str
+    check: str
+
+
+@dataclass(frozen=True)
+class Expect:
+    checks: tuple[str, ...] = ()  # empty: every check
+    recover_within: float = 60.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    steps: tuple[Step, ...]
+    expect: Expect
+    reproduces: Reproduces | None = None
+    seed: int = 0
+    source: str = ""  # the file it came from
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return ("fixed", "incident") if self.reproduces else ("fixed",)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the harness did or saw during a run, at ``t`` (epoch seconds)."""
+
+    t: float
+    kind: str
+    host: str = ""
+    detail: str = ""
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "t": round(self.t, 3),
+            "kind": self.kind,
+            "host": self.host,
+            "detail": self.detail,
+            "duration_s": round(self.duration_s, 3),
+        }

@@ -33,6 +33,8 @@ class Readiness:
 def wait_recovered(
     stack: Stack,
     *,
+    checks: Sequence[str] = (),
+    since: float | None = None,
     timeout: float = 180.0,
     started: float | None = None,
     check_deadline: float = 3.0,
@@ -45,10 +47,16 @@ def wait_recovered(
     """
     readiness = Readiness(started=started if started is not None else time.time())
     end = time.monotonic() + timeout
-    hosts = set(stack.topology.hosts)
+    names = list(checks) or None
     while True:
         round_start = time.time()
-        results = run_checks(stack, deadline_s=check_deadline, since=readiness.started)
+        results = run_checks(
+            stack,
+            names,
+            deadline_s=check_deadline,
+            since=readiness.started if since is None else since,
+        )
+        hosts = {r.host for r in results}
         readiness.rounds += 1
         readiness.results = results
         failing_hosts = {r.host for r in results if not r.ok}

@@ -34,7 +34,8 @@ def check_directories(ctx: CheckContext) -> list[CheckResult]:
     )
     reason = ctx.down(host)
     if reason:
-        return [failure(NAME, host, expected, reason)]
+        last = ctx.stack.logs(host, tail=2).strip().splitlines()
+        return [failure(NAME, host, expected, reason, last[-1][:200] if last else "")]
     stack = ctx.stack
     problems = []
     st = stack.exec(host, ["stat", "-c", "%U %a", topo.graphite_pid_dir])

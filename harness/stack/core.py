@@ -189,12 +189,101 @@ class Stack:
         ipid, icomm = titles.index("PID"), titles.index("COMMAND")
         return [(int(p[ipid]), p[icomm]) for p in top.get("Processes") or []]
 
+    def env(self, host: str) -> dict[str, str]:
+        """The environment the host's init was started with (its configuration)."""
+        pairs = self.container(host, refresh=True).attrs["Config"].get("Env") or []
+        return dict(p.split("=", 1) for p in pairs if "=" in p)
+
     def logs(self, host: str, tail: int = 30) -> str:
         try:
             raw = self.container(host, refresh=True).logs(tail=tail, timestamps=False)
         except (DockerException, StackError) as e:
             return f"(no logs: {e})"
         return bytes(raw).decode("utf-8", "replace")
+
+    # -- power ------------------------------------------------------------------------------
+    def power_off(self, host: str, *, mode: str = "graceful", grace: float = 10.0) -> None:
+        """Shut ``host`` down: graceful sends init its stop signal and SIGKILLs after ``grace``
+        seconds (an ACPI shutdown); hard SIGKILLs everything at once (power loss)."""
+        c = self.container(host, refresh=True)
+        try:
+            if mode == "hard":
+                if c.attrs["State"]["Status"] == "running":
+                    c.kill()
+                c.wait(timeout=30)
+            else:
+                c.stop(timeout=max(0, round(grace)))
+        except (APIError, DockerException) as e:
+            raise StackError(f"host {host}: power off ({mode}) failed: {e}") from e
+
+    def power_on(self, host: str) -> None:
+        """Boot ``host``: a fresh tmpfs /run, boot ulimits, init starts the services."""
+        c = self.container(host, refresh=True)
+        try:
+            c.start()
+        except (APIError, DockerException) as e:
+            raise StackError(
+                f"host {host}: boot failed: {e}; recent logs:\n{self.logs(host, 15)}"
+            ) from e
+
+    def renumber(self, host: str) -> str:
+        """Give a stopped ``host`` a different address on the stack network; return it."""
+        c = self.container(host, refresh=True)
+        if c.attrs["State"]["Status"] == "running":
+            raise StackError(f"host {host}: cannot change the address of a running host")
+        nets = c.attrs["NetworkSettings"]["Networks"]
+        if len(nets) != 1:
+            raise StackError(f"host {host}: expected one network, found {sorted(nets)}")
+        net_name, net_attrs = next(iter(nets.items()))
+        old = (net_attrs.get("IPAMConfig") or {}).get("IPv4Address") or net_attrs.get("IPAddress")
+        taken = set(self._all_static_addresses())
+        prefix = self.state.subnet_prefix
+        new = next((f"{prefix}.{i}" for i in range(100, 250) if f"{prefix}.{i}" not in taken), None)
+        if new is None:
+            raise StackError(f"host {host}: no free address left in {prefix}.0/24")
+        try:
+            network = client().networks.get(net_name)
+            network.disconnect(c)
+            network.connect(c, ipv4_address=new, aliases=[host])
+        except (APIError, DockerException) as e:
+            raise StackError(f"host {host}: changing address {old} -> {new} failed: {e}") from e
+        return new
+
+    def _all_static_addresses(self) -> list[str]:
+        out = []
+        for c in self.containers().values():
+            for net in c.attrs["NetworkSettings"]["Networks"].values():
+                addr = (net.get("IPAMConfig") or {}).get("IPv4Address") or net.get("IPAddress")
+                if addr:
+                    out.append(str(addr))
+        return out
+
+    def signal_program(self, host: str, program: str, signal: str) -> int:
+        """Send SIG``signal`` to every process of ``host`` named ``program`` (its comm);
+        return how many got it.
+
+        The host's init (PID 1) ignores signals sent from inside its own namespace, so it is
+        signalled through the engine, from outside, as the hypervisor would.
+        """
+        script = (
+            'for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = "$1" ]'
+            ' && echo "${p#/proc/}"; done'
+        )
+        found = self.exec(host, ["sh", "-c", script, "sh", program])
+        pids = [int(p) for p in found.stdout.split() if p.isdigit()]
+        if not found.ok and not pids:
+            raise StackError(f"host {host}: cannot list processes ({found.brief()})")
+        sent = 0
+        for pid in pids:
+            if pid == 1:
+                try:
+                    self.container(host).kill(signal=f"SIG{signal}")
+                except (APIError, DockerException) as e:
+                    raise StackError(f"host {host}: SIG{signal} to init failed: {e}") from e
+                sent += 1
+            elif self.exec(host, ["sh", "-c", f'kill -{signal} "$1"', "sh", str(pid)]).ok:
+                sent += 1
+        return sent
 
     def wait_running(self, host: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

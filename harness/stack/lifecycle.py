@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import os
@@ -25,7 +26,7 @@ from harness.state import ProjectState, new_secrets, validate_project_name
 MANAGED = "org.reboot-harness.managed=true"
 OWNER_LABEL = "org.reboot-harness.owner"
 KEEP_LABEL = "org.reboot-harness.keep"
-SUBNET_POOL = ipaddress.ip_network(os.environ.get("RH_SUBNET_POOL", "172.30.0.0/16"))
+SUBNET_POOL = ipaddress.IPv4Network(os.environ.get("RH_SUBNET_POOL", "172.30.0.0/16"))
 
 Progress = Callable[[str], None]
 
@@ -71,7 +72,9 @@ def free_subnet_prefix(
     for i in range(len(candidates)):
         net = candidates[(start + i) % len(candidates)]
         prefix = str(net.network_address).rsplit(".", 1)[0]
-        if prefix in avoid or any(net.overlaps(u) for u in used if u.version == 4):
+        if prefix in avoid or any(
+            net.overlaps(u) for u in used if isinstance(u, ipaddress.IPv4Network)
+        ):
             continue
         return prefix
     raise StackError(
@@ -198,10 +201,9 @@ def down(name: str) -> Removed:
     validate_project_name(name)
     had_state = ProjectState.exists(name)
     if had_state:
-        try:
+        # On failure, fall through to label-based removal, which does not need the files.
+        with contextlib.suppress(subprocess.CalledProcessError, OSError):
             _compose(ProjectState.load(name)).stop(down=True)
-        except (subprocess.CalledProcessError, OSError):
-            pass  # fall through to label-based removal, which does not need the files
     removed = _remove_resources(name)
     ProjectState.forget(name)
     if not had_state and not (removed.containers or removed.networks or removed.volumes):

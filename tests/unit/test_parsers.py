@@ -39,7 +39,7 @@ def test_parse_nofile_without_row_raises() -> None:
 def test_supervisor_status_parses_states_not_exit_codes() -> None:
     """BACKOFF and FATAL are read from the text (supervisorctl exits 0 for some of them)."""
     text = (
-        "app                              BACKOFF   Exited too quickly (process log may have details)\n"
+        "app                              BACKOFF   Exited too quickly (see the log)\n"
         "redis                            RUNNING   pid 12, uptime 0:01:02\n"
         "sentinel                         FATAL     Exited too quickly\n"
     )

@@ -16,6 +16,9 @@
 #     s) for the failover to finish and decide again: a promoted replica wins, no split brain.
 #  5. Nobody answers at all (full restart, peers not up yet): the local view alone, i.e. what
 #     sentinel.conf says, and every host's sentinel.conf names the same master -> one master.
+#  6. Master: a peer that is itself master by an older view (it booted alone first) is demoted
+#     right away (fencing) instead of after Sentinel's ~8 s.
+# Every decision is logged (stdout and /var/log/redis/rh-boot.log) with the views it used.
 set -u
 . /usr/local/lib/rh-redis/lib.sh
 RH_LOG_TAG=rh-redis-start
@@ -72,10 +75,10 @@ while :; do
   fi
   if v=$(view 127.0.0.1); then V[self]=$v; elif v=$(file_view); then V[self-file]=$v; fi
 
-  # Highest config-epoch wins; ties: most common master.
+  # Highest config-epoch wins; ties: most common master, then the first name (same on every host).
   best=$(for k in "${!V[@]}"; do echo "${V[$k]}"; done \
          | awk '{ c[$2 " " $1]++ } END { for (x in c) print x, c[x] }' \
-         | sort -k1,1nr -k3,3nr | head -n1)
+         | sort -k1,1nr -k3,3nr -k2,2 | head -n1)
   master=$(awk '{ print $2 }' <<<"$best"); epoch=$(awk '{ print $1 }' <<<"$best")
   summary=$(for k in "${!V[@]}"; do printf '%s=[%s] ' "$k" "${V[$k]}"; done)
 

@@ -1,0 +1,65 @@
+"""What every fault and operation shares: the run context, the event log and the heal."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from harness.model import Event
+from harness.stack import Stack
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunContext:
+    """A scenario run in progress: the stack, the seeded randomness, and the history so far.
+
+    Attributes:
+        stack: the stack under test.
+        rng: the scenario's seeded random source (same seed, same schedule).
+        events: everything the harness did, in order, with timestamps.
+        frozen: (host, program) pairs sent SIGSTOP, to be thawed by the heal.
+    """
+
+    stack: Stack
+    rng: random.Random
+    progress: Progress = lambda _: None
+    events: list[Event] = field(default_factory=list)
+    frozen: set[tuple[str, str]] = field(default_factory=set)
+
+    def event(self, kind: str, host: str = "", detail: str = "", duration_s: float = 0.0) -> Event:
+        ev = Event(time.time(), kind, host, detail, duration_s)
+        self.events.append(ev)
+        where = f" {host}" if host else ""
+        self.progress(f"{kind}{where}{': ' + detail if detail else ''}")
+        return ev
+
+    def heal(self) -> list[str]:
+        """Bring back everything a fault left broken: thaw frozen programs, boot hosts that are
+        off. Safe to call at any time, any number of times; never raises."""
+        healed = []
+        for host, program in sorted(self.frozen):
+            try:
+                self.stack.signal_program(host, program, "CONT")
+                healed.append(f"{host}:{program}")
+            except Exception as e:  # a heal must go on with the next host
+                self.event("heal failed", host, f"thaw {program}: {e}")
+        self.frozen.clear()
+        try:
+            statuses = {h: c.attrs["State"]["Status"] for h, c in self.stack.containers().items()}
+        except Exception as e:
+            self.event("heal failed", "", f"cannot list hosts: {e}")
+            return healed
+        for host, status in sorted(statuses.items()):
+            if status != "running":
+                try:
+                    self.stack.power_on(host)
+                    healed.append(host)
+                except Exception as e:
+                    self.event("heal failed", host, str(e).splitlines()[0])
+        if healed:
+            self.event("heal", "", "started again: " + ", ".join(healed))
+        return healed

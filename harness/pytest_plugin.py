@@ -1,0 +1,197 @@
+"""pytest plugin (entry point ``pytest11``): scenario files as test items, and fixtures to write
+scenarios in Python.
+
+``pytest scenarios/`` collects every ``scenarios/*.yaml`` as one item per variant
+(``cold-start[fixed]``, ``no-minfds[incident]``); each runs on its own fresh stack with a unique
+project name, so ``pytest -n 2`` runs stacks in parallel and JUnit XML works as usual.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import CheckTimeout, HarnessError, ScenarioError
+from harness.model import CheckResult, Reboot, Scenario
+
+KEEP = "--rh-keep"
+VARIANT = "--rh-variant"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("reboot-harness", "reboot-harness scenarios")
+    group.addoption(
+        KEEP, action="store_true", default=False, help="leave each scenario's stack running"
+    )
+    group.addoption(
+        VARIANT,
+        choices=("all", "fixed", "incident"),
+        default="all",
+        help="which variants of incident scenarios to collect (default: all)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "rh_incident(name): the `stack` fixture starts with this incident's compose override",
+    )
+    # testcontainers' Ryuk reaper image cannot be pulled offline; the harness cleans up itself.
+    import os
+
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse an unknown incident in ``rh_incident`` before any stack starts."""
+    from harness import catalog
+
+    for item in items:
+        marker = item.get_closest_marker("rh_incident")
+        if marker is None:
+            continue
+        name = str(marker.args[0]) if marker.args else ""
+        if name not in catalog.known_incidents():
+            raise pytest.UsageError(
+                f"{item.nodeid}: rh_incident({name!r}): unknown incident;"
+                f" known: {', '.join(catalog.known_incidents())}"
+            )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix in (".yaml", ".yml") and file_path.parent.name == "scenarios":
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        from harness import catalog
+
+        try:
+            scenario = catalog.load(self.path)
+        except ScenarioError as e:
+            raise self.CollectError(str(e)) from e
+        wanted = self.config.getoption(VARIANT)
+        for variant in scenario.variants:
+            if wanted in ("all", variant):
+                yield ScenarioItem.from_parent(
+                    self, name=f"{scenario.name}[{variant}]", scenario=scenario, variant=variant
+                )
+
+
+class ScenarioFailed(Exception):
+    """A scenario variant did not turn out as required; carries its result."""
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario: Scenario, variant: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.variant = variant
+        self.add_marker(pytest.mark.docker)
+
+    def runtest(self) -> None:
+        from harness.scenario_run import run_scenario
+
+        result = run_scenario(self.scenario, self.variant, keep=bool(self.config.getoption(KEEP)))
+        self.user_properties.append(("reason", result.reason))
+        self.user_properties.append(("duration_s", f"{result.duration_s:.1f}"))
+        if not result.passed:
+            lines = [f"{result.test_id}: {result.reason}"]
+            lines += [f"  step error: {e}" for e in result.step_errors]
+            lines += [f"  {r.line()}" for r in result.checks if not r.ok][:12]
+            lines += ["  events:"] + [
+                f"    {time.strftime('%H:%M:%S', time.gmtime(e.t))} {e.kind} {e.host} {e.detail}"
+                for e in result.events[-15:]
+            ]
+            raise ScenarioFailed("\n".join(lines))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed | HarnessError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario {self.name}"
+
+
+# -- fixtures: scenarios written in Python -------------------------------------------------------
+@pytest.fixture
+def stack(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh, healthy stack for this test (removed afterwards unless --rh-keep). Mark the test
+    ``@pytest.mark.rh_incident("no-minfds")`` to start it on an incident's configuration."""
+    import uuid
+
+    from harness import catalog
+    from harness.runner import bring_up
+    from harness.scenario_run import incident_file
+    from harness.stack import down
+
+    marker = request.node.get_closest_marker("rh_incident")
+    extra = []
+    if marker is not None:
+        name = str(marker.args[0]) if marker.args else ""
+        if name not in catalog.known_incidents():
+            raise pytest.UsageError(
+                f"{request.node.nodeid}: rh_incident({name!r}): unknown incident;"
+                f" known: {', '.join(catalog.known_incidents())}"
+            )
+        extra.append(incident_file(name))
+    project = f"rh-py-{uuid.uuid4().hex[:10]}"
+    keep = bool(request.config.getoption(KEEP))
+    report = bring_up(project, extra_compose=extra, keep=keep, timeout=300)
+    try:
+        yield report.stack
+    finally:
+        if not keep:
+            down(project)
+
+
+@pytest.fixture
+def rh(stack: Any) -> Iterator[Any]:
+    """The run context over ``stack``: every fault done through it is healed after the test."""
+    from harness.faults import RunContext
+
+    ctx = RunContext(stack, random.Random(0))
+    try:
+        yield ctx
+    finally:
+        ctx.heal()
+
+
+@pytest.fixture
+def reboot(rh: Any) -> Callable[..., None]:
+    """``reboot("app1", mode="hard", down_for=2.0, new_ip=False)`` reboots a host of ``stack``."""
+    from harness.faults.reboot import reboot as do_reboot
+
+    def _reboot(
+        host: str, mode: str = "graceful", down_for: float = 0.0, new_ip: bool = False
+    ) -> None:
+        do_reboot(rh, Reboot(host=host, mode=mode, down_for=down_for, new_ip=new_ip))
+
+    return _reboot
+
+
+@pytest.fixture
+def check(stack: Any) -> Callable[..., list[CheckResult]]:
+    """``check("limits", "redis roles", within=60)``: wait until those checks (all when none are
+    named) hold; fail the test with what was observed if they don't."""
+    from harness.runner import wait_recovered
+
+    def _check(*names: str, within: float = 60.0) -> list[CheckResult]:
+        __tracebackhide__ = True
+        try:
+            return wait_recovered(stack, checks=names, since=time.time(), timeout=within).results
+        except CheckTimeout as e:
+            failing = [r.line() for r in e.results or [] if not r.ok]  # type: ignore[attr-defined]
+            pytest.fail(
+                f"not recovered within {within:g}s:\n  " + "\n  ".join(failing), pytrace=False
+            )
+
+    return _check

@@ -1,0 +1,238 @@
+"""Running a scenario: fresh stack -> preflight -> steps (healed in finally) -> recovery ->
+verdict. Every step's outcome is recorded, not raised; the verdict is judged at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.checks.preflight import preflight
+from harness.errors import CheckTimeout, FaultError, HarnessError, StackError
+from harness.faults import EXECUTORS, RunContext, power_off, power_on
+from harness.faults.reboot import reboot
+from harness.model import (
+    CheckResult,
+    Event,
+    FullRestart,
+    Reboot,
+    Rolling,
+    Scenario,
+    Sleep,
+    Step,
+    WaitRecovered,
+)
+from harness.runner import bring_up, wait_recovered
+from harness.stack import down
+from harness.stack.lifecycle import default_compose_dir
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ScenarioResult:
+    """The outcome of one scenario variant."""
+
+    name: str
+    variant: str
+    passed: bool
+    reason: str
+    duration_s: float
+    project: str
+    checks: list[CheckResult] = field(default_factory=list)
+    preflight: list[CheckResult] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    step_errors: list[str] = field(default_factory=list)
+
+    @property
+    def test_id(self) -> str:
+        return f"{self.name}[{self.variant}]"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "variant": self.variant,
+            "passed": self.passed,
+            "reason": self.reason,
+            "duration_s": round(self.duration_s, 2),
+            "project": self.project,
+            "checks": [r.as_dict() for r in self.checks],
+            "preflight": [r.as_dict() for r in self.preflight],
+            "events": [e.as_dict() for e in self.events],
+            "step_errors": self.step_errors,
+        }
+
+
+def incident_file(incident: str) -> Path:
+    return default_compose_dir() / "incidents" / f"{incident}.yaml"
+
+
+def project_name(scenario: str, variant: str) -> str:
+    return f"rh-{scenario[:36]}-{variant[:3]}-{uuid.uuid4().hex[:6]}"
+
+
+def step_kind(step: Step) -> str:
+    return {
+        "DnsRotate": "dns_rotate",
+        "SentinelFailover": "sentinel_failover",
+        "MysqlFailover": "mysql_failover",
+        "WaitRecovered": "wait_recovered",
+        "FullRestart": "full_restart",
+    }.get(type(step).__name__, type(step).__name__.lower())
+
+
+def _wait(ctx: RunContext, within: float, checks: tuple[str, ...], label: str) -> None:
+    began = time.time()
+    try:
+        wait_recovered(ctx.stack, checks=checks, since=began, timeout=within)
+    except CheckTimeout as e:
+        failing = [r for r in e.results if not r.ok] if isinstance(e.results, list) else []
+        raise FaultError(
+            f"{label}: not recovered within {within:g}s: "
+            + "; ".join(r.line() for r in failing[:4])
+        ) from e
+    ctx.event("recovered", "", label, time.time() - began)
+
+
+def _rolling(ctx: RunContext, step: Rolling) -> None:
+    for host in step.hosts:
+        reboot(ctx, Reboot(host=host, mode=step.mode, down_for=step.down_for))
+        _wait(ctx, step.recover_within, (), f"after rebooting {host}")
+
+
+def _full_restart(ctx: RunContext, step: FullRestart) -> None:
+    hosts = list(step.hosts)
+    if step.order == "reverse":
+        hosts.reverse()
+    elif step.order == "random":
+        ctx.rng.shuffle(hosts)
+    # Everything goes down at once (in parallel), as when the whole fleet is rebooted.
+    with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as pool:
+        for f in [pool.submit(power_off, ctx, h, step.mode, 10.0) for h in step.hosts]:
+            f.result()
+    if step.down_for:
+        time.sleep(step.down_for)
+    ctx.event("full restart", "", "boot order: " + ", ".join(hosts))
+    for host in hosts:
+        power_on(ctx, host)
+
+
+def execute(ctx: RunContext, step: Step) -> None:
+    if isinstance(step, WaitRecovered):
+        _wait(ctx, step.within, step.checks, "wait_recovered")
+    elif isinstance(step, Sleep):
+        time.sleep(step.seconds)
+    elif isinstance(step, Rolling):
+        _rolling(ctx, step)
+    elif isinstance(step, FullRestart):
+        _full_restart(ctx, step)
+    else:
+        EXECUTORS[type(step)](ctx, step)
+
+
+def run_scenario(
+    scenario: Scenario,
+    variant: str = "fixed",
+    *,
+    incident: str | None = None,
+    keep: bool = False,
+    progress: Progress = lambda _: None,
+) -> ScenarioResult:
+    """Run one variant of ``scenario`` on a fresh stack and judge it.
+
+    ``variant`` is ``fixed`` (the default stack; every expected check must hold) or ``incident``
+    (the incident's compose override applied; the run must fail on the incident's check).
+    ``incident`` overrides which incident configuration is applied.
+    """
+    began = time.time()
+    incident = incident or (scenario.reproduces.incident if scenario.reproduces else None)
+    if variant == "incident" and not incident:
+        raise HarnessError(f"scenario {scenario.name} reproduces no incident")
+    extra = [incident_file(incident)] if variant == "incident" and incident else []
+    name = project_name(scenario.name, variant)
+    result = ScenarioResult(scenario.name, variant, False, "", 0.0, name)
+    try:
+        try:
+            up = bring_up(name, extra_compose=extra, keep=keep, timeout=300, progress=progress)
+        except CheckTimeout as e:
+            result.reason = f"stack did not come up: {str(e).splitlines()[0]}"
+            result.checks = list(e.results) if isinstance(e.results, list) else []
+            return result
+        stack = up.stack
+        ctx = RunContext(stack, random.Random(scenario.seed), progress)
+        ctx.event("stack ready", "", f"{len(up.readiness.results)} checks hold")
+        result.preflight = preflight(stack)
+        for r in result.preflight:
+            if not r.ok:
+                ctx.event("preflight", r.host, f"{r.observed}: {r.detail}")
+        faults_began = time.time()
+        try:
+            for i, step in enumerate(scenario.steps):
+                kind = step_kind(step)
+                try:
+                    execute(ctx, step)
+                except (FaultError, StackError) as e:
+                    msg = f"steps[{i}].{kind}: {str(e).splitlines()[0]}"
+                    result.step_errors.append(msg)
+                    ctx.event("step failed", "", msg)
+        finally:
+            ctx.heal()
+        result.checks, recovered_in = _final(ctx, scenario, faults_began)
+        result.events = ctx.events
+        _judge(result, scenario, variant, recovered_in)
+        return result
+    finally:
+        result.duration_s = time.time() - began
+        if not keep:
+            with contextlib.suppress(HarnessError):
+                down(name)
+
+
+def _final(ctx: RunContext, scenario: Scenario, since: float) -> tuple[list[CheckResult], float]:
+    """Wait for the expected checks; return the last results and the time it took (-1: never)."""
+    checks = scenario.expect.checks
+    if scenario.reproduces and checks and scenario.reproduces.check not in checks:
+        checks = (*checks, scenario.reproduces.check)
+    began = time.time()
+    try:
+        readiness = wait_recovered(
+            ctx.stack, checks=checks, since=since, timeout=scenario.expect.recover_within
+        )
+    except CheckTimeout as e:
+        ctx.event("not recovered", "", f"within {scenario.expect.recover_within:g}s")
+        return (list(e.results) if isinstance(e.results, list) else []), -1.0
+    took = time.time() - began
+    ctx.event("recovered", "", "expected checks hold", took)
+    return readiness.results, took
+
+
+def _judge(result: ScenarioResult, scenario: Scenario, variant: str, recovered_in: float) -> None:
+    failing = [r for r in result.checks if not r.ok]
+    if variant == "fixed":
+        if result.step_errors:
+            result.reason = "step failed: " + result.step_errors[0]
+        elif failing:
+            result.reason = (
+                f"not recovered within {scenario.expect.recover_within:g}s: "
+                + "; ".join(r.line() for r in failing[:4])
+            )
+        else:
+            result.passed = True
+            result.reason = f"recovered in {recovered_in:.1f}s"
+        return
+    named = scenario.reproduces.check if scenario.reproduces else ""
+    hits = [r for r in failing if r.check == named] if named else failing
+    if hits:
+        result.passed = True
+        result.reason = f"reproduced: {hits[0].line()}"
+    elif failing:
+        result.reason = f"incident failed, but not on {named!r}: " + "; ".join(
+            r.line() for r in failing[:3]
+        )
+    else:
+        result.reason = "incident did not reproduce: every expected check held"

@@ -1,0 +1,69 @@
+"""The pytest plugin, black-box with pytester (collection only: no Docker)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_collects_one_item_per_variant(pytester: pytest.Pytester) -> None:
+    """`pytest scenarios/` collects every scenario file, one item per variant."""
+    result = pytester.runpytest_subprocess("--collect-only", "-q", str(ROOT / "scenarios"))
+    result.stdout.fnmatch_lines(
+        [
+            "*cold-start.yaml::cold-start[[]fixed[]]",
+            "*no-minfds.yaml::no-minfds[[]fixed[]]",
+            "*no-minfds.yaml::no-minfds[[]incident[]]",
+            "*sentinel-all-replicas.yaml::sentinel-all-replicas[[]incident[]]",
+        ]
+    )
+    assert result.ret == 0
+
+
+def test_variant_option_filters(pytester: pytest.Pytester) -> None:
+    """--rh-variant=incident collects only incident variants."""
+    result = pytester.runpytest_subprocess(
+        "--collect-only", "-q", "--rh-variant=incident", str(ROOT / "scenarios")
+    )
+    out = result.stdout.str()
+    assert "[incident]" in out and "[fixed]" not in out
+
+
+def test_invalid_scenario_is_a_one_line_collection_error(pytester: pytest.Pytester) -> None:
+    """A malformed scenario file fails collection with the file, key path and choices."""
+    d = pytester.mkdir("scenarios")
+    (d / "bad.yaml").write_text(
+        "name: bad\ndescription: x\nsteps:\n  - reboot: {host: app3}\nexpect: {}\n"
+    )
+    result = pytester.runpytest_subprocess("--collect-only", str(d))
+    result.stdout.fnmatch_lines(["*steps[[]0[]].reboot.host: unknown host 'app3'; known: app1*"])
+    assert result.ret != 0
+
+
+def test_unknown_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """An option the plugin does not know fails the run as a usage error."""
+    result = pytester.runpytest_subprocess("--rh-variant=sometimes")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--rh-variant*invalid choice*"])
+
+
+def test_unknown_incident_marker_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """rh_incident with an incident that does not exist stops the run with the known names,
+    before any container is started."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.rh_incident("no-such-thing")
+        def test_x(stack):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.stderr.fnmatch_lines(["*unknown incident; known: graphite-piddir*"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
