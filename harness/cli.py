@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness import __version__
+from harness import __version__, interrupts
 from harness.errors import CheckTimeout, EnvironmentProblem, HarnessError, UsageError
 from harness.model import CheckResult
 
@@ -264,6 +264,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    interrupts.install()
     try:
         return COMMANDS[args.command](args)
     except (UsageError, EnvironmentProblem) as e:
@@ -272,9 +273,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as e:
         err.print(f"reboot-harness {args.command}: {e}", markup=False)
         return EXIT_FAIL
-    except KeyboardInterrupt:
-        err.print(f"reboot-harness {args.command}: interrupted", markup=False)
-        return 130
+    except KeyboardInterrupt as e:
+        why = str(e) or "Ctrl-C"
+        done = ""
+        if args.command in ("up", "run"):
+            kept = args.command == "run" and args.keep
+            done = "; faults healed, " + ("stack kept" if kept else "stack removed")
+        err.print(f"reboot-harness {args.command}: interrupted ({why}){done}", markup=False)
+        return 143 if isinstance(e, interrupts.Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -267,6 +267,8 @@ class Scenario:
     reproduces: Reproduces | None = None
     seed: int = 0
     source: str = ""  # the file it came from
+    traffic: bool = False  # real clients run from before the first step until recovery
+    budgets: tuple[Budget, ...] = ()  # what users may suffer (implies traffic)
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -291,3 +293,68 @@ class Event:
             "detail": self.detail,
             "duration_s": round(self.duration_s, 3),
         }
+
+
+# -- traffic -------------------------------------------------------------------------------------
+SERVICES = ("http", "socketio", "redis", "mysql", "metrics")
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of one real client during a run, as the client saw it.
+
+    Attributes:
+        service: ``http`` (via DNS and an LB), ``socketio``, ``redis``, ``mysql``, ``metrics``.
+        client: which client did it (``http-1``, ``sio-3`` …).
+        op: what it did (``get /health``, ``echo``, ``connect``, ``set``, ``insert`` …).
+        start: epoch seconds when it began.
+        end: epoch seconds when it ended (success, error or timeout).
+        ok: whether it succeeded.
+        target: who served it, when known (``lb1``, ``app2``, ``redis2``, ``mysql1``).
+        error: the kind of failure (``timeout``, ``refused``, ``http 502``, ``READONLY``,
+            ``session ID unknown`` …); empty when ok.
+        key: the identity of a write (redis key, mysql row id) for lost-write accounting.
+    """
+
+    service: str
+    client: str
+    op: str
+    start: float
+    end: float
+    ok: bool
+    target: str = ""
+    error: str = ""
+    key: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "service": self.service,
+            "client": self.client,
+            "op": self.op,
+            "start": round(self.start, 4),
+            "end": round(self.end, 4),
+            "ok": self.ok,
+            "target": self.target,
+            "error": self.error,
+            "key": self.key,
+        }
+
+
+@dataclass(frozen=True)
+class History:
+    """Everything the clients did, plus what the stores held at the end (for lost writes)."""
+
+    ops: tuple[Op, ...]
+    # service -> keys of acknowledged writes found when the run ended (read back after recovery)
+    present: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one service may suffer during a scenario; None means no limit."""
+
+    service: str
+    max_downtime: float | None = None
+    max_errors: int | None = None
+    max_reconnect: float | None = None
+    no_lost_writes: bool = False

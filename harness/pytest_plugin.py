@@ -44,7 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # testcontainers' Ryuk reaper image cannot be pulled offline; the harness cleans up itself.
     import os
 
+    from harness import interrupts
+
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: fixtures heal and remove their stacks.
+    interrupts.install()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.checks import run_checks
 from harness.errors import CheckTimeout, HarnessError, UsageError
+from harness.interrupts import shielded
 from harness.model import CheckResult
 from harness.owner import Owner
 from harness.stack import Stack, down, start
@@ -102,9 +103,10 @@ def bring_up(
     try:
         readiness = wait_recovered(stack, timeout=timeout, started=started, progress=progress)
     except (HarnessError, KeyboardInterrupt) as e:
-        if isinstance(e, CheckTimeout):
-            e.args = (e.args[0] + "\n" + failure_logs(stack, e.results),)
-        down(name)
+        with shielded():
+            if isinstance(e, CheckTimeout):
+                e.args = (e.args[0] + "\n" + failure_logs(stack, e.results),)
+            down(name)
         raise
     stack.state = stack.state.with_changes(
         last_check=time.time(), rotation=stack.state.rotation or stack.topology.lbs

@@ -16,6 +16,7 @@ from harness.checks.preflight import preflight
 from harness.errors import CheckTimeout, FaultError, HarnessError, StackError
 from harness.faults import EXECUTORS, RunContext, power_off, power_on
 from harness.faults.reboot import reboot
+from harness.interrupts import shielded
 from harness.model import (
     CheckResult,
     Event,
@@ -181,7 +182,8 @@ def run_scenario(
                     result.step_errors.append(msg)
                     ctx.event("step failed", "", msg)
         finally:
-            ctx.heal()
+            with shielded():
+                ctx.heal()
         result.checks, recovered_in = _final(ctx, scenario, faults_began)
         result.events = ctx.events
         _judge(result, scenario, variant, recovered_in)
@@ -189,7 +191,7 @@ def run_scenario(
     finally:
         result.duration_s = time.time() - began
         if not keep:
-            with contextlib.suppress(HarnessError):
+            with shielded(), contextlib.suppress(HarnessError):
                 down(name)
 
 

@@ -75,8 +75,9 @@ stamp="$venv/.installed-$(sha256sum "$here/pyproject.toml" | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
     log "creating $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --upgrade pip >/dev/null
-    "$venv/bin/pip" install -q -e "$here[dev]"
+    "$venv/bin/pip" install -q --upgrade pip >"$venv/pip.log" 2>&1
+    "$venv/bin/pip" install -q -e "$here[dev]" >>"$venv/pip.log" 2>&1 \
+        || { cat "$venv/pip.log" >&2; die "pip install failed (log above, kept in $venv/pip.log)"; }
     rm -f "$venv"/.installed-*
     touch "$stamp"
 fi

@@ -43,15 +43,30 @@ def check_directories(ctx: CheckContext) -> list[CheckResult]:
         problems.append(f"{topo.graphite_pid_dir} missing")
     elif st.stdout.split() != [topo.graphite_user, topo.graphite_pid_dir_mode]:
         problems.append(f"{topo.graphite_pid_dir} is {st.stdout.strip()}")
-    tcp = stack.shell(host, "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null")
-    if topo.carbon_port not in listening_ports(tcp.stdout):
-        problems.append(f"nothing listens on {topo.carbon_port}")
+    listening = _listens(ctx)
+    if listening:
+        problems.append(listening)
     else:
         landed = _metric_lands(ctx)
         if landed:
             problems.append(landed)
     observed = "; ".join(problems) if problems else "pid dir ok, carbon up, metric landed"
     return [CheckResult(NAME, host, not problems, expected, observed, st.stdout.strip())]
+
+
+def _listens(ctx: CheckContext) -> str:
+    """'' once carbon listens (polled until the deadline), else what was seen."""
+    topo = ctx.topology
+    deadline = ctx.deadline()
+    while True:
+        tcp = ctx.stack.shell(topo.graphite_host, "cat /proc/net/tcp /proc/net/tcp6")
+        if topo.carbon_port in listening_ports(tcp.stdout):
+            return ""
+        if time.monotonic() >= deadline:
+            if not tcp.stdout:
+                return f"cannot read the host's sockets ({tcp.brief()})"
+            return f"nothing listens on {topo.carbon_port}"
+        time.sleep(0.2)
 
 
 def _metric_lands(ctx: CheckContext) -> str:

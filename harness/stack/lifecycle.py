@@ -17,6 +17,7 @@ from docker.errors import DockerException, NotFound
 from testcontainers.compose import DockerCompose
 
 from harness.errors import StackError, UsageError
+from harness.interrupts import shielded
 from harness.owner import Owner
 from harness.stack.core import PROJECT_LABEL, Stack
 from harness.stack.engine import client, compose_version
@@ -147,6 +148,11 @@ def start(
         state.save(secret_values)
         try:
             _compose(state).start()
+        except KeyboardInterrupt:
+            with shielded():
+                _remove_resources(name)
+                ProjectState.forget(name)
+            raise
         except subprocess.CalledProcessError as e:
             last_error = (e.stderr or b"").decode("utf-8", "replace").strip()
             _remove_resources(name)

@@ -1,0 +1,47 @@
+"""Ctrl-C and SIGTERM: both become KeyboardInterrupt so every `finally` heals and removes what
+was started; cleanup itself runs shielded so a second signal cannot leave a stack behind."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (treated like Ctrl-C: heal, clean up, exit non-zero)."""
+
+
+def _on_term(signum: int, _frame: FrameType | None) -> None:
+    raise Terminated(f"signal {signal.Signals(signum).name}")
+
+
+def install() -> None:
+    """Make SIGTERM behave like Ctrl-C in the main thread (no-op elsewhere)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_term)
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM until the block is done; re-raise the first one afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+
+    def defer(signum: int, _frame: FrameType | None) -> None:
+        pending.append(signum)
+
+    old = {s: signal.signal(s, defer) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if pending:
+            if pending[0] == signal.SIGTERM:
+                raise Terminated("signal SIGTERM")
+            raise KeyboardInterrupt
