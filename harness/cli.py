@@ -211,6 +211,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"unknown incident {args.incident!r}; known: {', '.join(catalog.known_incidents())}"
         )
     plan = [(s, v) for s in scenarios for v in (("incident",) if args.incident else s.variants)]
+    from harness.stack import gc
+
+    reaped = gc()
+    if reaped.projects:
+        err.print(f"removed {len(reaped.projects)} stacks left by dead runs")
     results: list[ScenarioResult] = []
     for scenario, variant in plan:
         label = f"{scenario.name}[{variant}]"
@@ -262,16 +267,22 @@ COMMANDS = {
 }
 
 
+def _say(message: str) -> None:
+    """An error for the user: plain text on stderr, never wrapped or styled (one line stays one
+    line for scripts and CI logs)."""
+    print(message, file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     interrupts.install()
     try:
         return COMMANDS[args.command](args)
     except (UsageError, EnvironmentProblem) as e:
-        err.print(f"reboot-harness {args.command}: {e}", markup=False)
+        _say(f"reboot-harness {args.command}: {e}")
         return EXIT_USAGE
     except HarnessError as e:
-        err.print(f"reboot-harness {args.command}: {e}", markup=False)
+        _say(f"reboot-harness {args.command}: {e}")
         return EXIT_FAIL
     except KeyboardInterrupt as e:
         why = str(e) or "Ctrl-C"
@@ -279,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("up", "run"):
             kept = args.command == "run" and args.keep
             done = "; faults healed, " + ("stack kept" if kept else "stack removed")
-        err.print(f"reboot-harness {args.command}: interrupted ({why}){done}", markup=False)
+        _say(f"reboot-harness {args.command}: interrupted ({why}){done}")
         return 143 if isinstance(e, interrupts.Terminated) else 130
 
 

@@ -8,6 +8,7 @@ project name, so ``pytest -n 2`` runs stacks in parallel and JUnit XML works as 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -49,6 +50,18 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: fixtures heal and remove their stacks.
     interrupts.install()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Reap what killed runs left behind, once per session (not in xdist workers)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from harness.errors import EnvironmentProblem
+    from harness.stack import gc
+
+    # No engine: scenario items will say so when they run.
+    with contextlib.suppress(EnvironmentProblem):
+        gc()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

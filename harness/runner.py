@@ -109,7 +109,7 @@ def bring_up(
             down(name)
         raise
     stack.state = stack.state.with_changes(
-        last_check=time.time(), rotation=stack.state.rotation or stack.topology.lbs
+        last_check=time.time(), rotation=stack.state.rotation or stack.topology.lbs, ready=True
     )
     stack.state.save()
     return UpReport(stack, readiness)

@@ -81,6 +81,7 @@ class ProjectState:
     keep: bool
     rotation: tuple[str, ...] = ()
     last_check: float = 0.0
+    ready: bool = False  # the stack came up healthy (a kept stack is only kept once it did)
     created: float = field(default_factory=time.time)
 
     @property

@@ -146,10 +146,15 @@ def start(
             keep=keep,
         )
         state.save(secret_values)
+        if not tried - {prefix}:
+            _validate_compose(state)
         try:
             _compose(state).start()
         except KeyboardInterrupt:
             with shielded():
+                _remove_resources(name)
+                # The engine may still finish a create that compose sent before it was killed.
+                time.sleep(1.0)
                 _remove_resources(name)
                 ProjectState.forget(name)
             raise
@@ -166,6 +171,19 @@ def start(
         return Stack(state)
     ProjectState.forget(name)
     raise StackError(f"stack {name}: no free subnet after {len(tried)} tries: {last_error}")
+
+
+def _validate_compose(state: ProjectState) -> None:
+    """Refuse compose files that do not parse before anything is created (exit 2, not 1)."""
+    try:
+        _compose(state).get_config()
+    except subprocess.CalledProcessError as e:
+        ProjectState.forget(state.name)
+        lines = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        files = ", ".join(state.compose_files)
+        raise UsageError(
+            f"compose files do not parse ({files}): {lines[-1] if lines else e}"
+        ) from e
 
 
 @dataclass
@@ -241,19 +259,28 @@ def _labelled_projects() -> dict[str, tuple[set[str], set[str]]]:
     return seen
 
 
+def _was_ready(project: str) -> bool:
+    try:
+        return ProjectState.load(project).ready
+    except UsageError:
+        # No state here (another user's or machine's stack): we cannot tell, so keep it.
+        return True
+
+
 def gc(*, include_kept: bool = False) -> Removed:
     """Remove the stacks of runs that are no longer alive.
 
-    A stack survives if any of its resources is labelled keep=true (started by `up`), or was
-    started by hand (owner ``manual``), or its owner process is alive — unless ``include_kept``.
+    A stack survives while its owner process is alive; once that process is gone it survives only
+    if it was started by hand (owner ``manual``) or by an `up` (or `run --keep`) that finished
+    bringing it up (labelled keep=true and recorded ready). ``include_kept`` removes those too.
     """
     removed = Removed()
     for project, (owners, keeps) in sorted(_labelled_projects().items()):
         if not include_kept:
-            if "true" in keeps:
-                continue
             parsed = [Owner.parse(o) for o in owners]
             if any(p is None for p in parsed) or any(p.alive() for p in parsed if p):
+                continue
+            if "true" in keeps and _was_ready(project):
                 continue
         _remove_resources(project, removed)
         ProjectState.forget(project)

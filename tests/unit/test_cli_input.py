@@ -1,0 +1,82 @@
+"""Hostile and broken input at the command line: exit 2, one line naming the file and key path,
+and nothing started (the engine is not even contacted: DOCKER_HOST points nowhere)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RH = [sys.executable, "-m", "harness"]
+VALID = "name: x\ndescription: d\nsteps:\n  - reboot: {host: app1}\nexpect: {recover_within: 30s}\n"
+
+CASES = {
+    "yaml-syntax": ("name: [x\n", "YAML syntax error"),
+    "tab-indent": ("name: x\n\tdescription: d\n", "YAML syntax error"),
+    "top-list": ("- 1\n- 2\n", "mapping"),
+    "empty": ("", "empty"),
+    "unknown-key": (VALID + "colour: red\n", "colour: unknown key 'colour'"),
+    "unknown-host": (VALID.replace("app1", "app3"), "steps[0].reboot.host: unknown host 'app3'"),
+    "negative-down-for": (
+        VALID.replace("{host: app1}", "{host: app1, down_for: -5s}"),
+        "steps[0].reboot.down_for",
+    ),
+    "absurd-duration": (
+        VALID.replace("recover_within: 30s", "recover_within: 9999h"),
+        "expect.recover_within",
+    ),
+    "bad-mode": (
+        VALID.replace("{host: app1}", "{host: app1, mode: gentle}"),
+        "steps[0].reboot.mode",
+    ),
+    "empty-steps": (
+        VALID.replace("  - reboot: {host: app1}\n", "").replace("steps:", "steps: []"),
+        "steps",
+    ),
+    "wrong-type": (VALID.replace("name: x", "name: 7"), "name:"),
+    "unknown-incident": (
+        VALID + "reproduces: {incident: nope, check: limits}\n",
+        "reproduces.incident: unknown incident 'nope'",
+    ),
+    "unknown-step": (VALID.replace("reboot:", "reboots:"), "steps[0]"),
+    "deep-nesting": ("name: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper"),
+}
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    return subprocess.run([*RH, *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malformed_scenario_exits_2_before_anything_starts(case: str, tmp_path: Path) -> None:
+    """`run FILE` with a malformed scenario exits 2 with one line naming file and key path."""
+    text, fragment = CASES[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    proc = run("run", str(path))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"reboot-harness run: {path}: "), lines[0]
+    assert fragment in lines[0]
+    assert "Docker" not in lines[0], "validation must come before the engine is contacted"
+
+
+def test_missing_file_and_unknown_names_exit_2(tmp_path: Path) -> None:
+    """Unknown scenario names, missing files and unknown incidents are usage errors."""
+    proc = run("run", "no-such-scenario")
+    assert proc.returncode == 2 and "unknown scenario 'no-such-scenario'; known:" in proc.stderr
+    proc = run("run", "cold-start", "--incident", "nope")
+    assert proc.returncode == 2 and "unknown incident 'nope'; known:" in proc.stderr
+
+
+def test_huge_file_exits_2(tmp_path: Path) -> None:
+    """A file over 1 MiB is refused without being parsed."""
+    path = tmp_path / "huge.yaml"
+    path.write_text("# " + "x" * (2 * 1024 * 1024) + "\n")
+    proc = run("run", str(path))
+    assert proc.returncode == 2 and "limit is 1048576 bytes" in proc.stderr
