@@ -11,9 +11,10 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from docker.errors import DockerException, NotFound
+from docker.errors import APIError, DockerException, NotFound
 from testcontainers.compose import DockerCompose
 
 from harness.errors import StackError, UsageError
@@ -194,29 +195,41 @@ class Removed:
     projects: list[str] = field(default_factory=list)
 
 
+def _remove_one(kind: str, remove: Callable[[], object], what: str) -> bool:
+    """Remove one resource; True if we removed it, False if it was already gone.
+
+    Another run's gc may be removing the same thing (409 "already in progress"), and a network
+    is busy until its containers are gone: both are retried for a while, not reported at once.
+    """
+    last: Exception | None = None
+    for attempt in range(20):
+        try:
+            remove()
+            return True
+        except NotFound:
+            return False
+        except APIError as e:
+            last = e
+            time.sleep(min(0.1 * (attempt + 1), 1.0))
+    raise StackError(f"cannot remove {kind} {what}: {last}")
+
+
 def _remove_resources(name: str, removed: Removed | None = None) -> Removed:
     """Remove every container, network and volume labelled with compose project ``name``."""
     removed = removed or Removed()
     flt = {"label": [f"{PROJECT_LABEL}={name}"]}
     c = client()
     for container in c.containers.list(all=True, filters=flt):
-        try:
-            container.remove(force=True, v=True)
+        if _remove_one(
+            "container", partial(container.remove, force=True, v=True), str(container.name)
+        ):
             removed.containers += 1
-        except NotFound:
-            pass
     for net in c.networks.list(filters=flt):
-        try:
-            net.remove()
+        if _remove_one("network", net.remove, str(net.name)):
             removed.networks += 1
-        except NotFound:
-            pass
     for vol in c.volumes.list(filters=flt):
-        try:
-            vol.remove(force=True)
+        if _remove_one("volume", partial(vol.remove, force=True), str(vol.name)):
             removed.volumes += 1
-        except NotFound:
-            pass
     return removed
 
 

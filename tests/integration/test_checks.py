@@ -134,6 +134,18 @@ def test_mysql_detects_lag_and_errant_transactions(stack: Stack) -> None:
     assert failing(run_checks(stack, ["mysql replication"]), "mysql replication") == {}
 
 
+def test_replication_and_app_users_have_least_privilege(stack: Stack) -> None:
+    """`repl` may only replicate; `app` may only use its own database."""
+    with _mysql(stack, "mysql1") as conn, conn.cursor() as cur:
+        cur.execute("SHOW GRANTS FOR 'repl'@'%'")
+        repl = [row[0] for row in cur.fetchall()]
+        cur.execute("SHOW GRANTS FOR 'app'@'%'")
+        app = [row[0] for row in cur.fetchall()]
+    assert len(repl) == 1 and repl[0].startswith("GRANT REPLICATION SLAVE ON *.* TO `repl`@`%`")
+    assert app[0].startswith("GRANT USAGE ON *.* TO `app`@`%`"), app
+    assert all("ON `rh`.*" in g for g in app[1:]) and len(app) == 2, app
+
+
 def test_dns_fails_when_the_answer_differs_from_the_rotation(stack: Stack) -> None:
     """Taking lb2 out of dnsmasq behind the harness's back fails `dns` naming what it answers."""
     lb1 = stack.static_address("lb1")

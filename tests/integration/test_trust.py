@@ -57,7 +57,7 @@ def test_interrupt_at_a_random_point_heals_and_removes_everything(seed: int) -> 
     proc = spawn("run", "graphite-piddir")
     time.sleep(rng.uniform(1.0, 45.0))
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=180)
+    _out, err = proc.communicate(timeout=180)
     if proc.returncode in (0, 1):
         pytest.skip(f"the run finished before the signal (exit {proc.returncode})")
     assert proc.returncode == (130 if sig == signal.SIGINT else 143), err[-2000:]
