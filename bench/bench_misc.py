@@ -24,7 +24,7 @@ from harness.stack.engine import client
 
 
 def rebuild_seconds() -> tuple[float, float]:
-    """`reboot-harness build` with nothing changed, and a bare `docker build` of one cached image."""
+    """`reboot-harness build` with nothing changed; a bare `docker build` of one cached image."""
     began = time.perf_counter()
     subprocess.run([sys.executable, "-m", "harness", "build"], check=True, capture_output=True)
     ours = time.perf_counter() - began
@@ -67,7 +67,7 @@ def probe_latency(stack: Stack, host: str, reboots: int) -> list[float]:
         c.start()
         first_ok: list[float] = []
 
-        def probe() -> None:
+        def probe(first_ok: list[float] = first_ok) -> None:
             deadline = time.time() + 60
             while time.time() < deadline:
                 try:

@@ -93,7 +93,9 @@ def build(progress: Progress = lambda _: None) -> str:
 
 
 def project_exists(name: str) -> bool:
-    found = client().containers.list(all=True, filters={"label": [f"{PROJECT_LABEL}={name}"]})
+    found = client().containers.list(
+        all=True, filters={"label": [f"{PROJECT_LABEL}={name}"]}, sparse=True
+    )
     return bool(found)
 
 
@@ -219,7 +221,8 @@ def _remove_resources(name: str, removed: Removed | None = None) -> Removed:
     removed = removed or Removed()
     flt = {"label": [f"{PROJECT_LABEL}={name}"]}
     c = client()
-    for container in c.containers.list(all=True, filters=flt):
+    # sparse: no inspect per container, which would race with another gc removing it.
+    for container in c.containers.list(all=True, filters=flt, sparse=True):
         if _remove_one(
             "container", partial(container.remove, force=True, v=True), str(container.name)
         ):
@@ -256,7 +259,10 @@ def _labelled_projects() -> dict[str, tuple[set[str], set[str]]]:
     seen: dict[str, tuple[set[str], set[str]]] = {}
     try:
         resources = [
-            *(x.labels for x in c.containers.list(all=True, filters=flt)),
+            *(
+                (x.attrs.get("Labels") or {})
+                for x in c.containers.list(all=True, filters=flt, sparse=True)
+            ),
             *((x.attrs.get("Labels") or {}) for x in c.networks.list(filters=flt)),
             *((x.attrs.get("Labels") or {}) for x in c.volumes.list(filters=flt)),
         ]
