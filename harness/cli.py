@@ -72,7 +72,21 @@ def _parser() -> argparse.ArgumentParser:
         help="run only on this incident's configuration (reproduce it before fixing it)",
     )
     run.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON here")
+    run.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write results.json, downtime.csv/.md, report.html and plan.md here",
+    )
     run.add_argument("--keep", action="store_true", help="leave each stack running afterwards")
+    run.add_argument(
+        "--compose",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="your compose override layered over compose/stack.yaml (repeatable)",
+    )
     return p
 
 
@@ -184,6 +198,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             "hosts": catalog.hosts_touched(s),
             "incident": s.reproduces.incident if s.reproduces else None,
             "check": s.reproduces.check if s.reproduces else None,
+            "budget": s.reproduces.budget if s.reproduces else None,
             "file": s.source,
         }
         for s in scenarios
@@ -195,7 +210,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for col in ("scenario", "description", "hosts touched", "reproduces"):
         table.add_column(col, overflow="fold")
     for s in scenarios:
-        incident = f"{s.reproduces.incident} ({s.reproduces.check})" if s.reproduces else ""
+        incident = ""
+        if s.reproduces:
+            fails = s.reproduces.check or f"{s.reproduces.budget} budget"
+            incident = f"{s.reproduces.incident} ({fails})"
         table.add_row(s.name, s.description, ", ".join(catalog.hosts_touched(s)), incident)
     out.print(table)
     return EXIT_OK
@@ -210,6 +228,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown incident {args.incident!r}; known: {', '.join(catalog.known_incidents())}"
         )
+    for f in args.compose:
+        if not f.is_file():
+            raise UsageError(f"{f}: compose file not found")
     plan = [(s, v) for s in scenarios for v in (("incident",) if args.incident else s.variants)]
     from harness.stack import gc
 
@@ -226,7 +247,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 err.print(f"[dim]{_label}: {escape(msg)}[/]")
 
             result = run_scenario(
-                scenario, variant, incident=args.incident, keep=args.keep, progress=progress
+                scenario,
+                variant,
+                incident=args.incident,
+                keep=args.keep,
+                extra_compose=args.compose,
+                progress=progress,
             )
         results.append(result)
         mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
@@ -251,6 +277,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             json.dumps({"scenarios": [r.as_dict() for r in results]}, indent=2) + "\n",
             encoding="utf-8",
         )
+    if args.report:
+        from harness.report import write_reports
+
+        written = write_reports([r.as_dict() for r in results], args.report)
+        out.print("reports: " + ", ".join(str(p) for p in written.values()))
     passed = sum(r.passed for r in results)
     out.print(f"scenarios: {passed} passed, {len(results) - passed} failed")
     return EXIT_OK if passed == len(results) else EXIT_FAIL

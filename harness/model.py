@@ -245,11 +245,12 @@ Step = (
 
 @dataclass(frozen=True)
 class Reproduces:
-    """The incident (a compose override in compose/incidents/) a scenario reproduces, and the
-    check that must fail on it."""
+    """The incident (a compose override in compose/incidents/) a scenario reproduces, and what
+    must fail on it: a recovery ``check``, or the ``budget`` of a service (what users saw)."""
 
     incident: str
-    check: str
+    check: str = ""
+    budget: str = ""
 
 
 @dataclass(frozen=True)

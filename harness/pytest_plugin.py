@@ -22,12 +22,20 @@ from harness.model import CheckResult, Reboot, Scenario
 
 KEEP = "--rh-keep"
 VARIANT = "--rh-variant"
+REPORT = "--rh-report"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("reboot-harness", "reboot-harness scenarios")
     group.addoption(
         KEEP, action="store_true", default=False, help="leave each scenario's stack running"
+    )
+    group.addoption(
+        REPORT,
+        metavar="DIR",
+        default=None,
+        help="write each scenario's reports (results.json, downtime, report.html, plan.md)"
+        " into DIR/<test id>/",
     )
     group.addoption(
         VARIANT,
@@ -117,6 +125,12 @@ class ScenarioItem(pytest.Item):
         from harness.scenario_run import run_scenario
 
         result = run_scenario(self.scenario, self.variant, keep=bool(self.config.getoption(KEEP)))
+        report_dir = self.config.getoption(REPORT)
+        if report_dir:
+            from harness.report import write_reports
+
+            safe = result.test_id.replace("[", "-").replace("]", "")
+            write_reports([result.as_dict()], Path(report_dir) / safe)
         self.user_properties.append(("reason", result.reason))
         self.user_properties.append(("duration_s", f"{result.duration_s:.1f}"))
         if not result.passed:

@@ -48,6 +48,8 @@ from harness.errors import ScenarioError
 from harness.model import (
     ORDERS,
     REBOOT_MODES,
+    SERVICES,
+    Budget,
     DnsRotate,
     Expect,
     FullRestart,
@@ -65,11 +67,13 @@ from harness.model import (
     Topology,
     WaitRecovered,
 )
+from harness.verdicts import RECONNECT_SERVICES, WRITE_SERVICES
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_STEPS = 500
 MAX_SEED = 2**63 - 1
 MAX_DEPTH = 50  # YAML nesting; a scenario needs about 6
+MAX_ERRORS = 10**9  # a max_errors budget above this is no budget
 _TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels; a scenario needs only a few"
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 SIGNALS = ("TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT")
@@ -91,6 +95,8 @@ DURATION_BOUNDS: dict[str, tuple[float, bool]] = {
     "sleep": (3600.0, True),
     "seconds": (3600.0, True),
     "wait": (3600.0, True),
+    "max_downtime": (3600.0, True),
+    "max_reconnect": (3600.0, True),
 }
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -651,7 +657,71 @@ class _Expect(_Strict):
 
 class _Reproduces(_Strict):
     incident: Annotated[str, _one_of("incident", lambda k: k.incidents)]
-    check: _Check
+    check: _Check = ""
+    budget: Annotated[str, _one_of("service", lambda _k: SERVICES)] = ""
+
+    @model_validator(mode="after")
+    def _one_failure(self) -> Self:
+        if bool(self.check) == bool(self.budget):
+            raise _error_at(
+                (),
+                None,
+                "name exactly one of check (a recovery check) or budget (a service whose"
+                " budget the incident exceeds)",
+            )
+        return self
+
+
+class _Budget(_Strict):
+    """What one service may suffer; an absent key is no limit."""
+
+    max_downtime: _Duration = _ABSENT
+    max_errors: Annotated[int, Field(ge=0, le=MAX_ERRORS)] = _ABSENT
+    max_reconnect: _Duration = _ABSENT
+    no_lost_writes: bool = _ABSENT
+
+    def build(self, service: str) -> Budget:
+        return Budget(service, **{key: getattr(self, key) for key in self.model_fields_set})
+
+
+class _Budgets(_Strict):
+    """One optional budget per service of harness.model.SERVICES (checked below)."""
+
+    http: _Budget = _ABSENT
+    socketio: _Budget = _ABSENT
+    redis: _Budget = _ABSENT
+    mysql: _Budget = _ABSENT
+    metrics: _Budget = _ABSENT
+
+    @model_validator(mode="after")
+    def _measurable(self) -> Self:
+        for service in SERVICES:
+            budget = getattr(self, service)
+            if budget is None:
+                continue
+            if service not in WRITE_SERVICES and budget.no_lost_writes is not None:
+                raise _error_at(
+                    (service, "no_lost_writes"),
+                    budget.no_lost_writes,
+                    f"{service} has no acknowledged writes to lose; valid: no_lost_writes "
+                    f"under {' or '.join(WRITE_SERVICES)}",
+                )
+            if service not in RECONNECT_SERVICES and budget.max_reconnect is not None:
+                raise _error_at(
+                    (service, "max_reconnect"),
+                    budget.max_reconnect,
+                    f"{service} clients do not reconnect; valid: max_reconnect under "
+                    f"{' or '.join(RECONNECT_SERVICES)}",
+                )
+        return self
+
+    def build(self) -> tuple[Budget, ...]:
+        # in the order of SERVICES, whatever order the file used
+        return tuple(getattr(self, s).build(s) for s in SERVICES if s in self.model_fields_set)
+
+
+if tuple(_Budgets.model_fields) != SERVICES:  # a service added to the model needs a key here
+    raise AssertionError(f"_Budgets keys {tuple(_Budgets.model_fields)} != SERVICES {SERVICES}")
 
 
 class _Scenario(_Strict):
@@ -659,13 +729,37 @@ class _Scenario(_Strict):
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = Scenario.seed
     reproduces: _Reproduces = _ABSENT  # None when absent; an explicit null is refused
+    traffic: bool = _ABSENT
+    budgets: _Budgets = _ABSENT  # implies traffic
     steps: Annotated[list[_StepDoc], Field(min_length=1, max_length=MAX_STEPS)]
     expect: _Expect
 
     @model_validator(mode="after")
+    def _budgets_need_traffic(self) -> Self:
+        if self.traffic is False and self.budgets is not None:
+            raise _error_at(
+                ("traffic",),
+                False,
+                "false, but budgets are set and only traffic can measure them; valid: true, "
+                "or leave traffic out (budgets imply it), or remove budgets",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _reproduced_check_runs(self) -> Self:
         checks = self.expect.checks
-        if self.reproduces and checks and self.reproduces.check not in checks:
+        if self.reproduces and self.reproduces.budget and self.budgets is None:
+            raise _error_at(
+                ("reproduces", "budget"),
+                self.reproduces.budget,
+                "no budgets are set, so nothing could be exceeded; add budgets for this service",
+            )
+        if (
+            self.reproduces
+            and self.reproduces.check
+            and checks
+            and (self.reproduces.check not in checks)
+        ):
             raise _error_at(
                 ("reproduces", "check"),
                 self.reproduces.check,
@@ -684,6 +778,8 @@ class _Scenario(_Strict):
             reproduces=Reproduces(**self.reproduces.model_dump()) if self.reproduces else None,
             seed=self.seed,
             source=source,
+            traffic=bool(self.traffic) or self.budgets is not None,
+            budgets=self.budgets.build() if self.budgets is not None else (),
         )
 
 
@@ -712,6 +808,7 @@ _MESSAGES = {
 _VALID = {
     "name": "1 to 63 lowercase letters, digits and '-', starting with a letter or digit",
     "seed": f"an integer from 0 to {MAX_SEED}",
+    "max_errors": f"an integer from 0 to {MAX_ERRORS}",
     "program": "a supervisord program or process name of letters, digits and . _ : @ + - "
     "(at most 64)",
 }

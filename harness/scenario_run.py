@@ -7,7 +7,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +18,11 @@ from harness.faults import EXECUTORS, RunContext, power_off, power_on
 from harness.faults.reboot import reboot
 from harness.interrupts import shielded
 from harness.model import (
+    Budget,
     CheckResult,
     Event,
     FullRestart,
+    History,
     Reboot,
     Rolling,
     Scenario,
@@ -31,6 +33,8 @@ from harness.model import (
 from harness.runner import bring_up, wait_recovered
 from harness.stack import down
 from harness.stack.lifecycle import default_compose_dir
+from harness.traffic import Traffic
+from harness.verdicts import summarize
 
 Progress = Callable[[str], None]
 
@@ -49,6 +53,10 @@ class ScenarioResult:
     preflight: list[CheckResult] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     step_errors: list[str] = field(default_factory=list)
+    history: History | None = None
+    verdicts: dict[str, object] = field(default_factory=dict)
+    budget_violations: list[str] = field(default_factory=list)
+    traffic_problems: list[str] = field(default_factory=list)
 
     @property
     def test_id(self) -> str:
@@ -66,6 +74,15 @@ class ScenarioResult:
             "preflight": [r.as_dict() for r in self.preflight],
             "events": [e.as_dict() for e in self.events],
             "step_errors": self.step_errors,
+            "history": [op.as_dict() for op in self.history.ops] if self.history else [],
+            "present": (
+                {s: sorted(keys) for s, keys in self.history.present.items()}
+                if self.history
+                else {}
+            ),
+            "verdicts": self.verdicts,
+            "budget_violations": self.budget_violations,
+            "traffic_problems": self.traffic_problems,
         }
 
 
@@ -142,6 +159,7 @@ def run_scenario(
     *,
     incident: str | None = None,
     keep: bool = False,
+    extra_compose: Sequence[Path] = (),
     progress: Progress = lambda _: None,
 ) -> ScenarioResult:
     """Run one variant of ``scenario`` on a fresh stack and judge it.
@@ -154,7 +172,9 @@ def run_scenario(
     incident = incident or (scenario.reproduces.incident if scenario.reproduces else None)
     if variant == "incident" and not incident:
         raise HarnessError(f"scenario {scenario.name} reproduces no incident")
-    extra = [incident_file(incident)] if variant == "incident" and incident else []
+    extra = [*extra_compose]
+    if variant == "incident" and incident:
+        extra.append(incident_file(incident))
     name = project_name(scenario.name, variant)
     result = ScenarioResult(scenario.name, variant, False, "", 0.0, name)
     try:
@@ -171,22 +191,16 @@ def run_scenario(
         for r in result.preflight:
             if not r.ok:
                 ctx.event("preflight", r.host, f"{r.observed}: {r.detail}")
-        faults_began = time.time()
+        traffic = Traffic(progress=progress) if scenario.traffic else None
         try:
-            for i, step in enumerate(scenario.steps):
-                kind = step_kind(step)
-                try:
-                    execute(ctx, step)
-                except (FaultError, StackError) as e:
-                    msg = f"steps[{i}].{kind}: {str(e).splitlines()[0]}"
-                    result.step_errors.append(msg)
-                    ctx.event("step failed", "", msg)
+            _run_with_traffic(ctx, scenario, variant, result, traffic)
+        except HarnessError as e:
+            result.events = ctx.events
+            result.reason = f"run failed: {str(e).splitlines()[0]}"
         finally:
-            with shielded():
-                ctx.heal()
-        result.checks, recovered_in = _final(ctx, scenario, faults_began)
-        result.events = ctx.events
-        _judge(result, scenario, variant, recovered_in)
+            if traffic is not None:
+                with shielded():
+                    traffic.abort()
         return result
     finally:
         result.duration_s = time.time() - began
@@ -195,10 +209,57 @@ def run_scenario(
                 down(name)
 
 
+def _run_with_traffic(
+    ctx: RunContext,
+    scenario: Scenario,
+    variant: str,
+    result: ScenarioResult,
+    traffic: Traffic | None,
+) -> None:
+    """Clients start before the first step and stop after the final recovery wait."""
+    if traffic is not None:
+        traffic.start(ctx.stack, seed=scenario.seed)
+        ctx.event("traffic started", "", "clients running")
+    faults_began = time.time()
+    try:
+        for i, step in enumerate(scenario.steps):
+            kind = step_kind(step)
+            try:
+                execute(ctx, step)
+            except (FaultError, StackError) as e:
+                msg = f"steps[{i}].{kind}: {str(e).splitlines()[0]}"
+                result.step_errors.append(msg)
+                ctx.event("step failed", "", msg)
+    finally:
+        with shielded():
+            ctx.heal()
+    result.checks, recovered_in = _final(ctx, scenario, faults_began)
+    if traffic is not None:
+        result.history = traffic.stop()
+        result.traffic_problems = list(traffic.problems)
+        ctx.event("traffic stopped", "", f"{len(result.history.ops)} operations recorded")
+        budgets = list(scenario.budgets)
+        if variant == "fixed":
+            # Acknowledged writes are never lost on a fixed configuration.
+            budgets += [
+                Budget(s, no_lost_writes=True)
+                for s in ("redis", "mysql")
+                if not any(b.service == s and b.no_lost_writes for b in budgets)
+            ]
+        result.verdicts, result.budget_violations = summarize(result.history, ctx.events, budgets)
+    result.events = ctx.events
+    _judge(result, scenario, variant, recovered_in)
+
+
 def _final(ctx: RunContext, scenario: Scenario, since: float) -> tuple[list[CheckResult], float]:
     """Wait for the expected checks; return the last results and the time it took (-1: never)."""
     checks = scenario.expect.checks
-    if scenario.reproduces and checks and scenario.reproduces.check not in checks:
+    if (
+        scenario.reproduces
+        and scenario.reproduces.check
+        and checks
+        and scenario.reproduces.check not in checks
+    ):
         checks = (*checks, scenario.reproduces.check)
     began = time.time()
     try:
@@ -218,6 +279,8 @@ def _judge(result: ScenarioResult, scenario: Scenario, variant: str, recovered_i
     if variant == "fixed":
         if result.step_errors:
             result.reason = "step failed: " + result.step_errors[0]
+        elif result.budget_violations:
+            result.reason = "budget exceeded: " + "; ".join(result.budget_violations[:3])
         elif failing:
             result.reason = (
                 f"not recovered within {scenario.expect.recover_within:g}s: "
@@ -226,6 +289,15 @@ def _judge(result: ScenarioResult, scenario: Scenario, variant: str, recovered_i
         else:
             result.passed = True
             result.reason = f"recovered in {recovered_in:.1f}s"
+        return
+    budget = scenario.reproduces.budget if scenario.reproduces else ""
+    if budget:
+        over = [v for v in result.budget_violations if v.startswith(f"{budget}:")]
+        if over:
+            result.passed = True
+            result.reason = f"reproduced: {over[0]}"
+        else:
+            result.reason = f"incident did not reproduce: the {budget} budget held"
         return
     named = scenario.reproduces.check if scenario.reproduces else ""
     hits = [r for r in failing if r.check == named] if named else failing

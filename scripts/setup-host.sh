@@ -68,6 +68,10 @@ if ! command -v debootstrap >/dev/null && is_root_debian; then
     apt_install debootstrap
 fi
 command -v ps >/dev/null || { is_root_debian && apt_install procps; }
+if ! command -v chromium >/dev/null && is_root_debian; then
+    log "installing chromium (the report test renders report.html in a headless browser)"
+    apt_install chromium
+fi
 
 # The harness itself: a venv with the package (editable) and its test tools.
 venv="$here/.venv"

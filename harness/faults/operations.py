@@ -53,32 +53,58 @@ def _host_name(ctx: RunContext, address: str) -> str:
     return {a: h for h, a in ctx.stack.addresses().items()}.get(address, address)
 
 
+def _redis(ctx: RunContext, host: str) -> redis.Redis:
+    ip, port = ctx.stack.endpoint(host, ctx.stack.topology.redis_port)
+    return redis.Redis(ip, port, password=ctx.stack.secrets.get("REDIS_PASSWORD"), socket_timeout=5)
+
+
 def sentinel_failover(ctx: RunContext, step: SentinelFailover) -> None:
-    """SENTINEL FAILOVER, then wait until the sentinels name another master that says so."""
+    """A planned failover that loses no acknowledged write.
+
+    SENTINEL FAILOVER alone leaves the old master accepting writes until Sentinel demotes it
+    (~10 s), and those writes are lost when it resyncs from the new master. So: pause writes on
+    the old master, fail over, fence the old master as a replica of the new one, unpause (the
+    writes that waited then fail with READONLY instead of being acknowledged and lost).
+    """
     topo = ctx.stack.topology
     began = time.time()
     old = _sentinel_master(ctx)
-    asked = next(h for h in topo.redis_hosts if ctx.stack.running(h))
-    ip, port = ctx.stack.endpoint(asked, topo.sentinel_port)
-    s = redis.Redis(ip, port, socket_timeout=5, decode_responses=True)
+    old_conn = _redis(ctx, old)
+    pause_ms = int((step.timeout + 5) * 1000)
     try:
-        s.execute_command("SENTINEL", "failover", topo.redis_master_name)
+        old_conn.execute_command("CLIENT", "PAUSE", pause_ms, "WRITE")
     except redis.RedisError as e:
-        raise FaultError(f"host {asked}: SENTINEL FAILOVER refused: {e}") from e
+        raise FaultError(f"host {old}: CLIENT PAUSE WRITE refused: {e}") from e
+    try:
+        asked = next(h for h in topo.redis_hosts if ctx.stack.running(h))
+        ip, port = ctx.stack.endpoint(asked, topo.sentinel_port)
+        s = redis.Redis(ip, port, socket_timeout=5, decode_responses=True)
+        try:
+            s.execute_command("SENTINEL", "failover", topo.redis_master_name)
+        except redis.RedisError as e:
+            raise FaultError(f"host {asked}: SENTINEL FAILOVER refused: {e}") from e
+        finally:
+            s.close()
+        new = _wait_new_master(ctx, old, step.timeout)
+        old_conn.replicaof(new, topo.redis_port)
     finally:
-        s.close()
-    deadline = time.monotonic() + step.timeout
+        with contextlib.suppress(redis.RedisError):
+            old_conn.execute_command("CLIENT", "UNPAUSE")
+        old_conn.close()
+    ctx.event("sentinel failover", new, f"{old} -> {new}", time.time() - began)
+
+
+def _wait_new_master(ctx: RunContext, old: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
     last = old
     while time.monotonic() < deadline:
         with contextlib.suppress(FaultError):
             last = _sentinel_master(ctx)
         if last != old and _role(ctx, last) == "master":
-            ctx.event("sentinel failover", last, f"{old} -> {last}", time.time() - began)
-            return
-        time.sleep(0.2)
+            return last
+        time.sleep(0.1)
     raise FaultError(
-        f"sentinel failover from {old}: no new master after {step.timeout:g}s"
-        f" (sentinels name {last})"
+        f"sentinel failover from {old}: no new master after {timeout:g}s (sentinels name {last})"
     )
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from docker.errors import APIError, DockerException, NotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
+from docker.types import LogConfig
 
 from harness.errors import StackError
 from harness.model import Topology
@@ -17,6 +22,12 @@ from harness.state import ProjectState
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
+# Containers the harness adds to a project (traffic clients) carry this label: they are not
+# hosts of the stack (no checks, no heal), but `down` and `gc` remove them with the project.
+ROLE_LABEL = "org.reboot-harness.role"
+CLIENT_ROLE = "client"
+# What a host's power going off and on looks like in the engine's event stream.
+POWER_ACTIONS = ("kill", "die", "stop", "start", "restart", "pause", "unpause", "oom")
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,52 @@ def _parse_docker_time(text: str) -> float:
     main, _, frac = text.rstrip("Z").partition(".")
     stamp = datetime.fromisoformat(main + "+00:00").timestamp()
     return stamp + (float("0." + frac[:6]) if frac else 0.0)
+
+
+class EventWatch:
+    """Engine events of some hosts, recorded live from creation until :meth:`close`.
+
+    The engine keeps only its last 256 events (every ``docker exec`` of a check makes three), so
+    on a busy engine asking afterwards loses them; a watch started before a fault does not.
+    """
+
+    def __init__(self, stream: Any, hosts_by_id: Mapping[str, str]) -> None:
+        self._stream = stream
+        self._hosts = dict(hosts_by_id)
+        self._seen: list[tuple[float, str, str]] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, name="engine-events", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for e in self._stream:
+                host = self._hosts.get(str(e.get("id", "")))
+                if host is None or "timeNano" not in e:
+                    continue
+                with self._lock:
+                    self._seen.append(
+                        (int(e["timeNano"]) / 1e9, host, str(e.get("Action") or e.get("status")))
+                    )
+        except Exception:  # a closed stream ends the watch; what was seen is kept
+            return
+
+    def events(self, host: str | None = None) -> list[tuple[float, str, str]]:
+        """(time, host, action) seen so far, in time order; only ``host``'s if given."""
+        with self._lock:
+            seen = sorted(self._seen)
+        return [e for e in seen if host is None or e[1] == host]
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._stream.close()
+        self._thread.join(timeout=2.0)
+
+    def __enter__(self) -> EventWatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Stack:
@@ -78,7 +135,11 @@ class Stack:
             )
         except DockerException as e:
             raise StackError(f"stack {self.name}: cannot list containers: {e}") from e
-        self._containers = {c.labels.get(SERVICE_LABEL, c.name): c for c in found}
+        self._containers = {
+            c.labels.get(SERVICE_LABEL, c.name): c
+            for c in found
+            if c.labels.get(ROLE_LABEL) != CLIENT_ROLE
+        }
         return dict(self._containers)
 
     def container(self, host: str, *, refresh: bool = False) -> Container:
@@ -297,3 +358,221 @@ class Stack:
             f"host {host} did not reach running within {timeout:g}s (last: {status});"
             f" recent logs:\n{self.logs(host, 20)}"
         )
+
+    # -- engine events ----------------------------------------------------------------------
+    def events(
+        self, host: str, since: float, until: float, actions: Sequence[str] = POWER_ACTIONS
+    ) -> list[tuple[float, str]]:
+        """What the engine recorded for ``host`` between ``since`` and ``until`` (epoch
+        seconds): ``(time, action)`` pairs in order, e.g. ``(…, "die")``, ``(…, "start")``.
+
+        ``until`` is clamped to now (the engine would otherwise wait for the future). The engine
+        keeps only its last 256 events of all kinds: for anything older than a few seconds on a
+        busy engine, start a :meth:`watch_events` before the fault instead.
+        """
+        c = self.container(host)
+        until = min(until, time.time())
+        filters = {"type": ["container"], "container": [c.id], "event": list(actions)}
+        try:
+            stream = client().events(
+                since=f"{since:.9f}", until=f"{until:.9f}", decode=True, filters=filters
+            )
+            found = [
+                (int(e["timeNano"]) / 1e9, str(e.get("Action") or e.get("status")))
+                for e in stream
+                if "timeNano" in e
+            ]
+        except (APIError, DockerException) as e:
+            raise StackError(f"host {host}: cannot read the engine's events: {e}") from e
+        return sorted(t for t in found if since <= t[0] <= until)
+
+    def watch_events(
+        self, hosts: Sequence[str] | None = None, actions: Sequence[str] = POWER_ACTIONS
+    ) -> EventWatch:
+        """Start recording the engine's events of ``hosts`` (every host by default) as they
+        happen; :meth:`EventWatch.events` gives ``(time, host, action)``. Close it when done.
+
+        It starts a second before now, so an event of the moment the call returns is never
+        missed.
+        """
+        by_id = {c.id: host for host, c in self.containers().items()}
+        if hosts is not None:
+            by_id = {cid: h for cid, h in by_id.items() if h in set(hosts)}
+        filters = {"type": ["container"], "container": list(by_id), "event": list(actions)}
+        try:
+            stream = client().events(since=f"{time.time() - 1:.9f}", decode=True, filters=filters)
+        except (APIError, DockerException) as e:
+            raise StackError(f"stack {self.name}: cannot watch the engine's events: {e}") from e
+        return EventWatch(stream, by_id)
+
+    # -- clients inside the stack network ---------------------------------------------------
+    def network(self) -> str:
+        """The name of the stack's network (where clients are attached)."""
+        try:
+            nets = client().networks.list(filters={"label": [f"{PROJECT_LABEL}={self.name}"]})
+        except DockerException as e:
+            raise StackError(f"stack {self.name}: cannot list networks: {e}") from e
+        if len(nets) != 1:
+            raise StackError(
+                f"stack {self.name}: expected one network, found"
+                f" {sorted(n.name for n in nets) or 'none'}; is the stack up?"
+            )
+        return str(nets[0].name)
+
+    def used_addresses(self) -> set[str]:
+        """Every address configured or held on the stack network (hosts and clients)."""
+        used: set[str] = set()
+        try:
+            found = client().containers.list(
+                all=True, filters={"label": [f"{PROJECT_LABEL}={self.name}"]}
+            )
+        except DockerException as e:
+            raise StackError(f"stack {self.name}: cannot list containers: {e}") from e
+        for c in found:
+            for net in c.attrs["NetworkSettings"]["Networks"].values():
+                for addr in (
+                    (net.get("IPAMConfig") or {}).get("IPv4Address"),
+                    net.get("IPAddress"),
+                ):
+                    if addr:
+                        used.add(str(addr))
+        return used
+
+    def client_container_name(self, name: str) -> str:
+        return f"{self.name}-{name}"
+
+    def start_client(
+        self,
+        name: str,
+        *,
+        role: str = "client",
+        command: Sequence[str] = (),
+        environment: Mapping[str, str] | None = None,
+        address: str = "",
+        mem_limit: str = "256m",
+    ) -> str:
+        """Start a client container ``<project>-<name>`` from ``reboot-harness/<role>`` (the
+        stack's image tag) on the stack network, at ``address`` if given; return its name.
+
+        It is labelled like the stack (managed, owner, keep, compose project) so `down` and
+        `gc` remove it, and as a client so checks and heals ignore it.
+        """
+        image = f"reboot-harness/{role}:{self.state.image_tag}"
+        cname = self.client_container_name(name)
+        labels = {
+            "org.reboot-harness.managed": "true",
+            "org.reboot-harness.owner": self.state.owner,
+            "org.reboot-harness.keep": "true" if self.state.keep else "false",
+            PROJECT_LABEL: self.name,
+            ROLE_LABEL: CLIENT_ROLE,
+        }
+        api = client().api
+        try:
+            client().images.get(image)
+        except ImageNotFound:
+            raise StackError(
+                f"stack {self.name}: image {image} is missing (the stack was started from other"
+                " image sources); restart the stack (`reboot-harness down` then `up`) to build it"
+            ) from None
+        network = self.network()
+        endpoint = api.create_endpoint_config(ipv4_address=address) if address else None
+        try:
+            created = api.create_container(
+                image,
+                command=list(command) or None,
+                name=cname,
+                hostname=name,
+                labels=labels,
+                environment=dict(environment or {}),
+                host_config=api.create_host_config(
+                    mem_limit=mem_limit,
+                    log_config=LogConfig(type="json-file", config={"max-size": "500m"}),
+                    network_mode=network,
+                ),
+                networking_config=api.create_networking_config({network: endpoint})
+                if endpoint
+                else None,
+            )
+            api.start(created["Id"])
+        except (APIError, DockerException) as e:
+            with_logs = ""
+            try:
+                client().containers.get(cname).remove(force=True)
+            except (APIError, DockerException):
+                with_logs = f" (container {cname} may be left over; `reboot-harness gc` removes it)"
+            raise StackError(
+                f"stack {self.name}: cannot start client {cname} from {image}"
+                f"{' at ' + address if address else ''}: {e}{with_logs}"
+            ) from e
+        return cname
+
+    def _client(self, name: str) -> Container:
+        cname = self.client_container_name(name)
+        try:
+            return client().containers.get(cname)
+        except NotFound:
+            raise StackError(f"stack {self.name}: client {cname} does not exist") from None
+        except DockerException as e:
+            raise StackError(f"stack {self.name}: client {cname}: {e}") from e
+
+    def client_state(self, name: str) -> tuple[str, int, str]:
+        """(status, exit code, engine error or OOM note) of client ``name``."""
+        st = self._client(name).attrs["State"]
+        note = st.get("Error") or ("killed: out of memory" if st.get("OOMKilled") else "")
+        return str(st["Status"]), int(st.get("ExitCode") or 0), str(note)
+
+    def signal_client(self, name: str, signal: str = "SIGTERM") -> bool:
+        """Send ``signal`` to client ``name``; False when it was not running."""
+        c = self._client(name)
+        try:
+            c.kill(signal=signal)
+        except APIError as e:
+            if e.status_code == 409 or "is not running" in str(e):
+                return False
+            raise StackError(f"client {c.name}: {signal} failed: {e}") from e
+        return True
+
+    def wait_client(self, name: str, timeout: float) -> int | None:
+        """Wait up to ``timeout`` seconds for client ``name`` to exit; its exit code, or None
+        when it is still running."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, code, _ = self.client_state(name)
+            if status in ("exited", "dead"):
+                return code
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.2)
+
+    def client_output(self, name: str) -> tuple[str, str]:
+        """Everything client ``name`` printed: (stdout, stderr)."""
+        c = self._client(name)
+        try:
+            out = c.logs(stdout=True, stderr=False)
+            err = c.logs(stdout=False, stderr=True, tail=200)
+        except (APIError, DockerException) as e:
+            raise StackError(f"client {c.name}: cannot read its output: {e}") from e
+        return bytes(out).decode("utf-8", "replace"), bytes(err).decode("utf-8", "replace")
+
+    def remove_client(self, name: str) -> None:
+        """Remove client ``name`` (killed if still running); no error if it is gone."""
+        try:
+            client().containers.get(self.client_container_name(name)).remove(force=True)
+        except NotFound:
+            return
+        except (APIError, DockerException) as e:
+            raise StackError(
+                f"client {self.client_container_name(name)}: removal failed: {e}"
+            ) from e
+
+    def clients(self) -> list[str]:
+        """Names (without the project prefix) of this stack's client containers."""
+        try:
+            found = client().containers.list(
+                all=True,
+                filters={"label": [f"{PROJECT_LABEL}={self.name}", f"{ROLE_LABEL}={CLIENT_ROLE}"]},
+            )
+        except DockerException as e:
+            raise StackError(f"stack {self.name}: cannot list clients: {e}") from e
+        prefix = f"{self.name}-"
+        return sorted(c.name[len(prefix) :] if c.name.startswith(prefix) else c.name for c in found)

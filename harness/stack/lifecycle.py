@@ -178,8 +178,9 @@ def start(
 
 def _validate_compose(state: ProjectState) -> None:
     """Refuse compose files that do not parse before anything is created (exit 2, not 1)."""
+    compose = _compose(state)
     try:
-        _compose(state).get_config()
+        compose._run_command(cmd=[*compose.compose_command_property, "config", "--quiet"])
     except subprocess.CalledProcessError as e:
         ProjectState.forget(state.name)
         lines = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()
@@ -240,16 +241,23 @@ def down(name: str) -> Removed:
     """Remove stack ``name``: containers, volumes, networks and its recorded state."""
     validate_project_name(name)
     had_state = ProjectState.exists(name)
+    flt = {"label": [f"{PROJECT_LABEL}={name}"]}
+    c = client()
+    before = Removed(
+        len(c.containers.list(all=True, filters=flt, sparse=True)),
+        len(c.networks.list(filters=flt)),
+        len(c.volumes.list(filters=flt)),
+    )
     if had_state:
         # On failure, fall through to label-based removal, which does not need the files.
         with contextlib.suppress(subprocess.CalledProcessError, OSError):
             _compose(ProjectState.load(name)).stop(down=True)
-    removed = _remove_resources(name)
+    _remove_resources(name)
     ProjectState.forget(name)
-    if not had_state and not (removed.containers or removed.networks or removed.volumes):
+    if not had_state and not (before.containers or before.networks or before.volumes):
         raise UsageError(f"no such project {name!r}: no state and no labelled resources")
-    removed.projects.append(name)
-    return removed
+    before.projects.append(name)
+    return before
 
 
 def _labelled_projects() -> dict[str, tuple[set[str], set[str]]]:

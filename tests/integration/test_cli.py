@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
@@ -153,6 +154,20 @@ def test_down_removes_everything_then_the_project_is_unknown(project: str) -> No
     assert labelled(project) == []
     assert rh("check", "--project", project).returncode == 2
     assert rh("down", "--project", project).returncode == 2
+
+
+def test_up_that_never_recovers_reports_and_removes_everything(tmp_path: Path) -> None:
+    """`up` on a stack whose graphite cannot boot exits 1 naming the failing check with its last
+    observed state and the host's recent logs, and leaves nothing behind."""
+    override = tmp_path / "broken.yaml"
+    crash = "['/bin/sh', '-c', 'echo carbon: broken >&2; exit 1']"
+    override.write_text(f"services:\n  graphite:\n    entrypoint: {crash}\n")
+    name = unique_project("broken")
+    proc = rh("up", "--project", name, "--compose", str(override), "--timeout", "25")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "directories" in proc.stderr and "graphite" in proc.stderr
+    assert "--- recent logs of graphite ---" in proc.stderr and "carbon: broken" in proc.stderr
+    assert labelled(name) == []
 
 
 def test_no_engine_exits_2_with_a_hint() -> None:

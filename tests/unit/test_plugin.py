@@ -67,3 +67,28 @@ def test_unknown_incident_marker_is_a_usage_error(pytester: pytest.Pytester) -> 
     result = pytester.runpytest_subprocess()
     result.stderr.fnmatch_lines(["*unknown incident; known: graphite-piddir*"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+def test_docker_tests_fail_not_skip_in_ci(pytester: pytest.Pytester) -> None:
+    """With CI=true and no usable engine a docker-marked test fails; outside CI it skips."""
+    pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text())
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.docker
+        def test_needs_docker():
+            pass
+        """
+    )
+    pytester.makeini("[pytest]\nmarkers =\n    docker: needs docker\n")
+    bogus = "unix:///nonexistent/docker.sock"
+    pytester._monkeypatch.setenv("DOCKER_HOST", bogus)
+    pytester._monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=1)  # failed in setup: the run is red, nothing is skipped
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*CI=true but Docker is not usable: no Docker engine reachable*"])
+    pytester._monkeypatch.setenv("CI", "")
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(skipped=1)

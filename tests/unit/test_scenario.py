@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 
 from harness.errors import ScenarioError
 from harness.model import (
+    SERVICES,
+    Budget,
     DnsRotate,
     Expect,
     FullRestart,
@@ -31,6 +33,7 @@ from harness.model import (
 )
 from harness.scenario import (
     MAX_FILE_BYTES,
+    TOP_KEYS,
     load_scenario,
     load_scenarios,
     parse_duration,
@@ -191,6 +194,8 @@ def test_readme_example_is_valid() -> None:
     assert got.name == "cold-start"
     assert len(got.steps) == 11
     assert got.expect == Expect(checks=(), recover_within=60.0)
+    assert got.traffic is True
+    assert [b.service for b in got.budgets] == ["http", "socketio", "redis", "mysql"]
 
 
 def test_minimal_scenario_takes_model_defaults() -> None:
@@ -206,6 +211,55 @@ def test_minimal_scenario_takes_model_defaults() -> None:
         source=SRC,
     )
     assert got.variants == ("fixed",)
+
+
+def test_budgets_parse_in_service_order_and_imply_traffic() -> None:
+    """Budgets become harness.model.Budget in the order of SERVICES whatever the file's order;
+    unset limits stay None, a zero downtime is allowed, and budgets turn traffic on."""
+    got = parse(
+        doc(
+            extra="budgets:\n"
+            "  mysql: {no_lost_writes: true}\n"
+            "  http: {max_downtime: 0s, max_errors: 0}\n"
+            "  socketio: {max_reconnect: 1500ms, max_errors: 3}\n"
+            "  redis: {max_downtime: 2m, no_lost_writes: false}\n"
+            "  metrics: {}\n"
+        )
+    )
+    assert got.traffic is True
+    assert got.budgets == (
+        Budget("http", max_downtime=0.0, max_errors=0),
+        Budget("socketio", max_errors=3, max_reconnect=1.5),
+        Budget("redis", max_downtime=120.0, no_lost_writes=False),
+        Budget("mysql", no_lost_writes=True),
+        Budget("metrics"),
+    )
+    assert isinstance(got.budgets[0].max_downtime, float)
+
+
+@pytest.mark.parametrize(
+    ("extra", "traffic"),
+    [
+        ("", False),
+        ("traffic: false\n", False),
+        ("traffic: true\n", True),
+        ("budgets: {}\n", True),
+        ("traffic: true\nbudgets: {redis: {no_lost_writes: true}}\n", True),
+    ],
+)
+def test_traffic_defaults_off_and_budgets_turn_it_on(extra: str, traffic: bool) -> None:
+    """traffic is false unless set true or budgets are given (even an empty mapping)."""
+    got = parse(doc(extra=extra))
+    assert got.traffic is traffic
+    assert (got.budgets != ()) == ("redis" in extra)
+
+
+def test_budget_keys_follow_the_services_of_the_model() -> None:
+    """Every service of harness.model.SERVICES takes a budget, and nothing else does."""
+    from harness.scenario import _Budgets
+
+    assert tuple(_Budgets.model_fields) == SERVICES
+    assert "budgets" in TOP_KEYS and "traffic" in TOP_KEYS
 
 
 @pytest.mark.parametrize(
@@ -346,7 +400,8 @@ MALFORMED: list[tuple[str, str, str | None, str]] = [
     ("top-level-string", "hello\n", None, "got the string 'hello'"),
     # top-level keys
     ("unknown-top-key", doc(extra="foo: 1\n"), "foo",
-     "unknown key 'foo'; valid: description, expect, name, reproduces, seed, steps"),
+     "unknown key 'foo'; valid: budgets, description, expect, name, reproduces, seed, steps, "
+     "traffic"),
     ("non-string-top-key", doc(extra="5: 1\n"), "5", "unknown key 5"),
     ("missing-name", "description: d\nsteps: [{sleep: 1}]\nexpect: {}\n", "name",
      "required key is missing"),
@@ -514,16 +569,66 @@ MALFORMED: list[tuple[str, str, str | None, str]] = [
      "negative duration -5"),
     # reproduces
     ("reproduces-missing-check", doc(extra="reproduces: {incident: no-minfds}\n"),
-     "reproduces.check", "required key is missing"),
+     "reproduces", "name exactly one of check (a recovery check) or budget"),
+    ("reproduces-check-and-budget",
+     doc(extra="reproduces: {incident: no-minfds, check: limits, budget: http}\n"),
+     "reproduces", "name exactly one of check"),
+    ("reproduces-budget-without-budgets",
+     doc(extra="reproduces: {incident: no-minfds, budget: http}\n"),
+     "reproduces.budget", "no budgets are set"),
+    ("reproduces-unknown-budget-service",
+     doc(extra="reproduces: {incident: no-minfds, budget: ftp}\n"),
+     "reproduces.budget", "unknown service 'ftp'"),
     ("reproduces-unknown-incident", doc(extra="reproduces: {incident: oom, check: limits}\n"),
      "reproduces.incident", "unknown incident 'oom'; valid: graphite-piddir, lb-no-dns-rotation"),
     ("reproduces-unknown-check", doc(extra="reproduces: {incident: no-minfds, check: ulimit}\n"),
      "reproduces.check", "unknown check 'ulimit'"),
     ("reproduces-string", doc(extra="reproduces: no-minfds\n"), "reproduces",
-     "expected a mapping with keys check, incident"),
+     "expected a mapping with keys budget, check, incident"),
     ("reproduces-check-not-expected",
      doc(expect="{checks: [dns]}", extra="reproduces: {incident: no-minfds, check: limits}\n"),
      "reproduces.check", "'limits' is not among expect.checks"),
+    # traffic / budgets
+    ("traffic-yes", doc(extra="traffic: yes\n"), "traffic",
+     "expected true or false, got the string 'yes'"),
+    ("traffic-false-with-budgets",
+     doc(extra="traffic: false\nbudgets: {http: {max_errors: 0}}\n"), "traffic",
+     "false, but budgets are set and only traffic can measure them; valid: true"),
+    ("budgets-unknown-service", doc(extra="budgets: {web: {max_errors: 0}}\n"), "budgets.web",
+     "unknown key 'web'; valid: http, metrics, mysql, redis, socketio"),
+    ("budgets-list", doc(extra="budgets: [http]\n"), "budgets",
+     "expected a mapping with keys http, metrics, mysql, redis, socketio, got a list"),
+    ("budgets-null", doc(extra="budgets:\n"), "budgets", "got null"),
+    ("budget-null", doc(extra="budgets: {http: }\n"), "budgets.http",
+     "expected a mapping with keys max_downtime, max_errors, max_reconnect, no_lost_writes, "
+     "got null"),
+    ("budget-unknown-key", doc(extra="budgets: {http: {max_downtme: 1s}}\n"),
+     "budgets.http.max_downtme",
+     "unknown key 'max_downtme'; valid: max_downtime, max_errors, max_reconnect, no_lost_writes"),
+    ("budget-downtime-absurd", doc(extra="budgets: {http: {max_downtime: 2h}}\n"),
+     "budgets.http.max_downtime", "duration '2h' is above the maximum 1h; valid: 0s to 1h"),
+    ("budget-downtime-negative", doc(extra="budgets: {redis: {max_downtime: -1s}}\n"),
+     "budgets.redis.max_downtime", "negative duration '-1s'; valid: 0s to 1h"),
+    ("budget-downtime-no-unit", doc(extra="budgets: {redis: {max_downtime: '5'}}\n"),
+     "budgets.redis.max_downtime", "has no unit"),
+    ("budget-errors-negative", doc(extra="budgets: {http: {max_errors: -1}}\n"),
+     "budgets.http.max_errors", "-1 is out of range; valid: an integer from 0 to 1000000000"),
+    ("budget-errors-bool", doc(extra="budgets: {http: {max_errors: true}}\n"),
+     "budgets.http.max_errors", "expected an integer, got the boolean true"),
+    ("budget-errors-string", doc(extra="budgets: {http: {max_errors: '3'}}\n"),
+     "budgets.http.max_errors", "expected an integer, got the string '3'"),
+    ("budget-errors-float", doc(extra="budgets: {http: {max_errors: 1.5}}\n"),
+     "budgets.http.max_errors", "expected an integer, got the number 1.5"),
+    ("budget-reconnect-on-http", doc(extra="budgets: {http: {max_reconnect: 5s}}\n"),
+     "budgets.http.max_reconnect",
+     "http clients do not reconnect; valid: max_reconnect under socketio"),
+    ("budget-reconnect-too-long", doc(extra="budgets: {socketio: {max_reconnect: 61m}}\n"),
+     "budgets.socketio.max_reconnect", "above the maximum 1h"),
+    ("budget-lost-writes-on-http", doc(extra="budgets: {http: {no_lost_writes: true}}\n"),
+     "budgets.http.no_lost_writes",
+     "http has no acknowledged writes to lose; valid: no_lost_writes under redis or mysql"),
+    ("budget-lost-writes-yes", doc(extra="budgets: {redis: {no_lost_writes: yes}}\n"),
+     "budgets.redis.no_lost_writes", "expected true or false, got the string 'yes'"),
     # aliases that loop back on themselves must not hang or crash
     ("recursive-alias", "name: &a [*a]\ndescription: d\nsteps: [{sleep: 1}]\nexpect: {}\n", "name",
      "expected a string, got a list"),
@@ -580,7 +685,8 @@ _WORDS = st.sampled_from(
         "new_ip", "program", "signal", "in", "out", "wait", "timeout", "to", "within", "checks",
         "seconds", "recover_within", "order", "incident", "check", "all", "apps", "lbs",
         "app1", "lb1", "mysql2", "graceful", "hard", "random", "KILL", "limits", "no-minfds",
-        "5s", "-1s", "2h", "500ms", "x",
+        "5s", "-1s", "2h", "500ms", "x", "traffic", "budgets", "http", "socketio", "redis",
+        "mysql", "metrics", "max_downtime", "max_errors", "max_reconnect", "no_lost_writes",
     ]
 )  # fmt: skip
 _TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=20)
@@ -600,7 +706,14 @@ _VALUES = st.recursive(
 _STEPS = st.lists(st.dictionaries(_WORDS, _VALUES, min_size=1, max_size=2), max_size=4)
 _DOCS = st.fixed_dictionaries(
     {"name": _WORDS | _TEXT, "description": _VALUES, "steps": _STEPS, "expect": _VALUES},
-    optional={"seed": _VALUES, "reproduces": _VALUES, "extra": _VALUES},
+    optional={
+        "seed": _VALUES,
+        "reproduces": _VALUES,
+        "extra": _VALUES,
+        "traffic": _VALUES,
+        "budgets": st.dictionaries(_WORDS, st.dictionaries(_WORDS, _VALUES, max_size=3), max_size=3)
+        | _VALUES,
+    },
 )
 
 

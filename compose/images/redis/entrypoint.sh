@@ -67,8 +67,16 @@ dir /var/lib/redis
 sentinel resolve-hostnames yes
 sentinel announce-hostnames yes
 sentinel announce-ip $ME
+sentinel myid $(rh_sentinel_id "$ME")
 sentinel monitor $NAME $INITIAL 6379 ${RH_REDIS_QUORUM:-2}
 SCONF
+  # Seed the topology every sentinel would otherwise learn only after its 10 s INFO/hello
+  # cycles: the replicas of the initial master and the other sentinels (their ids are derived
+  # from their names, so every host writes the same ones). Sentinel keeps them up to date.
+  for h in ${RH_REDIS_HOSTS:-redis1 redis2 redis3}; do
+    [ "$h" = "$INITIAL" ] || echo "sentinel known-replica $NAME $h 6379" >>"$SCONF"
+    [ "$h" = "$ME" ] || echo "sentinel known-sentinel $NAME $h 26379 $(rh_sentinel_id "$h")" >>"$SCONF"
+  done
 fi
 
 # redis.conf: lines this image owns.

@@ -56,3 +56,9 @@ rh_conf_get() {
     index(tolower(norm), k) == 1 { print substr(norm, length(k) + 1); exit }
   ' "$1"
 }
+
+# A sentinel's run id, derived from its host name (40 hex characters, as Sentinel wants), so
+# that every host can name every other sentinel before they have ever met.
+rh_sentinel_id() {
+  printf 'reboot-harness-sentinel-%s' "$1" | sha1sum | cut -c1-40
+}

@@ -1,0 +1,71 @@
+"""Reports of scenario runs: the spreadsheet of downtime and the plan of action.
+
+``write_reports(results, directory)`` takes ``ScenarioResult.as_dict()`` of every run (the
+shape is described in harness.report.runs) and writes into ``directory``:
+
+- ``results.json``: everything, ``{"generated_at": ISO time, "scenarios": [result, ...]}``
+  (the shape of ``reboot-harness run --json``);
+- ``downtime.csv`` and ``downtime.md``: one row per scenario variant x host x service —
+  scenario, variant, host, service, fault (the kinds of events on the host), downtime s, errors,
+  reconnect s, lost writes, budget, verdict (harness.report.tables);
+- ``report.html``: a self-contained page (no scripts, no external URL) with a timeline chart
+  per scenario variant, the measurements, the downtime table and the checks
+  (harness.report.html);
+- ``plan.md``: the runbook each passing one-host-at-a-time scenario proved
+  (harness.report.plan).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.report import html, plan, tables
+from harness.report.runs import Run, load_run
+
+FILES = ("results.json", "downtime.csv", "downtime.md", "report.html", "plan.md")
+
+
+def write_reports(
+    results: Sequence[Mapping[str, Any]], directory: Path, *, now: datetime | None = None
+) -> dict[str, Path]:
+    """Write every report of ``results`` into ``directory`` (created if needed).
+
+    Args:
+        results: ``ScenarioResult.as_dict()`` of each scenario variant run, in run order.
+        directory: where the files go; existing report files are replaced.
+        now: the time the reports say they were generated (default: now).
+
+    Returns:
+        File name -> path, for each file of ``FILES``.
+    """
+    now = now or datetime.now(UTC)
+    directory.mkdir(parents=True, exist_ok=True)
+    runs = [load_run(r) for r in results]
+    rows = tables.downtime_rows(runs)
+    contents = {
+        "results.json": json.dumps(
+            {"generated_at": now.isoformat(timespec="seconds"), "scenarios": list(results)},
+            indent=2,
+            default=str,
+        )
+        + "\n",
+        "downtime.csv": tables.to_csv(rows),
+        "downtime.md": tables.to_markdown(runs, rows),
+        "report.html": html.render(runs, now),
+        "plan.md": plan.to_markdown(runs),
+    }
+    written = {}
+    for name in FILES:
+        path = directory / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(contents[name], encoding="utf-8")
+        tmp.replace(path)  # a reader never sees half a report
+        written[name] = path
+    return written
+
+
+__all__ = ["FILES", "Run", "load_run", "write_reports"]

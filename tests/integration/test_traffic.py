@@ -1,0 +1,181 @@
+"""Real clients inside the stack's network record what users saw, and what they measure agrees
+with what the engine did: an outage seen by the http clients begins and ends within 250 ms of
+the docker events of the fault."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from harness.model import History
+from harness.runner import bring_up
+from harness.stack import Stack, down
+from harness.traffic import (
+    Traffic,
+    TrafficProfile,
+    downtime_windows,
+    engine_outages,
+    rate_summary,
+)
+from tests.integration.conftest import unique_project
+
+pytestmark = pytest.mark.docker
+AGREEMENT_S = 0.25
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    name = unique_project("traffic")
+    report = bring_up(name, keep=False, timeout=300)
+    try:
+        yield report.stack
+    finally:
+        down(name)
+
+
+def rotate(stack: Stack, *lbs: str) -> None:
+    addresses = [stack.static_address(lb) for lb in lbs]
+    res = stack.exec("dns", ["rh-dns-rotate", *addresses])
+    assert res.ok, res.brief()
+
+
+def heal(stack: Stack) -> None:
+    """Whatever a test did: every host on, both LBs in rotation."""
+    for host, c in stack.containers().items():
+        if c.attrs["State"]["Status"] != "running":
+            stack.power_on(host)
+    rotate(stack, "lb1", "lb2")
+
+
+def failures(history: History, service: str) -> Counter[str]:
+    return Counter(o.error for o in history.ops if o.service == service and not o.ok)
+
+
+def test_every_service_is_measured_and_clients_spread(
+    stack: Stack, record_property: pytest.RecordProperty
+) -> None:
+    """On a healthy stack every service records successful operations at its rate with no
+    failure; every acknowledged write is read back; the two client containers are served by
+    the backends their addresses hash to (one each); the containers are gone after stop."""
+    traffic = Traffic()
+    traffic.start(stack, seed=1)
+    assert stack.clients() == ["traffic-1", "traffic-2"]
+    time.sleep(15)
+    began = time.monotonic()
+    history = traffic.stop()
+    took = time.monotonic() - began
+    assert stack.clients() == []
+    assert traffic.problems == []
+    rates = rate_summary(history)
+    record_property("rates_per_s", rates)
+    print(f"rates per second: {rates}; stop() took {took:.1f}s")
+    for service in ("http", "socketio", "redis", "mysql", "metrics"):
+        oks = sum(1 for o in history.ops if o.service == service and o.ok)
+        assert oks > 0, f"no successful {service} operation"
+        assert not failures(history, service), (service, failures(history, service))
+    assert rates["http"] >= 15, rates  # 2 clients x 10 requests/s
+    ops = {o.op for o in history.ops if o.service == "socketio"}
+    assert {"connect", "echo"} <= ops
+    for service, write in (("redis", "set"), ("mysql", "insert")):
+        acked = {o.key for o in history.ops if o.service == service and o.op == write and o.ok}
+        assert acked and acked <= history.present[service], service
+    assert traffic.spread() == {c: {app} for c, app in traffic.expected_backend.items()}
+    assert set(traffic.expected_backend.values()) == {"app1", "app2"}
+    targets = {o.target.split("/")[0] for o in history.ops if o.service == "http"}
+    assert targets == {"lb1", "lb2"}, "DNS answers with both LBs: clients use both"
+
+
+def test_rotated_out_lb_hard_killed_costs_no_http_request(stack: Stack) -> None:
+    """lb1 taken out of DNS, the TTL waited, then lb1 loses power: http clients via DNS
+    have moved to lb2 and see no failure (sockets still held on lb1 do drop)."""
+    traffic = Traffic()
+    traffic.start(stack, seed=2)
+    try:
+        time.sleep(3)
+        rotate(stack, "lb2")
+        time.sleep(2.5)  # TTL 1 s, plus a margin
+        killed = time.time()
+        stack.power_off("lb1", mode="hard")
+        time.sleep(4)
+        stack.power_on("lb1")
+        back = time.time()
+        time.sleep(2)
+        rotate(stack, "lb1", "lb2")
+        time.sleep(3)
+    finally:
+        heal(stack)
+        history = traffic.stop()
+    assert stack.clients() == []
+    http = [o for o in history.ops if o.service == "http"]
+    assert not failures(history, "http"), failures(history, "http")
+    during = [o for o in http if killed <= o.start <= back]
+    assert len(during) >= 60 and {o.target.split("/")[0] for o in during} == {"lb2"}
+    assert {o.target.split("/")[0] for o in http if o.start > back + 3} == {"lb1", "lb2"}
+
+
+def test_client_downtime_agrees_with_engine_events(
+    stack: Stack, record_property: pytest.RecordProperty
+) -> None:
+    """With lb1 alone in DNS, a hard power-off of 3 s: the http clients' outage (first failed
+    request's start -> first successful request's start) matches the engine's events within
+    250 ms at both ends: power lost at the SIGKILL (``kill``; ``die`` is reported too) and
+    back at ``start``."""
+    traffic = Traffic(TrafficProfile(sio_clients=1, redis_write_rate=1, mysql_rate=1))
+    traffic.start(stack, seed=3)
+    try:
+        rotate(stack, "lb1")
+        time.sleep(3)  # every client's cached answer (TTL 1 s) now names lb1 only
+        fault = time.time()
+        stack.power_off("lb1", mode="hard")
+        time.sleep(3)
+        stack.power_on("lb1")
+        time.sleep(3)
+        rotate(stack, "lb1", "lb2")
+        time.sleep(1.5)
+    finally:
+        heal(stack)
+        history = traffic.stop()
+    assert stack.clients() == []
+    events = [(t, a) for t, a in traffic.host_events("lb1") if t >= fault - 0.1]
+    ((down_at, up_at),) = engine_outages(events)
+    die = next(t for t, action in events if action == "die")
+    assert up_at is not None, events
+    every = downtime_windows(history.ops, "http")
+    windows = [w for w in every if w.start <= up_at and (w.end is None or w.end >= down_at)]
+    assert len(windows) == 1, (every, events)
+    (w,) = windows
+    assert w.end is not None
+    begin_ms, end_ms, die_ms = (
+        (w.start - down_at) * 1000,
+        (w.end - up_at) * 1000,
+        (w.start - die) * 1000,
+    )
+    record_property("agreement_ms", {"begin": begin_ms, "end": end_ms, "begin_vs_die": die_ms})
+    print(
+        f"engine down {up_at - down_at:.3f}s, clients saw {w.end - w.start:.3f}s"
+        f" ({w.failures} failed requests); begin {begin_ms:+.1f} ms (vs die {die_ms:+.1f} ms),"
+        f" end {end_ms:+.1f} ms"
+    )
+    assert abs(begin_ms) <= AGREEMENT_S * 1000, (w, events)
+    assert abs(end_ms) <= AGREEMENT_S * 1000, (w, events)
+
+
+def test_a_client_that_dies_is_reported_not_waited_for(stack: Stack) -> None:
+    """A client container killed mid-run: stop() returns promptly, names it, keeps the other
+    client's history, does not judge the writes it could not read back, removes both."""
+    traffic = Traffic()
+    traffic.start(stack, seed=4)
+    time.sleep(4)
+    stack.signal_client("traffic-1", "SIGKILL")
+    time.sleep(2)
+    began = time.monotonic()
+    history = traffic.stop()
+    assert time.monotonic() - began < 45
+    assert stack.clients() == []
+    assert any("traffic-1 had stopped before the end" in p for p in traffic.problems)
+    clients = {o.client.split("-")[1] for o in history.ops if o.service == "http"}
+    assert clients == {"c1", "c2"}
+    assert "redis" not in history.present and "mysql" not in history.present

@@ -1,0 +1,395 @@
+"""Traffic without Docker: what the clients print becomes Ops and a History; outages are
+windows; clients are placed where nginx's consistent hash spreads them; a client that died or
+hangs is reported, never waited for forever."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+from importlib.machinery import SourceFileLoader
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from harness.errors import StackError
+from harness.model import Op, Topology
+from harness.stack import Stack
+from harness.traffic import (
+    Traffic,
+    TrafficProfile,
+    chash_points,
+    chash_server,
+    downtime_windows,
+    engine_outages,
+    merge_present,
+    op_from_dict,
+    parse_output,
+    spread_addresses,
+)
+
+CLIENT_SCRIPT = Path(__file__).resolve().parents[2] / "compose/images/client/rh-traffic"
+
+
+def line(**fields: object) -> str:
+    base: dict[str, object] = {
+        "service": "http",
+        "client": "http-c1-1",
+        "op": "get /health",
+        "start": 10.0,
+        "end": 10.01,
+        "ok": True,
+        "target": "lb1/app1",
+        "error": "",
+        "key": "",
+    }
+    base.update(fields)
+    return json.dumps(base)
+
+
+def op(t: float, ok: bool, service: str = "http", name: str = "get /health", end: float = 0) -> Op:
+    return Op(service, "c", name, t, end or t + 0.01, ok, error="" if ok else "timeout")
+
+
+# -- parsing ----------------------------------------------------------------------------------
+def test_parse_output_reads_ops_infos_and_the_final_line() -> None:
+    """Operation lines become Ops in printed order, info lines are kept apart, and the final
+    line gives the acknowledged keys read back per service."""
+    text = "\n".join(
+        [
+            json.dumps({"info": "started", "t": 1.0}),
+            line(),
+            line(service="redis", client="redis-c1", op="set", key="k1", target="redis1"),
+            line(ok=False, error="timeout", start=11.0, end=11.5),
+            json.dumps({"present": {"redis": ["k1"], "mysql": []}, "verify_errors": {}}),
+        ]
+    )
+    out = parse_output(text)
+    assert [o.service for o in out.ops] == ["http", "redis", "http"]
+    assert out.ops[2] == Op(
+        "http", "http-c1-1", "get /health", 11.0, 11.5, False, "lb1/app1", "timeout"
+    )
+    assert out.present == {"redis": frozenset({"k1"}), "mysql": frozenset()}
+    assert out.infos[0]["info"] == "started"
+    assert out.bad_lines == 0
+    assert out.acknowledged("redis") == frozenset({"k1"})
+
+
+def test_parse_output_counts_bad_lines_and_a_cut_off_last_line() -> None:
+    """A client killed mid-write leaves half a line; it and any non-operation are counted (and
+    the first one shown), never raised; without a final line nothing was read back."""
+    text = "\n".join(["not json", line(), json.dumps([1, 2]), line()[:30]])
+    out = parse_output(text)
+    assert len(out.ops) == 1
+    assert out.bad_lines == 3
+    assert out.first_bad.startswith("not json")
+    assert out.present is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"service": "ftp"}, "service 'ftp' unknown"),
+        ({"start": "soon"}, "'start' missing or not a number"),
+        ({"ok": 1}, "'ok' missing or not a boolean"),
+        ({"end": 9.0}, "end before start"),
+        ({"key": 5}, "'key' is not a string"),
+        ({"client": ""}, "'client' missing"),
+    ],
+)
+def test_op_from_dict_names_the_bad_field(change: dict[str, object], message: str) -> None:
+    """An operation line that is not an Op is rejected naming the field."""
+    d = json.loads(line())
+    d.update(change)
+    with pytest.raises(ValueError, match=message):
+        op_from_dict(d)
+
+
+def test_merge_present_leaves_out_services_a_client_could_not_verify() -> None:
+    """Read-back keys are merged over clients, but a service is judged only if every client
+    that had acknowledged writes of it also read them back."""
+    c1 = parse_output(
+        "\n".join(
+            [
+                line(service="redis", op="set", key="a"),
+                line(service="mysql", op="insert", key="m1"),
+                json.dumps({"present": {"redis": ["a"], "mysql": ["m1"]}}),
+            ]
+        )
+    )
+    c2_died = parse_output(line(service="redis", op="set", key="b"))
+    c3_no_writes = parse_output(json.dumps({"present": {}}))
+    merged = merge_present([c1, c2_died, c3_no_writes])
+    assert merged == {"mysql": frozenset({"m1"})}
+    assert merge_present([c1, c3_no_writes]) == {
+        "redis": frozenset({"a"}),
+        "mysql": frozenset({"m1"}),
+    }
+
+
+# -- windows ----------------------------------------------------------------------------------
+def test_downtime_window_runs_from_first_failure_start_to_next_success_start() -> None:
+    """Overlapping failures are one window; it ends at the start of the first success after
+    it; a window still open at the end has no end."""
+    ops = [op(1.0, True), op(2.0, False, end=5.0), op(2.1, False), op(2.9, True), op(4.0, False)]
+    windows = downtime_windows(ops, "http")
+    assert [(w.start, w.end, w.failures) for w in windows] == [(2.0, 2.9, 2), (4.0, None, 1)]
+    assert windows[0].duration == pytest.approx(0.9)
+    assert downtime_windows(ops, "redis") == []
+
+
+def test_socketio_reconnect_ends_the_window_at_its_end() -> None:
+    """A reconnect's start is when the connection was lost (its duration is the latency): the
+    service is back at its end, not at its start."""
+    ops = [
+        op(5.0, False, "socketio", "disconnect", end=5.0),
+        op(5.0, True, "socketio", "reconnect", end=8.5),
+        op(8.6, True, "socketio", "echo"),
+    ]
+    (w,) = downtime_windows(ops, "socketio")
+    assert (w.start, w.end) == (5.0, 8.5)
+
+
+def test_engine_outages_pair_power_off_with_the_next_start() -> None:
+    """A power cycle is down at its kill (SIGKILL: power lost) or die, whichever comes first,
+    and back at the next start; one still off has no end; exec noise is ignored."""
+    events = [
+        (1.0, "start"),
+        (5.0, "kill"),
+        (5.2, "die"),
+        (8.0, "start"),
+        (9.0, "exec_start"),
+        (12.0, "die"),
+    ]
+    assert engine_outages(events) == [(5.0, 8.0), (12.0, None)]
+    assert engine_outages(events, down_on=("die",)) == [(5.2, 8.0), (12.0, None)]
+
+
+# -- placement ----------------------------------------------------------------------------------
+def test_chash_matches_what_nginx_did() -> None:
+    """Measured on nginx 1.22 (`hash $remote_addr consistent`, app1:8000 and app2:8000):
+    these client addresses were served by these backends."""
+    points = chash_points(["app1:8000", "app2:8000"])
+    assert len(points) == 320
+    assert chash_server("172.30.159.252", points) == "app1:8000"
+    assert chash_server("172.30.159.254", points) == "app2:8000"
+
+
+def test_spread_addresses_alternates_backends_and_skips_used() -> None:
+    """Clients get free addresses from the top of the /24, the i-th hashing to the i-th
+    backend in turn; an exhausted range is an error naming it."""
+    servers = ["app1:8000", "app2:8000"]
+    points = chash_points(servers)
+    used = {"10.9.8.254", "10.9.8.253"}
+    placed = spread_addresses("10.9.8", used, 4, servers)
+    assert [s for _, s in placed] == servers * 2
+    assert all(a not in used and chash_server(a, points) == s for a, s in placed)
+    assert len({a for a, _ in placed}) == 4
+    with pytest.raises(ValueError, match=r"10\.9\.8\.250-254"):
+        spread_addresses("10.9.8", set(), 8, servers, low=250)
+
+
+# -- the client script's error kinds --------------------------------------------------------
+@pytest.fixture(scope="module")
+def client_script() -> ModuleType:
+    loader = SourceFileLoader("rh_traffic", str(CLIENT_SCRIPT))
+    spec = importlib.util.spec_from_loader("rh_traffic", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_client_error_kinds_are_short_and_stable(client_script: Any) -> None:
+    """Failures are named by kind (the verdicts count them by kind), not by message."""
+    import pymysql
+    import redis
+
+    kind = client_script.kind
+    assert kind(TimeoutError()) == "timeout"
+    assert kind(ConnectionRefusedError(111, "Connection refused")) == "refused"
+    assert kind(OSError(113, "No route to host")) == "unreachable"
+    assert kind(socket.gaierror(-2, "Name or service not known")) == "unknown host"
+    assert kind(redis.exceptions.ReadOnlyError("You can't write against a replica")) == "READONLY"
+    assert kind(redis.exceptions.ConnectionError("The previous master is now a slave")) == (
+        "READONLY"
+    )
+    assert kind(redis.exceptions.ResponseError("LOADING Redis is loading")) == "LOADING"
+    assert kind(pymysql.err.OperationalError(1290, "--read-only")) == "READONLY"
+    assert kind(pymysql.err.OperationalError(2013, "Lost connection")) == "lost connection"
+    assert kind(pymysql.err.OperationalError(2003, "Can't connect ((timed out))")) == "timeout"
+    text_kind = client_script.text_kind
+    assert text_kind("Unexpected status code 502 in server response") == "http 502"
+    assert text_kind('"Invalid session"') == "session ID unknown"
+
+
+class FakeAnswer:
+    def __init__(self, ttl: int, *addrs: str) -> None:
+        self.rrset = SimpleNamespace(ttl=ttl)
+        self._addrs = addrs
+
+    def __iter__(self) -> Any:
+        return iter(SimpleNamespace(address=a) for a in self._addrs)
+
+
+def test_client_dns_cache_honours_ttl_and_serves_stale_only_if_asked(
+    client_script: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers are reused for their TTL, then asked again (a rotation moves users); when the
+    server does not answer, a stub fails at once and a serve-stale cache keeps the old answer
+    for its grace; an authoritative NXDOMAIN is never answered from cache."""
+    import dns.exception
+    import dns.resolver
+
+    now = [100.0]
+    monkeypatch.setattr(client_script.time, "monotonic", lambda: now[0])
+    replies: list[Any] = [FakeAnswer(1, "10.0.0.12", "10.0.0.11"), FakeAnswer(1, "10.0.0.12")]
+
+    def resolve(name: str, rdtype: str) -> Any:
+        reply = replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    for stale in (0.0, 5.0):
+        cache = client_script.DnsCache("10.0.0.10", "lb.rh.test", stale=stale)
+        monkeypatch.setattr(cache._res, "resolve", resolve)
+        replies[:] = [FakeAnswer(1, "10.0.0.12", "10.0.0.11"), FakeAnswer(1, "10.0.0.12")]
+        assert cache.addresses() == ["10.0.0.11", "10.0.0.12"]
+        now[0] += 0.5
+        assert cache.addresses() == ["10.0.0.11", "10.0.0.12"]  # cached: no query
+        now[0] += 0.6
+        assert cache.addresses() == ["10.0.0.12"]  # expired: asked again, rotation seen
+        now[0] += 1.5
+        replies[:] = [dns.exception.Timeout()]
+        if stale:
+            assert cache.addresses() == ["10.0.0.12"]
+            assert cache.served_stale == 1
+        else:
+            with pytest.raises(client_script.Failure, match="dns timeout"):
+                cache.addresses()
+        replies[:] = [dns.resolver.NXDOMAIN()]
+        with pytest.raises(client_script.Failure, match="dns nxdomain"):
+            cache.addresses()
+
+
+# -- the Traffic object against a fake stack --------------------------------------------------
+STARTED = json.dumps({"info": "started"})
+
+
+class FakeWatch:
+    def events(self) -> list[tuple[float, str, str]]:
+        return [(12.0, "lb1", "die"), (15.0, "lb1", "start")]
+
+    def close(self) -> None:
+        return None
+
+
+class FakeStack:
+    """Just what Traffic uses of a Stack; clients print ``outputs`` and behave per ``hang``."""
+
+    def __init__(self, outputs: dict[str, str], hang: frozenset[str] = frozenset()) -> None:
+        self.name = "fake"
+        self.topology = Topology()
+        self.state = SimpleNamespace(subnet_prefix="10.1.2", name="fake")
+        self.secrets = {"REDIS_PASSWORD": "r-secret", "MYSQL_APP_PASSWORD": "m-secret"}
+        self.outputs = outputs
+        self.hang = hang
+        self.states: dict[str, tuple[str, int, str]] = {}
+        self.envs: dict[str, dict[str, str]] = {}
+        self.signals: list[tuple[str, str]] = []
+        self.removed: list[str] = []
+
+    def static_address(self, host: str) -> str:
+        return {"dns": "10.1.2.10", "lb1": "10.1.2.11", "lb2": "10.1.2.12"}[host]
+
+    def used_addresses(self) -> set[str]:
+        return {"10.1.2.254"}
+
+    def watch_events(self) -> FakeWatch:
+        return FakeWatch()
+
+    def start_client(self, name: str, **kw: Any) -> str:
+        self.envs[name] = kw["environment"]
+        self.states[name] = ("running", 0, "")
+        return name
+
+    def client_state(self, name: str) -> tuple[str, int, str]:
+        return self.states[name]
+
+    def client_output(self, name: str) -> tuple[str, str]:
+        return self.outputs.get(name, STARTED), "Traceback (most recent call last):\n  boom\n"
+
+    def signal_client(self, name: str, sig: str = "SIGTERM") -> bool:
+        self.signals.append((name, sig))
+        if sig == "SIGKILL" or name not in self.hang:
+            self.states[name] = ("exited", 137 if sig == "SIGKILL" else 0, "")
+        return True
+
+    def wait_client(self, name: str, timeout: float) -> int | None:
+        status, code, _ = self.states[name]
+        return code if status == "exited" else None
+
+    def remove_client(self, name: str) -> None:
+        self.removed.append(name)
+
+
+def test_traffic_reports_a_dead_and_a_hung_client_and_removes_both() -> None:
+    """A client that died mid-run and one that ignores the stop are named in problems; the
+    hung one is killed; the history keeps what they printed; every container is removed;
+    the passwords go in the environment, never in the printed configuration."""
+    outputs = {
+        "traffic-1": "\n".join([STARTED, line(service="redis", op="set", key="k", client="r")]),
+        "traffic-2": "\n".join(
+            [
+                STARTED,
+                line(start=20.0, end=20.1),
+                json.dumps({"info": "dns answers served stale", "problem": False, "count": 3}),
+                json.dumps({"info": "http ticks skipped", "problem": True, "skipped": 2}),
+            ]
+        ),
+    }
+    fake = FakeStack(outputs, hang=frozenset({"traffic-2"}))
+    traffic = Traffic(TrafficProfile(clients=2, metrics=False))
+    traffic.start(cast(Stack, fake), seed=7)
+    cfg = json.loads(fake.envs["traffic-1"]["RH_TRAFFIC_CONFIG"])
+    assert cfg["dns_server"] == "10.1.2.10"
+    assert cfg["lbs"] == {"10.1.2.11": "lb1", "10.1.2.12": "lb2"}
+    assert "secret" not in json.dumps(cfg)
+    assert fake.envs["traffic-1"]["REDIS_PASSWORD"] == "r-secret"
+
+    fake.states["traffic-1"] = ("exited", 137, "killed: out of memory")
+    history = traffic.stop(timeout=0.1)
+    problems = "\n".join(traffic.problems)
+    assert "traffic-1 had stopped before the end of the run (exited, exit 137" in problems
+    assert "out of memory" in problems
+    assert "traffic-2 did not finish within 0.1s" in problems
+    assert "traceback" in problems
+    assert "traffic-2: http ticks skipped (skipped=2)" in problems
+    assert traffic.notes == ["traffic client traffic-2: dns answers served stale (count=3)"]
+    assert ("traffic-2", "SIGKILL") in fake.signals
+    assert ("traffic-1", "SIGTERM") not in fake.signals
+    assert sorted(fake.removed) == ["traffic-1", "traffic-2"]
+    assert [o.start for o in history.ops] == [10.0, 20.0]
+    assert "redis" not in history.present  # acknowledged, never read back: cannot be judged
+    assert traffic.host_events("lb1") == [(12.0, "die"), (15.0, "start")]
+    assert traffic.stop() is history
+
+
+def test_traffic_start_failure_leaves_no_client() -> None:
+    """A client that dies at start fails start() with its last words, and nothing is left."""
+    fake = FakeStack({})
+    real_start = fake.start_client
+
+    def dies(name: str, **kw: Any) -> str:
+        real_start(name, **kw)
+        fake.states[name] = ("exited", 1, "")
+        return name
+
+    fake.start_client = dies  # type: ignore[method-assign]
+    traffic = Traffic(TrafficProfile(clients=2, metrics=False))
+    with pytest.raises(StackError, match="stopped at start"):
+        traffic.start(cast(Stack, fake))
+    assert sorted(fake.removed) == ["traffic-1", "traffic-2"]

@@ -1,0 +1,539 @@
+"""Verdicts over synthetic histories: downtime windows, errors, latency, reconnects, lost writes,
+attribution to hosts and budgets (pure functions, no Docker)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.model import Budget, Event, History, Op
+from harness.verdicts import (
+    Span,
+    Window,
+    analyze,
+    client_windows,
+    describe_budget,
+    fault_span,
+    host_faults,
+    judge_budgets,
+    merge_windows,
+    percentile,
+    summarize,
+)
+
+T = 1_000.0  # an epoch origin; every time below is relative to it
+
+
+def op(
+    at: float,
+    ok: bool = True,
+    *,
+    service: str = "http",
+    client: str = "c1",
+    took: float = 0.1,
+    error: str = "",
+    key: str = "",
+    name: str = "get /health",
+) -> Op:
+    return Op(
+        service, client, name, T + at, T + at + took, ok, "", error or ("" if ok else "timeout"),
+        key,
+    )  # fmt: skip
+
+
+def ops_every(
+    start: float, end: float, step: float, fail: tuple[float, float] | None = None, **kw: object
+) -> list[Op]:
+    """An op every ``step`` s from ``start`` to before ``end``; failing inside ``fail``."""
+    out = []
+    at = start
+    while at < end - 1e-9:
+        bad = fail is not None and fail[0] <= at < fail[1]
+        out.append(op(round(at, 6), not bad, **kw))  # type: ignore[arg-type]
+        at += step
+    return out
+
+
+def sio(at: float, ok: bool = True, *, name: str, took: float = 0.1, error: str = "") -> Op:
+    """A socket.io op of client s1."""
+    return op(at, ok, service="socketio", client="s1", name=name, took=took, error=error)
+
+
+def ev(at: float, kind: str, host: str = "", detail: str = "", took: float = 0.0) -> Event:
+    return Event(T + at, kind, host, detail, took)
+
+
+def windows_of(ops: list[Op]) -> list[tuple[float, float]]:
+    return [(round(w.start - T, 6), round(w.end - T, 6)) for w in client_windows(ops)]
+
+
+# -- windows -------------------------------------------------------------------------------------
+
+
+def test_window_opens_at_first_failure_and_closes_at_next_success() -> None:
+    """Failures from 2.0 to 3.5 (every 0.5 s): the window is [2.0, 4.0), the next success."""
+    ops = ops_every(0, 6, 0.5, fail=(2.0, 4.0))
+    assert windows_of(ops) == [(2.0, 4.0)]
+    (w,) = client_windows(ops)
+    assert w.errors == 4 and not w.open and w.clients == ("c1",)
+    assert w.duration_s == pytest.approx(2.0)
+
+
+def test_first_op_failing_opens_the_window_at_the_first_op() -> None:
+    """A client whose first ops fail is down from its first op."""
+    assert windows_of([op(1, False), op(2, False), op(3), op(4)]) == [(1.0, 3.0)]
+
+
+def test_window_with_no_success_after_it_runs_to_the_last_op_end() -> None:
+    """No success after the failure: the window stays open until the client's last op ends."""
+    ops = [op(0), op(1, False), op(2, False, took=0.7)]
+    (w,) = client_windows(ops)
+    assert w.start - T == 1.0
+    assert w.end - T == pytest.approx(2.7)
+    assert w.open and w.errors == 2
+
+
+def test_all_failures_is_one_open_window_over_the_whole_run() -> None:
+    """Nothing ever succeeded: one open window from the first op to the end of the last."""
+    history = History(tuple(ops_every(0, 10, 1, fail=(0, 10))))
+    v = analyze(history, []).service("http")
+    assert len(v.windows) == 1 and v.windows[0].open
+    assert v.downtime_s == pytest.approx(9.1)
+    assert v.failed == 10 and v.ok == 0 and v.errors == {"timeout": 10}
+    assert v.latency_outside.count == 0 and v.latency_outside.p50_s is None
+
+
+def test_several_windows_of_one_client() -> None:
+    """Two outages give two windows; the total is their sum, the longest the larger."""
+    ops = ops_every(0, 10, 1, fail=(2, 3)) + ops_every(10, 20, 1, fail=(14, 17))
+    v = analyze(History(tuple(ops)), []).service("http")
+    assert [(w.start - T, w.end - T) for w in v.windows] == [(2, 3), (14, 17)]
+    assert v.downtime_s == pytest.approx(4.0)
+    assert v.longest_s == pytest.approx(3.0)
+
+
+def test_overlapping_clients_merge_into_one_window() -> None:
+    """c1 down [2, 5), c2 down [4, 8): the service was down [2, 8) — the union."""
+    ops = ops_every(0, 10, 1, fail=(2, 5), client="c1") + ops_every(
+        0, 10, 1, fail=(4, 8), client="c2"
+    )
+    v = analyze(History(tuple(ops)), []).service("http")
+    assert [(w.start - T, w.end - T) for w in v.windows] == [(2, 8)]
+    assert v.windows[0].clients == ("c1", "c2")
+    assert v.windows[0].errors == 3 + 4 == v.failed
+    assert v.downtime_s == pytest.approx(6.0)
+
+
+def test_disjoint_clients_keep_separate_windows_and_touching_ones_merge() -> None:
+    """Windows that do not meet stay apart; one ending where another starts becomes one."""
+    a = Window("http", T + 1, T + 2, ("a",), 1)
+    b = Window("http", T + 2, T + 3, ("b",), 2, open=True)
+    c = Window("http", T + 5, T + 6, ("c",), 1)
+    merged = merge_windows([c, b, a])
+    assert [(w.start - T, w.end - T, w.clients, w.errors, w.open) for w in merged] == [
+        (1, 3, ("a", "b"), 3, True),
+        (5, 6, ("c",), 1, False),
+    ]
+
+
+def test_no_ops_means_no_windows_and_no_service() -> None:
+    """An empty history measures nothing: no services, no windows, no latency."""
+    summary = analyze(History(()), [])
+    assert summary.services == ()
+    assert client_windows([]) == []
+    verdicts, violations = summarize(History(()), [])
+    assert verdicts["services"] == {} and violations == []
+
+
+def test_unordered_ops_are_sorted_before_judging() -> None:
+    """The order ops arrive in does not matter, only their times."""
+    ops = ops_every(0, 8, 1, fail=(3, 5))
+    assert windows_of(list(reversed(ops))) == windows_of(ops) == [(3.0, 5.0)]
+
+
+# -- reconnects --------------------------------------------------------------------------------
+
+
+def test_reconnect_is_downtime_and_reconnect_time() -> None:
+    """An ok reconnect op is the time its client was disconnected: a window from its start to
+    its end, and a reconnect time; max and p50 over the completed ones."""
+    ops = [
+        sio(0, name="echo"),
+        sio(1, name="reconnect", took=3.0),
+        sio(4.5, name="echo"),
+        sio(6, name="reconnect", took=1.0),
+        sio(8, name="reconnect", took=2.0),
+        sio(11, name="echo"),
+    ]
+    v = analyze(History(tuple(ops)), []).service("socketio")
+    assert [(w.start - T, w.end - T) for w in v.windows] == [(1, 4), (6, 7), (8, 10)]
+    assert v.failed == 0 and v.downtime_s == pytest.approx(6.0)
+    assert (v.reconnects.count, v.reconnects.failed) == (3, 0)
+    assert v.reconnects.max_s == pytest.approx(3.0)
+    assert v.reconnects.p50_s == pytest.approx(2.0)
+    assert [w.reconnect_max_s for w in v.windows] == pytest.approx([3.0, 1.0, 2.0])
+    assert v.latency_outside.count == 3  # reconnects are no latency sample
+
+
+def test_failed_reconnect_is_counted_apart_and_breaks_the_budget() -> None:
+    """A reconnect that never completed is an error and violates max_reconnect whatever the
+    completed ones measured."""
+    ops = [
+        sio(0, name="reconnect", took=0.5),
+        sio(2, False, name="reconnect", took=30.0, error="gave up"),
+    ]
+    summary = analyze(History(tuple(ops)), [], [Budget("socketio", max_reconnect=5.0)])
+    v = summary.service("socketio")
+    assert (v.reconnects.count, v.reconnects.failed) == (1, 1)
+    assert v.reconnects.longest_failed_s == pytest.approx(30.0)
+    assert v.windows[-1].open
+    assert judge_budgets(summary.services, summary.budgets) == [
+        "socketio: max_reconnect 5s exceeded: 1 reconnect never completed (gave up after 30.00s)"
+    ]
+
+
+def test_slow_reconnect_breaks_max_reconnect() -> None:
+    """The longest completed reconnect is compared with max_reconnect."""
+    ops = [op(0, service="socketio", name="reconnect", took=7.25)]
+    _, violations = summarize(History(tuple(ops)), [], [Budget("socketio", max_reconnect=5)])
+    assert violations == [
+        "socketio: max_reconnect 5s exceeded: measured 7.25s (longest of 1 reconnect)"
+    ]
+
+
+# -- lost writes -------------------------------------------------------------------------------
+
+
+def test_lost_writes_are_exactly_the_acknowledged_keys_missing() -> None:
+    """Acknowledged writes whose key is not present afterwards are lost — each key once; failed
+    writes and writes that were found are not."""
+    writes = [
+        op(1, service="redis", key="k1", name="set"),
+        op(2, service="redis", key="k2", name="set"),
+        op(3, service="redis", key="k2", name="set"),  # the same key twice: one write lost
+        op(4, False, service="redis", key="k3", name="set", error="READONLY"),
+        op(5, service="redis", key="k4", name="set"),
+        op(6, service="redis", name="get"),  # a read: no key
+    ]
+    present = {"redis": frozenset({"k1", "k3"})}
+    v = analyze(History(tuple(writes), present), []).service("redis")
+    assert v.writes.checked and v.writes.acked == 3
+    assert [(w.key, w.start - T) for w in v.writes.lost] == [("k2", 2.0), ("k4", 5.0)]
+    verdicts, violations = summarize(
+        History(tuple(writes), present), [], [Budget("redis", no_lost_writes=True)]
+    )
+    lost = verdicts["services"]["redis"]["writes"]  # type: ignore[index]
+    assert lost["lost"] == 2 and [k["key"] for k in lost["lost_keys"]] == ["k2", "k4"]
+    assert violations == [
+        "redis: no_lost_writes violated: measured 2 of 3 acknowledged writes lost (keys k2, k4)"
+    ]
+
+
+def test_no_lost_writes_when_every_key_is_present() -> None:
+    """Every acknowledged key read back: zero lost, the budget holds."""
+    writes = [op(i, service="mysql", key=str(i), name="insert") for i in range(50)]
+    present = {"mysql": frozenset(str(i) for i in range(60))}
+    summary = analyze(History(tuple(writes), present), [], [Budget("mysql", no_lost_writes=True)])
+    assert summary.service("mysql").writes.lost == ()
+    assert judge_budgets(summary.services, summary.budgets) == []
+
+
+def test_writes_never_read_back_are_not_verified() -> None:
+    """Without a read-back of the store nothing is counted lost, but the budget cannot pass."""
+    writes = [op(1, service="mysql", key="1", name="insert")]
+    summary = analyze(History(tuple(writes)), [], [Budget("mysql", no_lost_writes=True)])
+    assert not summary.service("mysql").writes.checked
+    assert summary.service("mysql").writes.lost == ()
+    assert judge_budgets(summary.services, summary.budgets) == [
+        "mysql: no_lost_writes not verified: 1 acknowledged writes, but the mysql keys were not "
+        "read back after the run"
+    ]
+
+
+def test_many_lost_keys_are_listed_briefly() -> None:
+    """The violation names the first five keys and how many more."""
+    writes = [op(i, service="redis", key=f"k{i}", name="set") for i in range(8)]
+    _, violations = summarize(
+        History(tuple(writes), {"redis": frozenset()}), [], [Budget("redis", no_lost_writes=True)]
+    )
+    assert violations == [
+        "redis: no_lost_writes violated: measured 8 of 8 acknowledged writes lost "
+        "(keys k0, k1, k2, k3, k4 and 3 more)"
+    ]
+
+
+# -- latency and the fault span ----------------------------------------------------------------
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    """p50 of 1..4 is 2, p99 is 4; one value is every percentile; none is None."""
+    assert percentile([4.0, 1.0, 3.0, 2.0], 50) == 2.0
+    assert percentile([4.0, 1.0, 3.0, 2.0], 99) == 4.0
+    assert percentile([float(i) for i in range(1, 101)], 99) == 99.0
+    assert percentile([7.0], 0) == percentile([7.0], 100) == 7.0
+    assert percentile([], 50) is None
+
+
+def test_fault_span_runs_from_first_disruption_to_last_recovery() -> None:
+    """The span starts when the first fault or operation began (t - duration) and ends at the
+    last 'recovered'; bookkeeping events do not count."""
+    events = [
+        ev(0, "stack ready"),
+        ev(5, "dns rotate", "lb1", "out; in rotation: lb2"),
+        ev(9, "power off", "lb1", "graceful", took=2.0),
+        ev(12, "power on", "lb1", took=1.0),
+        ev(15, "recovered", "", "after rebooting lb1", 3.0),
+        ev(20, "recovered", "", "expected checks hold", 1.0),
+        ev(25, "preflight", "app1"),
+    ]
+    assert fault_span(events) == Span(T + 5, T + 20, True)
+    assert fault_span([ev(0, "stack ready"), ev(1, "recovered")]) is None
+
+
+def test_fault_span_without_recovery_runs_to_the_end_of_the_run() -> None:
+    """Never recovered: the span ends with the last event or op, and says so."""
+    events = [ev(2, "power off", "app1", took=0.5), ev(4, "not recovered")]
+    assert fault_span(events, [op(9, took=1.5)]) == Span(T + 1.5, T + 10.5, False)
+
+
+def test_latency_is_split_by_the_fault_span() -> None:
+    """Ok ops overlapping the span are 'during', the rest 'outside'; failures are no sample."""
+    ops = [op(at, took=0.01) for at in (0, 1, 2)]  # before
+    ops += [op(at, took=0.2) for at in (5, 6, 7, 8)]  # during
+    ops += [op(6.5, False, took=1.0)]
+    ops += [op(at, took=0.03) for at in (12, 13)]  # after
+    events = [ev(5, "kill", "app1", "SIGKILL app"), ev(10, "recovered")]
+    v = analyze(History(tuple(ops)), events).service("http")
+    assert v.latency_during.count == 4
+    assert v.latency_during.p50_s == pytest.approx(0.2)
+    assert v.latency_outside.count == 5
+    assert v.latency_outside.p50_s == pytest.approx(0.01)
+    assert v.latency_outside.p99_s == pytest.approx(0.03)
+
+
+def test_without_faults_every_op_is_outside() -> None:
+    """No disruptive event: no span, every latency sample is 'outside'."""
+    v = analyze(History(tuple(ops_every(0, 5, 1))), []).service("http")
+    assert v.latency_during.count == 0 and v.latency_outside.count == 5
+
+
+# -- attribution -------------------------------------------------------------------------------
+
+
+def _reboot(host: str, at: float) -> list[Event]:
+    return [
+        ev(at + 1, "power off", host, "graceful", took=1.0),
+        ev(at + 3, "power on", host, took=1.0),
+        ev(at + 6, "recovered", "", f"after rebooting {host}", 3.0),
+    ]
+
+
+def test_windows_go_to_the_host_disrupted_most_recently_before_them() -> None:
+    """Each window goes to the host whose disruption (its event until the next 'recovered')
+    began most recently before the window; none overlapping: '-'."""
+    events = _reboot("lb1", 0) + _reboot("app1", 10) + [ev(30, "recovered")]
+    ops = ops_every(0, 40, 0.5, fail=(1, 2.5))  # lb1 down
+    ops += ops_every(40, 45, 0.5)
+    ops = [o for o in ops if not (10 <= o.start - T < 14)]
+    ops += [op(at, False) for at in (10.5, 11, 11.5)] + [op(12)]  # app1's reboot
+    ops += [op(45, False), op(46)]  # long after every recovery
+    ops = sorted(ops, key=lambda o: o.start)
+    summary = analyze(History(tuple(ops)), events)
+    hosts = [(w.start - T, w.host) for w in summary.service("http").windows]
+    assert hosts == [(1.0, "lb1"), (10.5, "app1"), (45.0, "-")]
+
+
+def test_window_opening_before_any_disruption_goes_to_the_earliest_inside_it() -> None:
+    """A window that opened before every overlapping disruption began goes to the earliest."""
+    events = [ev(5, "kill", "app2", "SIGKILL app"), ev(6, "kill", "app1"), ev(9, "recovered")]
+    ops = [op(0), op(4, False), op(7, False), op(8)]
+    (w,) = analyze(History(tuple(ops)), events).service("http").windows
+    assert w.host == "app2"
+
+
+def test_host_faults_lists_kinds_in_order() -> None:
+    """Each host's disruptive event kinds, once each, in order of first occurrence."""
+    events = [
+        ev(0, "dns rotate", "lb1", "out"),
+        ev(1, "power off", "lb1"),
+        ev(2, "power on", "lb1"),
+        ev(3, "dns rotate", "lb1", "in"),
+        ev(4, "recovered"),
+        ev(5, "sentinel failover", "redis2"),
+        ev(6, "heal", "", "started again: lb1"),
+    ]
+    assert host_faults(events) == {
+        "lb1": ("dns rotate", "power off", "power on"),
+        "redis2": ("sentinel failover",),
+    }
+
+
+def test_host_rows_are_hosts_times_services() -> None:
+    """One row per disrupted host x measured service, with that host's share; '-' rows only
+    for what no host explains; budgets in words and a verdict per row."""
+    events = _reboot("lb1", 0) + _reboot("redis1", 10)
+    ops = ops_every(0, 30, 0.5, fail=(1.5, 3), client="h1")
+    ops += ops_every(0, 30, 0.5, service="redis", client="r1", fail=(11, 12))
+    ops += [op(40, False), op(41)]
+    budgets = [Budget("http", max_downtime=1.0), Budget("redis", max_errors=5)]
+    summary = analyze(History(tuple(ops)), events, budgets)
+    rows = [
+        (r.host, r.service, r.windows, r.downtime_s, r.errors, r.verdict) for r in summary.hosts
+    ]
+    assert rows == [
+        ("lb1", "http", 1, pytest.approx(1.5), 3, "over: max_downtime"),
+        ("lb1", "redis", 0, 0.0, 0, "ok"),
+        ("redis1", "http", 0, 0.0, 0, "ok"),
+        ("redis1", "redis", 1, pytest.approx(1.0), 2, "ok"),
+        ("-", "http", 1, pytest.approx(1.0), 1, "over: max_downtime"),
+    ]
+    assert summary.hosts[0].faults == ("power off", "power on")
+    assert summary.hosts[0].budget == "downtime <= 1s"
+    assert summary.hosts[0].lost_writes is None  # http writes nothing
+
+
+def test_host_rows_without_traffic_list_the_faults() -> None:
+    """No ops: one row per disrupted host with service '-' and nothing measured."""
+    summary = analyze(History(()), [*_reboot("app1", 0), ev(9, "kill", "app2", "SIGKILL app")])
+    assert [(r.host, r.service, r.faults, r.downtime_s) for r in summary.hosts] == [
+        ("app1", "-", ("power off", "power on"), None),
+        ("app2", "-", ("kill",), None),
+    ]
+
+
+# -- budgets -----------------------------------------------------------------------------------
+
+
+def _downtime_history() -> History:
+    ops = ops_every(0, 10, 0.2, fail=(1.0, 3.0)) + ops_every(10, 20, 0.2, fail=(15.0, 16.2))
+    return History(tuple(ops))
+
+
+def test_budget_violation_names_service_budget_and_measurement() -> None:
+    """max_downtime 0s with 3.20 s measured in 2 windows, as one line."""
+    summary = analyze(_downtime_history(), [], [Budget("http", max_downtime=0.0)])
+    assert judge_budgets(summary.services, summary.budgets) == [
+        "http: max_downtime 0s exceeded: measured 3.20s (2 windows, longest 2.00s)"
+    ]
+
+
+def test_max_errors_lists_the_kinds() -> None:
+    """max_errors names how many errors of each kind were measured."""
+    ops = [op(0, False, error="http 502"), op(1, False, error="http 502"), op(2, False), op(3)]
+    _, violations = summarize(History(tuple(ops)), [], [Budget("http", max_errors=2)])
+    assert violations == [
+        "http: max_errors 2 exceeded: measured 3 errors (http 502: 2, timeout: 1)"
+    ]
+
+
+def test_budgets_met_give_no_violation() -> None:
+    """Limits at or above the measurement hold (the comparison is strict)."""
+    history = _downtime_history()
+    v = analyze(history, []).service("http")
+    budgets = [Budget("http", max_downtime=v.downtime_s, max_errors=v.failed)]
+    assert summarize(history, [], budgets)[1] == []
+
+
+def test_budget_for_a_service_without_traffic_is_a_violation() -> None:
+    """A budget nothing measured cannot pass silently."""
+    _, violations = summarize(_downtime_history(), [], [Budget("mysql", max_errors=0)])
+    assert violations == ["mysql: no operations recorded; its budget cannot be judged"]
+
+
+def test_open_window_is_said_in_the_violation() -> None:
+    """A service still down at the end says so."""
+    _, violations = summarize(History((op(0), op(1, False))), [], [Budget("http", max_downtime=0)])
+    assert violations == [
+        "http: max_downtime 0s exceeded: measured 0.10s (1 window, longest 0.10s, still down "
+        "at the end)"
+    ]
+
+
+def test_describe_budget_in_words() -> None:
+    """Budgets read as a user writes them."""
+    assert describe_budget(None) == "-"
+    assert describe_budget(Budget("http")) == "none (traffic only)"
+    assert (
+        describe_budget(Budget("redis", 0.5, 0, 2.0, True))
+        == "downtime <= 0.5s, errors <= 0, reconnect <= 2s, no lost writes"
+    )
+
+
+# -- the one call --------------------------------------------------------------------------------
+
+
+def test_summarize_is_json_ready_and_documented_shape() -> None:
+    """summarize gives a JSON-serialisable dict of the documented shape and the violations."""
+    events = _reboot("lb1", 0)
+    history = History(
+        tuple([*ops_every(0, 10, 0.5, fail=(1.5, 2.5)), op(3, service="redis", key="a")]),
+        {"redis": frozenset({"a"})},
+    )
+    verdicts, violations = summarize(history, events, [Budget("http", max_errors=0)])
+    assert json.loads(json.dumps(verdicts)) == verdicts
+    assert set(verdicts) == {"fault_span", "services", "hosts", "budgets"}
+    assert verdicts["fault_span"] == {"start": T, "end": T + 6, "recovered": True}
+    http = verdicts["services"]["http"]  # type: ignore[index]
+    assert set(http) == {
+        "service", "ops", "ok", "failed", "clients", "first_op", "last_op", "downtime_s",
+        "longest_s", "windows", "errors", "latency", "reconnect", "writes",
+    }  # fmt: skip
+    assert http["windows"][0] == {
+        "start": T + 1.5,
+        "end": T + 2.5,
+        "duration_s": 1.0,
+        "clients": ["c1"],
+        "errors": 2,
+        "open": False,
+        "host": "lb1",
+        "reconnect_max_s": None,
+    }
+    assert verdicts["budgets"] == [
+        {"service": "http", "max_downtime": None, "max_errors": 0, "max_reconnect": None,
+         "no_lost_writes": False}
+    ]  # fmt: skip
+    assert violations == ["http: max_errors 0 exceeded: measured 2 errors (timeout: 2)"]
+
+
+# -- properties --------------------------------------------------------------------------------
+
+_CLIENT_OPS = st.lists(
+    st.tuples(
+        st.floats(0, 100, allow_nan=False),
+        st.floats(0, 5, allow_nan=False),
+        st.booleans(),
+        st.sampled_from(["c1", "c2", "c3"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_CLIENT_OPS)
+def test_windows_cover_every_failure_and_no_own_success(raw: list[tuple]) -> None:  # type: ignore[type-arg]
+    """Per client: windows are ordered and disjoint, every failed op starts inside one, and no
+    success of that client starts strictly inside one. Merged: disjoint, and the service's
+    errors add up; downtime never exceeds the run."""
+    ops = [Op("http", c, "get", T + at, T + at + took, ok) for at, took, ok, c in raw]
+    for client in {o.client for o in ops}:
+        mine = [o for o in ops if o.client == client]
+        windows = client_windows(mine)
+        for a, b in itertools.pairwise(windows):
+            assert a.end <= b.start
+        for o in mine:
+            inside = [w for w in windows if w.start <= o.start <= w.end]
+            if not o.ok:
+                assert inside
+            else:
+                assert not [w for w in windows if w.start < o.start < w.end]
+    if ops:
+        v = analyze(History(tuple(ops)), []).service("http")
+        for a, b in zip(v.windows, v.windows[1:], strict=False):
+            assert a.end < b.start
+        assert sum(w.errors for w in v.windows) == v.failed
+        first, last = min(o.start for o in ops), max(o.end for o in ops)
+        assert v.downtime_s <= last - first + 1e-9
