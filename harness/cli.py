@@ -15,12 +15,23 @@ from rich.table import Table
 
 from harness import __version__, interrupts
 from harness.errors import CheckTimeout, EnvironmentProblem, HarnessError, UsageError
-from harness.model import CheckResult
+from harness.model import CheckResult, Topology
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+
+TOPOLOGY_HELP = "your hosts' names and parts (YAML, see harness/topology.py)"
+
+
+def _topology(path: Path | None) -> Topology | None:
+    if path is None:
+        return None
+    from harness.topology import load_topology
+
+    return load_topology(path)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         help="extra compose file layered over compose/stack.yaml (repeatable)",
     )
     up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait (default 240)")
+    up.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
 
     check = sub.add_parser("check", help="run every recovery check once against a running stack")
     check.add_argument("--project", required=True)
@@ -61,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="the scenarios, with the hosts they touch and their incident")
     ls.add_argument("--json", action="store_true", help="print a JSON list")
+    ls.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
 
     run = sub.add_parser("run", help="run scenarios, each on a fresh stack")
     run.add_argument(
@@ -79,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         help="write results.json, downtime.csv/.md, report.html and plan.md here",
     )
     run.add_argument("--keep", action="store_true", help="leave each stack running afterwards")
+    run.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
     run.add_argument(
         "--compose",
         action="append",
@@ -114,6 +128,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
             args.project,
             extra_compose=args.compose,
             timeout=args.timeout,
+            topology_file=args.topology,
             progress=lambda msg: err.print(f"[dim]{msg}[/]"),
         )
     except CheckTimeout as e:
@@ -190,12 +205,13 @@ def _cmd_build(_args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from harness import catalog
 
-    scenarios = catalog.load_all()
+    topology = _topology(args.topology)
+    scenarios = catalog.load_all(topology)
     rows = [
         {
             "name": s.name,
             "description": s.description,
-            "hosts": catalog.hosts_touched(s),
+            "hosts": catalog.hosts_touched(s, topology),
             "incident": s.reproduces.incident if s.reproduces else None,
             "check": s.reproduces.check if s.reproduces else None,
             "budget": s.reproduces.budget if s.reproduces else None,
@@ -214,7 +230,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         if s.reproduces:
             fails = s.reproduces.check or f"{s.reproduces.budget} budget"
             incident = f"{s.reproduces.incident} ({fails})"
-        table.add_row(s.name, s.description, ", ".join(catalog.hosts_touched(s)), incident)
+        table.add_row(
+            s.name, s.description, ", ".join(catalog.hosts_touched(s, topology)), incident
+        )
     out.print(table)
     return EXIT_OK
 
@@ -223,7 +241,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness import catalog
     from harness.scenario_run import ScenarioResult, run_scenario
 
-    scenarios = catalog.resolve(args.scenarios)
+    scenarios = catalog.resolve(args.scenarios, _topology(args.topology))
     if args.incident and args.incident not in catalog.known_incidents():
         raise UsageError(
             f"unknown incident {args.incident!r}; known: {', '.join(catalog.known_incidents())}"
@@ -252,6 +270,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 incident=args.incident,
                 keep=args.keep,
                 extra_compose=args.compose,
+                topology_file=args.topology,
                 progress=progress,
             )
         results.append(result)

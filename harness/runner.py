@@ -90,6 +90,7 @@ def bring_up(
     keep: bool = True,
     timeout: float = 240.0,
     owner: Owner | None = None,
+    topology_file: Path | None = None,
     progress: Progress = lambda _: None,
 ) -> UpReport:
     """Start stack ``name`` and wait until every check passes; on failure remove it.
@@ -98,7 +99,14 @@ def bring_up(
         CheckTimeout: with the last results (the stack has been removed).
         HarnessError: anything else (the stack has been removed).
     """
-    stack = start(name, extra_compose=extra_compose, keep=keep, owner=owner, progress=progress)
+    stack = start(
+        name,
+        extra_compose=extra_compose,
+        keep=keep,
+        owner=owner,
+        topology_file=topology_file,
+        progress=progress,
+    )
     started = time.time()
     try:
         readiness = wait_recovered(stack, timeout=timeout, started=started, progress=progress)

@@ -160,6 +160,7 @@ def run_scenario(
     incident: str | None = None,
     keep: bool = False,
     extra_compose: Sequence[Path] = (),
+    topology_file: Path | None = None,
     progress: Progress = lambda _: None,
 ) -> ScenarioResult:
     """Run one variant of ``scenario`` on a fresh stack and judge it.
@@ -179,7 +180,14 @@ def run_scenario(
     result = ScenarioResult(scenario.name, variant, False, "", 0.0, name)
     try:
         try:
-            up = bring_up(name, extra_compose=extra, keep=keep, timeout=300, progress=progress)
+            up = bring_up(
+                name,
+                extra_compose=extra,
+                keep=keep,
+                timeout=300,
+                topology_file=topology_file,
+                progress=progress,
+            )
         except CheckTimeout as e:
             result.reason = f"stack did not come up: {str(e).splitlines()[0]}"
             result.checks = list(e.results) if isinstance(e.results, list) else []

@@ -82,6 +82,7 @@ class ProjectState:
     rotation: tuple[str, ...] = ()
     last_check: float = 0.0
     ready: bool = False  # the stack came up healthy (a kept stack is only kept once it did)
+    topology_file: str = ""  # the user's topology file, when not the shipped stack's
     created: float = field(default_factory=time.time)
 
     @property

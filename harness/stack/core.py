@@ -9,6 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -112,6 +113,10 @@ class Stack:
 
     def __init__(self, state: ProjectState, topology: Topology | None = None) -> None:
         self.state = state
+        if topology is None and state.topology_file:
+            from harness.topology import load_topology
+
+            topology = load_topology(Path(state.topology_file))
         self.topology = topology or Topology(domain=state.domain)
         self._containers: dict[str, Container] = {}
         self._secrets: dict[str, str] | None = None

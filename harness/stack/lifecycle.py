@@ -105,7 +105,7 @@ def start(
     extra_compose: Sequence[Path] = (),
     keep: bool,
     owner: Owner | None = None,
-    domain: str = "rh.test",
+    topology_file: Path | None = None,
     progress: Progress = lambda _: None,
 ) -> Stack:
     """Build what is missing and start stack ``name`` (does not wait for it to be ready).
@@ -128,6 +128,12 @@ def start(
     for f in files:
         if not f.is_file():
             raise UsageError(f"{f}: compose file not found")
+    topology = None
+    if topology_file is not None:
+        from harness.topology import load_topology
+
+        topology = load_topology(topology_file)
+    domain = topology.domain if topology else "rh.test"
     base = ensure_base_image(progress)
     tag = build_images(compose_dir / "images", base, progress)
     secret_values = new_secrets()
@@ -147,6 +153,7 @@ def start(
             base_image=base,
             owner=str(owner),
             keep=keep,
+            topology_file=str(topology_file.resolve()) if topology_file else "",
         )
         state.save(secret_values)
         if not tried - {prefix}:
@@ -171,7 +178,7 @@ def start(
                 f"stack {name}: `docker compose up` failed:\n"
                 + "\n".join(last_error.splitlines()[-10:])
             ) from e
-        return Stack(state)
+        return Stack(state, topology)
     ProjectState.forget(name)
     raise StackError(f"stack {name}: no free subnet after {len(tried)} tries: {last_error}")
 

@@ -1,0 +1,68 @@
+"""Your own hosts: a YAML file that names which host plays which part (a Topology), for users who
+point the harness at their own compose files. No docker here.
+
+```yaml
+domain: example.test
+dns_host: ns
+lbs: [edge1, edge2]
+apps: [web1, web2]
+redis_hosts: [cache1, cache2, cache3]
+mysql_hosts: [db1, db2]
+graphite_host: metrics
+daemons: {ns: [dnsmasq], edge1: [nginx], ...}   # every host, with the daemons it must run
+```
+Every key is optional (the shipped stack's value); unknown keys are refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import MappingProxyType
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from harness.errors import UsageError
+from harness.model import Topology
+
+FIELDS = tuple(f.name for f in dataclasses.fields(Topology))
+
+
+def load_topology(path: Path) -> Topology:
+    """Read and validate a topology file; every error names the file and the key."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the topology file ({e.strerror})") from e
+    except yaml.YAMLError as e:
+        raise UsageError(f"{path}: YAML syntax error: {str(e).splitlines()[0]}") from e
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a mapping of topology keys; valid: {', '.join(FIELDS)}")
+    unknown = sorted(str(k) for k in data if k not in FIELDS)
+    if unknown:
+        raise UsageError(f"{path}: {unknown[0]}: unknown key; valid: {', '.join(FIELDS)}")
+    try:
+        topo = TypeAdapter(Topology).validate_python(data, strict=False)
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise UsageError(f"{path}: {where}: {err['msg']}") from e
+    topo = dataclasses.replace(
+        topo, daemons=MappingProxyType({h: tuple(d) for h, d in topo.daemons.items()})
+    )
+    hosts = set(topo.daemons)
+    for key in ("lbs", "apps", "redis_hosts", "mysql_hosts"):
+        missing = [h for h in getattr(topo, key) if h not in hosts]
+        if missing:
+            raise UsageError(
+                f"{path}: {key}: {missing[0]!r} is not a host of daemons;"
+                f" hosts: {', '.join(sorted(hosts))}"
+            )
+    for key in ("dns_host", "graphite_host"):
+        if getattr(topo, key) not in hosts:
+            raise UsageError(
+                f"{path}: {key}: {getattr(topo, key)!r} is not a host of daemons;"
+                f" hosts: {', '.join(sorted(hosts))}"
+            )
+    return topo

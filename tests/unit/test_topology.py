@@ -1,0 +1,88 @@
+"""Users' own host names: topology files (no Docker)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import catalog
+from harness.errors import ScenarioError, UsageError
+from harness.topology import load_topology
+
+OWN = """\
+domain: example.test
+dns_host: ns
+lbs: [edge1, edge2]
+apps: [web1, web2]
+redis_hosts: [cache1, cache2, cache3]
+mysql_hosts: [db1, db2]
+graphite_host: metrics
+daemons:
+  ns: [dnsmasq]
+  edge1: [nginx]
+  edge2: [nginx]
+  web1: [supervisord, python3]
+  web2: [supervisord, python3]
+  cache1: [supervisord, redis-server, redis-sentinel]
+  cache2: [supervisord, redis-server, redis-sentinel]
+  cache3: [supervisord, redis-server, redis-sentinel]
+  db1: [mariadbd]
+  db2: [mariadbd]
+  metrics: [carbon-cache]
+"""
+
+
+def test_own_topology_loads_and_drives_validation(tmp_path: Path) -> None:
+    """A topology file renames the hosts; scenarios are then validated against those names."""
+    path = tmp_path / "topo.yaml"
+    path.write_text(OWN)
+    topo = load_topology(path)
+    assert topo.lbs == ("edge1", "edge2") and topo.dns_name == "lb.example.test"
+    assert topo.supervisor_hosts == ("web1", "web2", "cache1", "cache2", "cache3")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "name: s\ndescription: d\nsteps:\n  - reboot: {host: web1}\n  - dns_rotate: {out: edge2}\n"
+        "expect: {}\n"
+    )
+    loaded = catalog.load(scenario, topo)
+    assert loaded.steps[0].host == "web1"  # type: ignore[union-attr]
+    scenario.write_text("name: s\ndescription: d\nsteps:\n  - reboot: {host: app1}\nexpect: {}\n")
+    with pytest.raises(ScenarioError, match=r"unknown host 'app1'; known: cache1, cache2"):
+        catalog.load(scenario, topo)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("colour: red\n", "colour: unknown key; valid: domain"),
+        ("lbs: [edge9]\n", "lbs: 'edge9' is not a host of daemons"),
+        ("graphite_host: nowhere\n", "graphite_host: 'nowhere' is not a host of daemons"),
+        ("mysql_port: many\n", "mysql_port: Input should be a valid integer"),
+        ("- a\n", "expected a mapping of topology keys"),
+        ("lbs: [a\n", "YAML syntax error"),
+    ],
+)
+def test_bad_topology_files_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    """Every problem in a topology file is a usage error naming the file and the key."""
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    with pytest.raises(UsageError) as e:
+        load_topology(path)
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value)
+
+
+def test_cli_list_with_topology(tmp_path: Path) -> None:
+    """`list --topology` validates the shipped scenarios against the user's hosts (exit 2 when
+    they name hosts the topology does not have)."""
+    path = tmp_path / "topo.yaml"
+    path.write_text(OWN)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "list", "--topology", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2 and "unknown host" in proc.stderr
