@@ -19,9 +19,12 @@ def _on_term(signum: int, _frame: FrameType | None) -> None:
 
 
 def install() -> None:
-    """Make SIGTERM behave like Ctrl-C in the main thread (no-op elsewhere)."""
+    """Make SIGTERM behave like Ctrl-C, and make SIGINT interrupt even when it was inherited as
+    ignored (a shell starts background jobs with SIGINT ignored, and Python then never turns it
+    into KeyboardInterrupt: a CI job cancelled with SIGINT would run on). Main thread only."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_term)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @contextmanager

@@ -57,11 +57,9 @@ def test_interrupt_at_a_random_point_heals_and_removes_everything(seed: int) -> 
     sig = (signal.SIGINT, signal.SIGTERM)[seed % 2]
     proc = spawn("run", "graphite-piddir")
     # graphite-piddir runs two variants, ~50 s in all on an idle machine: signal well before.
-    time.sleep(rng.uniform(1.0, 25.0))
+    time.sleep(rng.uniform(2.0, 25.0))
     proc.send_signal(sig)
     _out, err = proc.communicate(timeout=180)
-    if proc.returncode in (0, 1):
-        pytest.skip(f"the run finished before the signal (exit {proc.returncode})")
     assert proc.returncode == (130 if sig == signal.SIGINT else 143), err[-2000:]
     last = err.strip().splitlines()[-1]
     assert last.startswith("reboot-harness run: interrupted"), err[-2000:]
