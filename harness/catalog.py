@@ -34,6 +34,14 @@ def known_incidents() -> list[str]:
     return sorted(p.stem for p in (default_compose_dir() / "incidents").glob("*.yaml"))
 
 
+def incident_file(name: str) -> Path:
+    """The compose override of incident ``name``; a UsageError naming the known ones if none."""
+    known = known_incidents()
+    if name not in known:
+        raise UsageError(f"unknown incident {name!r}; known: {', '.join(known)}")
+    return default_compose_dir() / "incidents" / f"{name}.yaml"
+
+
 def scenario_files() -> list[Path]:
     return sorted(scenarios_dir().glob("*.yaml"))
 

@@ -72,20 +72,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         gc()
 
 
+def _marked_incident(item: pytest.Item) -> Path | None:
+    """The compose override named by the item's ``rh_incident`` marker, if it has one."""
+    from harness import catalog
+    from harness.errors import UsageError
+
+    marker = item.get_closest_marker("rh_incident")
+    if marker is None:
+        return None
+    name = str(marker.args[0]) if marker.args else ""
+    try:
+        return catalog.incident_file(name)
+    except UsageError as e:
+        raise pytest.UsageError(f"{item.nodeid}: rh_incident({name!r}): {e}") from e
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Refuse an unknown incident in ``rh_incident`` before any stack starts."""
-    from harness import catalog
-
     for item in items:
-        marker = item.get_closest_marker("rh_incident")
-        if marker is None:
-            continue
-        name = str(marker.args[0]) if marker.args else ""
-        if name not in catalog.known_incidents():
-            raise pytest.UsageError(
-                f"{item.nodeid}: rh_incident({name!r}): unknown incident;"
-                f" known: {', '.join(catalog.known_incidents())}"
-            )
+        _marked_incident(item)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -159,21 +164,11 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Any]:
     ``@pytest.mark.rh_incident("no-minfds")`` to start it on an incident's configuration."""
     import uuid
 
-    from harness import catalog
     from harness.runner import bring_up
-    from harness.scenario_run import incident_file
     from harness.stack import down
 
-    marker = request.node.get_closest_marker("rh_incident")
-    extra = []
-    if marker is not None:
-        name = str(marker.args[0]) if marker.args else ""
-        if name not in catalog.known_incidents():
-            raise pytest.UsageError(
-                f"{request.node.nodeid}: rh_incident({name!r}): unknown incident;"
-                f" known: {', '.join(catalog.known_incidents())}"
-            )
-        extra.append(incident_file(name))
+    incident = _marked_incident(request.node)
+    extra = [incident] if incident else []
     project = f"rh-py-{uuid.uuid4().hex[:10]}"
     keep = bool(request.config.getoption(KEEP))
     report = bring_up(project, extra_compose=extra, keep=keep, timeout=300)

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.catalog import incident_file
 from harness.checks.preflight import preflight
 from harness.errors import CheckTimeout, FaultError, HarnessError, StackError
 from harness.faults import EXECUTORS, RunContext, power_off, power_on
@@ -32,7 +33,6 @@ from harness.model import (
 )
 from harness.runner import bring_up, wait_recovered
 from harness.stack import down
-from harness.stack.lifecycle import default_compose_dir
 from harness.traffic import Traffic
 from harness.verdicts import summarize
 
@@ -84,10 +84,6 @@ class ScenarioResult:
             "budget_violations": self.budget_violations,
             "traffic_problems": self.traffic_problems,
         }
-
-
-def incident_file(incident: str) -> Path:
-    return default_compose_dir() / "incidents" / f"{incident}.yaml"
 
 
 def project_name(scenario: str, variant: str) -> str:

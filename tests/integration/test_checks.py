@@ -14,9 +14,8 @@ import pytest
 import redis
 
 from harness.checks import NAMES, run_checks
-from harness.runner import bring_up
-from harness.stack import Stack, down
-from tests.integration.conftest import assert_all_pass, failing, unique_project
+from harness.stack import Stack
+from tests.integration.conftest import assert_all_pass, failing, healthy_stack
 
 pytestmark = pytest.mark.docker
 
@@ -24,12 +23,8 @@ pytestmark = pytest.mark.docker
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """One healthy stack for the whole module, owned by this test process."""
-    name = unique_project("checks")
-    report = bring_up(name, keep=False, timeout=300)
-    try:
-        yield report.stack
-    finally:
-        down(name)
+    with healthy_stack("checks") as s:
+        yield s
 
 
 def test_healthy_stack_passes_every_check(stack: Stack) -> None:

@@ -11,8 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.model import History
-from harness.runner import bring_up
-from harness.stack import Stack, down
+from harness.stack import Stack
 from harness.traffic import (
     Traffic,
     TrafficProfile,
@@ -20,7 +19,7 @@ from harness.traffic import (
     engine_outages,
     rate_summary,
 )
-from tests.integration.conftest import unique_project
+from tests.integration.conftest import healthy_stack
 
 pytestmark = pytest.mark.docker
 AGREEMENT_S = 0.25
@@ -28,12 +27,9 @@ AGREEMENT_S = 0.25
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    name = unique_project("traffic")
-    report = bring_up(name, keep=False, timeout=300)
-    try:
-        yield report.stack
-    finally:
-        down(name)
+    """One healthy stack for the whole module, owned by this test process."""
+    with healthy_stack("traffic") as s:
+        yield s
 
 
 def rotate(stack: Stack, *lbs: str) -> None:
