@@ -1,5 +1,12 @@
-"""nginx: every LB answers /health through to an app, and no healthy backend was marked
-unavailable since the last check (nginx's passive health checks punishing a good backend)."""
+"""nginx: every LB answers /health through to an app, and no healthy backend was marked or held
+unavailable since the last check (nginx's passive health checks punishing a good backend).
+
+"Marked": an "upstream server temporarily disabled" line for a backend that was already serving.
+"Held": a "no live upstreams" line (nginx refused the request: every backend disabled) while a
+backend was serving -- it had been disabled earlier and nginx kept it out although it was back.
+Whether a backend was serving at a time comes from its own /health `since` (when it started
+listening); nginx logs whole seconds, hence one second of slack.
+"""
 
 from __future__ import annotations
 
@@ -27,23 +34,67 @@ class Disabled:
     line: str
 
 
-def parse_disabled(error_log: str, since: float) -> list[Disabled]:
-    """Every "upstream server temporarily disabled" line newer than ``since``.
-
-    nginx writes its local time; the hosts run in UTC.
-    """
+def _lines(error_log: str, needle: str, since: float) -> list[tuple[float, str, str]]:
+    """(epoch seconds, message, raw line) of every line containing ``needle`` newer than
+    ``since``. nginx writes its local time; the hosts run in UTC."""
     out = []
     for raw in error_log.splitlines():
         m = _LINE.match(raw)
-        if not m or "upstream server temporarily disabled" not in m.group(3):
+        if not m or needle not in m.group(3):
             continue
         at = datetime.strptime(m.group(1), "%Y/%m/%d %H:%M:%S").replace(tzinfo=UTC)
-        if at.timestamp() < int(since):
-            continue
-        up = _UPSTREAM.search(m.group(3))
-        if up:
-            out.append(Disabled(at.timestamp(), up.group(1), int(up.group(2)), raw[:300]))
+        if at.timestamp() >= int(since):
+            out.append((at.timestamp(), m.group(3), raw))
     return out
+
+
+def parse_disabled(error_log: str, since: float) -> list[Disabled]:
+    """Every "upstream server temporarily disabled" line newer than ``since``."""
+    out = []
+    for at, message, raw in _lines(error_log, "upstream server temporarily disabled", since):
+        up = _UPSTREAM.search(message)
+        if up:
+            out.append(Disabled(at, up.group(1), int(up.group(2)), raw[:300]))
+    return out
+
+
+def parse_no_live(error_log: str, since: float) -> list[float]:
+    """When nginx answered "no live upstreams" (every backend disabled), newer than ``since``."""
+    return [at for at, _, _ in _lines(error_log, "no live upstreams", since)]
+
+
+def _clock(at: float) -> str:
+    return f"{datetime.fromtimestamp(at, UTC):%H:%M:%S}"
+
+
+def wrongly_unavailable(
+    disabled: list[Disabled],
+    no_live: list[float],
+    serving_since: dict[str, float],
+    by_address: dict[str, str],
+) -> list[str]:
+    """Problems: backends disabled while serving, and requests refused for lack of a live
+    backend while one was serving (each second reported once)."""
+    problems = []
+    marked = []
+    for d in disabled:
+        app = by_address.get(d.address, d.address)
+        since = serving_since.get(app)
+        if since is not None and since < d.at - 1:
+            marked.append(f"{app} at {_clock(d.at)}")
+    if marked:
+        problems.append("healthy backend marked unavailable: " + ", ".join(marked))
+    held = []
+    for at in sorted(set(no_live)):
+        serving = sorted(app for app, since in serving_since.items() if since < at - 1)
+        if serving:
+            held.append(f"{_clock(at)} ({', '.join(serving)} serving)")
+    if held:
+        shown = held[:3] + ([f"… {len(held) - 3} more second(s)"] if len(held) > 3 else [])
+        problems.append(
+            "healthy backend held unavailable: 'no live upstreams' at " + ", ".join(shown)
+        )
+    return problems
 
 
 def _get_json(url: str, timeout: float = 3.0) -> tuple[int, dict[str, object]]:
@@ -70,7 +121,7 @@ def check_nginx(ctx: CheckContext) -> list[CheckResult]:
             continue
     results = []
     for lb in topo.lbs:
-        expected = "/health answered by an app; no healthy backend marked unavailable"
+        expected = "/health answered by an app; no healthy backend marked or held unavailable"
         reason = ctx.down(lb)
         if reason:
             results.append(failure(NAME, lb, expected, reason))
@@ -86,15 +137,12 @@ def check_nginx(ctx: CheckContext) -> list[CheckResult]:
         except Exception as e:
             problems.append(f"/health failed: {short_error(e)}")
         log = stack.exec(lb, ["tail", "-c", "262144", topo.nginx_error_log])
-        wrongly = []
-        for d in parse_disabled(log.stdout, ctx.since):
-            app = by_address.get(d.address, d.address)
-            since = serving_since.get(app)
-            # one second of slack: nginx logs whole seconds
-            if since is not None and since < d.at - 1:
-                wrongly.append(f"{app} at {datetime.fromtimestamp(d.at, UTC):%H:%M:%S}")
-        if wrongly:
-            problems.append("healthy backend marked unavailable: " + ", ".join(wrongly))
+        problems += wrongly_unavailable(
+            parse_disabled(log.stdout, ctx.since),
+            parse_no_live(log.stdout, ctx.since),
+            serving_since,
+            by_address,
+        )
         observed = "; ".join(problems) if problems else f"/health answered by {answered}"
         results.append(CheckResult(NAME, lb, not problems, expected, observed))
     return results

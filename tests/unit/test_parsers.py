@@ -13,7 +13,7 @@ from harness.checks.mysql_replication import (
     judge_replica,
     parse_gtids,
 )
-from harness.checks.nginx import parse_disabled
+from harness.checks.nginx import parse_disabled, parse_no_live, wrongly_unavailable
 from harness.checks.processes import parse_supervisor_status
 from harness.checks.redis_roles import NodeView, SentinelView, evaluate
 
@@ -122,6 +122,39 @@ def test_parse_disabled_lines_since() -> None:
     assert [(d.address, d.port) for d in found] == [("172.30.0.21", 8000), ("172.30.0.22", 8000)]
     later = parse_disabled(log, since=found[1].at)
     assert [d.address for d in later] == ["172.30.0.22"]
+
+
+def test_nginx_judges_marked_and_held_unavailable_against_serving_since() -> None:
+    """A backend disabled after it started serving was healthy ("marked"); "no live upstreams"
+    while a backend was serving means nginx held a healthy one out ("held"); a backend disabled
+    while it was down (its `since` is later) is not held against nginx."""
+    log = (
+        "2026/11/26 10:00:00 [warn] 7#7: *1 upstream server temporarily disabled while reading"
+        ' response header from upstream, upstream: "http://172.30.0.21:8000/socket.io/"\n'
+        "2026/11/26 10:00:12 [warn] 7#7: *9 upstream server temporarily disabled while reading"
+        ' response header from upstream, upstream: "http://172.30.0.22:8000/socket.io/"\n'
+        "2026/11/26 10:00:13 [error] 7#7: *10 no live upstreams while connecting to upstream\n"
+        "2026/11/26 10:00:13 [error] 7#7: *11 no live upstreams while connecting to upstream\n"
+        "2026/11/26 10:00:14 [error] 7#7: *12 no live upstreams while connecting to upstream\n"
+    )
+    t0 = 1795687200.0  # 2026/11/26 10:00:00 UTC
+    assert parse_no_live(log, since=0) == [t0 + 13, t0 + 13, t0 + 14]
+    assert parse_no_live(log, since=t0 + 14) == [t0 + 14]
+    by_address = {"172.30.0.21": "app1", "172.30.0.22": "app2"}
+    # app1 rebooted at 10:00:00 and serves again from 10:00:04; app2 is rebooting (down).
+    problems = wrongly_unavailable(
+        parse_disabled(log, 0), parse_no_live(log, 0), {"app1": t0 + 4}, by_address
+    )
+    assert problems == [
+        "healthy backend held unavailable: 'no live upstreams' at 10:00:13 (app1 serving), "
+        "10:00:14 (app1 serving)"
+    ]
+    # Both back before any of it: app1 disabled at 10:00:00 while serving since 09:59:00.
+    both = {"app1": t0 - 60, "app2": t0 - 60}
+    marked = wrongly_unavailable(parse_disabled(log, 0), [], both, by_address)
+    assert marked == ["healthy backend marked unavailable: app1 at 10:00:00, app2 at 10:00:12"]
+    # Nobody serving when nginx had no live upstream: nothing to hold against nginx.
+    assert wrongly_unavailable([], parse_no_live(log, 0), {}, by_address) == []
 
 
 def _sentinel(master: str = "redis1", replicas: int = 2, sentinels: int = 3) -> SentinelView:

@@ -7,7 +7,11 @@
                       graphite being down never stops or crashes the app (reconnects).
 - at start         -> logs RLIMIT_NOFILE and warns when the soft limit is below
                       RH_APP_MIN_FILES (default 10000).
-- SIGTERM          -> closes the listener and exits 0 (supervisord's stop).
+- SIGTERM          -> graceful stop (supervisord's stopsignal): refuse new connections (the LB
+                      fails over at once, without a reset to count against anyone), close every
+                      socket.io session with an engine.io CLOSE packet (pending long-polls are
+                      answered, WebSockets closed cleanly: clients reconnect through the LB),
+                      wait up to RH_APP_DRAIN_SECONDS (default 3) for in-flight requests, exit 0.
 """
 import eventlet
 
@@ -30,6 +34,7 @@ HOST = socket.gethostname()
 PORT = int(os.environ.get("RH_APP_PORT", "8000"))
 GRAPHITE = (os.environ.get("RH_GRAPHITE_HOST", "graphite"), int(os.environ.get("RH_GRAPHITE_PORT", "2003")))
 MIN_FILES = int(os.environ.get("RH_APP_MIN_FILES", "10000"))
+DRAIN_SECONDS = float(os.environ.get("RH_APP_DRAIN_SECONDS", "3"))
 # When this process started listening: the nginx check compares it with the time nginx gave up
 # on a backend (a backend disabled while it was serving was healthy).
 SERVING_SINCE = 0.0
@@ -127,12 +132,24 @@ class Listener:
         self._sock = sock
         self._errors = 0
         self._last_log = 0.0
+        self.closing = False
+
+    def refuse_new(self):
+        """Stop accepting: the kernel refuses new connections from now on. The server loop
+        parks in accept() instead of ending (its exit would wait for every open connection)."""
+        self.closing = True
+        self._sock.close()
 
     def accept(self):
         while True:
+            if self.closing:
+                eventlet.sleep(3600)
+                continue
             try:
                 return self._sock.accept()
             except OSError as e:
+                if self.closing:
+                    continue
                 if e.errno not in (errno.EMFILE, errno.ENFILE):
                     raise
                 self._errors += 1
@@ -149,25 +166,58 @@ class Listener:
         return getattr(self._sock, name)
 
 
+def _close_session(eio_socket):
+    try:
+        eio_socket.close(wait=True)  # CLOSE packet; returns once the client was handed it
+    except Exception:  # noqa: BLE001 - a session that is already gone is drained
+        pass
+
+
+def drain(listener, pool):
+    """Graceful stop: nobody sees a connection reset, so the LB has nothing to hold against
+    this backend (a reset mid-request is an upstream error to nginx) and clients reconnect."""
+    listener.refuse_new()
+    # Sessions stay registered until their client has fetched the CLOSE packet (a polling
+    # client's next GET must find it, not "Invalid session").
+    sessions = list(sio.eio.sockets.values())
+    log.info("draining: refusing new connections, closing %d socket.io session(s)", len(sessions))
+    closers = eventlet.GreenPool()
+    for s in sessions:
+        closers.spawn_n(_close_session, s)
+    began = time.time()
+    eventlet.sleep(0.05)  # let the closers queue every CLOSE packet
+    # Done when no request is in flight (answered long-polls and closed WebSockets end their
+    # green threads). Closers of sessions whose client is already gone never finish: not waited.
+    while pool.running() and time.time() - began < DRAIN_SECONDS:
+        eventlet.sleep(0.02)
+    log.info("drained in %.2fs (%d request(s) still open); exiting",
+             time.time() - began, pool.running())
+    logging.shutdown()
+    os._exit(0)
+
+
 def main():
     global SERVING_SINCE
     check_file_limit()
-    listener = eventlet.listen(("0.0.0.0", PORT), backlog=1024)
+    sock = eventlet.listen(("0.0.0.0", PORT), backlog=1024)
     SERVING_SINCE = time.time()
+    listener = Listener(sock)
+    pool = eventlet.GreenPool(100000)
+    stopping = []
 
     def on_term(signum, frame):
-        log.info("signal %d: shutting down", signum)
-        try:
-            listener.close()
-        finally:
-            os._exit(0)
+        if stopping:
+            return
+        stopping.append(signum)
+        log.info("signal %d: graceful stop (drain up to %gs)", signum, DRAIN_SECONDS)
+        eventlet.spawn_n(drain, listener, pool)
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
 
     eventlet.spawn(graphite_sender)
     log.info("listening on 0.0.0.0:%d (socket.io + /health)", PORT)
-    eventlet.wsgi.server(Listener(listener), application, log_output=False, max_size=100000)
+    eventlet.wsgi.server(listener, application, log_output=False, custom_pool=pool)
 
 
 if __name__ == "__main__":
