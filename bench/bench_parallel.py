@@ -24,7 +24,7 @@ DEFAULT = [
 
 def wall(paths: list[str], workers: int) -> tuple[float, int]:
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-    cmd += ["-n", str(workers), "--dist", "loadfile", *paths]
+    cmd += ["-n", str(workers), "--dist", "loadgroup", *paths]
     began = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     return time.perf_counter() - began, proc.returncode

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def one_run(paths: list[str], workers: int, junit: Path) -> dict[str, str]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--dist", "loadfile"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--dist", "loadgroup"]
     cmd += ["-n", str(workers), f"--junitxml={junit}", *paths]
     subprocess.run(cmd, cwd=ROOT, check=False, capture_output=True)
     outcomes = {}

@@ -7,4 +7,4 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 .venv/bin/reboot-harness gc
 .venv/bin/reboot-harness build
-exec .venv/bin/pytest -n 2 --dist loadfile --junitxml=.reports/junit.xml "$@" tests scenarios
+exec .venv/bin/pytest -n 2 --dist loadgroup --junitxml=.reports/junit.xml "$@" tests scenarios

@@ -7,11 +7,28 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
 
 from harness.checks import run_checks
 from harness.model import CheckResult
 from harness.runner import bring_up, wait_recovered
 from harness.stack import Stack, down
+
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With `pytest -n 2 --dist loadgroup`, a module's tests share one xdist worker (they share
+    its stack and run in file order), unless the module sets ``INDEPENDENT = True`` (each test
+    brings its own stacks: they spread over the workers like the scenario items)."""
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        if path.parent != HERE or getattr(item.module, "INDEPENDENT", False):  # type: ignore[attr-defined]
+            continue
+        item.add_marker(pytest.mark.xdist_group(path.stem))
 
 
 def unique_project(prefix: str) -> str:

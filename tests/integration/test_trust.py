@@ -19,6 +19,8 @@ from harness.state import ProjectState
 from tests.integration.conftest import unique_project
 
 pytestmark = pytest.mark.docker
+# Each test brings its own stacks (scoped by the pid of the run it starts): spread over workers.
+INDEPENDENT = True
 RH = [sys.executable, "-m", "harness"]
 MANAGED = {"label": ["org.reboot-harness.managed=true"]}
 
