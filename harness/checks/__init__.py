@@ -55,7 +55,7 @@ def run_checks(
 ) -> list[CheckResult]:
     """Run the named checks (all by default) once, concurrently; results in check order."""
     chosen = resolve(names)
-    statuses = {host: c.attrs["State"]["Status"] for host, c in stack.containers().items()}
+    statuses = stack.statuses()
     ctx = CheckContext(
         stack=stack,
         deadline_s=deadline_s,

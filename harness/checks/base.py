@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from harness.checks.hostview import HostView, read_view
 from harness.model import CheckResult, Topology
 from harness.stack import Stack
 
@@ -29,6 +32,8 @@ class CheckContext:
     since: float = 0.0
     rotation: tuple[str, ...] = ()
     statuses: dict[str, str] = field(default_factory=dict)
+    _views: dict[str, Future[HostView]] = field(default_factory=dict, repr=False)
+    _views_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def topology(self) -> Topology:
@@ -45,6 +50,29 @@ class CheckContext:
 
     def deadline(self) -> float:
         return time.monotonic() + self.deadline_s
+
+    def views(self, hosts: Iterable[str]) -> dict[str, HostView]:
+        """One reading of each host's processes (see :mod:`harness.checks.hostview`), taken
+        once per run however many checks ask, the hosts read concurrently."""
+        hosts = list(hosts)
+        todo: list[tuple[str, Future[HostView]]] = []
+        with self._views_lock:
+            for host in hosts:
+                if host not in self._views:
+                    self._views[host] = Future()
+                    todo.append((host, self._views[host]))
+        if todo:
+            with ThreadPoolExecutor(max_workers=len(todo)) as pool:
+                for host, fut in todo:
+                    pool.submit(_fill, fut, self.stack, host)
+        return {host: self._views[host].result() for host in hosts}
+
+
+def _fill(fut: Future[HostView], stack: Stack, host: str) -> None:
+    try:
+        fut.set_result(read_view(stack, host))
+    except Exception as e:  # a view that cannot be read is an observation, not a crash
+        fut.set_result(HostView(host, error=f"cannot read the host: {short_error(e)}"))
 
 
 CheckFn = Callable[[CheckContext], list[CheckResult]]

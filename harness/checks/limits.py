@@ -21,28 +21,26 @@ def parse_nofile(limits_text: str) -> tuple[int, int]:
 
 @register(NAME)
 def check_limits(ctx: CheckContext) -> list[CheckResult]:
-    results = []
     topo = ctx.topology
+    views = ctx.views(dict.fromkeys(s.host for s in topo.limits if not ctx.down(s.host)))
+    results = []
     for spec in topo.limits:
         expected = f"{spec.program} soft nofile >= {spec.min_nofile}"
         reason = ctx.down(spec.host)
         if reason:
             results.append(failure(NAME, spec.host, expected, reason))
             continue
-        pid_run = ctx.stack.exec(
-            spec.host, ["supervisorctl", "-c", topo.supervisor_conf, "pid", spec.program]
-        )
-        pid = pid_run.stdout.strip()
-        if not pid.isdigit() or pid == "0":
-            results.append(
-                failure(NAME, spec.host, expected, f"{spec.program} not running", pid_run.brief())
-            )
+        view = views[spec.host]
+        program = view.programs.get(spec.program)
+        if program is None or not program.alive:
+            seen = program.describe() if program else view.error or "no such supervisord program"
+            results.append(failure(NAME, spec.host, expected, f"{spec.program} not running", seen))
             continue
-        limits = ctx.stack.exec(spec.host, ["cat", f"/proc/{pid}/limits"])
+        pid = program.pid
         try:
-            soft, hard = parse_nofile(limits.stdout)
+            soft, hard = parse_nofile(program.nofile)
         except ValueError as e:
-            results.append(failure(NAME, spec.host, expected, str(e), limits.brief()))
+            results.append(failure(NAME, spec.host, expected, str(e), f"/proc/{pid}/limits"))
             continue
         ok = soft == -1 or soft >= spec.min_nofile
         results.append(

@@ -19,6 +19,7 @@ from docker.types import LogConfig
 from harness.errors import StackError
 from harness.model import Topology
 from harness.stack.engine import client
+from harness.stack.session import Session, SessionEnded, SessionNotStarted
 from harness.state import ProjectState
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -120,6 +121,8 @@ class Stack:
         self.topology = topology or Topology(domain=state.domain)
         self._containers: dict[str, Container] = {}
         self._secrets: dict[str, str] | None = None
+        self._sessions: dict[tuple[str, tuple[str, ...]], Session] = {}
+        self._sessions_lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -146,6 +149,21 @@ class Stack:
             if c.labels.get(ROLE_LABEL) != CLIENT_ROLE
         }
         return dict(self._containers)
+
+    def statuses(self) -> dict[str, str]:
+        """Docker's state of every host (``running``, ``exited`` …), from one list call (no
+        inspect per container: cheap enough to ask before every round of checks)."""
+        try:
+            found = client().containers.list(
+                all=True, filters={"label": [f"{PROJECT_LABEL}={self.name}"]}, sparse=True
+            )
+        except DockerException as e:
+            raise StackError(f"stack {self.name}: cannot list containers: {e}") from e
+        return {
+            labels.get(SERVICE_LABEL, c.id): str(c.attrs.get("State", ""))
+            for c in found
+            if (labels := c.attrs.get("Labels") or {}).get(ROLE_LABEL) != CLIENT_ROLE
+        }
 
     def container(self, host: str, *, refresh: bool = False) -> Container:
         if refresh or host not in self._containers:
@@ -240,6 +258,63 @@ class Stack:
             (out or b"").decode("utf-8", "replace"),
             (err or b"").decode("utf-8", "replace"),
         )
+
+    def ask(
+        self, host: str, argv: list[str], request: str, *, end: str, timeout: float = 5.0
+    ) -> ExecResult:
+        """Ask a long-lived ``argv`` inside ``host`` one question: write ``request`` (a line) to
+        its stdin, return what it prints up to a line ``end``.
+
+        The command is started on first use and again after it ended (the host rebooted), so a
+        probe asked many times a second costs a pipe round trip, not a ``docker exec`` each time.
+        :meth:`close_sessions` ends them. The result's exit code is 0 for an answer, 124 when
+        none came within ``timeout`` seconds, 125 when the host is not running, else the
+        command's exit code (it ended without answering).
+        """
+        key = (host, tuple(argv))
+        for _attempt in range(2):
+            with self._sessions_lock:
+                session = self._sessions.get(key)
+            fresh = session is None
+            if session is None:
+                try:
+                    session = Session(self.container(host).id, argv)
+                except SessionNotStarted as e:
+                    if e.not_running:
+                        self._containers.pop(host, None)
+                        return ExecResult(125, "", f"host {host} is not running")
+                    what = shlex.join(argv)[:80]
+                    raise StackError(f"host {host}: cannot start {what}: {e}") from e
+                with self._sessions_lock:
+                    self._sessions[key] = session
+            try:
+                out, err = session.ask(request, end=end, timeout=timeout)
+                return ExecResult(0, out, err)
+            except TimeoutError:
+                self._forget_session(key, session)
+                return ExecResult(124, "", f"host {host}: no answer within {timeout:g}s")
+            except SessionEnded as e:
+                self._forget_session(key, session)
+                if not fresh:  # started before the host rebooted, or idle too long: start anew
+                    continue
+                code = session.exit_code()
+                return ExecResult(
+                    125 if code is None else code, e.stdout, e.stderr or f"host {host}: {e}"
+                )
+        return ExecResult(125, "", f"host {host}: the command keeps ending before it answers")
+
+    def _forget_session(self, key: tuple[str, tuple[str, ...]], session: Session) -> None:
+        session.close()
+        with self._sessions_lock:
+            if self._sessions.get(key) is session:
+                del self._sessions[key]
+
+    def close_sessions(self) -> None:
+        """End every command :meth:`ask` started (their stdin closes, they exit)."""
+        with self._sessions_lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
 
     def shell(self, host: str, script: str, *, user: str = "", timeout: float = 10.0) -> ExecResult:
         return self.exec(host, ["sh", "-c", script], user=user, timeout=timeout)

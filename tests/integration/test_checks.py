@@ -222,3 +222,46 @@ def test_redis_roles_fails_with_zero_masters_when_every_node_is_a_replica(stack:
             if host != master:
                 c.replicaof(master, 6379)
     assert_all_pass(stack, timeout=120)
+
+
+def test_processes_holds_a_starting_program_only_once_it_serves(stack: Stack) -> None:
+    """After its app is killed, app1 passes `processes` only when supervisord says RUNNING or
+    the app's new process already answers /health itself (and then /health answers from outside
+    too); never while the killed process is still what supervisord names, nor before the new
+    one serves."""
+    old = _app_pid(stack, "app1")
+    ip, port = stack.endpoint("app1", 8000)
+    assert stack.shell("app1", f"kill -KILL {old}").ok
+    seen: list[tuple[bool, str]] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        (r,) = [r for r in run_checks(stack, ["processes"]) if r.host == "app1"]
+        seen.append((r.ok, r.detail))
+        if r.ok and "STARTING" in r.detail:
+            with urllib.request.urlopen(f"http://{ip}:{port}/health", timeout=5) as health:
+                assert health.status == 200, r.detail
+        if r.ok and "RUNNING" in r.detail and _app_pid(stack, "app1") != old:
+            break
+    else:
+        pytest.fail(f"app1 never recovered: {seen[-3:]}")
+    for ok, detail in seen:
+        assert ok == (detail in ("app RUNNING", "app STARTING (serving)")), seen
+    assert any(not ok for ok, _ in seen), "the kill went unnoticed"
+
+
+def test_probes_come_back_after_a_reboot(stack: Stack) -> None:
+    """The probes kept in the hosts die with a reboot; the next reading starts them again."""
+    assert failing(run_checks(stack, ["processes", "limits"]), "processes") == {}
+    stack.power_off("app2")
+    try:
+        bad = failing(run_checks(stack, ["processes", "limits"]), "processes")
+        assert bad == {"app2": "host down (exited)"}
+    finally:
+        stack.power_on("app2")
+    deadline = time.monotonic() + 60
+    while failing(results := run_checks(stack, ["processes", "limits"]), "processes"):
+        assert time.monotonic() < deadline, [r.line() for r in results if not r.ok]
+        time.sleep(0.05)
+    assert [r.line() for r in results if not r.ok] == []
+    stack.close_sessions()
+    assert_all_pass(stack)
