@@ -6,9 +6,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.checks import NAMES
 from harness.errors import UsageError
 from harness.model import (
+    CHECK_NAMES,
     DnsRotate,
     FullRestart,
     Kill,
@@ -21,8 +21,8 @@ from harness.model import (
     Stop,
     Topology,
 )
+from harness.paths import default_compose_dir
 from harness.scenario import load_scenario, load_scenarios
-from harness.stack.lifecycle import default_compose_dir
 
 
 def scenarios_dir() -> Path:
@@ -48,13 +48,16 @@ def scenario_files() -> list[Path]:
 
 def load(path: Path, topology: Topology | None = None) -> Scenario:
     return load_scenario(
-        path, topology=topology or Topology(), checks=NAMES, incidents=known_incidents()
+        path, topology=topology or Topology(), checks=CHECK_NAMES, incidents=known_incidents()
     )
 
 
 def load_all(topology: Topology | None = None) -> list[Scenario]:
     return load_scenarios(
-        scenario_files(), topology=topology or Topology(), checks=NAMES, incidents=known_incidents()
+        scenario_files(),
+        topology=topology or Topology(),
+        checks=CHECK_NAMES,
+        incidents=known_incidents(),
     )
 
 

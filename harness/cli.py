@@ -239,7 +239,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness import catalog
-    from harness.scenario_run import ScenarioResult, run_scenario
 
     scenarios = catalog.resolve(args.scenarios, _topology(args.topology))
     if args.incident:
@@ -248,6 +247,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not f.is_file():
             raise UsageError(f"{f}: compose file not found")
     plan = [(s, v) for s in scenarios for v in (("incident",) if args.incident else s.variants)]
+    # Only valid input gets this far: the runner (and with it Docker) is imported now.
+    from harness.scenario_run import ScenarioResult, run_scenario
     from harness.stack import gc
 
     reaped = gc()

@@ -129,6 +129,19 @@ class Topology:
 # checks must hold within a deadline. The YAML form is documented in scenarios/README.md and
 # parsed by harness.scenario.
 
+# Every recovery check, in the order results are shown: from the host itself outwards to what
+# clients see. Here, not in harness.checks, so validating a scenario never imports the checks
+# (and with them the Docker, redis and MySQL clients): bad input is refused in a blink.
+CHECK_NAMES = (
+    "processes",
+    "limits",
+    "directories",
+    "redis roles",
+    "mysql replication",
+    "nginx",
+    "dns",
+    "socket.io",
+)
 REBOOT_MODES = ("graceful", "hard")
 ORDERS = ("given", "reverse", "random")
 

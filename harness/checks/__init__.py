@@ -17,23 +17,14 @@ from harness.checks import (  # noqa: F401  (registration by import)
 )
 from harness.checks.base import REGISTRY, CheckContext, failure, short_error
 from harness.errors import UsageError
-from harness.model import CheckResult
+from harness.model import CHECK_NAMES, CheckResult
 from harness.stack import Stack
 
-# The order results are shown in: from the host itself outwards to what clients see.
-ORDER = (
-    "processes",
-    "limits",
-    "directories",
-    "redis roles",
-    "mysql replication",
-    "nginx",
-    "dns",
-    "socket.io",
-)
-NAMES: tuple[str, ...] = tuple(n for n in ORDER if n in REGISTRY) + tuple(
-    n for n in REGISTRY if n not in ORDER
-)
+# harness.model.CHECK_NAMES is the list scenarios are validated against (without importing
+# this package); every check it names is registered here, and nothing else is.
+NAMES: tuple[str, ...] = CHECK_NAMES
+if set(REGISTRY) != set(NAMES):  # pragma: no cover - a programming error, caught at import
+    raise RuntimeError(f"checks registered {sorted(REGISTRY)} != model.CHECK_NAMES {NAMES}")
 
 
 def resolve(names: list[str] | None) -> list[str]:

@@ -20,6 +20,7 @@ from testcontainers.compose import DockerCompose
 from harness.errors import StackError, UsageError
 from harness.interrupts import shielded
 from harness.owner import Owner
+from harness.paths import default_compose_dir
 from harness.stack.core import PROJECT_LABEL, Stack
 from harness.stack.engine import client, compose_version
 from harness.stack.images import build_images, ensure_base_image
@@ -35,13 +36,6 @@ Progress = Callable[[str], None]
 # testcontainers logs every failed compose command at ERROR with its whole output; we report
 # failures ourselves, once, with what the user needs.
 logging.getLogger("testcontainers").setLevel(logging.CRITICAL)
-
-
-def default_compose_dir() -> Path:
-    override = os.environ.get("RH_COMPOSE_DIR")
-    if override:
-        return Path(override).resolve()
-    return Path(__file__).resolve().parents[2] / "compose"
 
 
 def _compose(state: ProjectState) -> DockerCompose:

@@ -16,7 +16,6 @@ from harness.model import CheckResult
 from harness.runner import bring_up, wait_recovered
 from harness.stack import Stack, down
 
-
 HERE = Path(__file__).resolve().parent
 
 

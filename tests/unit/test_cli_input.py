@@ -80,3 +80,17 @@ def test_huge_file_exits_2(tmp_path: Path) -> None:
     path.write_text("# " + "x" * (2 * 1024 * 1024) + "\n")
     proc = run("run", str(path))
     assert proc.returncode == 2 and "limit is 1048576 bytes" in proc.stderr
+
+
+def test_validating_input_never_loads_the_engine_clients() -> None:
+    """Refusing bad input stays fast (bench/bench_inputs.py: ~0.2 s) because validation imports
+    neither the checks nor the Docker, redis or MySQL clients."""
+    code = (
+        "import sys; from harness import catalog, cli; "
+        "catalog.resolve(['cold-start'], None); "
+        "heavy = sorted(m for m in ('docker', 'redis', 'pymysql', 'testcontainers', 'matplotlib',"
+        " 'harness.checks', 'harness.stack') if m in sys.modules); print(heavy)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

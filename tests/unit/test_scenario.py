@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from harness.errors import ScenarioError
 from harness.model import (
+    CHECK_NAMES,
     SERVICES,
     Budget,
     DnsRotate,
@@ -41,16 +42,7 @@ from harness.scenario import (
 )
 
 TOPO = Topology()
-CHECKS = (
-    "processes",
-    "limits",
-    "directories",
-    "redis roles",
-    "mysql replication",
-    "nginx",
-    "dns",
-    "socket.io",
-)
+CHECKS = CHECK_NAMES
 INCIDENTS = (
     "no-minfds",
     "sentinel-all-replicas",
