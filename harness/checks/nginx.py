@@ -6,12 +6,19 @@ unavailable since the last check (nginx's passive health checks punishing a good
 backend was serving -- it had been disabled earlier and nginx kept it out although it was back.
 Whether a backend was serving at a time comes from its own /health `since` (when it started
 listening); nginx logs whole seconds, hence one second of slack.
+
+A backend that serves again is not yet "recovered" for an LB while nginx may still hold it out:
+until ``fail_timeout`` (read from the LB's live configuration, `nginx -T`) has passed since the
+last failure nginx logged against it. Rebooting the other backend before then is exactly how a
+rolling reboot ends in "no live upstreams".
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
+import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +28,7 @@ from harness.model import CheckResult
 
 NAME = "nginx"
 _LINE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\] (.*)$")
+_SPLIT = "---rh-nginx-config---"
 _UPSTREAM = re.compile(r'upstream: "\w+://([^:/"]+):(\d+)')
 
 
@@ -61,6 +69,62 @@ def parse_disabled(error_log: str, since: float) -> list[Disabled]:
 def parse_no_live(error_log: str, since: float) -> list[float]:
     """When nginx answered "no live upstreams" (every backend disabled), newer than ``since``."""
     return [at for at, _, _ in _lines(error_log, "no live upstreams", since)]
+
+
+_SERVER = re.compile(r"^\s*server\s+([^\s:;]+)(?::\d+)?\b([^;]*);", re.M)
+_FAIL_TIMEOUT = re.compile(r"\bfail_timeout=(\d+)(ms|s|m)?\b")
+NGINX_DEFAULT_FAIL_TIMEOUT = 10.0
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+
+
+def parse_fail_timeouts(config: str) -> dict[str, float]:
+    """Backend host name -> its ``fail_timeout`` in seconds, from ``nginx -T`` output (server
+    lines of upstream blocks; nginx's default is 10 s)."""
+    out = {}
+    for m in _SERVER.finditer(config):
+        t = _FAIL_TIMEOUT.search(m.group(2))
+        out[m.group(1)] = (
+            int(t.group(1)) * _UNIT[t.group(2)] if t else NGINX_DEFAULT_FAIL_TIMEOUT
+        )
+    return out
+
+
+def last_failures(error_log: str) -> dict[str, float]:
+    """Backend address -> the time of the newest error or warning nginx logged against it
+    (connect refused or timed out, reset, disabled, …): each may have counted as a failure."""
+    out: dict[str, float] = {}
+    for raw in error_log.splitlines():
+        m = _LINE.match(raw)
+        if not m or m.group(2) not in ("error", "warn"):
+            continue
+        up = _UPSTREAM.search(m.group(3))
+        if up:
+            at = datetime.strptime(m.group(1), "%Y/%m/%d %H:%M:%S").replace(tzinfo=UTC)
+            out[up.group(1)] = max(out.get(up.group(1), 0.0), at.timestamp())
+    return out
+
+
+def not_yet_back(
+    failures: dict[str, float],
+    fail_timeouts: dict[str, float],
+    serving: list[str],
+    by_address: dict[str, str],
+    now: float,
+) -> list[str]:
+    """Serving backends nginx may still hold out: its passive health check lets a backend back
+    only ``fail_timeout`` after its last failure (logged in whole seconds, hence + 1 s). Until
+    then, a reboot of the other backend leaves this LB with "no live upstreams"."""
+    waiting = []
+    for address, at in sorted(failures.items()):
+        app = by_address.get(address)
+        if app not in serving:
+            continue
+        timeout = fail_timeouts.get(app, NGINX_DEFAULT_FAIL_TIMEOUT)
+        if now < at + 1 + timeout:
+            waiting.append(f"{app} (failure at {_clock(at)}, fail_timeout {timeout:g}s)")
+    if not waiting:
+        return []
+    return ["not yet back in rotation: " + ", ".join(waiting)]
 
 
 def _clock(at: float) -> str:
@@ -121,7 +185,10 @@ def check_nginx(ctx: CheckContext) -> list[CheckResult]:
             continue
     results = []
     for lb in topo.lbs:
-        expected = "/health answered by an app; no healthy backend marked or held unavailable"
+        expected = (
+            "/health answered by an app; no healthy backend marked or held unavailable; "
+            "every serving backend back in rotation"
+        )
         reason = ctx.down(lb)
         if reason:
             results.append(failure(NAME, lb, expected, reason))
@@ -136,13 +203,30 @@ def check_nginx(ctx: CheckContext) -> list[CheckResult]:
                 problems.append(f"/health {status} from {answered or '?'}")
         except Exception as e:
             problems.append(f"/health failed: {short_error(e)}")
-        log = stack.exec(lb, ["tail", "-c", "262144", topo.nginx_error_log])
+        read = stack.shell(
+            lb,
+            f"tail -c 262144 {shlex.quote(topo.nginx_error_log)}; echo {_SPLIT}; nginx -T 2>&1",
+        )
+        log, _, config = read.stdout.partition(_SPLIT + "\n")
         problems += wrongly_unavailable(
-            parse_disabled(log.stdout, ctx.since),
-            parse_no_live(log.stdout, ctx.since),
+            parse_disabled(log, ctx.since),
+            parse_no_live(log, ctx.since),
             serving_since,
             by_address,
         )
+        problems += not_yet_back(
+            last_failures(log),
+            parse_fail_timeouts(config),
+            list(serving_since),
+            by_address,
+            time.time(),
+        )
+        # A backend that does not answer is not in rotation either (whatever the reason: the
+        # processes check says which). Judged here too, so that one round of checks cannot pass
+        # on a view of the apps taken before one of them served.
+        absent = [app for app in topo.apps if app not in serving_since]
+        if absent:
+            problems.append("not serving: " + ", ".join(absent))
         observed = "; ".join(problems) if problems else f"/health answered by {answered}"
         results.append(CheckResult(NAME, lb, not problems, expected, observed))
     return results

@@ -219,8 +219,24 @@ def _remove_one(kind: str, remove: Callable[[], object], what: str) -> bool:
 
 
 def _remove_resources(name: str, removed: Removed | None = None) -> Removed:
-    """Remove every container, network and volume labelled with compose project ``name``."""
+    """Remove every container, network and volume labelled with compose project ``name``.
+
+    A volume or network still in use means a container of the project appeared or was still
+    being removed (a compose child finishing its own `down`, a heal booting a host) after the
+    listing: list again and repeat, a few times, before giving up.
+    """
     removed = removed or Removed()
+    for attempt in range(3):
+        try:
+            return _remove_pass(name, removed)
+        except StackError:
+            if attempt == 2:
+                raise
+            time.sleep(1.0)
+    return removed
+
+
+def _remove_pass(name: str, removed: Removed) -> Removed:
     flt = {"label": [f"{PROJECT_LABEL}={name}"]}
     c = client()
     # sparse: no inspect per container, which would race with another gc removing it.

@@ -1,5 +1,5 @@
 """Nothing is left behind: interrupted runs heal and clean up; killed runs are reaped by gc
-without touching live stacks; secrets never reach an artefact."""
+without touching live stacks; parallel runs share nothing; secrets never reach an artefact."""
 
 from __future__ import annotations
 
@@ -131,3 +131,50 @@ def test_secrets_never_reach_an_artefact(tmp_path: Path) -> None:
     finally:
         for project in projects:
             subprocess.run([*RH, "down", "--project", project], capture_output=True)
+
+
+def _footprint(project: str) -> tuple[set[str], set[str], set[str], set[str]]:
+    """Container names, network subnets, volume names and published host ports of a project."""
+    c = docker.from_env()
+    flt = {"label": [f"com.docker.compose.project={project}"]}
+    containers = c.containers.list(all=True, filters=flt)
+    ports = {
+        f"{b['HostIp']}:{b['HostPort']}"
+        for x in containers
+        for binds in (x.attrs["NetworkSettings"]["Ports"] or {}).values()
+        for b in binds or []
+    }
+    subnets = {
+        cfg["Subnet"]
+        for n in c.networks.list(filters=flt)
+        for cfg in (n.attrs.get("IPAM") or {}).get("Config") or []
+    }
+    volumes = {v.name for v in c.volumes.list(filters=flt)}
+    return {x.name for x in containers}, subnets, volumes, ports
+
+
+def test_two_runs_at_once_share_nothing(tmp_path: Path) -> None:
+    """Two `run` commands started together each get their own project, subnet, volumes and
+    ports (nothing of one is touched by the other), and both pass."""
+    outs = [tmp_path / f"run{i}.json" for i in range(2)]
+    procs = [spawn("run", "cold-start", "--keep", "--json", str(out)) for out in outs]
+    projects = []
+    try:
+        for proc in procs:
+            _out, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, err[-2000:]
+        for out in outs:
+            projects += [s["project"] for s in json.loads(out.read_text())["scenarios"]]
+        assert len(projects) == 2 and projects[0] != projects[1]
+        a, b = (_footprint(p) for p in projects)
+        kinds = ("containers", "subnets", "volumes", "ports")
+        for mine, theirs, what in zip(a, b, kinds, strict=True):
+            assert mine and theirs, f"{what}: nothing found"
+            assert not mine & theirs, f"{what} shared: {sorted(mine & theirs)}"
+        assert all(p.split(":")[0] == "127.0.0.1" for p in a[3] | b[3])
+    finally:
+        for project in projects:
+            subprocess.run([*RH, "down", "--project", project], capture_output=True)
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)

@@ -13,7 +13,14 @@ from harness.checks.mysql_replication import (
     judge_replica,
     parse_gtids,
 )
-from harness.checks.nginx import parse_disabled, parse_no_live, wrongly_unavailable
+from harness.checks.nginx import (
+    last_failures,
+    not_yet_back,
+    parse_disabled,
+    parse_fail_timeouts,
+    parse_no_live,
+    wrongly_unavailable,
+)
 from harness.checks.processes import parse_supervisor_status
 from harness.checks.redis_roles import NodeView, SentinelView, evaluate
 
@@ -155,6 +162,50 @@ def test_nginx_judges_marked_and_held_unavailable_against_serving_since() -> Non
     assert marked == ["healthy backend marked unavailable: app1 at 10:00:00, app2 at 10:00:12"]
     # Nobody serving when nginx had no live upstream: nothing to hold against nginx.
     assert wrongly_unavailable([], parse_no_live(log, 0), {}, by_address) == []
+
+
+def test_nginx_waits_for_fail_timeout_after_a_backends_last_failure() -> None:
+    """A serving backend is back in an LB's rotation only fail_timeout (+1 s of log rounding)
+    after the last failure nginx logged against it; "no live upstreams" names no backend."""
+    config = (
+        "# configuration file /etc/nginx/conf.d/app.conf:\n"
+        "upstream app {\n    zone app 64k;\n    hash $remote_addr consistent;\n"
+        "    server app1:8000 max_fails=3 fail_timeout=2s;\n"
+        "    server app2:8000 max_fails=1;\n}\n"
+        "server {\n    listen 80 default_server;\n    server_name _;\n}\n"
+    )
+    assert parse_fail_timeouts(config) == {"app1": 2.0, "app2": 10.0}
+    assert parse_fail_timeouts("    server app1:8000 fail_timeout=500ms;\n") == {"app1": 0.5}
+    log = (
+        "2026/11/26 10:00:03 [error] 7#7: *5 connect() failed (111: Connection refused) while"
+        ' connecting to upstream, upstream: "http://172.30.0.21:8000/health"\n'
+        "2026/11/26 10:00:05 [error] 7#7: *6 upstream timed out (110: Connection timed out)"
+        ' while connecting to upstream, upstream: "http://172.30.0.21:8000/socket.io/"\n'
+        "2026/11/26 10:00:06 [error] 7#7: *7 no live upstreams while connecting to upstream,"
+        ' upstream: "http://app/health"\n'
+        "2026/11/26 10:00:01 [warn] 7#7: *2 upstream server temporarily disabled while"
+        ' connecting to upstream, upstream: "http://172.30.0.22:8000/health"\n'
+        "2026/11/26 10:00:09 [info] 7#7: *9 client closed connection, upstream:"
+        ' "http://172.30.0.22:8000/socket.io/"\n'
+    )
+    t0 = 1795687200.0  # 2026/11/26 10:00:00 UTC
+    failures = last_failures(log)
+    assert failures == {"172.30.0.21": t0 + 5, "172.30.0.22": t0 + 1}
+    by_address = {"172.30.0.21": "app1", "172.30.0.22": "app2"}
+    timeouts = parse_fail_timeouts(config)
+    both = ["app1", "app2"]
+    assert not_yet_back(failures, timeouts, both, by_address, now=t0 + 7.5) == [
+        "not yet back in rotation: app1 (failure at 10:00:05, fail_timeout 2s), "
+        "app2 (failure at 10:00:01, fail_timeout 10s)"
+    ]
+    assert not_yet_back(failures, timeouts, both, by_address, now=t0 + 8.0) == [
+        "not yet back in rotation: app2 (failure at 10:00:01, fail_timeout 10s)"
+    ]
+    assert not_yet_back(failures, timeouts, both, by_address, now=t0 + 12.0) == []
+    # A backend that is not serving is the processes check's business, not this one's.
+    assert not_yet_back(failures, timeouts, ["app2"], by_address, now=t0 + 7.5) == [
+        "not yet back in rotation: app2 (failure at 10:00:01, fail_timeout 10s)"
+    ]
 
 
 def _sentinel(master: str = "redis1", replicas: int = 2, sentinels: int = 3) -> SentinelView:
