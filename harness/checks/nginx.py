@@ -42,18 +42,26 @@ class Disabled:
     line: str
 
 
-def _lines(error_log: str, needle: str, since: float) -> list[tuple[float, str, str]]:
-    """(epoch seconds, message, raw line) of every line containing ``needle`` newer than
-    ``since``. nginx writes its local time; the hosts run in UTC."""
+def _entries(error_log: str) -> list[tuple[float, str, str, str]]:
+    """(epoch seconds, level, message, raw line) of every timestamped line. nginx writes its
+    local time; the hosts run in UTC."""
     out = []
     for raw in error_log.splitlines():
         m = _LINE.match(raw)
-        if not m or needle not in m.group(3):
-            continue
-        at = datetime.strptime(m.group(1), "%Y/%m/%d %H:%M:%S").replace(tzinfo=UTC)
-        if at.timestamp() >= int(since):
-            out.append((at.timestamp(), m.group(3), raw))
+        if m:
+            at = datetime.strptime(m.group(1), "%Y/%m/%d %H:%M:%S").replace(tzinfo=UTC)
+            out.append((at.timestamp(), m.group(2), m.group(3), raw))
     return out
+
+
+def _lines(error_log: str, needle: str, since: float) -> list[tuple[float, str, str]]:
+    """(epoch seconds, message, raw line) of every line containing ``needle`` newer than
+    ``since``."""
+    return [
+        (at, message, raw)
+        for at, _, message, raw in _entries(error_log)
+        if needle in message and at >= int(since)
+    ]
 
 
 def parse_disabled(error_log: str, since: float) -> list[Disabled]:
@@ -93,14 +101,10 @@ def last_failures(error_log: str) -> dict[str, float]:
     """Backend address -> the time of the newest error or warning nginx logged against it
     (connect refused or timed out, reset, disabled, …): each may have counted as a failure."""
     out: dict[str, float] = {}
-    for raw in error_log.splitlines():
-        m = _LINE.match(raw)
-        if not m or m.group(2) not in ("error", "warn"):
-            continue
-        up = _UPSTREAM.search(m.group(3))
+    for at, level, message, _ in _entries(error_log):
+        up = _UPSTREAM.search(message) if level in ("error", "warn") else None
         if up:
-            at = datetime.strptime(m.group(1), "%Y/%m/%d %H:%M:%S").replace(tzinfo=UTC)
-            out[up.group(1)] = max(out.get(up.group(1), 0.0), at.timestamp())
+            out[up.group(1)] = max(out.get(up.group(1), 0.0), at)
     return out
 
 

@@ -181,9 +181,8 @@ def drain(listener, pool):
     # client's next GET must find it, not "Invalid session").
     sessions = list(sio.eio.sockets.values())
     log.info("draining: refusing new connections, closing %d socket.io session(s)", len(sessions))
-    closers = eventlet.GreenPool()
     for s in sessions:
-        closers.spawn_n(_close_session, s)
+        eventlet.spawn_n(_close_session, s)
     began = time.time()
     eventlet.sleep(0.05)  # let the closers queue every CLOSE packet
     # Done when no request is in flight (answered long-polls and closed WebSockets end their
