@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from harness.checks.limits import parse_nofile
 from harness.faults.kill import kill
 from harness.faults.reboot import stop
 from harness.model import CheckResult, Kill, Stop
@@ -21,6 +22,13 @@ def _pid(stack: Stack, host: str, program: str = "app") -> str:
     return stack.exec(host, ["supervisorctl", "-c", CONF, "pid", program]).stdout.strip()
 
 
+def _raised(stack: Stack, host: str) -> int:
+    """How many boots supervisord logged raising its soft open-file limit (to minfds)."""
+    log = "/var/log/supervisor/supervisord.log"
+    out = stack.shell(host, f"grep -c 'Increased RLIMIT_NOFILE limit to' {log} || true").stdout
+    return int(out.strip() or 0)
+
+
 def test_reboot_semantics(
     stack: Stack, rh: Any, reboot: Callable[..., None], check: Callable[..., list[CheckResult]]
 ) -> None:
@@ -28,15 +36,21 @@ def test_reboot_semantics(
     files on disk stay), init restarts the programs; a graceful power-off lets init stop them
     cleanly (exit 0), a hard one kills everything (137); new_ip brings the host back elsewhere."""
     assert stack.shell("app1", "echo x > /run/marker && echo stale > /var/tmp/app.pid").ok
+    raised_before = _raised(stack, "app1")
     old_pid = _pid(stack, "app1")
     reboot("app1", mode="graceful", down_for=1.0)
     c = stack.container("app1", refresh=True)
     assert c.attrs["State"]["ExitCode"] == 0 or c.attrs["State"]["Status"] == "running"
     assert not stack.exec("app1", ["test", "-e", "/run/marker"]).ok, "/run must be empty"
     assert stack.exec("app1", ["cat", "/var/tmp/app.pid"]).stdout.strip() == "stale"
-    boot_limit = stack.shell("app1", "ulimit -Sn; ulimit -Hn").stdout.split()
-    assert boot_limit == ["1024", "16384"], "processes outside supervisord get the boot limit"
+    # The boot limit (1024 soft / 16384 hard) as init sees it: supervisord (PID 1) raises only
+    # the soft limit, to minfds, and only when the boot's is lower. Not read from a `docker exec`
+    # shell: Debian 12's runc 1.1.5 races the Go runtime there and now and then hands the exec'd
+    # process soft = hard (opencontainers/runc#4195, fixed in 1.1.13) - seen once in CI.
+    init_limits = stack.exec("app1", ["cat", "/proc/1/limits"]).stdout
+    assert parse_nofile(init_limits) == (10000, 16384), init_limits
     check("processes", "limits", within=30)
+    assert _raised(stack, "app1") == raised_before + 1, "this boot's soft limit was below minfds"
     assert _pid(stack, "app1") != old_pid
     kinds = [e.kind for e in rh.events]
     assert kinds == ["power off", "power on"]
