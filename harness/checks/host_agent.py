@@ -12,7 +12,7 @@ Each line on stdin asks for one reading of the host; the answer is tab-separated
 - ``program NAME STATE PID`` every supervisord program, as `supervisorctl status` reports it
   (the same ``supervisor.getAllProcessInfo`` call, without starting supervisorctl each time);
 - ``limits NAME LINE`` the ``Max open files`` line of each program's /proc/PID/limits;
-- ``ready NAME yes`` for a program still STARTING that has a PATH: its own process answered
+- ``ready NAME yes`` for a program RUNNING or STARTING that has a PATH: its own process answered
   GET PATH with 200 (a JSON ``pid`` in the answer must be its PID) — or ``ready NAME <why not>``;
 - ``error TEXT`` what could not be read (supervisord not answering yet, …).
 
@@ -38,7 +38,7 @@ END = "rh-end"
 IDLE_SECONDS = 300.0
 RPC_TIMEOUT = 3.0
 SERVE_TIMEOUT = 1.0  # a server that accepted the connection has this long to answer
-SERVE_WAIT = 1.0  # how long a STARTING program that does not listen yet is waited for
+SERVE_WAIT = 1.0  # how long a program that does not listen (yet) is waited for
 RETRY_SECONDS = 0.005
 COMM = b"rh-probe"  # not python3: the app's own process is python3, and checks count those
 
@@ -161,7 +161,7 @@ def reading(conf: str, serves: dict[str, tuple[int, str]]) -> list[str]:
         name = info["name"] if info["group"] == info["name"] else f"{info['group']}:{info['name']}"
         pid = int(info["pid"] or 0)
         ready = ""
-        if pid > 0 and info["statename"] == "STARTING" and name in serves:
+        if pid > 0 and info["statename"] in ("RUNNING", "STARTING") and name in serves:
             ready = answers(*serves[name], pid)
         programs.append((name, info["statename"], pid, ready))
     lines = [f"proc\t{pid}\t{state}\t{comm}" for pid, (state, comm) in sorted(processes().items())]

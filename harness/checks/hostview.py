@@ -48,23 +48,27 @@ class Program:
     pid: int
     alive: bool = False  # its pid is a live process of the host (not gone, not a zombie)
     nofile: str = ""  # the "Max open files" line of /proc/PID/limits
-    # While STARTING, for a program that shows it serves (the app's /health): "yes" when its
-    # own process answered, else why not; "" when not asked.
+    # For a program that shows it serves (the app's /health), while RUNNING or STARTING: "yes"
+    # when its own process answered, else why not; "" when not asked.
     serving: str = ""
 
     def up(self) -> bool:
-        """RUNNING, or STARTING and its own process already answering its health request; in
-        both cases its process alive.
+        """Its process alive, and RUNNING or STARTING, and — for a program that shows it serves —
+        its own process answering its health request.
 
-        supervisord says RUNNING only after ``startsecs`` of uptime, whether or not the program
-        is ready by then; a program that answers is up, which is what a recovered host means.
-        Listening alone is not enough: a loaded host can hold connections in the backlog for a
-        second before the server takes them. A killed program stays RUNNING until supervisord
-        has reaped it: its zombie is not up.
+        supervisord says RUNNING after ``startsecs`` of uptime whether or not the program is
+        ready by then (a loaded host takes longer than 1 s to import and bind the app), and says
+        STARTING for an app that already serves; a program that answers is up, which is what a
+        recovered host means, and one that does not answer (not listening yet, frozen, draining)
+        is not. Listening alone is not enough: a loaded host can hold connections in the backlog
+        for a second before the server takes them. A killed program stays RUNNING until
+        supervisord has reaped it: its zombie is not up.
         """
-        if not self.alive:
+        if not self.alive or self.state not in ("RUNNING", "STARTING"):
             return False
-        return self.state == "RUNNING" or (self.state == "STARTING" and self.serving == "yes")
+        if self.serving:
+            return self.serving == "yes"
+        return self.state == "RUNNING"
 
     def describe(self) -> str:
         if self.pid > 0 and not self.alive and self.state in ("RUNNING", "STARTING"):
@@ -73,6 +77,8 @@ class Program:
             return f"{self.name} STARTING (serving)"
         if self.state == "STARTING" and self.serving:
             return f"{self.name} STARTING (not serving yet: {self.serving})"
+        if self.state == "RUNNING" and self.serving and self.serving != "yes":
+            return f"{self.name} RUNNING (not serving: {self.serving})"
         return f"{self.name} {self.state}"
 
 

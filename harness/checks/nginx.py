@@ -91,25 +91,27 @@ def parse_fail_timeouts(config: str) -> dict[str, float]:
     out = {}
     for m in _SERVER.finditer(config):
         t = _FAIL_TIMEOUT.search(m.group(2))
-        out[m.group(1)] = (
-            int(t.group(1)) * _UNIT[t.group(2)] if t else NGINX_DEFAULT_FAIL_TIMEOUT
-        )
+        out[m.group(1)] = int(t.group(1)) * _UNIT[t.group(2)] if t else NGINX_DEFAULT_FAIL_TIMEOUT
     return out
 
 
-def last_failures(error_log: str) -> dict[str, float]:
-    """Backend address -> the time of the newest error or warning nginx logged against it
+_WHAT = re.compile(r"^\d+#\d+: (?:\*\d+ )?(.*?)(?: while |, client: |$)")
+
+
+def last_failures(error_log: str) -> dict[str, tuple[float, str]]:
+    """Backend address -> (time, what) of the newest error or warning nginx logged against it
     (connect refused or timed out, reset, disabled, …): each may have counted as a failure."""
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, str]] = {}
     for at, level, message, _ in _entries(error_log):
         up = _UPSTREAM.search(message) if level in ("error", "warn") else None
-        if up:
-            out[up.group(1)] = max(out.get(up.group(1), 0.0), at)
+        if up and at >= out.get(up.group(1), (0.0, ""))[0]:
+            what = _WHAT.match(message)
+            out[up.group(1)] = (at, (what.group(1) if what else message)[:120])
     return out
 
 
 def not_yet_back(
-    failures: dict[str, float],
+    failures: dict[str, tuple[float, str]],
     fail_timeouts: dict[str, float],
     serving: list[str],
     by_address: dict[str, str],
@@ -119,13 +121,13 @@ def not_yet_back(
     only ``fail_timeout`` after its last failure (logged in whole seconds, hence + 1 s). Until
     then, a reboot of the other backend leaves this LB with "no live upstreams"."""
     waiting = []
-    for address, at in sorted(failures.items()):
+    for address, (at, what) in sorted(failures.items()):
         app = by_address.get(address)
         if app not in serving:
             continue
         timeout = fail_timeouts.get(app, NGINX_DEFAULT_FAIL_TIMEOUT)
         if now < at + 1 + timeout:
-            waiting.append(f"{app} (failure at {_clock(at)}, fail_timeout {timeout:g}s)")
+            waiting.append(f"{app} (at {_clock(at)}: {what}; fail_timeout {timeout:g}s)")
     if not waiting:
         return []
     return ["not yet back in rotation: " + ", ".join(waiting)]

@@ -31,7 +31,7 @@ def check_processes(ctx: CheckContext) -> list[CheckResult]:
     for host, daemons in topo.daemons.items():
         expected = "alive: " + ", ".join(daemons)
         if host in topo.supervisor_hosts:
-            expected += "; every supervisord program RUNNING (or STARTING and serving)"
+            expected += "; every supervisord program RUNNING (the app: also serving)"
         reason = ctx.down(host)
         if reason:
             results.append(failure(NAME, host, expected, reason))

@@ -190,21 +190,27 @@ def test_nginx_waits_for_fail_timeout_after_a_backends_last_failure() -> None:
     )
     t0 = 1795687200.0  # 2026/11/26 10:00:00 UTC
     failures = last_failures(log)
-    assert failures == {"172.30.0.21": t0 + 5, "172.30.0.22": t0 + 1}
+    assert failures == {
+        "172.30.0.21": (t0 + 5, "upstream timed out (110: Connection timed out)"),
+        "172.30.0.22": (t0 + 1, "upstream server temporarily disabled"),
+    }
     by_address = {"172.30.0.21": "app1", "172.30.0.22": "app2"}
     timeouts = parse_fail_timeouts(config)
     both = ["app1", "app2"]
     assert not_yet_back(failures, timeouts, both, by_address, now=t0 + 7.5) == [
-        "not yet back in rotation: app1 (failure at 10:00:05, fail_timeout 2s), "
-        "app2 (failure at 10:00:01, fail_timeout 10s)"
+        "not yet back in rotation: app1 (at 10:00:05: upstream timed out (110: Connection timed"
+        " out); fail_timeout 2s), app2 (at 10:00:01: upstream server temporarily disabled;"
+        " fail_timeout 10s)"
     ]
     assert not_yet_back(failures, timeouts, both, by_address, now=t0 + 8.0) == [
-        "not yet back in rotation: app2 (failure at 10:00:01, fail_timeout 10s)"
+        "not yet back in rotation: app2 (at 10:00:01: upstream server temporarily disabled;"
+        " fail_timeout 10s)"
     ]
     assert not_yet_back(failures, timeouts, both, by_address, now=t0 + 12.0) == []
     # A backend that is not serving is the processes check's business, not this one's.
     assert not_yet_back(failures, timeouts, ["app2"], by_address, now=t0 + 7.5) == [
-        "not yet back in rotation: app2 (failure at 10:00:01, fail_timeout 10s)"
+        "not yet back in rotation: app2 (at 10:00:01: upstream server temporarily disabled;"
+        " fail_timeout 10s)"
     ]
 
 

@@ -70,6 +70,12 @@ def test_parse_view_keeps_errors_and_flags_unexpected_lines() -> None:
     ("program", "up", "said"),
     [
         (Program("app", "RUNNING", 21, True), True, "app RUNNING"),
+        (Program("app", "RUNNING", 21, True, serving="yes"), True, "app RUNNING"),
+        (
+            Program("app", "RUNNING", 21, True, serving="GET /health on 8000: TimeoutError: x"),
+            False,
+            "app RUNNING (not serving: GET /health on 8000: TimeoutError: x)",
+        ),
         (Program("app", "STARTING", 21, True, serving="yes"), True, "app STARTING (serving)"),
         (Program("app", "STARTING", 21, True), False, "app STARTING"),
         (
@@ -87,8 +93,9 @@ def test_parse_view_keeps_errors_and_flags_unexpected_lines() -> None:
 def test_program_up_only_when_alive_and_running_or_serving(
     program: Program, up: bool, said: str
 ) -> None:
-    """Up means RUNNING, or STARTING with its own process answering its health request; never
-    a process that has ended (a zombie supervisord has not reaped yet still says RUNNING)."""
+    """Up means RUNNING, or STARTING with its own process answering its health request — and a
+    program that has one must answer it even when RUNNING; never a process that has ended (a
+    zombie supervisord has not reaped yet still says RUNNING)."""
     assert program.up() is up
     assert program.describe() == said or said in program.describe()
 
@@ -188,11 +195,11 @@ def _health_server(pid: int, *, after: float = 0.0) -> Iterator[int]:
         server.server_close()
 
 
-def test_python_probe_reports_programs_limits_and_whether_a_starting_one_serves(
+def test_python_probe_reports_programs_limits_and_whether_they_serve(
     fake_supervisord: tuple[Path, list[dict[str, Any]]],
 ) -> None:
     """The supervisord probe asks supervisord over its unix socket and reads each program's
-    open-file limit; a STARTING program with a health request counts as serving only when its
+    open-file limit; a STARTING or RUNNING program with a health request is up only when its
     own process answers it (a request held in the backlog is answered once it serves)."""
     conf, programs = fake_supervisord
     me = os.getpid()
@@ -204,11 +211,20 @@ def test_python_probe_reports_programs_limits_and_whether_a_starting_one_serves(
     ):
         closed.bind(("127.0.0.1", 0))
         refused = closed.getsockname()[1]
-        programs += [
-            {"name": name, "group": name, "statename": "STARTING", "pid": me}
-            for name in ("app", "late", "impostor", "down", "worker")
-        ] + [{"name": "off", "group": "off", "statename": "STOPPED", "pid": 0}]
+        programs += (
+            [
+                {"name": name, "group": name, "statename": "STARTING", "pid": me}
+                for name in ("app", "late", "impostor", "down", "worker")
+            ]
+            + [
+                {"name": name, "group": name, "statename": "RUNNING", "pid": me}
+                for name in ("steady", "deaf")
+            ]
+            + [{"name": "off", "group": "off", "statename": "STOPPED", "pid": 0}]
+        )
         serves = [
+            f"steady={mine}/health",
+            f"deaf={refused}/health",
             f"app={mine}/health",
             f"late={late}/health",
             f"impostor={other}/health",
@@ -223,6 +239,8 @@ def test_python_probe_reports_programs_limits_and_whether_a_starting_one_serves(
         "impostor": (False, f"GET /health on {other}: answered by pid 1"),
         "down": (False, f"GET /health on {refused}: nothing listening (Connection refused)"),
         "worker": (False, ""),
+        "steady": (True, "yes"),
+        "deaf": (False, f"GET /health on {refused}: nothing listening (Connection refused)"),
         "off": (False, ""),
     }
     assert view.programs["app"].nofile.startswith("Max open files")
