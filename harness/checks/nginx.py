@@ -7,10 +7,11 @@ backend was serving -- it had been disabled earlier and nginx kept it out althou
 Whether a backend was serving at a time comes from its own /health `since` (when it started
 listening); nginx logs whole seconds, hence one second of slack.
 
-A backend that serves again is not yet "recovered" for an LB while nginx may still hold it out:
+A backend that serves again is not yet "recovered" for an LB while nginx still holds it out:
 until ``fail_timeout`` (read from the LB's live configuration, `nginx -T`) has passed since the
-last failure nginx logged against it. Rebooting the other backend before then is exactly how a
-rolling reboot ends in "no live upstreams".
+failure that disabled it (the newest "temporarily disabled" line; failures below ``max_fails``
+disable nothing). Rebooting the other backend before then is exactly how a rolling reboot ends
+in "no live upstreams".
 """
 
 from __future__ import annotations
@@ -98,36 +99,46 @@ def parse_fail_timeouts(config: str) -> dict[str, float]:
 _WHAT = re.compile(r"^\d+#\d+: (?:\*\d+ )?(.*?)(?: while |, client: |$)")
 
 
-def last_failures(error_log: str) -> dict[str, tuple[float, str]]:
-    """Backend address -> (time, what) of the newest error or warning nginx logged against it
-    (connect refused or timed out, reset, disabled, …): each may have counted as a failure."""
+def last_disabled(error_log: str) -> dict[str, tuple[float, str]]:
+    """Backend address -> (time, why) of the newest "upstream server temporarily disabled" line
+    against it — nginx logs one whenever a failure brings the backend to ``max_fails`` and holds
+    it out of rotation for ``fail_timeout`` from that failure — with what failed (the newest
+    error against it up to then). An error alone that stays below ``max_fails`` (a stray reset
+    or timeout) takes nothing out of rotation."""
     out: dict[str, tuple[float, str]] = {}
+    cause: dict[str, str] = {}
     for at, level, message, _ in _entries(error_log):
         up = _UPSTREAM.search(message) if level in ("error", "warn") else None
-        if up and at >= out.get(up.group(1), (0.0, ""))[0]:
+        if not up:
+            continue
+        if "upstream server temporarily disabled" in message:
+            out[up.group(1)] = (at, cause.get(up.group(1), "?"))
+        else:
             what = _WHAT.match(message)
-            out[up.group(1)] = (at, (what.group(1) if what else message)[:120])
+            cause[up.group(1)] = (what.group(1) if what else message)[:120]
     return out
 
 
 def not_yet_back(
-    failures: dict[str, tuple[float, str]],
+    disabled: dict[str, tuple[float, str]],
     fail_timeouts: dict[str, float],
     serving: list[str],
     by_address: dict[str, str],
     now: float,
 ) -> list[str]:
-    """Serving backends nginx may still hold out: its passive health check lets a backend back
-    only ``fail_timeout`` after its last failure (logged in whole seconds, hence + 1 s). Until
-    then, a reboot of the other backend leaves this LB with "no live upstreams"."""
+    """Serving backends nginx still holds out: its passive health check lets a disabled backend
+    back only ``fail_timeout`` after the failure that disabled it (logged in whole seconds, hence
+    + 1 s). Until then, a reboot of the other backend leaves this LB with "no live upstreams"."""
     waiting = []
-    for address, (at, what) in sorted(failures.items()):
+    for address, (at, what) in sorted(disabled.items()):
         app = by_address.get(address)
         if app not in serving:
             continue
         timeout = fail_timeouts.get(app, NGINX_DEFAULT_FAIL_TIMEOUT)
         if now < at + 1 + timeout:
-            waiting.append(f"{app} (at {_clock(at)}: {what}; fail_timeout {timeout:g}s)")
+            waiting.append(
+                f"{app} (disabled at {_clock(at)} after: {what}; fail_timeout {timeout:g}s)"
+            )
     if not waiting:
         return []
     return ["not yet back in rotation: " + ", ".join(waiting)]
@@ -221,7 +232,7 @@ def check_nginx(ctx: CheckContext) -> list[CheckResult]:
             by_address,
         )
         problems += not_yet_back(
-            last_failures(log),
+            last_disabled(log),
             parse_fail_timeouts(config),
             list(serving_since),
             by_address,

@@ -8,13 +8,15 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 import pymysql
 import pytest
 import redis
 
 from harness.checks import NAMES, run_checks
+from harness.runner import wait_recovered
 from harness.stack import Stack
 from tests.integration.conftest import assert_all_pass, failing, healthy_stack
 
@@ -167,6 +169,82 @@ def test_socketio_and_nginx_fail_when_both_apps_stop(stack: Stack) -> None:
     finally:
         for app in ("app1", "app2"):
             stack.exec(app, ["supervisorctl", "-c", conf, "start", "app"])
+    assert_all_pass(stack)
+
+
+def _lb_workers(stack: Stack, lb: str) -> set[str]:
+    """The pids of nginx's workers (children of the master, PID 1) in ``lb``."""
+    script = (
+        'for s in /proc/[0-9]*/stat; do read -r pid comm state ppid rest < "$s" 2>/dev/null'
+        ' && [ "$ppid" = 1 ] && echo "$pid"; done; true'
+    )
+    return set(stack.shell(lb, script).stdout.split())
+
+
+def _reload_lb(stack: Stack, lb: str, sed: str) -> None:
+    """Edit ``lb``'s upstream block with ``sed`` and reload nginx; return once only workers of
+    the new configuration are left."""
+    old = _lb_workers(stack, lb)
+    edit = stack.shell(lb, f"sed -i -e '{sed}' /etc/nginx/conf.d/app.conf && nginx -s reload")
+    assert edit.ok, edit
+    deadline = time.monotonic() + 30
+    while _lb_workers(stack, lb) & old or not _lb_workers(stack, lb):
+        assert time.monotonic() < deadline, "nginx did not reload within 30 s"
+        time.sleep(0.05)
+
+
+def _forgive(stack: Stack, lb: str, app: str, fail_timeout: float, get: Callable[[], str]) -> None:
+    """Bring nginx's failure count for ``app`` on ``lb`` back to 0. nginx forgets failures only
+    when a request succeeds after ``fail_timeout`` without one: wait that long after the last
+    error logged against ``app``, then make a request (``get``) that ``app`` answers."""
+    address = stack.static_address(app)
+    last = stack.shell(lb, f"grep -F '://{address}:' /var/log/nginx/error.log | tail -n 1").stdout
+    if last[:19].strip():
+        at = datetime.strptime(last[:19], "%Y/%m/%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+        time.sleep(max(0.0, at + 1 + fail_timeout + 0.1 - time.time()))
+    assert get() == app
+
+
+def test_nginx_holds_a_disabled_backend_out_until_fail_timeout(stack: Stack) -> None:
+    """nginx takes a backend out of rotation only at max_fails (3) failures, for fail_timeout:
+    one failed request leaves the app it hashes to in rotation; three disable it, and once it
+    serves again `nginx` says it is not yet back (naming what failed) until fail_timeout (here
+    raised to 6 s, read from `nginx -T`) has passed — then passes."""
+    conf = "/etc/supervisor/supervisord.conf"
+    ip, port = stack.endpoint("lb1", 80)
+
+    def via_lb1() -> str:
+        with urllib.request.urlopen(f"http://{ip}:{port}/health", timeout=10) as reply:
+            return str(json.loads(reply.read())["host"])
+
+    mine = via_lb1()  # the app this client's address hashes to
+    other = "app2" if mine == "app1" else "app1"
+    _forgive(stack, "lb1", mine, 2.0, via_lb1)  # earlier tests' failures
+    _reload_lb(stack, "lb1", "s/fail_timeout=2s;/fail_timeout=6s;/")
+    try:
+        for failures in (1, 3):
+            assert stack.exec(mine, ["supervisorctl", "-c", conf, "stop", "app"]).ok
+            disabled = time.time()  # nginx can disable it only after this
+            # nginx fails over: every request is answered by the other app.
+            assert [via_lb1() for _ in range(failures)] == [other] * failures
+            assert stack.exec(mine, ["supervisorctl", "-c", conf, "start", "app"]).ok
+            wait_recovered(stack, checks=["processes"], timeout=30)
+            bad = failing(run_checks(stack, ["nginx"]), "nginx")
+            if failures == 1:
+                assert "lb1" not in bad, bad  # below max_fails: still in rotation
+                assert via_lb1() == mine
+                continue
+            assert f"not yet back in rotation: {mine} (disabled at " in bad.get("lb1", ""), bad
+            assert (
+                "after: connect() failed (111: Connection refused); fail_timeout 6s)" in bad["lb1"]
+            )
+            assert via_lb1() == other, "nginx still sends this client to the other app"
+            wait_recovered(stack, checks=["nginx"], timeout=30)
+            assert via_lb1() == mine, "back in rotation, as the check said"
+            assert time.time() - disabled >= 6.0, "held out for fail_timeout"
+    finally:
+        stack.exec(mine, ["supervisorctl", "-c", conf, "start", "app"])
+        _reload_lb(stack, "lb1", "s/fail_timeout=6s;/fail_timeout=2s;/")
     assert_all_pass(stack)
 
 

@@ -14,7 +14,7 @@ from harness.checks.mysql_replication import (
     parse_gtids,
 )
 from harness.checks.nginx import (
-    last_failures,
+    last_disabled,
     not_yet_back,
     parse_disabled,
     parse_fail_timeouts,
@@ -177,41 +177,48 @@ def test_nginx_waits_for_fail_timeout_after_a_backends_last_failure() -> None:
     assert parse_fail_timeouts(config) == {"app1": 2.0, "app2": 10.0}
     assert parse_fail_timeouts("    server app1:8000 fail_timeout=500ms;\n") == {"app1": 0.5}
     log = (
+        "2026/11/26 10:00:00 [error] 7#7: *1 connect() failed (111: Connection refused) while"
+        ' connecting to upstream, client: 172.30.0.1, upstream: "http://172.30.0.22:8000/"\n'
+        "2026/11/26 10:00:01 [warn] 7#7: *2 upstream server temporarily disabled while"
+        ' connecting to upstream, upstream: "http://172.30.0.22:8000/health"\n'
         "2026/11/26 10:00:03 [error] 7#7: *5 connect() failed (111: Connection refused) while"
         ' connecting to upstream, upstream: "http://172.30.0.21:8000/health"\n'
         "2026/11/26 10:00:05 [error] 7#7: *6 upstream timed out (110: Connection timed out)"
         ' while connecting to upstream, upstream: "http://172.30.0.21:8000/socket.io/"\n'
+        "2026/11/26 10:00:05 [warn] 7#7: *6 upstream server temporarily disabled while"
+        ' connecting to upstream, upstream: "http://172.30.0.21:8000/socket.io/"\n'
         "2026/11/26 10:00:06 [error] 7#7: *7 no live upstreams while connecting to upstream,"
         ' upstream: "http://app/health"\n'
-        "2026/11/26 10:00:01 [warn] 7#7: *2 upstream server temporarily disabled while"
-        ' connecting to upstream, upstream: "http://172.30.0.22:8000/health"\n'
         "2026/11/26 10:00:09 [info] 7#7: *9 client closed connection, upstream:"
         ' "http://172.30.0.22:8000/socket.io/"\n'
     )
     t0 = 1795687200.0  # 2026/11/26 10:00:00 UTC
-    failures = last_failures(log)
-    assert failures == {
+    disabled = last_disabled(log)
+    assert disabled == {
         "172.30.0.21": (t0 + 5, "upstream timed out (110: Connection timed out)"),
-        "172.30.0.22": (t0 + 1, "upstream server temporarily disabled"),
+        "172.30.0.22": (t0 + 1, "connect() failed (111: Connection refused)"),
     }
     by_address = {"172.30.0.21": "app1", "172.30.0.22": "app2"}
     timeouts = parse_fail_timeouts(config)
     both = ["app1", "app2"]
-    assert not_yet_back(failures, timeouts, both, by_address, now=t0 + 7.5) == [
-        "not yet back in rotation: app1 (at 10:00:05: upstream timed out (110: Connection timed"
-        " out); fail_timeout 2s), app2 (at 10:00:01: upstream server temporarily disabled;"
-        " fail_timeout 10s)"
+    assert not_yet_back(disabled, timeouts, both, by_address, now=t0 + 7.5) == [
+        "not yet back in rotation: app1 (disabled at 10:00:05 after: upstream timed out (110:"
+        " Connection timed out); fail_timeout 2s), app2 (disabled at 10:00:01 after: connect()"
+        " failed (111: Connection refused); fail_timeout 10s)"
     ]
-    assert not_yet_back(failures, timeouts, both, by_address, now=t0 + 8.0) == [
-        "not yet back in rotation: app2 (at 10:00:01: upstream server temporarily disabled;"
-        " fail_timeout 10s)"
+    assert not_yet_back(disabled, timeouts, both, by_address, now=t0 + 8.0) == [
+        "not yet back in rotation: app2 (disabled at 10:00:01 after: connect() failed (111:"
+        " Connection refused); fail_timeout 10s)"
     ]
-    assert not_yet_back(failures, timeouts, both, by_address, now=t0 + 12.0) == []
+    assert not_yet_back(disabled, timeouts, both, by_address, now=t0 + 12.0) == []
     # A backend that is not serving is the processes check's business, not this one's.
-    assert not_yet_back(failures, timeouts, ["app2"], by_address, now=t0 + 7.5) == [
-        "not yet back in rotation: app2 (at 10:00:01: upstream server temporarily disabled;"
-        " fail_timeout 10s)"
-    ]
+    assert [
+        p.split(" (")[0]
+        for p in not_yet_back(disabled, timeouts, ["app2"], by_address, now=t0 + 7.5)
+    ] == ["not yet back in rotation: app2"]
+    # Errors that stay below max_fails (a stray timeout or reset) take nothing out of rotation.
+    stray = "\n".join(line for line in log.splitlines() if "temporarily disabled" not in line)
+    assert last_disabled(stray) == {}
 
 
 def _sentinel(master: str = "redis1", replicas: int = 2, sentinels: int = 3) -> SentinelView:
