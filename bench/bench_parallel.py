@@ -23,11 +23,15 @@ DEFAULT = [
 
 
 def wall(paths: list[str], workers: int) -> tuple[float, int]:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"]
     cmd += ["-n", str(workers), "--dist", "loadgroup", *paths]
     began = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
-    return time.perf_counter() - began, proc.returncode
+    took = time.perf_counter() - began
+    if proc.returncode:  # a timing of a failed run is no figure: say what failed
+        summary = [ln for ln in proc.stdout.splitlines() if ln.startswith(("FAILED", "ERROR"))]
+        print(f"-n {workers}: exit {proc.returncode}", *summary[:20], sep="\n  ", file=sys.stderr)
+    return took, proc.returncode
 
 
 def main() -> None:
