@@ -31,6 +31,7 @@ NAME = "nginx"
 _LINE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\] (.*)$")
 _SPLIT = "---rh-nginx-config---"
 _UPSTREAM = re.compile(r'upstream: "\w+://([^:/"]+):(\d+)')
+_DISABLED = "upstream server temporarily disabled"
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Disabled:
     line: str
 
 
-def _entries(error_log: str) -> list[tuple[float, str, str, str]]:
+def parse_entries(error_log: str) -> list[tuple[float, str, str, str]]:
     """(epoch seconds, level, message, raw line) of every timestamped line. nginx writes its
     local time; the hosts run in UTC."""
     out = []
@@ -60,7 +61,7 @@ def _lines(error_log: str, needle: str, since: float) -> list[tuple[float, str, 
     ``since``."""
     return [
         (at, message, raw)
-        for at, _, message, raw in _entries(error_log)
+        for at, _, message, raw in parse_entries(error_log)
         if needle in message and at >= int(since)
     ]
 
@@ -68,7 +69,7 @@ def _lines(error_log: str, needle: str, since: float) -> list[tuple[float, str, 
 def parse_disabled(error_log: str, since: float) -> list[Disabled]:
     """Every "upstream server temporarily disabled" line newer than ``since``."""
     out = []
-    for at, message, raw in _lines(error_log, "upstream server temporarily disabled", since):
+    for at, message, raw in _lines(error_log, _DISABLED, since):
         up = _UPSTREAM.search(message)
         if up:
             out.append(Disabled(at, up.group(1), int(up.group(2)), raw[:300]))
@@ -107,11 +108,11 @@ def last_disabled(error_log: str) -> dict[str, tuple[float, str]]:
     or timeout) takes nothing out of rotation."""
     out: dict[str, tuple[float, str]] = {}
     cause: dict[str, str] = {}
-    for at, level, message, _ in _entries(error_log):
+    for at, level, message, _ in parse_entries(error_log):
         up = _UPSTREAM.search(message) if level in ("error", "warn") else None
         if not up:
             continue
-        if "upstream server temporarily disabled" in message:
+        if _DISABLED in message:
             out[up.group(1)] = (at, cause.get(up.group(1), "?"))
         else:
             what = _WHAT.match(message)

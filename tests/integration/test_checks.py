@@ -9,13 +9,13 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 
 import pymysql
 import pytest
 import redis
 
 from harness.checks import NAMES, run_checks
+from harness.checks.nginx import parse_entries
 from harness.runner import wait_recovered
 from harness.stack import Stack
 from tests.integration.conftest import assert_all_pass, failing, healthy_stack
@@ -198,10 +198,10 @@ def _forgive(stack: Stack, lb: str, app: str, fail_timeout: float, get: Callable
     when a request succeeds after ``fail_timeout`` without one: wait that long after the last
     error logged against ``app``, then make a request (``get``) that ``app`` answers."""
     address = stack.static_address(app)
-    last = stack.shell(lb, f"grep -F '://{address}:' /var/log/nginx/error.log | tail -n 1").stdout
-    if last[:19].strip():
-        at = datetime.strptime(last[:19], "%Y/%m/%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
-        time.sleep(max(0.0, at + 1 + fail_timeout + 0.1 - time.time()))
+    log = stack.shell(lb, "tail -c 262144 /var/log/nginx/error.log").stdout
+    against = [at for at, _, message, _ in parse_entries(log) if f"://{address}:" in message]
+    if against:
+        time.sleep(max(0.0, max(against) + 1 + fail_timeout + 0.1 - time.time()))
     assert get() == app
 
 
