@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from harness.errors import UsageError
+from harness.incidents import Incident, load_incident, lookup
 from harness.model import (
     CHECK_NAMES,
-    DnsRotate,
-    FullRestart,
-    Kill,
-    MysqlFailover,
-    Reboot,
-    Rolling,
     Scenario,
-    SentinelFailover,
-    Start,
-    Stop,
     Topology,
 )
 from harness.paths import default_compose_dir
@@ -30,16 +22,46 @@ def scenarios_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[1] / "scenarios"
 
 
+def incidents_dir() -> Path:
+    return default_compose_dir() / "incidents"
+
+
 def known_incidents() -> list[str]:
-    return sorted(p.stem for p in (default_compose_dir() / "incidents").glob("*.yaml"))
+    return sorted(p.stem for p in incidents_dir().glob("*.yaml"))
+
+
+class Incidents(Mapping[str, Incident]):
+    """The shipped incidents by name, each read and validated (against ``topology``) the first
+    time it is asked for: a scenario run checks the incidents it names, not every file."""
+
+    def __init__(self, topology: Topology | None = None, directory: Path | None = None) -> None:
+        self._topology = topology or Topology()
+        self._dir = directory or incidents_dir()
+        self._names = sorted(p.stem for p in self._dir.glob("*.yaml"))
+        self._loaded: dict[str, Incident] = {}
+
+    def __getitem__(self, name: str) -> Incident:
+        if name not in self._names:
+            raise KeyError(name)
+        if name not in self._loaded:
+            self._loaded[name] = load_incident(self._dir / f"{name}.yaml", self._topology)
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def incident(name: str, topology: Topology | None = None) -> Incident:
+    """Incident ``name``, validated; a UsageError naming the known ones if there is none."""
+    return lookup(Incidents(topology), name)
 
 
 def incident_file(name: str) -> Path:
     """The compose override of incident ``name``; a UsageError naming the known ones if none."""
-    known = known_incidents()
-    if name not in known:
-        raise UsageError(f"unknown incident {name!r}; known: {', '.join(known)}")
-    return default_compose_dir() / "incidents" / f"{name}.yaml"
+    return incident(name).path
 
 
 def scenario_files() -> list[Path]:
@@ -48,7 +70,7 @@ def scenario_files() -> list[Path]:
 
 def load(path: Path, topology: Topology | None = None) -> Scenario:
     return load_scenario(
-        path, topology=topology or Topology(), checks=CHECK_NAMES, incidents=known_incidents()
+        path, topology=topology or Topology(), checks=CHECK_NAMES, incidents=Incidents(topology)
     )
 
 
@@ -57,7 +79,7 @@ def load_all(topology: Topology | None = None) -> list[Scenario]:
         scenario_files(),
         topology=topology or Topology(),
         checks=CHECK_NAMES,
-        incidents=known_incidents(),
+        incidents=Incidents(topology),
     )
 
 
@@ -78,16 +100,5 @@ def resolve(args: Sequence[str], topology: Topology | None = None) -> list[Scena
 
 def hosts_touched(scenario: Scenario, topology: Topology | None = None) -> list[str]:
     topo = topology or Topology()
-    hosts: list[str] = []
-    for step in scenario.steps:
-        if isinstance(step, Reboot | Kill | Stop | Start):
-            hosts.append(step.host)
-        elif isinstance(step, DnsRotate):
-            hosts += [step.lb, topo.dns_host]
-        elif isinstance(step, SentinelFailover):
-            hosts += list(topo.redis_hosts)
-        elif isinstance(step, MysqlFailover):
-            hosts += list(topo.mysql_hosts)
-        elif isinstance(step, Rolling | FullRestart):
-            hosts += list(step.hosts)
+    hosts = {h for step in scenario.steps for h in step.touches(topo)}
     return [h for h in topo.hosts if h in hosts]

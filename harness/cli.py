@@ -133,8 +133,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
         )
     except CheckTimeout as e:
         err.print(f"[red]up failed:[/] {e}")
-        if isinstance(e.results, list):
-            err.print(results_table([r for r in e.results if not r.ok]))
+        err.print(results_table([r for r in e.results if not r.ok]))
         err.print(f"stack {args.project} removed")
         return EXIT_FAIL
     table = Table(title=f"stack {args.project} ready")
@@ -207,14 +206,21 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     topology = _topology(args.topology)
     scenarios = catalog.load_all(topology)
+    incidents = catalog.Incidents(topology)
     rows = [
         {
             "name": s.name,
             "description": s.description,
             "hosts": catalog.hosts_touched(s, topology),
             "incident": s.reproduces.incident if s.reproduces else None,
-            "check": s.reproduces.check if s.reproduces else None,
-            "budget": s.reproduces.budget if s.reproduces else None,
+            "reproduced_by": (
+                [
+                    {"kind": sig.kind, "name": sig.name, "cause": sig.cause, "host": sig.host}
+                    for sig in incidents[s.reproduces.incident].reproduced_by
+                ]
+                if s.reproduces
+                else []
+            ),
             "file": s.source,
         }
         for s in scenarios
@@ -228,8 +234,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for s in scenarios:
         incident = ""
         if s.reproduces:
-            fails = s.reproduces.check or f"{s.reproduces.budget} budget"
-            incident = f"{s.reproduces.incident} ({fails})"
+            shown_by = incidents[s.reproduces.incident].describe()
+            incident = f"{s.reproduces.incident} ({shown_by})"
         table.add_row(
             s.name, s.description, ", ".join(catalog.hosts_touched(s, topology)), incident
         )
@@ -239,10 +245,22 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from harness import catalog
+    from harness.incidents import unobservable
 
-    scenarios = catalog.resolve(args.scenarios, _topology(args.topology))
+    topology = _topology(args.topology)
+    scenarios = catalog.resolve(args.scenarios, topology)
     if args.incident:
-        catalog.incident_file(args.incident)  # refuse an unknown name before anything starts
+        # refuse an unknown name, or a scenario that could never show it, before anything starts
+        chosen = catalog.incident(args.incident, topology)
+        for s in scenarios:
+            problem = unobservable(
+                chosen,
+                checks=s.expect.checks,
+                budgets=s.budgets,
+                step_kinds={step.KEY for step in s.steps},
+            )
+            if problem:
+                raise UsageError(f"{s.source}: cannot reproduce: {problem}")
     for f in args.compose:
         if not f.is_file():
             raise UsageError(f"{f}: compose file not found")

@@ -7,6 +7,12 @@ everything else to exit 1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the results are model data; errors stay importable from anywhere
+    from harness.model import CheckResult
+
 
 class HarnessError(Exception):
     """Base of every error reboot-harness raises on purpose."""
@@ -33,12 +39,26 @@ class ImageBuildError(StackError):
 
 
 class FaultError(HarnessError):
-    """A fault could not be injected or healed."""
+    """A fault could not be injected or healed, or an operation did not take effect.
+
+    Args:
+        message: what failed, where, and what was seen.
+        cause: a stable code of harness.model.STEP_ERROR_CAUSES (how incidents declare the step
+            errors they bring).
+        checks: for a wait that ran out, the checks still failing (harness.model.CheckResult).
+    """
+
+    def __init__(
+        self, message: str, cause: str = "step-failed", checks: Sequence[CheckResult] = ()
+    ) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.checks: tuple[CheckResult, ...] = tuple(checks)
 
 
 class CheckTimeout(HarnessError):
     """A wait ran out before the checks held; carries the last observed results."""
 
-    def __init__(self, message: str, results: object = None) -> None:
+    def __init__(self, message: str, results: Sequence[CheckResult] = ()) -> None:
         super().__init__(message)
-        self.results = results
+        self.results: list[CheckResult] = list(results)

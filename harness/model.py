@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,11 @@ class CheckResult:
         expected: what a recovered stack shows, in words a user can compare.
         observed: what was seen, as precisely as it can be said.
         detail: anything else worth knowing (which command, last error).
+        causes: for a failure, the stable codes of what failed, most telling first (see
+            :data:`CHECKS` and :data:`COMMON_CAUSES`); empty when ``ok``.
+        subjects: what this result is about, each named as the check names its subjects
+            (``app1``, ``lb1->app2``, ``redis2/sentinel``): for a passing result, exactly what
+            it exercised; for a failing one, what it tried.
     """
 
     check: str
@@ -26,23 +33,39 @@ class CheckResult:
     expected: str
     observed: str
     detail: str = ""
+    causes: tuple[str, ...] = ()
+    subjects: tuple[str, ...] = ()
+
+    @property
+    def cause(self) -> str:
+        """The most telling cause of a failure ('' when ok)."""
+        return self.causes[0] if self.causes else ""
 
     def as_dict(self) -> dict[str, object]:
         return {
             "check": self.check,
             "host": self.host,
             "ok": self.ok,
+            "cause": self.cause,
+            "causes": list(self.causes),
             "expected": self.expected,
             "observed": self.observed,
             "detail": self.detail,
+            "subjects": list(self.subjects),
         }
 
     def line(self) -> str:
-        state = "ok" if self.ok else "FAIL"
+        if self.ok:
+            return f"{self.check} [{self.host}] ok: {self.observed}"
         return (
-            f"{self.check} [{self.host}] {state}: expected {self.expected},"
-            f" observed {self.observed}"
+            f"{self.check} [{self.host}] {self.cause or 'FAIL'}: {self.observed}"
+            f" (expected {self.expected})"
         )
+
+    def brief(self) -> str:
+        """``limits [app1] nofile-below-minimum: soft 1024 < 10000`` (no expectation)."""
+        said = self.cause or ("ok" if self.ok else "FAIL")
+        return f"{self.check} [{self.host}] {said}: {self.observed}"
 
 
 @dataclass(frozen=True)
@@ -99,7 +122,8 @@ class Topology:
     mysql_port: int = 3306
     graphite_host: str = "graphite"
     carbon_port: int = 2003
-    graphite_pid_dir: str = "/run/graphite"
+    carbon_conf: str = "/etc/carbon/carbon.conf"
+    graphite_pid_dir: str = "/run/graphite"  # when carbon_conf names no PID_DIR
     graphite_user: str = "_graphite"
     graphite_pid_dir_mode: str = "755"
     whisper_dir: str = "/var/lib/graphite/whisper"
@@ -130,18 +154,135 @@ class Topology:
 # parsed by harness.scenario.
 
 # Every recovery check, in the order results are shown: from the host itself outwards to what
-# clients see. Here, not in harness.checks, so validating a scenario never imports the checks
-# (and with them the Docker, redis and MySQL clients): bad input is refused in a blink.
-CHECK_NAMES = (
-    "processes",
-    "limits",
-    "directories",
-    "redis roles",
-    "mysql replication",
-    "nginx",
-    "dns",
-    "socket.io",
+# clients see, each with the cause codes its failures carry. Here, not in harness.checks, so
+# validating a scenario or an incident never imports the checks (and with them the Docker,
+# redis and MySQL clients): bad input is refused in a blink.
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    """A recovery check as scenarios and incidents name it.
+
+    Attributes:
+        name: what scenarios call it.
+        causes: the stable codes of its failures -> what each means. Every failing result of
+            the check carries one of these or one of :data:`COMMON_CAUSES`.
+        subjects: what it covers on a stack, in words (the README's table).
+    """
+
+    name: str
+    causes: Mapping[str, str]
+    subjects: str = ""
+
+
+# Causes any check may report. `host-down` and `check-crashed` say nothing about a service's
+# configuration: an incident is never "reproduced" by them unless it declares them.
+COMMON_CAUSES: Mapping[str, str] = MappingProxyType(
+    {
+        "host-down": "the host is not running (powered off, or its init exited)",
+        "check-crashed": "the check itself failed with an exception (a harness bug or an"
+        " answer it could not read)",
+        "not-exercised": "the check reached fewer subjects than the topology names (or none)",
+    }
 )
+
+
+def _kind(name: str, subjects: str, **causes: str) -> CheckKind:
+    return CheckKind(name, MappingProxyType({k.replace("_", "-"): v for k, v in causes.items()}),
+                     subjects)  # fmt: skip
+
+
+CHECKS: tuple[CheckKind, ...] = (
+    _kind(
+        "processes",
+        "every host of the topology",
+        host_unreadable="the host's processes could not be read",
+        daemon_not_running="an expected daemon is not alive on the host",
+        supervisor_unreadable="supervisord did not say how its programs are",
+        program_not_running="a supervisord program is not RUNNING/STARTING, or its process ended",
+        program_not_serving="the app is RUNNING but its own process does not answer /health",
+    ),
+    _kind(
+        "limits",
+        "every app host's app program",
+        program_not_running="the program whose limit is checked is not running",
+        limits_unreadable="/proc/PID/limits could not be read",
+        nofile_below_minimum="the program's soft open-file limit is below what it needs",
+    ),
+    _kind(
+        "directories",
+        "the graphite host",
+        pid_dir_missing="carbon's pid directory does not exist",
+        pid_dir_wrong_owner="carbon's pid directory has the wrong owner or mode",
+        not_listening="carbon does not listen on its line receiver port",
+        metric_not_sent="a metric could not be sent to carbon",
+        metric_not_stored="a metric sent now did not land in whisper",
+    ),
+    _kind(
+        "redis roles",
+        "every redis host's redis-server and sentinel",
+        zero_masters="no redis server is master: nobody can write",
+        several_masters="more than one redis server is master (split brain)",
+        redis_unreachable="a redis server does not answer",
+        wrong_role="a redis server has a role other than master or replica",
+        replica_wrong_master="a replica replicates from another host than the master",
+        replica_link_down="a replica's link to the master is not up",
+        sentinel_unreachable="a sentinel does not answer",
+        sentinel_wrong_master="a sentinel names another master",
+        ckquorum_failed="a sentinel cannot reach its quorum (SENTINEL CKQUORUM)",
+        sentinel_view_incomplete="a sentinel knows fewer or more replicas or sentinels than exist",
+        failover_in_progress="a sentinel reports a failover still in progress",
+    ),
+    _kind(
+        "mysql replication",
+        "every mysql host",
+        mysql_unreachable="a server does not answer",
+        no_primary="no server is writable (read_only=0)",
+        several_primaries="more than one server is writable",
+        replica_writable="a replica is not read_only",
+        not_a_replica="a server that is not the primary replicates from nobody",
+        replica_wrong_primary="a replica replicates from another host than the primary",
+        replica_io_error="the replica's IO thread failed (connect, authentication, binlog)",
+        replica_sql_error="the replica's SQL thread failed applying a transaction",
+        replica_stopped="a replication thread is not running, without an error",
+        errant_transactions="a replica holds transactions the primary never had",
+        replica_behind="a replica has not applied everything the primary has",
+    ),
+    _kind(
+        "nginx",
+        "every load balancer, and each backend app as that LB reaches it",
+        lb_not_answering="the LB's /health does not answer through to an app",
+        backend_unreachable="the LB cannot reach an app at the address it uses for it",
+        backend_not_serving="an app does not serve /health",
+        healthy_backend_marked_down="nginx disabled a backend while it was serving",
+        healthy_backend_held_out="nginx refused requests ('no live upstreams') while a backend"
+        " was serving",
+        backend_not_back="nginx still holds a serving backend out of rotation (fail_timeout)",
+    ),
+    _kind(
+        "dns",
+        "the dns host, asked directly and from inside the stack network as clients ask it",
+        dns_no_answer="the DNS server did not answer",
+        wrong_answer="the LB name resolves to other addresses than the LBs in rotation",
+        ttl_too_long="the answer's TTL is longer than clients may cache it",
+    ),
+    _kind(
+        "socket.io",
+        "every load balancer, and each app behind it",
+        no_echo="a socket.io client could not connect and get its echo back",
+        app_not_serving="an app does not serve /health at all (nothing to reach through an LB)",
+        wrong_backend="the LB sent a client for one app to another (the app is held out)",
+    ),
+)
+CHECK_NAMES: tuple[str, ...] = tuple(k.name for k in CHECKS)
+CHECK_KINDS: Mapping[str, CheckKind] = MappingProxyType({k.name: k for k in CHECKS})
+
+
+def causes_of(check: str) -> tuple[str, ...]:
+    """Every cause code a failure of ``check`` may carry (its own, then the common ones)."""
+    return (*CHECK_KINDS[check].causes, *COMMON_CAUSES)
+
+
 REBOOT_MODES = ("graceful", "hard")
 ORDERS = ("given", "reverse", "random")
 
@@ -158,6 +299,12 @@ class Reboot:
     new_ip: bool = False
     grace: float = 10.0
 
+    KEY: ClassVar[str] = "reboot"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return (self.host,)
+
 
 @dataclass(frozen=True)
 class Kill:
@@ -166,6 +313,12 @@ class Kill:
     host: str
     program: str
     signal: str = "TERM"
+
+    KEY: ClassVar[str] = "kill"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return (self.host,)
 
 
 @dataclass(frozen=True)
@@ -176,10 +329,22 @@ class Stop:
     mode: str = "graceful"
     grace: float = 10.0
 
+    KEY: ClassVar[str] = "stop"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return (self.host,)
+
 
 @dataclass(frozen=True)
 class Start:
     host: str
+
+    KEY: ClassVar[str] = "start"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return (self.host,)
 
 
 @dataclass(frozen=True)
@@ -191,12 +356,24 @@ class DnsRotate:
     action: str
     wait: float = 2.0
 
+    KEY: ClassVar[str] = "dns_rotate"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return (self.lb, topo.dns_host)
+
 
 @dataclass(frozen=True)
 class SentinelFailover:
     """Ask Sentinel to fail the redis master over, and wait until a new master is in place."""
 
     timeout: float = 30.0
+
+    KEY: ClassVar[str] = "sentinel_failover"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return tuple(topo.redis_hosts)
 
 
 @dataclass(frozen=True)
@@ -207,6 +384,12 @@ class MysqlFailover:
     to: str = ""
     timeout: float = 30.0
 
+    KEY: ClassVar[str] = "mysql_failover"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return tuple(topo.mysql_hosts)
+
 
 @dataclass(frozen=True)
 class WaitRecovered:
@@ -215,10 +398,22 @@ class WaitRecovered:
     within: float
     checks: tuple[str, ...] = ()
 
+    KEY: ClassVar[str] = "wait_recovered"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return ()
+
 
 @dataclass(frozen=True)
 class Sleep:
     seconds: float
+
+    KEY: ClassVar[str] = "sleep"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return ()
 
 
 @dataclass(frozen=True)
@@ -230,6 +425,12 @@ class Rolling:
     down_for: float = 0.0
     recover_within: float = 90.0
 
+    KEY: ClassVar[str] = "rolling"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return tuple(self.hosts)
+
 
 @dataclass(frozen=True)
 class FullRestart:
@@ -239,6 +440,12 @@ class FullRestart:
     mode: str = "graceful"
     order: str = "given"
     down_for: float = 0.0
+
+    KEY: ClassVar[str] = "full_restart"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        """The hosts this step touches."""
+        return tuple(self.hosts)
 
 
 Step = (
@@ -256,10 +463,93 @@ Step = (
 )
 
 
+# Why a step failed: the cause a FaultError carries (harness.errors), recorded with the step.
+STEP_ERROR_CAUSES: Mapping[str, str] = MappingProxyType(
+    {
+        "step-failed": "the step failed for a reason the harness does not name",
+        "not-recovered": "a wait for recovery ran out; its failing checks are kept with it",
+        "host-unavailable": "a host the step needed is not running, or its engine refused",
+        "signal-failed": "no process to signal, or the signal could not be sent",
+        "failover-refused": "Sentinel refused the failover (another in progress, no good replica)",
+        "failover-incomplete": "the failover did not settle in time: sentinels disagree, a replica"
+        " not reconfigured, or Sentinel still reports it in progress",
+        "no-primary": "a MySQL failover found no single writable primary to move from",
+        "replica-not-caught-up": "the new MySQL primary did not reach the old one's position",
+        "repl-password-too-long": "CHANGE MASTER refused the replication password as too long"
+        " (ERROR 1470)",
+        "replication-not-started": "after a MySQL failover the old primary does not replicate"
+        " from the new one",
+        "rotation-not-served": "the DNS answer did not change to the new rotation",
+    }
+)
+
+
+@dataclass(frozen=True)
+class StepError:
+    """A step that failed: where, why (a cause of :data:`STEP_ERROR_CAUSES`), and for a wait
+    that ran out, the checks that were still failing."""
+
+    index: int
+    kind: str
+    message: str
+    cause: str = "step-failed"
+    checks: tuple[CheckResult, ...] = ()
+
+    def line(self) -> str:
+        return f"steps[{self.index}].{self.kind} {self.cause}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "index": self.index,
+            "kind": self.kind,
+            "cause": self.cause,
+            "message": self.message,
+            "checks": [r.as_dict() for r in self.checks],
+        }
+
+
+# What a budget limits (the keys of a scenario's `budgets:` entries), and `traffic`: a budget for
+# a service that recorded no operation at all.
+MEASUREMENTS = ("max_downtime", "max_errors", "max_reconnect", "no_lost_writes", "traffic")
+
+
+@dataclass(frozen=True)
+class BudgetViolation:
+    """A budget exceeded: which service and measurement, the message, and the hosts whose
+    disruption it is attributed to (``-``: no host explains it)."""
+
+    service: str
+    measurement: str
+    message: str
+    hosts: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        where = f" [{', '.join(self.hosts)}]" if self.hosts else ""
+        return f"{self.service} {self.measurement}{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "service": self.service,
+            "measurement": self.measurement,
+            "hosts": list(self.hosts),
+            "message": self.message,
+        }
+
+
+STEP_TYPES: tuple[type, ...] = (
+    Reboot, Kill, Stop, Start, DnsRotate, SentinelFailover, MysqlFailover, WaitRecovered, Sleep,
+    Rolling, FullRestart,
+)  # fmt: skip
+# The YAML key of each step kind (what scenarios write, what step errors and incidents name);
+# each step type also says which hosts it touches (``touches``).
+STEP_KEYS: tuple[str, ...] = tuple(sorted(t.KEY for t in STEP_TYPES))  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class Reproduces:
-    """The incident (a compose override in compose/incidents/) a scenario reproduces, and what
-    must fail on it: a recovery ``check``, or the ``budget`` of a service (what users saw)."""
+    """The incident (a compose override in compose/incidents/) a scenario reproduces. What its
+    failure must show is the incident's own declaration (harness.incidents); ``check`` or
+    ``budget``, when the scenario names one, must agree with it."""
 
     incident: str
     check: str = ""
@@ -289,20 +579,85 @@ class Scenario:
         return ("fixed", "incident") if self.reproduces else ("fixed",)
 
 
+class Category(StrEnum):
+    """What an event is to the verdicts and reports: a fault done to a host, an operator's move,
+    or the harness's own bookkeeping."""
+
+    FAULT = "fault"
+    OPERATION = "operation"
+    BOOKKEEPING = "bookkeeping"
+
+
+class EventKind(StrEnum):
+    """Every kind of event a run records; its value is what reports and JSON show."""
+
+    POWER_OFF = "power off"
+    POWER_ON = "power on"
+    KILL = "kill"
+    NEW_ADDRESS = "new address"
+    FULL_RESTART = "full restart"
+    DNS_ROTATE = "dns rotate"
+    SENTINEL_FAILOVER = "sentinel failover"
+    MYSQL_PROMOTE = "mysql promote"
+    MYSQL_REPOINT = "mysql repoint"
+    RECOVERED = "recovered"
+    NOT_RECOVERED = "not recovered"
+    STACK_READY = "stack ready"
+    PREFLIGHT = "preflight"
+    STEP_FAILED = "step failed"
+    HEAL = "heal"
+    HEAL_FAILED = "heal failed"
+    TRAFFIC_STARTED = "traffic started"
+    TRAFFIC_STOPPED = "traffic stopped"
+
+    @property
+    def category(self) -> Category:
+        return _CATEGORIES.get(self, Category.BOOKKEEPING)
+
+
+_CATEGORIES: Mapping[EventKind, Category] = MappingProxyType(
+    {
+        **dict.fromkeys(
+            (
+                EventKind.POWER_OFF,
+                EventKind.POWER_ON,
+                EventKind.KILL,
+                EventKind.NEW_ADDRESS,
+                EventKind.FULL_RESTART,
+            ),
+            Category.FAULT,
+        ),
+        **dict.fromkeys(
+            (
+                EventKind.DNS_ROTATE,
+                EventKind.SENTINEL_FAILOVER,
+                EventKind.MYSQL_PROMOTE,
+                EventKind.MYSQL_REPOINT,
+            ),
+            Category.OPERATION,
+        ),
+    }
+)
+
+
 @dataclass(frozen=True)
 class Event:
     """Something the harness did or saw during a run, at ``t`` (epoch seconds)."""
 
     t: float
-    kind: str
+    kind: EventKind
     host: str = ""
     detail: str = ""
     duration_s: float = 0.0
 
+    def __post_init__(self) -> None:
+        # A kind given by its value ("power off", as read back from JSON) becomes the member.
+        object.__setattr__(self, "kind", EventKind(self.kind))
+
     def as_dict(self) -> dict[str, object]:
         return {
             "t": round(self.t, 3),
-            "kind": self.kind,
+            "kind": str(self.kind),
             "host": self.host,
             "detail": self.detail,
             "duration_s": round(self.duration_s, 3),

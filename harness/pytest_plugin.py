@@ -137,11 +137,14 @@ class ScenarioItem(pytest.Item):
             safe = result.test_id.replace("[", "-").replace("]", "")
             write_reports([result.as_dict()], Path(report_dir) / safe)
         self.user_properties.append(("reason", result.reason))
+        if result.incident:
+            self.user_properties.append(("incident", result.incident))
         self.user_properties.append(("duration_s", f"{result.duration_s:.1f}"))
         if not result.passed:
             lines = [f"{result.test_id}: {result.reason}"]
-            lines += [f"  step error: {e}" for e in result.step_errors]
+            lines += [f"  step error: {e.line()}" for e in result.step_errors]
             lines += [f"  {r.line()}" for r in result.checks if not r.ok][:12]
+            lines += [f"  budget: {v.line()}" for v in result.budget_violations][:6]
             lines += ["  events:"] + [
                 f"    {time.strftime('%H:%M:%S', time.gmtime(e.t))} {e.kind} {e.host} {e.detail}"
                 for e in result.events[-15:]
@@ -215,7 +218,7 @@ def check(stack: Any) -> Callable[..., list[CheckResult]]:
         try:
             return wait_recovered(stack, checks=names, since=time.time(), timeout=within).results
         except CheckTimeout as e:
-            failing = [r.line() for r in e.results or [] if not r.ok]  # type: ignore[attr-defined]
+            failing = [r.line() for r in e.results if not r.ok]
             pytest.fail(
                 f"not recovered within {within:g}s:\n  " + "\n  ".join(failing), pytrace=False
             )

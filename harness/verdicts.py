@@ -71,12 +71,21 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from harness.model import SERVICES, Budget, Event, History, Op
+from harness.model import (
+    SERVICES,
+    Budget,
+    BudgetViolation,
+    Category,
+    Event,
+    EventKind,
+    History,
+    Op,
+)
 
-FAULT_KINDS = ("power off", "power on", "kill", "new address", "full restart")
-OPERATION_KINDS = ("dns rotate", "sentinel failover", "mysql promote", "mysql repoint")
+FAULT_KINDS = tuple(k for k in EventKind if k.category is Category.FAULT)
+OPERATION_KINDS = tuple(k for k in EventKind if k.category is Category.OPERATION)
 DISRUPTIVE_KINDS = FAULT_KINDS + OPERATION_KINDS
-RECOVERED = "recovered"
+RECOVERED = EventKind.RECOVERED
 RECONNECT_OP = "reconnect"
 WRITE_SERVICES = ("redis", "mysql")  # services whose acknowledged writes are read back
 RECONNECT_SERVICES = ("socketio",)  # services whose clients record reconnect ops
@@ -293,6 +302,7 @@ class HostRow:
     lost_writes: int | None = None
     budget: str = "-"
     verdict: str = "-"
+    over: tuple[str, ...] = ()  # the exceeded budget measurements this row contributes to
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -480,6 +490,13 @@ def merge_windows(windows: Iterable[Window]) -> list[Window]:
     return merged
 
 
+def service_windows(ops: Iterable[Op], service: str) -> list[Window]:
+    """Every downtime window of ``service`` in ``ops`` (all clients): each client's windows,
+    merged. The one definition of a downtime window (module docstring)."""
+    clients = _by_client(op for op in ops if op.service == service)
+    return merge_windows(w for c in clients.values() for w in client_windows(c))
+
+
 def _by_client(ops: Iterable[Op]) -> dict[str, list[Op]]:
     clients: dict[str, list[Op]] = {}
     for op in ops:
@@ -516,7 +533,7 @@ def service_verdict(
     if not ops:
         return ServiceVerdict(service, writes=Writes(0, service in present))
     clients = _by_client(ops)
-    windows = merge_windows(w for c in clients.values() for w in client_windows(c))
+    windows = service_windows(ops, service)
     reconnects = [op for op in ops if op.op == RECONNECT_OP]
     windows = [
         replace(
@@ -640,6 +657,25 @@ def judge_budgets(
     return lines
 
 
+def violations(summary: Summary) -> list[BudgetViolation]:
+    """Every budget exceeded, typed: service, measurement, message, and the hosts whose rows of
+    the downtime table add to it (``-`` when no host's disruption explains it)."""
+    out = []
+    by_name = {v.service: v for v in summary.services}
+    for b in summary.budgets:
+        verdict = by_name.get(b.service, ServiceVerdict(b.service))
+        for measurement, message in _breaches(verdict, b):
+            hosts = tuple(
+                dict.fromkeys(
+                    r.host
+                    for r in summary.hosts
+                    if r.service == b.service and measurement in r.over
+                )
+            )
+            out.append(BudgetViolation(b.service, measurement, message, hosts))
+    return out
+
+
 # -- the downtime table ------------------------------------------------------------------------
 
 
@@ -682,14 +718,20 @@ def _rows(
                 lost_writes=lost if v.writes.acked else None,
                 budget=describe_budget(by_service.get(v.service)),
             )
-            rows.append(replace(row, verdict=_row_verdict(row, v, by_service.get(v.service))))
+            over = _row_over(row, v, by_service.get(v.service))
+            verdict = (
+                "no budget"
+                if by_service.get(v.service) is None
+                else ("over: " + ", ".join(over) if over else "ok")
+            )
+            rows.append(replace(row, verdict=verdict, over=over))
     return rows
 
 
-def _row_verdict(row: HostRow, v: ServiceVerdict, budget: Budget | None) -> str:
-    """``ok``, ``no budget``, or ``over: ...`` naming the exceeded budgets this row adds to."""
+def _row_over(row: HostRow, v: ServiceVerdict, budget: Budget | None) -> tuple[str, ...]:
+    """The exceeded budgets (measurements) of the service that this row adds to."""
     if budget is None:
-        return "no budget"
+        return ()
     limit = budget.max_reconnect
     adds_to = {
         "traffic": True,
@@ -701,8 +743,7 @@ def _row_verdict(row: HostRow, v: ServiceVerdict, budget: Budget | None) -> str:
         or (v.reconnects.failed > 0 and bool(row.errors)),
         "no_lost_writes": bool(row.lost_writes) or (not v.writes.checked and row.host == "-"),
     }
-    over = [name for name, _ in _breaches(v, budget) if adds_to[name]]
-    return "over: " + ", ".join(over) if over else "ok"
+    return tuple(name for name, _ in _breaches(v, budget) if adds_to[name])
 
 
 # -- one call ----------------------------------------------------------------------------------
@@ -727,7 +768,7 @@ def analyze(history: History, events: Sequence[Event], budgets: Iterable[Budget]
 
 def summarize(
     history: History, events: Sequence[Event], budgets: Iterable[Budget] = ()
-) -> tuple[dict[str, object], list[str]]:
+) -> tuple[dict[str, object], list[BudgetViolation]]:
     """The verdicts of a run as a JSON-ready dict, and the budget violations (one line each).
 
     Args:
@@ -736,8 +777,8 @@ def summarize(
         budgets: the scenario's budgets (``Scenario.budgets``).
 
     Returns:
-        ``(verdicts, violations)``: the dict described in the module docstring, and
-        ``judge_budgets`` of it (empty when every budget is met).
+        ``(verdicts, violations)``: the dict described in the module docstring, and the budgets
+        exceeded (:func:`violations`; empty when every budget is met).
     """
     summary = analyze(history, events, budgets)
-    return summary.as_dict(), judge_budgets(summary.services, summary.budgets)
+    return summary.as_dict(), violations(summary)

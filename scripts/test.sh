@@ -7,4 +7,5 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 .venv/bin/reboot-harness gc
 .venv/bin/reboot-harness build
-exec .venv/bin/pytest -n 2 --dist loadgroup --junitxml=.reports/junit.xml "$@" tests scenarios
+# Scenarios first: they are the longest items, and xdist hands items out in this order.
+exec .venv/bin/pytest -n 2 --dist loadgroup --junitxml=.reports/junit.xml "$@" scenarios tests

@@ -17,7 +17,7 @@ from harness.checks import (  # noqa: F401  (registration by import)
 )
 from harness.checks.base import REGISTRY, CheckContext, failure, short_error
 from harness.errors import UsageError
-from harness.model import CHECK_NAMES, CheckResult
+from harness.model import CHECK_NAMES, CheckResult, Topology
 from harness.stack import Stack
 
 # harness.model.CHECK_NAMES is the list scenarios are validated against (without importing
@@ -55,14 +55,45 @@ def run_checks(
         statuses=statuses,
     )
     with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
-        futures = {name: pool.submit(REGISTRY[name], ctx) for name in chosen}
+        futures = {name: pool.submit(REGISTRY[name].fn, ctx) for name in chosen}
     results: list[CheckResult] = []
     for name in chosen:
         try:
-            results.extend(futures[name].result())
+            found = futures[name].result()
         except Exception as e:  # a bug in a check must not hide the other checks
-            results.append(failure(name, "*", "check runs", f"check crashed: {short_error(e)}"))
+            found = [
+                failure(name, "*", "check runs", f"check crashed: {short_error(e)}",
+                        cause="check-crashed")
+            ]  # fmt: skip
+        results.extend(found)
+        results.extend(coverage(name, stack.topology, found))
     return results
+
+
+def coverage(name: str, topology: Topology, results: list[CheckResult]) -> list[CheckResult]:
+    """A `not-exercised` failure when the results of check ``name`` name fewer subjects than
+    the topology asks it to cover, or when the topology gives it nothing to cover: a check
+    that looked at nothing, or at some of its subjects only, must not pass."""
+    required = REGISTRY[name].subjects(topology)
+    named = {s for r in results for s in r.subjects}
+    if not required:
+        return [
+            failure(name, "*", "at least one subject to check", "the topology names none",
+                    cause="not-exercised")
+        ]  # fmt: skip
+    missing = [s for s in required if s not in named]
+    if not missing:
+        return []
+    return [
+        failure(
+            name,
+            "*",
+            f"every subject checked: {', '.join(required)}",
+            f"not exercised: {', '.join(missing)}",
+            cause="not-exercised",
+            subjects=tuple(missing),
+        )
+    ]
 
 
 __all__ = ["NAMES", "CheckContext", "resolve", "run_checks"]

@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from harness.checks.hostview import HostView, read_view
-from harness.model import CheckResult, Topology
+from harness.model import CHECK_KINDS, COMMON_CAUSES, CheckResult, Topology
 from harness.stack import Stack
 
 
@@ -76,21 +76,80 @@ def _fill(fut: Future[HostView], stack: Stack, host: str) -> None:
 
 
 CheckFn = Callable[[CheckContext], list[CheckResult]]
+SubjectsFn = Callable[[Topology], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A check's implementation, and the subjects a topology asks it to cover (each must be
+    named by one of its results, or the run reports `not-exercised`)."""
+
+    fn: CheckFn
+    subjects: SubjectsFn
+
 
 # name -> implementation, in the order results are shown.
-REGISTRY: dict[str, CheckFn] = {}
+REGISTRY: dict[str, Registered] = {}
 
 
-def register(name: str) -> Callable[[CheckFn], CheckFn]:
+def register(name: str, subjects: SubjectsFn) -> Callable[[CheckFn], CheckFn]:
     def deco(fn: CheckFn) -> CheckFn:
-        REGISTRY[name] = fn
+        if name not in CHECK_KINDS:  # pragma: no cover - a programming error
+            raise RuntimeError(f"check {name!r} is not in harness.model.CHECKS")
+        REGISTRY[name] = Registered(fn, subjects)
         return fn
 
     return deco
 
 
-def failure(check: str, host: str, expected: str, observed: str, detail: str = "") -> CheckResult:
-    return CheckResult(check, host, False, expected, observed, detail)
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, with its stable cause code (harness.model.CHECKS)."""
+
+    cause: str
+    text: str
+
+
+def failure(
+    check: str,
+    host: str,
+    expected: str,
+    observed: str,
+    detail: str = "",
+    *,
+    cause: str,
+    subjects: tuple[str, ...] = (),
+) -> CheckResult:
+    _known_cause(check, cause)
+    return CheckResult(check, host, False, expected, observed, detail, (cause,), subjects)
+
+
+def judged(
+    check: str,
+    host: str,
+    expected: str,
+    problems: list[Problem],
+    ok_text: str,
+    *,
+    subjects: tuple[str, ...],
+    detail: str = "",
+) -> CheckResult:
+    """A result from the problems found (none: it held, and ``subjects`` were exercised)."""
+    for p in problems:
+        _known_cause(check, p.cause)
+    observed = "; ".join(p.text for p in problems) if problems else ok_text
+    causes = tuple(dict.fromkeys(p.cause for p in problems))
+    return CheckResult(check, host, not problems, expected, observed, detail, causes, subjects)
+
+
+def _known_cause(check: str, cause: str) -> None:
+    if cause not in CHECK_KINDS[check].causes and cause not in COMMON_CAUSES:
+        raise RuntimeError(f"check {check!r} reported unknown cause {cause!r}")  # a bug
+
+
+def host_down(check: str, host: str, expected: str, reason: str, detail: str = "",
+              subjects: tuple[str, ...] = ()) -> CheckResult:  # fmt: skip
+    return failure(check, host, expected, reason, detail, cause="host-down", subjects=subjects)
 
 
 def short_error(e: BaseException) -> str:

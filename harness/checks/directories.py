@@ -7,8 +7,8 @@ import random
 import socket
 import time
 
-from harness.checks.base import CheckContext, failure, register, short_error
-from harness.model import CheckResult
+from harness.checks.base import CheckContext, Problem, host_down, judged, register, short_error
+from harness.model import CheckResult, Topology
 
 NAME = "directories"
 PROBE_METRIC = "rh.harness.probe"
@@ -24,34 +24,58 @@ def listening_ports(proc_net_tcp: str) -> set[int]:
     return ports
 
 
-@register(NAME)
+def subjects(topo: Topology) -> tuple[str, ...]:
+    return (topo.graphite_host,) if topo.graphite_host else ()
+
+
+# carbon's own configuration says where its pid file goes ([cache] PID_DIR); the post-mortem's
+# fix moved it off tmpfs, a boot-time mkdir keeps it on /run: both must pass, so the check reads
+# the directory carbon will use instead of assuming one.
+_PID_DIR_SCRIPT = (
+    'd=$(sed -n "s/^[[:space:]]*PID_DIR[[:space:]]*=[[:space:]]*//p" "$1" 2>/dev/null | tail -n 1);'
+    ' d=${d%/}; d=${d:-$2}; printf "%s\\n" "$d"; stat -c "%U %a" "$d"'
+)
+
+
+def pid_dir(ctx: CheckContext) -> tuple[str, str, bool]:
+    """(carbon's pid directory, its ``owner mode``, whether it exists) as the host has them."""
+    topo = ctx.topology
+    read = ctx.stack.exec(
+        topo.graphite_host,
+        ["sh", "-c", _PID_DIR_SCRIPT, "sh", topo.carbon_conf, topo.graphite_pid_dir],
+    )
+    lines = read.stdout.splitlines()
+    path = lines[0].strip() if lines else topo.graphite_pid_dir
+    return path, (lines[1].strip() if len(lines) > 1 else ""), read.ok and len(lines) > 1
+
+
+@register(NAME, subjects)
 def check_directories(ctx: CheckContext) -> list[CheckResult]:
     topo = ctx.topology
     host = topo.graphite_host
     expected = (
-        f"{topo.graphite_pid_dir} owned by {topo.graphite_user} mode {topo.graphite_pid_dir_mode};"
+        f"carbon's PID_DIR owned by {topo.graphite_user} mode {topo.graphite_pid_dir_mode};"
         f" carbon listening on {topo.carbon_port}; a metric sent now lands in whisper"
     )
     reason = ctx.down(host)
     if reason:
         last = ctx.stack.logs(host, tail=2).strip().splitlines()
-        return [failure(NAME, host, expected, reason, last[-1][:200] if last else "")]
-    stack = ctx.stack
+        return [host_down(NAME, host, expected, reason, last[-1][:200] if last else "", (host,))]
     problems = []
-    st = stack.exec(host, ["stat", "-c", "%U %a", topo.graphite_pid_dir])
-    if not st.ok:
-        problems.append(f"{topo.graphite_pid_dir} missing")
-    elif st.stdout.split() != [topo.graphite_user, topo.graphite_pid_dir_mode]:
-        problems.append(f"{topo.graphite_pid_dir} is {st.stdout.strip()}")
+    path, owner_mode, exists = pid_dir(ctx)
+    if not exists:
+        problems.append(Problem("pid-dir-missing", f"{path} missing"))
+    elif owner_mode.split() != [topo.graphite_user, topo.graphite_pid_dir_mode]:
+        problems.append(Problem("pid-dir-wrong-owner", f"{path} is {owner_mode}"))
     listening = _listens(ctx)
     if listening:
-        problems.append(listening)
+        problems.append(Problem("not-listening", listening))
     else:
-        landed = _metric_lands(ctx)
-        if landed:
-            problems.append(landed)
-    observed = "; ".join(problems) if problems else "pid dir ok, carbon up, metric landed"
-    return [CheckResult(NAME, host, not problems, expected, observed, st.stdout.strip())]
+        problems += _metric_lands(ctx)
+    return [
+        judged(NAME, host, expected, problems, f"pid dir {path} ok, carbon up, metric landed",
+               subjects=(host,), detail=f"{path}: {owner_mode}")
+    ]  # fmt: skip
 
 
 def _listens(ctx: CheckContext) -> str:
@@ -69,8 +93,8 @@ def _listens(ctx: CheckContext) -> str:
         time.sleep(0.2)
 
 
-def _metric_lands(ctx: CheckContext) -> str:
-    """Send a probe value now; '' if whisper has it before the deadline, else what was seen."""
+def _metric_lands(ctx: CheckContext) -> list[Problem]:
+    """Send a probe value now; no problem if whisper has it before the deadline."""
     topo = ctx.topology
     host = topo.graphite_host
     value = random.randint(1, 10**9)
@@ -79,8 +103,12 @@ def _metric_lands(ctx: CheckContext) -> str:
         ip, port = ctx.stack.endpoint(host, topo.carbon_port)
         with socket.create_connection((ip, port), timeout=2) as sock:
             sock.sendall(f"{PROBE_METRIC} {value} {now}\n".encode())
-    except (OSError, Exception) as e:
-        return f"cannot send a metric to {topo.carbon_port}: {short_error(e)}"
+    except Exception as e:
+        return [
+            Problem(
+                "metric-not-sent", f"cannot send a metric to {topo.carbon_port}: {short_error(e)}"
+            )
+        ]
     path = f"{topo.whisper_dir}/{PROBE_METRIC.replace('.', '/')}.wsp"
     deadline = ctx.deadline()
     last = ""
@@ -91,8 +119,13 @@ def _metric_lands(ctx: CheckContext) -> str:
         if fetched.ok and any(
             line.split()[-1:] == [f"{float(value):.6f}"] for line in fetched.stdout.splitlines()
         ):
-            return ""
+            return []
         last = fetched.brief() if not fetched.ok else "value not there yet"
         if time.monotonic() >= deadline:
-            return f"metric sent at {now} not in {path} after {ctx.deadline_s:g}s ({last})"
+            return [
+                Problem(
+                    "metric-not-stored",
+                    f"metric sent at {now} not in {path} after {ctx.deadline_s:g}s ({last})",
+                )
+            ]
         time.sleep(0.2)

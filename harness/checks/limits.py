@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from harness.checks.base import CheckContext, failure, register
-from harness.model import CheckResult
+from harness.checks.base import CheckContext, Problem, failure, host_down, judged, register
+from harness.model import CheckResult, Topology
 
 NAME = "limits"
 _LIMIT = re.compile(r"^Max open files\s+(\S+)\s+(\S+)\s+files", re.MULTILINE)
@@ -19,38 +19,57 @@ def parse_nofile(limits_text: str) -> tuple[int, int]:
     return tuple(-1 if v == "unlimited" else int(v) for v in m.groups())  # type: ignore[return-value]
 
 
-@register(NAME)
+def subjects(topo: Topology) -> tuple[str, ...]:
+    return tuple(f"{s.host}/{s.program}" for s in topo.limits)
+
+
+@register(NAME, subjects)
 def check_limits(ctx: CheckContext) -> list[CheckResult]:
     topo = ctx.topology
     views = ctx.views(dict.fromkeys(s.host for s in topo.limits if not ctx.down(s.host)))
     results = []
     for spec in topo.limits:
         expected = f"{spec.program} soft nofile >= {spec.min_nofile}"
+        subject = (f"{spec.host}/{spec.program}",)
         reason = ctx.down(spec.host)
         if reason:
-            results.append(failure(NAME, spec.host, expected, reason))
+            results.append(host_down(NAME, spec.host, expected, reason, subjects=subject))
             continue
         view = views[spec.host]
         program = view.programs.get(spec.program)
         if program is None or not program.alive:
             seen = program.describe() if program else view.error or "no such supervisord program"
-            results.append(failure(NAME, spec.host, expected, f"{spec.program} not running", seen))
+            results.append(
+                failure(NAME, spec.host, expected, f"{spec.program} not running", seen,
+                        cause="program-not-running", subjects=subject)
+            )  # fmt: skip
             continue
         pid = program.pid
         try:
             soft, hard = parse_nofile(program.nofile)
         except ValueError as e:
-            results.append(failure(NAME, spec.host, expected, str(e), f"/proc/{pid}/limits"))
+            results.append(
+                failure(NAME, spec.host, expected, str(e), f"/proc/{pid}/limits",
+                        cause="limits-unreadable", subjects=subject)
+            )  # fmt: skip
             continue
-        ok = soft == -1 or soft >= spec.min_nofile
+        problems = []
+        if soft != -1 and soft < spec.min_nofile:
+            problems.append(
+                Problem(
+                    "nofile-below-minimum",
+                    f"{spec.program} (pid {pid}) soft {soft} < {spec.min_nofile}, hard {hard}",
+                )
+            )
         results.append(
-            CheckResult(
+            judged(
                 NAME,
                 spec.host,
-                ok,
                 expected,
+                problems,
                 f"{spec.program} (pid {pid}) soft {soft}, hard {hard}",
-                f"/proc/{pid}/limits",
+                subjects=subject,
+                detail=f"/proc/{pid}/limits",
             )
         )
     return results

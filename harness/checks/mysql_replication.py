@@ -10,8 +10,16 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
-from harness.checks.base import CheckContext, failure, register, short_error
-from harness.model import CheckResult
+from harness.checks.base import (
+    CheckContext,
+    Problem,
+    failure,
+    host_down,
+    judged,
+    register,
+    short_error,
+)
+from harness.model import CheckResult, Topology
 
 NAME = "mysql replication"
 
@@ -54,12 +62,13 @@ class ServerView:
     slave_pos: str = ""
     slave: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    down: bool = False
 
 
 def _query(ctx: CheckContext, host: str) -> ServerView:
     reason = ctx.down(host)
     if reason:
-        return ServerView(error=reason)
+        return ServerView(error=reason, down=True)
     try:
         ip, port = ctx.stack.endpoint(host, ctx.topology.mysql_port)
         conn = pymysql.connect(
@@ -97,54 +106,95 @@ def _query(ctx: CheckContext, host: str) -> ServerView:
 
 
 def judge_replica(
-    host: str, view: ServerView, primary: str, primary_view: ServerView, primary_address: str
-) -> list[str]:
-    """Everything wrong with one replica, in words (empty when it is healthy)."""
+    host: str,
+    view: ServerView,
+    primary: str,
+    primary_view: ServerView,
+    primary_address: str,
+    primary_before: ServerView | None = None,
+) -> list[Problem]:
+    """Everything wrong with one replica, most telling first (empty when it is healthy).
+
+    ``primary_view`` is the primary read after the replica (errant transactions are judged
+    against it), ``primary_before`` read before it (the replica must have applied that much;
+    default: ``primary_view``)."""
+    target = primary_before or primary_view
     problems = []
-    if view.read_only != 1:
-        problems.append(f"read_only={view.read_only}")
+    writable = (
+        [Problem("replica-writable", f"read_only={view.read_only}")] if view.read_only != 1 else []
+    )
     s = view.slave
     if not s:
-        return [*problems, "not a replica (SHOW SLAVE STATUS empty)"]
+        return [Problem("not-a-replica", "not a replica (SHOW SLAVE STATUS empty)"), *writable]
     if s.get("Master_Host") not in (primary, primary_address):
-        problems.append(f"replicates from {s.get('Master_Host')}, not {primary}")
-    for key in ("Slave_IO_Running", "Slave_SQL_Running"):
-        if s.get(key) != "Yes":
-            problems.append(f"{key}={s.get(key)}")
-    for key, msg in (("Last_IO_Errno", "Last_IO_Error"), ("Last_SQL_Errno", "Last_SQL_Error")):
+        problems.append(
+            Problem(
+                "replica-wrong-primary", f"replicates from {s.get('Master_Host')}, not {primary}"
+            )
+        )  # fmt: skip
+    errors = 0
+    for key, msg, cause in (
+        ("Last_IO_Errno", "Last_IO_Error", "replica-io-error"),
+        ("Last_SQL_Errno", "Last_SQL_Error", "replica-sql-error"),
+    ):
         if int(s.get(key) or 0) != 0:
-            problems.append(f"{key}={s.get(key)} ({str(s.get(msg, ''))[:120]})")
+            errors += 1
+            problems.append(Problem(cause, f"{key}={s.get(key)} ({str(s.get(msg, ''))[:120]})"))
+    stopped = [
+        f"{k}={s.get(k)}" for k in ("Slave_IO_Running", "Slave_SQL_Running") if s.get(k) != "Yes"
+    ]
+    if stopped:
+        problems.append(Problem("replica-stopped", ", ".join(stopped)))
+    problems += writable
     bad = errant(view.binlog_state, primary_view.binlog_state)
     if bad:
-        problems.append(f"errant transactions {','.join(bad)}")
-    if not caught_up(view.slave_pos, primary_view.binlog_pos):
+        problems.append(Problem("errant-transactions", f"errant transactions {','.join(bad)}"))
+    if not caught_up(view.slave_pos, target.binlog_pos):
         problems.append(
-            f"behind: gtid_slave_pos {view.slave_pos or '(empty)'} <"
-            f" primary gtid_binlog_pos {primary_view.binlog_pos}"
+            Problem(
+                "replica-behind",
+                f"behind: gtid_slave_pos {view.slave_pos or '(empty)'} <"
+                f" primary gtid_binlog_pos {target.binlog_pos} (read before the replica)",
+            )
         )
     return problems
 
 
-@register(NAME)
+def subjects(topo: Topology) -> tuple[str, ...]:
+    return tuple(topo.mysql_hosts)
+
+
+@register(NAME, subjects)
 def check_mysql(ctx: CheckContext) -> list[CheckResult]:
     hosts = ctx.topology.mysql_hosts
     deadline = ctx.deadline()
     while True:
         views = {h: _query(ctx, h) for h in hosts}
-        # Read the primary again, last: with writes going on, a primary read before its replica
-        # would look older than the replica and make applied transactions look errant.
         writable = [h for h, v in views.items() if v.read_only == 0 and not v.error]
+        before = None
         if len(writable) == 1:
-            views[writable[0]] = _query(ctx, writable[0])
-        results = _evaluate(ctx, views)
+            # With writes going on, a replica is caught up when it has applied everything the
+            # primary had *before* the replica was read; a transaction is errant when the
+            # primary had not got it even *after*. So: primary, replicas, primary again.
+            primary = writable[0]
+            before = _query(ctx, primary)
+            for h in hosts:
+                if h != primary:
+                    views[h] = _query(ctx, h)
+            views[primary] = _query(ctx, primary)
+        results = _evaluate(ctx, views, before)
         # Only lag may heal by itself within the deadline; anything else is reported at once.
-        lagging = [r for r in results if not r.ok and r.observed.startswith("behind")]
+        lagging = [r for r in results if not r.ok and r.causes == ("replica-behind",)]
         if not lagging or time.monotonic() >= deadline:
             return results
         time.sleep(0.2)
 
 
-def _evaluate(ctx: CheckContext, views: dict[str, ServerView]) -> list[CheckResult]:
+def _evaluate(
+    ctx: CheckContext, views: dict[str, ServerView], before: ServerView | None = None
+) -> list[CheckResult]:
+    """Judge the set; ``before`` is the primary as read before its replicas (what they must
+    have applied), ``views[primary]`` as read after them (what they must not have beyond)."""
     expected_primary = "the only writable server (read_only=0)"
     expected_replica = (
         "read_only=1, IO and SQL threads Yes, no errors, caught up with the primary,"
@@ -156,23 +206,40 @@ def _evaluate(ctx: CheckContext, views: dict[str, ServerView]) -> list[CheckResu
         for h, v in sorted(views.items())
     )
     if len(writable) != 1:
+        cause = "no-primary" if not writable else "several-primaries"
         return [
-            failure(NAME, h, "exactly 1 writable primary", f"{len(writable)} ({summary})")
+            _unreachable(h, views[h], "exactly 1 writable primary")
+            if views[h].error
+            else failure(NAME, h, "exactly 1 writable primary", f"{len(writable)} ({summary})",
+                         cause=cause, subjects=(h,))
             for h in sorted(views)
-        ]
+        ]  # fmt: skip
     primary = writable[0]
     try:
         primary_address = ctx.stack.address(primary)
     except Exception:
         primary_address = primary
-    results = [CheckResult(NAME, primary, True, expected_primary, "primary, writable", summary)]
+    results = [
+        CheckResult(NAME, primary, True, expected_primary, "primary, writable", summary,
+                    subjects=(primary,))
+    ]  # fmt: skip
     for host, view in sorted(views.items()):
         if host == primary:
             continue
         if view.error:
-            results.append(failure(NAME, host, expected_replica, view.error))
+            results.append(_unreachable(host, view, expected_replica))
             continue
-        problems = judge_replica(host, view, primary, views[primary], primary_address)
-        observed = "; ".join(problems) if problems else f"replica of {primary}, caught up"
-        results.append(CheckResult(NAME, host, not problems, expected_replica, observed, summary))
+        problems = judge_replica(
+            host, view, primary, views[primary], primary_address, before or views[primary]
+        )
+        results.append(
+            judged(NAME, host, expected_replica, problems, f"replica of {primary}, caught up",
+                   subjects=(host,), detail=summary)
+        )  # fmt: skip
     return results
+
+
+def _unreachable(host: str, view: ServerView, expected: str) -> CheckResult:
+    if view.down:
+        return host_down(NAME, host, expected, view.error, subjects=(host,))
+    return failure(NAME, host, expected, view.error, cause="mysql-unreachable", subjects=(host,))

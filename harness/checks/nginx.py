@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from harness.checks.base import CheckContext, failure, register, short_error
-from harness.model import CheckResult
+from harness.checks.base import CheckContext, Problem, host_down, judged, register, short_error
+from harness.model import CheckResult, Topology
 
 NAME = "nginx"
 _LINE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\] (.*)$")
@@ -126,7 +126,7 @@ def not_yet_back(
     serving: list[str],
     by_address: dict[str, str],
     now: float,
-) -> list[str]:
+) -> list[Problem]:
     """Serving backends nginx still holds out: its passive health check lets a disabled backend
     back only ``fail_timeout`` after the failure that disabled it (logged in whole seconds, hence
     + 1 s). Until then, a reboot of the other backend leaves this LB with "no live upstreams"."""
@@ -142,7 +142,7 @@ def not_yet_back(
             )
     if not waiting:
         return []
-    return ["not yet back in rotation: " + ", ".join(waiting)]
+    return [Problem("backend-not-back", "not yet back in rotation: " + ", ".join(waiting))]
 
 
 def _clock(at: float) -> str:
@@ -154,7 +154,7 @@ def wrongly_unavailable(
     no_live: list[float],
     serving_since: dict[str, float],
     by_address: dict[str, str],
-) -> list[str]:
+) -> list[Problem]:
     """Problems: backends disabled while serving, and requests refused for lack of a live
     backend while one was serving (each second reported once)."""
     problems = []
@@ -165,7 +165,12 @@ def wrongly_unavailable(
         if since is not None and since < d.at - 1:
             marked.append(f"{app} at {_clock(d.at)}")
     if marked:
-        problems.append("healthy backend marked unavailable: " + ", ".join(marked))
+        problems.append(
+            Problem(
+                "healthy-backend-marked-down",
+                "healthy backend marked unavailable: " + ", ".join(marked),
+            )
+        )
     held = []
     for at in sorted(set(no_live)):
         serving = sorted(app for app, since in serving_since.items() if since < at - 1)
@@ -174,7 +179,10 @@ def wrongly_unavailable(
     if held:
         shown = held[:3] + ([f"… {len(held) - 3} more second(s)"] if len(held) > 3 else [])
         problems.append(
-            "healthy backend held unavailable: 'no live upstreams' at " + ", ".join(shown)
+            Problem(
+                "healthy-backend-held-out",
+                "healthy backend held unavailable: 'no live upstreams' at " + ", ".join(shown),
+            )
         )
     return problems
 
@@ -184,11 +192,119 @@ def _get_json(url: str, timeout: float = 3.0) -> tuple[int, dict[str, object]]:
         return resp.status, json.loads(resp.read().decode("utf-8") or "{}")
 
 
-@register(NAME)
+# Run inside an LB, one exec per LB and round: the tail of nginx's error log, its live
+# configuration (`nginx -T`), then, for each upstream server NAME:PORT of that configuration
+# whose NAME is among the arguments (the serving apps, by name and by address), the address the
+# LB resolves NAME to (nginx resolved its upstreams the same way, through /etc/hosts, when it
+# started) and a GET /health sent from the LB's own network to that address. One line each:
+# NAME:PORT <tab> ADDRESS <tab> HTTP status line or the connection error <tab> body.
+_READ_SCRIPT = r"""
+log=$1; shift
+tail -c 262144 "$log" 2>/dev/null; echo ---rh-nginx-config---
+conf=$(nginx -T 2>&1); printf '%s\n' "$conf"; echo ---rh-nginx-reach---
+b='[[:blank:]]'
+printf '%s\n' "$conf" \
+ | sed -n "s/^$b*server$b$b*\([^;:[:blank:]]*:[0-9][0-9]*\)[^;]*;.*/\1/p" \
+ | sort -u | while read -r t; do
+  name=${t%:*}; port=${t##*:}; wanted=
+  for w in "$@"; do [ "$w" = "$name" ] && wanted=1; done
+  [ -n "$wanted" ] || continue
+  addr=$(getent ahostsv4 "$name" 2>/dev/null | awk 'NR == 1 { print $1 }')
+  [ -n "$addr" ] || { printf '%s\t-\tdoes not resolve\t\n' "$t"; continue; }
+  out=$(timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1" || exit 7
+    printf "GET /health HTTP/1.0\r\nHost: rh-check\r\n\r\n" >&3; cat <&3' "$addr" "$port" 2>&1)
+  rc=$?
+  status=$(printf '%s\n' "$out" | head -n 1 | tr -d '\r')
+  body=$(printf '%s\n' "$out" | tail -n 1 | tr -d '\r\t')
+  if [ $rc -eq 124 ]; then status="timed out after 2s"; body=""
+  elif [ $rc -ne 0 ]; then status="cannot connect (${status#*: })"; body=""; fi
+  printf '%s\t%s\t%s\t%s\n' "$t" "$addr" "$status" "$body"
+done
+"""
+_REACH_SPLIT = "---rh-nginx-reach---"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What an LB saw when it sent /health to one upstream server over its own path."""
+
+    server: str  # NAME:PORT as nginx's configuration has it
+    address: str  # what the LB resolves NAME to ("-": nothing)
+    status: str  # HTTP status line, or why no answer came
+    answered_by: str  # the host the app's /health body names
+
+    @property
+    def ok(self) -> bool:
+        return " 200 " in f"{self.status} " and bool(self.answered_by)
+
+
+def parse_reach(text: str) -> list[Reach]:
+    out = []
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) != 4:
+            continue
+        try:
+            host = str(json.loads(parts[3]).get("host", "")) if parts[3].startswith("{") else ""
+        except ValueError:
+            host = ""
+        out.append(Reach(parts[0], parts[1], parts[2], host))
+    return out
+
+
+def reachability(
+    lb: str,
+    reaches: list[Reach],
+    apps: tuple[str, ...],
+    static: dict[str, str],
+    actual: dict[str, str],
+) -> tuple[list[Problem], list[str]]:
+    """Problems with the LB reaching each app over its own path, and the apps it did reach.
+
+    A server line is the app it names (``app1:8000``), or the app whose configured address it
+    is. An app that no server line of the LB's configuration names is unreachable too.
+    """
+    problems, reached = [], []
+    by_app: dict[str, Reach] = {}
+    for r in reaches:
+        name = r.server.rsplit(":", 1)[0]
+        app = name if name in apps else next((a for a, ip in static.items() if ip == name), "")
+        if app:
+            by_app[app] = r
+    for app in apps:
+        found = by_app.get(app)
+        if found is None:
+            problems.append(
+                Problem("backend-unreachable", f"{lb} has no upstream server for {app}")
+            )
+            continue
+        r = found
+        if not r.ok or r.answered_by != app:
+            who = f", answered by {r.answered_by}" if r.ok else ""
+            now = actual.get(app, "down")
+            problems.append(
+                Problem(
+                    "backend-unreachable",
+                    f"{lb} cannot reach {app} at {r.address} ({r.server}: {r.status}{who});"
+                    f" {app}'s address is {now}",
+                )
+            )
+        else:
+            reached.append(app)
+    return problems, reached
+
+
+def subjects(topo: Topology) -> tuple[str, ...]:
+    return tuple(topo.lbs) + tuple(f"{lb}->{app}" for lb in topo.lbs for app in topo.apps)
+
+
+@register(NAME, subjects)
 def check_nginx(ctx: CheckContext) -> list[CheckResult]:
     topo = ctx.topology
     stack = ctx.stack
-    by_address = {stack.static_address(a): a for a in topo.apps}
+    static = {a: stack.static_address(a) for a in topo.apps}
+    by_address = {ip: a for a, ip in static.items()}
+    actual = stack.addresses()
     # When did each backend start serving? A backend disabled after that was healthy.
     serving_since: dict[str, float] = {}
     for app in topo.apps:
@@ -201,50 +317,79 @@ def check_nginx(ctx: CheckContext) -> list[CheckResult]:
                 serving_since[app] = float(body["since"])  # type: ignore[arg-type]
         except Exception:
             continue
-    results = []
-    for lb in topo.lbs:
-        expected = (
-            "/health answered by an app; no healthy backend marked or held unavailable; "
-            "every serving backend back in rotation"
-        )
-        reason = ctx.down(lb)
-        if reason:
-            results.append(failure(NAME, lb, expected, reason))
-            continue
-        problems = []
-        answered = ""
-        try:
-            ip, port = stack.endpoint(lb, topo.lb_port)
-            status, body = _get_json(f"http://{ip}:{port}/health")
-            answered = str(body.get("host", ""))
-            if status != 200 or answered not in topo.apps:
-                problems.append(f"/health {status} from {answered or '?'}")
-        except Exception as e:
-            problems.append(f"/health failed: {short_error(e)}")
-        read = stack.shell(
-            lb,
-            f"tail -c 262144 {shlex.quote(topo.nginx_error_log)}; echo {_SPLIT}; nginx -T 2>&1",
-        )
-        log, _, config = read.stdout.partition(_SPLIT + "\n")
-        problems += wrongly_unavailable(
-            parse_disabled(log, ctx.since),
-            parse_no_live(log, ctx.since),
-            serving_since,
-            by_address,
-        )
-        problems += not_yet_back(
-            last_disabled(log),
-            parse_fail_timeouts(config),
-            list(serving_since),
-            by_address,
-            time.time(),
-        )
-        # A backend that does not answer is not in rotation either (whatever the reason: the
-        # processes check says which). Judged here too, so that one round of checks cannot pass
-        # on a view of the apps taken before one of them served.
-        absent = [app for app in topo.apps if app not in serving_since]
-        if absent:
-            problems.append("not serving: " + ", ".join(absent))
-        observed = "; ".join(problems) if problems else f"/health answered by {answered}"
-        results.append(CheckResult(NAME, lb, not problems, expected, observed))
-    return results
+    view = _Apps(static, by_address, actual, serving_since)
+    with ThreadPoolExecutor(max_workers=max(1, len(topo.lbs))) as pool:
+        return list(pool.map(lambda lb: _judge_lb(ctx, lb, view), topo.lbs))
+
+
+@dataclass(frozen=True)
+class _Apps:
+    """What one round knows of the apps: configured and current addresses, who serves since
+    when (their own /health)."""
+
+    static: dict[str, str]
+    by_address: dict[str, str]
+    actual: dict[str, str]
+    serving_since: dict[str, float]
+
+
+def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
+    topo = ctx.topology
+    stack = ctx.stack
+    expected = (
+        "/health answered by an app; the LB reaches every app over its own path; no healthy"
+        " backend marked or held unavailable; every serving backend back in rotation"
+    )
+    tried = (lb, *(f"{lb}->{app}" for app in topo.apps))
+    reason = ctx.down(lb)
+    if reason:
+        return host_down(NAME, lb, expected, reason, subjects=tried)
+    problems = []
+    answered = ""
+    try:
+        ip, port = stack.endpoint(lb, topo.lb_port)
+        status, body = _get_json(f"http://{ip}:{port}/health")
+        answered = str(body.get("host", ""))
+        if status != 200 or answered not in topo.apps:
+            problems.append(Problem("lb-not-answering", f"/health {status} from {answered or '?'}"))
+    except Exception as e:
+        problems.append(Problem("lb-not-answering", f"/health failed: {short_error(e)}"))
+    # Only apps that serve are probed through the LB: an app that does not serve at all is
+    # `backend-not-serving` (and probing a powered-off address costs a connect timeout); one
+    # that serves but that this LB cannot reach is the LB's own problem.
+    serving = tuple(a for a in topo.apps if a in apps.serving_since)
+    wanted = [w for a in serving for w in (a, apps.static[a])]
+    read = stack.exec(
+        lb, ["bash", "-c", _READ_SCRIPT, "rh-nginx", topo.nginx_error_log, *wanted], timeout=15
+    )
+    log, _, rest = read.stdout.partition(_SPLIT + "\n")
+    config, _, reach = rest.partition(_REACH_SPLIT + "\n")
+    unreachable, reached = reachability(lb, parse_reach(reach), serving, apps.static, apps.actual)
+    # A backend that does not answer is not in rotation either (whatever the reason: the
+    # processes check says which). Judged here too, so that one round of checks cannot pass on
+    # a view of the apps taken before one of them served.
+    absent = [app for app in topo.apps if app not in apps.serving_since]
+    if absent:
+        problems.append(Problem("backend-not-serving", "not serving: " + ", ".join(absent)))
+    problems += unreachable
+    problems += wrongly_unavailable(
+        parse_disabled(log, ctx.since),
+        parse_no_live(log, ctx.since),
+        apps.serving_since,
+        apps.by_address,
+    )
+    problems += not_yet_back(
+        last_disabled(log),
+        parse_fail_timeouts(config),
+        list(apps.serving_since),
+        apps.by_address,
+        time.time(),
+    )
+    return judged(
+        NAME,
+        lb,
+        expected,
+        problems,
+        f"/health answered by {answered}; reaches {', '.join(reached)}",
+        subjects=tried,
+    )

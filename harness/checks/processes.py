@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.checks.base import CheckContext, failure, register
-from harness.model import CheckResult
+from harness.checks.base import CheckContext, Problem, failure, host_down, judged, register
+from harness.model import CheckResult, Topology
 
 NAME = "processes"
 
@@ -22,7 +22,11 @@ def parse_supervisor_status(text: str) -> dict[str, str]:
     return states
 
 
-@register(NAME)
+def subjects(topo: Topology) -> tuple[str, ...]:
+    return tuple(topo.daemons)
+
+
+@register(NAME, subjects)
 def check_processes(ctx: CheckContext) -> list[CheckResult]:
     topo = ctx.topology
     up = [h for h in topo.daemons if not ctx.down(h)]
@@ -34,25 +38,44 @@ def check_processes(ctx: CheckContext) -> list[CheckResult]:
             expected += "; every supervisord program RUNNING (the app: also serving)"
         reason = ctx.down(host)
         if reason:
-            results.append(failure(NAME, host, expected, reason))
+            results.append(host_down(NAME, host, expected, reason, subjects=(host,)))
             continue
         view = views[host]
         if not view.processes:  # the probe could not read the host at all
-            results.append(failure(NAME, host, expected, view.error or "no processes"))
+            results.append(
+                failure(NAME, host, expected, view.error or "no processes",
+                        cause="host-unreadable", subjects=(host,))
+            )  # fmt: skip
             continue
         running = {comm for _pid, comm in view.processes}
         missing = [d for d in daemons if d not in running]
-        problems = [f"not running: {', '.join(missing)}"] if missing else []
+        problems = (
+            [Problem("daemon-not-running", f"not running: {', '.join(missing)}")] if missing else []
+        )
         detail = ""
         if host in topo.supervisor_hosts:
             if not view.programs:
-                problems.append(f"supervisord status unreadable ({view.error or 'no programs'})")
-            bad = [p.describe() for _, p in sorted(view.programs.items()) if not p.up()]
-            if bad:
-                problems.append(", ".join(bad))
+                problems.append(
+                    Problem(
+                        "supervisor-unreadable",
+                        f"supervisord status unreadable ({view.error or 'no programs'})",
+                    )
+                )
+            down = [p for _, p in sorted(view.programs.items()) if not p.up()]
+            deaf = [p for p in down if p.alive and p.state in ("RUNNING", "STARTING") and p.serving]
+            dead = [p for p in down if p not in deaf]
+            if dead:
+                problems.append(
+                    Problem("program-not-running", ", ".join(p.describe() for p in dead))
+                )
+            if deaf:
+                problems.append(
+                    Problem("program-not-serving", ", ".join(p.describe() for p in deaf))
+                )
             detail = "; ".join(p.describe() for _, p in sorted(view.programs.items()))
         elif view.error:
-            problems.append(view.error)
-        observed = "; ".join(problems) if problems else "all running"
-        results.append(CheckResult(NAME, host, not problems, expected, observed, detail))
+            problems.append(Problem("host-unreadable", view.error))
+        results.append(
+            judged(NAME, host, expected, problems, "all running", subjects=(host,), detail=detail)
+        )
     return results

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis
 
-from harness.checks.base import CheckContext, failure, register, short_error
-from harness.model import CheckResult
+from harness.checks.base import (
+    CheckContext,
+    Problem,
+    failure,
+    host_down,
+    judged,
+    register,
+    short_error,
+)
+from harness.model import CheckResult, Topology
+from harness.stack import Stack
 
 NAME = "redis roles"
 
@@ -20,6 +30,7 @@ class NodeView:
     master: str = ""  # host name of its master, for a replica
     link: str = ""
     error: str = ""
+    down: bool = False  # the host is not running: ``error`` says how
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,7 @@ class SentinelView:
     ckquorum: str = ""
     replicas: int = -1
     sentinels: int = -1
-    status: str = ""
+    flags: str = ""
     error: str = ""
     problems: list[str] = field(default_factory=list)
 
@@ -57,41 +68,99 @@ def evaluate(
     masters = sorted(h for h, n in nodes.items() if n.role == "master" and not n.error)
     expected = (
         f"1 master; {expected_replicas} replicas linked to it; every sentinel names it, "
-        f"ckquorum OK, {expected_replicas} replicas and {expected_sentinels} sentinels known"
+        f"ckquorum OK, no failover in progress, {expected_replicas} replicas and "
+        f"{expected_sentinels} sentinels known"
     )
+    hosts = sorted(set(nodes) | set(sentinels))
     if len(masters) != 1:
+        cause = "zero-masters" if not masters else "several-masters"
         observed = f"{len(masters)} masters ({describe(nodes)})"
-        return [failure(NAME, host, "1 master", observed) for host in sorted(nodes)]
+        out = []
+        for host in hosts:
+            node = nodes.get(host)
+            if node is not None and node.down:
+                out.append(host_down(NAME, host, "1 master", node.error, subjects=_subjects(host)))
+            else:
+                out.append(failure(NAME, host, "1 master", observed, cause=cause,
+                                   subjects=_subjects(host)))  # fmt: skip
+        return out
     master = masters[0]
     results = []
-    for host in sorted(set(nodes) | set(sentinels)):
-        problems = []
+    for host in hosts:
         node = nodes.get(host)
+        s = sentinels.get(host)
+        if node is not None and node.down:
+            results.append(host_down(NAME, host, expected, node.error, subjects=_subjects(host)))
+            continue
+        problems = []
         if node is None or node.error:
-            problems.append(f"redis unreachable ({node.error if node else 'no answer'})")
+            problems.append(
+                Problem(
+                    "redis-unreachable",
+                    f"redis unreachable ({node.error if node else 'no answer'})",
+                )
+            )  # fmt: skip
         elif host != master:
             if node.role != "slave":
-                problems.append(f"role {node.role}")
+                problems.append(Problem("wrong-role", f"role {node.role}"))
             elif node.master != master:
-                problems.append(f"slave of {node.master or '?'}, not of {master}")
+                problems.append(
+                    Problem(
+                        "replica-wrong-master", f"slave of {node.master or '?'}, not of {master}"
+                    )
+                )  # fmt: skip
             elif node.link != "up":
-                problems.append(f"master_link_status {node.link or '?'}")
-        s = sentinels.get(host)
+                problems.append(
+                    Problem("replica-link-down", f"master_link_status {node.link or '?'}")
+                )
         if s is None or s.error:
-            problems.append(f"sentinel unreachable ({s.error if s else 'no answer'})")
+            problems.append(
+                Problem(
+                    "sentinel-unreachable",
+                    f"sentinel unreachable ({s.error if s else 'no answer'})",
+                )
+            )  # fmt: skip
         else:
             if s.master != master:
-                problems.append(f"sentinel names master {s.master or '?'}")
+                problems.append(
+                    Problem("sentinel-wrong-master", f"sentinel names master {s.master or '?'}")
+                )
+            if "failover_in_progress" in s.flags:
+                problems.append(
+                    Problem("failover-in-progress", f"sentinel: failover in progress ({s.flags})")
+                )
             if not s.ckquorum.startswith("OK"):
-                problems.append(f"ckquorum: {s.ckquorum or '?'}")
+                problems.append(Problem("ckquorum-failed", f"ckquorum: {s.ckquorum or '?'}"))
             if s.replicas != expected_replicas:
-                problems.append(f"sentinel knows {s.replicas} replicas")
+                problems.append(
+                    Problem("sentinel-view-incomplete", f"sentinel knows {s.replicas} replicas")
+                )
             if s.sentinels != expected_sentinels:
-                problems.append(f"sentinel knows {s.sentinels} sentinels")
+                problems.append(
+                    Problem("sentinel-view-incomplete", f"sentinel knows {s.sentinels} sentinels")
+                )
         role = "master" if host == master else f"slave of {master}"
-        observed = "; ".join(problems) if problems else f"{role}, sentinel agrees"
-        results.append(CheckResult(NAME, host, not problems, expected, observed, describe(nodes)))
+        results.append(
+            judged(NAME, host, expected, problems, f"{role}, sentinel agrees",
+                   subjects=_subjects(host), detail=describe(nodes))
+        )  # fmt: skip
     return results
+
+
+def _subjects(host: str) -> tuple[str, ...]:
+    return (f"{host}/redis", f"{host}/sentinel")
+
+
+def subjects(topo: Topology) -> tuple[str, ...]:
+    return tuple(s for h in topo.redis_hosts for s in _subjects(h))
+
+
+def _pairs(answer: object) -> dict[str, object]:
+    """A sentinel's field/value answer as a dict (redis-py may or may not have parsed it)."""
+    if isinstance(answer, dict):
+        return {str(k): v for k, v in answer.items()}
+    items = list(answer) if isinstance(answer, list | tuple) else []
+    return {str(k): v for k, v in zip(items[::2], items[1::2], strict=False)}
 
 
 def _host_of(address: str, by_address: dict[str, str], hosts: tuple[str, ...]) -> str:
@@ -100,18 +169,19 @@ def _host_of(address: str, by_address: dict[str, str], hosts: tuple[str, ...]) -
     return by_address.get(address, address)
 
 
-@register(NAME)
-def check_redis_roles(ctx: CheckContext) -> list[CheckResult]:
-    topo = ctx.topology
-    stack = ctx.stack
+def observe(
+    stack: Stack, down: Callable[[str], str | None] = lambda _h: None
+) -> tuple[dict[str, NodeView], dict[str, SentinelView]]:
+    """What every redis host's redis-server and sentinel say (or why they said nothing)."""
+    topo = stack.topology
     password = stack.secrets.get("REDIS_PASSWORD")
     by_address = {addr: host for host, addr in stack.addresses().items()}
     nodes: dict[str, NodeView] = {}
     sentinels: dict[str, SentinelView] = {}
     for host in topo.redis_hosts:
-        reason = ctx.down(host)
+        reason = down(host)
         if reason:
-            nodes[host] = NodeView(error=reason)
+            nodes[host] = NodeView(error=reason, down=True)
             sentinels[host] = SentinelView(error=reason)
             continue
         try:
@@ -134,19 +204,22 @@ def check_redis_roles(ctx: CheckContext) -> list[CheckResult]:
                 quorum = str(s.execute_command("SENTINEL", "ckquorum", topo.redis_master_name))
             except redis.ResponseError as e:
                 quorum = str(e)
-            info = s.info("sentinel")
-            master0 = next(
-                (v for k, v in info.items() if k.startswith("master") and isinstance(v, dict)), {}
-            )
+            state = _pairs(s.execute_command("SENTINEL", "MASTER", topo.redis_master_name))
             sentinels[host] = SentinelView(
                 master=_host_of(str(addr[0]), by_address, topo.redis_hosts) if addr else "",
                 ckquorum=quorum,
-                replicas=int(master0.get("slaves", -1)),
-                sentinels=int(master0.get("sentinels", -1)),
-                status=str(master0.get("status", "")),
+                replicas=int(str(state.get("num-slaves", -1))),
+                sentinels=int(str(state.get("num-other-sentinels", -2))) + 1,
+                flags=str(state.get("flags", "")),
             )
             s.close()
         except Exception as e:
             sentinels[host] = SentinelView(error=short_error(e))
-    n = len(topo.redis_hosts)
+    return nodes, sentinels
+
+
+@register(NAME, subjects)
+def check_redis_roles(ctx: CheckContext) -> list[CheckResult]:
+    nodes, sentinels = observe(ctx.stack, ctx.down)
+    n = len(ctx.topology.redis_hosts)
     return evaluate(nodes, sentinels, expected_replicas=n - 1, expected_sentinels=n)

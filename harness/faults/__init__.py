@@ -1,4 +1,6 @@
-"""Faults and operations, registered by step type: each takes the run context and its step."""
+"""Faults and operations: one table from step kind to what runs it. Each executor takes the run
+context and its step; the step's YAML key and the hosts it touches are the step's own
+(harness.model: ``KEY``, ``hosts()``)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,23 @@ from typing import Any
 from harness.faults.base import RunContext
 from harness.faults.kill import kill
 from harness.faults.operations import dns_rotate, mysql_failover, sentinel_failover
+from harness.faults.orchestration import full_restart, rolling, sleep, wait
 from harness.faults.reboot import power_off, power_on, reboot, start, stop
-from harness.model import DnsRotate, Kill, MysqlFailover, Reboot, SentinelFailover, Start, Stop
+from harness.model import (
+    STEP_TYPES,
+    DnsRotate,
+    FullRestart,
+    Kill,
+    MysqlFailover,
+    Reboot,
+    Rolling,
+    SentinelFailover,
+    Sleep,
+    Start,
+    Step,
+    Stop,
+    WaitRecovered,
+)
 
 EXECUTORS: dict[type, Callable[[RunContext, Any], None]] = {
     Reboot: reboot,
@@ -19,6 +36,18 @@ EXECUTORS: dict[type, Callable[[RunContext, Any], None]] = {
     DnsRotate: dns_rotate,
     SentinelFailover: sentinel_failover,
     MysqlFailover: mysql_failover,
+    WaitRecovered: wait,
+    Sleep: sleep,
+    Rolling: rolling,
+    FullRestart: full_restart,
 }
+if set(EXECUTORS) != set(STEP_TYPES):  # pragma: no cover - a programming error, caught at import
+    raise RuntimeError("every step type of harness.model.STEP_TYPES needs an executor")
 
-__all__ = ["EXECUTORS", "RunContext", "power_off", "power_on"]
+
+def execute(ctx: RunContext, step: Step) -> None:
+    """Run one step of a scenario."""
+    EXECUTORS[type(step)](ctx, step)
+
+
+__all__ = ["EXECUTORS", "RunContext", "execute", "power_off", "power_on"]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.model import Event
+from harness.model import Event, EventKind
 from harness.stack import Stack
 
 Progress = Callable[[str], None]
@@ -30,7 +30,9 @@ class RunContext:
     events: list[Event] = field(default_factory=list)
     frozen: set[tuple[str, str]] = field(default_factory=set)
 
-    def event(self, kind: str, host: str = "", detail: str = "", duration_s: float = 0.0) -> Event:
+    def event(
+        self, kind: EventKind, host: str = "", detail: str = "", duration_s: float = 0.0
+    ) -> Event:
         ev = Event(time.time(), kind, host, detail, duration_s)
         self.events.append(ev)
         where = f" {host}" if host else ""
@@ -46,12 +48,12 @@ class RunContext:
                 self.stack.signal_program(host, program, "CONT")
                 healed.append(f"{host}:{program}")
             except Exception as e:  # a heal must go on with the next host
-                self.event("heal failed", host, f"thaw {program}: {e}")
+                self.event(EventKind.HEAL_FAILED, host, f"thaw {program}: {e}")
         self.frozen.clear()
         try:
             statuses = {h: c.attrs["State"]["Status"] for h, c in self.stack.containers().items()}
         except Exception as e:
-            self.event("heal failed", "", f"cannot list hosts: {e}")
+            self.event(EventKind.HEAL_FAILED, "", f"cannot list hosts: {e}")
             return healed
         for host, status in sorted(statuses.items()):
             if status != "running":
@@ -59,7 +61,7 @@ class RunContext:
                     self.stack.power_on(host)
                     healed.append(host)
                 except Exception as e:
-                    self.event("heal failed", host, str(e).splitlines()[0])
+                    self.event(EventKind.HEAL_FAILED, host, str(e).splitlines()[0])
         if healed:
-            self.event("heal", "", "started again: " + ", ".join(healed))
+            self.event(EventKind.HEAL, "", "started again: " + ", ".join(healed))
         return healed

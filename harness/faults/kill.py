@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.errors import FaultError
 from harness.faults.base import RunContext
-from harness.model import Kill
+from harness.model import EventKind, Kill
 
 
 def kill(ctx: RunContext, step: Kill) -> None:
@@ -22,7 +22,8 @@ def kill(ctx: RunContext, step: Kill) -> None:
             )
             if not res.ok:
                 raise FaultError(
-                    f"host {step.host}: kill -{step.signal} {step.program} failed ({res.brief()})"
+                    f"host {step.host}: kill -{step.signal} {step.program} failed ({res.brief()})",
+                    "signal-failed",
                 )
             comm = stack.exec(step.host, ["cat", f"/proc/{pid.stdout.strip()}/comm"]).stdout.strip()
             target = comm or step.program
@@ -32,7 +33,8 @@ def kill(ctx: RunContext, step: Kill) -> None:
     if n == 0:
         raise FaultError(
             f"host {step.host}: no process named {step.program!r} to signal; for a supervisord"
-            " program use its program name, otherwise the process name (as in /proc/PID/comm)"
+            " program use its program name, otherwise the process name (as in /proc/PID/comm)",
+            "signal-failed",
         )
     _record(ctx, step, target)
 
@@ -42,4 +44,4 @@ def _record(ctx: RunContext, step: Kill, target: str) -> None:
         ctx.frozen.add((step.host, target))
     elif step.signal == "CONT":
         ctx.frozen.discard((step.host, target))
-    ctx.event("kill", step.host, f"SIG{step.signal} {step.program}")
+    ctx.event(EventKind.KILL, step.host, f"SIG{step.signal} {step.program}")

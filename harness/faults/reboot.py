@@ -5,19 +5,19 @@ from __future__ import annotations
 import time
 
 from harness.faults.base import RunContext
-from harness.model import Reboot, Start, Stop
+from harness.model import EventKind, Reboot, Start, Stop
 
 
 def power_off(ctx: RunContext, host: str, mode: str, grace: float) -> None:
     began = time.time()
     ctx.stack.power_off(host, mode=mode, grace=grace)
-    ctx.event("power off", host, mode, time.time() - began)
+    ctx.event(EventKind.POWER_OFF, host, mode, time.time() - began)
 
 
 def power_on(ctx: RunContext, host: str) -> None:
     began = time.time()
     ctx.stack.power_on(host)
-    ctx.event("power on", host, "", time.time() - began)
+    ctx.event(EventKind.POWER_ON, host, "", time.time() - began)
 
 
 def reboot(ctx: RunContext, step: Reboot) -> None:
@@ -28,7 +28,7 @@ def reboot(ctx: RunContext, step: Reboot) -> None:
         time.sleep(step.down_for)
     if step.new_ip:
         new = ctx.stack.renumber(step.host)
-        ctx.event("new address", step.host, new)
+        ctx.event(EventKind.NEW_ADDRESS, step.host, new)
     power_on(ctx, step.host)
 
 

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from harness.model import Budget, Event
+from harness.model import Budget, Category, Event, EventKind
 from harness.report.runs import Run
 from harness.report.tables import md_table
-from harness.verdicts import OPERATION_KINDS, RECOVERED, describe_budget
+from harness.verdicts import describe_budget
 
 PER_SERVICE = " down s / failed"  # the heading of a service's column, after its name
 
@@ -58,12 +58,12 @@ class Runbook:
 
 def _restores(e: Event, host: str, previous: Event | None) -> bool:
     """Does ``e`` undo, for ``host`` just rebooted, what was done before rebooting it?"""
-    if e.kind == "dns rotate":
+    if e.kind is EventKind.DNS_ROTATE:
         return e.host == host and e.detail.startswith("in")
-    if e.kind in ("mysql promote", "sentinel failover"):
+    if e.kind in (EventKind.MYSQL_PROMOTE, EventKind.SENTINEL_FAILOVER):
         return e.host == host
-    if e.kind == "mysql repoint":  # the second half of failing back to host
-        return previous is not None and previous.kind == "mysql promote"
+    if e.kind is EventKind.MYSQL_REPOINT:  # the second half of failing back to host
+        return previous is not None and previous.kind is EventKind.MYSQL_PROMOTE
     return False
 
 
@@ -73,9 +73,9 @@ def blocks_of(events: Sequence[Event]) -> list[Block] | None:
     pending: list[Event] = []
     current: Block | None = None
     for e in sorted(events, key=lambda e: e.t):
-        if e.kind == "full restart":
+        if e.kind is EventKind.FULL_RESTART:
             return None
-        if e.kind == "power off":
+        if e.kind is EventKind.POWER_OFF:
             if current is not None:
                 return None  # two hosts off at once: not a one-at-a-time plan
             if blocks:
@@ -88,17 +88,17 @@ def blocks_of(events: Sequence[Event]) -> list[Block] | None:
                 pending = pending[i:]
             current = Block(e.host, e, before=pending)
             pending = []
-        elif e.kind == "power on":
+        elif e.kind is EventKind.POWER_ON:
             if current is not None and e.host == current.host:
                 current.on = e
                 blocks.append(current)
                 current = None
-        elif e.kind == "new address" and current is not None and e.host == current.host:
+        elif e.kind is EventKind.NEW_ADDRESS and current is not None and e.host == current.host:
             current.new_address = e.detail
-        elif e.kind == RECOVERED:
+        elif e.kind is EventKind.RECOVERED:
             if blocks and blocks[-1].recovered is None and not pending and current is None:
                 blocks[-1].recovered = e
-        elif e.kind in OPERATION_KINDS or e.kind == "kill":
+        elif e.kind.category is Category.OPERATION or e.kind is EventKind.KILL:
             pending.append(e)
     if current is not None:
         return None  # left off by the plan; only the heal brought it back
@@ -144,18 +144,18 @@ def runbooks(runs: Sequence[Run]) -> tuple[list[Runbook], list[Run]]:
 def describe(e: Event) -> str:
     """An event as a runbook instruction."""
     took = f" ({e.duration_s:.1f} s)" if e.duration_s >= 0.05 else ""
-    if e.kind == "dns rotate":
+    if e.kind is EventKind.DNS_ROTATE:
         action, _, rotation = e.detail.partition(";")
         where = "out of" if action.strip() == "out" else "back into"
         answer = rotation.strip().removeprefix("in rotation:").strip()
         return f"Rotate {e.host} {where} DNS (answer: {answer or 'none'}); wait for the TTL"
-    if e.kind == "sentinel failover":
+    if e.kind is EventKind.SENTINEL_FAILOVER:
         return f"Fail the Redis master over with Sentinel: {e.detail.replace(' -> ', ' → ')}{took}"
-    if e.kind == "mysql promote":
+    if e.kind is EventKind.MYSQL_PROMOTE:
         return f"Promote {e.host} to MySQL primary ({e.detail})"
-    if e.kind == "mysql repoint":
+    if e.kind is EventKind.MYSQL_REPOINT:
         return f"Repoint {e.host} as {e.detail}{' — switchover' + took if took else ''}"
-    if e.kind == "kill":
+    if e.kind is EventKind.KILL:
         signal, _, program = e.detail.partition(" ")
         return f"Send {signal} to {program or '?'} on {e.host}"
     return f"{e.kind} {e.host} {e.detail}".strip()

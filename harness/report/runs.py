@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.model import Event, History, Op
+from harness.model import Event, EventKind, History, Op
 from harness.verdicts import summarize
 
 
@@ -60,7 +60,7 @@ class Run:
 def _event(d: Mapping[str, Any]) -> Event:
     return Event(
         t=float(d.get("t", 0.0)),
-        kind=str(d.get("kind", "")),
+        kind=EventKind(str(d.get("kind", ""))),
         host=str(d.get("host", "") or ""),
         detail=str(d.get("detail", "") or ""),
         duration_s=float(d.get("duration_s", 0.0) or 0.0),

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from harness.model import SERVICES, Event, Op
+from harness.model import SERVICES, Category, Event, EventKind, Op
 from harness.report.runs import Run
 from harness.verdicts import FAULT_KINDS, OPERATION_KINDS, RECONNECT_OP, RECOVERED, host_faults
 
@@ -39,12 +39,12 @@ LANE = "#f4f6f8"
 SERVICE_LANE = 1.0  # height of a service lane, in lane units
 HOST_LANE = 0.55
 _MARKERS = {
-    "kill": ("X", FAULT),
-    "new address": ("o", FAULT),
-    "dns rotate": ("v", OPERATION),  # "^" when rotated in
-    "sentinel failover": ("D", OPERATION),
-    "mysql promote": ("D", OPERATION),
-    "mysql repoint": ("d", OPERATION),
+    EventKind.KILL: ("X", FAULT),
+    EventKind.NEW_ADDRESS: ("o", FAULT),
+    EventKind.DNS_ROTATE: ("v", OPERATION),  # "^" when rotated in
+    EventKind.SENTINEL_FAILOVER: ("D", OPERATION),
+    EventKind.MYSQL_PROMOTE: ("D", OPERATION),
+    EventKind.MYSQL_REPOINT: ("d", OPERATION),
 }
 
 
@@ -74,13 +74,13 @@ def _off_periods(events: Sequence[Event], host: str, end: float) -> list[tuple[f
     for e in events:
         if e.host != host:
             continue
-        if e.kind == "power off" and off is None:
+        if e.kind is EventKind.POWER_OFF and off is None:
             off = e.t - e.duration_s
-        elif e.kind == "power on" and off is not None:
+        elif e.kind is EventKind.POWER_ON and off is not None:
             periods.append((off, e.t))
             off = None
     if off is not None:  # never powered on by a step: the heal (or the end) brought it back
-        heal = next((e.t for e in events if e.kind == "heal" and e.t >= off), end)
+        heal = next((e.t for e in events if e.kind is EventKind.HEAL and e.t >= off), end)
         periods.append((off, heal))
     return periods
 
@@ -208,7 +208,7 @@ def timeline_svg(run: Run, uid: str) -> str:
             if e.host != h or e.kind not in _MARKERS:
                 continue
             marker, color = _MARKERS[e.kind]
-            if e.kind == "dns rotate" and e.detail.startswith("in"):
+            if e.kind is EventKind.DNS_ROTATE and e.detail.startswith("in"):
                 marker = "^"
             ax.plot(
                 [e.t - e.duration_s - t0],
@@ -223,11 +223,11 @@ def timeline_svg(run: Run, uid: str) -> str:
     top = split if services else bottom
     for e in run.events:
         x = e.t - e.duration_s - t0
-        if e.kind in FAULT_KINDS:
+        if e.kind.category is Category.FAULT:
             style = {"color": FAULT, "linestyle": "--", "alpha": 0.55}
-        elif e.kind in OPERATION_KINDS:
+        elif e.kind.category is Category.OPERATION:
             style = {"color": OPERATION, "linestyle": ":", "alpha": 0.8}
-        elif e.kind == RECOVERED:
+        elif e.kind is EventKind.RECOVERED:
             x = e.t - t0
             style = {"color": RECOVERY, "linestyle": "-", "alpha": 0.6}
         else:
@@ -273,7 +273,7 @@ def timeline_svg(run: Run, uid: str) -> str:
         ),
         (bool(services), Patch(color=WINDOW, label="downtime window")),
         (bool(span), Patch(color=SPAN, label="fault span", ec="#e0d6b8")),
-        ("power off" in kinds, Patch(color=OFF, label="host down (power off → on)")),
+        (EventKind.POWER_OFF in kinds, Patch(color=OFF, label="host down (power off → on)")),
         (
             bool(services and kinds & set(FAULT_KINDS)),
             Line2D([], [], color=FAULT, linestyle="--", label="fault"),
@@ -284,14 +284,14 @@ def timeline_svg(run: Run, uid: str) -> str:
         ),
         (bool(services) and RECOVERED in kinds, Line2D([], [], color=RECOVERY, label="recovered")),
         (
-            "dns rotate" in kinds,
+            EventKind.DNS_ROTATE in kinds,
             Line2D([], [], marker="v", color=OPERATION, ls="none", label="DNS out / in (▲)"),
         ),
         (
             bool(kinds & {"sentinel failover", "mysql promote", "mysql repoint"}),
             Line2D([], [], marker="D", color=OPERATION, ls="none", label="failover"),
         ),
-        ("kill" in kinds, Line2D([], [], marker="X", color=FAULT, ls="none", label="kill")),
+        (EventKind.KILL in kinds, Line2D([], [], marker="X", color=FAULT, ls="none", label="kill")),
         ("new address" in kinds, Line2D([], [], marker="o", color=FAULT, ls="none",
                                         label="new address")),
     ]  # fmt: skip

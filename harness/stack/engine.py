@@ -18,6 +18,9 @@ SETUP_HINT = (
 )
 
 
+MAX_POOL = 64  # connections kept to the engine; a stack reads ~11 hosts x a few checks at once
+
+
 @cache
 def client() -> docker.DockerClient:
     """A docker SDK client whose engine answered a ping (one per process)."""
@@ -25,7 +28,9 @@ def client() -> docker.DockerClient:
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
-        c = docker.from_env(timeout=120)
+        # Checks read every host at once (and each LB's path to each app): a pool smaller than
+        # that discards connections ("Connection pool is full") and reconnects for nothing.
+        c = docker.from_env(timeout=120, max_pool_size=MAX_POOL)
         c.ping()
     except DockerException as e:
         raise EnvironmentProblem(

@@ -6,19 +6,16 @@ into Ops and a History, and reads the metrics gaps from carbon.
 """
 
 from harness.traffic.driver import Traffic, TrafficProfile, rate_summary
+from harness.traffic.outages import engine_outages
 from harness.traffic.parse import ClientOutput, merge_present, op_from_dict, parse_output
 from harness.traffic.placement import chash_points, chash_server, spread_addresses
-from harness.traffic.windows import Window, available_at, downtime_windows, engine_outages
 
 __all__ = [
     "ClientOutput",
     "Traffic",
     "TrafficProfile",
-    "Window",
-    "available_at",
     "chash_points",
     "chash_server",
-    "downtime_windows",
     "engine_outages",
     "merge_present",
     "op_from_dict",

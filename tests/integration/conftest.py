@@ -51,6 +51,11 @@ def failing(results: list[CheckResult], check: str) -> dict[str, str]:
     return {r.host: r.observed for r in results if r.check == check and not r.ok}
 
 
+def causes(results: list[CheckResult], check: str) -> dict[str, tuple[str, ...]]:
+    """host -> cause codes of the failing results of one check."""
+    return {r.host: r.causes for r in results if r.check == check and not r.ok}
+
+
 def assert_all_pass(stack: Stack, timeout: float = 90.0) -> None:
     """The stack recovers (every check holds) within ``timeout``."""
     __tracebackhide__ = True

@@ -18,7 +18,7 @@ from harness.checks import NAMES, run_checks
 from harness.checks.nginx import parse_entries
 from harness.runner import wait_recovered
 from harness.stack import Stack
-from tests.integration.conftest import assert_all_pass, failing, healthy_stack
+from tests.integration.conftest import assert_all_pass, causes, failing, healthy_stack
 
 pytestmark = pytest.mark.docker
 
@@ -31,12 +31,24 @@ def stack() -> Iterator[Stack]:
 
 
 def test_healthy_stack_passes_every_check(stack: Stack) -> None:
-    """On a freshly started stack every check holds on every host it covers."""
+    """On a freshly started stack every check holds on every host it covers, and names every
+    subject it exercised: each LB's path to each app, each redis server and sentinel, both DNS
+    views."""
     results = run_checks(stack)
     assert {r.check for r in results} == set(NAMES)
     assert [r.line() for r in results if not r.ok] == []
     covered = {r.host for r in results}
     assert covered == set(stack.topology.hosts)
+    exercised = {(r.check, s) for r in results for s in r.subjects}
+    for lb in ("lb1", "lb2"):
+        for app in ("app1", "app2"):
+            assert ("nginx", f"{lb}->{app}") in exercised
+            assert ("socket.io", f"{lb}->{app}") in exercised
+    for host in ("redis1", "redis2", "redis3"):
+        assert ("redis roles", f"{host}/redis") in exercised
+        assert ("redis roles", f"{host}/sentinel") in exercised
+    assert {("dns", "dns/direct"), ("dns", "dns/clients")} <= exercised
+    assert {("mysql replication", "mysql1"), ("mysql replication", "mysql2")} <= exercised
 
 
 def _app_pid(stack: Stack, host: str) -> str:
@@ -53,9 +65,11 @@ def test_limits_fails_on_the_host_whose_app_lost_its_fd_limit(stack: Stack) -> N
     lowered = stack.exec("app1", ["prlimit", f"--pid={pid}", "--nofile=1024:16384"], user="app")
     assert lowered.ok, lowered
     try:
-        bad = failing(run_checks(stack, ["limits"]), "limits")
+        results = run_checks(stack, ["limits"])
+        bad = failing(results, "limits")
         assert list(bad) == ["app1"]
-        assert "soft 1024" in bad["app1"]
+        assert "soft 1024 < 10000" in bad["app1"]
+        assert causes(results, "limits") == {"app1": ("nofile-below-minimum",)}
     finally:
         stack.exec("app1", ["prlimit", f"--pid={pid}", "--nofile=10000:16384"], user="app")
     assert failing(run_checks(stack, ["limits"]), "limits") == {}
@@ -66,9 +80,13 @@ def test_processes_fails_when_a_program_stops(stack: Stack) -> None:
     conf = "/etc/supervisor/supervisord.conf"
     assert stack.exec("redis3", ["supervisorctl", "-c", conf, "stop", "sentinel"]).ok
     try:
-        bad = failing(run_checks(stack, ["processes"]), "processes")
+        results = run_checks(stack, ["processes"])
+        bad = failing(results, "processes")
         assert list(bad) == ["redis3"]
         assert "sentinel STOPPED" in bad["redis3"] and "redis-sentinel" in bad["redis3"]
+        assert causes(results, "processes") == {
+            "redis3": ("daemon-not-running", "program-not-running")
+        }
     finally:
         stack.exec("redis3", ["supervisorctl", "-c", conf, "start", "sentinel"])
     assert_all_pass(stack)
@@ -78,9 +96,11 @@ def test_directories_fails_without_the_pid_directory(stack: Stack) -> None:
     """Removing /run/graphite (as a reboot on the broken config does) fails `directories`."""
     assert stack.exec("graphite", ["rm", "-rf", "/run/graphite"]).ok
     try:
-        bad = failing(run_checks(stack, ["directories"]), "directories")
+        results = run_checks(stack, ["directories"])
+        bad = failing(results, "directories")
         assert list(bad) == ["graphite"]
         assert bad["graphite"].startswith("/run/graphite missing"), bad
+        assert causes(results, "directories")["graphite"][0] == "pid-dir-missing"
     finally:
         stack.exec(
             "graphite",
@@ -105,9 +125,11 @@ def test_mysql_fails_when_the_replica_io_thread_stops(stack: Stack) -> None:
     with _mysql(stack, "mysql2") as conn, conn.cursor() as cur:
         cur.execute("STOP SLAVE IO_THREAD")
     try:
-        bad = failing(run_checks(stack, ["mysql replication"]), "mysql replication")
+        results = run_checks(stack, ["mysql replication"])
+        bad = failing(results, "mysql replication")
         assert list(bad) == ["mysql2"]
         assert "Slave_IO_Running=No" in bad["mysql2"]
+        assert causes(results, "mysql replication") == {"mysql2": ("replica-stopped",)}
     finally:
         with _mysql(stack, "mysql2") as conn, conn.cursor() as cur:
             cur.execute("START SLAVE IO_THREAD")
@@ -121,9 +143,11 @@ def test_mysql_detects_lag_and_errant_transactions(stack: Stack) -> None:
         cur.execute("CREATE DATABASE IF NOT EXISTS errant_probe")
         cur.execute("SET GLOBAL read_only=1")
     try:
-        bad = failing(run_checks(stack, ["mysql replication"]), "mysql replication")
+        results = run_checks(stack, ["mysql replication"])
+        bad = failing(results, "mysql replication")
         assert list(bad) == ["mysql2"]
         assert "errant transactions 0-2-" in bad["mysql2"]
+        assert causes(results, "mysql replication") == {"mysql2": ("errant-transactions",)}
     finally:
         # Forget the replica's own binlog (its replication position is kept in gtid_slave_pos).
         with _mysql(stack, "mysql2") as conn, conn.cursor() as cur:
@@ -150,8 +174,11 @@ def test_dns_fails_when_the_answer_differs_from_the_rotation(stack: Stack) -> No
     both = [lb1, stack.static_address("lb2")]
     assert stack.exec("dns", ["rh-dns-rotate", lb1]).ok
     try:
-        bad = failing(run_checks(stack, ["dns"]), "dns")
-        assert bad == {"dns": "answers lb1"}
+        results = run_checks(stack, ["dns"])
+        assert failing(results, "dns") == {
+            "dns": "direct: answers lb1; clients (from app1): answers lb1"
+        }
+        assert causes(results, "dns") == {"dns": ("wrong-answer",)}
     finally:
         stack.exec("dns", ["rh-dns-rotate", *both])
     assert failing(run_checks(stack, ["dns"]), "dns") == {}
@@ -166,6 +193,7 @@ def test_socketio_and_nginx_fail_when_both_apps_stop(stack: Stack) -> None:
         results = run_checks(stack, ["socket.io", "nginx"])
         assert set(failing(results, "socket.io")) == {"lb1", "lb2"}
         assert set(failing(results, "nginx")) == {"lb1", "lb2"}
+        assert causes(results, "nginx")["lb1"][:2] == ("lb-not-answering", "backend-not-serving")
     finally:
         for app in ("app1", "app2"):
             stack.exec(app, ["supervisorctl", "-c", conf, "start", "app"])
@@ -271,9 +299,11 @@ def test_nginx_fails_when_it_disabled_backends_that_stayed_healthy(stack: Stack)
     finally:
         for app, pid in pids.items():
             stack.shell(app, f"kill -CONT {pid}")
-    bad = failing(run_checks(stack, ["nginx"], since=since), "nginx")
+    results = run_checks(stack, ["nginx"], since=since)
+    bad = failing(results, "nginx")
     assert "lb1" in bad
     assert "healthy backend marked unavailable" in bad["lb1"]
+    assert "healthy-backend-marked-down" in causes(results, "nginx")["lb1"]
     # Judged from now on, the stack recovers (once nginx's fail_timeout has passed).
     time.sleep(1.1)
     assert_all_pass(stack)
@@ -291,10 +321,12 @@ def test_redis_roles_fails_with_zero_masters_when_every_node_is_a_replica(stack:
     try:
         for host, follows in ring.items():
             clients[host].replicaof(follows, 6379)
-        bad = failing(run_checks(stack, ["redis roles"]), "redis roles")
+        results = run_checks(stack, ["redis roles"])
+        bad = failing(results, "redis roles")
         assert set(bad) == {"redis1", "redis2", "redis3"}
         assert all(v.startswith("0 masters (") for v in bad.values()), bad
         assert "redis1 slave of redis2" in bad["redis1"]
+        assert set(causes(results, "redis roles").values()) == {("zero-masters",)}
     finally:
         clients[master].replicaof("NO", "ONE")
         for host, c in clients.items():
@@ -341,8 +373,9 @@ def test_probes_come_back_after_a_reboot(stack: Stack) -> None:
     assert failing(run_checks(stack, ["processes", "limits"]), "processes") == {}
     stack.power_off("app2")
     try:
-        bad = failing(run_checks(stack, ["processes", "limits"]), "processes")
-        assert bad == {"app2": "host down (exited)"}
+        results = run_checks(stack, ["processes", "limits"])
+        assert failing(results, "processes") == {"app2": "host down (exited)"}
+        assert causes(results, "limits") == {"app2": ("host-down",)}
     finally:
         stack.power_on("app2")
     deadline = time.monotonic() + 60
@@ -352,3 +385,103 @@ def test_probes_come_back_after_a_reboot(stack: Stack) -> None:
     assert [r.line() for r in results if not r.ok] == []
     stack.close_sessions()
     assert_all_pass(stack)
+
+
+def _point_lb_at(stack: Stack, lb: str, app: str, address: str) -> None:
+    """Make ``lb`` resolve ``app`` to ``address`` (its /etc/hosts, which nginx reads at start)
+    and reload nginx so it uses that address. /etc/hosts is a bind mount: rewritten in place."""
+    script = (
+        'sed -E "s/^[0-9.]+([[:space:]]+$1)$/$2\\1/" /etc/hosts > /tmp/hosts'
+        ' && cat /tmp/hosts > /etc/hosts && getent ahostsv4 "$1" | head -n 1'
+    )
+    res = stack.exec(lb, ["sh", "-c", script, "sh", app, address])
+    assert res.ok and res.stdout.startswith(address), res
+    _reload_lb(stack, lb, "s/^$//")
+
+
+def test_nginx_and_socketio_name_the_lb_that_cannot_reach_an_app(stack: Stack) -> None:
+    """An app that serves but that one LB reaches at a wrong address fails `nginx` and
+    `socket.io` on that LB only, naming the LB, the app, the address the LB uses and the app's
+    own address — although every request through that LB still gets an answer (from the other
+    app)."""
+    app2 = stack.static_address("app2")
+    wrong = app2.rsplit(".", 1)[0] + ".99"
+    _point_lb_at(stack, "lb1", "app2", wrong)
+    try:
+        results = run_checks(stack, ["nginx", "socket.io"])
+        bad = failing(results, "nginx")
+        assert list(bad) == ["lb1"], bad
+        assert f"lb1 cannot reach app2 at {wrong}" in bad["lb1"], bad
+        assert f"app2's address is {app2}" in bad["lb1"], bad
+        assert causes(results, "nginx") == {"lb1": ("backend-unreachable",)}
+        sio = failing(results, "socket.io")
+        assert list(sio) == ["lb1"], sio
+        assert "app2" in sio["lb1"] and causes(results, "socket.io") == {"lb1": ("wrong-backend",)}
+        # lb2 reached both apps; lb1 reached app1 over socket.io, but not app2.
+        ok = {s for r in results if r.ok for s in r.subjects}
+        assert {"lb2->app1", "lb2->app2"} <= ok
+        (sio_lb1,) = [r for r in results if r.check == "socket.io" and r.host == "lb1"]
+        assert "lb1->app2" in sio_lb1.subjects
+    finally:
+        _point_lb_at(stack, "lb1", "app2", app2)
+    assert_all_pass(stack)
+
+
+def test_redis_roles_names_the_one_replica_and_the_one_sentinel_that_are_broken(
+    stack: Stack,
+) -> None:
+    """A replica that cannot authenticate to its master fails on that host only (link down);
+    a stopped sentinel fails on its own host only."""
+    pw = stack.secrets["REDIS_PASSWORD"]
+    clients = {
+        h: redis.Redis(*stack.endpoint(h, 6379), password=pw) for h in stack.topology.redis_hosts
+    }
+    master = next(h for h, c in clients.items() if c.info("replication")["role"] == "master")
+    replica = next(h for h in clients if h != master)
+    other = next(h for h in clients if h not in (master, replica))
+    conf = "/etc/supervisor/supervisord.conf"
+    try:
+        clients[replica].config_set("masterauth", "not-the-password")
+        clients[replica].execute_command("CLIENT", "KILL", "TYPE", "master")
+        deadline = time.monotonic() + 20
+        while True:
+            results = run_checks(stack, ["redis roles"])
+            if causes(results, "redis roles").get(replica) == ("replica-link-down",):
+                break
+            assert time.monotonic() < deadline, [r.line() for r in results if not r.ok]
+            time.sleep(0.2)
+        assert set(failing(results, "redis roles")) == {replica}
+        clients[replica].config_set("masterauth", pw)
+        assert stack.exec(other, ["supervisorctl", "-c", conf, "stop", "sentinel"]).ok
+        results = run_checks(stack, ["redis roles"])
+        assert causes(results, "redis roles").get(other, ())[:1] == ("sentinel-unreachable",)
+        assert master not in failing(results, "redis roles")
+    finally:
+        clients[replica].config_set("masterauth", pw)
+        stack.exec(other, ["supervisorctl", "-c", conf, "start", "sentinel"])
+    assert_all_pass(stack, timeout=120)
+
+
+# Keep last: it renumbers the dns host, which this module's stack does not undo.
+def test_dns_as_clients_see_it_fails_when_the_dns_host_moves(stack: Stack) -> None:
+    """The dns host booted with a new address still answers on its published port, but the
+    clients (who know it by its configured address) get no answer: `dns` fails on the clients'
+    view only."""
+    import random
+
+    from harness.faults import RunContext
+    from harness.faults.reboot import reboot
+    from harness.model import Reboot
+
+    ctx = RunContext(stack, random.Random(0))
+    reboot(ctx, Reboot(host="dns", mode="hard", new_ip=True))
+    deadline = time.monotonic() + 30
+    while True:
+        results = run_checks(stack, ["dns"])
+        bad = failing(results, "dns")
+        if bad and bad["dns"].startswith("clients: no answer"):
+            break
+        assert time.monotonic() < deadline, bad
+        time.sleep(0.2)
+    assert causes(results, "dns") == {"dns": ("dns-no-answer",)}
+    assert "direct" not in bad["dns"], bad

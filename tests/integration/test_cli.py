@@ -51,13 +51,14 @@ def project() -> Iterator[str]:
 
 
 def test_check_json_lists_every_result_and_exits_0(project: str) -> None:
-    """`check --json` prints {check, host, ok, expected, observed, detail} for every result."""
+    """`check --json` prints {check, host, ok, cause, causes, expected, observed, detail,
+    subjects} for every result; a passing one has no cause and names what it exercised."""
     proc = rh("check", "--project", project, "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads(proc.stdout)
-    assert results and all(
-        set(r) == {"check", "host", "ok", "expected", "observed", "detail"} for r in results
-    )
+    keys = {"check", "host", "ok", "cause", "causes", "expected", "observed", "detail", "subjects"}
+    assert results and all(set(r) == keys for r in results)
+    assert all(r["cause"] == "" and r["causes"] == [] and r["subjects"] for r in results)
     assert all(r["ok"] for r in results)
     assert {r["check"] for r in results} >= {"limits", "redis roles", "mysql replication", "dns"}
 
@@ -75,8 +76,10 @@ def test_check_exits_1_naming_the_broken_host(project: str) -> None:
     try:
         proc = rh("check", "--project", project, "--json")
         assert proc.returncode == 1
-        bad = {(r["check"], r["host"]) for r in json.loads(proc.stdout) if not r["ok"]}
-        assert ("limits", "app2") in bad and ("processes", "app2") in bad
+        bad = {(r["check"], r["host"]): r["causes"] for r in json.loads(proc.stdout) if not r["ok"]}
+        assert bad[("limits", "app2")] == ["program-not-running"]
+        # the app's python3 is gone, and supervisord says its program is STOPPED
+        assert bad[("processes", "app2")] == ["daemon-not-running", "program-not-running"]
         table = rh("check", "--project", project)
         assert table.returncode == 1 and "app2" in table.stdout and "FAIL" in table.stdout
     finally:

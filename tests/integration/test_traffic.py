@@ -15,10 +15,10 @@ from harness.stack import Stack
 from harness.traffic import (
     Traffic,
     TrafficProfile,
-    downtime_windows,
     engine_outages,
     rate_summary,
 )
+from harness.verdicts import service_windows
 from tests.integration.conftest import healthy_stack
 
 pytestmark = pytest.mark.docker
@@ -139,11 +139,11 @@ def test_client_downtime_agrees_with_engine_events(
     ((down_at, up_at),) = engine_outages(events)
     die = next(t for t, action in events if action == "die")
     assert up_at is not None, events
-    every = downtime_windows(history.ops, "http")
-    windows = [w for w in every if w.start <= up_at and (w.end is None or w.end >= down_at)]
+    every = service_windows(history.ops, "http")
+    windows = [w for w in every if w.start <= up_at and w.end >= down_at]
     assert len(windows) == 1, (every, events)
     (w,) = windows
-    assert w.end is not None
+    assert not w.open
     begin_ms, end_ms, die_ms = (
         (w.start - down_at) * 1000,
         (w.end - up_at) * 1000,
@@ -152,7 +152,7 @@ def test_client_downtime_agrees_with_engine_events(
     record_property("agreement_ms", {"begin": begin_ms, "end": end_ms, "begin_vs_die": die_ms})
     print(
         f"engine down {up_at - down_at:.3f}s, clients saw {w.end - w.start:.3f}s"
-        f" ({w.failures} failed requests); begin {begin_ms:+.1f} ms (vs die {die_ms:+.1f} ms),"
+        f" ({w.errors} failed requests); begin {begin_ms:+.1f} ms (vs die {die_ms:+.1f} ms),"
         f" end {end_ms:+.1f} ms"
     )
     assert abs(begin_ms) <= AGREEMENT_S * 1000, (w, events)

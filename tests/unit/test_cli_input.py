@@ -94,3 +94,55 @@ def test_validating_input_never_loads_the_engine_clients() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def _compose_copy(tmp_path: Path) -> Path:
+    """A copy of compose/ (stack and incidents) that a test may break, for RH_COMPOSE_DIR."""
+    import shutil
+
+    src = Path(__file__).resolve().parents[2] / "compose"
+    dst = tmp_path / "compose"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("images"))
+    return dst
+
+
+def test_incident_with_an_unknown_cause_exits_2_naming_file_and_key(tmp_path: Path) -> None:
+    """An incident whose declaration names an unknown cause is refused before anything starts,
+    in one line naming the incident file and the key."""
+    compose = _compose_copy(tmp_path)
+    incident = compose / "incidents" / "no-minfds.yaml"
+    incident.write_text(
+        incident.read_text().replace("cause: nofile-below-minimum, host: app1", "cause: ulimit")
+    )
+    env = {**os.environ, "RH_COMPOSE_DIR": str(compose), "DOCKER_HOST": "unix:///nonexistent"}
+    for args in (["run", "no-minfds"], ["run", "cold-start", "--incident", "no-minfds"]):
+        proc = subprocess.run(
+            [*RH, *args], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+        assert proc.returncode == 2, proc.stderr
+        (line,) = proc.stderr.strip().splitlines()
+        assert (
+            f"{incident}: x-reboot-harness.reproduced_by[0].cause: unknown cause 'ulimit'" in line
+        )
+
+
+def test_scenario_contradicting_its_incident_exits_2(tmp_path: Path) -> None:
+    """`reproduces:` naming another check than the incident declares is refused (exit 2)."""
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        VALID.replace("expect: {recover_within: 30s}", "expect: {checks: all}")
+        + "reproduces: {incident: no-minfds, check: dns}\n"
+    )
+    proc = run("run", str(path))
+    assert proc.returncode == 2, proc.stderr
+    assert "reproduces.check: 'dns' contradicts incident no-minfds's declaration" in proc.stderr
+
+
+def test_run_incident_on_a_scenario_that_cannot_show_it_exits_2() -> None:
+    """`run cold-start --incident lb-no-dns-rotation`: cold-start has no http budget, so the
+    incident could never be observed — refused before anything starts."""
+    proc = run("run", "cold-start", "--incident", "lb-no-dns-rotation")
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        "cannot reproduce: incident lb-no-dns-rotation is shown by the http budget" in proc.stderr
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from harness.checks.base import Problem
 from harness.checks.directories import listening_ports
 from harness.checks.limits import parse_nofile
 from harness.checks.mysql_replication import (
@@ -93,26 +94,46 @@ def _replica(**slave: object) -> ServerView:
     return ServerView(read_only=1, server_id=2, binlog_state="0-1-9", slave_pos="0-1-9", slave=base)
 
 
+def _texts(problems: list[Problem]) -> list[str]:
+    assert {p.cause for p in problems} <= {"backend-not-back"}
+    return [p.text for p in problems]
+
+
+def _said(problems: list[Problem]) -> list[tuple[str, str]]:
+    return [(p.cause, p.text) for p in problems]
+
+
 def test_judge_replica_healthy_and_each_fault() -> None:
-    """Every property of the mysql replication check is judged and named."""
+    """Every property of the mysql replication check is judged, named and given its cause."""
     primary = ServerView(read_only=0, server_id=1, binlog_pos="0-1-9", binlog_state="0-1-9")
     assert judge_replica("mysql2", _replica(), "mysql1", primary, "10.0.0.41") == []
     io = judge_replica("mysql2", _replica(Slave_IO_Running="No"), "mysql1", primary, "x")
-    assert io == ["Slave_IO_Running=No"]
+    assert _said(io) == [("replica-stopped", "Slave_IO_Running=No")]
     err = judge_replica(
         "mysql2",
-        _replica(Last_IO_Errno=1045, Last_IO_Error="Access denied"),
+        _replica(Last_IO_Errno=1045, Last_IO_Error="Access denied", Slave_IO_Running="Connecting"),
         "mysql1",
         primary,
         "x",
     )
-    assert err and err[0].startswith("Last_IO_Errno=1045")
+    assert err[0].cause == "replica-io-error" and err[0].text.startswith("Last_IO_Errno=1045")
+    sql = judge_replica("mysql2", _replica(Last_SQL_Errno=1062), "mysql1", primary, "x")
+    assert sql[0].cause == "replica-sql-error"
     behind = ServerView(**{**_replica().__dict__, "slave_pos": "0-1-3"})
-    assert judge_replica("mysql2", behind, "mysql1", primary, "x")[0].startswith("behind")
+    lag = judge_replica("mysql2", behind, "mysql1", primary, "x")
+    assert lag[0].cause == "replica-behind" and lag[0].text.startswith("behind")
     local = ServerView(**{**_replica().__dict__, "binlog_state": "0-1-9,0-2-1"})
-    assert judge_replica("mysql2", local, "mysql1", primary, "x") == ["errant transactions 0-2-1"]
+    assert _said(judge_replica("mysql2", local, "mysql1", primary, "x")) == [
+        ("errant-transactions", "errant transactions 0-2-1")
+    ]
     writable = ServerView(**{**_replica().__dict__, "read_only": 0})
-    assert judge_replica("mysql2", writable, "mysql1", primary, "x") == ["read_only=0"]
+    assert _said(judge_replica("mysql2", writable, "mysql1", primary, "x")) == [
+        ("replica-writable", "read_only=0")
+    ]
+    other = judge_replica("mysql2", _replica(Master_Host="mysql3"), "mysql1", primary, "x")
+    assert other[0].cause == "replica-wrong-primary"
+    none = ServerView(**{**_replica().__dict__, "slave": {}})
+    assert judge_replica("mysql2", none, "mysql1", primary, "x")[0].cause == "not-a-replica"
 
 
 def test_parse_disabled_lines_since() -> None:
@@ -152,14 +173,22 @@ def test_nginx_judges_marked_and_held_unavailable_against_serving_since() -> Non
     problems = wrongly_unavailable(
         parse_disabled(log, 0), parse_no_live(log, 0), {"app1": t0 + 4}, by_address
     )
-    assert problems == [
-        "healthy backend held unavailable: 'no live upstreams' at 10:00:13 (app1 serving), "
-        "10:00:14 (app1 serving)"
+    assert _said(problems) == [
+        (
+            "healthy-backend-held-out",
+            "healthy backend held unavailable: 'no live upstreams' at 10:00:13 (app1 serving), "
+            "10:00:14 (app1 serving)",
+        )
     ]
     # Both back before any of it: app1 disabled at 10:00:00 while serving since 09:59:00.
     both = {"app1": t0 - 60, "app2": t0 - 60}
     marked = wrongly_unavailable(parse_disabled(log, 0), [], both, by_address)
-    assert marked == ["healthy backend marked unavailable: app1 at 10:00:00, app2 at 10:00:12"]
+    assert _said(marked) == [
+        (
+            "healthy-backend-marked-down",
+            "healthy backend marked unavailable: app1 at 10:00:00, app2 at 10:00:12",
+        )
+    ]
     # Nobody serving when nginx had no live upstream: nothing to hold against nginx.
     assert wrongly_unavailable([], parse_no_live(log, 0), {}, by_address) == []
 
@@ -201,19 +230,19 @@ def test_nginx_waits_for_fail_timeout_after_a_backends_last_failure() -> None:
     by_address = {"172.30.0.21": "app1", "172.30.0.22": "app2"}
     timeouts = parse_fail_timeouts(config)
     both = ["app1", "app2"]
-    assert not_yet_back(disabled, timeouts, both, by_address, now=t0 + 7.5) == [
+    assert _texts(not_yet_back(disabled, timeouts, both, by_address, now=t0 + 7.5)) == [
         "not yet back in rotation: app1 (disabled at 10:00:05 after: upstream timed out (110:"
         " Connection timed out); fail_timeout 2s), app2 (disabled at 10:00:01 after: connect()"
         " failed (111: Connection refused); fail_timeout 10s)"
     ]
-    assert not_yet_back(disabled, timeouts, both, by_address, now=t0 + 8.0) == [
+    assert _texts(not_yet_back(disabled, timeouts, both, by_address, now=t0 + 8.0)) == [
         "not yet back in rotation: app2 (disabled at 10:00:01 after: connect() failed (111:"
         " Connection refused); fail_timeout 10s)"
     ]
     assert not_yet_back(disabled, timeouts, both, by_address, now=t0 + 12.0) == []
     # A backend that is not serving is the processes check's business, not this one's.
     assert [
-        p.split(" (")[0]
+        p.text.split(" (")[0]
         for p in not_yet_back(disabled, timeouts, ["app2"], by_address, now=t0 + 7.5)
     ] == ["not yet back in rotation: app2"]
     # Errors that stay below max_fails (a stray timeout or reset) take nothing out of rotation.
@@ -269,3 +298,15 @@ def test_redis_replica_link_down_and_wrong_master() -> None:
         "redis2": "master_link_status down; sentinel names master redis2",
         "redis3": "slave of redis2, not of redis1",
     }
+
+
+def test_a_replica_under_writes_is_caught_up_with_the_primary_read_before_it() -> None:
+    """With writes going on the primary read after the replica is always ahead: the replica is
+    judged against the primary as read before it (and errant GTIDs against the one after)."""
+    replica = _replica()  # applied 0-1-9
+    after = ServerView(read_only=0, server_id=1, binlog_pos="0-1-12", binlog_state="0-1-12")
+    before = ServerView(read_only=0, server_id=1, binlog_pos="0-1-9", binlog_state="0-1-9")
+    assert judge_replica("mysql2", replica, "mysql1", after, "x", before) == []
+    ahead = ServerView(read_only=0, server_id=1, binlog_pos="0-1-10", binlog_state="0-1-10")
+    lag = judge_replica("mysql2", replica, "mysql1", after, "x", ahead)
+    assert [p.cause for p in lag] == ["replica-behind"]

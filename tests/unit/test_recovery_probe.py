@@ -318,9 +318,13 @@ def _flipping_check(monkeypatch: pytest.MonkeyPatch, at: float, rounds: list[flo
     def check(_ctx: base.CheckContext) -> list[CheckResult]:
         now = time.monotonic()
         rounds.append(now)
-        return [CheckResult("flips", "app1", now >= at, "ok", "ok" if now >= at else "not yet")]
+        held = now >= at
+        return [
+            CheckResult("flips", "app1", held, "ok", "ok" if held else "not yet",
+                        causes=() if held else ("host-down",), subjects=("app1",))
+        ]  # fmt: skip
 
-    monkeypatch.setitem(base.REGISTRY, "flips", check)
+    monkeypatch.setitem(base.REGISTRY, "flips", base.Registered(check, lambda _topo: ("app1",)))
 
 
 def test_wait_recovered_notices_within_the_longest_pause(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -104,7 +104,7 @@ class _Run:
             "history": [op.as_dict() for op in self.ops],
             "present": present,
             "verdicts": verdicts,
-            "budget_violations": violations,
+            "budget_violations": [v.message for v in violations],
         }
 
 

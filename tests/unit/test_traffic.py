@@ -22,13 +22,13 @@ from harness.traffic import (
     TrafficProfile,
     chash_points,
     chash_server,
-    downtime_windows,
     engine_outages,
     merge_present,
     op_from_dict,
     parse_output,
     spread_addresses,
 )
+from harness.verdicts import service_windows
 
 CLIENT_SCRIPT = Path(__file__).resolve().parents[2] / "compose/images/client/rh-traffic"
 
@@ -134,10 +134,13 @@ def test_downtime_window_runs_from_first_failure_start_to_next_success_start() -
     """Overlapping failures are one window; it ends at the start of the first success after
     it; a window still open at the end has no end."""
     ops = [op(1.0, True), op(2.0, False, end=5.0), op(2.1, False), op(2.9, True), op(4.0, False)]
-    windows = downtime_windows(ops, "http")
-    assert [(w.start, w.end, w.failures) for w in windows] == [(2.0, 2.9, 2), (4.0, None, 1)]
-    assert windows[0].duration == pytest.approx(0.9)
-    assert downtime_windows(ops, "redis") == []
+    windows = service_windows(ops, "http")
+    assert [(w.start, w.end, w.errors, w.open) for w in windows] == [
+        (2.0, 2.9, 2, False),
+        (4.0, 5.0, 1, True),  # still open: it runs to the end of the client's last op
+    ]
+    assert windows[0].duration_s == pytest.approx(0.9)
+    assert service_windows(ops, "redis") == []
 
 
 def test_socketio_reconnect_ends_the_window_at_its_end() -> None:
@@ -148,7 +151,7 @@ def test_socketio_reconnect_ends_the_window_at_its_end() -> None:
         op(5.0, True, "socketio", "reconnect", end=8.5),
         op(8.6, True, "socketio", "echo"),
     ]
-    (w,) = downtime_windows(ops, "socketio")
+    (w,) = service_windows(ops, "socketio")
     assert (w.start, w.end) == (5.0, 8.5)
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.model import Budget, Event, History, Op
+from harness.model import Budget, BudgetViolation, Event, History, Op
 from harness.verdicts import (
     Span,
     Window,
@@ -200,7 +200,7 @@ def test_slow_reconnect_breaks_max_reconnect() -> None:
     """The longest completed reconnect is compared with max_reconnect."""
     ops = [op(0, service="socketio", name="reconnect", took=7.25)]
     _, violations = summarize(History(tuple(ops)), [], [Budget("socketio", max_reconnect=5)])
-    assert violations == [
+    assert _messages(violations) == [
         "socketio: max_reconnect 5s exceeded: measured 7.25s (longest of 1 reconnect)"
     ]
 
@@ -228,7 +228,7 @@ def test_lost_writes_are_exactly_the_acknowledged_keys_missing() -> None:
     )
     lost = verdicts["services"]["redis"]["writes"]  # type: ignore[index]
     assert lost["lost"] == 2 and [k["key"] for k in lost["lost_keys"]] == ["k2", "k4"]
-    assert violations == [
+    assert _messages(violations) == [
         "redis: no_lost_writes violated: measured 2 of 3 acknowledged writes lost (keys k2, k4)"
     ]
 
@@ -260,7 +260,7 @@ def test_many_lost_keys_are_listed_briefly() -> None:
     _, violations = summarize(
         History(tuple(writes), {"redis": frozenset()}), [], [Budget("redis", no_lost_writes=True)]
     )
-    assert violations == [
+    assert _messages(violations) == [
         "redis: no_lost_writes violated: measured 8 of 8 acknowledged writes lost "
         "(keys k0, k1, k2, k3, k4 and 3 more)"
     ]
@@ -425,7 +425,7 @@ def test_max_errors_lists_the_kinds() -> None:
     """max_errors names how many errors of each kind were measured."""
     ops = [op(0, False, error="http 502"), op(1, False, error="http 502"), op(2, False), op(3)]
     _, violations = summarize(History(tuple(ops)), [], [Budget("http", max_errors=2)])
-    assert violations == [
+    assert _messages(violations) == [
         "http: max_errors 2 exceeded: measured 3 errors (http 502: 2, timeout: 1)"
     ]
 
@@ -441,13 +441,17 @@ def test_budgets_met_give_no_violation() -> None:
 def test_budget_for_a_service_without_traffic_is_a_violation() -> None:
     """A budget nothing measured cannot pass silently."""
     _, violations = summarize(_downtime_history(), [], [Budget("mysql", max_errors=0)])
-    assert violations == ["mysql: no operations recorded; its budget cannot be judged"]
+    assert violations == [
+        BudgetViolation(
+            "mysql", "traffic", "mysql: no operations recorded; its budget cannot be judged", ()
+        )
+    ]
 
 
 def test_open_window_is_said_in_the_violation() -> None:
     """A service still down at the end says so."""
     _, violations = summarize(History((op(0), op(1, False))), [], [Budget("http", max_downtime=0)])
-    assert violations == [
+    assert _messages(violations) == [
         "http: max_downtime 0s exceeded: measured 0.10s (1 window, longest 0.10s, still down "
         "at the end)"
     ]
@@ -464,6 +468,10 @@ def test_describe_budget_in_words() -> None:
 
 
 # -- the one call --------------------------------------------------------------------------------
+
+
+def _messages(violations: list[BudgetViolation]) -> list[str]:
+    return [v.message for v in violations]
 
 
 def test_summarize_is_json_ready_and_documented_shape() -> None:
@@ -496,7 +504,14 @@ def test_summarize_is_json_ready_and_documented_shape() -> None:
         {"service": "http", "max_downtime": None, "max_errors": 0, "max_reconnect": None,
          "no_lost_writes": False}
     ]  # fmt: skip
-    assert violations == ["http: max_errors 0 exceeded: measured 2 errors (timeout: 2)"]
+    assert violations == [
+        BudgetViolation(
+            "http",
+            "max_errors",
+            "http: max_errors 0 exceeded: measured 2 errors (timeout: 2)",
+            ("lb1",),
+        )
+    ]
 
 
 # -- properties --------------------------------------------------------------------------------

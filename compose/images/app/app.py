@@ -3,6 +3,7 @@
 
 - GET /health      -> 200 {"ok": true, "host": "<hostname>", "pid": N, "since": <listening since>}
 - socket.io `echo` -> returns its data as the ack
+- socket.io `whoami` -> {"host": "<hostname>"}
 - every second     -> "rh.<hostname>.counter <N> <unix-ts>\n" to graphite:2003 (TCP, plaintext);
                       graphite being down never stops or crashes the app (reconnects).
 - at start         -> logs RLIMIT_NOFILE and warns when the soft limit is below
@@ -70,6 +71,13 @@ def connect(sid, environ, auth=None):
 @sio.event
 def echo(sid, data):
     return data
+
+
+@sio.event
+def whoami(sid, data=None):
+    """Which app host holds this session (the harness's socket.io check asks, to prove it
+    reached each app through each LB)."""
+    return {"host": HOST}
 
 
 def http_app(environ, start_response):

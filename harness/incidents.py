@@ -1,0 +1,310 @@
+"""Incidents: a compose override that breaks the stack the way production was broken, and its own
+declaration of what its failure must show.
+
+The declaration lives in the incident's file, under the compose extension key
+``x-reboot-harness`` (compose ignores top-level ``x-`` keys)::
+
+    x-reboot-harness:
+      summary: the app comes back with the boot default of 1024 open files
+      reproduced_by:                 # every entry must be observed
+        - {check: limits, cause: nofile-below-minimum}
+        - {budget: socketio, measurement: max_reconnect, host: app2}
+        - {step: mysql_failover, cause: repl-password-too-long}
+      allows:                        # step errors the incident brings, which do not disqualify it
+        - {step: dns_rotate, cause: rotation-not-served}
+
+An entry names a recovery check and one of its cause codes (optionally the host it must fail on),
+a budget (a service, the measurement exceeded, and the host it must be attributed to), or a step
+kind and the cause of its error (harness.model: CHECKS, MEASUREMENTS, STEP_ERROR_CAUSES). How a
+variant is judged against it: harness.judge. No docker here: incidents are validated before
+anything starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Self, cast
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from harness.errors import ScenarioError, UsageError
+from harness.model import (
+    CHECK_NAMES,
+    MEASUREMENTS,
+    SERVICES,
+    STEP_ERROR_CAUSES,
+    STEP_KEYS,
+    Budget,
+    Topology,
+    causes_of,
+)
+from harness.scenario.messages import _choices, _describe, _first, _kind, _one_line, _show
+from harness.scenario.yamlfile import _load_yaml, read_text
+
+KEY = "x-reboot-harness"
+# A budget measurement an incident may name (``traffic`` is the harness's own complaint that a
+# service recorded nothing, never a property of an incident).
+INCIDENT_MEASUREMENTS = tuple(m for m in MEASUREMENTS if m != "traffic")
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One failure an incident shows.
+
+    Attributes:
+        kind: ``check``, ``budget`` or ``step``.
+        name: the check's name, the budget's service, or the step kind.
+        cause: the check's cause code, the budget's measurement, or the step error's cause.
+        host: the host a check must fail on ('' for any); the host a budget violation must be
+            attributed to (required); unused for steps.
+    """
+
+    kind: str
+    name: str
+    cause: str
+    host: str = ""
+
+    def describe(self) -> str:
+        where = f" [{self.host}]" if self.host else ""
+        if self.kind == "check":
+            return f"{self.name}{where} {self.cause}"
+        if self.kind == "budget":
+            return f"{self.name} budget {self.cause}{where}"
+        return f"step {self.name} {self.cause}"
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An incident's compose override and what its failure must show."""
+
+    name: str
+    path: Path
+    summary: str
+    reproduced_by: tuple[Signature, ...]
+    allows: tuple[Signature, ...] = ()
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The recovery checks its declaration names (they must run in its scenarios)."""
+        return tuple(dict.fromkeys(s.name for s in self.reproduced_by if s.kind == "check"))
+
+    def describe(self) -> str:
+        return " and ".join(s.describe() for s in self.reproduced_by)
+
+
+# -- the declaration's schema --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    hosts: tuple[str, ...]
+
+
+def _pick(value: object, noun: str, choices: Sequence[str]) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a {noun}, got {_kind(value)}; valid: {_choices(choices)}")
+    if value not in choices:
+        raise ValueError(f"unknown {noun} {_show(value)}; valid: {_choices(choices)}")
+    return value
+
+
+def _host(value: object, info: ValidationInfo) -> str:
+    return _pick(value, "host", cast(_Context, info.context).hosts)
+
+
+_Host = Annotated[str, PlainValidator(_host)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Entry(_Strict):
+    check: Annotated[str, PlainValidator(lambda v: _pick(v, "check", CHECK_NAMES))] | None = None
+    budget: Annotated[str, PlainValidator(lambda v: _pick(v, "service", SERVICES))] | None = None
+    step: Annotated[str, PlainValidator(lambda v: _pick(v, "step kind", STEP_KEYS))] | None = None
+    cause: str | None = None
+    measurement: (
+        Annotated[str, PlainValidator(lambda v: _pick(v, "measurement", INCIDENT_MEASUREMENTS))]
+        | None
+    ) = None
+    host: _Host | None = None
+
+    @field_validator("cause")
+    @classmethod
+    def _known_cause(cls, cause: str | None, info: ValidationInfo) -> str | None:
+        if cause is None:
+            return cause
+        check, step = info.data.get("check"), info.data.get("step")
+        if check:
+            choices: Sequence[str] = causes_of(check)
+            if cause not in choices:
+                raise ValueError(
+                    f"unknown cause {_show(cause)} for check {check!r}; valid: {_choices(choices)}"
+                )
+        elif step and cause not in STEP_ERROR_CAUSES:
+            raise ValueError(
+                f"unknown step error cause {_show(cause)}; valid: {_choices(STEP_ERROR_CAUSES)}"
+            )
+        return cause
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        named = [k for k in ("check", "budget", "step") if getattr(self, k) is not None]
+        if len(named) != 1:
+            raise ValueError(
+                "name exactly one of check (with its cause), budget (with measurement and"
+                f" host) or step (with its cause), got {', '.join(named) or 'none'}"
+            )
+        if self.check is not None:
+            self._need("cause", "measurement")
+        elif self.budget is not None:
+            self._need("measurement", "cause")
+            if self.host is None:
+                raise ValueError(
+                    "a budget entry names the host its violation must be attributed to (host)"
+                )
+        else:
+            self._need("cause", "measurement")
+            if self.host is not None:
+                raise ValueError("a step entry names no host; remove host")
+        return self
+
+    def _need(self, key: str, forbidden: str) -> None:
+        kind = "check" if self.check else "budget" if self.budget else "step"
+        if getattr(self, key) is None:
+            raise ValueError(f"a {kind} entry needs {key}")
+        if getattr(self, forbidden) is not None:
+            raise ValueError(f"a {kind} entry takes no {forbidden}; remove it")
+
+    def build(self) -> Signature:
+        if self.check is not None:
+            return Signature("check", self.check, str(self.cause), self.host or "")
+        if self.budget is not None:
+            return Signature("budget", self.budget, str(self.measurement), self.host or "")
+        return Signature("step", str(self.step), str(self.cause))
+
+
+class _Declaration(_Strict):
+    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    reproduced_by: Annotated[list[_Entry], Field(min_length=1, max_length=20)]
+    allows: Annotated[list[_Entry], Field(max_length=20)] = []
+
+    @model_validator(mode="after")
+    def _allows_steps(self) -> Self:
+        for i, entry in enumerate(self.allows):
+            if entry.step is None:
+                raise ValueError(
+                    f"allows[{i}]: only step errors can be allowed; a check or budget failure"
+                    " the incident shows belongs in reproduced_by"
+                )
+        return self
+
+
+_WORDINGS = {
+    "string_too_short": "must not be empty; say in one line what breaks",
+    "too_short": "empty; name at least {min_length} failure the incident must show",
+    "too_long": "{actual_length} entries; at most {max_length}",
+    "model_type": "expected a mapping",
+}
+
+
+def unobservable(
+    incident: Incident,
+    *,
+    checks: Sequence[str],
+    budgets: Sequence[Budget],
+    step_kinds: set[str],
+) -> str:
+    """Why a scenario with these expected ``checks`` (empty: all), ``budgets`` and steps of
+    these kinds could never observe what ``incident`` declares; '' when it can."""
+    for sig in incident.reproduced_by:
+        if sig.kind == "check" and checks and sig.name not in checks:
+            return (
+                f"incident {incident.name} is shown by check {sig.name!r}, which is not among"
+                f" expect.checks; add it ({', '.join(checks)})"
+            )
+        if sig.kind == "budget":
+            budget = next((b for b in budgets if b.service == sig.name), None)
+            limit = getattr(budget, sig.cause, None) if budget is not None else None
+            if limit is None or limit is False:
+                return (
+                    f"incident {incident.name} is shown by the {sig.name} budget's {sig.cause},"
+                    f" which this scenario does not set; add budgets.{sig.name}.{sig.cause}"
+                )
+        if sig.kind == "step" and sig.name not in step_kinds:
+            return (
+                f"incident {incident.name} is shown by a {sig.name} step error, and this"
+                f" scenario has no {sig.name} step"
+            )
+    return ""
+
+
+# -- loading -------------------------------------------------------------------------------------
+
+
+def parse_incident(text: str, *, name: str, path: Path, topology: Topology) -> Incident:
+    """Validate an incident file's declaration (its ``x-reboot-harness`` key).
+
+    Raises:
+        ScenarioError: one line, ``FILE: x-reboot-harness.KEY.PATH: what is wrong; valid: ...``.
+    """
+    source = str(path)
+    data = _load_yaml(text, source)
+    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
+        raise ScenarioError(
+            f"{source}: not a compose override: expected a mapping with a 'services' key"
+        )
+    if KEY not in data:
+        raise ScenarioError(
+            _one_line(
+                f"{source}: {KEY}: required key is missing; an incident declares what its"
+                " failure must show (summary, reproduced_by: check+cause, budget+measurement+host"
+                " or step+cause), see harness/incidents.py"
+            )
+        )
+    try:
+        doc = _Declaration.model_validate(data[KEY], context=_Context(topology.hosts))
+    except ValidationError as e:
+        problem = _describe(_first(e.errors(include_url=False)), _Declaration, _WORDINGS)
+        sep = "." if not problem.startswith(("expected", "file")) else ": "
+        raise ScenarioError(_one_line(f"{source}: {KEY}{sep}{problem}")) from e
+    return Incident(
+        name=name,
+        path=path,
+        summary=doc.summary,
+        reproduced_by=tuple(e.build() for e in doc.reproduced_by),
+        allows=tuple(e.build() for e in doc.allows),
+    )
+
+
+def load_incident(path: Path, topology: Topology | None = None) -> Incident:
+    """Read and validate one incident file (``NAME.yaml``; the incident is called NAME)."""
+    text = read_text(path, "incident")
+    return parse_incident(text, name=path.stem, path=path, topology=topology or Topology())
+
+
+def load_incidents(directory: Path, topology: Topology | None = None) -> dict[str, Incident]:
+    """Every ``*.yaml`` incident of ``directory`` by name, each validated."""
+    return {p.stem: load_incident(p, topology) for p in sorted(directory.glob("*.yaml"))}
+
+
+def lookup(incidents: Mapping[str, Incident], name: str) -> Incident:
+    """The incident called ``name``; a UsageError naming the known ones if none."""
+    try:
+        return incidents[name]
+    except KeyError:
+        known = ", ".join(sorted(incidents)) or "none"
+        raise UsageError(f"unknown incident {name!r}; known: {known}") from None

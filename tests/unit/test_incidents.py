@@ -1,0 +1,227 @@
+"""Incident declarations (compose/incidents/*.yaml, key x-reboot-harness): every shipped one is
+valid and names what it must show; a bad declaration, or a scenario that contradicts its
+incident, is refused in one line naming the file and the key — before anything starts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import catalog
+from harness.errors import ScenarioError
+from harness.incidents import Signature, load_incident, parse_incident
+from harness.model import CHECK_NAMES, Topology
+from harness.scenario import parse_scenario
+
+TOPO = Topology()
+SRC = Path("compose/incidents/x.yaml")
+
+
+def incident(block: str) -> str:
+    return f"services:\n  app1: {{}}\nx-reboot-harness:\n{block}"
+
+
+def test_every_shipped_incident_declares_what_it_must_show() -> None:
+    """Each shipped incident loads with a summary and at least one check, budget or step
+    signature; the signatures of the six post-mortem incidents are the ones their scenarios
+    are judged by."""
+    got = {name: catalog.incident(name) for name in catalog.known_incidents()}
+    assert set(got) == {
+        "graphite-piddir",
+        "lb-no-dns-rotation",
+        "mysql-long-repl-password",
+        "no-minfds",
+        "sentinel-all-replicas",
+        "socketio-abrupt-termination",
+    }
+    assert got["no-minfds"].reproduced_by == (
+        Signature("check", "limits", "nofile-below-minimum", "app1"),
+        Signature("check", "limits", "nofile-below-minimum", "app2"),
+    )
+    assert got["graphite-piddir"].reproduced_by == (
+        Signature("check", "directories", "pid-dir-missing", "graphite"),
+    )
+    assert got["sentinel-all-replicas"].reproduced_by == (
+        Signature("check", "redis roles", "zero-masters"),
+    )
+    assert got["mysql-long-repl-password"].reproduced_by == (
+        Signature("step", "mysql_failover", "repl-password-too-long"),
+        Signature("check", "mysql replication", "not-a-replica", "mysql1"),
+    )
+    assert got["lb-no-dns-rotation"].reproduced_by == (
+        Signature("budget", "http", "max_errors", "lb1"),
+    )
+    assert got["socketio-abrupt-termination"].reproduced_by == (
+        Signature("check", "nginx", "healthy-backend-held-out"),
+        Signature("budget", "socketio", "max_reconnect", "app2"),
+    )
+    for inc in got.values():
+        assert inc.summary and inc.path.is_file()
+
+
+BAD = [
+    ("missing", "services:\n  app1: {}\n", "x-reboot-harness: required key is missing"),
+    ("not-compose", "x-reboot-harness: {}\n", "not a compose override"),
+    (
+        "unknown-cause",
+        "  summary: s\n  reproduced_by:\n    - {check: limits, cause: ulimit}\n",
+        "x-reboot-harness.reproduced_by[0].cause: unknown cause 'ulimit' for check 'limits'; valid:"
+        " check-crashed, host-down, limits-unreadable, nofile-below-minimum, not-exercised,"
+        " program-not-running",
+    ),
+    (
+        "unknown-check",
+        "  summary: s\n  reproduced_by:\n    - {check: ulimit, cause: x}\n",
+        "reproduced_by[0].check: unknown check 'ulimit'; valid: directories, dns",
+    ),
+    (
+        "cause-of-other-check",
+        "  summary: s\n  reproduced_by:\n    - {check: limits, cause: zero-masters}\n",
+        "reproduced_by[0].cause: unknown cause 'zero-masters' for check 'limits'",
+    ),
+    (
+        "budget-without-host",
+        "  summary: s\n  reproduced_by:\n    - {budget: http, measurement: max_errors}\n",
+        "a budget entry names the host its violation must be attributed to",
+    ),
+    (
+        "budget-unknown-measurement",
+        "  summary: s\n  reproduced_by:\n    - {budget: http, measurement: errors, host: lb1}\n",
+        "reproduced_by[0].measurement: unknown measurement 'errors'; valid: max_downtime",
+    ),
+    (
+        "unknown-host",
+        "  summary: s\n  reproduced_by:\n    - {check: limits, cause: host-down, host: app9}\n",
+        "reproduced_by[0].host: unknown host 'app9'",
+    ),
+    (
+        "two-kinds",
+        "  summary: s\n  reproduced_by:\n    - {check: limits, step: reboot, cause: host-down}\n",
+        "name exactly one of check",
+    ),
+    (
+        "unknown-step",
+        "  summary: s\n  reproduced_by:\n    - {step: reboots, cause: step-failed}\n",
+        "reproduced_by[0].step: unknown step kind 'reboots'; valid: dns_rotate",
+    ),
+    (
+        "unknown-step-cause",
+        "  summary: s\n  reproduced_by:\n    - {step: reboot, cause: power}\n",
+        "reproduced_by[0].cause: unknown step error cause 'power'; valid: failover-incomplete",
+    ),
+    ("empty", "  summary: s\n  reproduced_by: []\n", "reproduced_by: empty"),
+    (
+        "no-summary",
+        "  reproduced_by:\n    - {check: limits, cause: host-down}\n",
+        "summary: required key is missing",
+    ),
+    (
+        "allows-a-check",
+        "  summary: s\n  reproduced_by:\n    - {check: limits, cause: host-down}\n"
+        "  allows:\n    - {check: dns, cause: wrong-answer}\n",
+        "only step errors can be allowed",
+    ),
+    (
+        "unknown-key",
+        "  summary: s\n  reproduced: []\n",
+        "x-reboot-harness.reproduced: unknown key 'reproduced'; valid: allows, reproduced_by,"
+        " summary",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "fragment"), [pytest.param(t, f, id=i) for i, t, f in BAD])
+def test_bad_declaration_is_one_line_naming_file_and_key(text: str, fragment: str) -> None:
+    """Each bad declaration is refused with one line that names the file and the key path."""
+    body = text if text.startswith(("services", "x-")) else incident(text)
+    began = time.monotonic()
+    with pytest.raises(ScenarioError) as e:
+        parse_incident(body, name="x", path=SRC, topology=TOPO)
+    message = str(e.value)
+    assert time.monotonic() - began < 1.0
+    assert message.startswith(f"{SRC}: ") and "\n" not in message, message
+    assert fragment in message, message
+
+
+def test_incident_file_from_anywhere_loads_by_its_name(tmp_path: Path) -> None:
+    """An incident is its file's stem; a user's own directory works like the shipped one."""
+    path = tmp_path / "my-incident.yaml"
+    path.write_text(
+        incident("  summary: s\n  reproduced_by:\n    - {check: dns, cause: wrong-answer}\n")
+    )
+    got = load_incident(path)
+    assert got.name == "my-incident"
+    assert got.reproduced_by == (Signature("check", "dns", "wrong-answer"),)
+    assert got.checks == ("dns",)
+
+
+def scenario(extra: str, *, expect: str = "{checks: all}", steps: str = "sleep: 1s") -> str:
+    return f"name: x\ndescription: d\nsteps:\n  - {steps}\nexpect: {expect}\n{extra}"
+
+
+def parse(text: str) -> object:
+    return parse_scenario(
+        text,
+        source="scenarios/x.yaml",
+        topology=TOPO,
+        checks=CHECK_NAMES,
+        incidents=catalog.Incidents(TOPO),
+    )
+
+
+SCENARIO_BAD = [
+    (
+        "contradicting-check",
+        scenario("reproduces: {incident: no-minfds, check: processes}\n"),
+        "scenarios/x.yaml: reproduces.check: 'processes' contradicts incident no-minfds's"
+        " declaration (no-minfds.yaml): it is reproduced by limits [app1] nofile-below-minimum",
+    ),
+    (
+        "contradicting-budget",
+        scenario(
+            "reproduces: {incident: lb-no-dns-rotation, budget: socketio}\n"
+            "budgets: {socketio: {max_reconnect: 3s}}\n",
+            steps="dns_rotate: {out: lb1}",
+        ),
+        "reproduces.budget: 'socketio' contradicts incident lb-no-dns-rotation's declaration",
+    ),
+    (
+        "declared-check-not-run",
+        scenario("reproduces: no-minfds\n", expect="{checks: [processes]}"),
+        "reproduces.incident: incident no-minfds is shown by check 'limits', which is not among"
+        " expect.checks",
+    ),
+    (
+        "declared-budget-not-set",
+        scenario("reproduces: lb-no-dns-rotation\nbudgets: {http: {max_downtime: 0s}}\n"),
+        "incident lb-no-dns-rotation is shown by the http budget's max_errors, which this scenario"
+        " does not set",
+    ),
+    (
+        "declared-step-absent",
+        scenario("reproduces: mysql-long-repl-password\n"),
+        "incident mysql-long-repl-password is shown by a mysql_failover step error, and this"
+        " scenario has no mysql_failover step",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"), [pytest.param(t, f, id=i) for i, t, f in SCENARIO_BAD]
+)
+def test_scenario_contradicting_its_incident_is_refused(text: str, fragment: str) -> None:
+    """A scenario whose reproduces: contradicts the incident's own declaration, or that could
+    never observe what the declaration names, is refused at validation."""
+    with pytest.raises(ScenarioError) as e:
+        parse(text)
+    assert fragment in str(e.value), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_scenario_may_name_just_the_incident() -> None:
+    """``reproduces: NAME`` is enough: the incident's file says what must fail."""
+    got = parse(scenario("reproduces: no-minfds\n"))
+    assert got.reproduces is not None  # type: ignore[attr-defined]
+    assert got.reproduces.incident == "no-minfds"  # type: ignore[attr-defined]
