@@ -152,11 +152,12 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from harness.runner import check_once
+    from harness.serialize import to_json
 
     _stack, results = check_once(args.project, deadline_s=args.deadline)
     failed = [r for r in results if not r.ok]
     if args.json:
-        print(json.dumps([r.as_dict() for r in results], indent=2))
+        print(json.dumps(to_json(list(results)), indent=2))
     else:
         out.print(results_table(results))
         out.print(
@@ -308,15 +309,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     out.print(table)
     if args.json:
+        from harness.serialize import to_json
+
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
-            json.dumps({"scenarios": [r.as_dict() for r in results]}, indent=2) + "\n",
-            encoding="utf-8",
+            json.dumps({"scenarios": to_json(results)}, indent=2) + "\n", encoding="utf-8"
         )
     if args.report:
         from harness.report import write_reports
 
-        written = write_reports([r.as_dict() for r in results], args.report)
+        written = write_reports(results, args.report)
         out.print("reports: " + ", ".join(str(p) for p in written.values()))
     passed = sum(r.passed for r in results)
     out.print(f"scenarios: {passed} passed, {len(results) - passed} failed")

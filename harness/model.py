@@ -36,23 +36,12 @@ class CheckResult:
     causes: tuple[str, ...] = ()
     subjects: tuple[str, ...] = ()
 
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("cause",)  # harness.serialize
+
     @property
     def cause(self) -> str:
         """The most telling cause of a failure ('' when ok)."""
         return self.causes[0] if self.causes else ""
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "check": self.check,
-            "host": self.host,
-            "ok": self.ok,
-            "cause": self.cause,
-            "causes": list(self.causes),
-            "expected": self.expected,
-            "observed": self.observed,
-            "detail": self.detail,
-            "subjects": list(self.subjects),
-        }
 
     def line(self) -> str:
         if self.ok:
@@ -80,6 +69,8 @@ class LimitSpec:
 def _frozen(mapping: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType(dict(mapping))
 
+
+TMP_POLICIES = ("clear", "keep")
 
 DEFAULT_DAEMONS: Mapping[str, tuple[str, ...]] = _frozen(
     {
@@ -130,6 +121,9 @@ class Topology:
     nginx_error_log: str = "/var/log/nginx/error.log"
     supervisor_conf: str = "/etc/supervisor/supervisord.conf"
     daemons: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_DAEMONS)
+    # /tmp at boot, by host: "clear" (the default: emptied at every boot, as Debian and the
+    # post-mortem's Ubuntu do) or "keep". /var/tmp and the rest of the disk are always kept.
+    tmp: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -146,6 +140,10 @@ class Topology:
     @property
     def dns_name(self) -> str:
         return f"lb.{self.domain}"
+
+    def tmp_at_boot(self, host: str) -> str:
+        """``clear`` or ``keep``: what a boot does to ``host``'s /tmp."""
+        return self.tmp.get(host, "clear")
 
 
 # -- scenarios -----------------------------------------------------------------------------------
@@ -283,15 +281,18 @@ def causes_of(check: str) -> tuple[str, ...]:
     return (*CHECK_KINDS[check].causes, *COMMON_CAUSES)
 
 
-REBOOT_MODES = ("graceful", "hard")
+# graceful: an ACPI shutdown (init's stop signal, then SIGKILL after the grace period);
+# hard: power loss (the host leaves the network, then everything in it dies: peers hear nothing);
+# crash: every process killed at once with the kernel alive (peers get resets at once).
+REBOOT_MODES = ("graceful", "hard", "crash")
 ORDERS = ("given", "reverse", "random")
 
 
 @dataclass(frozen=True)
 class Reboot:
-    """Reboot ``host``: graceful (SIGTERM to init, ``grace`` seconds, then SIGKILL) or hard
-    (SIGKILL at once, like power loss); off for ``down_for`` seconds; back with a new address if
-    ``new_ip``."""
+    """Reboot ``host``: graceful (SIGTERM to init, ``grace`` seconds, then SIGKILL), hard (power
+    loss: the host leaves the network, then everything in it dies) or crash (SIGKILL at once,
+    the kernel alive); off for ``down_for`` seconds; back with a new address if ``new_ip``."""
 
     host: str
     mode: str = "graceful"
@@ -498,15 +499,6 @@ class StepError:
     def line(self) -> str:
         return f"steps[{self.index}].{self.kind} {self.cause}: {self.message}"
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "index": self.index,
-            "kind": self.kind,
-            "cause": self.cause,
-            "message": self.message,
-            "checks": [r.as_dict() for r in self.checks],
-        }
-
 
 # What a budget limits (the keys of a scenario's `budgets:` entries), and `traffic`: a budget for
 # a service that recorded no operation at all.
@@ -526,14 +518,6 @@ class BudgetViolation:
     def line(self) -> str:
         where = f" [{', '.join(self.hosts)}]" if self.hosts else ""
         return f"{self.service} {self.measurement}{where}: {self.message}"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "service": self.service,
-            "measurement": self.measurement,
-            "hosts": list(self.hosts),
-            "message": self.message,
-        }
 
 
 STEP_TYPES: tuple[type, ...] = (
@@ -654,15 +638,6 @@ class Event:
         # A kind given by its value ("power off", as read back from JSON) becomes the member.
         object.__setattr__(self, "kind", EventKind(self.kind))
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "t": round(self.t, 3),
-            "kind": str(self.kind),
-            "host": self.host,
-            "detail": self.detail,
-            "duration_s": round(self.duration_s, 3),
-        }
-
 
 # -- traffic -------------------------------------------------------------------------------------
 SERVICES = ("http", "socketio", "redis", "mysql", "metrics")
@@ -694,19 +669,6 @@ class Op:
     target: str = ""
     error: str = ""
     key: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "service": self.service,
-            "client": self.client,
-            "op": self.op,
-            "start": round(self.start, 4),
-            "end": round(self.end, 4),
-            "ok": self.ok,
-            "target": self.target,
-            "error": self.error,
-            "key": self.key,
-        }
 
 
 @dataclass(frozen=True)

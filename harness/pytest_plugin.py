@@ -135,7 +135,7 @@ class ScenarioItem(pytest.Item):
             from harness.report import write_reports
 
             safe = result.test_id.replace("[", "-").replace("]", "")
-            write_reports([result.as_dict()], Path(report_dir) / safe)
+            write_reports([result], Path(report_dir) / safe)
         self.user_properties.append(("reason", result.reason))
         if result.incident:
             self.user_properties.append(("incident", result.incident))

@@ -7,9 +7,11 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
+from typing import ClassVar
 
 from harness import catalog
 from harness.checks.preflight import preflight
@@ -25,20 +27,26 @@ from harness.model import (
     Event,
     EventKind,
     History,
+    Op,
     Scenario,
     StepError,
 )
 from harness.runner import bring_up, wait_recovered
 from harness.stack import down
 from harness.traffic import Traffic
-from harness.verdicts import summarize
+from harness.verdicts import Summary, summarize
 
 Progress = Callable[[str], None]
 
 
 @dataclass
 class ScenarioResult:
-    """The outcome of one scenario variant."""
+    """The outcome of one scenario variant, typed to the edge: ``harness.serialize.to_json``
+    makes its JSON (``run --json``, results.json), and the reports read it as it is.
+
+    ``summary`` holds the verdicts on the clients' traffic (harness.verdicts); None when the
+    run had no traffic, or ended before its traffic was judged.
+    """
 
     name: str
     variant: str
@@ -46,51 +54,65 @@ class ScenarioResult:
     reason: str
     duration_s: float
     project: str
+    incident: str = ""  # the incident whose configuration the variant ran on
     checks: list[CheckResult] = field(default_factory=list)
     preflight: list[CheckResult] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     step_errors: list[StepError] = field(default_factory=list)
     history: History | None = None
-    verdicts: dict[str, object] = field(default_factory=dict)
+    summary: Summary | None = None
     budget_violations: list[BudgetViolation] = field(default_factory=list)
     traffic_problems: list[str] = field(default_factory=list)
-    incident: str = ""  # the incident whose configuration the variant ran on
     reproduced: Outcome | None = None  # for an incident variant: what was and was not seen
+
+    # The JSON (harness.serialize) keeps the keys of the first JSON form: `step_errors` and
+    # `budget_violations` are lines (the typed ones are `step_failures` and `budget_breaches`),
+    # `history` the ops with `present` beside them, `verdicts` the summary.
+    JSON_EXCLUDE: ClassVar[tuple[str, ...]] = ("history", "reproduced")
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = (
+        "step_lines", "ops", "present", "budget_lines", "reproduction",
+    )  # fmt: skip
+    JSON_RENAME: ClassVar[Mapping[str, str]] = MappingProxyType(
+        {
+            "step_errors": "step_failures",
+            "step_lines": "step_errors",
+            "ops": "history",
+            "summary": "verdicts",
+            "budget_violations": "budget_breaches",
+            "budget_lines": "budget_violations",
+        }
+    )
 
     @property
     def test_id(self) -> str:
         return f"{self.name}[{self.variant}]"
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "variant": self.variant,
-            "passed": self.passed,
-            "reason": self.reason,
-            "duration_s": round(self.duration_s, 2),
-            "project": self.project,
-            "checks": [r.as_dict() for r in self.checks],
-            "preflight": [r.as_dict() for r in self.preflight],
-            "events": [e.as_dict() for e in self.events],
-            "incident": self.incident,
-            "step_errors": [e.line() for e in self.step_errors],
-            "step_failures": [e.as_dict() for e in self.step_errors],
-            "history": [op.as_dict() for op in self.history.ops] if self.history else [],
-            "present": (
-                {s: sorted(keys) for s, keys in self.history.present.items()}
-                if self.history
-                else {}
-            ),
-            "verdicts": self.verdicts,
-            "budget_violations": [v.message for v in self.budget_violations],
-            "budget_breaches": [v.as_dict() for v in self.budget_violations],
-            "reproduction": (
-                {"matched": list(self.reproduced.matched), "missing": list(self.reproduced.missing)}
-                if self.reproduced
-                else None
-            ),
-            "traffic_problems": self.traffic_problems,
-        }
+    @property
+    def step_lines(self) -> list[str]:
+        """Each failed step in one line (:meth:`StepError.line`)."""
+        return [e.line() for e in self.step_errors]
+
+    @property
+    def ops(self) -> tuple[Op, ...]:
+        """Every client operation recorded (none without traffic)."""
+        return self.history.ops if self.history else ()
+
+    @property
+    def present(self) -> Mapping[str, frozenset[str]]:
+        """Service -> the keys of acknowledged writes read back after the run."""
+        return self.history.present if self.history else {}
+
+    @property
+    def budget_lines(self) -> list[str]:
+        """The message of each budget exceeded."""
+        return [v.message for v in self.budget_violations]
+
+    @property
+    def reproduction(self) -> Mapping[str, tuple[str, ...]] | None:
+        """For an incident variant: the signatures ``matched`` and ``missing``."""
+        if self.reproduced is None:
+            return None
+        return {"matched": self.reproduced.matched, "missing": self.reproduced.missing}
 
 
 def project_name(scenario: str, variant: str) -> str:
@@ -215,7 +237,7 @@ def _run_with_traffic(
                 for s in ("redis", "mysql")
                 if not any(b.service == s and b.no_lost_writes for b in budgets)
             ]
-        result.verdicts, result.budget_violations = summarize(result.history, ctx.events, budgets)
+        result.summary, result.budget_violations = summarize(result.history, ctx.events, budgets)
     result.events = ctx.events
     if incident is None:
         outcome = judge_fixed(

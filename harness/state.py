@@ -13,7 +13,7 @@ import re
 import secrets
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from harness.errors import UsageError
@@ -83,6 +83,9 @@ class ProjectState:
     last_check: float = 0.0
     ready: bool = False  # the stack came up healthy (a kept stack is only kept once it did)
     topology_file: str = ""  # the user's topology file, when not the shipped stack's
+    # Hosts whose power was cut (mode hard): they left the network before they died; by host,
+    # network -> [address, alias, ...] to rejoin with at boot.
+    cut: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
 
     @property
@@ -145,9 +148,21 @@ class ProjectState:
             ) from e
         except (OSError, ValueError) as e:
             raise UsageError(f"{path}: unreadable project state ({e})") from e
-        data["compose_files"] = tuple(data["compose_files"])
-        data["rotation"] = tuple(data.get("rotation", ()))
-        return cls(**data)
+        if not isinstance(data, dict):
+            raise UsageError(f"{path}: unreadable project state (not a mapping)")
+        known = {f.name for f in fields(cls)}
+        # A file written by another version of the harness may hold keys this one does not
+        # know (ignored) or lack ones it needs (refused, with the way out).
+        data = {k: v for k, v in data.items() if k in known}
+        try:
+            data["compose_files"] = tuple(data["compose_files"])
+            data["rotation"] = tuple(data.get("rotation", ()))
+            return cls(**data)
+        except (KeyError, TypeError) as e:
+            raise UsageError(
+                f"{path}: unreadable project state ({type(e).__name__}: {e}); remove the"
+                f" project with `reboot-harness down --project {name}`"
+            ) from e
 
     @staticmethod
     def exists(name: str) -> bool:

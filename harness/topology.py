@@ -10,6 +10,7 @@ redis_hosts: [cache1, cache2, cache3]
 mysql_hosts: [db1, db2]
 graphite_host: metrics
 daemons: {ns: [dnsmasq], edge1: [nginx], ...}   # every host, with the daemons it must run
+tmp: {db1: keep}                                 # /tmp at boot: clear (default) or keep
 ```
 Every key is optional (the shipped stack's value); unknown keys are refused.
 """
@@ -24,7 +25,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from harness.errors import UsageError
-from harness.model import Topology
+from harness.model import TMP_POLICIES, Topology
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Topology))
 
@@ -59,6 +60,17 @@ def load_topology(path: Path) -> Topology:
                 f"{path}: {key}: {missing[0]!r} is not a host of daemons;"
                 f" hosts: {', '.join(sorted(hosts))}"
             )
+    for host, policy in topo.tmp.items():
+        if host not in hosts:
+            raise UsageError(
+                f"{path}: tmp.{host}: {host!r} is not a host of daemons;"
+                f" hosts: {', '.join(sorted(hosts))}"
+            )
+        if policy not in TMP_POLICIES:
+            raise UsageError(
+                f"{path}: tmp.{host}: unknown policy {policy!r}; valid: {', '.join(TMP_POLICIES)}"
+            )
+    topo = dataclasses.replace(topo, tmp=MappingProxyType(dict(topo.tmp)))
     for key in ("dns_host", "graphite_host"):
         if getattr(topo, key) not in hosts:
             raise UsageError(

@@ -5,23 +5,39 @@ held after recovery) and the run's ``harness.model.Event`` list. No I/O, no dock
 
 One call does it all (what ``scenario_run`` uses)::
 
-    verdicts, violations = summarize(history, events, scenario.budgets)
+    summary, violations = summarize(history, events, scenario.budgets)
 
-``verdicts`` is JSON-ready (it goes under ``"verdicts"`` in ``ScenarioResult.as_dict()``)::
+``summary`` is a typed, frozen :class:`Summary` (``analyze`` alone gives it); ``violations``
+holds a :class:`~harness.model.BudgetViolation` per budget exceeded (empty: all met), whose
+message reads e.g. ``http: max_downtime 0s exceeded: measured 3.20s (2 windows, longest
+2.00s)``. ``judge_budgets`` judges service verdicts against budgets alone. Nothing here decides
+whether a variant passes: the caller fails a variant on violations (and may add
+``Budget(s, no_lost_writes=True)`` for redis/mysql to every fixed variant).
+
+Nothing here makes JSON either: ``harness.serialize.to_json(summary)`` does, at the edge (it goes
+under ``"verdicts"`` of a scenario result). Every dataclass becomes an object of its fields plus
+the properties it names in ``JSON_EXTRA``; tuples become lists, floats are rounded to 4 digits,
+None is null::
 
     {
-      "fault_span": {"start": t, "end": t, "recovered": bool} | None,
-      "services": {service: ServiceVerdict.as_dict(), ...},  # services with ops or a budget
-      "hosts": [HostRow.as_dict(), ...],                        # the downtime table rows
+      "fault_span": {"start", "end", "recovered"} | null,
+      "services": [ServiceVerdict, ...],  # services with ops or a budget, in SERVICES order
+      "hosts": [HostRow, ...],            # the downtime table rows
       "budgets": [{"service", "max_downtime", "max_errors", "max_reconnect",
                    "no_lost_writes"}, ...],
     }
-
-``violations`` is one line per budget exceeded (``"budget_violations"``; empty: all met), e.g.
-``http: max_downtime 0s exceeded: measured 3.20s (2 windows, longest 2.00s)``. ``analyze``
-returns the same as typed, frozen dataclasses; ``judge_budgets`` judges verdicts against budgets
-alone. Nothing here decides whether a variant passes: the caller fails a variant on violations
-(and may add ``Budget(s, no_lost_writes=True)`` for redis/mysql to every fixed variant).
+    ServiceVerdict: {"service", "ops", "ok", "failed", "clients", "first_op", "last_op",
+                     "windows": [Window, ...], "errors": {kind: count},
+                     "latency_outside": Latency, "latency_during": Latency,
+                     "reconnects": Reconnects, "writes": Writes, "downtime_s", "longest_s"}
+    Window:     {"service", "start", "end", "clients", "errors", "open", "host",
+                 "reconnect_max_s", "duration_s"}
+    Latency:    {"count", "p50_s", "p99_s"}
+    Reconnects: {"count", "failed", "max_s", "p50_s", "longest_failed_s"}
+    Writes:     {"acked", "checked", "lost": [LostWrite, ...]}
+    LostWrite:  {"service", "key", "client", "start", "end", "host"}
+    HostRow:    {"host", "service", "faults", "windows", "downtime_s", "errors",
+                 "reconnect_max_s", "lost_writes", "budget", "verdict", "over"}
 
 Definitions (times are epoch seconds; an event is recorded when its action *ended*, with
 ``duration_s`` how long it took, so an event covers ``[t - duration_s, t]``):
@@ -70,6 +86,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from harness.model import (
     SERVICES,
@@ -93,10 +110,6 @@ UNATTRIBUTED = "-"
 _LISTED_KEYS = 5  # lost keys named in a violation message
 
 
-def _r(x: float | None, digits: int = 4) -> float | None:
-    return None if x is None else round(x, digits)
-
-
 def _secs(x: float) -> str:
     """A budget the way a scenario writes it: ``0s``, ``2.5s``."""
     return f"{x:g}s"
@@ -115,9 +128,6 @@ class Span:
 
     def overlaps(self, start: float, end: float) -> bool:
         return start <= self.end and end >= self.start
-
-    def as_dict(self) -> dict[str, object]:
-        return {"start": _r(self.start), "end": _r(self.end), "recovered": self.recovered}
 
 
 @dataclass(frozen=True)
@@ -144,21 +154,11 @@ class Window:
     host: str = UNATTRIBUTED
     reconnect_max_s: float | None = None
 
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("duration_s",)  # harness.serialize
+
     @property
     def duration_s(self) -> float:
         return self.end - self.start
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "start": _r(self.start),
-            "end": _r(self.end),
-            "duration_s": _r(self.duration_s),
-            "clients": list(self.clients),
-            "errors": self.errors,
-            "open": self.open,
-            "host": self.host,
-            "reconnect_max_s": _r(self.reconnect_max_s),
-        }
 
 
 @dataclass(frozen=True)
@@ -172,15 +172,6 @@ class LostWrite:
     end: float
     host: str = UNATTRIBUTED
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "key": self.key,
-            "client": self.client,
-            "start": _r(self.start),
-            "end": _r(self.end),
-            "host": self.host,
-        }
-
 
 @dataclass(frozen=True)
 class Latency:
@@ -189,9 +180,6 @@ class Latency:
     count: int = 0
     p50_s: float | None = None
     p99_s: float | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        return {"count": self.count, "p50_s": _r(self.p50_s), "p99_s": _r(self.p99_s)}
 
 
 @dataclass(frozen=True)
@@ -202,29 +190,12 @@ class Reconnects:
     p50_s: float | None = None
     longest_failed_s: float | None = None
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "count": self.count,
-            "failed": self.failed,
-            "max_s": _r(self.max_s),
-            "p50_s": _r(self.p50_s),
-            "longest_failed_s": _r(self.longest_failed_s),
-        }
-
 
 @dataclass(frozen=True)
 class Writes:
     acked: int = 0  # distinct keys of acknowledged writes
     checked: bool = False  # the store was read back after the run
     lost: tuple[LostWrite, ...] = ()
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "acked": self.acked,
-            "checked": self.checked,
-            "lost": len(self.lost),
-            "lost_keys": [w.as_dict() for w in self.lost],
-        }
 
 
 @dataclass(frozen=True)
@@ -245,6 +216,8 @@ class ServiceVerdict:
     reconnects: Reconnects = Reconnects()
     writes: Writes = Writes()
 
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("downtime_s", "longest_s")  # harness.serialize
+
     @property
     def downtime_s(self) -> float:
         return sum((w.duration_s for w in self.windows), 0.0)
@@ -252,27 +225,6 @@ class ServiceVerdict:
     @property
     def longest_s(self) -> float:
         return max((w.duration_s for w in self.windows), default=0.0)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "service": self.service,
-            "ops": self.ops,
-            "ok": self.ok,
-            "failed": self.failed,
-            "clients": list(self.clients),
-            "first_op": _r(self.first_op),
-            "last_op": _r(self.last_op),
-            "downtime_s": _r(self.downtime_s),
-            "longest_s": _r(self.longest_s),
-            "windows": [w.as_dict() for w in self.windows],
-            "errors": dict(self.errors),
-            "latency": {
-                "outside": self.latency_outside.as_dict(),
-                "during": self.latency_during.as_dict(),
-            },
-            "reconnect": self.reconnects.as_dict(),
-            "writes": self.writes.as_dict(),
-        }
 
 
 @dataclass(frozen=True)
@@ -304,23 +256,12 @@ class HostRow:
     verdict: str = "-"
     over: tuple[str, ...] = ()  # the exceeded budget measurements this row contributes to
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "host": self.host,
-            "service": self.service,
-            "faults": list(self.faults),
-            "windows": self.windows,
-            "downtime_s": _r(self.downtime_s),
-            "errors": self.errors,
-            "reconnect_max_s": _r(self.reconnect_max_s),
-            "lost_writes": self.lost_writes,
-            "budget": self.budget,
-            "verdict": self.verdict,
-        }
-
 
 @dataclass(frozen=True)
 class Summary:
+    """Every verdict of a run (:func:`analyze`): the fault span, each measured or budgeted
+    service, the rows of the downtime table, and the budgets they were judged against."""
+
     fault_span: Span | None
     services: tuple[ServiceVerdict, ...]
     hosts: tuple[HostRow, ...]
@@ -328,24 +269,6 @@ class Summary:
 
     def service(self, name: str) -> ServiceVerdict:
         return next(v for v in self.services if v.service == name)
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "fault_span": self.fault_span.as_dict() if self.fault_span else None,
-            "services": {v.service: v.as_dict() for v in self.services},
-            "hosts": [row.as_dict() for row in self.hosts],
-            "budgets": [budget_dict(b) for b in self.budgets],
-        }
-
-
-def budget_dict(budget: Budget) -> dict[str, object]:
-    return {
-        "service": budget.service,
-        "max_downtime": budget.max_downtime,
-        "max_errors": budget.max_errors,
-        "max_reconnect": budget.max_reconnect,
-        "no_lost_writes": budget.no_lost_writes,
-    }
 
 
 def describe_budget(budget: Budget | None) -> str:
@@ -768,8 +691,8 @@ def analyze(history: History, events: Sequence[Event], budgets: Iterable[Budget]
 
 def summarize(
     history: History, events: Sequence[Event], budgets: Iterable[Budget] = ()
-) -> tuple[dict[str, object], list[BudgetViolation]]:
-    """The verdicts of a run as a JSON-ready dict, and the budget violations (one line each).
+) -> tuple[Summary, list[BudgetViolation]]:
+    """The verdicts of a run and the budgets it exceeded.
 
     Args:
         history: every client op, and the keys read back from the stores after recovery.
@@ -777,8 +700,8 @@ def summarize(
         budgets: the scenario's budgets (``Scenario.budgets``).
 
     Returns:
-        ``(verdicts, violations)``: the dict described in the module docstring, and the budgets
-        exceeded (:func:`violations`; empty when every budget is met).
+        ``(summary, violations)``: :func:`analyze`, and the budgets exceeded
+        (:func:`violations`; empty when every budget is met).
     """
     summary = analyze(history, events, budgets)
-    return summary.as_dict(), violations(summary)
+    return summary, violations(summary)

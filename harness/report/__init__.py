@@ -1,10 +1,11 @@
 """Reports of scenario runs: the spreadsheet of downtime and the plan of action.
 
-``write_reports(results, directory)`` takes ``ScenarioResult.as_dict()`` of every run (the
-shape is described in harness.report.runs) and writes into ``directory``:
+``write_reports(results, directory)`` takes the ``ScenarioResult`` of every run, typed (each
+read as a harness.report.runs.Run), and writes into ``directory``:
 
-- ``results.json``: everything, ``{"generated_at": ISO time, "scenarios": [result, ...]}``
-  (the shape of ``reboot-harness run --json``);
+- ``results.json``: everything, ``{"generated_at": ISO time, "scenarios": [result, ...]}``,
+  each result as ``harness.serialize.to_json`` makes it (the shape of ``reboot-harness run
+  --json``);
 - ``downtime.csv`` and ``downtime.md``: one row per scenario variant x host x service —
   scenario, variant, host, service, fault (the kinds of events on the host), downtime s, errors,
   reconnect s, lost writes, budget, verdict (harness.report.tables);
@@ -18,24 +19,28 @@ shape is described in harness.report.runs) and writes into ``directory``:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from harness.report import html, plan, tables
-from harness.report.runs import Run, load_run
+from harness.report.runs import Run
+from harness.serialize import to_json
+
+if TYPE_CHECKING:  # the runner (and with it Docker) is not imported to write reports
+    from harness.scenario_run import ScenarioResult
 
 FILES = ("results.json", "downtime.csv", "downtime.md", "report.html", "plan.md")
 
 
 def write_reports(
-    results: Sequence[Mapping[str, Any]], directory: Path, *, now: datetime | None = None
+    results: Sequence[ScenarioResult], directory: Path, *, now: datetime | None = None
 ) -> dict[str, Path]:
     """Write every report of ``results`` into ``directory`` (created if needed).
 
     Args:
-        results: ``ScenarioResult.as_dict()`` of each scenario variant run, in run order.
+        results: the result of each scenario variant run, in run order.
         directory: where the files go; existing report files are replaced.
         now: the time the reports say they were generated (default: now).
 
@@ -44,13 +49,12 @@ def write_reports(
     """
     now = now or datetime.now(UTC)
     directory.mkdir(parents=True, exist_ok=True)
-    runs = [load_run(r) for r in results]
+    runs = [Run.from_result(r) for r in results]
     rows = tables.downtime_rows(runs)
+    scenarios = to_json(list(results))
     contents = {
         "results.json": json.dumps(
-            {"generated_at": now.isoformat(timespec="seconds"), "scenarios": list(results)},
-            indent=2,
-            default=str,
+            {"generated_at": now.isoformat(timespec="seconds"), "scenarios": scenarios}, indent=2
         )
         + "\n",
         "downtime.csv": tables.to_csv(rows),
@@ -68,4 +72,4 @@ def write_reports(
     return written
 
 
-__all__ = ["FILES", "Run", "load_run", "write_reports"]
+__all__ = ["FILES", "Run", "write_reports"]

@@ -4,15 +4,15 @@ checks and events, and finally the plans of action proved."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
-from typing import Any
 
 from harness.report.plan import PER_SERVICE, budgets_text, runbook_table, runbooks
 from harness.report.runs import Run
 from harness.report.tables import COLUMNS, HEADINGS, downtime_rows
 from harness.report.timeline import timeline_svg
+from harness.verdicts import Latency
 
 EMPTY = "\u2013"  # an en dash: not measured
 
@@ -58,9 +58,9 @@ a { color: #2f5fb3; }
 
 def _table(
     headings: Sequence[str],
-    rows: Iterable[Sequence[Any]],
+    rows: Iterable[Sequence[object]],
     *,
-    classes: Mapping[int, Any] | None = None,
+    classes: Mapping[int, Callable[[str], str]] | None = None,
 ) -> str:
     """An HTML table; numeric cells right-aligned; ``classes``: column -> fn(cell) -> class."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headings)
@@ -94,12 +94,16 @@ def _verdict_class(text: str) -> str:
     return "ok" if text in ("ok", "pass", "yes") else ""
 
 
-def _s(value: Any, digits: int = 2) -> str:
+def _s(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
-def _ms(value: Any) -> str:
+def _ms(value: float | None) -> str:
     return "" if value is None else f"{value * 1000:.0f}"
+
+
+def _latency(lat: Latency) -> str:
+    return f"{_ms(lat.p50_s)} / {_ms(lat.p99_s)}" if lat.count else ""
 
 
 def _services_table(run: Run) -> str:
@@ -108,29 +112,26 @@ def _services_table(run: Run) -> str:
         "p50 / p99 ms outside", "p50 / p99 ms during", "reconnect max / p50 s", "lost writes",
     ]  # fmt: skip
     rows = []
-    for s, v in run.services.items():
-        lat = v.get("latency", {})
-        out, dur = lat.get("outside", {}), lat.get("during", {})
-        rec = v.get("reconnect", {})
-        writes = v.get("writes", {})
+    for v in run.summary.services:
+        rec, writes = v.reconnects, v.writes
         rows.append(
             [
-                s,
-                v.get("ops"),
-                v.get("failed"),
-                len(v.get("windows", [])),
-                _s(v.get("downtime_s")),
-                _s(v.get("longest_s")),
-                ", ".join(f"{k}: {n}" for k, n in v.get("errors", {}).items()) or "-",
-                f"{_ms(out.get('p50_s'))} / {_ms(out.get('p99_s'))}" if out.get("count") else "",
-                f"{_ms(dur.get('p50_s'))} / {_ms(dur.get('p99_s'))}" if dur.get("count") else "",
-                f"{_s(rec.get('max_s'))} / {_s(rec.get('p50_s'))}"
-                + (f" ({rec['failed']} never)" if rec.get("failed") else "")
-                if rec.get("count") or rec.get("failed")
+                v.service,
+                v.ops,
+                v.failed,
+                len(v.windows),
+                _s(v.downtime_s),
+                _s(v.longest_s),
+                ", ".join(f"{k}: {n}" for k, n in v.errors.items()) or "-",
+                _latency(v.latency_outside),
+                _latency(v.latency_during),
+                f"{_s(rec.max_s)} / {_s(rec.p50_s)}"
+                + (f" ({rec.failed} never)" if rec.failed else "")
+                if rec.count or rec.failed
                 else "",
-                f"{writes.get('lost', 0)} of {writes.get('acked', 0)}"
-                if writes.get("checked")
-                else ("not read back" if writes.get("acked") else ""),
+                f"{len(writes.lost)} of {writes.acked}"
+                if writes.checked
+                else ("not read back" if writes.acked else ""),
             ]
         )
     return _table(headings, rows)
@@ -152,14 +153,7 @@ def _checks_table(run: Run) -> str:
     return _table(
         ["check", "host", "ok", "expected", "observed", "detail"],
         [
-            [
-                c.get("check", ""),
-                c.get("host", ""),
-                "yes" if c.get("ok") else "no",
-                c.get("expected", ""),
-                c.get("observed", ""),
-                c.get("detail", ""),
-            ]
+            [c.check, c.host, "yes" if c.ok else "no", c.expected, c.observed, c.detail]
             for c in run.checks
         ],
         classes={2: _verdict_class},
@@ -190,7 +184,7 @@ def _run_section(run: Run, index: int) -> str:
         f'<p class="reason">{escape(run.reason)} <span class="note">— {run.duration_s:.1f} s'
         "</span></p>",
     ]
-    problems = list(run.violations) + list(run.step_errors)
+    problems = [v.message for v in run.violations] + [e.line() for e in run.step_errors]
     if problems:
         parts.append(
             '<ul class="violations">' + "".join(f"<li>{escape(p)}</li>" for p in problems)
@@ -211,7 +205,7 @@ def _run_section(run: Run, index: int) -> str:
         f'<figure class="timeline" id="timeline-{index}">{timeline_svg(run, f"t{index}")}'
         f"<figcaption>{escape(caption)}</figcaption></figure>"
     )
-    if run.services:
+    if run.summary.services:
         parts += ["<h3>What the clients saw</h3>", _services_table(run)]
     parts += ["<h3>Downtime per host</h3>", _downtime_table(run)]
     parts += ["<h3>Recovery checks</h3>", _checks_table(run)]

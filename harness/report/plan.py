@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from harness.model import Budget, Category, Event, EventKind
+from harness.model import Category, Event, EventKind
 from harness.report.runs import Run
 from harness.report.tables import md_table
 from harness.verdicts import describe_budget
@@ -111,17 +111,15 @@ def _measure(run: Run, blocks: list[Block]) -> None:
     starts = [b.start for b in blocks] + [float("inf")]
     for i, block in enumerate(blocks):
         lo, hi = starts[i], starts[i + 1]
-        for service, v in run.services.items():
-            if not v.get("ops"):
+        for v in run.summary.services:
+            if not v.ops:
                 continue
-            down = sum(
-                max(0.0, min(w["end"], hi) - max(w["start"], lo)) for w in v.get("windows", [])
-            )
+            down = sum(max(0.0, min(w.end, hi) - max(w.start, lo)) for w in v.windows)
             failed = sum(
-                1 for op in run.ops if op.service == service and not op.ok and lo <= op.start < hi
+                1 for op in run.ops if op.service == v.service and not op.ok and lo <= op.start < hi
             )
-            lost = sum(1 for w in v.get("writes", {}).get("lost_keys", []) if lo <= w["end"] < hi)
-            block.measured[service] = (down, failed, lost)
+            lost = sum(1 for w in v.writes.lost if lo <= w.end < hi)
+            block.measured[v.service] = (down, failed, lost)
 
 
 def runbooks(runs: Sequence[Run]) -> tuple[list[Runbook], list[Run]]:
@@ -192,13 +190,11 @@ def _measured_text(b: Block) -> str:
 
 def budgets_text(run: Run) -> str:
     """The run's budgets in words, ``http: downtime <= 0s; redis: no lost writes``."""
-    return "; ".join(
-        f"{b['service']}: {describe_budget(Budget(**b))}" for b in run.verdicts.get("budgets") or []
-    )
+    return "; ".join(f"{b.service}: {describe_budget(b)}" for b in run.summary.budgets)
 
 
 def measured_services(run: Run) -> list[str]:
-    return [s for s, v in run.services.items() if v.get("ops")]
+    return [v.service for v in run.summary.services if v.ops]
 
 
 def runbook_table(book: Runbook) -> tuple[list[str], list[list[str]]]:
@@ -235,17 +231,12 @@ def runbook_markdown(book: Runbook) -> str:
     said = budgets_text(run)
     if said:
         lines.append(f"Budgets held: {said}.\n")
-    services = measured_services(run)
-    if services:
+    measured = [v for v in run.summary.services if v.ops]
+    if measured:
         totals = ", ".join(
-            f"{s} {run.services[s]['downtime_s']:.2f} s down / {run.services[s]['failed']} failed"
-            for s in services
+            f"{v.service} {v.downtime_s:.2f} s down / {v.failed} failed" for v in measured
         )
-        lost = [
-            f"{s} {run.services[s]['writes']['lost']}"
-            for s in services
-            if run.services[s]["writes"]["checked"]
-        ]
+        lost = [f"{v.service} {len(v.writes.lost)}" for v in measured if v.writes.checked]
         lines.append(f"Measured over the whole run: {totals}.")
         if lost:
             lines.append(f"Acknowledged writes lost: {', '.join(lost)}.")

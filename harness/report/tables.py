@@ -1,8 +1,8 @@
 """The spreadsheet of downtime: one row per scenario variant x host x service (CSV and Markdown).
 
-Rows come from ``verdicts["hosts"]`` (see harness.verdicts): what each service suffered while
-each host was disrupted. A run without traffic still lists its hosts and their faults, with the
-measurements left empty.
+Rows come from the host rows of the run's summary (``harness.verdicts.HostRow``): what each
+service suffered while each host was disrupted. A run without traffic still lists its hosts and
+their faults, with the measurements left empty.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from harness.report.runs import Run
+from harness.verdicts import UNATTRIBUTED, HostRow
 
 COLUMNS = (
     "scenario",
@@ -34,8 +34,8 @@ HEADINGS = {
 }
 
 
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None or value == "":
+def _num(value: float | None, digits: int = 3) -> str:
+    if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.{digits}f}"
@@ -46,24 +46,22 @@ def downtime_rows(runs: Sequence[Run]) -> list[dict[str, str]]:
     """Every row of the spreadsheet, as text (empty: not measured)."""
     rows = []
     for run in runs:
-        host_rows: Sequence[Mapping[str, Any]] = run.host_rows or [
-            {"host": "-", "service": "-", "faults": []}
-        ]
+        host_rows = run.summary.hosts or (HostRow(UNATTRIBUTED, UNATTRIBUTED, ()),)
         for r in host_rows:
-            measured = r.get("service", "-") != "-"
+            measured = r.service != UNATTRIBUTED
             rows.append(
                 {
                     "scenario": run.name,
                     "variant": run.variant,
-                    "host": str(r.get("host", "-")),
-                    "service": str(r.get("service", "-")),
-                    "fault": ", ".join(r.get("faults") or []) or "-",
-                    "downtime_s": _num(r.get("downtime_s")) if measured else "",
-                    "errors": _num(r.get("errors")) if measured else "",
-                    "reconnect_s": _num(r.get("reconnect_max_s")),
-                    "lost_writes": _num(r.get("lost_writes")),
-                    "budget": str(r.get("budget", "-")),
-                    "verdict": str(r.get("verdict", "-")) if measured else "no traffic",
+                    "host": r.host,
+                    "service": r.service,
+                    "fault": ", ".join(r.faults) or "-",
+                    "downtime_s": _num(r.downtime_s) if measured else "",
+                    "errors": _num(r.errors) if measured else "",
+                    "reconnect_s": _num(r.reconnect_max_s),
+                    "lost_writes": _num(r.lost_writes),
+                    "budget": r.budget,
+                    "verdict": r.verdict if measured else "no traffic",
                 }
             )
     return rows
@@ -120,7 +118,7 @@ def to_markdown(runs: Sequence[Run], rows: Sequence[Mapping[str, str]]) -> str:
                     r.variant,
                     "pass" if r.passed else "FAIL",
                     r.reason,
-                    "; ".join(r.violations) or "-",
+                    "; ".join(v.message for v in r.violations) or "-",
                 ]
                 for r in runs
             ],

@@ -138,15 +138,16 @@ def timeline_svg(run: Run, uid: str) -> str:
         if i % 2 == 0:
             ax.axhspan(lane_y, lane_y + lane_h, color=LANE, zorder=0, lw=0)
 
-    span = run.verdicts.get("fault_span")
-    if span:
-        ax.axvspan(span["start"] - t0, span["end"] - t0, color=SPAN, zorder=0.1, lw=0)
+    span = run.summary.fault_span
+    if span is not None:
+        ax.axvspan(span.start - t0, span.end - t0, color=SPAN, zorder=0.1, lw=0)
 
     gap = length / 1500  # below a pixel at the page's width
+    verdicts = {v.service: v for v in run.summary.services}
     for (_, lane_y, lane_h), s in zip(lanes, services, strict=False):
-        windows = run.services.get(s, {}).get("windows", [])
+        windows = verdicts[s].windows if s in verdicts else ()
         ax.broken_barh(
-            [(w["start"] - t0, max(w["duration_s"], gap)) for w in windows],
+            [(w.start - t0, max(w.duration_s, gap)) for w in windows],
             (lane_y + 0.04, lane_h - 0.08),
             facecolors=WINDOW,
             zorder=0.5,
@@ -171,11 +172,11 @@ def timeline_svg(run: Run, uid: str) -> str:
                         zorder=2,
                     )
         for w in windows:
-            if w["duration_s"] >= length * 0.02:
+            if w.duration_s >= length * 0.02:
                 ax.text(
-                    w["start"] - t0 + w["duration_s"] / 2,
+                    w.start - t0 + w.duration_s / 2,
                     lane_y + lane_h - 0.02,
-                    f"{w['duration_s']:.1f}s down",
+                    f"{w.duration_s:.1f}s down",
                     ha="center",
                     va="top",
                     fontsize=7.5,
@@ -272,7 +273,7 @@ def timeline_svg(run: Run, uid: str) -> str:
             Patch(color=RECONNECTING, label="reconnecting"),
         ),
         (bool(services), Patch(color=WINDOW, label="downtime window")),
-        (bool(span), Patch(color=SPAN, label="fault span", ec="#e0d6b8")),
+        (span is not None, Patch(color=SPAN, label="fault span", ec="#e0d6b8")),
         (EventKind.POWER_OFF in kinds, Patch(color=OFF, label="host down (power off → on)")),
         (
             bool(services and kinds & set(FAULT_KINDS)),

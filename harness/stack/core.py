@@ -123,6 +123,7 @@ class Stack:
         self._secrets: dict[str, str] | None = None
         self._sessions: dict[tuple[str, tuple[str, ...]], Session] = {}
         self._sessions_lock = threading.Lock()
+        self._state_lock = threading.Lock()  # hosts are powered off in parallel (full restart)
 
     @property
     def name(self) -> str:
@@ -203,7 +204,13 @@ class Stack:
         raise StackError(f"stack {self.name}: host {host} has no address (is it running?)")
 
     def static_address(self, host: str) -> str:
-        """The address the host is configured with, known even while it is down."""
+        """The address the host is configured with, known even while it is down (and while its
+        power is cut: then it is off its network)."""
+        cut = self.state.cut.get(host)
+        if cut:
+            address = next((a for a, *_ in cut.values() if a), "")
+            if address:
+                return address
         nets = self.container(host, refresh=True).attrs["NetworkSettings"]["Networks"]
         for net in nets.values():
             configured = (net.get("IPAMConfig") or {}).get("IPv4Address")
@@ -344,12 +351,21 @@ class Stack:
 
     # -- power ------------------------------------------------------------------------------
     def power_off(self, host: str, *, mode: str = "graceful", grace: float = 10.0) -> None:
-        """Shut ``host`` down: graceful sends init its stop signal and SIGKILLs after ``grace``
-        seconds (an ACPI shutdown); hard SIGKILLs everything at once (power loss)."""
+        """Shut ``host`` down.
+
+        graceful: init gets its stop signal and SIGKILL after ``grace`` seconds (ACPI shutdown).
+        hard: power loss. The host leaves the network first (its interfaces are gone: no FIN,
+        no RST, not a packet of its own reaches a peer after the cut; peers' packets go
+        unanswered), then everything in it is SIGKILLed. It rejoins at :meth:`power_on`.
+        crash: every process SIGKILLed at once while the kernel lives on: the kernel closes
+        every socket, so peers get FIN/RST and notice at once.
+        """
         c = self.container(host, refresh=True)
         try:
-            if mode == "hard":
+            if mode in ("hard", "crash"):
                 if c.attrs["State"]["Status"] == "running":
+                    if mode == "hard":
+                        self._cut(host, c)
                     c.kill()
                 c.wait(timeout=30)
             else:
@@ -357,10 +373,48 @@ class Stack:
         except (APIError, DockerException) as e:
             raise StackError(f"host {host}: power off ({mode}) failed: {e}") from e
 
+    def _cut(self, host: str, c: Container) -> None:
+        """Take a running host off every network, remembering how to rejoin (in the state file,
+        so a heal in another process can boot it too)."""
+        nets = c.attrs["NetworkSettings"]["Networks"] or {}
+        record = {
+            name: [
+                (attrs.get("IPAMConfig") or {}).get("IPv4Address") or attrs.get("IPAddress") or "",
+                *[a for a in attrs.get("Aliases") or [] if a not in (c.id[:12], c.id)],
+            ]
+            for name, attrs in nets.items()
+        }
+        with self._state_lock:
+            self.state = self.state.with_changes(cut={**self.state.cut, host: record})
+            self.state.save()
+        for name in nets:
+            client().networks.get(name).disconnect(c, force=True)
+
+    def _rejoin(self, host: str, c: Container) -> None:
+        """Put a host whose power was cut back on its networks, at its address."""
+        record = self.state.cut.get(host)
+        if not record:
+            return
+        for name, (address, *aliases) in record.items():
+            try:
+                client().networks.get(name).connect(
+                    c, ipv4_address=address or None, aliases=aliases or None
+                )
+            except APIError as e:
+                if "already exists" not in str(e):  # rejoined by an earlier, interrupted boot
+                    raise
+        with self._state_lock:
+            cut = dict(self.state.cut)
+            cut.pop(host, None)
+            self.state = self.state.with_changes(cut=cut)
+            self.state.save()
+
     def power_on(self, host: str) -> None:
-        """Boot ``host``: a fresh tmpfs /run, boot ulimits, init starts the services."""
+        """Boot ``host``: back on its network if its power was cut, a fresh tmpfs /run, boot
+        ulimits, init starts the services."""
         c = self.container(host, refresh=True)
         try:
+            self._rejoin(host, c)
             c.start()
         except (APIError, DockerException) as e:
             raise StackError(
@@ -372,16 +426,27 @@ class Stack:
         c = self.container(host, refresh=True)
         if c.attrs["State"]["Status"] == "running":
             raise StackError(f"host {host}: cannot change the address of a running host")
-        nets = c.attrs["NetworkSettings"]["Networks"]
-        if len(nets) != 1:
-            raise StackError(f"host {host}: expected one network, found {sorted(nets)}")
-        net_name, net_attrs = next(iter(nets.items()))
-        old = (net_attrs.get("IPAMConfig") or {}).get("IPv4Address") or net_attrs.get("IPAddress")
         taken = set(self._all_static_addresses())
         prefix = self.state.subnet_prefix
         new = next((f"{prefix}.{i}" for i in range(100, 250) if f"{prefix}.{i}" not in taken), None)
         if new is None:
             raise StackError(f"host {host}: no free address left in {prefix}.0/24")
+        cut = self.state.cut.get(host)
+        if cut:  # off the network since its power was cut: it rejoins at the new address
+            if len(cut) != 1:
+                raise StackError(f"host {host}: expected one network, found {sorted(cut)}")
+            (net_name, (_old, *aliases)), = cut.items()
+            with self._state_lock:
+                self.state = self.state.with_changes(
+                    cut={**self.state.cut, host: {net_name: [new, *aliases]}}
+                )
+                self.state.save()
+            return new
+        nets = c.attrs["NetworkSettings"]["Networks"]
+        if len(nets) != 1:
+            raise StackError(f"host {host}: expected one network, found {sorted(nets)}")
+        net_name, net_attrs = next(iter(nets.items()))
+        old = (net_attrs.get("IPAMConfig") or {}).get("IPv4Address") or net_attrs.get("IPAddress")
         try:
             network = client().networks.get(net_name)
             network.disconnect(c)
@@ -391,7 +456,7 @@ class Stack:
         return new
 
     def _all_static_addresses(self) -> list[str]:
-        out = []
+        out = [a for rec in self.state.cut.values() for a, *_ in rec.values() if a]
         for c in self.containers().values():
             for net in c.attrs["NetworkSettings"]["Networks"].values():
                 addr = (net.get("IPAMConfig") or {}).get("IPv4Address") or net.get("IPAddress")
@@ -501,7 +566,7 @@ class Stack:
 
     def used_addresses(self) -> set[str]:
         """Every address configured or held on the stack network (hosts and clients)."""
-        used: set[str] = set()
+        used: set[str] = {a for rec in self.state.cut.values() for a, *_ in rec.values() if a}
         try:
             found = client().containers.list(
                 all=True, filters={"label": [f"{PROJECT_LABEL}={self.name}"]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import logging
 import os
 import random
@@ -13,18 +14,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from docker.errors import APIError, DockerException, NotFound
 from testcontainers.compose import DockerCompose
 
 from harness.errors import StackError, UsageError
 from harness.interrupts import shielded
+from harness.model import Topology
 from harness.owner import Owner
 from harness.paths import default_compose_dir
 from harness.stack.core import PROJECT_LABEL, Stack
 from harness.stack.engine import client, compose_version
 from harness.stack.images import build_images, ensure_base_image
-from harness.state import ProjectState, new_secrets, validate_project_name
+from harness.state import ProjectState, new_secrets, validate_project_name, write_private
 
 MANAGED = "org.reboot-harness.managed=true"
 OWNER_LABEL = "org.reboot-harness.owner"
@@ -151,7 +154,11 @@ def start(
         )
         state.save(secret_values)
         if not tried - {prefix}:
-            _validate_compose(state)
+            resolved = _validate_compose(state)
+            boot = _boot_override(state, resolved, topology or Topology(domain=domain))
+            if boot is not None:
+                state = state.with_changes(compose_files=(*state.compose_files, str(boot)))
+                state.save()
         try:
             _compose(state).start()
         except KeyboardInterrupt:
@@ -177,11 +184,16 @@ def start(
     raise StackError(f"stack {name}: no free subnet after {len(tried)} tries: {last_error}")
 
 
-def _validate_compose(state: ProjectState) -> None:
-    """Refuse compose files that do not parse before anything is created (exit 2, not 1)."""
+def _validate_compose(state: ProjectState) -> dict[str, Any]:
+    """Refuse compose files that do not parse before anything is created (exit 2, not 1);
+    return the resolved configuration."""
     compose = _compose(state)
     try:
-        compose._run_command(cmd=[*compose.compose_command_property, "config", "--quiet"])
+        proc = compose._run_command(
+            cmd=[*compose.compose_command_property, "config", "--format", "json"]
+        )
+        resolved: dict[str, Any] = json.loads(proc.stdout)
+        return resolved
     except subprocess.CalledProcessError as e:
         ProjectState.forget(state.name)
         lines = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()
@@ -189,6 +201,36 @@ def _validate_compose(state: ProjectState) -> None:
         raise UsageError(
             f"compose files do not parse ({files}): {lines[-1] if lines else e}"
         ) from e
+
+
+def _boot_override(
+    state: ProjectState, resolved: dict[str, Any], topology: Topology
+) -> Path | None:
+    """A compose override that makes each host's /tmp what the topology says a boot does to it:
+    ``clear`` (a tmpfs /tmp, empty at every boot) or ``keep`` (on the host's disk). None when
+    the resolved configuration already does (the shipped stack, by default)."""
+    services: dict[str, Any] = {}
+    for host in topology.hosts:
+        svc = (resolved.get("services") or {}).get(host)
+        if svc is None:
+            continue
+        mounts = [str(m) for m in svc.get("tmpfs") or []]
+        others = [m for m in mounts if m.split(":", 1)[0].rstrip("/") != "/tmp"]
+        has_tmp = len(others) != len(mounts)
+        if topology.tmp_at_boot(host) == "keep" and has_tmp:
+            services[host] = {"tmpfs": others}
+        elif topology.tmp_at_boot(host) == "clear" and not has_tmp:
+            services[host] = {"tmpfs": [*others, "/tmp:exec,mode=1777"]}
+    if not services:
+        return None
+    lines = ["# Written by reboot-harness from the topology's tmp: what a boot does to /tmp.",
+             "services:"]  # fmt: skip
+    for host, spec in services.items():
+        lines.append(f"  {json.dumps(host)}:")
+        lines.append(f"    tmpfs: !override {json.dumps(spec['tmpfs'])}")
+    path = state.directory / "boot.yaml"
+    write_private(path, "\n".join(lines) + "\n")
+    return path
 
 
 @dataclass

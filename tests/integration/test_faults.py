@@ -3,9 +3,12 @@ plugin's fixtures (`stack`, `rh`, `reboot`, `check`), as a user would write a sc
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+import docker
 import pytest
 
 from harness.checks.limits import parse_nofile
@@ -66,15 +69,20 @@ def test_reboot_semantics(
 
 
 def test_hard_power_off_is_sigkill(stack: Stack, rh: Any) -> None:
-    """A hard power-off leaves exit code 137 (SIGKILL); the heal boots every host left off."""
+    """A hard power-off leaves exit code 137 (SIGKILL) and the host off its network; the heal
+    boots every host left off, back at its address."""
+    address = stack.static_address("lb2")
     stop(rh, Stop(host="lb2", mode="hard"))
     state = stack.container("lb2", refresh=True).attrs["State"]
     assert (state["Status"], state["ExitCode"]) == ("exited", 137)
+    assert stack.container("lb2", refresh=True).attrs["NetworkSettings"]["Networks"] == {}
+    assert stack.static_address("lb2") == address, "known while off the network"
     stop(rh, Stop(host="graphite", mode="graceful"))
     assert stack.container("graphite", refresh=True).attrs["State"]["ExitCode"] == 0
     healed = rh.heal()
     assert set(healed) == {"lb2", "graphite"}
     assert stack.running("lb2") and stack.running("graphite")
+    assert stack.address("lb2") == address and stack.state.cut == {}
 
 
 def test_kill_program_and_thaw_on_heal(stack: Stack, rh: Any, check: Callable[..., Any]) -> None:
@@ -91,3 +99,99 @@ def test_kill_program_and_thaw_on_heal(stack: Stack, rh: Any, check: Callable[..
     state = stack.shell("mysql2", "grep State /proc/1/status").stdout
     assert "stopped" not in state.lower(), state
     check("mysql replication", within=30)
+
+
+def _hold_a_connection(stack: Stack, seconds: float, out: dict[str, float | str]) -> None:
+    """From lb1, open a socket.io long-poll to app2 and wait (up to ``seconds``) for it to end;
+    record when it ended and how (``rc=124``: it never did)."""
+    script = (
+        "exec 3<>/dev/tcp/app2/8000 || exit 9; echo connected >&2;"
+        ' printf "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n" >&3;'
+        f" timeout {seconds:g} cat <&3 >/dev/null; echo rc=$?"
+    )
+    res = stack.exec("lb1", ["bash", "-c", script], timeout=seconds + 10)
+    out["ended"] = time.time()
+    out["how"] = res.stdout.strip()
+
+
+@pytest.mark.parametrize("mode", ["crash", "hard"])
+def test_power_loss_is_silence_and_a_crash_is_a_reset(
+    stack: Stack, rh: Any, check: Callable[..., list[CheckResult]], mode: str
+) -> None:
+    """A peer holding a connection to a host that crashes (processes killed, kernel alive)
+    learns at once: the kernel closes the socket. A peer of a host that loses power hears
+    nothing: the host left the network before its processes died (the engine's network
+    `disconnect` comes before the container's `kill`), so the connection just goes silent."""
+    from harness.faults.reboot import power_off
+
+    check("processes", within=60)
+    app2 = stack.container("app2").id
+    watch = docker.from_env().events(
+        since=time.time(), decode=True, filters={"type": ["network", "container"]}
+    )
+    seen: list[tuple[float, str, str]] = []
+
+    def record() -> None:
+        for e in watch:
+            actor = e.get("Actor", {})
+            if app2 in (actor.get("ID"), actor.get("Attributes", {}).get("container")):
+                seen.append((int(e["timeNano"]) / 1e9, e["Type"], e["Action"]))
+
+    threading.Thread(target=record, daemon=True).start()
+    out: dict[str, float | str] = {}
+    reader = threading.Thread(target=_hold_a_connection, args=(stack, 6.0, out))
+    reader.start()
+    time.sleep(1.5)  # the long-poll is open
+    cut = time.time()
+    power_off(rh, "app2", mode, 10.0)
+    reader.join()
+    time.sleep(0.5)  # the last events reach the watch
+    watch.close()
+    noticed = float(out["ended"]) - cut
+    if mode == "crash":
+        assert out["how"] != "rc=124" and noticed < 2.0, (out, noticed)
+    else:
+        assert out["how"] == "rc=124", f"the peer heard the power loss: {out}"
+        assert noticed > 3.0, noticed
+    actions = [(kind, action) for _t, kind, action in sorted(seen)]
+    kill = actions.index(("container", "kill"))
+    disconnects = [i for i, a in enumerate(actions) if a == ("network", "disconnect")]
+    if mode == "hard":
+        assert disconnects and disconnects[0] < kill, actions
+    else:  # the engine takes a stopped container off its network only once it has died
+        assert all(i > kill for i in disconnects), actions
+    rh.heal()
+    check("processes", "nginx", within=60)
+
+
+def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
+    """/tmp is emptied at every boot (as Debian's tmpfiles and a tmpfs /tmp do), /var/tmp and
+    the rest of the disk are kept; a topology's `tmp: {HOST: keep}` keeps that host's /tmp."""
+    import random
+
+    from harness.faults import RunContext
+    from harness.faults.reboot import reboot
+    from harness.model import Reboot
+    from harness.runner import bring_up
+    from harness.stack import down
+    from tests.integration.conftest import unique_project
+
+    topology = tmp_path / "topology.yaml"
+    topology.write_text("tmp: {graphite: keep}\n")
+    name = unique_project("tmp")
+    up = bring_up(name, keep=False, timeout=300, topology_file=topology)
+    try:
+        stack = up.stack
+        ctx = RunContext(stack, random.Random(0))
+        for host in ("app1", "graphite"):
+            assert stack.shell(host, "echo t > /tmp/rh-t && echo v > /var/tmp/rh-v").ok
+        for host, mode in (("app1", "hard"), ("graphite", "graceful")):
+            reboot(ctx, Reboot(host=host, mode=mode))
+        assert not stack.exec("app1", ["test", "-e", "/tmp/rh-t"]).ok, "app1's /tmp emptied"
+        assert stack.exec("app1", ["cat", "/var/tmp/rh-v"]).stdout.strip() == "v"
+        assert stack.exec("graphite", ["cat", "/tmp/rh-t"]).stdout.strip() == "t", "kept"
+        assert stack.exec("graphite", ["cat", "/var/tmp/rh-v"]).stdout.strip() == "v"
+        mode = stack.exec("app1", ["stat", "-c", "%a", "/tmp"]).stdout.strip()
+        assert mode == "1777", "a /tmp every user can write, as at boot"
+    finally:
+        down(name)

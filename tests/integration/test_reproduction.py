@@ -157,3 +157,26 @@ def test_stopping_the_host_an_incident_looks_at_is_not_the_incident(tmp_path: Pa
         "incident failed, but not by its cause: steps[1].wait_recovered not-recovered"
     ), result.reason
     assert "directories [graphite] host-down" in result.reason, result.reason
+
+
+def _app_half_gone(_tmp: Path, text: str) -> str:
+    """socketio-abrupt-termination without its app half: supervisord stops the app with TERM
+    (it drains) instead of KILL; the LBs keep their hair trigger."""
+    return _replace(
+        _replace(text, "sed -i 's/^stopsignal=TERM$$/stopsignal=KILL/'", "true"),
+        "grep -q '^stopsignal=KILL$$' \"$$conf\"",
+        "grep -q '^stopsignal=TERM$$' \"$$conf\"",
+    )
+
+
+def test_socketio_incident_is_nginx_thresholds_not_the_apps_kill(tmp_path: Path) -> None:
+    """Which half of socketio-abrupt-termination reproduces it (the post-mortem blamed abrupt
+    socket terminations): with the apps stopping gracefully but the LBs' hair trigger
+    (max_fails=1 fail_timeout=30s) kept, nginx still holds the healthy app out — the
+    thresholds are the mechanism; without them (the ablation above) nothing is held out."""
+    (scenario,) = catalog.resolve(["socketio-abrupt-termination"])
+    path = tmp_path / "socketio-abrupt-termination.yaml"
+    path.write_text(_app_half_gone(tmp_path, (INCIDENTS / path.name).read_text()))
+    result = _run(scenario, path)
+    assert result.passed, result.reason
+    assert result.reason.startswith("reproduced: nginx ["), result.reason

@@ -1,4 +1,5 @@
-"""Reports from synthetic result dicts: every file written, parseable, offline (no Docker)."""
+"""Reports from synthetic scenario results: every file written, parseable, offline (no
+Docker)."""
 
 from __future__ import annotations
 
@@ -8,26 +9,25 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from harness.model import Budget, Event, History, Op
-from harness.report import FILES, load_run, write_reports
+from harness.model import Budget, BudgetViolation, CheckResult, Event, History, Op
+from harness.report import FILES, Run, write_reports
 from harness.report.plan import blocks_of, runbooks
 from harness.report.tables import COLUMNS
-from harness.verdicts import summarize
+from harness.scenario_run import ScenarioResult
+from harness.serialize import to_json
+from harness.verdicts import analyze, summarize
 
 T0 = 1_700_000_000.0
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 DEFAULT_CHECKS = [
-    {"check": "processes", "host": "*", "ok": True, "expected": "all running",
-     "observed": "all running", "detail": ""},
-    {"check": "redis roles", "host": "*", "ok": True, "expected": "1 master",
-     "observed": "1 master (redis2)", "detail": ""},
-]  # fmt: skip
+    CheckResult("processes", "*", True, "all running", "all running"),
+    CheckResult("redis roles", "*", True, "1 master", "1 master (redis2)"),
+]
 
 
 class _Run:
@@ -83,32 +83,29 @@ class _Run:
         *,
         present: dict[str, list[str]] | None = None,
         budgets: tuple[Budget, ...] = (),
-        checks: list[dict[str, Any]] | None = None,
-    ) -> dict[str, Any]:
+        checks: list[CheckResult] | None = None,
+    ) -> ScenarioResult:
         present = present or {}
         history = History(tuple(self.ops), {s: frozenset(k) for s, k in present.items()})
-        verdicts, violations = summarize(history, self.events, budgets)
+        summary, violations = summarize(history, self.events, budgets)
         if variant == "fixed" and violations:  # as scenario_run judges a fixed variant
-            passed, reason = False, f"over budget: {violations[0]}"
-        return {
-            "name": name,
-            "variant": variant,
-            "passed": passed,
-            "reason": reason,
-            "duration_s": self.t - T0 + 30,
-            "project": f"rh-{name}-{variant[:3]}-abc123",
-            "checks": checks or DEFAULT_CHECKS,
-            "preflight": [],
-            "events": [e.as_dict() for e in self.events],
-            "step_errors": [],
-            "history": [op.as_dict() for op in self.ops],
-            "present": present,
-            "verdicts": verdicts,
-            "budget_violations": [v.message for v in violations],
-        }
+            passed, reason = False, f"over budget: {violations[0].message}"
+        return ScenarioResult(
+            name=name,
+            variant=variant,
+            passed=passed,
+            reason=reason,
+            duration_s=self.t - T0 + 30,
+            project=f"rh-{name}-{variant[:3]}-abc123",
+            checks=list(checks or DEFAULT_CHECKS),
+            events=list(self.events),
+            history=history,
+            summary=summary,
+            budget_violations=violations,
+        )
 
 
-def reboot_week() -> dict[str, Any]:
+def reboot_week() -> ScenarioResult:
     """A passing one-host-at-a-time reboot of lb1, lb2, redis1, mysql1, app1 with traffic."""
     r = _Run()
     r.event("stack ready", "", "42 checks hold")
@@ -167,7 +164,7 @@ def reboot_week() -> dict[str, Any]:
     )
 
 
-def lb_incident() -> dict[str, Any]:
+def lb_incident() -> ScenarioResult:
     """lb1 rebooted while DNS still answers with it: http clients on lb1 fail (reproduced)."""
     r = _Run()
     r.event("stack ready", "", "42 checks hold")
@@ -188,7 +185,7 @@ def lb_incident() -> dict[str, Any]:
     )
 
 
-def cold_start() -> dict[str, Any]:
+def cold_start() -> ScenarioResult:
     """A full restart without traffic that failed its checks."""
     r = _Run()
     r.event("stack ready", "", "42 checks hold")
@@ -198,17 +195,18 @@ def cold_start() -> dict[str, Any]:
     for h in ("redis1", "app1", "lb1"):
         r.event("power on", h, "", 1.0)
     r.event("not recovered", "", "within 60s")
-    d = r.result("cold-start", "fixed", False, "not recovered within 60s: limits [app1] FAIL")
-    d["checks"] = [
-        {"check": "limits", "host": "app1", "ok": False, "expected": "nofile >= 10000",
-         "observed": "nofile 1024 (pid 31)", "detail": "supervisord minfds"},
-    ]  # fmt: skip
-    for key in ("history", "present", "verdicts", "budget_violations"):
-        del d[key]  # a result without traffic, as ScenarioResult.as_dict() gives it
-    return d
+    limits = CheckResult(
+        "limits", "app1", False, "nofile >= 10000", "nofile 1024 (pid 31)",
+        "supervisord minfds", ("nofile-below-minimum",), ("app1",),
+    )  # fmt: skip
+    result = r.result("cold-start", "fixed", False, "not recovered within 60s: limits [app1] FAIL")
+    result.checks = [limits]
+    # a result without traffic, as run_scenario gives it: no history, no summary
+    result.history, result.summary, result.budget_violations = None, None, []
+    return result
 
 
-def sample_results() -> list[dict[str, Any]]:
+def sample_results() -> list[ScenarioResult]:
     return [reboot_week(), lb_incident(), cold_start()]
 
 
@@ -229,10 +227,41 @@ def test_every_report_file_is_written(written: dict[str, Path]) -> None:
 
 
 def test_results_json_holds_everything(written: dict[str, Path]) -> None:
-    """results.json round-trips every result dict under "scenarios", with the time."""
+    """results.json holds every result under "scenarios" as the serializer makes it, with the
+    time."""
     data = json.loads(written["results.json"].read_text())
     assert data["generated_at"] == "2024-05-01T12:00:00+00:00"
-    assert data["scenarios"] == json.loads(json.dumps(sample_results()))
+    assert data["scenarios"] == to_json(sample_results())
+
+
+def test_results_json_keeps_the_documented_keys(written: dict[str, Path]) -> None:
+    """Each result keeps the keys of `run --json`: lines for step errors and budget violations
+    beside their typed forms, the ops as history, the summary as verdicts."""
+    week, incident, cold = json.loads(written["results.json"].read_text())["scenarios"]
+    assert set(week) == {
+        "name", "variant", "passed", "reason", "duration_s", "project", "incident", "checks",
+        "preflight", "events", "step_errors", "step_failures", "history", "present",
+        "verdicts", "budget_violations", "budget_breaches", "reproduction", "traffic_problems",
+    }  # fmt: skip
+    assert week["name"] == "xen-reboot-week" and week["passed"] is True
+    assert week["events"][0] == {
+        "t": T0, "kind": "stack ready", "host": "", "detail": "42 checks hold", "duration_s": 0.0,
+    }  # fmt: skip
+    assert set(week["checks"][0]) == {
+        "check", "host", "ok", "cause", "causes", "expected", "observed", "detail", "subjects",
+    }  # fmt: skip
+    assert week["history"][0]["service"] == "http" and week["history"][0]["ok"] is True
+    assert week["present"]["redis"] == sorted(week["present"]["redis"])
+    assert [v["service"] for v in week["verdicts"]["services"]] == [
+        "http", "socketio", "redis", "mysql", "metrics",
+    ]  # fmt: skip
+    assert week["budget_violations"] == week["budget_breaches"] == []
+    assert week["reproduction"] is None
+    assert incident["budget_violations"] == [
+        b["message"] for b in incident["budget_breaches"]
+    ] and incident["budget_breaches"][0]["hosts"] == ["lb1"]
+    assert cold["history"] == [] and cold["present"] == {} and cold["verdicts"] is None
+    assert cold["checks"][0]["cause"] == "nofile-below-minimum"
 
 
 def test_downtime_csv_has_one_row_per_host_and_service(written: dict[str, Path]) -> None:
@@ -366,7 +395,7 @@ def test_plan_md_is_the_runbook_of_the_passing_rolling_scenario(written: dict[st
 def test_plan_without_a_passing_rolling_scenario_says_so(tmp_path: Path) -> None:
     """No qualifying run: plan.md says nothing is proved and lists what did not pass."""
     week = reboot_week()
-    week["passed"], week["reason"] = False, "step failed: steps[3].reboot: boom"
+    week.passed, week.reason = False, "step failed: steps[3].reboot: boom"
     written = write_reports([week, cold_start()], tmp_path, now=NOW)
     plan = written["plan.md"].read_text()
     assert "no plan of action is proved yet" in plan
@@ -382,13 +411,33 @@ def test_empty_results_still_write_every_file(tmp_path: Path) -> None:
 
 
 def test_missing_verdicts_are_computed_from_the_history() -> None:
-    """A result with history but no verdicts (e.g. from an older harness) still gets them."""
+    """A result with history but no summary (a run that ended before its traffic was judged)
+    still gets one, without budgets; a result without traffic gets its host rows."""
     week = reboot_week()
-    expected = week.pop("verdicts")
-    week.pop("budget_violations")
-    run = load_run(week)
-    assert run.services["redis"]["downtime_s"] == expected["services"]["redis"]["downtime_s"]
-    assert run.verdicts["budgets"] == []
+    assert week.summary is not None
+    expected = week.summary
+    week.summary, week.budget_violations = None, []
+    run = Run.from_result(week)
+    assert run.summary.service("redis").downtime_s == expected.service("redis").downtime_s
+    assert run.summary.services == expected.services
+    assert run.summary.budgets == ()
+    cold = Run.from_result(cold_start())
+    assert cold.summary == analyze(History(()), cold.events)
+    assert [r.host for r in cold.summary.hosts] == ["lb1", "app1", "redis1"]
+
+
+def test_run_is_the_typed_result_in_time_order() -> None:
+    """A Run keeps the result's typed checks, ops, violations and step errors; events are
+    sorted by time."""
+    result = lb_incident()
+    result.events = list(reversed(result.events))
+    run = Run.from_result(result)
+    assert [e.t for e in run.events] == sorted(e.t for e in result.events)
+    assert run.checks == tuple(DEFAULT_CHECKS)
+    assert result.history is not None and run.ops == result.history.ops
+    assert run.violations == tuple(result.budget_violations)
+    assert run.violations[0].measurement == "max_errors"
+    assert run.summary is result.summary
 
 
 # -- runbooks from events ----------------------------------------------------------------------
@@ -437,10 +486,14 @@ def test_blocks_give_restoring_operations_to_the_host_before() -> None:
 def test_runbooks_skip_incident_variants_and_violations() -> None:
     """Only fixed variants that passed with no budget violated are proved."""
     week = reboot_week()
-    proved, _ = runbooks([load_run(week)])
+    proved, _ = runbooks([Run.from_result(week)])
     assert len(proved) == 1
-    week["budget_violations"] = ["http: max_errors 0 exceeded: measured 1 errors (timeout: 1)"]
-    proved, unproved = runbooks([load_run(week)])
+    week.budget_violations = [
+        BudgetViolation(
+            "http", "max_errors", "http: max_errors 0 exceeded: measured 1 errors (timeout: 1)"
+        )
+    ]
+    proved, unproved = runbooks([Run.from_result(week)])
     assert proved == [] and len(unproved) == 1
-    week["variant"] = "incident"
-    assert runbooks([load_run(week)]) == ([], [])
+    week.variant = "incident"
+    assert runbooks([Run.from_result(week)]) == ([], [])

@@ -443,7 +443,7 @@ MALFORMED: list[tuple[str, str, str | None, str]] = [
     ("reboot-params-string", doc("reboot: app1"), "steps[0].reboot",
      "got the string 'app1'"),
     ("reboot-unknown-mode", doc("reboot: {host: app1, mode: soft}"), "steps[0].reboot.mode",
-     "unknown mode 'soft'; valid: graceful, hard"),
+     "unknown mode 'soft'; valid: crash, graceful, hard"),
     ("reboot-new-ip-yes", doc("reboot: {host: app1, new_ip: yes}"), "steps[0].reboot.new_ip",
      "expected true or false, got the string 'yes'"),
     ("reboot-new-ip-quoted", doc("reboot: {host: app1, new_ip: 'true'}"),
@@ -537,7 +537,7 @@ MALFORMED: list[tuple[str, str, str | None, str]] = [
     ("restart-unknown-order", doc("full_restart: {hosts: all, order: sorted}"),
      "steps[0].full_restart.order", "unknown order 'sorted'; valid: given, random, reverse"),
     ("restart-unknown-mode", doc("full_restart: {hosts: all, mode: acpi}"),
-     "steps[0].full_restart.mode", "unknown mode 'acpi'; valid: graceful, hard"),
+     "steps[0].full_restart.mode", "unknown mode 'acpi'; valid: crash, graceful, hard"),
     ("restart-hosts-missing", doc("full_restart: {order: given}"),
      "steps[0].full_restart.hosts", "required key is missing"),
     # expect

@@ -154,3 +154,57 @@ def test_python_dash_m_harness_runs() -> None:
         [sys.executable, "-m", "harness", "--version"], capture_output=True, text=True, check=False
     )
     assert proc.returncode == 0 and "reboot-harness" in proc.stdout
+
+
+def test_a_cut_host_is_remembered_across_processes() -> None:
+    """A host whose power was cut (off its network) is recorded with the address and aliases it
+    rejoins with, so a heal in another process can boot it."""
+    st = _state().with_changes(cut={"app2": {"p1_net": ["172.30.9.22", "app2"]}})
+    st.save(new_secrets())
+    assert ProjectState.load("p1").cut == {"app2": {"p1_net": ["172.30.9.22", "app2"]}}
+
+
+def test_boot_override_empties_or_keeps_tmp_as_the_topology_says() -> None:
+    """Hosts whose resolved /tmp differs from the topology's `tmp` get a compose override (a
+    tmpfs /tmp for `clear`, none for `keep`; other tmpfs mounts kept); none when nothing
+    differs."""
+    import dataclasses
+
+    from harness.model import Topology
+    from harness.stack.lifecycle import _boot_override
+
+    st = _state()
+    st.save(new_secrets())
+    shipped = {"tmpfs": ["/run", "/tmp:exec,mode=1777"]}
+    resolved = {"services": {h: dict(shipped) for h in Topology().hosts}}
+    assert _boot_override(st, resolved, Topology()) is None
+    resolved["services"]["app1"] = {"tmpfs": ["/run"]}  # a user's own host, no tmpfs /tmp
+    topo = dataclasses.replace(Topology(), tmp={"graphite": "keep"})
+    path = _boot_override(st, resolved, topo)
+    assert path is not None
+    assert path.read_text().splitlines()[1:] == [
+        "services:",
+        '  "app1":',
+        '    tmpfs: !override ["/run", "/tmp:exec,mode=1777"]',
+        '  "graphite":',
+        '    tmpfs: !override ["/run"]',
+    ]
+
+
+def test_state_of_another_version_loads_or_says_the_way_out() -> None:
+    """Keys a newer harness wrote are ignored; a file missing what this one needs is one usage
+    error naming the file and `down`."""
+    import json
+
+    st = _state()
+    st.save(new_secrets())
+    path = st.directory / "project.json"
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "from_the_future": 1}))
+    assert ProjectState.load("p1") == st
+    del data["subnet_prefix"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(
+        UsageError, match=r"project.json: unreadable project state .*down --project p1"
+    ):
+        ProjectState.load("p1")

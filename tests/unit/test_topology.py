@@ -63,6 +63,8 @@ def test_own_topology_loads_and_drives_validation(tmp_path: Path) -> None:
         ("mysql_port: many\n", "mysql_port: Input should be a valid integer"),
         ("- a\n", "expected a mapping of topology keys"),
         ("lbs: [a\n", "YAML syntax error"),
+        ("tmp: {app9: keep}\n", "tmp.app9: 'app9' is not a host of daemons"),
+        ("tmp: {app1: wipe}\n", "tmp.app1: unknown policy 'wipe'; valid: clear, keep"),
     ],
 )
 def test_bad_topology_files_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.model import Budget, BudgetViolation, Event, History, Op
+from harness.serialize import to_json
 from harness.verdicts import (
     Span,
     Window,
@@ -145,8 +147,14 @@ def test_no_ops_means_no_windows_and_no_service() -> None:
     summary = analyze(History(()), [])
     assert summary.services == ()
     assert client_windows([]) == []
-    verdicts, violations = summarize(History(()), [])
-    assert verdicts["services"] == {} and violations == []
+    summary, violations = summarize(History(()), [])
+    assert summary.services == () and summary.hosts[0].service == "-" and violations == []
+    assert to_json(summary) == {
+        "fault_span": None,
+        "services": [],
+        "hosts": [to_json(summary.hosts[0])],
+        "budgets": [],
+    }
 
 
 def test_unordered_ops_are_sorted_before_judging() -> None:
@@ -223,11 +231,14 @@ def test_lost_writes_are_exactly_the_acknowledged_keys_missing() -> None:
     v = analyze(History(tuple(writes), present), []).service("redis")
     assert v.writes.checked and v.writes.acked == 3
     assert [(w.key, w.start - T) for w in v.writes.lost] == [("k2", 2.0), ("k4", 5.0)]
-    verdicts, violations = summarize(
+    summary, violations = summarize(
         History(tuple(writes), present), [], [Budget("redis", no_lost_writes=True)]
     )
-    lost = verdicts["services"]["redis"]["writes"]  # type: ignore[index]
-    assert lost["lost"] == 2 and [k["key"] for k in lost["lost_keys"]] == ["k2", "k4"]
+    lost = summary.service("redis").writes.lost
+    assert [(w.service, w.key, w.client) for w in lost] == [
+        ("redis", "k2", "c1"),
+        ("redis", "k4", "c1"),
+    ]
     assert _messages(violations) == [
         "redis: no_lost_writes violated: measured 2 of 3 acknowledged writes lost (keys k2, k4)"
     ]
@@ -474,23 +485,35 @@ def _messages(violations: list[BudgetViolation]) -> list[str]:
     return [v.message for v in violations]
 
 
-def test_summarize_is_json_ready_and_documented_shape() -> None:
-    """summarize gives a JSON-serialisable dict of the documented shape and the violations."""
+def test_summary_json_is_json_ready_and_documented_shape() -> None:
+    """summarize gives the typed summary and the violations; the serializer makes of the
+    summary JSON-ready values of the shape the module docstring documents."""
     events = _reboot("lb1", 0)
     history = History(
         tuple([*ops_every(0, 10, 0.5, fail=(1.5, 2.5)), op(3, service="redis", key="a")]),
         {"redis": frozenset({"a"})},
     )
-    verdicts, violations = summarize(history, events, [Budget("http", max_errors=0)])
+    summary, violations = summarize(history, events, [Budget("http", max_errors=0)])
+    assert summary == analyze(history, events, [Budget("http", max_errors=0)])
+    verdicts: Any = to_json(summary)
     assert json.loads(json.dumps(verdicts)) == verdicts
     assert set(verdicts) == {"fault_span", "services", "hosts", "budgets"}
     assert verdicts["fault_span"] == {"start": T, "end": T + 6, "recovered": True}
-    http = verdicts["services"]["http"]  # type: ignore[index]
+    assert [v["service"] for v in verdicts["services"]] == ["http", "redis"]
+    http, redis = verdicts["services"]
     assert set(http) == {
         "service", "ops", "ok", "failed", "clients", "first_op", "last_op", "downtime_s",
-        "longest_s", "windows", "errors", "latency", "reconnect", "writes",
+        "longest_s", "windows", "errors", "latency_outside", "latency_during", "reconnects",
+        "writes",
+    }  # fmt: skip
+    assert (http["ops"], http["failed"], http["downtime_s"], http["longest_s"]) == (20, 2, 1, 1)
+    assert http["errors"] == {"timeout": 2}
+    assert http["latency_during"] == {"count": 11, "p50_s": 0.1, "p99_s": 0.1}
+    assert http["reconnects"] == {
+        "count": 0, "failed": 0, "max_s": None, "p50_s": None, "longest_failed_s": None,
     }  # fmt: skip
     assert http["windows"][0] == {
+        "service": "http",
         "start": T + 1.5,
         "end": T + 2.5,
         "duration_s": 1.0,
@@ -500,6 +523,12 @@ def test_summarize_is_json_ready_and_documented_shape() -> None:
         "host": "lb1",
         "reconnect_max_s": None,
     }
+    assert redis["writes"] == {"acked": 1, "checked": True, "lost": []}
+    assert verdicts["hosts"][0] == {
+        "host": "lb1", "service": "http", "faults": ["power off", "power on"], "windows": 1,
+        "downtime_s": 1.0, "errors": 2, "reconnect_max_s": None, "lost_writes": None,
+        "budget": "errors <= 0", "verdict": "over: max_errors", "over": ["max_errors"],
+    }  # fmt: skip
     assert verdicts["budgets"] == [
         {"service": "http", "max_downtime": None, "max_errors": 0, "max_reconnect": None,
          "no_lost_writes": False}
