@@ -63,11 +63,15 @@ def main() -> int:
             worst = max(worst, max(secs))
             if codes != {2}:
                 wrong.append(name)
-            print(f"{name:24} {statistics.median(secs):9.3f} {max(secs):7.3f} "
-                  f"{statistics.median(secs) / base:8.1f}  {sorted(codes)}")
-    print(f"{len(cases)} inputs x {args.rounds}: slowest {worst:.3f}s (goal <= 1 s: "
-          f"{'met' if worst <= 1.0 else 'MISSED'}); interpreter floor {base:.3f}s"
-          + (f"; NOT exit 2: {', '.join(wrong)}" if wrong else ""))
+            print(
+                f"{name:24} {statistics.median(secs):9.3f} {max(secs):7.3f} "
+                f"{statistics.median(secs) / base:8.1f}  {sorted(codes)}"
+            )
+    print(
+        f"{len(cases)} inputs x {args.rounds}: slowest {worst:.3f}s (goal <= 1 s: "
+        f"{'met' if worst <= 1.0 else 'MISSED'}); interpreter floor {base:.3f}s"
+        + (f"; NOT exit 2: {', '.join(wrong)}" if wrong else "")
+    )
     return 1 if wrong or worst > 1.0 else 0
 
 

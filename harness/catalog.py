@@ -13,38 +13,75 @@ from harness.model import (
     Scenario,
     Topology,
 )
-from harness.paths import default_compose_dir
+from harness.paths import default_compose_dir, default_scenarios_dir
 from harness.scenario import load_scenario, load_scenarios
 
 
 def scenarios_dir() -> Path:
-    override = os.environ.get("RH_SCENARIOS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[1] / "scenarios"
+    return default_scenarios_dir()
 
 
 def incidents_dir() -> Path:
     return default_compose_dir() / "incidents"
 
 
+INCIDENTS_ENV = "RH_INCIDENTS_DIR"
+
+
+def incident_dirs() -> list[Path]:
+    """Where incidents come from: the shipped ones, then the user's own directories
+    (``$RH_INCIDENTS_DIR``, separated by ``os.pathsep``; set by ``--incidents DIR`` and the
+    pytest plugin's ``--rh-incidents`` / ini ``rh_incidents``)."""
+    user = [Path(p) for p in os.environ.get(INCIDENTS_ENV, "").split(os.pathsep) if p]
+    return [incidents_dir(), *user]
+
+
+def use_incident_dirs(dirs: Sequence[Path]) -> None:
+    """Add the user's incident directories, for this process and the ones it starts."""
+    have = [p for p in os.environ.get(INCIDENTS_ENV, "").split(os.pathsep) if p]
+    new = [str(d.resolve()) for d in dirs]
+    os.environ[INCIDENTS_ENV] = os.pathsep.join([*have, *(d for d in new if d not in have)])
+
+
+def incident_files(dirs: Sequence[Path] | None = None) -> dict[str, Path]:
+    """Every incident file by name; a UsageError for a directory that is not there or a name
+    defined twice."""
+    found: dict[str, Path] = {}
+    for d in incident_dirs() if dirs is None else dirs:
+        if not d.is_dir():
+            raise UsageError(
+                f"{d}: no such incidents directory (from --incidents or ${INCIDENTS_ENV})"
+            )
+        for p in sorted(d.glob("*.yaml")):
+            if p.stem in found:
+                raise UsageError(
+                    f"incident {p.stem!r} is defined twice: {found[p.stem]} and {p};"
+                    " rename one of them"
+                )
+            found[p.stem] = p
+    return found
+
+
 def known_incidents() -> list[str]:
-    return sorted(p.stem for p in incidents_dir().glob("*.yaml"))
+    return sorted(incident_files())
 
 
 class Incidents(Mapping[str, Incident]):
-    """The shipped incidents by name, each read and validated (against ``topology``) the first
-    time it is asked for: a scenario run checks the incidents it names, not every file."""
+    """The incidents by name (shipped and the user's own, see :func:`incident_dirs`), each read
+    and validated (against ``topology``) the first time it is asked for: a scenario run checks
+    the incidents it names, not every file."""
 
     def __init__(self, topology: Topology | None = None, directory: Path | None = None) -> None:
         self._topology = topology or Topology()
-        self._dir = directory or incidents_dir()
-        self._names = sorted(p.stem for p in self._dir.glob("*.yaml"))
+        self._files = incident_files(None if directory is None else [directory])
+        self._names = sorted(self._files)
         self._loaded: dict[str, Incident] = {}
 
     def __getitem__(self, name: str) -> Incident:
-        if name not in self._names:
+        if name not in self._files:
             raise KeyError(name)
         if name not in self._loaded:
-            self._loaded[name] = load_incident(self._dir / f"{name}.yaml", self._topology)
+            self._loaded[name] = load_incident(self._files[name], self._topology)
         return self._loaded[name]
 
     def __iter__(self) -> Iterator[str]:

@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -34,6 +35,33 @@ def _topology(path: Path | None) -> Topology | None:
     return load_topology(path)
 
 
+def _incidents_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--incidents",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="your own incidents (*.yaml, the shipped ones' format) beside the shipped ones"
+        " (repeatable)",
+    )
+
+
+def _seconds(text: str) -> float:
+    """A numeric option in seconds: finite, above 0, at most a day."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(value) or not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds above 0 and at most 86400 (a day), got {text!r}"
+        )
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="reboot-harness",
@@ -52,14 +80,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="extra compose file layered over compose/stack.yaml (repeatable)",
     )
-    up.add_argument("--timeout", type=float, default=240.0, help="seconds to wait (default 240)")
+    up.add_argument("--timeout", type=_seconds, default=240.0, help="seconds to wait (default 240)")
     up.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
 
     check = sub.add_parser("check", help="run every recovery check once against a running stack")
     check.add_argument("--project", required=True)
-    check.add_argument("--json", action="store_true", help="print a JSON list of results")
     check.add_argument(
-        "--deadline", type=float, default=5.0, help="seconds each check may wait (default 5)"
+        "--json", action="store_true", help="print the results as JSON (schema_version, results)"
+    )
+    check.add_argument(
+        "--deadline", type=_seconds, default=5.0, help="seconds each check may wait (default 5)"
     )
 
     dn = sub.add_parser("down", help="remove a stack, its volumes and networks")
@@ -72,8 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("build", help="make the base and service images (only what changed)")
 
     ls = sub.add_parser("list", help="the scenarios, with the hosts they touch and their incident")
-    ls.add_argument("--json", action="store_true", help="print a JSON list")
+    ls.add_argument(
+        "--json", action="store_true", help="print them as JSON (schema_version, scenarios)"
+    )
     ls.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
+    _incidents_option(ls)
 
     run = sub.add_parser("run", help="run scenarios, each on a fresh stack")
     run.add_argument(
@@ -84,7 +117,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="run only on this incident's configuration (reproduce it before fixing it)",
     )
-    run.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON here")
+    run.add_argument(
+        "--json",
+        action="store_true",
+        help="print the results as JSON on stdout (what is said meanwhile goes to stderr)",
+    )
     run.add_argument(
         "--report",
         type=Path,
@@ -93,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--keep", action="store_true", help="leave each stack running afterwards")
     run.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
+    _incidents_option(run)
     run.add_argument(
         "--compose",
         action="append",
@@ -101,7 +139,207 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="your compose override layered over compose/stack.yaml (repeatable)",
     )
+    _oneshot_parsers(sub)
+
+    cmp = sub.add_parser(
+        "compare", help="what got worse between two runs (exit 1 on a regression beyond the noise)"
+    )
+    cmp.add_argument("baseline", type=Path, metavar="BASELINE", help="results.json or its folder")
+    cmp.add_argument("new", type=Path, metavar="NEW", help="results.json or its folder")
+    cmp.add_argument("--md", type=Path, metavar="FILE", help="also write the table as Markdown")
+    cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    cmp.add_argument("--all", action="store_true", help="show values within the noise too")
+    cmp.add_argument(
+        "--floor",
+        action="append",
+        default=[],
+        metavar="METRIC=REL,ABS",
+        help="a metric's noise floors, e.g. downtime_s=0.5,1 (repeatable; metrics: recovery_s,"
+        " downtime_s, longest_s, errors, reconnect_s, lost_writes)",
+    )
+    hist = sub.add_parser(
+        "history", help="an offline HTML page of the nights: recovery and downtime, regressions"
+    )
+    hist.add_argument("nights", nargs="+", type=Path, metavar="NIGHT",
+                      help="results.json or report folder, oldest first")  # fmt: skip
+    hist.add_argument("--out", type=Path, default=Path("history.html"), metavar="FILE",
+                      help="where to write the page (default history.html)")  # fmt: skip
     return p
+
+
+MODES = ("graceful", "hard", "crash")
+
+
+def _oneshot_parsers(sub: Any) -> None:
+    """One fault or operation on a running stack (harness.oneshot): exactly a scenario step."""
+
+    def cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_)
+        p.add_argument("--project", required=True, help="the running stack (from `up`)")
+        p.add_argument(
+            "--json", action="store_true", help="print what was done as JSON (schema_version,"
+            " command, events)"
+        )  # fmt: skip
+        return p
+
+    p = cmd("reboot", "reboot one host of a running stack (a scenario's `reboot` step)")
+    p.add_argument("host", metavar="HOST")
+    p.add_argument("--mode", default="graceful", help="graceful (default), hard or crash")
+    p.add_argument("--down-for", metavar="DURATION", help="time off, e.g. 5s (default 0)")
+    p.add_argument("--new-ip", action="store_true", help="come back on a new address")
+    p.add_argument("--grace", metavar="DURATION", help="graceful only: SIGKILL after (10s)")
+    p = cmd("stop", "power one host off and leave it off (`start` boots it)")
+    p.add_argument("host", metavar="HOST")
+    p.add_argument("--mode", default="graceful", help="graceful (default), hard or crash")
+    p.add_argument("--grace", metavar="DURATION", help="graceful only: SIGKILL after (10s)")
+    p = cmd("start", "boot a host that is off")
+    p.add_argument("host", metavar="HOST")
+    p = cmd("kill", "send a signal to a program on a host (STOP freezes, CONT thaws)")
+    p.add_argument("host", metavar="HOST")
+    p.add_argument("program", metavar="PROGRAM", help="a supervisord program or process name")
+    p.add_argument("--signal", default="KILL", help="TERM, KILL (default), INT, HUP, STOP, CONT…")
+    p = cmd("failover", "fail redis over with Sentinel, or MySQL to its other server")
+    p.add_argument("service", choices=("redis", "mysql"))
+    p.add_argument("--to", metavar="HOST", help="mysql only: the server to promote")
+    p.add_argument("--timeout", metavar="DURATION", help="how long it may take")
+    p = cmd("dns-rotate", "take a load balancer out of the DNS answer, or put it back")
+    p.add_argument("action", choices=("in", "out"))
+    p.add_argument("lb", metavar="LB")
+    p.add_argument("--wait", metavar="DURATION", help="then wait this long (default: the TTL)")
+    p = cmd("wait", "wait until the checks hold (exit 1 with what failed if they do not)")
+    p.add_argument("--checks", nargs="+", metavar="CHECK", help="only these (default: all)")
+    p.add_argument("--within", metavar="DURATION", default="60s", help="default 60s")
+
+
+def _duration(text: str | None) -> object:
+    """A duration option as a scenario would hold it: a bare number is seconds."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _oneshot_step(args: argparse.Namespace) -> dict[str, object]:
+    """The scenario step a one-shot command stands for (unset options left out)."""
+    c = args.command
+    params: dict[str, object]
+    if c in ("reboot", "stop"):
+        params = {"host": args.host, "mode": args.mode}
+        if args.grace is not None:
+            params["grace"] = _duration(args.grace)
+        if c == "reboot":
+            if args.down_for is not None:
+                params["down_for"] = _duration(args.down_for)
+            if args.new_ip:
+                params["new_ip"] = True
+        return {c: params}
+    if c == "start":
+        return {"start": {"host": args.host}}
+    if c == "kill":
+        return {"kill": {"host": args.host, "program": args.program, "signal": args.signal}}
+    if c == "failover":
+        if args.service == "redis" and args.to is not None:
+            raise UsageError(
+                "reboot-harness failover: --to: Sentinel elects the new redis master itself;"
+                " --to is for mysql only"
+            )
+        params = {} if args.to is None else {"to": args.to}
+        if args.timeout is not None:
+            params["timeout"] = _duration(args.timeout)
+        return {"sentinel_failover" if args.service == "redis" else "mysql_failover": params}
+    if c == "dns-rotate":
+        params = {args.action: args.lb}
+        if args.wait is not None:
+            params["wait"] = _duration(args.wait)
+        return {"dns_rotate": params}
+    params = {"within": _duration(args.within)}
+    if args.checks:
+        params["checks"] = list(args.checks)
+    return {"wait_recovered": params}
+
+
+def _writable_folder(folder: Path, option: str) -> None:
+    """Refuse, before anything starts, a folder the results could not be written to."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".rh-write-test-"):
+            pass
+    except OSError as e:
+        raise UsageError(
+            f"{option} {folder}: cannot write there ({e.strerror or e}); choose another folder"
+        ) from None
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from harness import compare
+    from harness.report.tables import md_table
+
+    floors = dict(compare.FLOORS)
+    floors.update(compare.parse_floor(text) for text in args.floor)
+    if args.md is not None:
+        _writable_folder(args.md.parent, "--md")
+    result = compare.compare(
+        compare.load_results(args.baseline),
+        compare.load_results(args.new),
+        floors=floors,
+        names=(str(args.baseline), str(args.new)),
+    )
+    rows = compare.rows(result, args.all)
+    if args.md is not None:
+        args.md.write_text(
+            f"# {args.baseline} → {args.new}\n\n{compare.summary(result)}\n\n"
+            + (md_table(compare.HEADINGS, rows) if rows else "Nothing changed beyond the noise.")
+            + "\n",
+            encoding="utf-8",
+        )
+    if args.json:
+        from harness.serialize import document
+
+        doc = document(
+            baseline=result.baseline, new=result.new, changes=result.shown(args.all),
+            regressions=len(result.regressions),
+        )  # fmt: skip
+        print(json.dumps(doc, indent=2))
+    else:
+        if rows:
+            table = Table(title=f"{args.baseline} → {args.new}")
+            for col in compare.HEADINGS:
+                table.add_column(col, overflow="fold")
+            for row in rows:
+                style = {"regression": "red bold", "improved": "green"}.get(row[-1], "")
+                table.add_row(*[escape(c) for c in row], style=style)
+            out.print(table)
+        out.print(compare.summary(result))
+    return EXIT_FAIL if result.regressions else EXIT_OK
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from harness.report.history import load_nights, render
+
+    _writable_folder(args.out.parent, "--out")
+    nights = load_nights(args.nights)
+    args.out.write_text(render(nights), encoding="utf-8")
+    out.print(f"history of {len(nights)} nights: {args.out}")
+    return EXIT_OK
+
+
+def _cmd_oneshot(args: argparse.Namespace) -> int:
+    from harness import oneshot
+
+    source = f"reboot-harness {args.command}"
+    step = oneshot.step_of(_oneshot_step(args), source, args.project)
+    events = oneshot.apply(args.project, step)
+    if args.json:
+        from harness.serialize import document
+
+        print(json.dumps(document(command=args.command, events=events), indent=2), flush=True)
+    else:
+        print(f"{args.command}: {oneshot.describe(events)}", flush=True)
+    return EXIT_OK
 
 
 def results_table(results: Sequence[CheckResult]) -> Table:
@@ -152,12 +390,12 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     from harness.runner import check_once
-    from harness.serialize import to_json
+    from harness.serialize import document
 
     _stack, results = check_once(args.project, deadline_s=args.deadline)
     failed = [r for r in results if not r.ok]
     if args.json:
-        print(json.dumps(to_json(list(results)), indent=2))
+        print(json.dumps(document(results=list(results)), indent=2))
     else:
         out.print(results_table(results))
         out.print(
@@ -227,7 +465,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for s in scenarios
     ]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        from harness.serialize import document
+
+        print(json.dumps(document(scenarios=rows), indent=2))
         return EXIT_OK
     table = Table()
     for col in ("scenario", "description", "hosts touched", "reproduces"):
@@ -245,6 +485,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    say = err if args.json else out  # with --json, stdout is the JSON alone
     from harness import catalog
     from harness.incidents import unobservable
 
@@ -265,6 +506,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for f in args.compose:
         if not f.is_file():
             raise UsageError(f"{f}: compose file not found")
+    if args.report is not None:
+        _writable_folder(args.report, "--report")
     plan = [(s, v) for s in scenarios for v in (("incident",) if args.incident else s.variants)]
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
     from harness.scenario_run import ScenarioResult, run_scenario
@@ -293,9 +536,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
         results.append(result)
         mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
-        out.print(f"{mark} {label} ({result.duration_s:.0f}s): {escape(result.reason)}")
+        say.print(f"{mark} {label} ({result.duration_s:.0f}s): {escape(result.reason)}")
         if args.keep:
-            out.print(f"  stack kept: reboot-harness down --project {result.project}")
+            say.print(f"  stack kept: reboot-harness down --project {result.project}")
     table = Table(title="scenarios")
     for col in ("scenario", "variant", "result", "time", "why"):
         table.add_column(col, overflow="fold")
@@ -307,21 +550,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
             f"{r.duration_s:.0f}s",
             escape(r.reason),
         )
-    out.print(table)
-    if args.json:
-        from harness.serialize import to_json
-
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps({"scenarios": to_json(results)}, indent=2) + "\n", encoding="utf-8"
-        )
+    say.print(table)
     if args.report:
         from harness.report import write_reports
 
         written = write_reports(results, args.report)
-        out.print("reports: " + ", ".join(str(p) for p in written.values()))
+        say.print("reports: " + ", ".join(str(p) for p in written.values()))
     passed = sum(r.passed for r in results)
-    out.print(f"scenarios: {passed} passed, {len(results) - passed} failed")
+    say.print(f"scenarios: {passed} passed, {len(results) - passed} failed")
+    if args.json:
+        from harness.serialize import document
+
+        print(json.dumps(document(scenarios=results), indent=2), flush=True)
     return EXIT_OK if passed == len(results) else EXIT_FAIL
 
 
@@ -333,6 +573,11 @@ COMMANDS = {
     "check": _cmd_check,
     "down": _cmd_down,
     "gc": _cmd_gc,
+    "compare": _cmd_compare,
+    "history": _cmd_history,
+    **dict.fromkeys(
+        ("reboot", "stop", "start", "kill", "failover", "dns-rotate", "wait"), _cmd_oneshot
+    ),
 }
 
 
@@ -346,6 +591,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     interrupts.install()
     try:
+        if getattr(args, "incidents", None):
+            from harness.catalog import use_incident_dirs
+
+            use_incident_dirs(args.incidents)
         return COMMANDS[args.command](args)
     except (UsageError, EnvironmentProblem) as e:
         _say(f"reboot-harness {args.command}: {e}")

@@ -12,6 +12,11 @@ The declaration lives in the incident's file, under the compose extension key
         - {step: mysql_failover, cause: repl-password-too-long}
       allows:                        # step errors the incident brings, which do not disqualify it
         - {step: dns_rotate, cause: rotation-not-served}
+      plan:                          # the incident's plan differs from the fixed one
+        drop: [dns_rotate]           #   the scenario's steps of these kinds are not done
+
+An incident is a configuration (its compose ``services``), a plan (``plan.drop``: the operator's
+moves that were not made, e.g. the DNS rotation before taking a load balancer down), or both.
 
 An entry names a recovery check and one of its cause codes (optionally the host it must fail on),
 a budget (a service, the measurement exceeded, and the host it must be attributed to), or a step
@@ -47,6 +52,7 @@ from harness.model import (
     STEP_ERROR_CAUSES,
     STEP_KEYS,
     Budget,
+    Step,
     Topology,
     causes_of,
 )
@@ -94,6 +100,11 @@ class Incident:
     summary: str
     reproduced_by: tuple[Signature, ...]
     allows: tuple[Signature, ...] = ()
+    drops: tuple[str, ...] = ()  # step kinds the incident's plan leaves out
+
+    def plan(self, steps: tuple[Step, ...]) -> tuple[Step, ...]:
+        """The incident's plan: ``steps`` without the kinds it drops."""
+        return tuple(s for s in steps if s.KEY not in self.drops)
 
     @property
     def checks(self) -> tuple[str, ...]:
@@ -197,10 +208,18 @@ class _Entry(_Strict):
         return Signature("step", str(self.step), str(self.cause))
 
 
+class _Plan(_Strict):
+    drop: Annotated[
+        list[Annotated[str, PlainValidator(lambda v: _pick(v, "step kind", STEP_KEYS))]],
+        Field(min_length=1, max_length=len(STEP_KEYS)),
+    ]
+
+
 class _Declaration(_Strict):
     summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
     reproduced_by: Annotated[list[_Entry], Field(min_length=1, max_length=20)]
     allows: Annotated[list[_Entry], Field(max_length=20)] = []
+    plan: _Plan | None = None
 
     @model_validator(mode="after")
     def _allows_steps(self) -> Self:
@@ -229,7 +248,15 @@ def unobservable(
     step_kinds: set[str],
 ) -> str:
     """Why a scenario with these expected ``checks`` (empty: all), ``budgets`` and steps of
-    these kinds could never observe what ``incident`` declares; '' when it can."""
+    these kinds could never observe what ``incident`` declares, or has none of the steps its
+    plan drops; '' when it can."""
+    missing = [kind for kind in incident.drops if kind not in step_kinds]
+    if missing:
+        return (
+            f"incident {incident.name} drops {missing[0]} steps from the plan, and this scenario"
+            f" has none; its steps: {', '.join(sorted(step_kinds))}"
+        )
+    kept = step_kinds - set(incident.drops)
     for sig in incident.reproduced_by:
         if sig.kind == "check" and checks and sig.name not in checks:
             return (
@@ -244,7 +271,7 @@ def unobservable(
                     f"incident {incident.name} is shown by the {sig.name} budget's {sig.cause},"
                     f" which this scenario does not set; add budgets.{sig.name}.{sig.cause}"
                 )
-        if sig.kind == "step" and sig.name not in step_kinds:
+        if sig.kind == "step" and sig.name not in kept:
             return (
                 f"incident {incident.name} is shown by a {sig.name} step error, and this"
                 f" scenario has no {sig.name} step"
@@ -287,6 +314,7 @@ def parse_incident(text: str, *, name: str, path: Path, topology: Topology) -> I
         summary=doc.summary,
         reproduced_by=tuple(e.build() for e in doc.reproduced_by),
         allows=tuple(e.build() for e in doc.allows),
+        drops=tuple(dict.fromkeys(doc.plan.drop)) if doc.plan else (),
     )
 
 

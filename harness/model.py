@@ -212,6 +212,8 @@ CHECKS: tuple[CheckKind, ...] = (
         "the graphite host",
         pid_dir_missing="carbon's pid directory does not exist",
         pid_dir_wrong_owner="carbon's pid directory has the wrong owner or mode",
+        stale_pid_file="a carbon pid file names a process that is not carbon-cache (left by"
+        " a boot before: carbon refuses to start when that pid is in use again)",
         not_listening="carbon does not listen on its line receiver port",
         metric_not_sent="a metric could not be sent to carbon",
         metric_not_stored="a metric sent now did not land in whisper",
@@ -547,6 +549,33 @@ class Expect:
 
 
 @dataclass(frozen=True)
+class Clients:
+    """How the traffic's clients behave where real ones differ: how long they keep a DNS answer,
+    and whether they keep HTTP connections open. The defaults are the idealised client (the
+    answer kept for its TTL, a new connection per request); a plan proven with them says
+    nothing about clients that cache longer or keep connections."""
+
+    dns_min_ttl: float = 0.0  # an answer is kept at least this long, whatever its TTL
+    dns_stale: float = 0.0  # a cached answer is used this long past its TTL when DNS fails
+    keepalive: bool = False  # HTTP connections kept open and reused (pooled by name)
+
+    def describe(self) -> str:
+        dns = (
+            f"DNS answers kept at least {self.dns_min_ttl:g} s"
+            if self.dns_min_ttl
+            else "DNS answers kept for their TTL"
+        )
+        if self.dns_stale:
+            dns += f" (served {self.dns_stale:g} s stale when DNS fails)"
+        http = (
+            "HTTP keep-alive (a connection reused for up to 10 requests)"
+            if self.keepalive
+            else "a new HTTP connection per request"
+        )
+        return f"{dns}; {http}"
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str
@@ -557,6 +586,7 @@ class Scenario:
     source: str = ""  # the file it came from
     traffic: bool = False  # real clients run from before the first step until recovery
     budgets: tuple[Budget, ...] = ()  # what users may suffer (implies traffic)
+    clients: Clients = Clients()  # how those clients behave (traffic: {…})
 
     @property
     def variants(self) -> tuple[str, ...]:
@@ -585,10 +615,12 @@ class EventKind(StrEnum):
     MYSQL_PROMOTE = "mysql promote"
     MYSQL_REPOINT = "mysql repoint"
     RECOVERED = "recovered"
+    CAME_BACK = "came back"  # what a redis/mysql host's return cost replication (comeback.py)
     NOT_RECOVERED = "not recovered"
     STACK_READY = "stack ready"
     PREFLIGHT = "preflight"
     STEP_FAILED = "step failed"
+    STEP_SKIPPED = "step skipped"  # left out by an incident's plan
     HEAL = "heal"
     HEAL_FAILED = "heal failed"
     TRAFFIC_STARTED = "traffic started"

@@ -1,4 +1,9 @@
-"""Who owns a stack: a process identity that survives pid reuse, for `gc` after a crash."""
+"""Who owns a stack: a process identity that survives pid reuse, for `gc` after a crash.
+
+The identity is the pid and the process's start time, read through psutil, so it holds on
+every system the harness runs on (Linux, and macOS with Docker Desktop, which has no /proc: read
+from /proc there, every stack would look abandoned and a concurrent `gc` would remove live ones).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,16 @@ import os
 import socket
 from dataclasses import dataclass
 
+import psutil
+
 
 def _start_ticks(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot, or None if there is no such process."""
+    """When ``pid`` started, in hundredths of a second since the epoch; None if there is no
+    such process."""
     try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            stat = f.read()
-    except OSError:
+        return round(float(psutil.Process(pid).create_time()) * 100)
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied, ValueError):
         return None
-    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[19])
 
 
 @dataclass(frozen=True)

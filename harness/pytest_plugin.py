@@ -1,9 +1,15 @@
-"""pytest plugin (entry point ``pytest11``): scenario files as test items, and fixtures to write
-scenarios in Python.
+"""pytest plugin (entry point ``pytest11``, name ``reboot_harness``): scenario files as test
+items, and ``rh_``-prefixed fixtures to write scenarios in Python.
 
-``pytest scenarios/`` collects every ``scenarios/*.yaml`` as one item per variant
-(``cold-start[fixed]``, ``no-minfds[incident]``); each runs on its own fresh stack with a unique
-project name, so ``pytest -n 2`` runs stacks in parallel and JUnit XML works as usual.
+Scenario files are collected only from the directories a project names (ini ``rh_scenarios``,
+option ``--rh-scenarios DIR``) or that are given on the command line: every ``*.yaml`` there is
+one item per variant (``cold-start[fixed]``, ``no-minfds[incident]``); each runs on its own fresh
+stack with a unique project name, so ``pytest -n 2`` runs stacks in parallel and JUnit XML works.
+
+A good citizen of other people's suites: installed into a project that never uses it, the plugin
+only registers its options and markers. The Docker client, the SIGTERM handler and the
+clean-up of what killed runs left behind (``gc``) are engaged only when a scenario item or an
+``rh_`` fixture first runs. ``-p no:reboot_harness`` disables it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,14 @@ from harness.model import CheckResult, Reboot, Scenario
 KEEP = "--rh-keep"
 VARIANT = "--rh-variant"
 REPORT = "--rh-report"
+SCENARIOS = "--rh-scenarios"
+SCENARIOS_INI = "rh_scenarios"
+MARKERS = (
+    "docker: needs a Docker engine with Compose v2",
+    "rh_incident(name): the `rh_stack` fixture starts with this incident's compose override",
+)
+_DIRS = pytest.StashKey[frozenset[Path]]()
+_ENGAGED = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,6 +52,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " into DIR/<test id>/",
     )
     group.addoption(
+        SCENARIOS,
+        action="append",
+        metavar="DIR",
+        default=[],
+        help="collect the *.yaml files in DIR as scenarios (repeatable; adds to the ini"
+        f" option {SCENARIOS_INI})",
+    )
+    group.addoption(
+        "--rh-incidents",
+        action="append",
+        metavar="DIR",
+        default=[],
+        help="your own incidents (*.yaml) beside the shipped ones (repeatable; adds to the ini"
+        " option rh_incidents)",
+    )
+    parser.addini(
+        "rh_incidents",
+        "directories of your own incidents (relative to the ini file)",
+        type="paths",
+        default=[],
+    )
+    parser.addini(
+        SCENARIOS_INI,
+        "directories whose *.yaml files are reboot-harness scenarios (relative to the ini file)",
+        type="paths",
+        default=[],
+    )
+    group.addoption(
         VARIANT,
         choices=("all", "fixed", "incident"),
         default="all",
@@ -46,40 +88,52 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "rh_incident(name): the `stack` fixture starts with this incident's compose override",
-    )
-    # testcontainers' Ryuk reaper image cannot be pulled offline; the harness cleans up itself.
+    """Markers and the scenario directories only: nothing here touches Docker or signals."""
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    dirs = [Path(p) for p in config.getini(SCENARIOS_INI)]
+    dirs += [Path(config.invocation_params.dir, d) for d in config.getoption(SCENARIOS)]
+    config.stash[_DIRS] = frozenset(d.resolve() for d in dirs)
+    incidents = [Path(p) for p in config.getini("rh_incidents")]
+    incidents += [Path(config.invocation_params.dir, d) for d in config.getoption("--rh-incidents")]
+    if incidents:
+        from harness.catalog import use_incident_dirs
+
+        use_incident_dirs(incidents)
+
+
+def engage(config: pytest.Config) -> None:
+    """What the harness needs before its first stack, once per process: testcontainers without
+    its Ryuk reaper (its image cannot be pulled offline; the harness cleans up itself), SIGTERM
+    unwinding like Ctrl-C (fixtures heal and remove their stacks), and what killed runs left
+    behind removed (by one process: not by xdist workers other than the first)."""
+    if config.stash.get(_ENGAGED, False):
+        return
+    config.stash[_ENGAGED] = True
     import os
 
     from harness import interrupts
 
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C: fixtures heal and remove their stacks.
     interrupts.install()
+    worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
+    if worker == "gw0":
+        from harness.errors import EnvironmentProblem
+        from harness.stack import gc
 
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Reap what killed runs left behind, once per session (not in xdist workers)."""
-    if hasattr(session.config, "workerinput"):
-        return
-    from harness.errors import EnvironmentProblem
-    from harness.stack import gc
-
-    # No engine: scenario items will say so when they run.
-    with contextlib.suppress(EnvironmentProblem):
-        gc()
+        # No engine: the item or fixture that needs it says so.
+        with contextlib.suppress(EnvironmentProblem):
+            gc()
 
 
 def _marked_incident(item: pytest.Item) -> Path | None:
     """The compose override named by the item's ``rh_incident`` marker, if it has one."""
-    from harness import catalog
-    from harness.errors import UsageError
-
     marker = item.get_closest_marker("rh_incident")
     if marker is None:
         return None
+    from harness import catalog
+    from harness.errors import UsageError
+
     name = str(marker.args[0]) if marker.args else ""
     try:
         return catalog.incident_file(name)
@@ -94,7 +148,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
-    if file_path.suffix in (".yaml", ".yml") and file_path.parent.name == "scenarios":
+    """A scenario file: a ``*.yaml`` in a configured scenario directory, or given by name."""
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    dirs = parent.config.stash.get(_DIRS, frozenset())
+    if file_path.parent.resolve() in dirs or parent.session.isinitpath(file_path):
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
 
@@ -129,6 +187,7 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         from harness.scenario_run import run_scenario
 
+        engage(self.config)
         result = run_scenario(self.scenario, self.variant, keep=bool(self.config.getoption(KEEP)))
         report_dir = self.config.getoption(REPORT)
         if report_dir:
@@ -162,7 +221,7 @@ class ScenarioItem(pytest.Item):
 
 # -- fixtures: scenarios written in Python -------------------------------------------------------
 @pytest.fixture
-def stack(request: pytest.FixtureRequest) -> Iterator[Any]:
+def rh_stack(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh, healthy stack for this test (removed afterwards unless --rh-keep). Mark the test
     ``@pytest.mark.rh_incident("no-minfds")`` to start it on an incident's configuration."""
     import uuid
@@ -170,6 +229,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Any]:
     from harness.runner import bring_up
     from harness.stack import down
 
+    engage(request.config)
     incident = _marked_incident(request.node)
     extra = [incident] if incident else []
     project = f"rh-py-{uuid.uuid4().hex[:10]}"
@@ -183,11 +243,12 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
-def rh(stack: Any) -> Iterator[Any]:
-    """The run context over ``stack``: every fault done through it is healed after the test."""
+def rh_run(rh_stack: Any) -> Iterator[Any]:
+    """The run context over ``rh_stack`` (``harness.faults.RunContext``: its events, and every
+    fault or operation done through it, which is healed after the test)."""
     from harness.faults import RunContext
 
-    ctx = RunContext(stack, random.Random(0))
+    ctx = RunContext(rh_stack, random.Random(0))
     try:
         yield ctx
     finally:
@@ -195,28 +256,29 @@ def rh(stack: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def reboot(rh: Any) -> Callable[..., None]:
-    """``reboot("app1", mode="hard", down_for=2.0, new_ip=False)`` reboots a host of ``stack``."""
+def rh_reboot(rh_run: Any) -> Callable[..., None]:
+    """``rh_reboot("app1", mode="hard", down_for=2.0, new_ip=False)`` reboots a host of
+    ``rh_stack``."""
     from harness.faults.reboot import reboot as do_reboot
 
     def _reboot(
         host: str, mode: str = "graceful", down_for: float = 0.0, new_ip: bool = False
     ) -> None:
-        do_reboot(rh, Reboot(host=host, mode=mode, down_for=down_for, new_ip=new_ip))
+        do_reboot(rh_run, Reboot(host=host, mode=mode, down_for=down_for, new_ip=new_ip))
 
     return _reboot
 
 
 @pytest.fixture
-def check(stack: Any) -> Callable[..., list[CheckResult]]:
-    """``check("limits", "redis roles", within=60)``: wait until those checks (all when none are
+def rh_check(rh_stack: Any) -> Callable[..., list[CheckResult]]:
+    """``rh_check("limits", "redis roles", within=60)``: wait until those checks (all when none are
     named) hold; fail the test with what was observed if they don't."""
     from harness.runner import wait_recovered
 
     def _check(*names: str, within: float = 60.0) -> list[CheckResult]:
         __tracebackhide__ = True
         try:
-            return wait_recovered(stack, checks=names, since=time.time(), timeout=within).results
+            return wait_recovered(rh_stack, checks=names, since=time.time(), timeout=within).results
         except CheckTimeout as e:
             failing = [r.line() for r in e.results if not r.ok]
             pytest.fail(

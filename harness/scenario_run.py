@@ -24,6 +24,7 @@ from harness.model import (
     Budget,
     BudgetViolation,
     CheckResult,
+    Clients,
     Event,
     EventKind,
     History,
@@ -33,7 +34,7 @@ from harness.model import (
 )
 from harness.runner import bring_up, wait_recovered
 from harness.stack import down
-from harness.traffic import Traffic
+from harness.traffic import Traffic, TrafficProfile
 from harness.verdicts import Summary, summarize
 
 Progress = Callable[[str], None]
@@ -64,6 +65,7 @@ class ScenarioResult:
     budget_violations: list[BudgetViolation] = field(default_factory=list)
     traffic_problems: list[str] = field(default_factory=list)
     reproduced: Outcome | None = None  # for an incident variant: what was and was not seen
+    clients: Clients | None = None  # how the traffic's clients behaved (None: no traffic)
 
     # The JSON (harness.serialize) keeps the keys of the first JSON form: `step_errors` and
     # `budget_violations` are lines (the typed ones are `step_failures` and `budget_breaches`),
@@ -176,7 +178,14 @@ def run_scenario(
         for r in result.preflight:
             if not r.ok:
                 ctx.event(EventKind.PREFLIGHT, r.host, f"{r.observed}: {r.detail}")
-        traffic = Traffic(progress=progress) if scenario.traffic else None
+        clients = scenario.clients
+        profile = TrafficProfile(
+            dns_min_ttl=clients.dns_min_ttl,
+            dns_stale=clients.dns_stale,
+            http_keepalive=clients.keepalive,
+        )
+        traffic = Traffic(profile, progress=progress) if scenario.traffic else None
+        result.clients = clients if traffic is not None else None
         try:
             _run_with_traffic(ctx, scenario, variant, result, traffic, chosen)
         except HarnessError as e:
@@ -209,6 +218,9 @@ def _run_with_traffic(
     faults_began = time.time()
     try:
         for i, step in enumerate(scenario.steps):
+            if incident is not None and step.KEY in incident.drops:
+                ctx.event(EventKind.STEP_SKIPPED, "", f"steps[{i}].{step.KEY}: {incident.summary}")
+                continue
             try:
                 execute(ctx, step)
             except (FaultError, StackError) as e:

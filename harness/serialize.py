@@ -39,11 +39,36 @@ from collections.abc import Mapping, Set
 from typing import TypeAlias
 
 DIGITS = 4  # floats are rounded to this many digits
+# Every JSON document the harness writes (`--json` of every command, results.json) is an object
+# whose "schema_version" says its shape: raised when a key is removed or changes meaning (adding
+# one is not a new version).
+SCHEMA_VERSION = 1
 
 Json: TypeAlias = bool | int | float | str | list["Json"] | dict[str, "Json"] | None
 
 # class -> (attribute, key) of each value its JSON holds, in order
 _PLANS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
+SCHEMAS = ("check", "list", "run", "oneshot")  # harness/schemas/<name>.schema.json
+
+
+def schema(name: str) -> dict[str, Json]:
+    """The JSON Schema (draft 2020-12) of a document the harness writes: ``check`` (check
+    --json), ``list``, ``run`` (run --json and results.json), ``oneshot`` (a one-shot fault's
+    --json). Shipped in the package."""
+    from importlib import resources
+
+    if name not in SCHEMAS:
+        raise ValueError(f"no schema {name!r}; valid: {', '.join(SCHEMAS)}")
+    text = (resources.files("harness") / "schemas" / f"{name}.schema.json").read_text()
+    loaded: dict[str, Json] = json.loads(text)
+    return loaded
+
+
+def document(**parts: object) -> dict[str, Json]:
+    """A JSON document: ``{"schema_version": SCHEMA_VERSION, **parts}``, each part serialized."""
+    return {"schema_version": SCHEMA_VERSION, **{k: to_json(v) for k, v in parts.items()}}
 
 
 def to_json(obj: object) -> Json:

@@ -170,7 +170,13 @@ class ProjectState:
 
     @staticmethod
     def forget(name: str) -> None:
-        shutil.rmtree(state_root() / "projects" / name, ignore_errors=True)
+        """Remove what is recorded of project ``name``: only ever a folder directly in the
+        state directory's ``projects/`` (a name that is not a project name is refused)."""
+        root = (state_root() / "projects").resolve()
+        path = (root / validate_project_name(name)).resolve()
+        if path.parent != root:
+            raise UsageError(f"project name {name!r} points outside {root}")
+        shutil.rmtree(path, ignore_errors=True)
 
     @staticmethod
     def known() -> list[str]:

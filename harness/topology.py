@@ -18,26 +18,27 @@ Every key is optional (the shipped stack's value); unknown keys are refused.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from types import MappingProxyType
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from harness.errors import UsageError
 from harness.model import TMP_POLICIES, Topology
+from harness.state import ProjectState
 
 FIELDS = tuple(f.name for f in dataclasses.fields(Topology))
+SERVICE_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")  # compose's rule for a service name
 
 
 def load_topology(path: Path) -> Topology:
     """Read and validate a topology file; every error names the file and the key."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the topology file ({e.strerror})") from e
-    except yaml.YAMLError as e:
-        raise UsageError(f"{path}: YAML syntax error: {str(e).splitlines()[0]}") from e
+    # The scenarios' hardened reader: size and nesting bounded, UTF-8, duplicate keys refused,
+    # YAML 1.2 booleans (`no` is a string, not False).
+    from harness.scenario.yamlfile import _load_yaml, read_text
+
+    data = _load_yaml(read_text(path, "topology"), str(path)) or {}
     if not isinstance(data, dict):
         raise UsageError(f"{path}: expected a mapping of topology keys; valid: {', '.join(FIELDS)}")
     unknown = sorted(str(k) for k in data if k not in FIELDS)
@@ -53,6 +54,12 @@ def load_topology(path: Path) -> Topology:
         topo, daemons=MappingProxyType({h: tuple(d) for h, d in topo.daemons.items()})
     )
     hosts = set(topo.daemons)
+    for host in sorted(hosts):
+        if not SERVICE_NAME.fullmatch(host):
+            raise UsageError(
+                f"{path}: daemons: {host!r} is not a compose service name; valid: letters,"
+                " digits, '.', '_' and '-', starting with a letter or digit"
+            )
     for key in ("lbs", "apps", "redis_hosts", "mysql_hosts"):
         missing = [h for h in getattr(topo, key) if h not in hosts]
         if missing:
@@ -78,3 +85,11 @@ def load_topology(path: Path) -> Topology:
                 f" hosts: {', '.join(sorted(hosts))}"
             )
     return topo
+
+
+def topology_of(state: ProjectState) -> Topology:
+    """The topology a stack was started with: its file's, else the shipped stack's (with the
+    stack's domain)."""
+    if state.topology_file:
+        return load_topology(Path(state.topology_file))
+    return Topology(domain=state.domain)

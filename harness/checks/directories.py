@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import socket
 import time
+from dataclasses import dataclass
 
 from harness.checks.base import CheckContext, Problem, host_down, judged, register, short_error
 from harness.model import CheckResult, Topology
@@ -30,23 +31,76 @@ def subjects(topo: Topology) -> tuple[str, ...]:
 
 # carbon's own configuration says where its pid file goes ([cache] PID_DIR); the post-mortem's
 # fix moved it off tmpfs, a boot-time mkdir keeps it on /run: both must pass, so the check reads
-# the directory carbon will use instead of assuming one.
+# the directory carbon will use instead of assuming one. Each carbon-cache-*.pid in it is read
+# with what the pid it names is now: a pid file left by the boot before (PID_DIR on disk, the
+# host lost power) makes carbon refuse to start whenever that pid is in use again.
 _PID_DIR_SCRIPT = (
     'd=$(sed -n "s/^[[:space:]]*PID_DIR[[:space:]]*=[[:space:]]*//p" "$1" 2>/dev/null | tail -n 1);'
-    ' d=${d%/}; d=${d:-$2}; printf "%s\\n" "$d"; stat -c "%U %a" "$d"'
+    ' d=${d%/}; d=${d:-$2}; printf "%s\\n" "$d";'
+    ' if s=$(stat -c "%U %a" "$d"); then printf "dir %s\\n" "$s"; fi;'
+    ' for f in "$d"/carbon-cache-*.pid; do [ -f "$f" ] || continue;'
+    ' p=$(head -c 32 "$f" | tr -cd 0-9);'
+    ' c=$( [ -n "$p" ] && cat "/proc/$p/comm" 2>/dev/null || echo -);'
+    ' printf "pid %s %s %s\\n" "$f" "${p:--}" "$c"; done'
 )
 
 
-def pid_dir(ctx: CheckContext) -> tuple[str, str, bool]:
-    """(carbon's pid directory, its ``owner mode``, whether it exists) as the host has them."""
+@dataclass(frozen=True)
+class PidDir:
+    """carbon's pid directory as the host has it.
+
+    Attributes:
+        path: the directory (carbon.conf's PID_DIR, else the topology's).
+        owner_mode: ``owner mode`` ('' when it does not exist).
+        pid_files: (file, pid named in it, what that pid is now: its comm, '-' for no process).
+    """
+
+    path: str
+    owner_mode: str = ""
+    pid_files: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.owner_mode)
+
+    def stale(self) -> list[str]:
+        """Pid files naming something that is not carbon-cache, as 'FILE names pid N, …'."""
+        found = []
+        for file, pid, comm in self.pid_files:
+            if comm == CARBON_COMM:
+                continue
+            now = "which no process has" if comm == "-" else f"which is now {comm!r}"
+            found.append(f"{file} names pid {pid}, {now}")
+        return found
+
+
+CARBON_COMM = "carbon-cache"
+
+
+def parse_pid_dir(text: str, default: str) -> PidDir:
+    lines = text.splitlines()
+    path = lines[0].strip() if lines and lines[0].strip() else default
+    owner_mode = ""
+    files = []
+    for line in lines[1:]:
+        kind, _, rest = line.partition(" ")
+        if kind == "dir":
+            owner_mode = rest.strip()
+        elif kind == "pid":
+            parts = rest.rsplit(" ", 2)
+            if len(parts) == 3:
+                files.append((parts[0], parts[1], parts[2]))
+    return PidDir(path, owner_mode, tuple(files))
+
+
+def pid_dir(ctx: CheckContext) -> PidDir:
+    """carbon's pid directory and the pid files in it, as the host has them."""
     topo = ctx.topology
     read = ctx.stack.exec(
         topo.graphite_host,
         ["sh", "-c", _PID_DIR_SCRIPT, "sh", topo.carbon_conf, topo.graphite_pid_dir],
     )
-    lines = read.stdout.splitlines()
-    path = lines[0].strip() if lines else topo.graphite_pid_dir
-    return path, (lines[1].strip() if len(lines) > 1 else ""), read.ok and len(lines) > 1
+    return parse_pid_dir(read.stdout, topo.graphite_pid_dir)
 
 
 @register(NAME, subjects)
@@ -62,11 +116,13 @@ def check_directories(ctx: CheckContext) -> list[CheckResult]:
         last = ctx.stack.logs(host, tail=2).strip().splitlines()
         return [host_down(NAME, host, expected, reason, last[-1][:200] if last else "", (host,))]
     problems = []
-    path, owner_mode, exists = pid_dir(ctx)
-    if not exists:
+    found = pid_dir(ctx)
+    path, owner_mode = found.path, found.owner_mode
+    if not found.exists:
         problems.append(Problem("pid-dir-missing", f"{path} missing"))
     elif owner_mode.split() != [topo.graphite_user, topo.graphite_pid_dir_mode]:
         problems.append(Problem("pid-dir-wrong-owner", f"{path} is {owner_mode}"))
+    problems += [Problem("stale-pid-file", text) for text in found.stale()]
     listening = _listens(ctx)
     if listening:
         problems.append(Problem("not-listening", listening))

@@ -132,19 +132,20 @@ def judge_replica(
                 "replica-wrong-primary", f"replicates from {s.get('Master_Host')}, not {primary}"
             )
         )  # fmt: skip
-    errors = 0
-    for key, msg, cause in (
-        ("Last_IO_Errno", "Last_IO_Error", "replica-io-error"),
-        ("Last_SQL_Errno", "Last_SQL_Error", "replica-sql-error"),
+    # A thread that is not running because of its error is that error (replica-io-error,
+    # replica-sql-error); replica-stopped is a thread not running without one.
+    for running, key, msg, cause in (
+        ("Slave_IO_Running", "Last_IO_Errno", "Last_IO_Error", "replica-io-error"),
+        ("Slave_SQL_Running", "Last_SQL_Errno", "Last_SQL_Error", "replica-sql-error"),
     ):
+        state = f"{running}={s.get(running)}"
         if int(s.get(key) or 0) != 0:
-            errors += 1
-            problems.append(Problem(cause, f"{key}={s.get(key)} ({str(s.get(msg, ''))[:120]})"))
-    stopped = [
-        f"{k}={s.get(k)}" for k in ("Slave_IO_Running", "Slave_SQL_Running") if s.get(k) != "Yes"
-    ]
-    if stopped:
-        problems.append(Problem("replica-stopped", ", ".join(stopped)))
+            text = f"{key}={s.get(key)} ({str(s.get(msg, ''))[:120]})"
+            problems.append(
+                Problem(cause, text + ("" if s.get(running) == "Yes" else f"; {state}"))
+            )
+        elif s.get(running) != "Yes":
+            problems.append(Problem("replica-stopped", state))
     problems += writable
     bad = errant(view.binlog_state, primary_view.binlog_state)
     if bad:

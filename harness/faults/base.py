@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness import comeback
 from harness.model import Event, EventKind
 from harness.stack import Stack
 
@@ -22,6 +23,9 @@ class RunContext:
         rng: the scenario's seeded random source (same seed, same schedule).
         events: everything the harness did, in order, with timestamps.
         frozen: (host, program) pairs sent SIGSTOP, to be thawed by the heal.
+        away: replication as it stood when each redis/mysql host now off (or booting) went
+            down, until a recovery wait says what coming back cost it.
+        booted: when each host of ``away`` was powered on again.
     """
 
     stack: Stack
@@ -29,6 +33,8 @@ class RunContext:
     progress: Progress = lambda _: None
     events: list[Event] = field(default_factory=list)
     frozen: set[tuple[str, str]] = field(default_factory=set)
+    away: dict[str, comeback.Before] = field(default_factory=dict)
+    booted: dict[str, float] = field(default_factory=dict)
 
     def event(
         self, kind: EventKind, host: str = "", detail: str = "", duration_s: float = 0.0
@@ -38,6 +44,22 @@ class RunContext:
         where = f" {host}" if host else ""
         self.progress(f"{kind}{where}{': ' + detail if detail else ''}")
         return ev
+
+    def going_down(self, host: str) -> None:
+        """Note how far replication had got before ``host`` goes down (redis and mysql hosts)."""
+        was = comeback.before(self.stack, host)
+        if was is not None:
+            self.away[host] = was
+            self.booted.pop(host, None)
+
+    def came_back(self) -> None:
+        """The stack has recovered: one ``came back`` event per host noted going down and
+        booted since, saying what its return cost replication."""
+        for host in sorted(h for h in self.away if h in self.booted):
+            was = self.away.pop(host)
+            self.event(
+                EventKind.CAME_BACK, host, comeback.after(self.stack, was, self.booted.pop(host))
+            )
 
     def heal(self) -> list[str]:
         """Bring back everything a fault left broken: thaw frozen programs, boot hosts that are

@@ -9,7 +9,7 @@ import redis
 
 from harness.checks.dns import ask_as_clients, ask_direct
 from harness.checks.redis_roles import observe
-from harness.errors import FaultError
+from harness.errors import FaultError, UsageError
 from harness.faults.base import RunContext
 from harness.model import DnsRotate, EventKind, MysqlFailover, SentinelFailover
 
@@ -25,6 +25,11 @@ def dns_rotate(ctx: RunContext, step: DnsRotate) -> None:
     current = list(stack.state.rotation or topo.lbs)
     if step.action == "out":
         rotation = [lb for lb in current if lb != step.lb]
+        if not rotation:  # an empty rotation would read as "every LB" next time: never
+            raise UsageError(
+                f"rotating {step.lb} out leaves no load balancer in DNS (clients would get no"
+                " answer); rotate another one in first"
+            )
     else:
         rotation = [lb for lb in topo.lbs if lb in current or lb == step.lb]
     addresses = [stack.static_address(lb) for lb in rotation]

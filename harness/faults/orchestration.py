@@ -28,6 +28,7 @@ def wait_for(ctx: RunContext, within: float, checks: tuple[str, ...], label: str
             checks=failing,
         ) from e
     ctx.event(EventKind.RECOVERED, "", label, time.time() - began)
+    ctx.came_back()
 
 
 def wait(ctx: RunContext, step: WaitRecovered) -> None:
@@ -52,7 +53,7 @@ def full_restart(ctx: RunContext, step: FullRestart) -> None:
         ctx.rng.shuffle(hosts)
     # Everything goes down at once (in parallel), as when the whole fleet is rebooted.
     with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as pool:
-        for f in [pool.submit(power_off, ctx, h, step.mode, 10.0) for h in step.hosts]:
+        for f in [pool.submit(power_off, ctx, h, step.mode, 10.0, alone=False) for h in step.hosts]:
             f.result()
     if step.down_for:
         time.sleep(step.down_for)

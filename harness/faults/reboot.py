@@ -8,7 +8,11 @@ from harness.faults.base import RunContext
 from harness.model import EventKind, Reboot, Start, Stop
 
 
-def power_off(ctx: RunContext, host: str, mode: str, grace: float) -> None:
+def power_off(ctx: RunContext, host: str, mode: str, grace: float, *, alone: bool = True) -> None:
+    """``alone``: the host goes down while the others stay up, so what its return costs
+    replication is measured (not in a full restart: every host is away at once)."""
+    if alone:
+        ctx.going_down(host)
     began = time.time()
     ctx.stack.power_off(host, mode=mode, grace=grace)
     ctx.event(EventKind.POWER_OFF, host, mode, time.time() - began)
@@ -18,6 +22,8 @@ def power_on(ctx: RunContext, host: str) -> None:
     began = time.time()
     ctx.stack.power_on(host)
     ctx.event(EventKind.POWER_ON, host, "", time.time() - began)
+    if host in ctx.away:
+        ctx.booted[host] = time.time()
 
 
 def reboot(ctx: RunContext, step: Reboot) -> None:

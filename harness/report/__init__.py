@@ -3,7 +3,8 @@
 ``write_reports(results, directory)`` takes the ``ScenarioResult`` of every run, typed (each
 read as a harness.report.runs.Run), and writes into ``directory``:
 
-- ``results.json``: everything, ``{"generated_at": ISO time, "scenarios": [result, ...]}``,
+- ``results.json``: everything, ``{"schema_version": 1, "generated_at": ISO time, "scenarios":
+  [result, ...]}``,
   each result as ``harness.serialize.to_json`` makes it (the shape of ``reboot-harness run
   --json``);
 - ``downtime.csv`` and ``downtime.md``: one row per scenario variant x host x service —
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from harness.report import html, plan, tables
 from harness.report.runs import Run
-from harness.serialize import to_json
+from harness.serialize import document
 
 if TYPE_CHECKING:  # the runner (and with it Docker) is not imported to write reports
     from harness.scenario_run import ScenarioResult
@@ -51,10 +52,10 @@ def write_reports(
     directory.mkdir(parents=True, exist_ok=True)
     runs = [Run.from_result(r) for r in results]
     rows = tables.downtime_rows(runs)
-    scenarios = to_json(list(results))
     contents = {
         "results.json": json.dumps(
-            {"generated_at": now.isoformat(timespec="seconds"), "scenarios": scenarios}, indent=2
+            document(generated_at=now.isoformat(timespec="seconds"), scenarios=list(results)),
+            indent=2,
         )
         + "\n",
         "downtime.csv": tables.to_csv(rows),

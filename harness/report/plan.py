@@ -10,7 +10,9 @@ powered on again; no ``full restart``). Each reboot is a block:
   promote it again, fail back to it), which close the previous block as its *after*;
 - the reboot itself (mode, shutdown, time off, boot, a new address) and the wait for recovery;
 - what the clients measured from the block's first action until the next block's: downtime
-  (overlap of downtime windows with that time), failed ops and lost writes, per service.
+  (overlap of downtime windows with that time), failed ops and lost writes, per service;
+- for a redis or mysql host, what coming back cost replication (``came back`` events: partial
+  or full resync, transactions caught up).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Block:
     after: list[Event] = field(default_factory=list)
     recovered: Event | None = None
     new_address: str = ""
+    came_back: list[Event] = field(default_factory=list)  # what its return cost replication
     # service -> (downtime s, failed ops, lost writes)
     measured: dict[str, tuple[float, int, int]] = field(default_factory=dict)
 
@@ -95,6 +98,9 @@ def blocks_of(events: Sequence[Event]) -> list[Block] | None:
                 current = None
         elif e.kind is EventKind.NEW_ADDRESS and current is not None and e.host == current.host:
             current.new_address = e.detail
+        elif e.kind is EventKind.CAME_BACK:
+            if blocks and blocks[-1].host == e.host:
+                blocks[-1].came_back.append(e)
         elif e.kind is EventKind.RECOVERED:
             if blocks and blocks[-1].recovered is None and not pending and current is None:
                 blocks[-1].recovered = e
@@ -232,6 +238,11 @@ def runbook_markdown(book: Runbook) -> str:
     if said:
         lines.append(f"Budgets held: {said}.\n")
     measured = [v for v in run.summary.services if v.ops]
+    if measured and run.clients is not None:
+        lines.append(
+            f"Holds for clients like the rehearsal's: {run.clients.describe()}. Clients that keep"
+            " DNS answers longer, or connections open where these did not, are not covered.\n"
+        )
     if measured:
         totals = ", ".join(
             f"{v.service} {v.downtime_s:.2f} s down / {v.failed} failed" for v in measured
@@ -246,6 +257,8 @@ def runbook_markdown(book: Runbook) -> str:
     n = 0
     for i, b in enumerate(book.blocks, 1):
         lines.append(f"**{i}. {b.host}** — measured: {_measured_text(b)}\n")
+        for e in b.came_back:
+            lines.append(f"Coming back: {e.detail}\n")
         for step in [
             *(describe(e) for e in b.before),
             _reboot_line(b),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from harness.model import BudgetViolation, CheckResult, Event, History, Op, StepError
+from harness.model import BudgetViolation, CheckResult, Clients, Event, History, Op, StepError
 from harness.verdicts import Summary, analyze
 
 if TYPE_CHECKING:  # the runner (and with it Docker) is not imported to write reports
@@ -33,6 +33,7 @@ class Run:
     summary: Summary
     violations: tuple[BudgetViolation, ...] = ()
     step_errors: tuple[StepError, ...] = ()
+    clients: Clients | None = None  # how the traffic's clients behaved (None: no traffic)
 
     @classmethod
     def from_result(cls, result: ScenarioResult) -> Run:
@@ -51,6 +52,7 @@ class Run:
             summary=result.summary or analyze(history, events),
             violations=tuple(result.budget_violations),
             step_errors=tuple(result.step_errors),
+            clients=result.clients,
         )
 
     @property

@@ -85,7 +85,7 @@ def _off_periods(events: Sequence[Event], host: str, end: float) -> list[tuple[f
     return periods
 
 
-def _svg_for_html(svg: str, uid: str) -> str:
+def svg_for_html(svg: str, uid: str) -> str:
     """Matplotlib's SVG document -> an element to inline in HTML: no XML prolog, no namespace
     URLs (the HTML parser puts <svg> in its namespace), ids unique on the page, scalable."""
     svg = svg[svg.index("<svg") :]
@@ -314,4 +314,4 @@ def timeline_svg(run: Run, uid: str) -> str:
             format="svg",
             metadata={"Creator": None, "Date": None, "Format": None, "Type": None},
         )
-    return _svg_for_html(out.getvalue(), uid)
+    return svg_for_html(out.getvalue(), uid)

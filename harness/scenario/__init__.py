@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from harness.errors import ScenarioError
-from harness.model import Scenario, Topology
+from harness.model import Scenario, Step, Topology
 from harness.scenario.durations import DURATION_BOUNDS, UNITS, format_seconds, parse_duration
 from harness.scenario.messages import _clip, _describe, _first, _kind, _one_line, _show
 from harness.scenario.schema import (
@@ -41,6 +41,7 @@ from harness.scenario.schema import (
     WORDINGS,
     _Known,
     _Scenario,
+    _StepDoc,
 )
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ __all__ = [
     "load_scenarios",
     "parse_duration",
     "parse_scenario",
+    "parse_step",
 ]
 
 # -- public API --------------------------------------------------------------------------------
@@ -119,6 +121,22 @@ def parse_scenario(
         raise ScenarioError(
             _one_line(f"{src}: cannot read scenario: {type(e).__name__}: {_clip(str(e), 200)}")
         ) from e
+
+
+def parse_step(data: object, *, source: str, topology: Topology, checks: Sequence[str]) -> Step:
+    """Validate one step (``{"reboot": {"host": "app1", "down_for": "5s"}}``) exactly as in a
+    scenario's ``steps`` and build it: what a one-shot fault on a running stack runs.
+
+    Raises:
+        ScenarioError: one line, ``SOURCE: KIND.KEY: what is wrong; valid: choices``.
+    """
+    src = _one_line(source)
+    try:
+        doc = _StepDoc.model_validate(data, context=_Known(topology, tuple(checks), ()))
+    except ValidationError as e:
+        problem = _describe(_first(e.errors(include_url=False)), _StepDoc, WORDINGS, VALID)
+        raise ScenarioError(_one_line(f"{src}: {problem}")) from e
+    return doc.build()
 
 
 def load_scenario(

@@ -23,6 +23,8 @@ DURATION_BOUNDS: dict[str, tuple[float, bool]] = {
     "sleep": (3600.0, True),
     "seconds": (3600.0, True),
     "wait": (3600.0, True),
+    "dns_min_ttl": (3600.0, True),
+    "dns_stale": (3600.0, True),
     "max_downtime": (3600.0, True),
     "max_reconnect": (3600.0, True),
 }

@@ -29,6 +29,7 @@ from harness.model import (
     SERVICES,
     STEP_KEYS,
     Budget,
+    Clients,
     DnsRotate,
     Expect,
     FullRestart,
@@ -187,6 +188,23 @@ def _checks(value: object, info: ValidationInfo) -> object:
     if not value:
         raise ValueError(f"empty list of checks; write 'all' or name at least one; known: {known}")
     return tuple(value)
+
+
+_CLIENT_KEYS = ("dns_min_ttl", "dns_stale", "keepalive")
+
+
+def _bare_traffic(value: object) -> object:
+    """``traffic: true`` is the idealised clients; a mapping describes how they behave."""
+    if value is True:
+        return {}
+    if value is False:
+        return {"off": True}
+    if isinstance(value, dict) and "off" not in value:
+        return value
+    raise ValueError(
+        f"expected true, false or a mapping with keys {', '.join(_CLIENT_KEYS)}, got"
+        f" {_kind(value) if not isinstance(value, dict) else 'the key off'}"
+    )
 
 
 def _bare_sleep(value: object, info: ValidationInfo) -> object:
@@ -419,6 +437,19 @@ class _Budget(_Strict):
         return Budget(service, **{key: getattr(self, key) for key in self.model_fields_set})
 
 
+class _Traffic(_Strict):
+    """``traffic:`` true, false, or how the clients behave (which implies true)."""
+
+    off: bool = False  # `traffic: false`, as written
+    dns_min_ttl: _Duration = _ABSENT
+    dns_stale: _Duration = _ABSENT
+    keepalive: bool = _ABSENT
+
+    def build(self) -> Clients:
+        keys = self.model_fields_set - {"off"}
+        return Clients(**{k: getattr(self, k) for k in keys})
+
+
 class _Budgets(_Strict):
     """One optional budget per service of harness.model.SERVICES (checked below)."""
 
@@ -465,20 +496,43 @@ class _Scenario(_Strict):
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = Scenario.seed
     # None when absent; an explicit null is refused
     reproduces: Annotated[_Reproduces, BeforeValidator(_bare_incident)] = _ABSENT
-    traffic: bool = _ABSENT
+    traffic: Annotated[_Traffic, BeforeValidator(_bare_traffic)] = _ABSENT
     budgets: _Budgets = _ABSENT  # implies traffic
     steps: Annotated[list[_StepDoc], Field(min_length=1, max_length=MAX_STEPS)]
     expect: _Expect
 
     @model_validator(mode="after")
     def _budgets_need_traffic(self) -> Self:
-        if self.traffic is False and self.budgets is not None:
+        if self.traffic is not None and self.traffic.off and self.budgets is not None:
             raise _error_at(
                 ("traffic",),
                 False,
                 "false, but budgets are set and only traffic can measure them; valid: true, "
                 "or leave traffic out (budgets imply it), or remove budgets",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _some_lb_stays_in_dns(self, info: ValidationInfo) -> Self:
+        """Rotating every load balancer out of DNS leaves clients no answer at all: refused (an
+        empty rotation must never be read as "all of them")."""
+        lbs = _known(info).topology.lbs
+        rotation = list(lbs)
+        for i, doc in enumerate(self.steps):
+            step = doc.dns_rotate
+            if step is None:
+                continue
+            if step.out is not None:
+                rotation = [lb for lb in rotation if lb != step.out]
+                if not rotation and lbs:
+                    raise _error_at(
+                        ("steps", i, "dns_rotate", "out"),
+                        step.out,
+                        f"rotating {step.out} out leaves no load balancer in DNS (clients"
+                        " would get no answer); rotate another one in first",
+                    )
+            elif step.in_ is not None and step.in_ not in rotation:
+                rotation.append(step.in_)
         return self
 
     @model_validator(mode="after")
@@ -545,7 +599,8 @@ class _Scenario(_Strict):
             reproduces=Reproduces(**self.reproduces.model_dump()) if self.reproduces else None,
             seed=self.seed,
             source=source,
-            traffic=bool(self.traffic) or self.budgets is not None,
+            traffic=(self.traffic is not None and not self.traffic.off) or self.budgets is not None,
+            clients=self.traffic.build() if self.traffic is not None else Clients(),
             budgets=self.budgets.build() if self.budgets is not None else (),
         )
 

@@ -9,7 +9,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -76,7 +75,11 @@ class EventWatch:
     def _read(self) -> None:
         try:
             for e in self._stream:
-                host = self._hosts.get(str(e.get("id", "")))
+                actor = e.get("Actor") or {}
+                if e.get("Type") == "network":  # a host taken off its network: power cut
+                    host = self._hosts.get(str((actor.get("Attributes") or {}).get("container")))
+                else:
+                    host = self._hosts.get(str(e.get("id") or actor.get("ID") or ""))
                 if host is None or "timeNano" not in e:
                     continue
                 with self._lock:
@@ -114,11 +117,11 @@ class Stack:
 
     def __init__(self, state: ProjectState, topology: Topology | None = None) -> None:
         self.state = state
-        if topology is None and state.topology_file:
-            from harness.topology import load_topology
+        if topology is None:
+            from harness.topology import topology_of
 
-            topology = load_topology(Path(state.topology_file))
-        self.topology = topology or Topology(domain=state.domain)
+            topology = topology_of(state)
+        self.topology = topology
         self._containers: dict[str, Container] = {}
         self._secrets: dict[str, str] | None = None
         self._sessions: dict[tuple[str, tuple[str, ...]], Session] = {}
@@ -435,7 +438,7 @@ class Stack:
         if cut:  # off the network since its power was cut: it rejoins at the new address
             if len(cut) != 1:
                 raise StackError(f"host {host}: expected one network, found {sorted(cut)}")
-            (net_name, (_old, *aliases)), = cut.items()
+            ((net_name, (_old, *aliases)),) = cut.items()
             with self._state_lock:
                 self.state = self.state.with_changes(
                     cut={**self.state.cut, host: {net_name: [new, *aliases]}}
@@ -536,6 +539,8 @@ class Stack:
     ) -> EventWatch:
         """Start recording the engine's events of ``hosts`` (every host by default) as they
         happen; :meth:`EventWatch.events` gives ``(time, host, action)``. Close it when done.
+        A host taken off its network (the power cut of a hard power-off, before its ``kill``)
+        is recorded as ``disconnect``.
 
         It starts a second before now, so an event of the moment the call returns is never
         missed.
@@ -543,7 +548,9 @@ class Stack:
         by_id = {c.id: host for host, c in self.containers().items()}
         if hosts is not None:
             by_id = {cid: h for cid, h in by_id.items() if h in set(hosts)}
-        filters = {"type": ["container"], "container": list(by_id), "event": list(actions)}
+        # No container filter: the engine would apply it to network events too (their actor is
+        # the network), dropping the disconnects; the watch keeps only these hosts' events.
+        filters = {"type": ["container", "network"], "event": [*actions, "disconnect"]}
         try:
             stream = client().events(since=f"{time.time() - 1:.9f}", decode=True, filters=filters)
         except (APIError, DockerException) as e:

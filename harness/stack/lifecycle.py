@@ -27,7 +27,13 @@ from harness.paths import default_compose_dir
 from harness.stack.core import PROJECT_LABEL, Stack
 from harness.stack.engine import client, compose_version
 from harness.stack.images import build_images, ensure_base_image
-from harness.state import ProjectState, new_secrets, validate_project_name, write_private
+from harness.state import (
+    PROJECT_NAME,
+    ProjectState,
+    new_secrets,
+    validate_project_name,
+    write_private,
+)
 
 MANAGED = "org.reboot-harness.managed=true"
 OWNER_LABEL = "org.reboot-harness.owner"
@@ -189,8 +195,13 @@ def _validate_compose(state: ProjectState) -> dict[str, Any]:
     return the resolved configuration."""
     compose = _compose(state)
     try:
-        proc = compose._run_command(
-            cmd=[*compose.compose_command_property, "config", "--format", "json"]
+        # `docker compose config` itself (testcontainers' get_config() would log an
+        # "experimental" warning on the root logger at every `up`)
+        proc = subprocess.run(
+            [*compose.compose_command_property, "config", "--format", "json"],
+            cwd=state.compose_dir,
+            capture_output=True,
+            check=True,
         )
         resolved: dict[str, Any] = json.loads(proc.stdout)
         return resolved
@@ -337,8 +348,8 @@ def _labelled_projects() -> dict[str, tuple[set[str], set[str]]]:
         raise StackError(f"cannot list labelled resources: {e}") from e
     for labels in resources:
         project = labels.get(PROJECT_LABEL)
-        if not project:
-            continue
+        if not project or not PROJECT_NAME.match(project):
+            continue  # not a name compose gives a project: not ours to judge or remove
         owners, keeps = seen.setdefault(project, (set(), set()))
         owners.add(labels.get(OWNER_LABEL, ""))
         keeps.add(labels.get(KEEP_LABEL, "false"))

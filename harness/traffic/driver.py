@@ -50,6 +50,8 @@ class TrafficProfile:
     http_connect_timeout: float = 0.5
     http_timeout: float = 3.0
     dns_stale: float = 0.0
+    dns_min_ttl: float = 0.0
+    http_keepalive: bool = False
     sio_clients: int = 2
     sio_interval: float = 0.2
     sio_echo_timeout: float = 2.0
@@ -73,6 +75,8 @@ class TrafficProfile:
             "http_connect_timeout",
             "http_timeout",
             "dns_stale",
+            "dns_min_ttl",
+            "http_keepalive",
             "sio_clients",
             "sio_interval",
             "sio_echo_timeout",

@@ -7,15 +7,16 @@ from collections.abc import Iterable
 
 
 def engine_outages(
-    events: Iterable[tuple[float, str]], down_on: tuple[str, ...] = ("kill", "die")
+    events: Iterable[tuple[float, str]], down_on: tuple[str, ...] = ("disconnect", "kill", "die")
 ) -> list[tuple[float, float | None]]:
     """(went down, came back) for each power cycle of one host, from its engine events in
     time order; came back None when it had not started again.
 
-    Down is the first of ``down_on``: for a hard power-off the ``kill`` event is the moment
-    of SIGKILL (power loss), while ``die`` is the engine noticing the exit, which lags by
-    tens of ms and by hundreds on a loaded engine. Pass ``down_on=("die",)`` for a host whose
-    service keeps serving between its stop signal and its exit (a draining app).
+    Down is the first of ``down_on``: for a hard power-off (power loss) the host's network
+    ``disconnect``, which comes before the ``kill`` (SIGKILL) by tens of ms, by hundreds on a
+    loaded engine; for a crash the ``kill``; ``die`` is the engine noticing the exit, which lags
+    again. (A graceful stop's disconnect follows its ``die``.) Pass ``down_on=("die",)`` for a
+    host whose service keeps serving between its stop signal and its exit (a draining app).
     """
     outages: list[tuple[float, float | None]] = []
     down: float | None = None

@@ -109,6 +109,22 @@ def test_directories_fails_without_the_pid_directory(stack: Stack) -> None:
     assert failing(run_checks(stack, ["directories"]), "directories") == {}
 
 
+def test_directories_names_a_stale_pid_file(stack: Stack) -> None:
+    """A carbon pid file left by a boot before (its pid is no carbon-cache now) fails
+    `directories` with stale-pid-file, naming the file and the pid: after a power loss with the
+    pid directory on disk, carbon refuses to start when that pid is taken again."""
+    stale = "/run/graphite/carbon-cache-b.pid"
+    assert stack.shell("graphite", f"echo 1 >{stale}").ok
+    try:
+        results = run_checks(stack, ["directories"])
+        assert causes(results, "directories") == {"graphite": ("stale-pid-file",)}
+        bad = failing(results, "directories")
+        assert f"{stale} names pid 1, which is now 'rh-host-init'" in bad["graphite"], bad
+    finally:
+        stack.exec("graphite", ["rm", "-f", stale])
+    assert failing(run_checks(stack, ["directories"]), "directories") == {}
+
+
 def _mysql(stack: Stack, host: str) -> pymysql.connections.Connection:
     ip, port = stack.endpoint(host, 3306)
     return pymysql.connect(
@@ -133,6 +149,37 @@ def test_mysql_fails_when_the_replica_io_thread_stops(stack: Stack) -> None:
     finally:
         with _mysql(stack, "mysql2") as conn, conn.cursor() as cur:
             cur.execute("START SLAVE IO_THREAD")
+    assert_all_pass(stack)
+
+
+def test_mysql_names_a_replica_whose_password_was_cut_short(stack: Stack) -> None:
+    """The 2015 server's way to fail (a replication password silently truncated, then refused by
+    the primary): mysql2 replicating with the first half of the password fails `mysql
+    replication` on mysql2 with replica-io-error, Access denied (error 1045). MariaDB itself
+    refuses an over-long password at CHANGE MASTER (incident mysql-long-repl-password)."""
+    password = stack.secrets["MYSQL_REPL_PASSWORD"]
+    assert len(password) >= 16
+
+    def repoint(secret: str) -> None:
+        with _mysql(stack, "mysql2") as conn, conn.cursor() as cur:
+            cur.execute("STOP SLAVE")
+            cur.execute("CHANGE MASTER TO MASTER_PASSWORD=%s", (secret,))
+            cur.execute("START SLAVE")
+
+    repoint(password[: len(password) // 2])
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            results = run_checks(stack, ["mysql replication"])
+            got = causes(results, "mysql replication")
+            if got or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert got == {"mysql2": ("replica-io-error",)}
+        bad = failing(results, "mysql replication")
+        assert "1045" in bad["mysql2"] and "Access denied" in bad["mysql2"], bad
+    finally:
+        repoint(password)
     assert_all_pass(stack)
 
 

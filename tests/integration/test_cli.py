@@ -55,7 +55,9 @@ def test_check_json_lists_every_result_and_exits_0(project: str) -> None:
     subjects} for every result; a passing one has no cause and names what it exercised."""
     proc = rh("check", "--project", project, "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    results = json.loads(proc.stdout)
+    doc = json.loads(proc.stdout)
+    assert doc["schema_version"] == 1
+    results = doc["results"]
     keys = {"check", "host", "ok", "cause", "causes", "expected", "observed", "detail", "subjects"}
     assert results and all(set(r) == keys for r in results)
     assert all(r["cause"] == "" and r["causes"] == [] and r["subjects"] for r in results)
@@ -76,7 +78,11 @@ def test_check_exits_1_naming_the_broken_host(project: str) -> None:
     try:
         proc = rh("check", "--project", project, "--json")
         assert proc.returncode == 1
-        bad = {(r["check"], r["host"]): r["causes"] for r in json.loads(proc.stdout) if not r["ok"]}
+        bad = {
+            (r["check"], r["host"]): r["causes"]
+            for r in json.loads(proc.stdout)["results"]
+            if not r["ok"]
+        }
         assert bad[("limits", "app2")] == ["program-not-running"]
         # the app's python3 is gone, and supervisord says its program is STOPPED
         assert bad[("processes", "app2")] == ["daemon-not-running", "program-not-running"]
@@ -148,6 +154,49 @@ def test_up_of_an_existing_project_is_refused(project: str) -> None:
     assert "already exists" in proc.stderr and "down --project" in proc.stderr
 
 
+def _one_line(proc: subprocess.CompletedProcess[str], code: int) -> str:
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    text = proc.stdout if code == 0 else proc.stderr
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_one_shot_faults_on_the_running_stack(project: str) -> None:
+    """Each one-shot command applies one step to the running stack, prints one line and exits
+    0, or 1 with what failed: a power loss and boot, a host left off (the wait fails naming
+    it) and started again, DNS rotated out and back in, a frozen and thawed program, a redis
+    and a MySQL failover; every check holds at the end."""
+    p = ("--project", project)
+    line = _one_line(rh("reboot", *p, "app1", "--mode", "hard", "--down-for", "1s"), 0)
+    assert line.startswith("reboot: power off app1: hard") and "power on app1" in line, line
+    _one_line(rh("wait", *p, "--within", "90s"), 0)
+
+    assert "power off redis2: hard" in _one_line(rh("stop", *p, "redis2", "--mode", "hard"), 0)
+    line = _one_line(rh("wait", *p, "--checks", "redis roles", "--within", "3s"), 1)
+    assert line.startswith("reboot-harness wait: wait_recovered: not recovered within 3s:"), line
+    assert "redis2" in line, line
+    assert "power on redis2" in _one_line(rh("start", *p, "redis2"), 0)
+    _one_line(rh("wait", *p, "--within", "90s"), 0)
+
+    assert "in rotation: lb2" in _one_line(rh("dns-rotate", *p, "out", "lb1", "--wait", "2s"), 0)
+    line = _one_line(rh("dns-rotate", *p, "out", "lb2"), 2)
+    assert "rotating lb2 out leaves no load balancer in DNS" in line, line
+    assert "in rotation: lb1, lb2" in _one_line(rh("dns-rotate", *p, "in", "lb1"), 0)
+    assert "kill app2: SIGSTOP app" in _one_line(
+        rh("kill", *p, "app2", "app", "--signal", "STOP"), 0
+    )
+    assert "kill app2: SIGCONT app" in _one_line(
+        rh("kill", *p, "app2", "app", "--signal", "CONT"), 0
+    )
+
+    assert "sentinel failover" in _one_line(rh("failover", *p, "redis"), 0)
+    assert "mysql promote mysql2" in _one_line(rh("failover", *p, "mysql", "--to", "mysql2"), 0)
+    _one_line(rh("wait", *p, "--within", "90s"), 0)
+    final = rh("check", *p)
+    assert final.returncode == 0 and "checks hold" in final.stdout, final.stdout + final.stderr
+
+
 def test_down_removes_everything_then_the_project_is_unknown(project: str) -> None:
     """`down` leaves no labelled container, network or volume; `check`/`down` then exit 2.
     (Last in the file: it removes the module's stack.)"""
@@ -171,6 +220,21 @@ def test_up_that_never_recovers_reports_and_removes_everything(tmp_path: Path) -
     assert "directories" in proc.stderr and "graphite" in proc.stderr
     assert "--- recent logs of graphite ---" in proc.stderr and "carbon: broken" in proc.stderr
     assert labelled(name) == []
+
+
+def test_up_with_a_compose_file_that_does_not_parse_exits_2(tmp_path: Path) -> None:
+    """A compose override compose itself refuses (a service key that is not one) is a usage
+    error naming the file and compose's complaint; nothing is created, nothing is recorded."""
+    override = tmp_path / "typo.yaml"
+    override.write_text("services:\n  graphite:\n    entrypiont: [/bin/true]\n")
+    name = unique_project("typo")
+    proc = rh("up", "--project", name, "--compose", str(override), "--timeout", "25")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "compose files do not parse" in lines[0], proc.stderr
+    assert "typo.yaml" in lines[0] and "entrypiont" in lines[0], lines[0]
+    assert labelled(name) == []
+    assert rh("check", "--project", name).returncode == 2, "the project was forgotten"
 
 
 def test_no_engine_exits_2_with_a_hint() -> None:

@@ -1,8 +1,10 @@
 """Faults have real reboot semantics, and every fault is healed. Written with the pytest
-plugin's fixtures (`stack`, `rh`, `reboot`, `check`), as a user would write a scenario."""
+plugin's fixtures (`rh_stack`, `rh_run`, `rh_reboot`, `rh_check`), as a user would write a
+scenario."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -33,75 +35,82 @@ def _raised(stack: Stack, host: str) -> int:
 
 
 def test_reboot_semantics(
-    stack: Stack, rh: Any, reboot: Callable[..., None], check: Callable[..., list[CheckResult]]
+    rh_stack: Stack,
+    rh_run: Any,
+    rh_reboot: Callable[..., None],
+    rh_check: Callable[..., list[CheckResult]],
 ) -> None:
     """After a reboot /run is empty, boot ulimits apply again, data on disk is kept (and stale
     files on disk stay), init restarts the programs; a graceful power-off lets init stop them
     cleanly (exit 0), a hard one kills everything (137); new_ip brings the host back elsewhere."""
-    assert stack.shell("app1", "echo x > /run/marker && echo stale > /var/tmp/app.pid").ok
-    raised_before = _raised(stack, "app1")
-    old_pid = _pid(stack, "app1")
-    reboot("app1", mode="graceful", down_for=1.0)
-    c = stack.container("app1", refresh=True)
+    assert rh_stack.shell("app1", "echo x > /run/marker && echo stale > /var/tmp/app.pid").ok
+    raised_before = _raised(rh_stack, "app1")
+    old_pid = _pid(rh_stack, "app1")
+    rh_reboot("app1", mode="graceful", down_for=1.0)
+    c = rh_stack.container("app1", refresh=True)
     assert c.attrs["State"]["ExitCode"] == 0 or c.attrs["State"]["Status"] == "running"
-    assert not stack.exec("app1", ["test", "-e", "/run/marker"]).ok, "/run must be empty"
-    assert stack.exec("app1", ["cat", "/var/tmp/app.pid"]).stdout.strip() == "stale"
-    check("processes", "limits", within=30)
+    assert not rh_stack.exec("app1", ["test", "-e", "/run/marker"]).ok, "/run must be empty"
+    assert rh_stack.exec("app1", ["cat", "/var/tmp/app.pid"]).stdout.strip() == "stale"
+    rh_check("processes", "limits", within=30)
     # The boot limit (1024 soft / 16384 hard) as init sees it once it has started its programs:
     # supervisord (PID 1) raises only the soft limit, to minfds, and only when the boot's is
     # lower (and logs it). Not read from a `docker exec` shell: Debian 12's runc 1.1.5 races the
     # Go runtime there and now and then hands the exec'd process soft = hard
     # (opencontainers/runc#4195, fixed in 1.1.13) - seen once in CI.
-    init = stack.exec("app1", ["cat", "/proc/1/limits"])
-    assert init.ok, f"{init.brief()}; state {stack.container('app1', refresh=True).attrs['State']}"
+    init = rh_stack.exec("app1", ["cat", "/proc/1/limits"])
+    assert init.ok, (
+        f"{init.brief()}; state {rh_stack.container('app1', refresh=True).attrs['State']}"
+    )
     assert parse_nofile(init.stdout) == (10000, 16384), init.stdout
-    assert _raised(stack, "app1") == raised_before + 1, "this boot's soft limit was below minfds"
-    assert _pid(stack, "app1") != old_pid
-    kinds = [e.kind for e in rh.events]
+    assert _raised(rh_stack, "app1") == raised_before + 1, "this boot's soft limit was below minfds"
+    assert _pid(rh_stack, "app1") != old_pid
+    kinds = [e.kind for e in rh_run.events]
     assert kinds == ["power off", "power on"]
 
-    before = stack.static_address("redis3")
-    reboot("redis3", mode="hard", new_ip=True)
-    after = stack.static_address("redis3")
-    assert after != before and stack.address("redis3") == after
-    assert any(e.kind == "new address" and e.detail == after for e in rh.events)
-    check("redis roles", within=60)
+    before = rh_stack.static_address("redis3")
+    rh_reboot("redis3", mode="hard", new_ip=True)
+    after = rh_stack.static_address("redis3")
+    assert after != before and rh_stack.address("redis3") == after
+    assert any(e.kind == "new address" and e.detail == after for e in rh_run.events)
+    rh_check("redis roles", within=60)
 
 
-def test_hard_power_off_is_sigkill(stack: Stack, rh: Any) -> None:
+def test_hard_power_off_is_sigkill(rh_stack: Stack, rh_run: Any) -> None:
     """A hard power-off leaves exit code 137 (SIGKILL) and the host off its network; the heal
     boots every host left off, back at its address."""
-    address = stack.static_address("lb2")
-    stop(rh, Stop(host="lb2", mode="hard"))
-    state = stack.container("lb2", refresh=True).attrs["State"]
+    address = rh_stack.static_address("lb2")
+    stop(rh_run, Stop(host="lb2", mode="hard"))
+    state = rh_stack.container("lb2", refresh=True).attrs["State"]
     assert (state["Status"], state["ExitCode"]) == ("exited", 137)
-    assert stack.container("lb2", refresh=True).attrs["NetworkSettings"]["Networks"] == {}
-    assert stack.static_address("lb2") == address, "known while off the network"
-    stop(rh, Stop(host="graphite", mode="graceful"))
-    assert stack.container("graphite", refresh=True).attrs["State"]["ExitCode"] == 0
-    healed = rh.heal()
+    assert rh_stack.container("lb2", refresh=True).attrs["NetworkSettings"]["Networks"] == {}
+    assert rh_stack.static_address("lb2") == address, "known while off the network"
+    stop(rh_run, Stop(host="graphite", mode="graceful"))
+    assert rh_stack.container("graphite", refresh=True).attrs["State"]["ExitCode"] == 0
+    healed = rh_run.heal()
     assert set(healed) == {"lb2", "graphite"}
-    assert stack.running("lb2") and stack.running("graphite")
-    assert stack.address("lb2") == address and stack.state.cut == {}
+    assert rh_stack.running("lb2") and rh_stack.running("graphite")
+    assert rh_stack.address("lb2") == address and rh_stack.state.cut == {}
 
 
-def test_kill_program_and_thaw_on_heal(stack: Stack, rh: Any, check: Callable[..., Any]) -> None:
+def test_kill_program_and_thaw_on_heal(
+    rh_stack: Stack, rh_run: Any, rh_check: Callable[..., Any]
+) -> None:
     """Killing a supervisord program gets it restarted by init; a stopped (SIGSTOP) process
     is thawed by the heal."""
-    old = _pid(stack, "app2")
-    kill(rh, Kill(host="app2", program="app", signal="KILL"))
-    check("processes", within=30)
-    assert _pid(stack, "app2") not in (old, "0")
-    kill(rh, Kill(host="mysql2", program="mariadbd", signal="STOP"))
-    state = stack.shell("mysql2", "grep State /proc/1/status").stdout
+    old = _pid(rh_stack, "app2")
+    kill(rh_run, Kill(host="app2", program="app", signal="KILL"))
+    rh_check("processes", within=30)
+    assert _pid(rh_stack, "app2") not in (old, "0")
+    kill(rh_run, Kill(host="mysql2", program="mariadbd", signal="STOP"))
+    state = rh_stack.shell("mysql2", "grep State /proc/1/status").stdout
     assert "stopped" in state.lower(), state
-    rh.heal()
-    state = stack.shell("mysql2", "grep State /proc/1/status").stdout
+    rh_run.heal()
+    state = rh_stack.shell("mysql2", "grep State /proc/1/status").stdout
     assert "stopped" not in state.lower(), state
-    check("mysql replication", within=30)
+    rh_check("mysql replication", within=30)
 
 
-def _hold_a_connection(stack: Stack, seconds: float, out: dict[str, float | str]) -> None:
+def _hold_a_connection(rh_stack: Stack, seconds: float, out: dict[str, float | str]) -> None:
     """From lb1, open a socket.io long-poll to app2 and wait (up to ``seconds``) for it to end;
     record when it ended and how (``rc=124``: it never did)."""
     script = (
@@ -109,14 +118,14 @@ def _hold_a_connection(stack: Stack, seconds: float, out: dict[str, float | str]
         ' printf "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n" >&3;'
         f" timeout {seconds:g} cat <&3 >/dev/null; echo rc=$?"
     )
-    res = stack.exec("lb1", ["bash", "-c", script], timeout=seconds + 10)
+    res = rh_stack.exec("lb1", ["bash", "-c", script], timeout=seconds + 10)
     out["ended"] = time.time()
     out["how"] = res.stdout.strip()
 
 
 @pytest.mark.parametrize("mode", ["crash", "hard"])
 def test_power_loss_is_silence_and_a_crash_is_a_reset(
-    stack: Stack, rh: Any, check: Callable[..., list[CheckResult]], mode: str
+    rh_stack: Stack, rh_run: Any, rh_check: Callable[..., list[CheckResult]], mode: str
 ) -> None:
     """A peer holding a connection to a host that crashes (processes killed, kernel alive)
     learns at once: the kernel closes the socket. A peer of a host that loses power hears
@@ -124,8 +133,8 @@ def test_power_loss_is_silence_and_a_crash_is_a_reset(
     `disconnect` comes before the container's `kill`), so the connection just goes silent."""
     from harness.faults.reboot import power_off
 
-    check("processes", within=60)
-    app2 = stack.container("app2").id
+    rh_check("processes", within=60)
+    app2 = rh_stack.container("app2").id
     watch = docker.from_env().events(
         since=time.time(), decode=True, filters={"type": ["network", "container"]}
     )
@@ -139,11 +148,11 @@ def test_power_loss_is_silence_and_a_crash_is_a_reset(
 
     threading.Thread(target=record, daemon=True).start()
     out: dict[str, float | str] = {}
-    reader = threading.Thread(target=_hold_a_connection, args=(stack, 6.0, out))
+    reader = threading.Thread(target=_hold_a_connection, args=(rh_stack, 6.0, out))
     reader.start()
     time.sleep(1.5)  # the long-poll is open
     cut = time.time()
-    power_off(rh, "app2", mode, 10.0)
+    power_off(rh_run, "app2", mode, 10.0)
     reader.join()
     time.sleep(0.5)  # the last events reach the watch
     watch.close()
@@ -160,8 +169,8 @@ def test_power_loss_is_silence_and_a_crash_is_a_reset(
         assert disconnects and disconnects[0] < kill, actions
     else:  # the engine takes a stopped container off its network only once it has died
         assert all(i > kill for i in disconnects), actions
-    rh.heal()
-    check("processes", "nginx", within=60)
+    rh_run.heal()
+    rh_check("processes", "nginx", within=60)
 
 
 def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
@@ -195,3 +204,47 @@ def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
         assert mode == "1777", "a /tmp every user can write, as at boot"
     finally:
         down(name)
+
+
+def test_a_replica_back_from_power_loss_says_what_its_return_cost(
+    rh_stack: Stack, rh_run: Any
+) -> None:
+    """A redis replica and a MySQL replica lose power while writes go on; once the stack has
+    recovered, one `came back` event each says how the redis replica resynchronised (partial:
+    what was written fits the backlog) and how many transactions the MySQL one caught up on."""
+    import pymysql
+    import redis
+
+    from harness.faults.orchestration import wait_for
+    from harness.faults.reboot import start
+    from harness.model import EventKind, Start
+
+    topo = rh_stack.topology
+    for host in ("redis2", "mysql2"):
+        stop(rh_run, Stop(host=host, mode="hard"))
+    ip, port = rh_stack.endpoint("redis1", topo.redis_port)
+    r = redis.Redis(ip, port, password=rh_stack.secrets["REDIS_PASSWORD"], socket_timeout=3)
+    assert r.info("replication")["role"] == "master"
+    for i in range(100):
+        r.set(f"rh:comeback:{i}", "x" * 100)
+    r.close()
+    ip, port = rh_stack.endpoint("mysql1", topo.mysql_port)
+    password = rh_stack.secrets["MYSQL_ROOT_PASSWORD"]
+    with (
+        pymysql.connect(host=ip, port=port, user="root", password=password, autocommit=True) as db,
+        db.cursor() as cur,
+    ):
+        cur.execute("CREATE TABLE rh.comeback (i INT)")
+        for i in range(7):
+            cur.execute("INSERT INTO rh.comeback VALUES (%s)", (i,))
+    for host in ("redis2", "mysql2"):
+        start(rh_run, Start(host=host))
+    wait_for(rh_run, 90, (), "test")
+    back = {e.host: e.detail for e in rh_run.events if e.kind is EventKind.CAME_BACK}
+    assert set(back) == {"redis2", "mysql2"}, rh_run.events
+    assert back["redis2"].startswith("redis: partial resync (0 full, 1 partial; "), back
+    assert "written while away, backlog 1.0 MB" in back["redis2"], back
+    # the CREATE TABLE and 7 inserts, and whatever the checks wrote meanwhile
+    m = re.match(r"mysql: (\d+) transactions written since it went down", back["mysql2"])
+    assert m and int(m.group(1)) >= 8, back
+    assert not rh_run.away, "every host that came back was reported"

@@ -51,7 +51,7 @@ def _sentinel_state_kept(tmp: Path, text: str) -> str:
     for f in src.iterdir():
         body = f.read_text()
         if f.name == "naive-boot.sh":
-            body = _replace(body, 'cat >"$SCONF" <<SCONF', 'cat >/dev/null <<SCONF')
+            body = _replace(body, 'cat >"$SCONF" <<SCONF', "cat >/dev/null <<SCONF")
         (dst / f.name).write_text(body)
         (dst / f.name).chmod(f.stat().st_mode)
     return _replace(text, "./incidents/sentinel-all-replicas:", f"{dst}:")
@@ -73,10 +73,26 @@ ABLATIONS: dict[str, tuple[str, Callable[[Path, str], str]]] = {
         # the pid directory made at every boot instead of once
         lambda _t, text: _replace(text, 'if [ ! -e "$$marker" ]; then', "if true; then"),
     ),
+    "graphite-stale-pid": (
+        "graphite-stale-pid",
+        # pid files from the boot before removed at boot (tmpfiles' `r`): the directory stays
+        # on disk
+        lambda _t, text: _replace(
+            text,
+            "        exec /usr/local/sbin/rh-host-init",
+            "        rm -f /var/lib/graphite/run/carbon-cache-*.pid\n"
+            "        exec /usr/local/sbin/rh-host-init",
+        ),
+    ),
     "sentinel-all-replicas": ("sentinel-all-replicas", _sentinel_state_kept),
     "mysql-long-repl-password": ("mysql-long-repl-password", _password_that_fits),
     "lb-no-dns-rotation": (
         "lb-no-dns-rotation",
+        # the plan with its DNS rotation (the incident's plan drops it)
+        lambda _t, text: _replace(text, "  plan:\n    drop: [dns_rotate]\n", ""),
+    ),
+    "dns-rotation-not-served": (
+        "dns-rotation-not-served",
         # dnsmasq reads the LB zone from --hostsdir (reloaded by itself), as the fixed stack
         lambda _t, text: _replace(
             _replace(text, '|--addn-hosts="$$LB_FILE"|', '|--hostsdir="$$HOSTS_DIR"|'),

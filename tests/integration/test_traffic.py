@@ -117,8 +117,8 @@ def test_client_downtime_agrees_with_engine_events(
 ) -> None:
     """With lb1 alone in DNS, a hard power-off of 3 s: the http clients' outage (first failed
     request's start -> first successful request's start) matches the engine's events within
-    250 ms at both ends: power lost at the SIGKILL (``kill``; ``die`` is reported too) and
-    back at ``start``."""
+    250 ms at both ends: power lost when the host leaves the network (``disconnect``, before
+    its ``kill``; ``die`` is reported too) and back at ``start``."""
     traffic = Traffic(TrafficProfile(sio_clients=1, redis_write_rate=1, mysql_rate=1))
     traffic.start(stack, seed=3)
     try:

@@ -43,6 +43,13 @@ CASES = {
     ),
     "unknown-step": (VALID.replace("reboot:", "reboots:"), "steps[0]"),
     "deep-nesting": ("name: " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper"),
+    "every-lb-out-of-dns": (
+        VALID.replace(
+            "  - reboot: {host: app1}\n",
+            "  - dns_rotate: {out: lb1}\n  - dns_rotate: {out: lb2}\n",
+        ),
+        "steps[1].dns_rotate.out: rotating lb2 out leaves no load balancer in DNS",
+    ),
 }
 
 
@@ -139,10 +146,125 @@ def test_scenario_contradicting_its_incident_exits_2(tmp_path: Path) -> None:
 
 
 def test_run_incident_on_a_scenario_that_cannot_show_it_exits_2() -> None:
-    """`run cold-start --incident lb-no-dns-rotation`: cold-start has no http budget, so the
-    incident could never be observed — refused before anything starts."""
+    """`run cold-start --incident ...`: cold-start has no dns_rotate step, so
+    dns-rotation-not-served could never be observed and lb-no-dns-rotation has nothing to drop:
+    refused before anything starts."""
+    proc = run("run", "cold-start", "--incident", "dns-rotation-not-served")
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot reproduce: incident dns-rotation-not-served is shown by" in proc.stderr
     proc = run("run", "cold-start", "--incident", "lb-no-dns-rotation")
     assert proc.returncode == 2, proc.stderr
-    assert (
-        "cannot reproduce: incident lb-no-dns-rotation is shown by the http budget" in proc.stderr
-    )
+    assert "cannot reproduce: incident lb-no-dns-rotation drops dns_rotate steps" in proc.stderr
+
+
+ONESHOT = {
+    "unknown-host": (["reboot", "app9"], "reboot-harness reboot: HOST: unknown host 'app9'"),
+    "bad-mode": (["reboot", "app1", "--mode", "gentle"], "--mode: "),
+    "down-for-too-long": (["reboot", "app1", "--down-for", "99h"], "--down-for: duration '99h'"),
+    "negative-down-for": (["reboot", "app1", "--down-for", "-5"], "--down-for: "),
+    "grace-when-hard": (["stop", "app1", "--mode", "hard", "--grace", "3s"], "--grace: "),
+    "kill-bad-signal": (["kill", "app1", "app", "--signal", "BOOM"], "--signal: unknown signal"),
+    "kill-bad-program": (["kill", "app1", "a;rm -rf /"], "PROGRAM: "),
+    "redis-failover-to": (["failover", "redis", "--to", "redis2"], "--to: Sentinel elects"),
+    "mysql-failover-to-lb": (["failover", "mysql", "--to", "lb1"], "--to: 'lb1' is not"),
+    "rotate-an-app": (["dns-rotate", "out", "app1"], "LB: 'app1' is not a load balancer"),
+    "wait-unknown-check": (["wait", "--checks", "ulimit"], "--checks: unknown check 'ulimit'"),
+    "wait-zero": (["wait", "--within", "0s"], "--within: "),
+}
+
+
+@pytest.fixture
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A recorded project `p1` (the shipped topology), as `up` leaves it, with no engine."""
+    from harness.state import ProjectState
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    ProjectState(
+        name="p1", compose_dir="/x", compose_files=(), subnet_prefix="172.30.9",
+        domain="rh.test", image_tag="t", base_image="b", owner="", keep=True,
+    ).save()  # fmt: skip
+    return tmp_path
+
+
+@pytest.mark.parametrize("case", sorted(ONESHOT))
+def test_a_one_shot_fault_with_bad_input_exits_2_naming_the_option(
+    case: str, state_home: Path
+) -> None:
+    """A one-shot fault is validated exactly as a scenario step, before the engine is asked:
+    exit 2, one line naming the command and the option."""
+    args, fragment = ONESHOT[case]
+    env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    proc = subprocess.run([*RH, *args, "--project", "p1"], capture_output=True, text=True,
+                          env=env, timeout=60)  # fmt: skip
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+    assert lines[0].startswith(f"reboot-harness {args[0]}: "), lines[0]
+
+
+def test_a_one_shot_fault_on_an_unknown_project_exits_2(state_home: Path) -> None:
+    proc = run("reboot", "--project", "nope", "app1")
+    assert proc.returncode == 2
+    assert "no such project 'nope'" in proc.stderr and "reboot-harness up" in proc.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _own_incident(tmp: Path, name: str = "my-minfds") -> tuple[Path, Path]:
+    """A user's incident directory holding ``name`` (the no-minfds mechanism under another
+    name), and a scenario of theirs that reproduces it."""
+    incidents = tmp / "incidents"
+    incidents.mkdir()
+    (incidents / f"{name}.yaml").write_text((ROOT / "compose/incidents/no-minfds.yaml").read_text())
+    scenario = tmp / "mine.yaml"
+    text = (ROOT / "scenarios/no-minfds.yaml").read_text()
+    scenario.write_text(text.replace("incident: no-minfds", f"incident: {name}"))
+    return incidents, scenario
+
+
+def test_your_own_incidents_come_from_your_directory(tmp_path: Path) -> None:
+    """`--incidents DIR` adds the user's incidents (same format and validation as the shipped
+    ones): a scenario reproducing one validates, and only the engine is missing; without it the
+    incident is unknown, naming every known one."""
+    incidents, scenario = _own_incident(tmp_path)
+    proc = run("run", str(scenario), "--incidents", str(incidents))
+    assert proc.returncode == 2 and "no Docker engine reachable" in proc.stderr, proc.stderr
+    proc = run("run", str(scenario))
+    assert proc.returncode == 2
+    assert "reproduces.incident: unknown incident 'my-minfds'; valid: " in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "case, fragment",
+    [
+        ("twice", "incident 'no-minfds' is defined twice: "),
+        ("missing", "no such incidents directory"),
+        ("broken", "my-minfds.yaml: "),
+    ],
+)
+def test_your_own_incidents_refused_when_wrong(case: str, fragment: str, tmp_path: Path) -> None:
+    """A name that clashes with a shipped incident, a directory that is not there, or a file
+    that is not a valid incident: exit 2, one line, before anything starts."""
+    name = "no-minfds" if case == "twice" else "my-minfds"
+    incidents, scenario = _own_incident(tmp_path, name)
+    if case == "missing":
+        incidents = tmp_path / "nowhere"
+    if case == "broken":
+        (incidents / "my-minfds.yaml").write_text("x-reboot-harness: {summary: 3}\nservices: {}\n")
+    proc = run("run", str(scenario), "--incidents", str(incidents))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
+
+
+def test_a_report_folder_that_cannot_be_written_is_refused_first(tmp_path: Path) -> None:
+    """`run --report DIR` checks DIR is writable before anything starts (the engine is not even
+    asked): a file in the way, a read-only place."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    for folder in (blocker / "reports", Path("/proc/rh-reports")):
+        proc = run("run", "cold-start", "--report", str(folder))
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"--report {folder}: cannot write there" in lines[0], lines

@@ -29,7 +29,9 @@ def test_every_shipped_incident_declares_what_it_must_show() -> None:
     are judged by."""
     got = {name: catalog.incident(name) for name in catalog.known_incidents()}
     assert set(got) == {
+        "dns-rotation-not-served",
         "graphite-piddir",
+        "graphite-stale-pid",
         "lb-no-dns-rotation",
         "mysql-long-repl-password",
         "no-minfds",
@@ -39,6 +41,9 @@ def test_every_shipped_incident_declares_what_it_must_show() -> None:
     assert got["no-minfds"].reproduced_by == (
         Signature("check", "limits", "nofile-below-minimum", "app1"),
         Signature("check", "limits", "nofile-below-minimum", "app2"),
+    )
+    assert got["graphite-stale-pid"].reproduced_by == (
+        Signature("check", "directories", "stale-pid-file", "graphite"),
     )
     assert got["graphite-piddir"].reproduced_by == (
         Signature("check", "directories", "pid-dir-missing", "graphite"),
@@ -51,6 +56,11 @@ def test_every_shipped_incident_declares_what_it_must_show() -> None:
         Signature("check", "mysql replication", "not-a-replica", "mysql1"),
     )
     assert got["lb-no-dns-rotation"].reproduced_by == (
+        Signature("budget", "http", "max_errors", "lb1"),
+    )
+    assert got["lb-no-dns-rotation"].drops == ("dns_rotate",), "the post-mortem's plan mistake"
+    assert got["dns-rotation-not-served"].reproduced_by == (
+        Signature("step", "dns_rotate", "rotation-not-served"),
         Signature("budget", "http", "max_errors", "lb1"),
     )
     assert got["socketio-abrupt-termination"].reproduced_by == (
@@ -126,8 +136,14 @@ BAD = [
     (
         "unknown-key",
         "  summary: s\n  reproduced: []\n",
-        "x-reboot-harness.reproduced: unknown key 'reproduced'; valid: allows, reproduced_by,"
-        " summary",
+        "x-reboot-harness.reproduced: unknown key 'reproduced'; valid: allows, plan,"
+        " reproduced_by, summary",
+    ),
+    (
+        "plan-unknown-step",
+        "  summary: s\n  plan: {drop: [dns_rotation]}\n  reproduced_by:\n"
+        "    - {check: dns, cause: wrong-answer}\n",
+        "x-reboot-harness.plan.drop[0]: unknown step kind 'dns_rotation'; valid: dns_rotate",
     ),
 ]
 
@@ -195,9 +211,18 @@ SCENARIO_BAD = [
     ),
     (
         "declared-budget-not-set",
-        scenario("reproduces: lb-no-dns-rotation\nbudgets: {http: {max_downtime: 0s}}\n"),
+        scenario(
+            "reproduces: lb-no-dns-rotation\nbudgets: {http: {max_downtime: 0s}}\n",
+            steps="dns_rotate: {out: lb1}",
+        ),
         "incident lb-no-dns-rotation is shown by the http budget's max_errors, which this scenario"
         " does not set",
+    ),
+    (
+        "plan-drops-an-absent-step",
+        scenario("reproduces: lb-no-dns-rotation\nbudgets: {http: {max_errors: 0}}\n"),
+        "reproduces.incident: incident lb-no-dns-rotation drops dns_rotate steps from the plan,"
+        " and this scenario has none",
     ),
     (
         "declared-step-absent",

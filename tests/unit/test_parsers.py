@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from harness.checks.base import Problem
-from harness.checks.directories import listening_ports
+from harness.checks.directories import listening_ports, parse_pid_dir
 from harness.checks.limits import parse_nofile
 from harness.checks.mysql_replication import (
     ServerView,
@@ -57,6 +57,28 @@ def test_supervisor_status_parses_states_not_exit_codes() -> None:
         "sentinel": "FATAL",
     }
     assert parse_supervisor_status("unix:///run/supervisor.sock no such file\n") == {}
+
+
+def test_pid_dir_names_pid_files_that_are_not_carbon() -> None:
+    """A pid file naming a live carbon-cache is fine; one naming no process, or another
+    process, is stale (left by the boot before); the directory's absence is not existing."""
+    text = (
+        "/var/lib/graphite/run\n"
+        "dir _graphite 755\n"
+        "pid /var/lib/graphite/run/carbon-cache-a.pid 9 carbon-cache\n"
+        "pid /var/lib/graphite/run/carbon-cache-b.pid 8 -\n"
+        "pid /var/lib/graphite/run/carbon-cache-c.pid 1 rh-host-init\n"
+    )
+    got = parse_pid_dir(text, "/run/graphite")
+    assert got.path == "/var/lib/graphite/run" and got.exists
+    assert got.owner_mode == "_graphite 755"
+    assert got.stale() == [
+        "/var/lib/graphite/run/carbon-cache-b.pid names pid 8, which no process has",
+        "/var/lib/graphite/run/carbon-cache-c.pid names pid 1, which is now 'rh-host-init'",
+    ]
+    missing = parse_pid_dir("/run/graphite\n", "/x")
+    assert not missing.exists and missing.stale() == []
+    assert parse_pid_dir("", "/run/graphite").path == "/run/graphite"
 
 
 def test_listening_ports_only_listen_state() -> None:
@@ -310,3 +332,36 @@ def test_a_replica_under_writes_is_caught_up_with_the_primary_read_before_it() -
     ahead = ServerView(read_only=0, server_id=1, binlog_pos="0-1-10", binlog_state="0-1-10")
     lag = judge_replica("mysql2", replica, "mysql1", after, "x", ahead)
     assert [p.cause for p in lag] == ["replica-behind"]
+
+
+def test_comeback_tells_a_partial_from_a_full_resync() -> None:
+    """Counters of the servers up both times decide: a full resync served while the host was
+    away is 'full resync'; only partial ones, 'partial'; none, 'no resync seen'. The rebooted
+    host's own counters (restarted with it) do not count."""
+    from harness.comeback import RedisCounters as C
+    from harness.comeback import describe_redis
+
+    was = {
+        "redis1": C(full=2, partial_ok=1, offset=1000, backlog=1 << 20, role="master"),
+        "redis2": C(role="slave"),
+        "redis3": C(role="slave"),
+    }
+    partial = {**was, "redis1": C(full=2, partial_ok=2, offset=5096, backlog=1 << 20,
+                                  role="master"), "redis2": C(full=9, role="slave")}  # fmt: skip
+    assert describe_redis(was, partial, "redis2") == (
+        "redis: partial resync (0 full, 1 partial; 4.0 KB written while away, backlog 1.0 MB)"
+    )
+    full = {**was, "redis1": C(full=3, partial_ok=1, partial_err=1, offset=3 << 20,
+                               backlog=1 << 20, role="master")}  # fmt: skip
+    assert describe_redis(was, full, "redis2").startswith(
+        "redis: full resync (1 full, 0 partial, 1 partial refused; 3.0 MB written while away"
+    )
+    assert describe_redis(was, was, "redis2").startswith("redis: no resync seen (0 full")
+
+
+def test_comeback_counts_transactions_per_domain() -> None:
+    from harness.comeback import transactions_between
+
+    assert transactions_between("0-1-100", "0-2-130") == 30  # a failover keeps the sequence
+    assert transactions_between("0-1-100", "0-1-100,1-1-5") == 5
+    assert transactions_between("", "0-1-7") == 7

@@ -12,8 +12,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_collects_one_item_per_variant(pytester: pytest.Pytester) -> None:
-    """`pytest scenarios/` collects every scenario file, one item per variant."""
-    result = pytester.runpytest_subprocess("--collect-only", "-q", str(ROOT / "scenarios"))
+    """A scenario directory (here by --rh-scenarios) is collected file by file, one item per
+    variant; its nightly/ subdirectory is not a configured one."""
+    result = pytester.runpytest_subprocess(
+        "--collect-only", "-q", "--rh-scenarios", str(ROOT / "scenarios"), str(ROOT / "scenarios")
+    )
     result.stdout.fnmatch_lines(
         [
             "*cold-start.yaml::cold-start[[]fixed[]]",
@@ -22,13 +25,19 @@ def test_collects_one_item_per_variant(pytester: pytest.Pytester) -> None:
             "*sentinel-all-replicas.yaml::sentinel-all-replicas[[]incident[]]",
         ]
     )
+    assert "long-outage-30m" not in result.stdout.str()
     assert result.ret == 0
 
 
 def test_variant_option_filters(pytester: pytest.Pytester) -> None:
     """--rh-variant=incident collects only incident variants."""
     result = pytester.runpytest_subprocess(
-        "--collect-only", "-q", "--rh-variant=incident", str(ROOT / "scenarios")
+        "--collect-only",
+        "-q",
+        "--rh-variant=incident",
+        "--rh-scenarios",
+        str(ROOT / "scenarios"),
+        str(ROOT / "scenarios"),
     )
     out = result.stdout.str()
     assert "[incident]" in out and "[fixed]" not in out
@@ -40,7 +49,7 @@ def test_invalid_scenario_is_a_one_line_collection_error(pytester: pytest.Pytest
     (d / "bad.yaml").write_text(
         "name: bad\ndescription: x\nsteps:\n  - reboot: {host: app3}\nexpect: {}\n"
     )
-    result = pytester.runpytest_subprocess("--collect-only", str(d))
+    result = pytester.runpytest_subprocess("--collect-only", "--rh-scenarios", str(d))
     result.stdout.fnmatch_lines(["*steps[[]0[]].reboot.host: unknown host 'app3'; known: app1*"])
     assert result.ret != 0
 
@@ -60,12 +69,12 @@ def test_unknown_incident_marker_is_a_usage_error(pytester: pytest.Pytester) -> 
         import pytest
 
         @pytest.mark.rh_incident("no-such-thing")
-        def test_x(stack):
+        def test_x(rh_stack):
             pass
         """
     )
     result = pytester.runpytest_subprocess()
-    result.stderr.fnmatch_lines(["*unknown incident *; known: graphite-piddir*"])
+    result.stderr.fnmatch_lines(["*unknown incident *; known: dns-rotation-not-served, graphite*"])
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
@@ -92,3 +101,56 @@ def test_docker_tests_fail_not_skip_in_ci(pytester: pytest.Pytester) -> None:
     pytester._monkeypatch.setenv("CI", "")
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(skipped=1)
+
+
+FOREIGN_TEST = """
+import signal
+import sys
+
+import pytest
+
+
+@pytest.mark.slow
+def test_untouched():
+    for module in ("docker", "testcontainers", "redis", "pymysql", "harness.stack"):
+        assert module not in sys.modules, module
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+"""
+
+
+def test_a_foreign_suite_runs_untouched_with_no_engine(pytester: pytest.Pytester) -> None:
+    """A project that has the plugin installed but does not use it: its own scenarios/ folder
+    (not ours) is not collected, nothing imports Docker or touches signals, --strict-markers
+    holds, and with the engine unreachable the suite passes as if the plugin were not there."""
+    pytester.makeini("[pytest]\nmarkers =\n    slow: a marker of the project's own\n")
+    d = pytester.mkdir("scenarios")
+    (d / "staging.yaml").write_text("replicas: 3\nregion: eu\n")
+    pytester.makepyfile(test_foreign=FOREIGN_TEST)
+    env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    with pytest.MonkeyPatch.context() as mp:
+        for k, v in env.items():
+            mp.setenv(k, v)
+        result = pytester.runpytest_subprocess("--strict-markers", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "staging" not in result.stdout.str()
+
+
+def test_the_plugin_can_be_disabled(pytester: pytest.Pytester) -> None:
+    """-p no:reboot_harness removes it: its options and fixtures are gone."""
+    pytester.makepyfile("def test_x(rh_stack):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:reboot_harness", "--rh-keep")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result = pytester.runpytest_subprocess("-p", "no:reboot_harness")
+    result.stdout.fnmatch_lines(["*fixture 'rh_stack' not found*"])
+
+
+def test_scenario_directories_come_from_the_ini(pytester: pytest.Pytester) -> None:
+    """ini rh_scenarios names the directories (relative to the ini file) to collect."""
+    pytester.makeini("[pytest]\nrh_scenarios = rehearsals\n")
+    d = pytester.mkdir("rehearsals")
+    (d / "one.yaml").write_text((ROOT / "scenarios" / "cold-start.yaml").read_text())
+    other = pytester.mkdir("scenarios")
+    (other / "two.yaml").write_text((ROOT / "scenarios" / "cold-start.yaml").read_text())
+    result = pytester.runpytest_subprocess("--collect-only", "-q")
+    result.stdout.fnmatch_lines(["rehearsals/one.yaml::cold-start[[]fixed[]]"])
+    assert "scenarios/two.yaml" not in result.stdout.str()

@@ -337,7 +337,8 @@ def test_wait_recovered_notices_within_the_longest_pause(monkeypatch: pytest.Mon
     pacing = Pacing(first=0.005, longest=0.04)
     readiness = wait_recovered(stack, checks=["flips"], timeout=10, pacing=pacing)
     late = time.monotonic() - at
-    assert late < 0.04 + 0.03, f"noticed {late * 1000:.0f} ms after the check held"
+    # generous slack: a loaded machine delays a thread, a broken back-off delays by seconds
+    assert late < 0.04 + 0.25, f"noticed {late * 1000:.0f} ms after the check held"
     assert readiness.ready_at.keys() == {"app1"}
     # 0.6 s at a 40 ms pause at most: 15 rounds, plus the few of the back-off ramp.
     assert 10 <= len(rounds) <= 25, len(rounds)

@@ -230,6 +230,7 @@ def test_results_json_holds_everything(written: dict[str, Path]) -> None:
     """results.json holds every result under "scenarios" as the serializer makes it, with the
     time."""
     data = json.loads(written["results.json"].read_text())
+    assert data["schema_version"] == 1
     assert data["generated_at"] == "2024-05-01T12:00:00+00:00"
     assert data["scenarios"] == to_json(sample_results())
 
@@ -242,6 +243,7 @@ def test_results_json_keeps_the_documented_keys(written: dict[str, Path]) -> Non
         "name", "variant", "passed", "reason", "duration_s", "project", "incident", "checks",
         "preflight", "events", "step_errors", "step_failures", "history", "present",
         "verdicts", "budget_violations", "budget_breaches", "reproduction", "traffic_problems",
+        "clients",
     }  # fmt: skip
     assert week["name"] == "xen-reboot-week" and week["passed"] is True
     assert week["events"][0] == {

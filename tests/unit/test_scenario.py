@@ -47,8 +47,10 @@ INCIDENTS = (
     "no-minfds",
     "sentinel-all-replicas",
     "graphite-piddir",
+    "graphite-stale-pid",
     "mysql-long-repl-password",
     "lb-no-dns-rotation",
+    "dns-rotation-not-served",
     "socketio-abrupt-termination",
 )
 SRC = "scenarios/x.yaml"
@@ -570,7 +572,8 @@ MALFORMED: list[tuple[str, str, str | None, str]] = [
      doc(extra="reproduces: {incident: no-minfds, budget: ftp}\n"),
      "reproduces.budget", "unknown service 'ftp'"),
     ("reproduces-unknown-incident", doc(extra="reproduces: {incident: oom, check: limits}\n"),
-     "reproduces.incident", "unknown incident 'oom'; valid: graphite-piddir, lb-no-dns-rotation"),
+     "reproduces.incident",
+     "unknown incident 'oom'; valid: dns-rotation-not-served, graphite-piddir"),
     ("reproduces-unknown-check", doc(extra="reproduces: {incident: no-minfds, check: ulimit}\n"),
      "reproduces.check", "unknown check 'ulimit'"),
     ("reproduces-list", doc(extra="reproduces: [no-minfds]\n"), "reproduces",
@@ -580,7 +583,8 @@ MALFORMED: list[tuple[str, str, str | None, str]] = [
      "reproduces.check", "'limits' is not among expect.checks"),
     # traffic / budgets
     ("traffic-yes", doc(extra="traffic: yes\n"), "traffic",
-     "expected true or false, got the string 'yes'"),
+     "expected true, false or a mapping with keys dns_min_ttl, dns_stale, keepalive, got the"
+     " string 'yes'"),
     ("traffic-false-with-budgets",
      doc(extra="traffic: false\nbudgets: {http: {max_errors: 0}}\n"), "traffic",
      "false, but budgets are set and only traffic can measure them; valid: true"),
@@ -793,3 +797,63 @@ def test_load_scenarios_reports_the_invalid_file(tmp_path: Path) -> None:
     bad.write_text(doc("reboot: {host: app3}"))
     with pytest.raises(ScenarioError, match=rf"^{re.escape(str(bad))}: steps\[0\]\.reboot\.host"):
         load_scenarios([good, bad], topology=TOPO, checks=CHECKS, incidents=INCIDENTS)
+
+
+def test_traffic_may_say_how_the_clients_behave() -> None:
+    """`traffic:` takes the clients' behaviour (which implies traffic); unknown keys and bad
+    durations are refused naming the key."""
+    from harness.model import Clients
+
+    got = parse(doc(extra="traffic: {dns_min_ttl: 30s, keepalive: true}\n"))
+    assert got.traffic and got.clients == Clients(dns_min_ttl=30.0, keepalive=True)
+    assert "kept at least 30 s" in got.clients.describe() and "keep-alive" in got.clients.describe()
+    assert parse(doc(extra="traffic: true\n")).clients == Clients()
+    assert not parse(doc(extra="traffic: false\n")).traffic
+    for extra, fragment in (
+        ("traffic: {keepalve: true}\n", "traffic.keepalve: unknown key 'keepalve'"),
+        ("traffic: {dns_min_ttl: -1s}\n", "traffic.dns_min_ttl: negative duration"),
+        ("traffic: {off: true}\n", "traffic: expected true, false or a mapping"),
+    ):
+        with pytest.raises(ScenarioError) as e:
+            parse(doc(extra=extra))
+        assert fragment in str(e.value), str(e.value)
+
+
+COMPOSE = Path(__file__).resolve().parents[2] / "compose"
+
+
+def _stack_timeouts() -> dict[str, float]:
+    """The stack's own timeouts that a host's absence must outlast, read from its files."""
+    nginx = (COMPOSE / "images" / "lb" / "nginx.conf").read_text()
+    mysql = (COMPOSE / "images" / "mysql" / "90-rh.cnf").read_text()
+    redis_boot = (COMPOSE / "images" / "redis" / "entrypoint.sh").read_text()
+
+    def found(pattern: str, text: str) -> float:
+        m = re.search(pattern, text, re.M)
+        assert m, f"{pattern!r} not found: the stack's timeouts moved"
+        return float(m.group(1))
+
+    assert not re.search(r"^repl-timeout", redis_boot, re.M)  # redis's default, 60 s
+    return {
+        "nginx keepalive_timeout": found(r"keepalive_timeout\s+(\d+)", nginx),
+        "mysql slave_net_timeout": found(r"^slave_net_timeout\s*=\s*(\d+)", mysql),
+        "sentinel down-after": found(r"RH_REDIS_DOWN_AFTER_MS:-(\d+)", redis_boot) / 1000,
+        "sentinel failover-timeout": found(r"RH_REDIS_FAILOVER_TIMEOUT_MS:-(\d+)", redis_boot)
+        / 1000,
+        "redis repl-timeout": 60.0,
+        "socket.io ping interval + timeout": 25.0 + 20.0,  # python-engineio's defaults
+    }
+
+
+@pytest.mark.parametrize("path", ["long-outage.yaml", "nightly/long-outage-30m.yaml"])
+def test_long_outages_outlast_every_timeout_of_the_stack(path: str) -> None:
+    """Every reboot of the long-outage scenarios keeps its host away longer than each of the
+    stack's timeouts, so effects that need that (resyncs, reconnects, expired caches) occur."""
+    scenario = load(README.parent / path)
+    reboots = [s for s in scenario.steps if isinstance(s, Reboot)]
+    assert {r.host for r in reboots} == {"lb1", "app1", "redis2", "mysql2"}
+    timeouts = _stack_timeouts()
+    for r in reboots:
+        short = {k: v for k, v in timeouts.items() if r.down_for <= v}
+        assert not short, f"{r.host} away {r.down_for}s, not longer than {short}"
+    assert scenario.clients.keepalive and scenario.clients.dns_min_ttl > 1

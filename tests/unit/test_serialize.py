@@ -6,6 +6,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from pathlib import Path
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -205,3 +206,48 @@ def test_events_ops_and_step_errors() -> None:
         "cause": "not-recovered",
         "checks": [to_json(check)],
     }
+
+
+def test_every_json_document_matches_its_shipped_schema(tmp_path: Path) -> None:
+    """check, run (and results.json), list and one-shot documents carry schema_version and
+    validate against the JSON Schemas shipped in the package; a document missing a key does
+    not."""
+    import jsonschema
+
+    from harness.report import write_reports
+    from harness.serialize import SCHEMAS, document, schema
+    from tests.unit.test_report import sample_results
+
+    for name in SCHEMAS:
+        jsonschema.Draft202012Validator.check_schema(schema(name))
+    results = sample_results()
+    checks = [CheckResult("limits", "app1", False, "e", "o", causes=("nofile-below-minimum",))]
+    events = [Event(1.0, EventKind.POWER_OFF, "app1", "hard", 0.2)]
+    written = json.loads(write_reports(results, tmp_path)["results.json"].read_text())
+    cases = {
+        "check": document(results=checks),
+        "run": document(scenarios=results),
+        "oneshot": document(command="reboot", events=events),
+    }
+    for name, doc in cases.items():
+        jsonschema.validate(json.loads(json.dumps(doc)), schema(name))
+    jsonschema.validate(written, schema("run"))
+    broken = json.loads(json.dumps(cases["check"]))
+    del broken["results"][0]["causes"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema("check"))
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**cases["run"], "schema_version": 2}, schema("run"))
+
+
+def test_list_json_matches_its_schema() -> None:
+    import subprocess
+    import sys
+
+    import jsonschema
+
+    from harness.serialize import schema
+
+    proc = subprocess.run([sys.executable, "-m", "harness", "list", "--json"],
+                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    jsonschema.validate(json.loads(proc.stdout), schema("list"))

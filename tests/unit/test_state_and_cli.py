@@ -126,6 +126,10 @@ def test_context_hash_changes_with_content_and_mode(tmp_path: Path) -> None:
         ["frobnicate"],
         ["check", "--project", "x", "--bogus"],
         ["up", "--project", "x", "--timeout", "soon"],
+        ["up", "--project", "x", "--timeout", "nan"],
+        ["up", "--project", "x", "--timeout", "-5"],
+        ["check", "--project", "x", "--deadline", "inf"],
+        ["check", "--project", "x", "--deadline", "0"],
     ],
 )
 def test_cli_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -208,3 +212,39 @@ def test_state_of_another_version_loads_or_says_the_way_out() -> None:
         UsageError, match=r"project.json: unreadable project state .*down --project p1"
     ):
         ProjectState.load("p1")
+
+
+def test_forgetting_never_leaves_the_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project name from a crafted label (`../x`, `/etc`, `.`) is refused: nothing outside
+    the state directory's projects/ can be removed; gc skips such labels altogether."""
+    from harness.errors import UsageError
+    from harness.state import ProjectState
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    precious = tmp_path / "state" / "reboot-harness" / "precious"
+    precious.mkdir(parents=True)
+    (tmp_path / "state" / "reboot-harness" / "projects").mkdir()
+    for name in ("../precious", "..", ".", "/etc", "a/../../precious", ""):
+        with pytest.raises(UsageError):
+            ProjectState.forget(name)
+    assert precious.is_dir()
+
+    from harness.stack import lifecycle
+
+    class Listing:
+        def __init__(self, labels: list[dict[str, str]]) -> None:
+            self.items = [type("R", (), {"attrs": {"Labels": x}})() for x in labels]
+
+        def list(self, **_kw: object) -> list[object]:
+            return self.items
+
+    crafted = {"org.reboot-harness.managed": "true", "com.docker.compose.project": "../precious",
+               "org.reboot-harness.owner": "1:1@nowhere"}  # fmt: skip
+    fake = type("C", (), {"containers": Listing([crafted]), "networks": Listing([]),
+                          "volumes": Listing([])})()  # fmt: skip
+    monkeypatch.setattr(lifecycle, "client", lambda: fake)
+    assert lifecycle._labelled_projects() == {}
+    assert lifecycle.gc(include_kept=True).projects == []
+    assert precious.is_dir()

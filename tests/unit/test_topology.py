@@ -65,6 +65,14 @@ def test_own_topology_loads_and_drives_validation(tmp_path: Path) -> None:
         ("lbs: [a\n", "YAML syntax error"),
         ("tmp: {app9: keep}\n", "tmp.app9: 'app9' is not a host of daemons"),
         ("tmp: {app1: wipe}\n", "tmp.app1: unknown policy 'wipe'; valid: clear, keep"),
+        ("lbs: [lb1]\nlbs: [lb2]\n", "duplicate key 'lbs'"),
+        ("tmp: {app1: no}\n", "tmp.app1: unknown policy 'no'"),  # YAML 1.2: 'no' is text
+        ("domain: " + "[" * 200 + "]" * 200 + "\n", "nested deeper"),
+        ("domain: x\n" + "#" * (1 << 20) + "\n", "the limit is 1048576 bytes"),
+        (
+            "daemons: {'../x': [nginx]}\nlbs: ['../x']\n",
+            "daemons: '../x' is not a compose service name",
+        ),
     ],
 )
 def test_bad_topology_files_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -87,4 +95,7 @@ def test_cli_list_with_topology(tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert proc.returncode == 2 and "unknown host" in proc.stderr
+    assert proc.returncode == 2, proc.stderr
+    # the first shipped scenario names a host (here a load balancer) the topology does not have
+    assert "scenarios/" in proc.stderr and ": unknown " in proc.stderr, proc.stderr
+    assert "known: edge1" in proc.stderr, proc.stderr

@@ -1,0 +1,76 @@
+"""The Chaos Toolkit extension, with the real `chaos run`, against a stack from `up`: the
+example experiment completes (steady state held before and after a power loss), and the one
+that leaves a host off deviates — and its rollback heals the stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import unique_project
+
+pytestmark = pytest.mark.docker
+INDEPENDENT = False  # one stack (module fixture) for both experiments: one worker
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "chaostoolkit"
+RH = [sys.executable, "-m", "harness"]
+CHAOS = shutil.which("chaos", path=str(Path(sys.executable).parent)) or "chaos"
+
+
+@pytest.fixture(scope="module")
+def project() -> Iterator[str]:
+    name = unique_project("chaos")
+    up = subprocess.run([*RH, "up", "--project", name], capture_output=True, text=True,
+                        timeout=600)  # fmt: skip
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield name
+    finally:
+        subprocess.run([*RH, "down", "--project", name], capture_output=True, timeout=300)
+
+
+def _chaos(experiment: str, project: str, tmp: Path) -> dict[str, object]:
+    journal = tmp / f"{experiment}.journal.json"
+    proc = subprocess.run(
+        [CHAOS, "--no-version-check", "--log-file", str(tmp / "chaostoolkit.log"), "run",
+         "--rollback-strategy", "always", "--journal-path", str(journal),
+         str(EXAMPLES / experiment)],
+        capture_output=True, text=True, timeout=900, cwd=tmp,
+        env={**os.environ, "RH_PROJECT": project},
+    )  # fmt: skip
+    assert journal.is_file(), proc.stdout + proc.stderr
+    loaded: dict[str, object] = json.loads(journal.read_text())
+    return loaded
+
+
+def test_the_example_experiment_completes(project: str, tmp_path: Path) -> None:
+    journal = _chaos("experiment.json", project, tmp_path)
+    assert journal["status"] == "completed" and journal["deviated"] is False, journal
+    assert journal["steady_states"]["before"]["steady_state_met"] is True  # type: ignore[index]
+    assert journal["steady_states"]["after"]["steady_state_met"] is True  # type: ignore[index]
+    runs = journal["run"]
+    assert isinstance(runs, list)
+    power = next(r for r in runs if r["activity"]["name"] == "power-loss-app1")
+    kinds = [(e["kind"], e["host"]) for e in power["output"]]
+    assert kinds == [("power off", "app1"), ("power on", "app1")], power["output"]
+
+
+def test_an_experiment_that_leaves_a_host_off_deviates_and_is_healed(
+    project: str, tmp_path: Path
+) -> None:
+    journal = _chaos("deviates.json", project, tmp_path)
+    # chaostoolkit: the run completed, and the steady state deviated
+    assert journal["status"] == "completed" and journal["deviated"] is True, journal
+    assert journal["steady_states"]["after"]["steady_state_met"] is False  # type: ignore[index]
+    (rollback,) = journal["rollbacks"]  # type: ignore[misc]
+    assert rollback["status"] == "succeeded" and "redis2" in rollback["output"], rollback
+    wait = subprocess.run([*RH, "wait", "--project", project, "--within", "120s"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert wait.returncode == 0, wait.stdout + wait.stderr

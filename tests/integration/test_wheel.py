@@ -1,0 +1,58 @@
+"""The wheel works on its own: built from this checkout, installed into a fresh virtualenv
+outside the repository, it knows every shipped scenario and incident and runs one — compose/
+and scenarios/ travel inside the package (harness/_data), found through importlib.resources."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.docker
+INDEPENDENT = True
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{cmd} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
+    unset = ("PYTHONPATH", "RH_COMPOSE_DIR", "RH_SCENARIOS_DIR", "VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    wheels = tmp_path / "wheels"
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
+         tmp_path, env, 600)  # fmt: skip
+    (wheel,) = wheels.glob("reboot_harness-*.whl")
+    venv.create(tmp_path / "venv", with_pip=True)
+    bin_dir = tmp_path / "venv" / "bin"
+    _run([str(bin_dir / "pip"), "install", "-q", str(wheel)], tmp_path, env, 900)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    tool = str(bin_dir / "reboot-harness")
+
+    listed = json.loads(_run([tool, "list", "--json"], work, env, 120))["scenarios"]
+    shipped = sorted(p.stem for p in (REPO / "scenarios").glob("*.yaml"))
+    assert [s["name"] for s in listed] == shipped
+    for s in listed:
+        assert "/site-packages/harness/_data/scenarios/" in s["file"], s["file"]
+    where = _run([str(bin_dir / "python"), "-c",
+                  "from harness import catalog, paths; from harness.serialize import schema;"
+                  " print(paths.default_compose_dir()); print(*catalog.known_incidents());"
+                  " print(schema('run')['title'])"],
+                 work, env, 60).splitlines()  # fmt: skip
+    assert where[0].endswith("/site-packages/harness/_data/compose"), where
+    incidents = sorted(p.stem for p in (REPO / "compose" / "incidents").glob("*.yaml"))
+    assert where[1].split() == incidents
+    assert where[2] == "reboot-harness run --json, and results.json", "the JSON Schemas ship"
+
+    out = _run([tool, "run", "cold-start"], work, env, 900)
+    assert "scenarios: 1 passed, 0 failed" in " ".join(out.split()), out
