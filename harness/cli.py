@@ -129,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
         help="write results.json, downtime.csv/.md, report.html and plan.md here",
     )
     run.add_argument("--keep", action="store_true", help="leave each stack running afterwards")
+    run.add_argument(
+        "--max-planned",
+        default="4h",
+        metavar="DURATION",
+        help="refuse a scenario whose own plan (time off, sleeps, waits, timeouts) is longer"
+        " (default 4h)",
+    )
     run.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
     _incidents_option(run)
     run.add_argument(
@@ -461,6 +468,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 else []
             ),
             "file": s.source,
+            "planned_s": s.planned_s,
         }
         for s in scenarios
     ]
@@ -506,6 +514,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for f in args.compose:
         if not f.is_file():
             raise UsageError(f"{f}: compose file not found")
+    from harness.scenario import format_seconds, parse_duration
+
+    ceiling = parse_duration(
+        args.max_planned, where="--max-planned", minimum=1.0, maximum=7 * 86400.0,
+        allow_zero=False,
+    )  # fmt: skip
+    for s in scenarios:
+        if s.planned_s > ceiling:
+            raise UsageError(
+                f"{s.source or s.name}: its plan takes up to {format_seconds(s.planned_s)} (time"
+                f" off, sleeps, waits, timeouts), more than --max-planned"
+                f" {format_seconds(ceiling)}; split it, or raise --max-planned"
+            )
     if args.report is not None:
         _writable_folder(args.report, "--report")
     plan = [(s, v) for s in scenarios for v in (("incident",) if args.incident else s.variants)]

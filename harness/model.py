@@ -592,6 +592,38 @@ class Scenario:
     def variants(self) -> tuple[str, ...]:
         return ("fixed", "incident") if self.reproduces else ("fixed",)
 
+    @property
+    def planned_s(self) -> float:
+        """The longest this scenario can take by its own plan: every time off, sleep, wait and
+        timeout its steps name, then ``recover_within`` (not counting how long hosts take to
+        boot, nor bringing the stack up)."""
+        return sum(planned_step_s(step) for step in self.steps) + self.expect.recover_within
+
+
+DNS_READ_BACK_S = 5.0  # how long a DNS rotation may take to be served (faults.operations)
+
+
+def planned_step_s(step: Step) -> float:
+    """The longest one step can take by its own parameters."""
+    if isinstance(step, Reboot):
+        return step.down_for + (step.grace if step.mode == "graceful" else 0.0)
+    if isinstance(step, Stop):
+        return step.grace if step.mode == "graceful" else 0.0
+    if isinstance(step, Sleep):
+        return step.seconds
+    if isinstance(step, WaitRecovered):
+        return step.within
+    if isinstance(step, DnsRotate):
+        return step.wait + DNS_READ_BACK_S
+    if isinstance(step, SentinelFailover | MysqlFailover):
+        return step.timeout
+    if isinstance(step, Rolling):
+        grace = 10.0 if step.mode == "graceful" else 0.0
+        return len(step.hosts) * (step.down_for + grace + step.recover_within)
+    if isinstance(step, FullRestart):
+        return step.down_for + (10.0 if step.mode == "graceful" else 0.0)
+    return 0.0  # kill, start
+
 
 class Category(StrEnum):
     """What an event is to the verdicts and reports: a fault done to a host, an operator's move,

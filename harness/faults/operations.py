@@ -11,9 +11,15 @@ from harness.checks.dns import ask_as_clients, ask_direct
 from harness.checks.redis_roles import observe
 from harness.errors import FaultError, UsageError
 from harness.faults.base import RunContext
-from harness.model import DnsRotate, EventKind, MysqlFailover, SentinelFailover
+from harness.model import (
+    DNS_READ_BACK_S,
+    DnsRotate,
+    EventKind,
+    MysqlFailover,
+    SentinelFailover,
+)
 
-READ_BACK_S = 5.0  # how long a rotation may take to be served (dnsmasq reloads in ~10 ms)
+READ_BACK_S = DNS_READ_BACK_S  # how long a rotation may take to be served (dnsmasq: ~10 ms)
 
 
 def dns_rotate(ctx: RunContext, step: DnsRotate) -> None:

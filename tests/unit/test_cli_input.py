@@ -268,3 +268,28 @@ def test_a_report_folder_that_cannot_be_written_is_refused_first(tmp_path: Path)
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and f"--report {folder}: cannot write there" in lines[0], lines
+
+
+def test_a_scenario_planned_longer_than_the_ceiling_is_refused() -> None:
+    """`run` refuses, before anything starts, a scenario whose own plan (time off, sleeps,
+    waits, timeouts) exceeds --max-planned (default 4h; the nightly 30-minute outages fit)."""
+    nightly = str(ROOT / "scenarios" / "nightly" / "long-outage-30m.yaml")
+    proc = run("run", nightly, "--max-planned", "1h")
+    assert proc.returncode == 2
+    assert "long-outage-30m.yaml: its plan takes up to 7640s" in proc.stderr
+    assert "more than --max-planned 1h" in proc.stderr
+    proc = run("run", nightly)  # within the default: only the missing engine stops it
+    assert proc.returncode == 2 and "no Docker engine reachable" in proc.stderr
+    proc = run("run", "cold-start", "--max-planned", "soon")
+    assert proc.returncode == 2 and "--max-planned: " in proc.stderr
+
+
+def test_planned_time_adds_up_every_step() -> None:
+    from harness import catalog
+
+    (piddir,) = catalog.resolve(["graphite-piddir"])
+    assert piddir.planned_s == 10 + 30  # a graceful reboot's grace, then recover_within
+    (week,) = catalog.resolve(["xen-reboot-week"])
+    # 3 s sleep, 4 rotations (2 s + 5 s read-back), 10 graceful reboots (5 s off + 10 s grace),
+    # 11 waits of 60 s, a Sentinel failover (30 s), 2 MySQL failovers (30 s), recovery 60 s
+    assert week.planned_s == 3 + 4 * 7 + 10 * 15 + 11 * 60 + 30 + 2 * 30 + 60
