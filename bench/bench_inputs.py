@@ -51,6 +51,14 @@ def main() -> int:
         (d / "bad-compose.yaml").write_text("services:\n  app1: [\n")
         bad_compose = str(d / "bad-compose.yaml")
         cases["compose-unparsable"] = ["run", str(d / "ok.yaml"), "--compose", bad_compose]
+        (d / "dup-topology.yaml").write_text("lbs: [lb1]\nlbs: [lb2]\n")
+        cases["topology-duplicate-key"] = [
+            "run", str(d / "ok.yaml"), "--topology", str(d / "dup-topology.yaml")
+        ]  # fmt: skip
+        nightly = str(ROOT / "scenarios" / "nightly" / "long-outage-30m.yaml")
+        cases["planned-too-long"] = ["run", nightly, "--max-planned", "1h"]
+        cases["report-unwritable"] = ["run", str(d / "ok.yaml"), "--report", "/proc/rh-reports"]
+        cases["own-incidents-missing"] = ["run", str(d / "ok.yaml"), "--incidents", str(d / "no")]
         floor = [timed([sys.executable, "-c", "pass"], env)[0] for _ in range(args.rounds)]
         base = statistics.median(floor)
         worst = 0.0

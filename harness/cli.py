@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--timeout", type=_seconds, default=240.0, help="seconds to wait (default 240)")
     up.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
+    up.add_argument(
+        "--allow-unsafe-compose",
+        action="store_true",
+        help="start even compose files that void the rehearsal (privileged, host namespaces,"
+        " the Docker socket, no tmpfs /run or boot ulimits, ports beyond 127.0.0.1)",
+    )
 
     check = sub.add_parser("check", help="run every recovery check once against a running stack")
     check.add_argument("--project", required=True)
@@ -130,6 +136,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--keep", action="store_true", help="leave each stack running afterwards")
     run.add_argument(
+        "--max-duration",
+        metavar="DURATION",
+        help="stop after this long (e.g. 2h): the scenario running is healed and its stack"
+        " removed; exit 1 naming what did not finish (the finished ones are reported)",
+    )
+    run.add_argument(
         "--max-planned",
         default="4h",
         metavar="DURATION",
@@ -138,6 +150,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
     _incidents_option(run)
+    run.add_argument(
+        "--allow-unsafe-compose",
+        action="store_true",
+        help="start even compose files that void the rehearsal (privileged, host namespaces,"
+        " the Docker socket, no tmpfs /run or boot ulimits, ports beyond 127.0.0.1)",
+    )
     run.add_argument(
         "--compose",
         action="append",
@@ -375,6 +393,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             topology_file=args.topology,
             progress=lambda msg: err.print(f"[dim]{msg}[/]"),
+            allow_unsafe=args.allow_unsafe_compose,
         )
     except CheckTimeout as e:
         err.print(f"[red]up failed:[/] {e}")
@@ -527,6 +546,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f" off, sleeps, waits, timeouts), more than --max-planned"
                 f" {format_seconds(ceiling)}; split it, or raise --max-planned"
             )
+    limit = None
+    if args.max_duration is not None:
+        limit = parse_duration(
+            args.max_duration, where="--max-duration", minimum=1.0, maximum=7 * 86400.0,
+            allow_zero=False,
+        )  # fmt: skip
     if args.report is not None:
         _writable_folder(args.report, "--report")
     plan = [(s, v) for s in scenarios for v in (("incident",) if args.incident else s.variants)]
@@ -538,28 +563,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if reaped.projects:
         err.print(f"removed {len(reaped.projects)} stacks left by dead runs")
     results: list[ScenarioResult] = []
-    for scenario, variant in plan:
-        label = f"{scenario.name}[{variant}]"
-        with err.status(f"{label}: starting") as status:
+    unfinished = ""
+    try:
+        with interrupts.time_limit(limit):
+            for scenario, variant in plan:
+                label = f"{scenario.name}[{variant}]"
+                with err.status(f"{label}: starting") as status:
 
-            def progress(msg: str, _label: str = label) -> None:
-                status.update(f"{_label}: {escape(msg)}")
-                err.print(f"[dim]{_label}: {escape(msg)}[/]")
+                    def progress(msg: str, _label: str = label) -> None:
+                        status.update(f"{_label}: {escape(msg)}")
+                        err.print(f"[dim]{_label}: {escape(msg)}[/]")
 
-            result = run_scenario(
-                scenario,
-                variant,
-                incident=args.incident,
-                keep=args.keep,
-                extra_compose=args.compose,
-                topology_file=args.topology,
-                progress=progress,
+                    result = run_scenario(
+                        scenario,
+                        variant,
+                        incident=args.incident,
+                        keep=args.keep,
+                        extra_compose=args.compose,
+                        topology_file=args.topology,
+                        progress=progress,
+                        allow_unsafe=args.allow_unsafe_compose,
+                    )
+                results.append(result)
+                mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
+                say.print(f"{mark} {label} ({result.duration_s:.0f}s): {escape(result.reason)}")
+                if args.keep:
+                    say.print(f"  stack kept: reboot-harness down --project {result.project}")
+    except interrupts.TimeUp:
+        labels = [f"{s.name}[{v}]" for s, v in plan][len(results) :]
+        if labels:  # (the time may run out just after the last one finished)
+            stopped, rest = labels[0], labels[1:]
+            unfinished = (
+                f"stopped after --max-duration {format_seconds(limit or 0)}: {stopped} did not"
+                " finish (healed, its stack removed)"
+                + (f"; not started: {', '.join(rest)}" if rest else "")
             )
-        results.append(result)
-        mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
-        say.print(f"{mark} {label} ({result.duration_s:.0f}s): {escape(result.reason)}")
-        if args.keep:
-            say.print(f"  stack kept: reboot-harness down --project {result.project}")
     table = Table(title="scenarios")
     for col in ("scenario", "variant", "result", "time", "why"):
         table.add_column(col, overflow="fold")
@@ -583,6 +621,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from harness.serialize import document
 
         print(json.dumps(document(scenarios=results), indent=2), flush=True)
+    if unfinished:
+        _say(f"reboot-harness run: {unfinished}")
+        return EXIT_FAIL
     return EXIT_OK if passed == len(results) else EXIT_FAIL
 
 

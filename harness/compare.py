@@ -39,13 +39,16 @@ class Floor:
     abs_: float
 
 
-# Defaults from run-to-run spread measured on the CI machine (bench/RESULTS.md, "Noise floors
-# for compare"): above the largest difference between repeats of the same commit.
+# Defaults from the run-to-run spread measured on the CI machine (bench/RESULTS.md, "Noise
+# floors for compare": 3 repeats of xen-reboot-week and reboot-each-host, one commit): each
+# absolute floor is above the largest difference seen between two repeats of the same value
+# (recovery 5.2 s, downtime 6.4 s, longest window 3.1 s, errors 16, reconnect 0.15 s), and a
+# doubled recovery of a typical run (7 s -> 14 s) is still a regression.
 FLOORS: Mapping[str, Floor] = {
-    "recovery_s": Floor(0.5, 3.0),
-    "downtime_s": Floor(0.5, 1.0),
-    "longest_s": Floor(0.5, 1.0),
-    "errors": Floor(0.5, 10.0),
+    "recovery_s": Floor(0.75, 6.0),
+    "downtime_s": Floor(0.5, 7.0),
+    "longest_s": Floor(0.5, 4.0),
+    "errors": Floor(0.5, 20.0),
     "reconnect_s": Floor(0.5, 2.0),
     "lost_writes": Floor(0.0, 0.0),  # any acknowledged write lost is a regression
 }

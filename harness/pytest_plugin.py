@@ -30,6 +30,7 @@ KEEP = "--rh-keep"
 VARIANT = "--rh-variant"
 REPORT = "--rh-report"
 SCENARIOS = "--rh-scenarios"
+MAX_DURATION = "--rh-max-duration"
 SCENARIOS_INI = "rh_scenarios"
 MARKERS = (
     "docker: needs a Docker engine with Compose v2",
@@ -80,11 +81,52 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
     )
     group.addoption(
+        MAX_DURATION,
+        metavar="SECONDS",
+        type=_seconds,
+        default=None,
+        help="fail a scenario item (or a test using rh_stack) still running after this long:"
+        " it is healed and its stack removed, the session goes on",
+    )
+    group.addoption(
         VARIANT,
         choices=("all", "fixed", "incident"),
         default="all",
         help="which variants of incident scenarios to collect (default: all)",
     )
+
+
+def _seconds(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds above 0, got {text!r}")
+    return value
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """--rh-max-duration: a harness item still running when the time is up fails (its faults
+    healed and its stack removed as on Ctrl-C), and the session goes on."""
+    limit = item.config.getoption(MAX_DURATION)
+    harness_item = isinstance(item, ScenarioItem) or "rh_stack" in getattr(item, "fixturenames", ())
+    if limit is None or not harness_item:
+        return (yield)
+    from harness import interrupts
+
+    try:
+        with interrupts.time_limit(limit):
+            return (yield)
+    except interrupts.TimeUp:
+        pytest.fail(
+            f"did not finish within {MAX_DURATION} {limit:g}s (healed, its stack removed)",
+            pytrace=False,
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:

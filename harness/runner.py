@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.checks import run_checks
-from harness.errors import CheckTimeout, HarnessError, UsageError
+from harness.errors import CheckTimeout, UsageError
 from harness.interrupts import shielded
 from harness.model import CheckResult
 from harness.owner import Owner
@@ -34,6 +34,7 @@ def bring_up(
     owner: Owner | None = None,
     topology_file: Path | None = None,
     progress: Progress = lambda _: None,
+    allow_unsafe: bool = False,
 ) -> UpReport:
     """Start stack ``name`` and wait until every check passes; on failure remove it.
 
@@ -48,11 +49,12 @@ def bring_up(
         owner=owner,
         topology_file=topology_file,
         progress=progress,
+        allow_unsafe=allow_unsafe,
     )
     started = time.time()
     try:
         readiness = wait_recovered(stack, timeout=timeout, started=started, progress=progress)
-    except (HarnessError, KeyboardInterrupt) as e:
+    except BaseException as e:  # any failure once the stack exists removes it, bugs included
         with shielded():
             if isinstance(e, CheckTimeout):
                 e.args = (e.args[0] + "\n" + failure_logs(stack, e.results),)

@@ -139,6 +139,7 @@ def run_scenario(
     extra_compose: Sequence[Path] = (),
     topology_file: Path | None = None,
     progress: Progress = lambda _: None,
+    allow_unsafe: bool = False,
 ) -> ScenarioResult:
     """Run one variant of ``scenario`` on a fresh stack and judge it (harness.judge).
 
@@ -166,6 +167,7 @@ def run_scenario(
                 timeout=300,
                 topology_file=topology_file,
                 progress=progress,
+                allow_unsafe=allow_unsafe,
             )
         except CheckTimeout as e:
             result.reason = f"stack did not come up: {str(e).splitlines()[0]}"

@@ -363,8 +363,15 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
         lb, ["bash", "-c", _READ_SCRIPT, "rh-nginx", topo.nginx_error_log, *wanted], timeout=15
     )
     log, _, rest = read.stdout.partition(_SPLIT + "\n")
-    config, _, reach = rest.partition(_REACH_SPLIT + "\n")
-    unreachable, reached = reachability(lb, parse_reach(reach), serving, apps.static, apps.actual)
+    config, marked, reach = rest.partition(_REACH_SPLIT + "\n")
+    if not marked:  # the read itself failed: say so, not "no upstream server"
+        problems.append(Problem("check-crashed", f"cannot read {lb}'s nginx ({read.brief()})"))
+        unreachable: list[Problem] = []
+        reached: list[str] = []
+    else:
+        unreachable, reached = reachability(
+            lb, parse_reach(reach), serving, apps.static, apps.actual
+        )
     # A backend that does not answer is not in rotation either (whatever the reason: the
     # processes check says which). Judged here too, so that one round of checks cannot pass on
     # a view of the apps taken before one of them served.

@@ -27,6 +27,7 @@ from harness.paths import default_compose_dir
 from harness.stack.core import PROJECT_LABEL, Stack
 from harness.stack.engine import client, compose_version
 from harness.stack.images import build_images, ensure_base_image
+from harness.stack.safety import unsafe
 from harness.state import (
     PROJECT_NAME,
     ProjectState,
@@ -110,8 +111,10 @@ def start(
     owner: Owner | None = None,
     topology_file: Path | None = None,
     progress: Progress = lambda _: None,
+    allow_unsafe: bool = False,
 ) -> Stack:
     """Build what is missing and start stack ``name`` (does not wait for it to be ready).
+    ``allow_unsafe``: start even a configuration harness.stack.safety refuses (with a warning).
 
     Raises:
         UsageError: the project exists already or a compose file is missing.
@@ -161,6 +164,17 @@ def start(
         state.save(secret_values)
         if not tried - {prefix}:
             resolved = _validate_compose(state)
+            problems = unsafe(resolved)
+            if problems and not allow_unsafe:
+                ProjectState.forget(state.name)
+                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                raise UsageError(
+                    f"compose files ({', '.join(state.compose_files[1:]) or 'stack.yaml'}) are"
+                    f" not safe to rehearse with: {problems[0]}{more}; remove it, or pass"
+                    " --allow-unsafe-compose"
+                )
+            for problem in problems:
+                progress(f"warning: unsafe compose, allowed: {problem}")
             boot = _boot_override(state, resolved, topology or Topology(domain=domain))
             if boot is not None:
                 state = state.with_changes(compose_files=(*state.compose_files, str(boot)))
@@ -185,6 +199,11 @@ def start(
                 f"stack {name}: `docker compose up` failed:\n"
                 + "\n".join(last_error.splitlines()[-10:])
             ) from e
+        except Exception:  # whatever else went wrong (a bug included): nothing stays behind
+            with shielded():
+                _remove_resources(name)
+                ProjectState.forget(name)
+            raise
         return Stack(state, topology)
     ProjectState.forget(name)
     raise StackError(f"stack {name}: no free subnet after {len(tried)} tries: {last_error}")

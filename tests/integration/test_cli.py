@@ -237,6 +237,33 @@ def test_up_with_a_compose_file_that_does_not_parse_exits_2(tmp_path: Path) -> N
     assert rh("check", "--project", name).returncode == 2, "the project was forgotten"
 
 
+def test_up_refuses_an_unsafe_compose_override_unless_allowed(tmp_path: Path) -> None:
+    """A privileged host (or any setting that voids the rehearsal) is refused before anything
+    is created, naming service and key; --allow-unsafe-compose starts one (here a port
+    published on every address: this machine's engine cannot start privileged containers)
+    with a warning per setting."""
+    override = tmp_path / "unsafe.yaml"
+    override.write_text("services:\n  app1:\n    privileged: true\n")
+    name = unique_project("unsafe")
+    proc = rh("up", "--project", name, "--compose", str(override))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "not safe to rehearse with: service app1: privileged: " in lines[0], lines[0]
+    assert "--allow-unsafe-compose" in lines[0] and "unsafe.yaml" in lines[0]
+    assert labelled(name) == []
+    open_port = tmp_path / "open-port.yaml"
+    open_port.write_text("services:\n  app1:\n    ports: ['0.0.0.0::8001']\n")
+    proc = rh("up", "--project", name, "--compose", str(open_port))
+    assert proc.returncode == 2 and "port 8001 published on 0.0.0.0" in proc.stderr, proc.stderr
+    try:
+        proc = rh("up", "--project", name, "--compose", str(open_port), "--allow-unsafe-compose")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "warning: unsafe compose, allowed: service app1: ports: port 8001" in proc.stderr
+    finally:
+        rh("down", "--project", name)
+
+
 def test_no_engine_exits_2_with_a_hint() -> None:
     """With no engine reachable, commands exit 2 and say what to install."""
     env = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}

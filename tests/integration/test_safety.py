@@ -34,7 +34,10 @@ def test_every_host_is_a_plain_server(tmp_path: Path, incident: str | None) -> N
     """No privileged mode, no added capabilities, ports only on 127.0.0.1, tmpfs /run, boot
     ulimits 1024/16384, no restart policy, and the managed label on every service, network and
     volume — for the stack and for every incident override."""
+    from harness.stack.safety import unsafe
+
     cfg = resolved(tmp_path, *([incident] if incident else []))
+    assert unsafe(cfg) == [], "what `up` refuses without --allow-unsafe-compose"
     services = cfg["services"]
     assert isinstance(services, dict) and len(services) == 11
     for name, svc in services.items():
@@ -59,3 +62,25 @@ def test_no_secret_is_baked_into_an_image() -> None:
     for image in docker.from_env().images.list(name="reboot-harness/*"):
         env = image.attrs["Config"].get("Env") or []
         assert not [e for e in env if "PASSWORD" in e], (image.tags, env)
+
+
+def test_a_failure_of_any_kind_after_the_stack_started_removes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not only the harness's own errors: an injected bug (RuntimeError) while waiting for a
+    fresh stack to come up removes everything it had created."""
+    from harness import runner
+    from tests.integration.conftest import unique_project
+    from tests.integration.test_cli import labelled
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(runner, "wait_recovered", boom)
+    name = unique_project("boom")
+    with pytest.raises(RuntimeError, match="injected"):
+        runner.bring_up(name, keep=False, timeout=60)
+    assert labelled(name) == []
+    from harness.state import ProjectState
+
+    assert name not in ProjectState.known()

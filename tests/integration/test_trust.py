@@ -176,3 +176,17 @@ def test_two_runs_at_once_share_nothing() -> None:
         for proc in procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_run_past_its_max_duration_stops_heals_and_says_what_did_not_finish() -> None:
+    """`run --max-duration`: when the time is up the scenario running is healed and its stack
+    removed (nothing owned by the run remains), exit 1, and one line names the scenario that
+    did not finish and those not started."""
+    proc = spawn("run", "cold-start", "graphite-piddir", "--max-duration", "20s")
+    _out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err[-3000:]
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("reboot-harness run: stopped after --max-duration 20s: "), line
+    assert "cold-start[fixed] did not finish (healed, its stack removed)" in line, line
+    assert "not started: graphite-piddir[fixed], graphite-piddir[incident]" in line, line
+    assert owned_by({proc.pid}) == []

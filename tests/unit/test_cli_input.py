@@ -293,3 +293,9 @@ def test_planned_time_adds_up_every_step() -> None:
     # 3 s sleep, 4 rotations (2 s + 5 s read-back), 10 graceful reboots (5 s off + 10 s grace),
     # 11 waits of 60 s, a Sentinel failover (30 s), 2 MySQL failovers (30 s), recovery 60 s
     assert week.planned_s == 3 + 4 * 7 + 10 * 15 + 11 * 60 + 30 + 2 * 30 + 60
+
+
+def test_a_bad_max_duration_is_refused() -> None:
+    for value in ("0s", "soon", "-1"):
+        proc = run("run", "cold-start", "--max-duration", value)
+        assert proc.returncode == 2 and "--max-duration: " in proc.stderr, proc.stderr

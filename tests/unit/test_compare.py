@@ -50,19 +50,27 @@ def test_identical_runs_have_no_regression() -> None:
 
 
 def test_one_hosts_downtime_doubled_is_a_regression_naming_it() -> None:
-    new = _result()
-    new["verdicts"]["hosts"][1]["downtime_s"] = 2.5
-    got = compare([_result()], [new])
+    base, new = _result(downtime=8.0), _result(downtime=8.0)
+    new["verdicts"]["hosts"][1]["downtime_s"] = 16.0
+    got = compare([base], [new])
     assert [(c.scenario, c.where, c.metric, c.baseline, c.new) for c in got.regressions] == [
-        ("week[fixed]", "mysql2/mysql", "downtime_s", 1.0, 2.5)
+        ("week[fixed]", "mysql2/mysql", "downtime_s", 8.0, 16.0)
     ]
 
 
+def test_a_doubled_recovery_is_a_regression() -> None:
+    """The nightly job's question: a night whose recovery took twice as long as the night
+    before (7 s -> 14 s, as measured here) is a regression; the spread seen between repeats of
+    one commit (7.3 s -> 12.5 s) is not."""
+    assert judge("recovery_s", 7.0, 14.0, FLOORS) == "regression"
+    assert judge("recovery_s", 7.3, 12.5, FLOORS) == "noise"
+
+
 def test_noise_below_either_floor_is_not_a_regression() -> None:
-    assert judge("downtime_s", 1.0, 1.9, FLOORS) == "noise"  # +0.9 s: below the 1 s floor
-    assert judge("downtime_s", 10.0, 14.0, FLOORS) == "noise"  # +40 %: below the 50 % floor
-    assert judge("downtime_s", 10.0, 16.0, FLOORS) == "regression"
-    assert judge("downtime_s", 16.0, 4.0, FLOORS) == "improved"
+    assert judge("downtime_s", 0.04, 6.4, FLOORS) == "noise"  # +6.4 s: below the 7 s floor
+    assert judge("downtime_s", 20.0, 28.0, FLOORS) == "noise"  # +40 %: below the 50 % floor
+    assert judge("downtime_s", 20.0, 31.0, FLOORS) == "regression"
+    assert judge("downtime_s", 31.0, 10.0, FLOORS) == "improved"
     assert judge("lost_writes", 0.0, 1.0, FLOORS) == "regression", "any lost write"
     assert judge("recovery_s", None, 3.0, FLOORS) == "noise"
     assert judge("errors", 2.0, 2.0, {"errors": Floor(0, 0)}) == "same"
@@ -103,7 +111,7 @@ def test_the_command(tmp_path: Path) -> None:
     base = _write(tmp_path, "base.json", [_result()])
     worse = copy.deepcopy(_result())
     worse["verdicts"]["hosts"][0]["downtime_s"] = 9.0
-    new = _write(tmp_path, "new.json", [worse])
+    new = _write(tmp_path, "new.json", [worse])  # +8 s: beyond the 7 s and 50 % floors
     md = tmp_path / "cmp.md"
     proc = subprocess.run([*RH, "compare", str(base), str(new), "--md", str(md)],
                           capture_output=True, text=True, timeout=60)  # fmt: skip
@@ -137,7 +145,7 @@ def test_history_marks_failed_nights_and_regressions(tmp_path: Path) -> None:
     from harness.report.history import load_nights, render, series
 
     worse = _result()
-    worse["verdicts"]["hosts"][0]["downtime_s"] = 9.0
+    worse["verdicts"]["hosts"][0]["downtime_s"] = 9.0  # from 1 s: beyond both floors
     nights = []
     for i, scenarios in enumerate([[_result()], [worse], [_result(passed=False)]], 1):
         folder = tmp_path / f"night{i}"

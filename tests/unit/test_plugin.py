@@ -154,3 +154,32 @@ def test_scenario_directories_come_from_the_ini(pytester: pytest.Pytester) -> No
     result = pytester.runpytest_subprocess("--collect-only", "-q")
     result.stdout.fnmatch_lines(["rehearsals/one.yaml::cold-start[[]fixed[]]"])
     assert "scenarios/two.yaml" not in result.stdout.str()
+
+
+def test_max_duration_fails_a_harness_item_and_the_session_goes_on(
+    pytester: pytest.Pytester,
+) -> None:
+    """--rh-max-duration: a test using rh_stack (here a stand-in) still running when the time
+    is up fails with that said; the next test runs; a test not using the harness is not
+    limited."""
+    pytester.makeconftest("import pytest\n\n@pytest.fixture\ndef rh_stack():\n    yield None\n")
+    pytester.makepyfile(
+        """
+        import time
+
+        def test_slow(rh_stack):
+            time.sleep(30)
+
+        def test_next(rh_stack):
+            pass
+
+        def test_not_ours():
+            time.sleep(1.5)
+        """
+    )
+    result = pytester.runpytest_subprocess("--rh-max-duration", "1")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*did not finish within --rh-max-duration 1s*"])
+    assert result.duration < 25
+    bad = pytester.runpytest_subprocess("--rh-max-duration", "0")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR

@@ -248,3 +248,25 @@ def test_forgetting_never_leaves_the_state_directory(
     assert lifecycle._labelled_projects() == {}
     assert lifecycle.gc(include_kept=True).projects == []
     assert precious.is_dir()
+
+
+def test_a_time_limit_interrupts_and_waits_for_shielded_cleanup() -> None:
+    """interrupts.time_limit raises TimeUp (a KeyboardInterrupt: everything unwinds and heals)
+    once its time has passed; inside `shielded` it waits until the cleanup is done."""
+    import time
+
+    from harness import interrupts
+
+    began = time.monotonic()
+    with pytest.raises(interrupts.TimeUp), interrupts.time_limit(0.2):
+        time.sleep(5)
+    assert time.monotonic() - began < 2
+    cleaned = []
+    with pytest.raises(interrupts.TimeUp), interrupts.time_limit(0.1):
+        with interrupts.shielded():
+            time.sleep(0.4)
+            cleaned.append(True)
+        time.sleep(5)  # never reached: the deferred alarm is raised on leaving the shield
+    assert cleaned == [True]
+    with interrupts.time_limit(None):
+        pass

@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harness import catalog
 from harness.errors import ScenarioError, UsageError
@@ -99,3 +102,31 @@ def test_cli_list_with_topology(tmp_path: Path) -> None:
     # the first shipped scenario names a host (here a load balancer) the topology does not have
     assert "scenarios/" in proc.stderr and ": unknown " in proc.stderr, proc.stderr
     assert "known: edge1" in proc.stderr, proc.stderr
+
+
+_WORDS = st.sampled_from(
+    ["domain", "lbs", "apps", "dns_host", "daemons", "tmp", "redis_hosts", "mysql_hosts",
+     "graphite_host", "mysql_port", "lb1", "app1", "keep", "clear", "nginx", "../x", "", "yes"]
+)  # fmt: skip
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | _WORDS | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_WORDS, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_WORDS, _VALUES, max_size=6) | st.text(max_size=120))
+def test_fuzz_topology_files_raise_only_usage_errors(data: object) -> None:
+    """Any topology file either loads or raises a one-line UsageError naming the file, never
+    another exception."""
+    import tempfile
+
+    text = data if isinstance(data, str) else yaml.safe_dump(data, allow_unicode=True)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "t.yaml"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        try:
+            load_topology(path)
+        except UsageError as e:
+            assert "\n" not in str(e) and str(e).startswith(f"{path}"), str(e)
