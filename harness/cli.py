@@ -17,6 +17,7 @@ from rich.table import Table
 from harness import __version__, interrupts
 from harness.errors import CheckTimeout, EnvironmentProblem, HarnessError, UsageError
 from harness.model import CheckResult, Topology
+from harness.scenario.durations import seconds_option
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -47,21 +48,6 @@ def _incidents_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _seconds(text: str) -> float:
-    """A numeric option in seconds: finite, above 0, at most a day."""
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not math.isfinite(value) or not 0 < value <= 86400:
-        raise argparse.ArgumentTypeError(
-            f"expected seconds above 0 and at most 86400 (a day), got {text!r}"
-        )
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="reboot-harness",
@@ -80,7 +66,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="extra compose file layered over compose/stack.yaml (repeatable)",
     )
-    up.add_argument("--timeout", type=_seconds, default=240.0, help="seconds to wait (default 240)")
+    up.add_argument(
+        "--timeout", type=seconds_option, default=240.0, help="seconds to wait (default 240)"
+    )
     up.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
     up.add_argument(
         "--allow-unsafe-compose",
@@ -95,7 +83,10 @@ def _parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the results as JSON (schema_version, results)"
     )
     check.add_argument(
-        "--deadline", type=_seconds, default=5.0, help="seconds each check may wait (default 5)"
+        "--deadline",
+        type=seconds_option,
+        default=5.0,
+        help="seconds each check may wait (default 5)",
     )
 
     dn = sub.add_parser("down", help="remove a stack, its volumes and networks")

@@ -97,16 +97,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _seconds(text: str) -> float:
-    import argparse
-    import math
+    from harness.scenario.durations import seconds_option  # imported only when given
 
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected seconds above 0, got {text!r}")
-    return value
+    return seconds_option(text, maximum=float("inf"))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -112,3 +112,19 @@ def _seconds(value: object, minimum: float, maximum: float, allow_zero: bool) ->
     if seconds > maximum:
         fail(f"duration {shown} is above the maximum {format_seconds(maximum)}; {valid}")
     return seconds + 0.0  # -0.0 -> 0.0
+
+
+def seconds_option(text: str, maximum: float = 86400.0) -> float:
+    """A command-line option in seconds (argparse ``type=``): finite, above 0, at most
+    ``maximum`` (a day by default)."""
+    import argparse
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not math.isfinite(value) or not 0 < value <= maximum:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds above 0 and at most {maximum:g}, got {text!r}"
+        )
+    return value
