@@ -13,7 +13,7 @@ import random
 import re
 from collections.abc import Mapping
 
-from harness.errors import ScenarioError, UsageError
+from harness.errors import ScenarioError
 from harness.model import CHECK_NAMES, Event, Step
 from harness.scenario import parse_step
 from harness.state import ProjectState
@@ -53,14 +53,9 @@ def apply(project: str, step: Step) -> list[Event]:
     """Run ``step`` against running stack ``project``; its events. Interrupted (Ctrl-C,
     SIGTERM) half-way, what it did is healed first: no host is left off by an aborted command."""
     from harness.faults import RunContext, execute
-    from harness.stack import Stack
+    from harness.runner import attach
 
-    stack = Stack(ProjectState.load(project))
-    if not stack.containers():
-        raise UsageError(
-            f"no such project {project!r}: its containers are gone; `reboot-harness up --project"
-            f" {project}` starts it"
-        )
+    stack = attach(project)
     ctx = RunContext(stack, random.Random())
     try:
         execute(ctx, step)

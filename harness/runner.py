@@ -77,15 +77,21 @@ def failure_logs(stack: Stack, results: Sequence[CheckResult], lines: int = 15) 
     return "\n".join(out)
 
 
-def check_once(name: str, *, deadline_s: float = 5.0) -> tuple[Stack, list[CheckResult]]:
-    """Run every check once against running stack ``name`` and remember when."""
-    state = ProjectState.load(name)
-    stack = Stack(state)
+def attach(name: str) -> Stack:
+    """Running stack ``name``; a UsageError saying the way out when it is not there."""
+    stack = Stack(ProjectState.load(name))
     if not stack.containers():
         raise UsageError(
             f"no such project {name!r}: its containers are gone; `reboot-harness down --project"
             f" {name}` forgets it, `reboot-harness up --project {name}` starts it again"
         )
+    return stack
+
+
+def check_once(name: str, *, deadline_s: float = 5.0) -> tuple[Stack, list[CheckResult]]:
+    """Run every check once against running stack ``name`` and remember when."""
+    stack = attach(name)
+    state = stack.state
     began = time.time()
     try:
         results = run_checks(stack, deadline_s=deadline_s)
@@ -100,6 +106,7 @@ __all__ = [
     "Pacing",
     "Readiness",
     "UpReport",
+    "attach",
     "bring_up",
     "check_once",
     "failure_logs",
