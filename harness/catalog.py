@@ -6,13 +6,10 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from harness.checkset import names as check_names
 from harness.errors import UsageError
 from harness.incidents import Incident, load_incident, lookup
-from harness.model import (
-    CHECK_NAMES,
-    Scenario,
-    Topology,
-)
+from harness.model import Scenario, Topology
 from harness.paths import default_compose_dir, default_scenarios_dir
 from harness.scenario import load_scenario, load_scenarios
 
@@ -106,17 +103,14 @@ def scenario_files() -> list[Path]:
 
 
 def load(path: Path, topology: Topology | None = None) -> Scenario:
-    return load_scenario(
-        path, topology=topology or Topology(), checks=CHECK_NAMES, incidents=Incidents(topology)
-    )
+    topo = topology or Topology()
+    return load_scenario(path, topology=topo, checks=check_names(topo), incidents=Incidents(topo))
 
 
 def load_all(topology: Topology | None = None) -> list[Scenario]:
+    topo = topology or Topology()
     return load_scenarios(
-        scenario_files(),
-        topology=topology or Topology(),
-        checks=CHECK_NAMES,
-        incidents=Incidents(topology),
+        scenario_files(), topology=topo, checks=check_names(topo), incidents=Incidents(topo)
     )
 
 

@@ -374,7 +374,26 @@ def results_table(results: Sequence[CheckResult]) -> Table:
     return table
 
 
+def _refuse_unsafe_compose(
+    file_sets: Sequence[Sequence[Path]], topology: Topology | None, allow: bool, project: str
+) -> None:
+    """The user's compose files, judged before the engine is asked anything and before the
+    runner (with Docker's clients) is even imported: unreadable or unsafe is one line, exit 2."""
+    from harness.paths import default_compose_dir
+    from harness.stack.safety import refuse_unsafe
+
+    refuse_unsafe(
+        file_sets, compose_dir=default_compose_dir(), project=project,
+        domain=topology.domain if topology else "rh.test", allow=allow,
+    )  # fmt: skip
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
+    from harness.state import validate_project_name
+
+    validate_project_name(args.project)
+    topology = _topology(args.topology)
+    _refuse_unsafe_compose([args.compose], topology, args.allow_unsafe_compose, args.project)
     from harness.runner import bring_up
 
     try:
@@ -546,6 +565,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.report is not None:
         _writable_folder(args.report, "--report")
     plan = [(s, v) for s in scenarios for v in (("incident",) if args.incident else s.variants)]
+    file_sets = []
+    for s, v in plan:
+        name = args.incident or (s.reproduces.incident if s.reproduces else None)
+        incident_file = [catalog.incident(name, topology).path] if v == "incident" and name else []
+        file_sets.append([*args.compose, *incident_file])
+    _refuse_unsafe_compose(file_sets, topology, args.allow_unsafe_compose, "rh-check")
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
     from harness.scenario_run import ScenarioResult, run_scenario
     from harness.stack import gc

@@ -18,7 +18,7 @@ import redis
 
 from harness.checks.base import short_error
 from harness.checks.mysql_replication import parse_gtids
-from harness.stack import Stack
+from harness.stack import StackLike
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Before:
     error: str = ""
 
 
-def _redis_counters(stack: Stack, host: str) -> RedisCounters:
+def _redis_counters(stack: StackLike, host: str) -> RedisCounters:
     ip, port = stack.endpoint(host, stack.topology.redis_port)
     r = redis.Redis(
         ip, port, password=stack.secrets.get("REDIS_PASSWORD"), socket_timeout=2,
@@ -65,7 +65,7 @@ def _redis_counters(stack: Stack, host: str) -> RedisCounters:
     )
 
 
-def _redis_all(stack: Stack, skip: str = "") -> dict[str, RedisCounters]:
+def _redis_all(stack: StackLike, skip: str = "") -> dict[str, RedisCounters]:
     out = {}
     for host in stack.topology.redis_hosts:
         if host == skip:
@@ -77,7 +77,7 @@ def _redis_all(stack: Stack, skip: str = "") -> dict[str, RedisCounters]:
     return out
 
 
-def _mysql_primary_pos(stack: Stack) -> str:
+def _mysql_primary_pos(stack: StackLike) -> str:
     """The writable server's @@gtid_binlog_pos ('' if none answers as writable)."""
     for host in stack.topology.mysql_hosts:
         try:
@@ -102,7 +102,7 @@ def _mysql_primary_pos(stack: Stack) -> str:
     return ""
 
 
-def before(stack: Stack, host: str) -> Before | None:
+def before(stack: StackLike, host: str) -> Before | None:
     """Replication as it stands now, if ``host`` runs redis or mysql (else None)."""
     topo = stack.topology
     now = time.time()
@@ -154,7 +154,7 @@ def transactions_between(pos_then: str, pos_now: str) -> int:
     return sum(max(0, n - then.get(d, 0)) for d, _s, n in parse_gtids(pos_now))
 
 
-def after(stack: Stack, was: Before, booted_at: float, now: float | None = None) -> str:
+def after(stack: StackLike, was: Before, booted_at: float, now: float | None = None) -> str:
     """One line: what coming back cost ``was.host``, now that the stack has recovered."""
     now = time.time() if now is None else now
     away = f"away {booted_at - was.at:.0f}s"

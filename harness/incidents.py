@@ -44,17 +44,18 @@ from pydantic import (
     model_validator,
 )
 
+from harness.checkset import kinds as check_kinds
 from harness.errors import ScenarioError, UsageError
 from harness.model import (
-    CHECK_NAMES,
+    COMMON_CAUSES,
     MEASUREMENTS,
     SERVICES,
     STEP_ERROR_CAUSES,
     STEP_KEYS,
     Budget,
+    CheckKind,
     Step,
     Topology,
-    causes_of,
 )
 from harness.scenario.messages import _choices, _describe, _first, _kind, _one_line, _show
 from harness.scenario.yamlfile import _load_yaml, read_text
@@ -121,6 +122,7 @@ class Incident:
 @dataclass(frozen=True)
 class _Context:
     hosts: tuple[str, ...]
+    checks: Mapping[str, CheckKind]  # every check the topology can run, with its causes
 
 
 def _pick(value: object, noun: str, choices: Sequence[str]) -> str:
@@ -138,12 +140,16 @@ def _host(value: object, info: ValidationInfo) -> str:
 _Host = Annotated[str, PlainValidator(_host)]
 
 
+def _check(value: object, info: ValidationInfo) -> str:
+    return _pick(value, "check", tuple(cast(_Context, info.context).checks))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _Entry(_Strict):
-    check: Annotated[str, PlainValidator(lambda v: _pick(v, "check", CHECK_NAMES))] | None = None
+    check: Annotated[str, PlainValidator(_check)] | None = None
     budget: Annotated[str, PlainValidator(lambda v: _pick(v, "service", SERVICES))] | None = None
     step: Annotated[str, PlainValidator(lambda v: _pick(v, "step kind", STEP_KEYS))] | None = None
     cause: str | None = None
@@ -160,7 +166,8 @@ class _Entry(_Strict):
             return cause
         check, step = info.data.get("check"), info.data.get("step")
         if check:
-            choices: Sequence[str] = causes_of(check)
+            kind = cast(_Context, info.context).checks[check]
+            choices: Sequence[str] = (*kind.causes, *COMMON_CAUSES)
             if cause not in choices:
                 raise ValueError(
                     f"unknown cause {_show(cause)} for check {check!r}; valid: {_choices(choices)}"
@@ -303,7 +310,9 @@ def parse_incident(text: str, *, name: str, path: Path, topology: Topology) -> I
             )
         )
     try:
-        doc = _Declaration.model_validate(data[KEY], context=_Context(topology.hosts))
+        doc = _Declaration.model_validate(
+            data[KEY], context=_Context(topology.hosts, check_kinds(topology))
+        )
     except ValidationError as e:
         problem = _describe(_first(e.errors(include_url=False)), _Declaration, _WORDINGS)
         sep = "." if not problem.startswith(("expected", "file")) else ": "

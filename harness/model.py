@@ -66,6 +66,81 @@ class LimitSpec:
     min_nofile: int
 
 
+# -- your own checks, declared in a topology file ---------------------------------------------
+# What a declared host check can ask of a host (see harness.topology for the YAML form and
+# harness.checks.declared for how each is observed).
+HOST_CHECK_KINDS = ("process", "nofile", "directory", "port", "http", "file")
+DEFAULT_HOST_CHECK = "host"
+
+# The cause codes of declared host checks (every declared check name shares them).
+HOST_CHECK_CAUSES: Mapping[str, str] = MappingProxyType(
+    {
+        "host-unreadable": "the host could not be read (no bash, or the command failed)",
+        "process-not-running": "no live process of that name (a zombie is not alive)",
+        "nofile-below-minimum": "a process of that name has a soft open-file limit below the"
+        " minimum",
+        "directory-missing": "the directory does not exist",
+        "not-a-directory": "the path exists but is not a directory",
+        "directory-wrong-owner": "the directory has another owner or group",
+        "directory-wrong-mode": "the directory has another mode",
+        "port-not-listening": "nothing in the host listens on that TCP port",
+        "http-unreachable": "the URL could not be fetched (refused, timed out, not HTTP)",
+        "http-wrong-status": "the URL answered with another status",
+        "file-missing": "a file that must exist does not",
+        "file-present": "a file that must not exist does (e.g. a stale pid file)",
+    }
+)
+
+
+@dataclass(frozen=True)
+class HostCheck:
+    """One declared property of one host (a topology file's ``host_checks`` entry).
+
+    Attributes:
+        check: the check it belongs to, as scenarios name it (default ``host``).
+        host: the host it is observed on.
+        kind: one of :data:`HOST_CHECK_KINDS`.
+        target: the process name (process, nofile), the path (directory, file), the port
+            (port, as text) or the URL (http).
+        minimum: nofile: the lowest acceptable soft limit.
+        owner, group, mode: directory: expected owner, group and octal mode ("" = any).
+        present: file: whether the file must exist (True) or must not (False).
+        status: http: the expected status code.
+    """
+
+    check: str
+    host: str
+    kind: str
+    target: str
+    minimum: int = 0
+    owner: str = ""
+    group: str = ""
+    mode: str = ""
+    present: bool = True
+    status: int = 200
+
+    @property
+    def subject(self) -> str:
+        """What its result names as exercised: ``HOST/KIND:TARGET``."""
+        return f"{self.host}/{self.kind}:{self.target}"
+
+    def expected(self) -> str:
+        if self.kind == "process":
+            return f"a live process {self.target}"
+        if self.kind == "nofile":
+            return f"every {self.target} process soft nofile >= {self.minimum}"
+        if self.kind == "directory":
+            want = [f"owner {self.owner}"] if self.owner else []
+            want += [f"group {self.group}"] if self.group else []
+            want += [f"mode {self.mode}"] if self.mode else []
+            return f"directory {self.target}" + (f" ({', '.join(want)})" if want else "")
+        if self.kind == "port":
+            return f"something listening on TCP port {self.target}"
+        if self.kind == "http":
+            return f"GET {self.target} answers {self.status}"
+        return f"{self.target} {'present' if self.present else 'absent'}"
+
+
 def _frozen(mapping: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType(dict(mapping))
 
@@ -124,6 +199,12 @@ class Topology:
     # /tmp at boot, by host: "clear" (the default: emptied at every boot, as Debian and the
     # post-mortem's Ubuntu do) or "keep". /var/tmp and the rest of the disk are always kept.
     tmp: Mapping[str, str] = field(default_factory=dict)
+    # Your own checks: declared host checks, and Python checks by reference (an entry point
+    # name of group `reboot_harness.checks`, or `module:attribute`; see harness.checkapi).
+    host_checks: tuple[HostCheck, ...] = ()
+    python_checks: tuple[str, ...] = ()
+    # Where `module:attribute` references are also looked up (the topology file's folder).
+    python_path: str = ""
 
     @property
     def hosts(self) -> tuple[str, ...]:
@@ -171,6 +252,9 @@ class CheckKind:
     name: str
     causes: Mapping[str, str]
     subjects: str = ""
+    # Topology roles (attribute names) that must each name at least one host for the check
+    # to have anything to look at; a topology without one cannot select the check.
+    roles: tuple[str, ...] = ()
 
 
 # Causes any check may report. `host-down` and `check-crashed` say nothing about a service's
@@ -185,15 +269,16 @@ COMMON_CAUSES: Mapping[str, str] = MappingProxyType(
 )
 
 
-def _kind(name: str, subjects: str, **causes: str) -> CheckKind:
+def _kind(name: str, subjects: str, roles: tuple[str, ...], **causes: str) -> CheckKind:
     return CheckKind(name, MappingProxyType({k.replace("_", "-"): v for k, v in causes.items()}),
-                     subjects)  # fmt: skip
+                     subjects, roles)  # fmt: skip
 
 
 CHECKS: tuple[CheckKind, ...] = (
     _kind(
         "processes",
         "every host of the topology",
+        ("daemons",),
         host_unreadable="the host's processes could not be read",
         daemon_not_running="an expected daemon is not alive on the host",
         supervisor_unreadable="supervisord did not say how its programs are",
@@ -203,6 +288,7 @@ CHECKS: tuple[CheckKind, ...] = (
     _kind(
         "limits",
         "every app host's app program",
+        ("apps",),
         program_not_running="the program whose limit is checked is not running",
         limits_unreadable="/proc/PID/limits could not be read",
         nofile_below_minimum="the program's soft open-file limit is below what it needs",
@@ -210,6 +296,7 @@ CHECKS: tuple[CheckKind, ...] = (
     _kind(
         "directories",
         "the graphite host",
+        ("graphite_host",),
         pid_dir_missing="carbon's pid directory does not exist",
         pid_dir_wrong_owner="carbon's pid directory has the wrong owner or mode",
         stale_pid_file="a carbon pid file names a process that is not carbon-cache (left by"
@@ -221,6 +308,7 @@ CHECKS: tuple[CheckKind, ...] = (
     _kind(
         "redis roles",
         "every redis host's redis-server and sentinel",
+        ("redis_hosts",),
         zero_masters="no redis server is master: nobody can write",
         several_masters="more than one redis server is master (split brain)",
         redis_unreachable="a redis server does not answer",
@@ -236,6 +324,7 @@ CHECKS: tuple[CheckKind, ...] = (
     _kind(
         "mysql replication",
         "every mysql host",
+        ("mysql_hosts",),
         mysql_unreachable="a server does not answer",
         no_primary="no server is writable (read_only=0)",
         several_primaries="more than one server is writable",
@@ -251,6 +340,7 @@ CHECKS: tuple[CheckKind, ...] = (
     _kind(
         "nginx",
         "every load balancer, and each backend app as that LB reaches it",
+        ("lbs", "apps"),
         lb_not_answering="the LB's /health does not answer through to an app",
         backend_unreachable="the LB cannot reach an app at the address it uses for it",
         backend_not_serving="an app does not serve /health",
@@ -262,6 +352,7 @@ CHECKS: tuple[CheckKind, ...] = (
     _kind(
         "dns",
         "the dns host, asked directly and from inside the stack network as clients ask it",
+        ("dns_host", "lbs"),
         dns_no_answer="the DNS server did not answer",
         wrong_answer="the LB name resolves to other addresses than the LBs in rotation",
         ttl_too_long="the answer's TTL is longer than clients may cache it",
@@ -269,6 +360,7 @@ CHECKS: tuple[CheckKind, ...] = (
     _kind(
         "socket.io",
         "every load balancer, and each app behind it",
+        ("lbs", "apps"),
         no_echo="a socket.io client could not connect and get its echo back",
         app_not_serving="an app does not serve /health at all (nothing to reach through an LB)",
         wrong_backend="the LB sent a client for one app to another (the app is held out)",

@@ -13,8 +13,9 @@ import random
 import re
 from collections.abc import Mapping
 
+from harness.checkset import names as check_names
 from harness.errors import ScenarioError
-from harness.model import CHECK_NAMES, Event, Step
+from harness.model import Event, Step
 from harness.scenario import parse_step
 from harness.state import ProjectState
 from harness.topology import topology_of
@@ -44,7 +45,9 @@ def step_of(data: Mapping[str, object], source: str, project: str) -> Step:
     """The step ``data`` validated against project ``project``'s hosts (no engine needed)."""
     topology = topology_of(ProjectState.load(project))
     try:
-        return parse_step(dict(data), source=source, topology=topology, checks=CHECK_NAMES)
+        return parse_step(
+            dict(data), source=source, topology=topology, checks=check_names(topology)
+        )
     except ScenarioError as e:
         raise ScenarioError(_as_option(str(e), source)) from None
 

@@ -10,10 +10,16 @@ A good citizen of other people's suites: installed into a project that never use
 only registers its options and markers. The Docker client, the SIGTERM handler and the
 clean-up of what killed runs left behind (``gc``) are engaged only when a scenario item or an
 ``rh_`` fixture first runs. ``-p no:reboot_harness`` disables it.
+
+Any suite, not only scenarios: ``--rh-shard K/N`` runs one of N shards balanced by recorded
+durations (``harness.sharding``), and under pytest-xdist the longest items start first. The
+durations are recorded (``--rh-durations FILE``) only where they are asked for or the project
+uses the harness: a suite that never mentions the plugin gets no file.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import random
 import time
@@ -31,6 +37,10 @@ VARIANT = "--rh-variant"
 REPORT = "--rh-report"
 SCENARIOS = "--rh-scenarios"
 MAX_DURATION = "--rh-max-duration"
+SHARD = "--rh-shard"
+DURATIONS = "--rh-durations"
+ORDER = "--rh-order"
+DEFAULT_DURATIONS = Path(".reports", "durations.json")  # under the rootdir
 SCENARIOS_INI = "rh_scenarios"
 MARKERS = (
     "docker: needs a Docker engine with Compose v2",
@@ -38,6 +48,33 @@ MARKERS = (
 )
 _DIRS = pytest.StashKey[frozenset[Path]]()
 _ENGAGED = pytest.StashKey[bool]()
+_OWN = pytest.StashKey["OwnStack"]()
+
+
+class OwnStack:
+    """The user's own stack for every item of the session: a topology file (``--rh-topology``,
+    ini ``rh_topology``) and compose overrides (``--rh-compose``, ini ``rh_compose``)."""
+
+    def __init__(self, topology_file: Path | None, compose: list[Path]) -> None:
+        self.topology_file = topology_file
+        self.compose = compose
+        self._topology: Any = None
+
+    def topology(self) -> Any:
+        """The topology (loaded once, on first use), or None for the shipped stack's."""
+        if self.topology_file is not None and self._topology is None:
+            from harness.errors import UsageError
+            from harness.topology import load_topology
+
+            try:
+                self._topology = load_topology(self.topology_file)
+            except UsageError as e:
+                raise pytest.UsageError(f"rh_topology: {e}") from e
+        return self._topology
+
+
+def _own(config: pytest.Config) -> OwnStack:
+    return config.stash.get(_OWN, None) or OwnStack(None, [])
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,6 +111,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="paths",
         default=[],
     )
+    group.addoption(
+        "--rh-topology",
+        metavar="FILE",
+        default=None,
+        help="your hosts' names and parts, and your own checks (harness/topology.py); overrides"
+        " the ini option rh_topology",
+    )
+    group.addoption(
+        "--rh-compose",
+        action="append",
+        metavar="FILE",
+        default=[],
+        help="your compose override layered over the harness's stack, for every scenario item"
+        " and rh_stack (repeatable; adds to the ini option rh_compose)",
+    )
+    parser.addini(
+        "rh_topology", "your topology file (relative to the ini file)", type="paths", default=[]
+    )
+    parser.addini(
+        "rh_compose",
+        "your compose overrides (relative to the ini file)",
+        type="paths",
+        default=[],
+    )
     parser.addini(
         SCENARIOS_INI,
         "directories whose *.yaml files are reboot-harness scenarios (relative to the ini file)",
@@ -94,12 +155,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="all",
         help="which variants of incident scenarios to collect (default: all)",
     )
+    group.addoption(
+        SHARD,
+        metavar="K/N",
+        type=_shard,
+        default=None,
+        help="run only shard K of N (1 <= K <= N): the selected items split into N parts of"
+        " about equal recorded duration, an xdist_group never split; the same items and"
+        f" durations file give the same shards on every machine (see {DURATIONS})",
+    )
+    group.addoption(
+        DURATIONS,
+        metavar="FILE",
+        default=None,
+        help=f"the recorded durations {SHARD} and {ORDER} use (default:"
+        f" <rootdir>/{DEFAULT_DURATIONS.as_posix()}); at the end of the session the items that"
+        f" ran are merged into it when this option or {ORDER}=durations is given, scenario"
+        f" directories are configured or the file exists, and never by a {SHARD} run",
+    )
+    group.addoption(
+        ORDER,
+        choices=("auto", "durations", "collection"),
+        default="auto",
+        help="durations: run the longest items (an xdist_group counts as one) first;"
+        " collection: keep pytest's order; auto (default): durations when distributed by"
+        " pytest-xdist and some duration is known (with --dist loadgroup or loadscope add"
+        " --no-loadscope-reorder, or xdist puts the largest groups first), collection otherwise",
+    )
 
 
 def _seconds(text: str) -> float:
     from harness.scenario.durations import seconds_option  # imported only when given
 
     return seconds_option(text, maximum=float("inf"))
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from harness.errors import UsageError
+    from harness.sharding import parse_shard
+
+    try:
+        return parse_shard(text)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -135,6 +233,25 @@ def pytest_configure(config: pytest.Config) -> None:
         from harness.catalog import use_incident_dirs
 
         use_incident_dirs(incidents)
+    here = config.invocation_params.dir
+    topology = [Path(p) for p in config.getini("rh_topology")]
+    if config.getoption("--rh-topology"):
+        topology = [Path(here, config.getoption("--rh-topology"))]
+    if len(topology) > 1:
+        raise pytest.UsageError("rh_topology: name one topology file")
+    compose = [Path(p) for p in config.getini("rh_compose")]
+    compose += [Path(here, f) for f in config.getoption("--rh-compose")]
+    for f in [*topology, *compose]:
+        if not f.is_file():
+            raise pytest.UsageError(f"{f}: no such file (from --rh-topology/--rh-compose or ini)")
+    config.stash[_OWN] = OwnStack(topology[0].resolve() if topology else None,
+                                  [f.resolve() for f in compose])  # fmt: skip
+    if _records_durations(config):
+        if hasattr(config, "workerinput"):  # an xdist worker: its controller records
+            config.pluginmanager.register(DurationKeys(), "reboot_harness_duration_keys")
+        else:
+            recorder = DurationRecorder(_durations_file(config))
+            config.pluginmanager.register(recorder, "reboot_harness_durations")
 
 
 def engage(config: pytest.Config) -> None:
@@ -171,15 +288,134 @@ def _marked_incident(item: pytest.Item) -> Path | None:
 
     name = str(marker.args[0]) if marker.args else ""
     try:
-        return catalog.incident_file(name)
+        return catalog.incident(name, _own(item.config).topology()).path
     except UsageError as e:
         raise pytest.UsageError(f"{item.nodeid}: rh_incident({name!r}): {e}") from e
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection and the conftests' xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse an unknown incident in ``rh_incident`` before any stack starts."""
+    """Refuse an unknown incident in ``rh_incident`` before any stack starts; then keep only
+    this shard (--rh-shard) and put the longest items first (--rh-order)."""
     for item in items:
         _marked_incident(item)
+    _shard_and_order(config, items)
+
+
+def _shard_and_order(config: pytest.Config, items: list[pytest.Item]) -> None:
+    shard = config.getoption(SHARD)
+    order = config.getoption(ORDER)
+    if order == "auto":
+        order = "durations" if hasattr(config, "workerinput") else "collection"
+    if (shard is None and order == "collection") or not items:
+        return
+    from harness import sharding
+
+    try:
+        recorded = sharding.load_durations(_durations_file(config))
+    except HarnessError as e:
+        raise pytest.UsageError(str(e)) from e
+    keys = [_duration_key(item) for item in items]
+    planned = {
+        key: item.scenario.planned_s  # a scenario not yet recorded: the longest its plan takes
+        for key, item in zip(keys, items, strict=True)
+        if isinstance(item, ScenarioItem)
+    }
+    if config.getoption(ORDER) == "auto" and not planned and not recorded.keys() & set(keys):
+        order = "collection"  # nothing known: every item would weigh the same
+    weights = sharding.estimates(keys, recorded, planned)
+    units = [
+        sharding.Unit(key, _xdist_group(item), seconds)
+        for key, item, seconds in zip(keys, items, weights, strict=True)
+    ]
+    if shard is not None:
+        chosen = set(sharding.select(units, *shard))
+        deselected = [item for i, item in enumerate(items) if i not in chosen]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for i, item in enumerate(items) if i in chosen]
+        units = [u for i, u in enumerate(units) if i in chosen]
+    if order == "durations":
+        items[:] = [items[i] for i in sharding.longest_first(units)]
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The item's ``xdist_group``, read from its marks as pytest-xdist reads them."""
+    from harness.sharding import group_name
+
+    marks = item.iter_markers("xdist_group")
+    return group_name(str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks)
+
+
+def _duration_key(item: pytest.Item) -> str:
+    from harness.sharding import strip_group_suffix
+
+    return strip_group_suffix(item.nodeid, _xdist_group(item))
+
+
+# -- recorded durations ----------------------------------------------------------------------------
+def _durations_file(config: pytest.Config) -> Path:
+    given = config.getoption(DURATIONS)
+    if given:
+        return Path(config.invocation_params.dir, given)
+    return config.rootpath / DEFAULT_DURATIONS
+
+
+def _records_durations(config: pytest.Config) -> bool:
+    """Whether this session records durations: asked for, or a project using the harness
+    (scenario directories configured, or the file already there). A suite that has the plugin
+    installed and never uses it gets no file. A shard never writes the file it was cut from:
+    the other shards, maybe run after it from the same file, must see what it saw."""
+    if config.getoption(SHARD) is not None:
+        return False
+    return bool(
+        config.getoption(DURATIONS)
+        or config.getoption(ORDER) == "durations"
+        or config.stash[_DIRS]
+        or _durations_file(config).exists()
+    )
+
+
+class DurationKeys:
+    """In an xdist worker: marks a report with the item's duration key when it differs from
+    the report's node id (loadgroup's ``@group`` suffix), for the controller to record."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item) -> Any:
+        report = yield
+        key = _duration_key(item)
+        if key != report.nodeid:
+            report.rh_nodeid = key  # an extra attribute: it travels to the controller
+        return report
+
+
+class DurationRecorder:
+    """In the process that sees every report (the only one, or xdist's controller): each item's
+    setup, call and teardown added up, written into the durations file at the end of the session
+    for the items whose test ran (a skip or a failed setup says nothing about its duration)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.spent: dict[str, float] = {}
+        self.ran: set[str] = set()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        key = str(getattr(report, "rh_nodeid", report.nodeid))
+        self.spent[key] = self.spent.get(key, 0.0) + report.duration
+        if report.when == "call" and (not report.skipped or hasattr(report, "wasxfail")):
+            self.ran.add(key)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if not self.ran:
+            return
+        from harness.sharding import record_durations
+
+        try:
+            record_durations(self.path, {key: self.spent[key] for key in self.ran})
+        except (HarnessError, OSError) as e:  # a cache: never fails the session
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                reporter.write_line(f"reboot-harness: durations not recorded: {e}", yellow=True)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -197,7 +433,7 @@ class ScenarioFile(pytest.File):
         from harness import catalog
 
         try:
-            scenario = catalog.load(self.path)
+            scenario = catalog.load(self.path, _own(self.config).topology())
         except ScenarioError as e:
             raise self.CollectError(str(e)) from e
         wanted = self.config.getoption(VARIANT)
@@ -223,7 +459,14 @@ class ScenarioItem(pytest.Item):
         from harness.scenario_run import run_scenario
 
         engage(self.config)
-        result = run_scenario(self.scenario, self.variant, keep=bool(self.config.getoption(KEEP)))
+        own = _own(self.config)
+        result = run_scenario(
+            self.scenario,
+            self.variant,
+            keep=bool(self.config.getoption(KEEP)),
+            extra_compose=own.compose,
+            topology_file=own.topology_file,
+        )
         report_dir = self.config.getoption(REPORT)
         if report_dir:
             from harness.report import write_reports
@@ -266,10 +509,13 @@ def rh_stack(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     engage(request.config)
     incident = _marked_incident(request.node)
-    extra = [incident] if incident else []
+    own = _own(request.config)
+    extra = [*own.compose, *([incident] if incident else [])]
     project = f"rh-py-{uuid.uuid4().hex[:10]}"
     keep = bool(request.config.getoption(KEEP))
-    report = bring_up(project, extra_compose=extra, keep=keep, timeout=300)
+    report = bring_up(
+        project, extra_compose=extra, keep=keep, timeout=300, topology_file=own.topology_file
+    )
     try:
         yield report.stack
     finally:

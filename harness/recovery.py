@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from harness.checks import run_checks
 from harness.errors import CheckTimeout
 from harness.model import CheckResult
-from harness.stack import Stack
+from harness.stack import StackLike
 
 Progress = Callable[[str], None]
 
@@ -55,7 +55,7 @@ def _signature(results: Sequence[CheckResult]) -> tuple[tuple[str, str, bool, st
 
 
 def wait_recovered(
-    stack: Stack,
+    stack: StackLike,
     *,
     checks: Sequence[str] = (),
     since: float | None = None,

@@ -13,7 +13,7 @@ from harness.interrupts import shielded
 from harness.model import CheckResult
 from harness.owner import Owner
 from harness.recovery import Pacing, Readiness, wait_recovered
-from harness.stack import Stack, down, start
+from harness.stack import Stack, StackLike, down, start
 from harness.state import ProjectState
 
 Progress = Callable[[str], None]
@@ -67,7 +67,7 @@ def bring_up(
     return UpReport(stack, readiness)
 
 
-def failure_logs(stack: Stack, results: Sequence[CheckResult], lines: int = 15) -> str:
+def failure_logs(stack: StackLike, results: Sequence[CheckResult], lines: int = 15) -> str:
     """Recent container logs of every host a failing result names."""
     hosts = sorted({r.host for r in results if not r.ok and r.host != "*"})
     out = []

@@ -31,9 +31,11 @@ from harness.model import (
     Op,
     Scenario,
     StepError,
+    Topology,
 )
 from harness.runner import bring_up, wait_recovered
 from harness.stack import down
+from harness.topology import load_topology
 from harness.traffic import Traffic, TrafficProfile
 from harness.verdicts import Summary, summarize
 
@@ -121,13 +123,16 @@ def project_name(scenario: str, variant: str) -> str:
     return f"rh-{scenario[:36]}-{variant[:3]}-{uuid.uuid4().hex[:6]}"
 
 
-def resolve_incident(scenario: Scenario, incident: str | Incident | None = None) -> Incident | None:
+def resolve_incident(
+    scenario: Scenario, incident: str | Incident | None = None, topology: Topology | None = None
+) -> Incident | None:
     """The incident an incident variant runs on: the one given (by name or loaded from the
-    user's own file), else the scenario's ``reproduces``."""
+    user's own file), else the scenario's ``reproduces`` — validated against ``topology`` (its
+    hosts, and its own checks and their causes)."""
     if isinstance(incident, Incident):
         return incident
     name = incident or (scenario.reproduces.incident if scenario.reproduces else None)
-    return catalog.incident(name) if name else None
+    return catalog.incident(name, topology) if name else None
 
 
 def run_scenario(
@@ -149,7 +154,8 @@ def run_scenario(
     an :class:`Incident` loaded from anywhere.
     """
     began = time.time()
-    chosen = resolve_incident(scenario, incident) if variant == "incident" else None
+    topology = load_topology(topology_file) if topology_file is not None else None
+    chosen = resolve_incident(scenario, incident, topology) if variant == "incident" else None
     if variant == "incident" and chosen is None:
         raise HarnessError(f"scenario {scenario.name} reproduces no incident")
     extra = [*extra_compose]
@@ -181,11 +187,7 @@ def run_scenario(
             if not r.ok:
                 ctx.event(EventKind.PREFLIGHT, r.host, f"{r.observed}: {r.detail}")
         clients = scenario.clients
-        profile = TrafficProfile(
-            dns_min_ttl=clients.dns_min_ttl,
-            dns_stale=clients.dns_stale,
-            http_keepalive=clients.keepalive,
-        )
+        profile = TrafficProfile.for_clients(clients)
         traffic = Traffic(profile, progress=progress) if scenario.traffic else None
         result.clients = clients if traffic is not None else None
         try:

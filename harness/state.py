@@ -8,12 +8,14 @@ harness must remember about it lives in ``$XDG_STATE_HOME/reboot-harness/project
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
 import shutil
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from harness.errors import UsageError
@@ -66,6 +68,64 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+MAX_STATE_BYTES = 1024 * 1024  # project.json: about 1 KB as the harness writes it
+SUBNET_PREFIX = re.compile(r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){2}")
+
+
+def _text(v: object) -> bool:
+    return isinstance(v, str)
+
+
+def _texts(v: object) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _cut(v: object) -> bool:
+    """host -> network -> [address, alias, ...] (never empty: the address comes first)."""
+    return isinstance(v, dict) and all(
+        isinstance(nets, dict) and all(_texts(rec) and rec for rec in nets.values())
+        for nets in v.values()
+    )
+
+
+# What each key of project.json must hold (a check, and what is valid in words); the dataclass
+# below is the same list of keys. JSON object keys are always strings.
+_KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "name": (_text, "the project's name"),
+    "compose_dir": (lambda v: isinstance(v, str) and bool(v), "a folder path"),
+    "compose_files": (_texts, "a list of compose file paths"),
+    "subnet_prefix": (
+        lambda v: isinstance(v, str) and bool(SUBNET_PREFIX.fullmatch(v)),
+        'the /24\'s first three octets, e.g. "172.30.9"',
+    ),
+    "domain": (lambda v: isinstance(v, str) and bool(v), 'a DNS domain, e.g. "rh.test"'),
+    "image_tag": (_text, "a string"),
+    "base_image": (_text, "a string"),
+    "owner": (_text, "a string"),
+    "keep": (lambda v: isinstance(v, bool), "true or false"),
+    "rotation": (_texts, "a list of load balancer names"),
+    "last_check": (_number, "a number of seconds"),
+    "ready": (lambda v: isinstance(v, bool), "true or false"),
+    "topology_file": (_text, 'a file path, or ""'),
+    "cut": (_cut, "host -> network -> [address, alias, ...]"),
+    "created": (_number, "a number of seconds"),
+}
+_REQUIRED = ("name", "compose_dir", "compose_files", "subnet_prefix", "domain", "image_tag",
+             "base_image", "owner", "keep")  # fmt: skip
+
+
+def _shown(value: object) -> str:
+    """A value of project.json in a message, as JSON, clipped to one short line."""
+    if isinstance(value, str):
+        value = value[:40] + ("..." if len(value) > 40 else "")
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 @dataclass(frozen=True)
 class ProjectState:
     """What the harness remembers about one running stack."""
@@ -116,9 +176,10 @@ class ProjectState:
     def secrets(self) -> dict[str, str]:
         try:
             return read_env_file(self.secrets_file)
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: not UTF-8
+            why = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
             raise UsageError(
-                f"{self.secrets_file}: cannot read the stack's secrets ({e.strerror});"
+                f"{self.secrets_file}: cannot read the stack's secrets ({why});"
                 f" recreate the stack with `reboot-harness down --project {self.name}` and `up`"
             ) from e
 
@@ -138,31 +199,61 @@ class ProjectState:
 
     @classmethod
     def load(cls, name: str) -> ProjectState:
+        """The state recorded for project ``name``.
+
+        Raises:
+            UsageError: nothing is recorded (how to start it), or what is recorded cannot be
+                used — unreadable, not JSON, a key missing or holding a value of another type
+                (one line naming the file, the key, what is valid and the way out).
+        """
         path = state_root() / "projects" / validate_project_name(name) / "project.json"
+        # Every command that drives the stack needs this file; once it is damaged, the way out
+        # is to forget it and remove the stack by its labels (`down` needs no state for that).
+        way_out = (
+            f"the stack can no longer be driven: remove {path.parent} and run"
+            f" `reboot-harness down --project {name}` (it removes the stack by its labels)"
+        )
+
+        def refuse(problem: str) -> UsageError:
+            return UsageError(f"{path}: unreadable project state ({problem}); {way_out}")
+
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            with open(path, "rb") as f:
+                raw = f.read(MAX_STATE_BYTES + 1)
         except FileNotFoundError as e:
             raise UsageError(
                 f"no such project {name!r}: nothing recorded at {path.parent};"
                 f" start it with `reboot-harness up --project {name}`"
             ) from e
-        except (OSError, ValueError) as e:
-            raise UsageError(f"{path}: unreadable project state ({e})") from e
+        except OSError as e:
+            raise refuse(e.strerror or type(e).__name__) from e
+        if len(raw) > MAX_STATE_BYTES:
+            raise refuse(f"larger than {MAX_STATE_BYTES} bytes; the harness writes about 1 KB")
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            raise refuse(f"byte {e.start}: not UTF-8 text") from e
+        except ValueError as e:
+            raise refuse(f"not JSON: {e}") from e
+        except RecursionError as e:
+            raise refuse("JSON nested too deeply") from e
         if not isinstance(data, dict):
-            raise UsageError(f"{path}: unreadable project state (not a mapping)")
-        known = {f.name for f in fields(cls)}
+            raise refuse(f"expected a JSON object of {', '.join(_KINDS)}; not {_shown(data)}")
         # A file written by another version of the harness may hold keys this one does not
         # know (ignored) or lack ones it needs (refused, with the way out).
-        data = {k: v for k, v in data.items() if k in known}
-        try:
-            data["compose_files"] = tuple(data["compose_files"])
-            data["rotation"] = tuple(data.get("rotation", ()))
-            return cls(**data)
-        except (KeyError, TypeError) as e:
-            raise UsageError(
-                f"{path}: unreadable project state ({type(e).__name__}: {e}); remove the"
-                f" project with `reboot-harness down --project {name}`"
-            ) from e
+        data = {k: v for k, v in data.items() if k in _KINDS}
+        for key, (valid, what) in _KINDS.items():
+            if key not in data:
+                if key in _REQUIRED:
+                    raise refuse(f"{key}: missing; expected {what}")
+                continue
+            if not valid(data[key]):
+                raise refuse(f"{key}: expected {what}, not {_shown(data[key])}")
+        if data["name"] != name:
+            raise refuse(f"name: {_shown(data['name'])} is not this folder's project {name!r}")
+        data["compose_files"] = tuple(data["compose_files"])
+        data["rotation"] = tuple(data.get("rotation", ()))
+        return cls(**data)
 
     @staticmethod
     def exists(name: str) -> bool:

@@ -7,5 +7,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 .venv/bin/reboot-harness gc
 .venv/bin/reboot-harness build
-# Scenarios first: they are the longest items, and xdist hands items out in this order.
-exec .venv/bin/pytest -n 2 --dist loadgroup --junitxml=.reports/junit.xml "$@" scenarios tests
+# xdist hands groups out in collection order, which the plugin sorts longest first by the
+# durations recorded in .reports/durations.json (--rh-order auto); --no-loadscope-reorder keeps
+# xdist from putting the groups with the most tests first instead.
+exec .venv/bin/pytest -n 2 --dist loadgroup --no-loadscope-reorder --junitxml=.reports/junit.xml \
+    "$@" scenarios tests

@@ -13,7 +13,7 @@ import dns.rdatatype
 
 from harness.checks.base import CheckContext, Problem, host_down, judged, register, short_error
 from harness.model import CheckResult, Topology
-from harness.stack import Stack
+from harness.stack import StackLike
 
 NAME = "dns"
 MAX_TTL = 2
@@ -78,7 +78,7 @@ def _judge_answer(
     return problems
 
 
-def ask_direct(stack: Stack) -> tuple[set[str], int | None]:
+def ask_direct(stack: StackLike) -> tuple[set[str], int | None]:
     """The LB name's A answer from the dns host itself (its published port), and its TTL."""
     topo = stack.topology
     ip, port = stack.endpoint(topo.dns_host, 53, "udp")
@@ -94,7 +94,7 @@ def ask_direct(stack: Stack) -> tuple[set[str], int | None]:
 
 
 def ask_as_clients(
-    stack: Stack, down: Callable[[str], str | None] = lambda _h: None
+    stack: StackLike, down: Callable[[str], str | None] = lambda _h: None
 ) -> tuple[str, set[str], int | None]:
     """(the host asked from, addresses, TTL): the LB name asked where the clients are, from an
     app host (else the graphite host), of the dns host at the address that host knows it by,

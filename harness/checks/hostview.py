@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from harness.model import Topology
-from harness.stack import Stack
+from harness.stack import StackLike
 
 END = "rh-end"
 # Hosts without supervisord need only their process list: POSIX sh builtins (no process is
@@ -141,7 +141,7 @@ def parse_view(host: str, text: str) -> HostView:
     )
 
 
-def read_view(stack: Stack, host: str) -> HostView:
+def read_view(stack: StackLike, host: str) -> HostView:
     """Ask ``host``'s probe (started on first use) for one reading."""
     answer = stack.ask(host, agent_argv(stack.topology, host), "read", end=END)
     if not answer.ok:

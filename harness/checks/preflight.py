@@ -4,14 +4,14 @@ flagged before anything is rebooted."""
 from __future__ import annotations
 
 from harness.model import CheckResult
-from harness.stack import Stack
+from harness.stack import StackLike
 
 NAME = "preflight"
 # CHANGE MASTER TO ... MASTER_PASSWORD accepts at most this many characters (ERROR 1470 above).
 MAX_REPL_PASSWORD = {"mariadb": 96, "mysql": 32}
 
 
-def lint_replication_password(stack: Stack, server: str = "mariadb") -> list[CheckResult]:
+def lint_replication_password(stack: StackLike, server: str = "mariadb") -> list[CheckResult]:
     """The replication password each mysql host would use in a failover fits CHANGE MASTER."""
     limit = MAX_REPL_PASSWORD[server]
     results = []
@@ -28,5 +28,5 @@ def lint_replication_password(stack: Stack, server: str = "mariadb") -> list[Che
     return results
 
 
-def preflight(stack: Stack) -> list[CheckResult]:
+def preflight(stack: StackLike) -> list[CheckResult]:
     return lint_replication_password(stack)

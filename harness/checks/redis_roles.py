@@ -17,7 +17,7 @@ from harness.checks.base import (
     short_error,
 )
 from harness.model import CheckResult, Topology
-from harness.stack import Stack
+from harness.stack import StackLike
 
 NAME = "redis roles"
 
@@ -170,7 +170,7 @@ def _host_of(address: str, by_address: dict[str, str], hosts: tuple[str, ...]) -
 
 
 def observe(
-    stack: Stack, down: Callable[[str], str | None] = lambda _h: None
+    stack: StackLike, down: Callable[[str], str | None] = lambda _h: None
 ) -> tuple[dict[str, NodeView], dict[str, SentinelView]]:
     """What every redis host's redis-server and sentinel say (or why they said nothing)."""
     topo = stack.topology

@@ -220,7 +220,20 @@ _Hosts = Annotated[
     BeforeValidator(_hosts),
     _unique("host"),
 ]
-_Check = Annotated[str, _one_of("check", lambda k: k.checks)]
+
+
+def _check(value: object, info: ValidationInfo) -> str:
+    known = _known(info)
+    if isinstance(value, str) and value not in known.checks:
+        from harness.checkset import unavailable
+
+        why = unavailable(known.topology).get(value)
+        if why:
+            raise ValueError(f"check {_show(value)} cannot run on this topology: it {why}")
+    return _pick(value, "check", known.checks)
+
+
+_Check = Annotated[str, PlainValidator(_check)]
 _Checks = Annotated[tuple[_Check, ...], BeforeValidator(_checks), _unique("check")]
 _LoadBalancer = Annotated[str, _one_of("load balancer", lambda k: k.topology.lbs, hosts=True)]
 _MysqlHost = Annotated[str, _one_of("MySQL host", lambda k: k.topology.mysql_hosts, hosts=True)]

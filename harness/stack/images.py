@@ -204,9 +204,11 @@ def docker_data_root() -> tuple[str, int | None]:
 
 
 def context_hash(images_dir: Path, base_image_id: str) -> str:
-    """A short hash of every file under ``images_dir`` and of the base image's id."""
+    """A short hash of every file under ``images_dir`` and of the base image's id (Python's
+    bytecode caches excluded: importing a client module on this machine changes no image)."""
     h = hashlib.sha256(base_image_id.encode())
-    for path in sorted(p for p in images_dir.rglob("*") if p.is_file()):
+    files = (p for p in images_dir.rglob("*") if p.is_file())
+    for path in sorted(p for p in files if "__pycache__" not in p.parts and p.suffix != ".pyc"):
         rel = path.relative_to(images_dir).as_posix()
         h.update(rel.encode() + b"\0" + str(path.stat().st_mode & 0o111).encode() + b"\0")
         h.update(path.read_bytes())

@@ -24,10 +24,11 @@ from harness.interrupts import shielded
 from harness.model import Topology
 from harness.owner import Owner
 from harness.paths import default_compose_dir
+from harness.stack.anchor import anchored_copy, is_own
 from harness.stack.core import PROJECT_LABEL, Stack
 from harness.stack.engine import client, compose_version
 from harness.stack.images import build_images, ensure_base_image
-from harness.stack.safety import unsafe
+from harness.stack.safety import refusal, refuse_unsafe, unsafe
 from harness.state import (
     PROJECT_NAME,
     ProjectState,
@@ -122,12 +123,6 @@ def start(
         StackError: compose could not start it (the partial stack is removed first).
     """
     validate_project_name(name)
-    compose_version()
-    if project_exists(name):
-        raise UsageError(
-            f"project {name!r} already exists; remove it with `reboot-harness down --project"
-            f" {name}` or choose another name"
-        )
     compose_dir = default_compose_dir()
     base_file = compose_dir / "stack.yaml"
     files = [base_file, *(Path(f).resolve() for f in extra_compose)]
@@ -140,19 +135,33 @@ def start(
 
         topology = load_topology(topology_file)
     domain = topology.domain if topology else "rh.test"
+    # Only now the engine: unsafe files are refused without it (Compose resolves them offline),
+    # so the refusal is the same with or without an engine, and nothing exists to remove.
+    compose_version()
+    refuse_unsafe(
+        [files[1:]], compose_dir=compose_dir, project=name, domain=domain, allow=allow_unsafe
+    )
+    if project_exists(name):
+        raise UsageError(
+            f"project {name!r} already exists; remove it with `reboot-harness down --project"
+            f" {name}` or choose another name"
+        )
     base = ensure_base_image(progress)
     tag = build_images(compose_dir / "images", base, progress)
     secret_values = new_secrets()
     owner = owner or Owner.current()
     tried: set[str] = set()
     last_error = ""
+    # The files as Compose reads them (your own anchored, the boot override added), decided at
+    # the first attempt and kept for the others.
+    layered: tuple[str, ...] = ()
     for _attempt in range(6):
         prefix = free_subnet_prefix(name, _used_subnets(), tried)
         tried.add(prefix)
         state = ProjectState(
             name=name,
             compose_dir=str(compose_dir),
-            compose_files=tuple(str(f) for f in files),
+            compose_files=layered or tuple(str(f) for f in files),
             subnet_prefix=prefix,
             domain=domain,
             image_tag=tag,
@@ -162,23 +171,21 @@ def start(
             topology_file=str(topology_file.resolve()) if topology_file else "",
         )
         state.save(secret_values)
-        if not tried - {prefix}:
+        if not layered:
+            state = state.with_changes(compose_files=_anchor_own(state, files, compose_dir))
+            state.save()
             resolved = _validate_compose(state)
             problems = unsafe(resolved)
-            if problems and not allow_unsafe:
+            if problems and not allow_unsafe:  # (the exact values: checked offline already)
                 ProjectState.forget(state.name)
-                more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-                raise UsageError(
-                    f"compose files ({', '.join(state.compose_files[1:]) or 'stack.yaml'}) are"
-                    f" not safe to rehearse with: {problems[0]}{more}; remove it, or pass"
-                    " --allow-unsafe-compose"
-                )
+                raise UsageError(refusal(problems, [str(f) for f in files[1:]]))
             for problem in problems:
                 progress(f"warning: unsafe compose, allowed: {problem}")
             boot = _boot_override(state, resolved, topology or Topology(domain=domain))
             if boot is not None:
                 state = state.with_changes(compose_files=(*state.compose_files, str(boot)))
                 state.save()
+            layered = state.compose_files
         try:
             _compose(state).start()
         except KeyboardInterrupt:
@@ -207,6 +214,20 @@ def start(
         return Stack(state, topology)
     ProjectState.forget(name)
     raise StackError(f"stack {name}: no free subnet after {len(tried)} tries: {last_error}")
+
+
+def _anchor_own(state: ProjectState, files: Sequence[Path], compose_dir: Path) -> tuple[str, ...]:
+    """Each of the user's own compose files (outside ``compose_dir``) as an anchored copy in
+    the project's state folder: relative paths in it resolve against its own folder
+    (:mod:`harness.stack.anchor`); the harness's files as they are."""
+    out = []
+    for f in files:
+        try:
+            out.append(str(anchored_copy(f, state.directory) if is_own(f, compose_dir) else f))
+        except UsageError:
+            ProjectState.forget(state.name)
+            raise
+    return tuple(out)
 
 
 def _validate_compose(state: ProjectState) -> dict[str, Any]:

@@ -15,82 +15,34 @@ Typical use (the scenario runner); one Traffic per stack at a time::
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 from harness.errors import HarnessError, StackError
 from harness.model import History, Op
 from harness.stack import Stack
 from harness.stack.core import EventWatch
+from harness.traffic.config import (
+    CONFIG_ENV,
+    REFUSAL_EXIT,
+    SECRET_ENV,
+    TrafficProfile,
+    client_config,
+    refusal,
+)
 from harness.traffic.metrics import metric_ops
 from harness.traffic.parse import ClientOutput, merge_present, parse_output, sort_ops
 from harness.traffic.placement import spread_addresses
 
 Progress = Callable[[str], None]
 _STARTED = re.compile(r'"info":\s*"started"')
-
-
-@dataclass(frozen=True)
-class TrafficProfile:
-    """How much traffic, per client container (each at its own address on the stack network).
-
-    The defaults give, per container: 10 http requests/s, 2 socket.io users echoing every
-    200 ms, 4 redis writes/s and 2 reads/s, 4 mysql inserts/s.
-    """
-
-    clients: int = 2
-    http_clients: int = 1
-    http_rate: float = 10.0
-    http_app_every: int = 5
-    http_connect_timeout: float = 0.5
-    http_timeout: float = 3.0
-    dns_stale: float = 0.0
-    dns_min_ttl: float = 0.0
-    http_keepalive: bool = False
-    sio_clients: int = 2
-    sio_interval: float = 0.2
-    sio_echo_timeout: float = 2.0
-    sio_echo_failures: int = 3
-    sio_connect_timeout: float = 1.0
-    redis_write_rate: float = 4.0
-    redis_read_rate: float = 2.0
-    mysql_rate: float = 4.0
-    metrics: bool = True
-    drain_timeout: float = 8.0
-    verify_timeout: float = 30.0
-    max_seconds: float = 4 * 3600.0
-    mem_limit: str = "256m"
-
-    def client_config(self) -> dict[str, object]:
-        """The part of rh-traffic's configuration the profile decides."""
-        keys = (
-            "http_clients",
-            "http_rate",
-            "http_app_every",
-            "http_connect_timeout",
-            "http_timeout",
-            "dns_stale",
-            "dns_min_ttl",
-            "http_keepalive",
-            "sio_clients",
-            "sio_interval",
-            "sio_echo_timeout",
-            "sio_echo_failures",
-            "sio_connect_timeout",
-            "redis_write_rate",
-            "redis_read_rate",
-            "mysql_rate",
-            "drain_timeout",
-            "verify_timeout",
-            "max_seconds",
-        )
-        values = asdict(self)
-        return {k: values[k] for k in keys}
+_STALE_IMAGE = (
+    "; the stack's client image and this harness disagree on the keys: restart the stack"
+    " (`reboot-harness down`, then `up`) to build its images from this checkout"
+)
 
 
 class Traffic:
@@ -141,35 +93,20 @@ class Traffic:
             )
         except ValueError as e:
             raise StackError(f"stack {stack.name}: cannot place traffic clients: {e}") from e
-        secrets = stack.secrets
-        env = {
-            "REDIS_PASSWORD": secrets.get("REDIS_PASSWORD", ""),
-            "MYSQL_APP_PASSWORD": secrets.get("MYSQL_APP_PASSWORD", ""),
-        }
-        base = {
-            **prof.client_config(),
-            "run": run,
-            "seed": seed,
-            "dns_server": stack.static_address(topo.dns_host),
-            "domain": topo.domain,
-            "lb_port": topo.lb_port,
-            "lbs": lbs,
-            "sentinels": list(topo.redis_hosts),
-            "sentinel_port": topo.sentinel_port,
-            "redis_master": topo.redis_master_name,
-            "mysql_hosts": list(topo.mysql_hosts),
-            "mysql_port": topo.mysql_port,
-        }
+        env = {key: stack.secrets.get(key, "") for key in SECRET_ENV}
+        dns_server = stack.static_address(topo.dns_host)
         self.started_at = time.time()
         try:
             self._watch = stack.watch_events()
             for i, (address, server) in enumerate(placed, 1):
                 name = f"traffic-{i}"
-                cfg = {**base, "name": f"c{i}"}
+                cfg = client_config(
+                    prof, topo, name=f"c{i}", run=run, seed=seed, dns_server=dns_server, lbs=lbs
+                )
                 self._names.append(name)
                 stack.start_client(
                     name,
-                    environment={**env, "RH_TRAFFIC_CONFIG": json.dumps(cfg)},
+                    environment={**env, CONFIG_ENV: cfg.to_json()},
                     address=address,
                     mem_limit=prof.mem_limit,
                 )
@@ -192,6 +129,13 @@ class Traffic:
                 status, code, note = stack.client_state(name)
                 if status != "running":
                     _, err = stack.client_output(name)
+                    refused = refusal(err)
+                    if refused and code == REFUSAL_EXIT:
+                        stale = refused.startswith(("unknown key", "missing key"))
+                        raise StackError(
+                            f"traffic client {name} refused its configuration: {refused}"
+                            + (_STALE_IMAGE if stale else "")
+                        )
                     raise StackError(
                         f"traffic client {name} stopped at start ({status}, exit {code}"
                         f"{', ' + note if note else ''}); its last words:\n"

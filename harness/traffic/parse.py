@@ -1,4 +1,4 @@
-"""Client output (JSON lines, printed by compose/images/client/rh-traffic) -> Ops. Pure."""
+"""Client output (JSON lines, printed by compose/images/client/rh_traffic) -> Ops. Pure."""
 
 from __future__ import annotations
 

@@ -4,12 +4,14 @@ the docker events of the fault."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
+from harness.errors import StackError
 from harness.model import History
 from harness.stack import Stack
 from harness.traffic import (
@@ -175,3 +177,21 @@ def test_a_client_that_dies_is_reported_not_waited_for(stack: Stack) -> None:
     clients = {o.client.split("-")[1] for o in history.ops if o.service == "http"}
     assert clients == {"c1", "c2"}
     assert "redis" not in history.present and "mysql" not in history.present
+
+
+def test_a_configuration_the_client_refuses_fails_start_at_once(stack: Stack) -> None:
+    """The client image validates the document the harness sends: a value it refuses (a rate
+    of 0) fails start() within seconds with the client's one line naming the key, nothing is
+    waited for until the ready timeout, and no client is left."""
+    traffic = Traffic(TrafficProfile(http_rate=0))
+    began = time.monotonic()
+    with pytest.raises(StackError) as e:
+        traffic.start(stack, seed=5, ready_timeout=60)
+    took = time.monotonic() - began
+    assert re.match(
+        r"traffic client traffic-\d refused its configuration: key 'http_rate': must be > 0",
+        str(e.value),
+    ), str(e.value)
+    assert "\n" not in str(e.value)
+    assert took < 30, took
+    assert stack.clients() == []

@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from harness.checks import base, run_checks
+from harness.checkapi import check
+from harness.checks import base, resolve, run_checks
 from harness.checks.base import CheckContext, Problem, failure, judged
+from harness.errors import UsageError
 from harness.model import CHECKS, COMMON_CAUSES, CheckResult, Topology, causes_of
 
 
@@ -64,15 +66,30 @@ def test_a_failing_result_names_what_it_tried(monkeypatch: pytest.MonkeyPatch) -
     assert [(r.host, r.causes) for r in results if not r.ok] == [("lb2", ("host-down",))]
 
 
-def test_a_topology_with_nothing_to_check_fails_not_exercised(
+def test_a_topology_without_a_checks_roles_cannot_select_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Empty roles: the check ran and looked at nothing — that is no pass."""
+    """Empty roles: the shipped checks that need them are not run by default, and selecting
+    one is refused naming the role (never a silent pass)."""
     _register(monkeypatch, lambda ctx: [])
     empty = dataclasses.replace(Topology(), lbs=(), apps=())
-    results = run_checks(_FakeStack(empty), ["nginx"])  # type: ignore[arg-type]
-    assert [(r.ok, r.causes, r.observed) for r in results] == [
-        (False, ("not-exercised",), "the topology names none")
+    with pytest.raises(UsageError, match="'nginx' cannot run on this topology: it needs a host"
+                       " in lbs and apps"):  # fmt: skip
+        run_checks(_FakeStack(empty), ["nginx"])  # type: ignore[arg-type]
+    assert "nginx" not in resolve(None, empty) and "socket.io" not in resolve(None, empty)
+    assert "limits" not in resolve(None, empty) and "redis roles" in resolve(None, empty)
+
+
+NOTHING = check("nothing here", causes={"never": "never happens"}, subjects=())(lambda ctx: [])
+
+
+def test_a_check_whose_subjects_are_empty_fails_not_exercised() -> None:
+    """A check of your own with nothing to look at on this topology (no subjects) looked at
+    nothing — that is no pass."""
+    topo = dataclasses.replace(Topology(), python_checks=("tests.unit.test_coverage:NOTHING",))
+    results = run_checks(_FakeStack(topo), ["nothing here"])  # type: ignore[arg-type]
+    assert [(r.check, r.ok, r.causes, r.observed) for r in results] == [
+        ("nothing here", False, ("not-exercised",), "the topology names none")
     ]
 
 

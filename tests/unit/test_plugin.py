@@ -183,3 +183,175 @@ def test_max_duration_fails_a_harness_item_and_the_session_goes_on(
     assert result.duration < 25
     bad = pytester.runpytest_subprocess("--rh-max-duration", "0")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
+
+
+# -- --rh-shard, --rh-durations, --rh-order ------------------------------------------------------
+SHARD_SUITE = {
+    "test_plain": "import pytest\n\n@pytest.mark.parametrize('i', range(9))\ndef test_p(i):\n"
+    "    pass\n",
+    "test_stack": "import pytest\n\npytestmark = pytest.mark.xdist_group('stack')\n\n"
+    + "".join(f"def test_s{i}():\n    pass\n\n" for i in range(4)),
+    "test_late": "".join(f"def test_l{i}():\n    pass\n\n" for i in range(3)),
+}
+# like tests/integration/conftest.py: a group given at collection, not by a mark in the file
+LATE_GROUP = """
+import pytest
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name == "test_late.py":
+            item.add_marker(pytest.mark.xdist_group("late"))
+"""
+
+
+# hypothesis' plugin imports hypothesis at the end of every in-process run (pytester restores
+# sys.modules between runs): seconds each, for suites that do not use it
+QUICK = ("-p", "no:hypothesispytest")
+
+
+def _read_durations(path: Path) -> dict[str, float]:
+    import json  # here: this file's imports stay as they were
+
+    return dict(json.loads(path.read_text())["durations"])
+
+
+def _write_durations(path: Path, durations: dict[str, float]) -> None:
+    import json
+
+    path.write_text(json.dumps({"schema_version": 1, "durations": durations}))
+
+
+def _ran_and_deselected(pytester: pytest.Pytester, *args: str) -> tuple[list[str], list[str]]:
+    rec = pytester.inline_run("-p", "no:cacheprovider", *QUICK, *args)
+    ran = [r.nodeid for r in rec.getreports("pytest_runtest_logreport") if r.when == "call"]
+    deselected = [i.nodeid for call in rec.getcalls("pytest_deselected") for i in call.items]
+    return ran, deselected
+
+
+def test_shards_are_disjoint_cover_the_suite_and_keep_groups_whole(
+    pytester: pytest.Pytester,
+) -> None:
+    """--rh-shard 1/3, 2/3, 3/3 on one suite and one durations file: each item runs in exactly
+    one shard, the rest of each run is reported deselected, an xdist_group (from a module mark
+    or added by a conftest at collection) lands whole in one shard, and the shards are cut by
+    duration, not by count; no shard writes the durations file."""
+    pytester.makepyfile(**SHARD_SUITE)
+    pytester.makeconftest(LATE_GROUP)
+    everything, _ = _ran_and_deselected(pytester)
+    assert len(everything) == 16
+    durations = {n: 1.0 for n in everything}
+    durations |= {f"test_stack.py::test_s{i}": 4.0 for i in range(4)}  # a 16 s group
+    durations |= {f"test_late.py::test_l{i}": 2.0 for i in range(3)}  # a 6 s group
+    path = pytester.path / "d.json"
+    _write_durations(path, durations)
+    before = path.read_text()
+    shards = []
+    for k in (1, 2, 3):
+        ran, deselected = _ran_and_deselected(
+            pytester, "--rh-shard", f"{k}/3", "--rh-durations", "d.json"
+        )
+        assert sorted(ran + deselected) == sorted(everything)
+        shards.append(set(ran))
+    assert sorted(n for s in shards for n in s) == sorted(everything)  # disjoint and covering
+    for group in ("test_stack.py", "test_late.py"):
+        assert sum(any(n.startswith(group) for n in s) for s in shards) == 1, group
+    # 31 s in all: the 16 s group alone, then 6 s + 9 plain of 1 s split 8 | 7
+    loads = sorted(sum(durations[n] for n in s) for s in shards)
+    assert loads == [7.0, 8.0, 16.0], shards
+    assert path.read_text() == before
+
+
+def test_invalid_shard_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:
+    """--rh-shard 0/3, 4/3 or x/3 stops the run before collection, the error on one line."""
+    pytester.makepyfile("def test_x():\n    pass\n")
+    for bad in ("0/3", "4/3", "x/3"):
+        result = pytester.runpytest(*QUICK, "--rh-shard", bad)
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines([f"*argument --rh-shard: expected K/N*got '{bad}'"])
+
+
+def test_durations_are_recorded_merged_and_reused(pytester: pytest.Pytester) -> None:
+    """A suite that asks for nothing gets no file. Asked for (--rh-order=durations), the default
+    file records setup+call+teardown of each item that ran (not a skipped one); once it exists,
+    later runs merge into it (what ran is replaced, the rest kept); the shards use it: the one
+    slow item is a shard of its own."""
+    pytester.makepyfile(
+        test_d="""
+        import time
+
+        import pytest
+
+        def test_slow():
+            time.sleep(0.6)
+
+        @pytest.mark.parametrize("i", range(5))
+        def test_quick(i):
+            pass
+
+        def test_skipped():
+            pytest.skip("says nothing about its duration")
+        """
+    )
+    file = pytester.path / ".reports" / "durations.json"
+    _ran_and_deselected(pytester)
+    assert not file.exists()
+    _ran_and_deselected(pytester, "--rh-order=durations")
+    recorded = _read_durations(file)
+    quick = [f"test_d.py::test_quick[{i}]" for i in range(5)]
+    assert sorted(recorded) == sorted(["test_d.py::test_slow", *quick])
+    assert recorded["test_d.py::test_slow"] >= 0.6
+    assert max(recorded[n] for n in quick) < 0.1
+
+    _write_durations(file, recorded | {"test_d.py::test_quick[0]": 99.0, "elsewhere.py::gone": 7.0})
+    _ran_and_deselected(pytester, "-k", "test_quick and 0")  # no option: the file exists
+    merged = _read_durations(file)
+    assert merged["test_d.py::test_quick[0]"] < 99.0
+    assert merged["elsewhere.py::gone"] == 7.0
+    assert merged["test_d.py::test_slow"] == recorded["test_d.py::test_slow"]
+
+    first, _ = _ran_and_deselected(pytester, "--rh-shard", "1/2")
+    second, _ = _ran_and_deselected(pytester, "--rh-shard", "2/2")
+    assert first == ["test_d.py::test_slow"]
+    assert second == [*quick, "test_d.py::test_skipped"]  # unrecorded: its file's median
+
+
+XDIST_SUITE = """
+import os
+import pytest
+
+def _log(name):
+    with open(os.environ["PYTEST_XDIST_WORKER"] + ".log", "a") as f:
+        f.write(name + "\\n")
+
+@pytest.mark.parametrize("i", range(6))
+def test_a(i):
+    _log(f"a{i}")
+
+def test_zz_long():
+    _log("zz_long")
+"""
+
+
+def test_under_xdist_the_longest_starts_first_and_the_controller_records(
+    pytester: pytest.Pytester,
+) -> None:
+    """With -n 2 the item recorded as longest, collected last, is the first its worker runs
+    (--rh-order auto: durations in workers); the durations of every item are recorded once,
+    by the controller, into the file."""
+    pytester.makepyfile(test_x=XDIST_SUITE)
+    path = pytester.path / "d.json"
+    _write_durations(
+        path,
+        {"test_x.py::test_zz_long": 100.0} | {f"test_x.py::test_a[{i}]": 0.01 for i in range(6)},
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", *QUICK, "-n", "2", "--rh-durations", "d.json"
+    )
+    result.assert_outcomes(passed=7)
+    firsts = [p.read_text().split()[0] for p in pytester.path.glob("gw*.log")]
+    assert "zz_long" in firsts, firsts
+    recorded = _read_durations(path)
+    assert sorted(recorded) == sorted(
+        ["test_x.py::test_zz_long", *(f"test_x.py::test_a[{i}]" for i in range(6))]
+    )
+    assert recorded["test_x.py::test_zz_long"] < 100  # replaced by what it took

@@ -21,6 +21,7 @@ from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
 import pytest
 
+from harness import checks
 from harness.checks import base
 from harness.checks.hostview import END, SH_AGENT, Program, _python_agent, parse_view
 from harness.model import CheckResult, Topology
@@ -324,7 +325,9 @@ def _flipping_check(monkeypatch: pytest.MonkeyPatch, at: float, rounds: list[flo
                         causes=() if held else ("host-down",), subjects=("app1",))
         ]  # fmt: skip
 
-    monkeypatch.setitem(base.REGISTRY, "flips", base.Registered(check, lambda _topo: ("app1",)))
+    flips = base.Registered(check, lambda _topo: ("app1",))
+    real = checks.registry
+    monkeypatch.setattr(checks, "registry", lambda topo: {**real(topo), "flips": flips})
 
 
 def test_wait_recovered_notices_within_the_longest_pause(monkeypatch: pytest.MonkeyPatch) -> None:

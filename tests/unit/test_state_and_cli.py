@@ -270,3 +270,20 @@ def test_a_time_limit_interrupts_and_waits_for_shielded_cleanup() -> None:
     assert cleaned == [True]
     with interrupts.time_limit(None):
         pass
+
+
+def test_every_key_of_the_state_is_checked_when_loaded() -> None:
+    """The checks project.json is read with cover exactly the fields of ProjectState: a field
+    added without its check (or a check left for a removed field) fails here."""
+    import dataclasses
+
+    from harness.state import _KINDS, _REQUIRED
+
+    names = [f.name for f in dataclasses.fields(ProjectState)]
+    assert list(_KINDS) == names
+    required = [
+        f.name
+        for f in dataclasses.fields(ProjectState)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    assert list(_REQUIRED) == required

@@ -4,12 +4,9 @@ hangs is reported, never waited for forever."""
 
 from __future__ import annotations
 
-import importlib.util
+import dataclasses
 import json
-import socket
-from importlib.machinery import SourceFileLoader
-from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -18,6 +15,7 @@ from harness.errors import StackError
 from harness.model import Op, Topology
 from harness.stack import Stack
 from harness.traffic import (
+    ClientConfig,
     Traffic,
     TrafficProfile,
     chash_points,
@@ -28,9 +26,8 @@ from harness.traffic import (
     parse_output,
     spread_addresses,
 )
+from harness.traffic.config import SECRET_ENV
 from harness.verdicts import service_windows
-
-CLIENT_SCRIPT = Path(__file__).resolve().parents[2] / "compose/images/client/rh-traffic"
 
 
 def line(**fields: object) -> str:
@@ -194,90 +191,6 @@ def test_spread_addresses_alternates_backends_and_skips_used() -> None:
         spread_addresses("10.9.8", set(), 8, servers, low=250)
 
 
-# -- the client script's error kinds --------------------------------------------------------
-@pytest.fixture(scope="module")
-def client_script() -> ModuleType:
-    loader = SourceFileLoader("rh_traffic", str(CLIENT_SCRIPT))
-    spec = importlib.util.spec_from_loader("rh_traffic", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-def test_client_error_kinds_are_short_and_stable(client_script: Any) -> None:
-    """Failures are named by kind (the verdicts count them by kind), not by message."""
-    import pymysql
-    import redis
-
-    kind = client_script.kind
-    assert kind(TimeoutError()) == "timeout"
-    assert kind(ConnectionRefusedError(111, "Connection refused")) == "refused"
-    assert kind(OSError(113, "No route to host")) == "unreachable"
-    assert kind(socket.gaierror(-2, "Name or service not known")) == "unknown host"
-    assert kind(redis.exceptions.ReadOnlyError("You can't write against a replica")) == "READONLY"
-    assert kind(redis.exceptions.ConnectionError("The previous master is now a slave")) == (
-        "READONLY"
-    )
-    assert kind(redis.exceptions.ResponseError("LOADING Redis is loading")) == "LOADING"
-    assert kind(pymysql.err.OperationalError(1290, "--read-only")) == "READONLY"
-    assert kind(pymysql.err.OperationalError(2013, "Lost connection")) == "lost connection"
-    assert kind(pymysql.err.OperationalError(2003, "Can't connect ((timed out))")) == "timeout"
-    text_kind = client_script.text_kind
-    assert text_kind("Unexpected status code 502 in server response") == "http 502"
-    assert text_kind('"Invalid session"') == "session ID unknown"
-
-
-class FakeAnswer:
-    def __init__(self, ttl: int, *addrs: str) -> None:
-        self.rrset = SimpleNamespace(ttl=ttl)
-        self._addrs = addrs
-
-    def __iter__(self) -> Any:
-        return iter(SimpleNamespace(address=a) for a in self._addrs)
-
-
-def test_client_dns_cache_honours_ttl_and_serves_stale_only_if_asked(
-    client_script: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Answers are reused for their TTL, then asked again (a rotation moves users); when the
-    server does not answer, a stub fails at once and a serve-stale cache keeps the old answer
-    for its grace; an authoritative NXDOMAIN is never answered from cache."""
-    import dns.exception
-    import dns.resolver
-
-    now = [100.0]
-    monkeypatch.setattr(client_script.time, "monotonic", lambda: now[0])
-    replies: list[Any] = [FakeAnswer(1, "10.0.0.12", "10.0.0.11"), FakeAnswer(1, "10.0.0.12")]
-
-    def resolve(name: str, rdtype: str) -> Any:
-        reply = replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        return reply
-
-    for stale in (0.0, 5.0):
-        cache = client_script.DnsCache("10.0.0.10", "lb.rh.test", stale=stale)
-        monkeypatch.setattr(cache._res, "resolve", resolve)
-        replies[:] = [FakeAnswer(1, "10.0.0.12", "10.0.0.11"), FakeAnswer(1, "10.0.0.12")]
-        assert cache.addresses() == ["10.0.0.11", "10.0.0.12"]
-        now[0] += 0.5
-        assert cache.addresses() == ["10.0.0.11", "10.0.0.12"]  # cached: no query
-        now[0] += 0.6
-        assert cache.addresses() == ["10.0.0.12"]  # expired: asked again, rotation seen
-        now[0] += 1.5
-        replies[:] = [dns.exception.Timeout()]
-        if stale:
-            assert cache.addresses() == ["10.0.0.12"]
-            assert cache.served_stale == 1
-        else:
-            with pytest.raises(client_script.Failure, match="dns timeout"):
-                cache.addresses()
-        replies[:] = [dns.resolver.NXDOMAIN()]
-        with pytest.raises(client_script.Failure, match="dns nxdomain"):
-            cache.addresses()
-
-
 # -- the Traffic object against a fake stack --------------------------------------------------
 STARTED = json.dumps({"info": "started"})
 
@@ -293,12 +206,18 @@ class FakeWatch:
 class FakeStack:
     """Just what Traffic uses of a Stack; clients print ``outputs`` and behave per ``hang``."""
 
-    def __init__(self, outputs: dict[str, str], hang: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        outputs: dict[str, str],
+        hang: frozenset[str] = frozenset(),
+        errs: dict[str, str] | None = None,
+    ) -> None:
         self.name = "fake"
         self.topology = Topology()
         self.state = SimpleNamespace(subnet_prefix="10.1.2", name="fake")
         self.secrets = {"REDIS_PASSWORD": "r-secret", "MYSQL_APP_PASSWORD": "m-secret"}
         self.outputs = outputs
+        self.errs = errs or {}
         self.hang = hang
         self.states: dict[str, tuple[str, int, str]] = {}
         self.envs: dict[str, dict[str, str]] = {}
@@ -323,7 +242,8 @@ class FakeStack:
         return self.states[name]
 
     def client_output(self, name: str) -> tuple[str, str]:
-        return self.outputs.get(name, STARTED), "Traceback (most recent call last):\n  boom\n"
+        err = self.errs.get(name, "Traceback (most recent call last):\n  boom\n")
+        return self.outputs.get(name, STARTED), err
 
     def signal_client(self, name: str, sig: str = "SIGTERM") -> bool:
         self.signals.append((name, sig))
@@ -396,3 +316,46 @@ def test_traffic_start_failure_leaves_no_client() -> None:
     with pytest.raises(StackError, match="stopped at start"):
         traffic.start(cast(Stack, fake))
     assert sorted(fake.removed) == ["traffic-1", "traffic-2"]
+
+
+def test_a_client_that_refuses_its_configuration_is_reported_in_one_line() -> None:
+    """A client that exits 2 with the refusal line (the harness and the client image disagree
+    on the configuration) fails start() at once with that line, one line naming the key and
+    the way out; nothing is left."""
+    refused = "rh-traffic: bad configuration: unknown key 'http_rte' (did you mean 'http_rate'?)"
+    fake = FakeStack({}, errs={"traffic-1": refused + "\n"})
+    real_start = fake.start_client
+
+    def refuses(name: str, **kw: Any) -> str:
+        real_start(name, **kw)
+        fake.states[name] = ("exited", 2, "") if name == "traffic-1" else ("running", 0, "")
+        return name
+
+    fake.start_client = refuses  # type: ignore[method-assign]
+    traffic = Traffic(TrafficProfile(clients=2, metrics=False))
+    with pytest.raises(StackError) as e:
+        traffic.start(cast(Stack, fake), ready_timeout=5)
+    message = str(e.value)
+    assert message.startswith(
+        "traffic client traffic-1 refused its configuration: unknown key 'http_rte'"
+    )
+    assert "restart the stack" in message and "\n" not in message
+    assert sorted(fake.removed) == ["traffic-1", "traffic-2"]
+
+
+def test_the_configuration_sent_is_one_complete_document() -> None:
+    """Each client gets one JSON document with every key (the client defaults none), its own
+    name, the run shared by all, and the passwords only in their own variables."""
+    fake = FakeStack({})
+    traffic = Traffic(TrafficProfile(clients=2, metrics=False, redis_write_rate=1))
+    traffic.start(cast(Stack, fake), seed=5)
+    traffic.abort()
+    docs = {n: json.loads(env["RH_TRAFFIC_CONFIG"]) for n, env in fake.envs.items()}
+    keys = sorted(f.name for f in dataclasses.fields(ClientConfig))
+    assert all(sorted(d) == keys for d in docs.values())
+    assert [d["name"] for d in docs.values()] == ["c1", "c2"]
+    assert docs["traffic-1"]["run"] == docs["traffic-2"]["run"]
+    assert docs["traffic-1"]["run"].startswith("5-")
+    assert docs["traffic-1"]["redis_write_rate"] == 1.0
+    assert docs["traffic-1"]["sio_transports"] == [["polling", "websocket"], ["polling"]]
+    assert sorted(fake.envs["traffic-1"]) == sorted(["RH_TRAFFIC_CONFIG", *SECRET_ENV])

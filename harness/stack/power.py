@@ -1,0 +1,134 @@
+"""A host's power: shut down (graceful, hard, crash), booted, renumbered while it is off.
+
+A hard power-off takes the host off its networks first; how it rejoins is recorded in the
+project state (saved at once), so a heal in another process can boot it too.
+"""
+
+from __future__ import annotations
+
+from docker.errors import APIError, DockerException
+from docker.models.containers import Container
+
+from harness.errors import StackError
+from harness.stack.engine import client
+from harness.stack.hosts import Hosts
+
+
+class Power(Hosts):
+    """Switching the hosts of one project off and on."""
+
+    def power_off(self, host: str, *, mode: str = "graceful", grace: float = 10.0) -> None:
+        """Shut ``host`` down.
+
+        graceful: init gets its stop signal and SIGKILL after ``grace`` seconds (ACPI shutdown).
+        hard: power loss. The host leaves the network first (its interfaces are gone: no FIN,
+        no RST, not a packet of its own reaches a peer after the cut; peers' packets go
+        unanswered), then everything in it is SIGKILLed. It rejoins at :meth:`power_on`.
+        crash: every process SIGKILLed at once while the kernel lives on: the kernel closes
+        every socket, so peers get FIN/RST and notice at once.
+        """
+        c = self.container(host, refresh=True)
+        try:
+            if mode in ("hard", "crash"):
+                if c.attrs["State"]["Status"] == "running":
+                    if mode == "hard":
+                        self._cut(host, c)
+                    c.kill()
+                c.wait(timeout=30)
+            else:
+                c.stop(timeout=max(0, round(grace)))
+        except (APIError, DockerException) as e:
+            raise StackError(f"host {host}: power off ({mode}) failed: {e}") from e
+
+    def _cut(self, host: str, c: Container) -> None:
+        """Take a running host off every network, remembering how to rejoin (in the state file,
+        so a heal in another process can boot it too)."""
+        nets = c.attrs["NetworkSettings"]["Networks"] or {}
+        record = {
+            name: [
+                (attrs.get("IPAMConfig") or {}).get("IPv4Address") or attrs.get("IPAddress") or "",
+                *[a for a in attrs.get("Aliases") or [] if a not in (c.id[:12], c.id)],
+            ]
+            for name, attrs in nets.items()
+        }
+        self._record_cut(host, record)
+        for name in nets:
+            client().networks.get(name).disconnect(c, force=True)
+
+    def _rejoin(self, host: str, c: Container) -> None:
+        """Put a host whose power was cut back on its networks, at its address."""
+        record = self.state.cut.get(host)
+        if not record:
+            return
+        for name, (address, *aliases) in record.items():
+            try:
+                client().networks.get(name).connect(
+                    c, ipv4_address=address or None, aliases=aliases or None
+                )
+            except APIError as e:
+                if "already exists" not in str(e):  # rejoined by an earlier, interrupted boot
+                    raise
+        self._record_cut(host, None)
+
+    def power_on(self, host: str) -> None:
+        """Boot ``host``: back on its network if its power was cut, a fresh tmpfs /run, boot
+        ulimits, init starts the services."""
+        c = self.container(host, refresh=True)
+        try:
+            self._rejoin(host, c)
+            c.start()
+        except (APIError, DockerException) as e:
+            raise StackError(
+                f"host {host}: boot failed: {e}; recent logs:\n{self.logs(host, 15)}"
+            ) from e
+
+    def renumber(self, host: str) -> str:
+        """Give a stopped ``host`` a different address on the stack network; return it."""
+        c = self.container(host, refresh=True)
+        if c.attrs["State"]["Status"] == "running":
+            raise StackError(f"host {host}: cannot change the address of a running host")
+        taken = set(self._all_static_addresses())
+        prefix = self.state.subnet_prefix
+        new = next((f"{prefix}.{i}" for i in range(100, 250) if f"{prefix}.{i}" not in taken), None)
+        if new is None:
+            raise StackError(f"host {host}: no free address left in {prefix}.0/24")
+        cut = self.state.cut.get(host)
+        if cut:  # off the network since its power was cut: it rejoins at the new address
+            if len(cut) != 1:
+                raise StackError(f"host {host}: expected one network, found {sorted(cut)}")
+            ((net_name, (_old, *aliases)),) = cut.items()
+            self._record_cut(host, {net_name: [new, *aliases]})
+            return new
+        nets = c.attrs["NetworkSettings"]["Networks"]
+        if len(nets) != 1:
+            raise StackError(f"host {host}: expected one network, found {sorted(nets)}")
+        net_name, net_attrs = next(iter(nets.items()))
+        old = (net_attrs.get("IPAMConfig") or {}).get("IPv4Address") or net_attrs.get("IPAddress")
+        try:
+            network = client().networks.get(net_name)
+            network.disconnect(c)
+            network.connect(c, ipv4_address=new, aliases=[host])
+        except (APIError, DockerException) as e:
+            raise StackError(f"host {host}: changing address {old} -> {new} failed: {e}") from e
+        return new
+
+    def _all_static_addresses(self) -> list[str]:
+        out = [a for rec in self.state.cut.values() for a, *_ in rec.values() if a]
+        for c in self.containers().values():
+            for net in c.attrs["NetworkSettings"]["Networks"].values():
+                addr = (net.get("IPAMConfig") or {}).get("IPv4Address") or net.get("IPAddress")
+                if addr:
+                    out.append(str(addr))
+        return out
+
+    def _record_cut(self, host: str, networks: dict[str, list[str]] | None) -> None:
+        """Record in the saved state how ``host``, its power cut, rejoins its networks
+        (network -> [address, alias, ...]); None: it has rejoined them."""
+        with self._state_lock:
+            cut = dict(self.state.cut)
+            if networks is None:
+                cut.pop(host, None)
+            else:
+                cut[host] = networks
+            self.state = self.state.with_changes(cut=cut)
+            self.state.save()

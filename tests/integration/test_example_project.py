@@ -1,0 +1,68 @@
+"""The example user project (examples/memcached/) as its README runs it: a host the harness does
+not ship, declared checks, a Python check and an incident of the project's own — from the
+project's folder, with relative paths, through the command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.docker
+INDEPENDENT = True  # one run, its own stacks: it may share a worker with anything
+
+PROJECT = Path(__file__).resolve().parents[2] / "examples" / "memcached"
+
+
+def test_the_example_project_runs_as_its_readme_says(tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    command = (
+        "run --topology topology.yaml --compose compose/cache.yaml --incidents incidents"
+        f" --report {report} scenarios/cache-reboot.yaml"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", *command.split()],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads((report / "results.json").read_text())
+    runs = {r["variant"]: r for r in doc["scenarios"]}
+    fixed, incident = runs["fixed"], runs["incident"]
+    assert fixed["passed"] and fixed["reason"].startswith("recovered in")
+    held = {(c["check"], s) for c in fixed["checks"] if c["ok"] for s in c["subjects"]}
+    assert {
+        ("cache", "cache/process:memcached"),
+        ("cache", "cache/nofile:memcached"),
+        ("cache", "cache/directory:/run/memcached"),
+        ("cache", "cache/file:/run/memcached/memcached.pid"),
+        ("cache", "cache/port:11211"),
+        ("memcached stats", "cache"),
+    } <= held
+    assert incident["passed"] and incident["reason"].startswith("reproduced:")
+    failed = {(c["check"], c["host"], c["cause"]) for c in incident["checks"] if not c["ok"]}
+    assert ("cache", "cache", "directory-missing") in failed
+    assert ("cache", "cache", "file-missing") in failed
+    assert ("memcached stats", "cache", "pid-file-wrong") in failed
+    # memcached itself runs on, with its connections: only the run directory is wrong
+    assert ("cache", "cache", "process-not-running") not in failed
+
+
+def test_pytest_collects_the_example_projects_scenarios_from_its_ini() -> None:
+    """The project's pytest.ini (rh_scenarios, rh_incidents, rh_topology, rh_compose): its
+    scenario is validated against its own topology and checks, one item per variant."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "scenarios/cache-reboot.yaml::cache-reboot[fixed]" in proc.stdout
+    assert "scenarios/cache-reboot.yaml::cache-reboot[incident]" in proc.stdout
