@@ -16,7 +16,7 @@ from rich.table import Table
 
 from harness import __version__, interrupts
 from harness.errors import CheckTimeout, EnvironmentProblem, HarnessError, UsageError
-from harness.model import CheckResult, Topology
+from harness.model import FAILOVER_SERVICES, CheckResult, Topology
 from harness.scenario.durations import seconds_option
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -215,7 +215,7 @@ def _oneshot_parsers(sub: Any) -> None:
     p.add_argument("program", metavar="PROGRAM", help="a supervisord program or process name")
     p.add_argument("--signal", default="KILL", help="TERM, KILL (default), INT, HUP, STOP, CONT…")
     p = cmd("failover", "fail redis over with Sentinel, or MySQL to its other server")
-    p.add_argument("service", choices=("redis", "mysql"))
+    p.add_argument("service", choices=FAILOVER_SERVICES)
     p.add_argument("--to", metavar="HOST", help="mysql only: the server to promote")
     p.add_argument("--timeout", metavar="DURATION", help="how long it may take")
     p = cmd("dns-rotate", "take a load balancer out of the DNS answer, or put it back")

@@ -796,7 +796,38 @@ class Event:
 
 
 # -- traffic -------------------------------------------------------------------------------------
-SERVICES = ("http", "socketio", "redis", "mysql", "metrics")
+@dataclass(frozen=True)
+class Service:
+    """What the harness knows of one service its clients use (the one table of these facts).
+
+    Attributes:
+        name: as budgets, reports and ops name it.
+        write_op: the op whose acknowledged writes are read back after recovery (lost-write
+            accounting, and a fixed variant's implicit ``no_lost_writes``); "" for none.
+        reconnects: its clients record ``reconnect`` ops (``max_reconnect`` budgets apply).
+        failover: its primary can be moved by a ``failover`` operation.
+    """
+
+    name: str
+    write_op: str = ""
+    reconnects: bool = False
+    failover: bool = False
+
+
+SERVICE_TABLE: tuple[Service, ...] = (
+    Service("http"),
+    Service("socketio", reconnects=True),
+    Service("redis", write_op="set", failover=True),
+    Service("mysql", write_op="insert", failover=True),
+    Service("metrics"),
+)
+SERVICES = tuple(s.name for s in SERVICE_TABLE)
+WRITE_OPS: Mapping[str, str] = MappingProxyType(
+    {s.name: s.write_op for s in SERVICE_TABLE if s.write_op}
+)
+WRITE_SERVICES = tuple(WRITE_OPS)  # services whose acknowledged writes are read back
+RECONNECT_SERVICES = tuple(s.name for s in SERVICE_TABLE if s.reconnects)
+FAILOVER_SERVICES = tuple(s.name for s in SERVICE_TABLE if s.failover)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from harness.incidents import Incident
 from harness.interrupts import shielded
 from harness.judge import Outcome, judge_fixed, judge_incident
 from harness.model import (
+    WRITE_SERVICES,
     Budget,
     BudgetViolation,
     CheckResult,
@@ -250,7 +251,7 @@ def _run_with_traffic(
             # Acknowledged writes are never lost on a fixed configuration.
             budgets += [
                 Budget(s, no_lost_writes=True)
-                for s in ("redis", "mysql")
+                for s in WRITE_SERVICES
                 if not any(b.service == s and b.no_lost_writes for b in budgets)
             ]
         result.summary, result.budget_violations = summarize(result.history, ctx.events, budgets)

@@ -208,10 +208,10 @@ class ProjectState:
         """
         path = state_root() / "projects" / validate_project_name(name) / "project.json"
         # Every command that drives the stack needs this file; once it is damaged, the way out
-        # is to forget it and remove the stack by its labels (`down` needs no state for that).
+        # is to remove the stack by its labels and forget the file (`down` needs no state).
         way_out = (
-            f"the stack can no longer be driven: remove {path.parent} and run"
-            f" `reboot-harness down --project {name}` (it removes the stack by its labels)"
+            f"the stack can no longer be driven: `reboot-harness down --project {name}` removes"
+            " it by its labels, and this file"
         )
 
         def refuse(problem: str) -> UsageError:

@@ -90,6 +90,7 @@ from typing import ClassVar
 
 from harness.model import (
     SERVICES,
+    WRITE_SERVICES,
     Budget,
     BudgetViolation,
     Category,
@@ -104,8 +105,6 @@ OPERATION_KINDS = tuple(k for k in EventKind if k.category is Category.OPERATION
 DISRUPTIVE_KINDS = FAULT_KINDS + OPERATION_KINDS
 RECOVERED = EventKind.RECOVERED
 RECONNECT_OP = "reconnect"
-WRITE_SERVICES = ("redis", "mysql")  # services whose acknowledged writes are read back
-RECONNECT_SERVICES = ("socketio",)  # services whose clients record reconnect ops
 UNATTRIBUTED = "-"
 _LISTED_KEYS = 5  # lost keys named in a violation message
 

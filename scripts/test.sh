@@ -7,6 +7,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 .venv/bin/reboot-harness gc
 .venv/bin/reboot-harness build
+# Recorded durations: a fresh clone starts from the ones committed in tests/durations.json
+# (from a full run on the CI machine); every run then records its own.
+mkdir -p .reports
+[ -e .reports/durations.json ] || cp tests/durations.json .reports/durations.json
 # xdist hands groups out in collection order, which the plugin sorts longest first by the
 # durations recorded in .reports/durations.json (--rh-order auto); --no-loadscope-reorder keeps
 # xdist from putting the groups with the most tests first instead.

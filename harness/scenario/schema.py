@@ -26,8 +26,10 @@ from pydantic_core import InitErrorDetails
 from harness.model import (
     ORDERS,
     REBOOT_MODES,
+    RECONNECT_SERVICES,
     SERVICES,
     STEP_KEYS,
+    WRITE_SERVICES,
     Budget,
     Clients,
     DnsRotate,
@@ -49,7 +51,6 @@ from harness.model import (
 )
 from harness.scenario.durations import DURATION_BOUNDS, _seconds
 from harness.scenario.messages import _choices, _kind, _label, _show
-from harness.verdicts import RECONNECT_SERVICES, WRITE_SERVICES
 
 if TYPE_CHECKING:  # harness.incidents reads its files with this package's loader
     from harness.incidents import Incident

@@ -359,8 +359,9 @@ def down(name: str) -> Removed:
         len(c.volumes.list(filters=flt)),
     )
     if had_state:
-        # On failure, fall through to label-based removal, which does not need the files.
-        with contextlib.suppress(subprocess.CalledProcessError, OSError):
+        # On failure — a damaged state file included — fall through to label-based removal,
+        # which needs no files; the state is forgotten below either way.
+        with contextlib.suppress(subprocess.CalledProcessError, OSError, UsageError):
             _compose(ProjectState.load(name)).stop(down=True)
     _remove_resources(name)
     ProjectState.forget(name)

@@ -6,10 +6,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from harness.model import SERVICES, Op
+from harness.model import SERVICES, WRITE_OPS, Op
 
 # Writes whose keys are read back at the end (lost-write accounting).
-WRITE_OPS: Mapping[str, str] = {"redis": "set", "mysql": "insert"}
 
 
 @dataclass(frozen=True)

@@ -91,11 +91,19 @@ def test_killed_runs_are_reaped_by_gc_and_live_stacks_are_not(tmp_path: Path) ->
         proc2 = subprocess.run([*RH, "gc"], capture_output=True, text=True, timeout=300)
         assert proc2.returncode == 0, proc2.stderr
         assert owned_by(killed) == []
-        check = subprocess.run(
-            [*RH, "check", "--project", live_up, "--json"], capture_output=True, text=True
+        # The live stack is untouched: every host still there and running, and it holds (a
+        # wait, not one instant: the killed runs and gc loaded the machine, and a check taken
+        # under that load may see nginx shun a backend for a moment — an observation, not gc)
+        live = docker.from_env().containers.list(
+            all=True, filters={"label": [f"com.docker.compose.project={live_up}"]}
         )
-        assert check.returncode == 0, check.stdout[-2000:]
-        assert all(r["ok"] for r in json.loads(check.stdout)["results"])
+        assert len(live) == 11 and all(c.status == "running" for c in live), [
+            (c.name, c.status) for c in live
+        ]
+        wait = subprocess.run(
+            [*RH, "wait", "--project", live_up, "--within", "90s"], capture_output=True, text=True
+        )
+        assert wait.returncode == 0, wait.stdout + wait.stderr
     finally:
         subprocess.run([*RH, "down", "--project", live_up], capture_output=True)
         subprocess.run([*RH, "gc"], capture_output=True)

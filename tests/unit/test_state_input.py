@@ -19,7 +19,6 @@ from harness.state import MAX_STATE_BYTES, ProjectState
 RH = [sys.executable, "-m", "harness"]
 COMMANDS = {
     "check": ["check"],
-    "down": ["down"],
     "reboot": ["reboot", "app1"],
     "stop": ["stop", "app1", "--mode", "hard"],
     "start": ["start", "app1"],
@@ -140,7 +139,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes]
 def test_a_damaged_state_file_is_one_line_naming_it_and_the_way_out(
     command: str, case: str, project: Callable[[bytes], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """check, down, the one-shot faults and wait: exit 2, one line naming the file, what is
+    """check, the one-shot faults and wait: exit 2, one line naming the file, what is
     wrong (the key, what is valid, what it holds) and the way out; nothing is touched."""
     content, said = CORRUPT[case]
     path = project(content)
@@ -151,8 +150,8 @@ def test_a_damaged_state_file_is_one_line_naming_it_and_the_way_out(
     assert lines[0].startswith(head), lines
     assert said in lines[0], lines
     assert lines[0].endswith(
-        f"remove {path.parent} and run `reboot-harness down --project p1` (it removes the stack"
-        " by its labels)"
+        "the stack can no longer be driven: `reboot-harness down --project p1` removes it by its"
+        " labels, and this file"
     ), lines
     assert path.read_bytes() == content, "a refused state file is left as it was, for a look"
 
@@ -171,15 +170,13 @@ def test_a_folder_in_place_of_the_state_file(
 def test_the_way_out_works(
     project: Callable[[bytes], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Removing the folder, as the line says, then `down`: the stack goes by its labels."""
-    import shutil
-
+    """`down`, as the line says: the stack goes by its labels, and the damaged file with it."""
     path = project(_with(cut="x"))
-    assert cli.main(["down", "--project", "p1"]) == 2
-    shutil.rmtree(path.parent)
+    assert cli.main(["check", "--project", "p1"]) == 2
     capsys.readouterr()
     assert cli.main(["down", "--project", "p1"]) == 0
     assert "removed stack p1: 1 containers, 1 networks, 1 volumes" in capsys.readouterr().out
+    assert not path.parent.exists()
 
 
 def test_a_sound_state_file_still_loads(project: Callable[[bytes], Path]) -> None:

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -187,7 +188,11 @@ def test_every_shipped_scenario_gives_configurations_the_client_accepts(client: 
 
 
 # -- the client run as the image runs it --------------------------------------------------------
-def _run_client(env_change: dict[str, str], *, stop_after: float | None) -> tuple[int, str, str]:
+def _run_client(
+    env_change: dict[str, str], *, stop_after: float | None, until: tuple[str, ...] = ()
+) -> tuple[int, str, str]:
+    """Run the client; SIGTERM it after ``stop_after`` seconds, or as soon as every string of
+    ``until`` has appeared on its stdout (at most 30 s: a loaded machine starts it slowly)."""
     env = {
         **os.environ,
         "PYTHONPATH": str(CLIENT_DIR),
@@ -203,16 +208,27 @@ def _run_client(env_change: dict[str, str], *, stop_after: float | None) -> tupl
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")))  # type: ignore[union-attr]
+    reader.start()
     try:
         if stop_after is not None:
+            deadline = time.monotonic() + (30.0 if until else stop_after)
             time.sleep(stop_after)
+            while until and time.monotonic() < deadline:
+                seen = "".join(lines)
+                if all(u in seen for u in until):
+                    break
+                time.sleep(0.2)
             proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        err = proc.stderr.read() if proc.stderr else ""  # ends when the client exits
+        proc.wait(timeout=30)
+        reader.join(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    return proc.returncode, out, err
+    return proc.returncode, "".join(lines), err
 
 
 def test_a_refused_configuration_is_one_stderr_line_and_exit_2() -> None:
@@ -238,7 +254,8 @@ def test_the_client_against_no_stack_records_every_failure_and_stops_cleanly() -
     cfg = client_config(
         profile, topo, name="c1", run="t", seed=1, dns_server="127.0.0.1", lbs={}
     ).to_json()
-    code, out, err = _run_client({CONFIG_ENV: cfg}, stop_after=2.5)
+    clients = ("http-c1-1", "sio-c1-1", "redis-c1", "mysql-c1")
+    code, out, err = _run_client({CONFIG_ENV: cfg}, stop_after=2.5, until=clients)
     assert code == 0, err
     parsed = parse_output(out)
     assert parsed.bad_lines == 0, parsed.first_bad
