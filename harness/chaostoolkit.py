@@ -40,8 +40,9 @@ def _step(project: str, data: dict[str, Any]) -> list[Json]:
     from harness import oneshot
 
     kind = next(iter(data))
-    step = oneshot.step_of(data, f"harness.chaostoolkit.{kind}", project)
-    events = oneshot.apply(project, step)
+    topology = oneshot.topology_for(project)
+    step = oneshot.step_of(data, f"harness.chaostoolkit.{kind}", project, topology)
+    events = oneshot.apply(project, step, topology)
     return [to_json(e) for e in events]
 
 

@@ -347,8 +347,9 @@ def _cmd_oneshot(args: argparse.Namespace) -> int:
     from harness import oneshot
 
     source = f"reboot-harness {args.command}"
-    step = oneshot.step_of(_oneshot_step(args), source, args.project)
-    events = oneshot.apply(args.project, step)
+    topology = oneshot.topology_for(args.project)
+    step = oneshot.step_of(_oneshot_step(args), source, args.project, topology)
+    events = oneshot.apply(args.project, step, topology)
     if args.json:
         from harness.serialize import document
 
@@ -402,6 +403,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
             extra_compose=args.compose,
             timeout=args.timeout,
             topology_file=args.topology,
+            topology=topology,
             progress=lambda msg: err.print(f"[dim]{msg}[/]"),
             allow_unsafe=args.allow_unsafe_compose,
         )
@@ -597,6 +599,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                         keep=args.keep,
                         extra_compose=args.compose,
                         topology_file=args.topology,
+                        topology=topology,
                         progress=progress,
                         allow_unsafe=args.allow_unsafe_compose,
                     )

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 from harness.checkset import names as check_names
 from harness.errors import ScenarioError
-from harness.model import Event, Step
+from harness.model import Event, Step, Topology
 from harness.scenario import parse_step
 from harness.state import ProjectState
 from harness.topology import topology_of
@@ -41,9 +41,17 @@ def _as_option(message: str, source: str) -> str:
     return OPTIONS.get(key, "--" + key.replace("_", "-")) + ": " + rest[m.end() :]
 
 
-def step_of(data: Mapping[str, object], source: str, project: str) -> Step:
-    """The step ``data`` validated against project ``project``'s hosts (no engine needed)."""
-    topology = topology_of(ProjectState.load(project))
+def topology_for(project: str) -> Topology:
+    """Project ``project``'s topology, read once for a command (no engine needed)."""
+    return topology_of(ProjectState.load(project))
+
+
+def step_of(
+    data: Mapping[str, object], source: str, project: str, topology: Topology | None = None
+) -> Step:
+    """The step ``data`` validated against project ``project``'s hosts (no engine needed);
+    ``topology``: the project's, when the caller has read it already."""
+    topology = topology or topology_for(project)
     try:
         return parse_step(
             dict(data), source=source, topology=topology, checks=check_names(topology)
@@ -52,13 +60,13 @@ def step_of(data: Mapping[str, object], source: str, project: str) -> Step:
         raise ScenarioError(_as_option(str(e), source)) from None
 
 
-def apply(project: str, step: Step) -> list[Event]:
+def apply(project: str, step: Step, topology: Topology | None = None) -> list[Event]:
     """Run ``step`` against running stack ``project``; its events. Interrupted (Ctrl-C,
     SIGTERM) half-way, what it did is healed first: no host is left off by an aborted command."""
     from harness.faults import RunContext, execute
     from harness.runner import attach
 
-    stack = attach(project)
+    stack = attach(project, topology)
     ctx = RunContext(stack, random.Random())
     try:
         execute(ctx, step)

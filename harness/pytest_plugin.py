@@ -466,6 +466,7 @@ class ScenarioItem(pytest.Item):
             keep=bool(self.config.getoption(KEEP)),
             extra_compose=own.compose,
             topology_file=own.topology_file,
+            topology=own.topology(),
         )
         report_dir = self.config.getoption(REPORT)
         if report_dir:
@@ -514,7 +515,12 @@ def rh_stack(request: pytest.FixtureRequest) -> Iterator[Any]:
     project = f"rh-py-{uuid.uuid4().hex[:10]}"
     keep = bool(request.config.getoption(KEEP))
     report = bring_up(
-        project, extra_compose=extra, keep=keep, timeout=300, topology_file=own.topology_file
+        project,
+        extra_compose=extra,
+        keep=keep,
+        timeout=300,
+        topology_file=own.topology_file,
+        topology=own.topology(),
     )
     try:
         yield report.stack

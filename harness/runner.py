@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.checks import run_checks
 from harness.errors import CheckTimeout, UsageError
 from harness.interrupts import shielded
-from harness.model import CheckResult
+from harness.model import CheckResult, Topology
 from harness.owner import Owner
 from harness.recovery import Pacing, Readiness, wait_recovered
 from harness.stack import Stack, StackLike, down, start
@@ -35,8 +35,10 @@ def bring_up(
     topology_file: Path | None = None,
     progress: Progress = lambda _: None,
     allow_unsafe: bool = False,
+    topology: Topology | None = None,
 ) -> UpReport:
     """Start stack ``name`` and wait until every check passes; on failure remove it.
+    ``topology``: ``topology_file`` already parsed (it is then not read again).
 
     Raises:
         CheckTimeout: with the last results (the stack has been removed).
@@ -50,6 +52,7 @@ def bring_up(
         topology_file=topology_file,
         progress=progress,
         allow_unsafe=allow_unsafe,
+        topology=topology,
     )
     started = time.time()
     try:
@@ -77,9 +80,10 @@ def failure_logs(stack: StackLike, results: Sequence[CheckResult], lines: int = 
     return "\n".join(out)
 
 
-def attach(name: str) -> Stack:
-    """Running stack ``name``; a UsageError saying the way out when it is not there."""
-    stack = Stack(ProjectState.load(name))
+def attach(name: str, topology: Topology | None = None) -> Stack:
+    """Running stack ``name`` (with ``topology`` when the caller has read it already, else
+    the one its state names); a UsageError saying the way out when it is not there."""
+    stack = Stack(ProjectState.load(name), topology)
     if not stack.containers():
         raise UsageError(
             f"no such project {name!r}: its containers are gone; `reboot-harness down --project"

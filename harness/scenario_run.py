@@ -146,6 +146,7 @@ def run_scenario(
     topology_file: Path | None = None,
     progress: Progress = lambda _: None,
     allow_unsafe: bool = False,
+    topology: Topology | None = None,
 ) -> ScenarioResult:
     """Run one variant of ``scenario`` on a fresh stack and judge it (harness.judge).
 
@@ -155,7 +156,8 @@ def run_scenario(
     an :class:`Incident` loaded from anywhere.
     """
     began = time.time()
-    topology = load_topology(topology_file) if topology_file is not None else None
+    if topology is None and topology_file is not None:  # (given: parsed once, by the caller)
+        topology = load_topology(topology_file)
     chosen = resolve_incident(scenario, incident, topology) if variant == "incident" else None
     if variant == "incident" and chosen is None:
         raise HarnessError(f"scenario {scenario.name} reproduces no incident")
@@ -173,6 +175,7 @@ def run_scenario(
                 keep=keep,
                 timeout=300,
                 topology_file=topology_file,
+                topology=topology,
                 progress=progress,
                 allow_unsafe=allow_unsafe,
             )

@@ -113,6 +113,7 @@ def start(
     topology_file: Path | None = None,
     progress: Progress = lambda _: None,
     allow_unsafe: bool = False,
+    topology: Topology | None = None,
 ) -> Stack:
     """Build what is missing and start stack ``name`` (does not wait for it to be ready).
     ``allow_unsafe``: start even a configuration harness.stack.safety refuses (with a warning).
@@ -129,8 +130,8 @@ def start(
     for f in files:
         if not f.is_file():
             raise UsageError(f"{f}: compose file not found")
-    topology = None
-    if topology_file is not None:
+    # ``topology``: ``topology_file`` as the caller already parsed it (read once, handed down)
+    if topology is None and topology_file is not None:
         from harness.topology import load_topology
 
         topology = load_topology(topology_file)

@@ -65,3 +65,31 @@ def test_a_stack_attached_by_its_state_alone_reads_its_topology_file(tmp_path: P
     path.write_text("domain: example.test\n")
     assert Stack(_state(topology_file=str(path))).topology.domain == "example.test"
     assert Stack(_state()).topology == Topology(domain="rh.test")
+
+
+def test_start_uses_the_topology_it_is_handed_and_does_not_read_the_file_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`up`/`run` parse the topology file once (to validate) and hand the object down: the
+    stack layer must not read the file again (here: reading it fails the test; the first
+    engine call stops the start, with the topology's domain already in hand)."""
+    from harness import topology as topology_module
+    from harness.stack import lifecycle
+
+    def no_second_read(path: Path) -> Topology:
+        raise AssertionError(f"{path} read again")
+
+    class Reached(Exception):
+        pass
+
+    def first_engine_call() -> None:
+        raise Reached
+
+    monkeypatch.setattr(topology_module, "load_topology", no_second_read)
+    monkeypatch.setattr(lifecycle, "compose_version", first_engine_call)
+    monkeypatch.setattr(lifecycle, "refuse_unsafe", lambda *a, **k: None)
+    with pytest.raises(Reached):
+        lifecycle.start(
+            "p1", keep=False, topology_file=tmp_path / "never-read.yaml",
+            topology=Topology(domain="mine.test"),
+        )  # fmt: skip
