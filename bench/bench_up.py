@@ -26,9 +26,8 @@ from harness.stack.lifecycle import (
 from harness.state import ProjectState, new_secrets
 
 
-def compose_baseline(tag: str, base: str) -> float:
-    """Seconds for `docker compose up -d --wait` of the same stack, then remove it."""
-    name = f"rh-bench-compose-{uuid.uuid4().hex[:6]}"
+def bench_state(name: str, tag: str, base: str) -> ProjectState:
+    """The state (secrets, env file) of a stack the bench starts with plain compose."""
     compose_dir = default_compose_dir()
     state = ProjectState(
         name=name,
@@ -42,6 +41,13 @@ def compose_baseline(tag: str, base: str) -> float:
         keep=False,
     )
     state.save(new_secrets())
+    return state
+
+
+def compose_baseline(tag: str, base: str) -> float:
+    """Seconds for `docker compose up -d --wait` of the same stack, then remove it."""
+    name = f"rh-bench-compose-{uuid.uuid4().hex[:6]}"
+    state = bench_state(name, tag, base)
     cmd = ["docker", "compose", "--env-file", str(state.compose_env_file)]
     cmd += ["-f", state.compose_files[0]]
     began = time.perf_counter()

@@ -4,6 +4,7 @@ environment errors."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -389,12 +390,33 @@ def _refuse_unsafe_compose(
     )  # fmt: skip
 
 
+def _engines() -> tuple[Any, ...]:
+    """The engines RH_ENGINES names, each of which answered (none when it is unset); exit 2 on a
+    bad name or an engine that does not answer."""
+    from harness.stack import engines
+
+    named = engines.configured()
+    if named:
+        engines.require_answers(named)
+    return named
+
+
+def _first_engine() -> None:
+    """`up` and `build` with RH_ENGINES: the first engine named (`build` then does the rest)."""
+    named = _engines()
+    if named:
+        from harness.stack.engines import bind
+
+        bind(named[0])
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     from harness.state import validate_project_name
 
     validate_project_name(args.project)
     topology = _topology(args.topology)
     _refuse_unsafe_compose([args.compose], topology, args.allow_unsafe_compose, args.project)
+    _first_engine()
     from harness.runner import bring_up
 
     try:
@@ -457,8 +479,17 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 def _cmd_gc(args: argparse.Namespace) -> int:
     from harness.stack import gc
+    from harness.stack.engines import using
+    from harness.stack.lifecycle import Removed
 
-    removed = gc(include_kept=args.all)
+    removed = Removed()
+    for engine in _engines() or (None,):
+        with using(engine) if engine else contextlib.nullcontext():
+            one = gc(include_kept=args.all)
+        removed.projects += one.projects
+        removed.containers += one.containers
+        removed.networks += one.networks
+        removed.volumes += one.volumes
     if removed.projects:
         out.print(
             f"removed {len(removed.projects)} stacks ({', '.join(removed.projects)}):"
@@ -472,9 +503,14 @@ def _cmd_gc(args: argparse.Namespace) -> int:
 
 def _cmd_build(_args: argparse.Namespace) -> int:
     from harness.stack import build
+    from harness.stack.engines import using
 
-    tag = build(progress=lambda msg: err.print(f"[dim]{msg}[/]"))
-    out.print(f"images ready: reboot-harness/<role>:{tag}")
+    named = _engines()
+    for engine in named or (None,):  # each engine (RH_ENGINES) once; later ones load, not build
+        with using(engine) if engine else contextlib.nullcontext():
+            tag = build(progress=lambda msg: err.print(f"[dim]{msg}[/]"))
+    on = f" on {len(named)} engines" if named else ""
+    out.print(f"images ready{on}: reboot-harness/<role>:{tag}")
     return EXIT_OK
 
 
@@ -576,19 +612,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
     from harness.scenario_run import ScenarioResult, run_scenario
     from harness.stack import gc
+    from harness.stack.engines import using
 
-    reaped = gc()
-    if reaped.projects:
-        err.print(f"removed {len(reaped.projects)} stacks left by dead runs")
+    named = _engines()  # RH_ENGINES: scenario i runs on engine i mod len(engines)
+    reaped: list[str] = []
+    for engine in named or (None,):
+        with using(engine) if engine else contextlib.nullcontext():
+            reaped += gc().projects
+    if reaped:
+        err.print(f"removed {len(reaped)} stacks left by dead runs")
     results: list[ScenarioResult] = []
     unfinished = ""
     try:
         with interrupts.time_limit(limit):
-            for scenario, variant in plan:
+            for i, (scenario, variant) in enumerate(plan):
                 label = f"{scenario.name}[{variant}]"
-                with err.status(f"{label}: starting") as status:
-
-                    def progress(msg: str, _label: str = label) -> None:
+                engine = named[i % len(named)] if named else None
+                with (
+                    using(engine) if engine else contextlib.nullcontext(),
+                    err.status(f"{escape(label)}: starting") as status,
+                ):
+                    # (escaped: rich would read "[fixed]" as markup and drop it)
+                    def progress(msg: str, _label: str = escape(label)) -> None:
                         status.update(f"{_label}: {escape(msg)}")
                         err.print(f"[dim]{_label}: {escape(msg)}[/]")
 
@@ -605,7 +650,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     )
                 results.append(result)
                 mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
-                say.print(f"{mark} {label} ({result.duration_s:.0f}s): {escape(result.reason)}")
+                on = f" on engine {escape(engine.label())}" if engine else ""
+                say.print(
+                    f"{mark} {escape(label)} ({result.duration_s:.0f}s{on}):"
+                    f" {escape(result.reason)}"
+                )
                 if args.keep:
                     say.print(f"  stack kept: reboot-harness down --project {result.project}")
     except interrupts.TimeUp:

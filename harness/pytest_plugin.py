@@ -40,6 +40,7 @@ MAX_DURATION = "--rh-max-duration"
 SHARD = "--rh-shard"
 DURATIONS = "--rh-durations"
 ORDER = "--rh-order"
+ENGINES = "--rh-engines"
 DEFAULT_DURATIONS = Path(".reports", "durations.json")  # under the rootdir
 SCENARIOS_INI = "rh_scenarios"
 MARKERS = (
@@ -49,6 +50,7 @@ MARKERS = (
 _DIRS = pytest.StashKey[frozenset[Path]]()
 _ENGAGED = pytest.StashKey[bool]()
 _OWN = pytest.StashKey["OwnStack"]()
+_ENGINES = pytest.StashKey[tuple[Any, ...]]()
 
 
 class OwnStack:
@@ -183,6 +185,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " --no-loadscope-reorder, or xdist puts the largest groups first), collection otherwise",
     )
 
+    group.addoption(
+        ENGINES,
+        metavar="ENGINES",
+        default=None,
+        help="Docker contexts or engine URLs (unix://, tcp:// with TLS, ssh://), comma-separated"
+        " (default: $RH_ENGINES): xdist worker gwN puts its stacks on engine N mod the number"
+        " named, images are copied between them by content hash; every engine must answer at"
+        " the start (exit 2 otherwise), and an item whose engine stops answering fails naming"
+        " it while the worker goes on with another engine",
+    )
+
 
 def _seconds(text: str) -> float:
     from harness.scenario.durations import seconds_option  # imported only when given
@@ -205,8 +218,7 @@ def pytest_runtest_call(item: pytest.Item) -> Any:
     """--rh-max-duration: a harness item still running when the time is up fails (its faults
     healed and its stack removed as on Ctrl-C), and the session goes on."""
     limit = item.config.getoption(MAX_DURATION)
-    harness_item = isinstance(item, ScenarioItem) or "rh_stack" in getattr(item, "fixturenames", ())
-    if limit is None or not harness_item:
+    if limit is None or not _harness_item(item):
         return (yield)
     from harness import interrupts
 
@@ -246,12 +258,67 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"{f}: no such file (from --rh-topology/--rh-compose or ini)")
     config.stash[_OWN] = OwnStack(topology[0].resolve() if topology else None,
                                   [f.resolve() for f in compose])  # fmt: skip
+    _bind_engine(config)
     if _records_durations(config):
         if hasattr(config, "workerinput"):  # an xdist worker: its controller records
             config.pluginmanager.register(DurationKeys(), "reboot_harness_duration_keys")
         else:
             recorder = DurationRecorder(_durations_file(config))
             config.pluginmanager.register(recorder, "reboot_harness_durations")
+
+
+def _bind_engine(config: pytest.Config) -> None:
+    """--rh-engines (or RH_ENGINES): the controller makes sure every engine answers (one line,
+    exit 2, before anything runs); each process binds to its engine (xdist gwN: engine N mod
+    count). Without it nothing happens here: no Docker import, no engine contact."""
+    import os
+
+    spec = config.getoption(ENGINES) or os.environ.get("RH_ENGINES", "")
+    if not spec.strip():
+        config.stash[_ENGINES] = ()
+        return
+    from harness.errors import EnvironmentProblem, UsageError
+    from harness.stack import engines
+
+    source = ENGINES if config.getoption(ENGINES) else engines.ENV
+    try:
+        named = engines.parse(spec, source=source)
+        if not hasattr(config, "workerinput"):
+            engines.require_answers(named, source=source)
+    except (UsageError, EnvironmentProblem) as e:
+        pytest.exit(f"reboot-harness: {e}", returncode=2)
+    os.environ[engines.ENV] = spec  # xdist workers inherit it; images are copied among these
+    config.stash[_ENGINES] = named
+    worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
+    engines.bind(engines.for_worker(named, worker))
+
+
+def _harness_item(item: pytest.Item) -> bool:
+    return isinstance(item, ScenarioItem) or "rh_stack" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """With several engines: a harness item that failed because its engine stopped answering
+    says so, naming the engine, and this process moves on to an engine that answers (the items
+    after it go on); without --rh-engines the report is left as it is."""
+    report = yield
+    named = item.config.stash.get(_ENGINES, ())
+    if not named or not report.failed or not _harness_item(item):
+        return report
+    from harness.stack import engines
+
+    here = engines.current()
+    why = engines.answer(here, timeout=5.0)
+    if why is None:
+        return report
+    others = [e for e in named if e.host != here.host and engines.answer(e, 5.0) is None]
+    after = f"; the next items go to engine {others[0].label()}" if others else ""
+    if others:
+        engines.bind(others[0])
+    line = f"engine {here.label()} stopped answering during this item ({why}){after}"
+    report.longrepr = f"{line}\n{report.longreprtext}"
+    return report
 
 
 def engage(config: pytest.Config) -> None:
@@ -272,10 +339,16 @@ def engage(config: pytest.Config) -> None:
     if worker == "gw0":
         from harness.errors import EnvironmentProblem
         from harness.stack import gc
+        from harness.stack.engines import using
 
-        # No engine: the item or fixture that needs it says so.
-        with contextlib.suppress(EnvironmentProblem):
-            gc()
+        # Every engine of --rh-engines, or the one there is. No engine: the item or fixture
+        # that needs it says so.
+        for engine in config.stash.get(_ENGINES, ()) or (None,):
+            with (
+                using(engine) if engine else contextlib.nullcontext(),
+                contextlib.suppress(EnvironmentProblem),
+            ):
+                gc()
 
 
 def _marked_incident(item: pytest.Item) -> Path | None:
@@ -526,7 +599,26 @@ def rh_stack(request: pytest.FixtureRequest) -> Iterator[Any]:
         yield report.stack
     finally:
         if not keep:
-            down(project)
+            _remove(request.config, project, down)
+
+
+def _remove(config: pytest.Config, project: str, down: Callable[[str], object]) -> None:
+    """Remove the stack; with several engines, one whose engine stopped answering is left for
+    `reboot-harness gc` with a warning (the item itself already failed naming the engine)."""
+    from harness.errors import EnvironmentProblem
+
+    try:
+        down(project)
+    except EnvironmentProblem as e:
+        if not config.stash.get(_ENGINES, ()):
+            raise
+        import warnings
+
+        warnings.warn(
+            f"stack {project} not removed ({e}); `reboot-harness gc` removes it once its"
+            " engine answers again",
+            stacklevel=1,
+        )
 
 
 @pytest.fixture

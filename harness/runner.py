@@ -83,7 +83,12 @@ def failure_logs(stack: StackLike, results: Sequence[CheckResult], lines: int = 
 def attach(name: str, topology: Topology | None = None) -> Stack:
     """Running stack ``name`` (with ``topology`` when the caller has read it already, else
     the one its state names); a UsageError saying the way out when it is not there."""
-    stack = Stack(ProjectState.load(name), topology)
+    state = ProjectState.load(name)
+    if state.engine:  # wherever it lives (RH_ENGINES): this process talks to that engine now
+        from harness.stack.engines import bind, from_state
+
+        bind(from_state(state.engine, state.engine_cert_path))
+    stack = Stack(state, topology)
     if not stack.containers():
         raise UsageError(
             f"no such project {name!r}: its containers are gone; `reboot-harness down --project"

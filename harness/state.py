@@ -113,6 +113,8 @@ _KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
     "topology_file": (_text, 'a file path, or ""'),
     "cut": (_cut, "host -> network -> [address, alias, ...]"),
     "created": (_number, "a number of seconds"),
+    "engine": (lambda v: isinstance(v, str), 'the Docker engine\'s URL, or ""'),
+    "engine_cert_path": (lambda v: isinstance(v, str), 'its TLS folder, or ""'),
 }
 _REQUIRED = ("name", "compose_dir", "compose_files", "subnet_prefix", "domain", "image_tag",
              "base_image", "owner", "keep")  # fmt: skip
@@ -147,6 +149,10 @@ class ProjectState:
     # network -> [address, alias, ...] to rejoin with at boot.
     cut: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    # The Docker engine the stack lives on (DOCKER_HOST when it started; "" for the default) and
+    # its TLS folder: `down`, `check` and the one-shot faults go there (harness.stack.engines).
+    engine: str = ""
+    engine_cert_path: str = ""
 
     @property
     def directory(self) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 
 from harness.errors import EnvironmentProblem, HarnessError, ImageBuildError
-from harness.stack import diskfull
+from harness.stack import diskfull, engines
 from harness.stack.engine import client
 from harness.state import state_root
 
@@ -106,6 +106,12 @@ def ensure_base_image(progress: Progress = _quiet) -> str:
     with build_lock():
         if _has_image(OFFLINE_BASE):
             return OFFLINE_BASE
+        # Another configured engine (RH_ENGINES) may have a base already: the same image (and
+        # id, so the same service image tags) without building.
+        for name in engines.load_from_peers([REGISTRY_BASE], progress) or engines.load_from_peers(
+            [OFFLINE_BASE], progress
+        ):
+            return name
         try:
             client().images.pull(REGISTRY_BASE)
             return REGISTRY_BASE
@@ -227,9 +233,14 @@ def build_images(images_dir: Path, base_image: str, progress: Progress = _quiet)
     if not missing:
         return tag
     with build_lock():
+        # Images by content hash: another configured engine (RH_ENGINES) that has them hands
+        # them over; only what no engine has is built.
+        names = [f"{IMAGE_REPO}/{r}:{tag}" for r in missing]
+        engines.load_from_peers([n for n in names if not _has_image(n)], progress)
         for role in missing:
             name = f"{IMAGE_REPO}/{role}:{tag}"
             if _has_image(name):
+                client().images.get(name).tag(f"{IMAGE_REPO}/{role}", "latest")
                 continue
             progress(f"building {name}")
             try:

@@ -24,6 +24,7 @@ from harness.interrupts import shielded
 from harness.model import Topology
 from harness.owner import Owner
 from harness.paths import default_compose_dir
+from harness.stack import engines
 from harness.stack.anchor import anchored_copy, is_own
 from harness.stack.core import PROJECT_LABEL, Stack
 from harness.stack.engine import client, compose_version
@@ -61,12 +62,39 @@ def _compose(state: ProjectState) -> DockerCompose:
 
 
 def _used_subnets() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    used = []
+    """The subnets of the engine's networks and, for an engine on this machine, of every route
+    here: another engine's bridges (RH_ENGINES), a VPN. Two stacks on one /24 of this machine
+    would make each one's published ports reach the wrong containers."""
+    used: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     for net in client().networks.list():
         for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
             if cfg.get("Subnet"):
                 used.append(ipaddress.ip_network(cfg["Subnet"], strict=False))
+    if engines.on_this_machine(engines.current()):
+        used += host_routes()
     return used
+
+
+def host_routes(table: Path = Path("/proc/net/route")) -> list[ipaddress.IPv4Network]:
+    """This machine's IPv4 routes other than the default one (none where there is no /proc)."""
+    try:
+        lines = table.read_text(encoding="ascii").splitlines()[1:]
+    except OSError:
+        return []
+    routes = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        try:  # little-endian hex: 0011A8C0 is 192.168.17.0
+            dest = ipaddress.IPv4Address(int(fields[1], 16).to_bytes(4, "little"))
+            mask = ipaddress.IPv4Address(int(fields[7], 16).to_bytes(4, "little"))
+            net = ipaddress.IPv4Network(f"{dest}/{mask}", strict=False)
+        except ValueError:
+            continue
+        if net.prefixlen:
+            routes.append(net)
+    return routes
 
 
 def free_subnet_prefix(
@@ -151,6 +179,7 @@ def start(
     tag = build_images(compose_dir / "images", base, progress)
     secret_values = new_secrets()
     owner = owner or Owner.current()
+    here = engines.current()
     tried: set[str] = set()
     last_error = ""
     # The files as Compose reads them (your own anchored, the boot override added), decided at
@@ -170,6 +199,8 @@ def start(
             owner=str(owner),
             keep=keep,
             topology_file=str(topology_file.resolve()) if topology_file else "",
+            engine=here.host,
+            engine_cert_path=here.cert_path,
         )
         state.save(secret_values)
         if not layered:
@@ -351,6 +382,22 @@ def _remove_pass(name: str, removed: Removed) -> Removed:
 def down(name: str) -> Removed:
     """Remove stack ``name``: containers, volumes, networks and its recorded state."""
     validate_project_name(name)
+    with engines.using(engine_of(name)):
+        return _down(name)
+
+
+def engine_of(name: str) -> engines.Engine:
+    """The engine project ``name`` lives on: the one its state recorded, else the bound one."""
+    try:
+        state = ProjectState.load(name)
+    except UsageError:
+        return engines.current()
+    if not state.engine:
+        return engines.current()
+    return engines.from_state(state.engine, state.engine_cert_path)
+
+
+def _down(name: str) -> Removed:
     had_state = ProjectState.exists(name)
     flt = {"label": [f"{PROJECT_LABEL}={name}"]}
     c = client()

@@ -1,0 +1,176 @@
+"""Naming and binding Docker engines (RH_ENGINES / --rh-engines), without any engine: a socket
+path that does not exist stands for an engine that does not answer."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.errors import EnvironmentProblem, UsageError
+from harness.stack import engine as engine_module
+from harness.stack import engines
+from harness.stack.lifecycle import host_routes
+from harness.state import ProjectState
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _own_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in (*engines._VARS, engines.ENV):
+        monkeypatch.delenv(var, raising=False)
+    engine_module.client.cache_clear()
+
+
+def test_urls_are_parsed_in_order() -> None:
+    named = engines.parse(
+        "unix:///var/run/docker.sock, unix:///run/rh2/docker.sock,tcp://127.0.0.1:2375"
+    )
+    assert [e.host for e in named] == [
+        "unix:///var/run/docker.sock",
+        "unix:///run/rh2/docker.sock",
+        "tcp://127.0.0.1:2375",
+    ]
+    assert all(e.cert_path == "" for e in named)
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("", "an empty engine name"),
+        ("unix:///a.sock,,unix:///b.sock", "an empty engine name"),
+        ("unix:///a.sock,unix:///a.sock", "are the same engine"),
+        ("unix://relative.sock", "unix:///absolute/path"),
+        ("http://127.0.0.1:2375", "unknown scheme 'http'"),
+        ("tcp://127.0.0.1", "tcp://host:port"),
+        ("tcp://127.0.0.1:notaport", "tcp://host:port"),
+        ("tcp://203.0.113.7:2375", "without TLS"),
+        ("ssh://", "ssh://[user@]host"),
+        ("ssh://ci@203.0.113.7", "runs on another machine"),
+        ("no such/context", "neither an engine URL nor a context name"),
+        ("rh-no-such-context", "no Docker context 'rh-no-such-context'"),
+    ],
+)
+def test_bad_names_are_one_line_naming_the_source(spec: str, says: str) -> None:
+    with pytest.raises(UsageError) as e:
+        engines.parse(spec, source="--rh-engines")
+    text = str(e.value)
+    assert text.startswith("--rh-engines") and says in text and "\n" not in text
+
+
+def test_tls_engine_on_this_machine_takes_docker_cert_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path))
+    with pytest.raises(UsageError, match=r"lacks ca\.pem, cert\.pem or key\.pem"):
+        engines.parse("tcp://localhost:2376")
+    for f in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / f).write_text("x")
+    (e,) = engines.parse("tcp://localhost:2376")
+    assert e.cert_path == str(tmp_path)
+    assert e.env() == {
+        "DOCKER_HOST": "tcp://localhost:2376",
+        "DOCKER_TLS_VERIFY": "1",
+        "DOCKER_CERT_PATH": str(tmp_path),
+        "DOCKER_CONTEXT": None,
+    }
+
+
+def test_a_docker_context_is_read_by_the_cli_without_an_engine() -> None:
+    (e,) = engines.parse("default")
+    assert e.name == "default" and e.host.startswith("unix://")
+    assert e.label() == f"default ({e.host})"
+
+
+def test_workers_take_engines_in_turn() -> None:
+    named = engines.parse("unix:///a.sock,unix:///b.sock,unix:///c.sock")
+    picked = [engines.for_worker(named, f"gw{i}").host for i in range(5)]
+    assert picked == [
+        "unix:///a.sock", "unix:///b.sock", "unix:///c.sock", "unix:///a.sock", "unix:///b.sock",
+    ]  # fmt: skip
+    assert engines.for_worker(named, "master") == named[0]
+
+
+def test_using_binds_then_restores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///first.sock")
+    monkeypatch.setenv("DOCKER_CONTEXT", "ignored")
+    (second,) = engines.parse("unix:///second.sock")
+    with engines.using(second):
+        assert os.environ["DOCKER_HOST"] == "unix:///second.sock"
+        assert "DOCKER_CONTEXT" not in os.environ
+        assert engines.current().host == "unix:///second.sock"
+    assert os.environ["DOCKER_HOST"] == "unix:///first.sock"
+    assert os.environ["DOCKER_CONTEXT"] == "ignored"
+
+
+def test_an_engine_that_does_not_answer_is_one_line_within_seconds(tmp_path: Path) -> None:
+    dead = f"unix://{tmp_path}/none.sock"
+    began = time.monotonic()
+    with pytest.raises(EnvironmentProblem) as e:
+        engines.require_answers(engines.parse(dead), source="RH_ENGINES", timeout=3)
+    assert time.monotonic() - began < 5
+    text = str(e.value)
+    assert text.startswith(f"RH_ENGINES: no answer from engine {dead}") and "\n" not in text
+
+
+def test_no_peers_means_nothing_is_copied(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without RH_ENGINES (or with this engine alone) images are never looked for elsewhere."""
+    assert engines.load_from_peers(["reboot-harness/app:h-0"], lambda _: None) == []
+    monkeypatch.setenv(engines.ENV, engines.DEFAULT_HOST)
+    assert engines.load_from_peers(["reboot-harness/app:h-0"], lambda _: None) == []
+
+
+def test_the_state_remembers_the_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    state = ProjectState(
+        name="rh-eng-1", compose_dir="/x", compose_files=("/x/stack.yaml",),
+        subnet_prefix="172.30.9", domain="rh.test", image_tag="h-1", base_image="b",
+        owner="manual", keep=False, engine="unix:///run/rh2/docker.sock",
+    )  # fmt: skip
+    state.save({})
+    loaded = ProjectState.load("rh-eng-1")
+    assert (loaded.engine, loaded.engine_cert_path) == ("unix:///run/rh2/docker.sock", "")
+    from harness.stack.lifecycle import engine_of
+
+    assert engine_of("rh-eng-1").host == "unix:///run/rh2/docker.sock"
+    assert engine_of("rh-not-there").host == engines.DEFAULT_HOST
+
+
+def test_host_routes_are_read_from_the_kernel_table(tmp_path: Path) -> None:
+    table = tmp_path / "route"
+    table.write_text(
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+        "eth0\t00000000\t0102A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"  # default: skipped
+        "br-1\t00D51E0A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"  # 10.30.213.0/24
+        "docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"  # 172.17.0.0/16
+        "junk\n"
+    )
+    assert [str(n) for n in host_routes(table)] == ["10.30.213.0/24", "172.17.0.0/16"]
+    assert host_routes(tmp_path / "absent") == []
+
+
+def test_pytest_refuses_an_engine_that_does_not_answer(pytester: pytest.Pytester) -> None:
+    """--rh-engines with an engine that does not answer: one line, exit 2, nothing runs."""
+    pytester.makepyfile("def test_never():\n    raise AssertionError('ran')\n")
+    dead = f"unix://{pytester.path}/none.sock"
+    result = pytester.runpytest_subprocess(f"--rh-engines=unix:///var/run/docker.sock,{dead}")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines([f"*reboot-harness: --rh-engines: no answer from engine {dead}*"])
+    assert "ran" not in result.stdout.str()
+
+
+def test_pytest_refuses_a_bad_engine_name_from_the_environment(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_never():\n    raise AssertionError('ran')\n")
+    env = {**os.environ, engines.ENV: "ftp://nowhere"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(pytester.path)],
+        cwd=pytester.path, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "reboot-harness: RH_ENGINES: 'ftp://nowhere': unknown scheme 'ftp'" in proc.stderr
