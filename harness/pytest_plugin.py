@@ -267,23 +267,31 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(recorder, "reboot_harness_durations")
 
 
-def _bind_engine(config: pytest.Config) -> None:
-    """--rh-engines (or RH_ENGINES): the controller makes sure every engine answers (one line,
-    exit 2, before anything runs); each process binds to its engine (xdist gwN: engine N mod
-    count). Without it nothing happens here: no Docker import, no engine contact."""
+def _bind_engine(config: pytest.Config, *, engaging: bool = False) -> None:
+    """--rh-engines (or RH_ENGINES): make sure every engine answers (one line, exit 2, nothing
+    run) and bind this process to its engine (xdist gwN: engine N mod count). The option is
+    acted on at once (the controller checks before any worker starts); the variable only when a
+    harness item or fixture first runs (``engaging``), so a suite that never uses the harness
+    is left alone even where RH_ENGINES is exported. Without either nothing happens here: no
+    Docker import, no engine contact."""
     import os
 
-    spec = config.getoption(ENGINES) or os.environ.get("RH_ENGINES", "")
-    if not spec.strip():
+    option = config.getoption(ENGINES)
+    if option is None and not engaging:
         config.stash[_ENGINES] = ()
+        return
+    if engaging and (option is not None or config.stash.get(_ENGINES, ())):
+        return  # bound at configure already
+    spec = option if option is not None else os.environ.get("RH_ENGINES", "")
+    if not spec.strip() and option is None:
         return
     from harness.errors import EnvironmentProblem, UsageError
     from harness.stack import engines
 
-    source = ENGINES if config.getoption(ENGINES) else engines.ENV
+    source = ENGINES if option is not None else engines.ENV
     try:
         named = engines.parse(spec, source=source)
-        if not hasattr(config, "workerinput"):
+        if engaging or not hasattr(config, "workerinput"):
             engines.require_answers(named, source=source)
     except (UsageError, EnvironmentProblem) as e:
         pytest.exit(f"reboot-harness: {e}", returncode=2)
@@ -334,6 +342,7 @@ def engage(config: pytest.Config) -> None:
     from harness import interrupts
 
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+    _bind_engine(config, engaging=True)  # RH_ENGINES from the environment: only now
     interrupts.install()
     worker = getattr(config, "workerinput", {}).get("workerid", "gw0")
     if worker == "gw0":

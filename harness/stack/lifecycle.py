@@ -179,7 +179,9 @@ def start(
     tag = build_images(compose_dir / "images", base, progress)
     secret_values = new_secrets()
     owner = owner or Owner.current()
-    here = engines.current()
+    # Recorded only when chosen (DOCKER_HOST, set by RH_ENGINES or the user): "" means whatever
+    # engine the process that reads the state is given, as before engines existed.
+    here = engines.current() if os.environ.get("DOCKER_HOST") else engines.Engine("", "")
     tried: set[str] = set()
     last_error = ""
     # The files as Compose reads them (your own anchored, the boot override added), decided at

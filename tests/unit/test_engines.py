@@ -157,20 +157,33 @@ def test_host_routes_are_read_from_the_kernel_table(tmp_path: Path) -> None:
 
 def test_pytest_refuses_an_engine_that_does_not_answer(pytester: pytest.Pytester) -> None:
     """--rh-engines with an engine that does not answer: one line, exit 2, nothing runs."""
-    pytester.makepyfile("def test_never():\n    raise AssertionError('ran')\n")
+    pytester.makepyfile("def test_never():\n    raise AssertionError('body-reached')\n")
     dead = f"unix://{pytester.path}/none.sock"
     result = pytester.runpytest_subprocess(f"--rh-engines=unix:///var/run/docker.sock,{dead}")
     assert result.ret == 2
     result.stderr.fnmatch_lines([f"*reboot-harness: --rh-engines: no answer from engine {dead}*"])
-    assert "ran" not in result.stdout.str()
+    assert "body-reached" not in result.stdout.str()
 
 
-def test_pytest_refuses_a_bad_engine_name_from_the_environment(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_never():\n    raise AssertionError('ran')\n")
+def test_rh_engines_from_the_environment_waits_for_the_harness(pytester: pytest.Pytester) -> None:
+    """RH_ENGINES exported (even a bad one) leaves a suite that never uses the harness alone;
+    the first harness fixture refuses it: one line, exit 2, nothing else runs."""
+    pytester.makepyfile(
+        test_plain="def test_untouched():\n    assert True\n",
+        test_harness="def test_uses(rh_stack):\n    raise AssertionError('body-reached')\n",
+    )
     env = {**os.environ, engines.ENV: "ftp://nowhere"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", str(pytester.path)],
-        cwd=pytester.path, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "reboot-harness: RH_ENGINES: 'ftp://nowhere': unknown scheme 'ftp'" in proc.stderr
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            cwd=pytester.path, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    plain = run("test_plain.py")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    harness = run("test_harness.py")
+    assert harness.returncode == 2, harness.stdout + harness.stderr
+    out = harness.stdout + harness.stderr
+    assert "reboot-harness: RH_ENGINES: 'ftp://nowhere': unknown scheme 'ftp'" in out
+    assert "body-reached" not in out
