@@ -479,11 +479,23 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 def _cmd_gc(args: argparse.Namespace) -> int:
     from harness.stack import gc
-    from harness.stack.engines import using
-    from harness.stack.lifecycle import Removed
+    from harness.stack.engines import answer, using
+    from harness.stack.lifecycle import Removed, recorded_engines
 
     removed = Removed()
-    for engine in _engines() or (None,):
+    named = _engines()
+    # Every engine of RH_ENGINES (else the bound one), and those the states of this machine
+    # name: a run bound to another engine may have left stacks there.
+    visit: list[Any] = list(named) or [None]
+    hosts = {e.host for e in named}
+    for engine in recorded_engines():
+        if engine.host in hosts:
+            continue
+        if answer(engine, 5.0) is None:
+            visit.append(engine)
+        else:
+            err.print(f"engine {escape(engine.label())} does not answer: its stacks stay")
+    for engine in visit:
         with using(engine) if engine else contextlib.nullcontext():
             one = gc(include_kept=args.all)
         removed.projects += one.projects

@@ -455,6 +455,21 @@ def _was_ready(project: str) -> bool:
         return True
 
 
+def recorded_engines() -> list[engines.Engine]:
+    """The engines the project states of this machine name, other than the bound one: where a
+    run bound by RH_ENGINES left stacks (`gc` visits them even without RH_ENGINES)."""
+    here = engines.current().host
+    found: dict[str, engines.Engine] = {}
+    for name in ProjectState.known():
+        try:
+            state = ProjectState.load(name)
+        except UsageError:
+            continue  # a damaged state: `down --project` removes it by labels
+        if state.engine and state.engine != here:
+            found.setdefault(state.engine, engines.from_state(state.engine, state.engine_cert_path))
+    return list(found.values())
+
+
 def gc(*, include_kept: bool = False) -> Removed:
     """Remove the stacks of runs that are no longer alive.
 
