@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -410,6 +411,27 @@ def _first_engine() -> None:
         bind(named[0])
 
 
+def engine_answers(engine: Any) -> bool:
+    from harness.stack.engines import answer
+
+    return answer(engine, 5.0) is None
+
+
+def pick_engine(named: Sequence[Any], i: int, dead: set[str]) -> Any:
+    """`run`'s engine for its ``i``-th scenario: engine ``i mod count`` of RH_ENGINES, or the
+    next one after it that has not stopped answering during the run (None without engines)."""
+    if not named:
+        return None
+    for k in range(len(named)):
+        engine = named[(i + k) % len(named)]
+        if engine.host not in dead:
+            return engine
+    raise EnvironmentProblem(
+        "every engine of RH_ENGINES stopped answering during the run: "
+        + ", ".join(e.label() for e in named)
+    )
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     from harness.state import validate_project_name
 
@@ -637,28 +659,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
     unfinished = ""
     try:
         with interrupts.time_limit(limit):
+            dead: set[str] = set()  # engines that stopped answering during this run
             for i, (scenario, variant) in enumerate(plan):
                 label = f"{scenario.name}[{variant}]"
-                engine = named[i % len(named)] if named else None
-                with (
-                    using(engine) if engine else contextlib.nullcontext(),
-                    err.status(f"{escape(label)}: starting") as status,
-                ):
-                    # (escaped: rich would read "[fixed]" as markup and drop it)
-                    def progress(msg: str, _label: str = escape(label)) -> None:
-                        status.update(f"{_label}: {escape(msg)}")
-                        err.print(f"[dim]{_label}: {escape(msg)}[/]")
+                engine = pick_engine(named, i, dead)
+                began = time.time()
+                try:
+                    with (
+                        using(engine) if engine else contextlib.nullcontext(),
+                        err.status(f"{escape(label)}: starting") as status,
+                    ):
+                        # (escaped: rich would read "[fixed]" as markup and drop it)
+                        def progress(msg: str, _label: str = escape(label)) -> None:
+                            status.update(f"{_label}: {escape(msg)}")
+                            err.print(f"[dim]{_label}: {escape(msg)}[/]")
 
-                    result = run_scenario(
-                        scenario,
-                        variant,
-                        incident=args.incident,
-                        keep=args.keep,
-                        extra_compose=args.compose,
-                        topology_file=args.topology,
-                        topology=topology,
-                        progress=progress,
-                        allow_unsafe=args.allow_unsafe_compose,
+                        result = run_scenario(
+                            scenario,
+                            variant,
+                            incident=args.incident,
+                            keep=args.keep,
+                            extra_compose=args.compose,
+                            topology_file=args.topology,
+                            topology=topology,
+                            progress=progress,
+                            allow_unsafe=args.allow_unsafe_compose,
+                        )
+                except Exception as e:  # an engine gone mid-way fails this one; the rest go on
+                    if engine is None or engine_answers(engine):
+                        raise
+                    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                    result = ScenarioResult(
+                        scenario.name, variant, False, first, time.time() - began, ""
+                    )
+                if engine is not None and not result.passed and not engine_answers(engine):
+                    dead.add(engine.host)
+                    result.reason = (
+                        f"engine {engine.label()} stopped answering during this scenario:"
+                        f" {result.reason}"
                     )
                 results.append(result)
                 mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"

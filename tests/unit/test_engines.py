@@ -187,3 +187,42 @@ def test_rh_engines_from_the_environment_waits_for_the_harness(pytester: pytest.
     out = harness.stdout + harness.stderr
     assert "reboot-harness: RH_ENGINES: 'ftp://nowhere': unknown scheme 'ftp'" in out
     assert "body-reached" not in out
+
+
+def test_run_goes_round_the_engines_and_leaves_one_that_died(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`RH_ENGINES=A,B run …`: scenarios go to A, B, A, …; when B stops answering during its
+    scenario (here the SDK's connection error escapes), that one fails naming B and every later
+    one goes to A; the run exits 1. Engines and scenarios are fakes: no Docker."""
+    import harness.stack as stack_pkg
+    from harness import cli, scenario_run
+    from harness.stack.lifecycle import Removed
+
+    a, b = "unix:///rh-a.sock", "unix:///rh-b.sock"
+    monkeypatch.setenv(engines.ENV, f"{a},{b}")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    alive = {a: True, b: True}
+    monkeypatch.setattr(engines, "require_answers", lambda named, **_: None)
+    monkeypatch.setattr(
+        engines, "answer", lambda e, timeout=10.0: None if alive[e.host] else "gone"
+    )
+    monkeypatch.setattr(stack_pkg, "gc", lambda **_: Removed())
+    ran: list[tuple[str, str]] = []
+
+    def fake_run(scenario: object, variant: str, **_: object) -> scenario_run.ScenarioResult:
+        host = os.environ["DOCKER_HOST"]
+        name = str(getattr(scenario, "name"))  # noqa: B009 - a Scenario
+        ran.append((f"{name}[{variant}]", host))
+        if host == b and alive[b]:
+            alive[b] = False
+            raise ConnectionError("('Connection aborted.', FileNotFoundError(2, 'No such file'))")
+        return scenario_run.ScenarioResult(name, variant, True, "recovered in 1s", 1.0, "p")
+
+    monkeypatch.setattr(scenario_run, "run_scenario", fake_run)
+    code = cli.main(["run", "no-minfds", "cold-start", "graphite-piddir"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert [h for _, h in ran] == [a, b, a, a, a]
+    assert code == 1
+    assert f"FAIL no-minfds[incident] (0s on engine {b}): engine {b} stopped answering" in out
+    assert f"PASS graphite-piddir[fixed] (1s on engine {a})" in out
