@@ -24,7 +24,8 @@ DEFAULT = [
 
 def wall(paths: list[str], workers: int) -> tuple[float, int]:
     cmd = [sys.executable, "-m", "pytest", "-q", "-rfE", "-p", "no:cacheprovider"]
-    cmd += ["-n", str(workers), "--dist", "loadgroup", *paths]
+    # as scripts/test.sh: longest first from recorded durations, xdist not reordering groups
+    cmd += ["-n", str(workers), "--dist", "loadgroup", "--no-loadscope-reorder", *paths]
     began = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     took = time.perf_counter() - began
