@@ -559,6 +559,8 @@ class ScenarioItem(pytest.Item):
         self.user_properties.append(("reason", result.reason))
         if result.incident:
             self.user_properties.append(("incident", result.incident))
+        if result.engine:
+            self.user_properties.append(("engine", result.engine))
         self.user_properties.append(("duration_s", f"{result.duration_s:.1f}"))
         if not result.passed:
             lines = [f"{result.test_id}: {result.reason}"]

@@ -59,6 +59,7 @@ class ScenarioResult:
     duration_s: float
     project: str
     incident: str = ""  # the incident whose configuration the variant ran on
+    engine: str = ""  # the Docker engine its stack lived on, when one was chosen (else "")
     checks: list[CheckResult] = field(default_factory=list)
     preflight: list[CheckResult] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -184,6 +185,7 @@ def run_scenario(
             result.checks = list(e.results)
             return result
         stack = up.stack
+        result.engine = stack.state.engine
         ctx = RunContext(stack, random.Random(scenario.seed), progress)
         ctx.event(EventKind.STACK_READY, "", f"{len(up.readiness.results)} checks hold")
         result.preflight = preflight(stack)

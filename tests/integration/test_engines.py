@@ -269,10 +269,11 @@ def test_an_engine_dying_mid_way_fails_its_item_naming_it(
 
 
 def test_run_hands_scenarios_to_engines_in_turn(second: dict[str, int]) -> None:
-    """`RH_ENGINES=A,B reboot-harness run no-minfds`: the fixed variant on A, the incident
-    variant on B, each PASS line naming its engine; nothing left on either."""
+    """`RH_ENGINES=A,B reboot-harness run no-minfds --json`: the fixed variant on A, the
+    incident variant on B, each PASS line and each JSON result naming its engine; nothing left
+    on either."""
     proc = subprocess.run(
-        [*RH, "run", "no-minfds"], env={**os.environ, "RH_ENGINES": f"{FIRST},{SECOND}"},
+        [*RH, "run", "no-minfds", "--json"], env={**os.environ, "RH_ENGINES": f"{FIRST},{SECOND}"},
         capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     out = proc.stdout + proc.stderr
@@ -281,3 +282,8 @@ def test_run_hands_scenarios_to_engines_in_turn(second: dict[str, int]) -> None:
     assert re.search(rf"PASS no-minfds\[fixed\] \(\d+s on engine {re.escape(FIRST)}\)", lines), out
     assert re.search(rf"PASS no-minfds\[incident\] \(\d+s on engine {re.escape(SECOND)}\)", lines)
     assert not _projects_on(FIRST, "rh-no-minfds") and not _projects_on(SECOND, "rh-no-minfds")
+    # the JSON says where each ran
+    doc = json.loads(proc.stdout)
+    assert [(r["variant"], r["engine"]) for r in doc["scenarios"]] == [
+        ("fixed", FIRST), ("incident", SECOND),
+    ]  # fmt: skip

@@ -240,8 +240,8 @@ def test_results_json_keeps_the_documented_keys(written: dict[str, Path]) -> Non
     beside their typed forms, the ops as history, the summary as verdicts."""
     week, incident, cold = json.loads(written["results.json"].read_text())["scenarios"]
     assert set(week) == {
-        "name", "variant", "passed", "reason", "duration_s", "project", "incident", "checks",
-        "preflight", "events", "step_errors", "step_failures", "history", "present",
+        "name", "variant", "passed", "reason", "duration_s", "project", "incident", "engine",
+        "checks", "preflight", "events", "step_errors", "step_failures", "history", "present",
         "verdicts", "budget_violations", "budget_breaches", "reproduction", "traffic_problems",
         "clients",
     }  # fmt: skip
