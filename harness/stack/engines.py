@@ -272,7 +272,8 @@ def bind(engine: Engine) -> None:
 def using(engine: Engine) -> Iterator[None]:
     """``engine`` for the duration of the block, then the one before."""
     here = current()
-    if (engine.host, engine.cert_path) == (here.host, here.cert_path):
+    chosen = os.environ.get("DOCKER_HOST") == engine.host  # (set: the state will record it)
+    if chosen and (engine.host, engine.cert_path) == (here.host, here.cert_path):
         yield
         return
     before = {var: os.environ.get(var) for var in _VARS}

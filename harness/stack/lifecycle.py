@@ -384,19 +384,23 @@ def _remove_pass(name: str, removed: Removed) -> Removed:
 def down(name: str) -> Removed:
     """Remove stack ``name``: containers, volumes, networks and its recorded state."""
     validate_project_name(name)
-    with engines.using(engine_of(name)):
+    recorded = _recorded_engine(name)
+    # (none recorded: the bound engine, as the user's DOCKER_HOST or context says)
+    with engines.using(recorded) if recorded else contextlib.nullcontext():
         return _down(name)
+
+
+def _recorded_engine(name: str) -> engines.Engine | None:
+    try:
+        state = ProjectState.load(name)
+    except UsageError:
+        return None
+    return engines.from_state(state.engine, state.engine_cert_path) if state.engine else None
 
 
 def engine_of(name: str) -> engines.Engine:
     """The engine project ``name`` lives on: the one its state recorded, else the bound one."""
-    try:
-        state = ProjectState.load(name)
-    except UsageError:
-        return engines.current()
-    if not state.engine:
-        return engines.current()
-    return engines.from_state(state.engine, state.engine_cert_path)
+    return _recorded_engine(name) or engines.current()
 
 
 def _down(name: str) -> Removed:

@@ -53,7 +53,17 @@ def _answers(host: str) -> bool:
 
 
 def start_second_engine() -> int:
-    """dockerd with everything of its own; returns its pid once it answers."""
+    """dockerd with everything of its own; returns its pid once it answers.
+
+    ``--live-restore``: without it, dockerd 20.10 started with ``--default-address-pool`` over a
+    data root it used before deletes the *default* bridge interface, ``docker0`` — the first
+    engine's — whatever ``--bridge`` says (daemon.initNetworkController clearing its stale
+    default network, then removeDefaultBridgeInterface). A containerd left by a killed dockerd
+    is stopped first, or the new one times out waiting for its socket."""
+    subprocess.run(["pkill", "-KILL", "-f", f"containerd.*{EXEC}/containerd"], check=False)
+    for stale in (EXEC / "containerd").glob("containerd*"):  # its pid file and sockets
+        if stale.name != "containerd.toml":
+            stale.unlink(missing_ok=True)
     if _ip("link", "show", BRIDGE).returncode != 0:
         assert _ip("link", "add", BRIDGE, "type", "bridge").returncode == 0
         assert _ip("addr", "add", BRIDGE_CIDR, "dev", BRIDGE).returncode == 0
@@ -63,7 +73,7 @@ def start_second_engine() -> int:
     proc = subprocess.Popen(
         ["dockerd", f"--host={SECOND}", f"--data-root={DATA}", f"--exec-root={EXEC}",
          f"--pidfile={PIDFILE}", f"--bridge={BRIDGE}", f"--default-address-pool={POOL}",
-         "--log-level=warn"],
+         "--live-restore", "--log-level=warn"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -105,8 +115,8 @@ def second() -> Iterator[dict[str, int]]:
         stop_second_engine(engine["pid"])
         # containerd of that engine (its child) goes with it; then its files
         subprocess.run(["pkill", "-f", f"containerd.*{EXEC}"], check=False)
-        with contextlib.suppress(OSError):
-            subprocess.run(["umount", "-R", str(EXEC)], capture_output=True, check=False)
+        for mounted in (EXEC, DATA):  # (a killed daemon can leave its mounts behind)
+            subprocess.run(["umount", "-R", "-l", str(mounted)], capture_output=True, check=False)
         shutil.rmtree(DATA, ignore_errors=True)
         shutil.rmtree(EXEC, ignore_errors=True)
         _ip("link", "del", BRIDGE)
