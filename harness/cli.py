@@ -4,7 +4,6 @@ environment errors."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -411,12 +410,6 @@ def _first_engine() -> None:
         bind(named[0])
 
 
-def engine_answers(engine: Any) -> bool:
-    from harness.stack.engines import answer
-
-    return answer(engine, 5.0) is None
-
-
 def pick_engine(named: Sequence[Any], i: int, dead: set[str]) -> Any:
     """`run`'s engine for its ``i``-th scenario: engine ``i mod count`` of RH_ENGINES, or the
     next one after it that has not stopped answering during the run (None without engines)."""
@@ -501,7 +494,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 def _cmd_gc(args: argparse.Namespace) -> int:
     from harness.stack import gc
-    from harness.stack.engines import answer, using
+    from harness.stack.engines import answers, using
     from harness.stack.lifecycle import Removed, recorded_engines
 
     removed = Removed()
@@ -513,17 +506,13 @@ def _cmd_gc(args: argparse.Namespace) -> int:
     for engine in recorded_engines():
         if engine.host in hosts:
             continue
-        if answer(engine, 5.0) is None:
+        if answers(engine):
             visit.append(engine)
         else:
             err.print(f"engine {escape(engine.label())} does not answer: its stacks stay")
     for engine in visit:
-        with using(engine) if engine else contextlib.nullcontext():
-            one = gc(include_kept=args.all)
-        removed.projects += one.projects
-        removed.containers += one.containers
-        removed.networks += one.networks
-        removed.volumes += one.volumes
+        with using(engine):
+            removed.merge(gc(include_kept=args.all))
     if removed.projects:
         out.print(
             f"removed {len(removed.projects)} stacks ({', '.join(removed.projects)}):"
@@ -541,7 +530,7 @@ def _cmd_build(_args: argparse.Namespace) -> int:
 
     named = _engines()
     for engine in named or (None,):  # each engine (RH_ENGINES) once; later ones load, not build
-        with using(engine) if engine else contextlib.nullcontext():
+        with using(engine):
             tag = build(progress=lambda msg: err.print(f"[dim]{msg}[/]"))
     on = f" on {len(named)} engines" if named else ""
     out.print(f"images ready{on}: reboot-harness/<role>:{tag}")
@@ -646,12 +635,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
     from harness.scenario_run import ScenarioResult, run_scenario
     from harness.stack import gc
-    from harness.stack.engines import using
+    from harness.stack.engines import answers, using
 
     named = _engines()  # RH_ENGINES: scenario i runs on engine i mod len(engines)
     reaped: list[str] = []
     for engine in named or (None,):
-        with using(engine) if engine else contextlib.nullcontext():
+        with using(engine):
             reaped += gc().projects
     if reaped:
         err.print(f"removed {len(reaped)} stacks left by dead runs")
@@ -666,7 +655,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 began = time.time()
                 try:
                     with (
-                        using(engine) if engine else contextlib.nullcontext(),
+                        using(engine),
                         err.status(f"{escape(label)}: starting") as status,
                     ):
                         # (escaped: rich would read "[fixed]" as markup and drop it)
@@ -686,13 +675,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
                             allow_unsafe=args.allow_unsafe_compose,
                         )
                 except Exception as e:  # an engine gone mid-way fails this one; the rest go on
-                    if engine is None or engine_answers(engine):
+                    if engine is None or answers(engine):
                         raise
                     first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                     result = ScenarioResult(
                         scenario.name, variant, False, first, time.time() - began, ""
                     )
-                if engine is not None and not result.passed and not engine_answers(engine):
+                if engine is not None and not result.passed and not answers(engine):
                     dead.add(engine.host)
                     result.reason = (
                         f"engine {engine.label()} stopped answering during this scenario:"

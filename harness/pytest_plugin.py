@@ -320,7 +320,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     why = engines.answer(here, timeout=5.0)
     if why is None:
         return report
-    others = [e for e in named if e.host != here.host and engines.answer(e, 5.0) is None]
+    others = [e for e in named if e.host != here.host and engines.answers(e)]
     after = f"; the next items go to engine {others[0].label()}" if others else ""
     if others:
         engines.bind(others[0])
@@ -354,7 +354,7 @@ def engage(config: pytest.Config) -> None:
         # that needs it says so.
         for engine in config.stash.get(_ENGINES, ()) or (None,):
             with (
-                using(engine) if engine else contextlib.nullcontext(),
+                using(engine),
                 contextlib.suppress(EnvironmentProblem),
             ):
                 gc()

@@ -84,10 +84,11 @@ def attach(name: str, topology: Topology | None = None) -> Stack:
     """Running stack ``name`` (with ``topology`` when the caller has read it already, else
     the one its state names); a UsageError saying the way out when it is not there."""
     state = ProjectState.load(name)
-    if state.engine:  # wherever it lives (RH_ENGINES): this process talks to that engine now
-        from harness.stack.engines import bind, from_state
+    from harness.stack.engines import bind, of_state
 
-        bind(from_state(state.engine, state.engine_cert_path))
+    recorded = of_state(state)
+    if recorded:  # wherever it lives (RH_ENGINES): this process talks to that engine now
+        bind(recorded)
     stack = Stack(state, topology)
     if not stack.containers():
         raise UsageError(

@@ -42,6 +42,7 @@ from docker.tls import TLSConfig
 
 from harness.errors import EnvironmentProblem, StackError, UsageError
 from harness.stack import engine as engine_module
+from harness.state import ProjectState
 
 ENV = "RH_ENGINES"
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -233,6 +234,10 @@ def answer(engine: Engine, timeout: float = 10.0) -> str | None:
     return None
 
 
+def answers(engine: Engine, timeout: float = 5.0) -> bool:
+    return answer(engine, timeout) is None
+
+
 def require_answers(engines: Sequence[Engine], *, source: str = ENV, timeout: float = 10.0) -> None:
     """Every engine answers, or one EnvironmentProblem line naming those that do not."""
     with ThreadPoolExecutor(max_workers=max(1, len(engines))) as pool:
@@ -269,8 +274,11 @@ def bind(engine: Engine) -> None:
 
 
 @contextlib.contextmanager
-def using(engine: Engine) -> Iterator[None]:
-    """``engine`` for the duration of the block, then the one before."""
+def using(engine: Engine | None) -> Iterator[None]:
+    """``engine`` for the duration of the block, then the one before (None: as it is)."""
+    if engine is None:
+        yield
+        return
     here = current()
     chosen = os.environ.get("DOCKER_HOST") == engine.host  # (set: the state will record it)
     if chosen and (engine.host, engine.cert_path) == (here.host, here.cert_path):
@@ -289,9 +297,11 @@ def using(engine: Engine) -> Iterator[None]:
         engine_module.client.cache_clear()
 
 
-def from_state(host: str, cert_path: str) -> Engine:
-    """The engine a project's state recorded."""
-    return Engine(host, host, cert_path=cert_path, tls_verify=True)
+def of_state(state: ProjectState) -> Engine | None:
+    """The engine a project's state recorded (None: none was chosen when it started)."""
+    if not state.engine:
+        return None
+    return Engine(state.engine, state.engine, cert_path=state.engine_cert_path, tls_verify=True)
 
 
 # -- images: each engine gets them once --------------------------------------------------------
@@ -311,7 +321,7 @@ def load_from_peers(names: Sequence[str], progress: Callable[[str], None]) -> li
     wanted = list(names)
     copied: list[str] = []
     for peer in peers:
-        if not wanted or answer(peer, 5.0) is not None:
+        if not wanted or not answers(peer):
             continue
         c = peer.client()
         try:

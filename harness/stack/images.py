@@ -108,10 +108,11 @@ def ensure_base_image(progress: Progress = _quiet) -> str:
             return OFFLINE_BASE
         # Another configured engine (RH_ENGINES) may have a base already: the same image (and
         # id, so the same service image tags) without building.
-        for name in engines.load_from_peers([REGISTRY_BASE], progress) or engines.load_from_peers(
+        copied = engines.load_from_peers([REGISTRY_BASE], progress) or engines.load_from_peers(
             [OFFLINE_BASE], progress
-        ):
-            return name
+        )
+        if copied:
+            return copied[0]
         try:
             client().images.pull(REGISTRY_BASE)
             return REGISTRY_BASE

@@ -325,6 +325,13 @@ class Removed:
     volumes: int = 0
     projects: list[str] = field(default_factory=list)
 
+    def merge(self, other: Removed) -> None:
+        """Add what ``other`` removed (one `gc` over several engines)."""
+        self.containers += other.containers
+        self.networks += other.networks
+        self.volumes += other.volumes
+        self.projects += other.projects
+
 
 def _remove_one(kind: str, remove: Callable[[], object], what: str) -> bool:
     """Remove one resource; True if we removed it, False if it was already gone.
@@ -386,16 +393,15 @@ def down(name: str) -> Removed:
     validate_project_name(name)
     recorded = _recorded_engine(name)
     # (none recorded: the bound engine, as the user's DOCKER_HOST or context says)
-    with engines.using(recorded) if recorded else contextlib.nullcontext():
+    with engines.using(recorded):
         return _down(name)
 
 
 def _recorded_engine(name: str) -> engines.Engine | None:
     try:
-        state = ProjectState.load(name)
+        return engines.of_state(ProjectState.load(name))
     except UsageError:
         return None
-    return engines.from_state(state.engine, state.engine_cert_path) if state.engine else None
 
 
 def engine_of(name: str) -> engines.Engine:
@@ -469,8 +475,9 @@ def recorded_engines() -> list[engines.Engine]:
             state = ProjectState.load(name)
         except UsageError:
             continue  # a damaged state: `down --project` removes it by labels
-        if state.engine and state.engine != here:
-            found.setdefault(state.engine, engines.from_state(state.engine, state.engine_cert_path))
+        recorded = engines.of_state(state)
+        if recorded and recorded.host != here:
+            found.setdefault(recorded.host, recorded)
     return list(found.values())
 
 
