@@ -68,6 +68,8 @@ if ! command -v debootstrap >/dev/null && is_root_debian; then
     apt_install debootstrap
 fi
 command -v ps >/dev/null || { is_root_debian && apt_install procps; }
+# ssh: engines of other machines (ssh://) are reached through it, and a test runs one
+command -v ssh >/dev/null || { is_root_debian && apt_install openssh-client; }
 if ! command -v chromium >/dev/null && is_root_debian; then
     log "installing chromium (the report test renders report.html in a headless browser)"
     apt_install chromium

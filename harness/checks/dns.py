@@ -79,11 +79,18 @@ def _judge_answer(
 
 
 def ask_direct(stack: StackLike) -> tuple[set[str], int | None]:
-    """The LB name's A answer from the dns host itself (its published port), and its TTL."""
+    """The LB name's A answer from the dns host itself (its published port), and its TTL.
+
+    Over UDP, as resolvers ask; over TCP when the engine's machine is reached through ssh,
+    which forwards TCP only (the server gives the same answer on both)."""
     topo = stack.topology
-    ip, port = stack.endpoint(topo.dns_host, 53, "udp")
     query = dns.message.make_query(topo.dns_name, dns.rdatatype.A)
-    answer = dns.query.udp(query, ip, port=port, timeout=2)
+    if stack.ports_over_ssh:
+        ip, port = stack.endpoint(topo.dns_host, 53, "tcp")
+        answer = dns.query.tcp(query, ip, port=port, timeout=2)
+    else:
+        ip, port = stack.endpoint(topo.dns_host, 53, "udp")
+        answer = dns.query.udp(query, ip, port=port, timeout=2)
     got: set[str] = set()
     ttls: set[int] = set()
     for rrset in answer.answer:

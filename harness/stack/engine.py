@@ -30,6 +30,9 @@ def client() -> docker.DockerClient:
     try:
         # Checks read every host at once (and each LB's path to each app): a pool smaller than
         # that discards connections ("Connection pool is full") and reconnects for nothing.
+        # ssh:// through paramiko (docker[ssh]): one ssh connection, a channel per request. (The
+        # SDK's other way, an `ssh` process per connection, cannot wait on a reply for a limited
+        # time — a host that stays silent would hang a check — and costs a process each.)
         c = docker.from_env(timeout=120, max_pool_size=MAX_POOL)
         c.ping()
     except DockerException as e:

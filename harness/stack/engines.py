@@ -15,9 +15,10 @@ configured engine that has it (``docker save | docker load``), and built only wh
 An engine is named by a Docker context (``docker context ls``) or by URL: ``unix:///path``,
 ``tcp://host:port`` (TLS from ``DOCKER_TLS_VERIFY``/``DOCKER_CERT_PATH``, or the context's) or
 ``ssh://user@host``. The harness's checks connect to the ports a stack publishes on 127.0.0.1 of
-the engine's machine, so every engine must run on this machine (a second daemon, a rootless one,
-one behind TLS or ssh); engines on other machines are refused with the way out (one runner per
-machine with ``--rh-shard K/N``; see docs/scaling.md).
+the engine's machine: on this machine directly; on another machine, which must then be named by
+``ssh://``, through ssh forwards (:mod:`harness.stack.tunnel`). An engine on another machine
+named by ``tcp://`` (or a context pointing there) is refused with the way out: its published
+ports could only be reached by publishing them beyond loopback, which the safety layer refuses.
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ class Engine:
     cert_path: str = ""  # TLS: a folder with ca.pem, cert.pem, key.pem ("" without TLS)
     tls_verify: bool = True  # verify the engine's certificate (with cert_path)
 
+    @property
+    def forwarded(self) -> bool:
+        """Whether its stacks' ports are reached through ssh forwards (another machine)."""
+        return self.host.startswith("ssh://") and not on_this_machine(self)
+
     def label(self) -> str:
         return self.host if self.name == self.host else f"{self.name} ({self.host})"
 
@@ -88,7 +94,6 @@ class Engine:
             base_url=self.host,
             tls=tls,
             timeout=int(timeout),
-            use_ssh_client=self.host.startswith("ssh://"),
             max_pool_size=engine_module.MAX_POOL,
         )
 
@@ -204,12 +209,14 @@ def on_this_machine(engine: Engine) -> bool:
 
 
 def _refuse_remote(engine: Engine, source: str) -> None:
-    if not on_this_machine(engine):
+    if not on_this_machine(engine) and not engine.forwarded:
+        host = urlsplit(engine.host).hostname or engine.host
         raise UsageError(
             f"{source}: engine {engine.label()} runs on another machine: the harness's checks"
             " connect to the ports its stacks publish on that machine's 127.0.0.1, which this"
-            " machine cannot reach; run the harness on that machine instead (one CI runner per"
-            " machine, each with --rh-shard K/N; see docs/scaling.md)"
+            f" machine reaches only through ssh; name it ssh://USER@{host} (the harness then"
+            " forwards those ports over ssh) or run the harness on that machine (one CI runner"
+            " per machine, each with --rh-shard K/N; see docs/scaling.md)"
         )
 
 

@@ -14,6 +14,7 @@ from docker.models.containers import Container
 
 from harness.errors import StackError
 from harness.model import Topology
+from harness.stack import engines, tunnel
 from harness.stack.labels import SERVICE_LABEL, is_client, project_containers
 from harness.stack.project import Project
 from harness.stack.session import Session, SessionEnded, SessionNotStarted
@@ -139,6 +140,11 @@ class Hosts(Project):
                 return str(configured or net["IPAddress"])
         raise StackError(f"stack {self.name}: host {host} has no configured address")
 
+    @property
+    def ports_over_ssh(self) -> bool:
+        """Whether published ports are reached through ssh forwards (TCP only)."""
+        return engines.current().forwarded
+
     def addresses(self) -> dict[str, str]:
         """Every running host's address, by host."""
         out: dict[str, str] = {}
@@ -151,7 +157,8 @@ class Hosts(Project):
     def endpoint(self, host: str, port: int, proto: str = "tcp") -> tuple[str, int]:
         """The 127.0.0.1 address and port where ``host:port`` is published right now.
 
-        Re-read at every call: a rebooted host may get another ephemeral host port.
+        Re-read at every call: a rebooted host may get another ephemeral host port. On an engine
+        of another machine (``ssh://``), the local end of an ssh forward to it (TCP only).
         """
         c = self.container(host, refresh=True)
         if c.attrs["State"]["Status"] != "running":
@@ -159,7 +166,16 @@ class Hosts(Project):
         bindings = (c.attrs["NetworkSettings"].get("Ports") or {}).get(f"{port}/{proto}") or []
         for b in bindings:
             if b.get("HostIp") in ("127.0.0.1", "0.0.0.0", "") and b.get("HostPort"):
-                return "127.0.0.1", int(b["HostPort"])
+                published = int(b["HostPort"])
+                here = engines.current()
+                if not here.forwarded:
+                    return "127.0.0.1", published
+                if proto != "tcp":
+                    raise StackError(
+                        f"host {host}: port {port}/{proto} is on engine {here.label()}, another"
+                        " machine reached over ssh, which forwards TCP only"
+                    )
+                return "127.0.0.1", tunnel.to(here.host).local_port(published)
         raise StackError(
             f"host {host}: port {port}/{proto} is not published; add `127.0.0.1::{port}` to its"
             " ports in the compose file"

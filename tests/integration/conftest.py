@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -64,3 +65,13 @@ def assert_all_pass(stack: Stack, timeout: float = 90.0) -> None:
     results = run_checks(stack, since=since)
     bad = [r.line() for r in results if not r.ok]
     assert not bad, bad
+
+
+def lose_power_and_recover(
+    rh: Callable[..., subprocess.CompletedProcess[str]], project: str, host: str
+) -> None:
+    """Through the CLI: a one-shot power loss of ``host``, then `wait` until every check holds."""
+    reboot = rh("reboot", "--project", project, host, "--mode", "hard")
+    assert reboot.returncode == 0, reboot.stdout + reboot.stderr
+    wait = rh("wait", "--project", project, "--within", "120s")
+    assert wait.returncode == 0, wait.stdout + wait.stderr

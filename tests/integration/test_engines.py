@@ -20,7 +20,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.integration.conftest import unique_project
+from tests.integration.conftest import lose_power_and_recover, unique_project
 
 pytestmark = pytest.mark.docker
 
@@ -221,10 +221,7 @@ def test_the_cli_follows_the_engine_a_stack_lives_on(second: dict[str, int]) -> 
         assert not _projects_on(FIRST, name)
         check = rh("check", "--project", name)
         assert check.returncode == 0, check.stdout + check.stderr
-        reboot = rh("reboot", "--project", name, "app2", "--mode", "hard")
-        assert reboot.returncode == 0, reboot.stdout + reboot.stderr
-        wait = rh("wait", "--project", name, "--within", "120s")
-        assert wait.returncode == 0, wait.stdout + wait.stderr
+        lose_power_and_recover(rh, name, "app2")
     finally:
         down = rh("down", "--project", name)
     assert down.returncode == 0, down.stdout + down.stderr

@@ -8,12 +8,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
-from harness.errors import EnvironmentProblem, UsageError
+from harness.errors import EnvironmentProblem, StackError, UsageError
 from harness.stack import engine as engine_module
-from harness.stack import engines
+from harness.stack import engines, tunnel
+from harness.stack.hosts import Hosts
 from harness.stack.lifecycle import host_routes
 from harness.state import ProjectState
 
@@ -51,7 +53,6 @@ def test_urls_are_parsed_in_order() -> None:
         ("tcp://127.0.0.1:notaport", "tcp://host:port"),
         ("tcp://203.0.113.7:2375", "without TLS"),
         ("ssh://", "ssh://[user@]host"),
-        ("ssh://ci@203.0.113.7", "runs on another machine"),
         ("no such/context", "neither an engine URL nor a context name"),
         ("rh-no-such-context", "no Docker context 'rh-no-such-context'"),
     ],
@@ -80,6 +81,25 @@ def test_tls_engine_on_this_machine_takes_docker_cert_path(
         "DOCKER_CERT_PATH": str(tmp_path),
         "DOCKER_CONTEXT": None,
     }
+
+
+def test_an_engine_on_another_machine_is_reached_over_ssh_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (remote, here) = engines.parse("ssh://ci@203.0.113.7:2222,ssh://root@localhost")
+    assert remote.forwarded and not here.forwarded
+    assert tunnel.destination(remote.host) == ["-p", "2222", "ci@203.0.113.7"]
+    assert tunnel.destination("ssh://build-box") == ["build-box"]
+    # tcp:// to another machine, even with TLS: its published ports are out of reach
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(tmp_path))
+    for f in ("ca.pem", "cert.pem", "key.pem"):
+        (tmp_path / f).write_text("x")
+    with pytest.raises(UsageError) as e:
+        engines.parse("tcp://203.0.113.7:2376", source="RH_ENGINES")
+    text = str(e.value)
+    assert text.startswith("RH_ENGINES: engine tcp://203.0.113.7:2376 runs on another machine")
+    assert "name it ssh://USER@203.0.113.7" in text and "\n" not in text
 
 
 def test_a_docker_context_is_read_by_the_cli_without_an_engine() -> None:
@@ -226,3 +246,47 @@ def test_run_goes_round_the_engines_and_leaves_one_that_died(
     assert code == 1
     assert f"FAIL no-minfds[incident] (0s on engine {b}): engine {b} stopped answering" in out
     assert f"PASS graphite-piddir[fixed] (1s on engine {a})" in out
+
+
+class _Published:
+    attrs: ClassVar[dict[str, Any]] = {
+        "State": {"Status": "running"},
+        "NetworkSettings": {"Ports": {
+            "6379/tcp": [{"HostIp": "127.0.0.1", "HostPort": "49153"}],
+            "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "49154"}],
+        }},
+    }  # fmt: skip
+
+
+class _OneHost(Hosts):
+    def __init__(self) -> None:  # no project: only what endpoint() reads
+        pass
+
+    def container(self, host: str, *, refresh: bool = False) -> Any:
+        return _Published()
+
+
+class _FakeTunnel:
+    def __init__(self) -> None:
+        self.asked: list[int] = []
+
+    def local_port(self, published: int) -> int:
+        self.asked.append(published)
+        return 40000 + published % 1000
+
+
+def test_ports_of_an_engine_on_another_machine_are_reached_through_its_tunnel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hosts = _OneHost()
+    assert hosts.endpoint("redis1", 6379) == ("127.0.0.1", 49153)  # this machine: as published
+    assert not hosts.ports_over_ssh
+    fake = _FakeTunnel()
+    made: list[str] = []
+    monkeypatch.setattr(tunnel, "to", lambda url: made.append(url) or fake)
+    monkeypatch.setenv("DOCKER_HOST", "ssh://ci@203.0.113.7")
+    assert hosts.ports_over_ssh
+    assert hosts.endpoint("redis1", 6379) == ("127.0.0.1", 40153)
+    assert fake.asked == [49153] and made == ["ssh://ci@203.0.113.7"]
+    with pytest.raises(StackError, match=r"53/udp is on engine ssh://ci@203\.0\.113\.7.*TCP only"):
+        hosts.endpoint("dns", 53, "udp")

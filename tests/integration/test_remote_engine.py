@@ -1,0 +1,121 @@
+"""An engine on another machine, reached over ssh: a "machine" started by the test (a container
+running sshd and its own dockerd, tests/integration/remote_machine.py) whose published ports are
+on *its* loopback, out of this machine's reach except through ssh. The harness forwards them;
+the whole stack lives there; the checks, a power loss, a scenario with traffic and `down` work
+through the forwards; nothing is left on either side."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.integration.conftest import lose_power_and_recover, unique_project
+from tests.integration.remote_machine import RemoteMachine, remote_machine, remove_leftovers
+
+pytestmark = pytest.mark.docker
+
+RH = [sys.executable, "-m", "harness"]
+LOCAL = "unix:///var/run/docker.sock"
+
+
+@pytest.fixture(scope="module")
+def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteMachine]:
+    remove_leftovers()
+    with remote_machine(tmp_path_factory.mktemp("remote")) as m:
+        yield m
+
+
+def _projects(m: RemoteMachine, name: str) -> list[str]:
+    out = m.docker("ps", "-a", "--filter", f"label=com.docker.compose.project={name}",
+                   "--format", "{{.Names}} {{.Ports}}")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return out.stdout.decode().split("\n")[:-1]
+
+
+def _local_projects(prefix: str) -> set[str]:
+    """Compose projects starting with ``prefix`` that have containers on this machine's engine."""
+    out = subprocess.run(
+        ["docker", "-H", LOCAL, "ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}'],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {p for p in out.stdout.split() if p.startswith(prefix)}
+
+
+def _tunnels() -> list[str]:
+    """ssh control masters of this machine's harness processes still running."""
+    return [
+        " ".join(p.info["cmdline"] or [])
+        for p in psutil.process_iter(["cmdline"])
+        if "rh-ssh-" in " ".join(p.info["cmdline"] or []) and "-M" in (p.info["cmdline"] or [])
+    ]
+
+
+def test_a_stack_on_another_machine_is_reached_through_ssh(
+    machine: RemoteMachine, tmp_path: Path
+) -> None:
+    """`up` with RH_ENGINES=ssh://<machine>,<this engine>: the stack starts on the machine, its
+    images copied there from this engine; its published ports answer nobody here; `check`
+    (DNS over TCP), a one-shot power loss and `wait`, then `run` of a scenario with traffic, all
+    pass through ssh forwards; `down` leaves nothing, and no ssh connection outlives a command."""
+    name = unique_project("remote")
+    env = machine.env({k: v for k, v in os.environ.items() if k not in ("RH_ENGINES",)})
+    env.pop("DOCKER_HOST", None)
+    engines = f"{machine.engine_url},{LOCAL}"
+
+    def rh(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*RH, *args], env={**env, **extra}, capture_output=True, text=True, timeout=900,
+            check=False, cwd=tmp_path,
+        )  # fmt: skip
+
+    up = rh("up", "--project", name, RH_ENGINES=engines)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        there = _projects(machine, name)
+        assert len(there) >= 10, there
+        assert not _local_projects(name)
+        # what redis1 publishes is on the machine's loopback: nothing of it answers here
+        redis1 = next(p for p in there if p.split()[0].endswith("redis1-1"))
+        port = int(re.search(r"127\.0\.0\.1:(\d+)->6379/tcp", redis1)[1])  # type: ignore[index]
+        with socket.socket() as s:
+            s.settimeout(2)
+            assert s.connect_ex(("127.0.0.1", port)) != 0 or port in _own_listeners()
+        assert not _tunnels(), "an ssh connection outlived `up`"
+        check = rh("check", "--project", name, "--json")
+        assert check.returncode == 0, check.stdout + check.stderr
+        results = json.loads(check.stdout)["results"]
+        assert all(r["ok"] for r in results), results
+        assert {"dns", "redis roles", "mysql replication", "socket.io", "nginx"} <= {
+            r["check"] for r in results
+        }
+        lose_power_and_recover(rh, name, "redis2")
+    finally:
+        down = rh("down", "--project", name)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not _projects(machine, name)
+    assert not _tunnels(), "an ssh connection outlived `down`"
+
+    # a scenario with traffic, both variants on the machine: the fixed configuration passes
+    # with no failed request, and the incident's reproduces from what the clients measured
+    run = rh("run", "lb-no-dns-rotation", "--json", RH_ENGINES=machine.engine_url)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = {s["variant"]: s for s in json.loads(run.stdout)["scenarios"]}
+    assert {s["engine"] for s in results.values()} == {machine.engine_url}
+    assert results["fixed"]["passed"], results["fixed"]["reason"]
+    reproduced = results["incident"]["reason"]
+    assert reproduced.startswith("reproduced: http: max_errors 0 exceeded"), reproduced
+    assert not _tunnels(), "an ssh connection outlived `run`"
+    assert not _local_projects("rh-lb-no-dns-rotation")
+
+
+def _own_listeners() -> set[int]:
+    return {c.laddr.port for c in psutil.net_connections("tcp") if c.status == "LISTEN"}
