@@ -31,6 +31,7 @@ import re
 import shutil
 import socket
 import subprocess
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -90,11 +91,14 @@ class Engine:
                 ca_cert=str(d / "ca.pem") if self.tls_verify else None,
                 verify=self.tls_verify,
             )
-        return docker.DockerClient(
-            base_url=self.host,
-            tls=tls,
-            timeout=int(timeout),
-            max_pool_size=engine_module.MAX_POOL,
+        return engine_module.own_trust(
+            lambda: docker.DockerClient(
+                base_url=self.host,
+                tls=tls,
+                timeout=int(timeout),
+                max_pool_size=engine_module.MAX_POOL,
+            ),
+            tls=bool(self.cert_path),
         )
 
 
@@ -228,17 +232,29 @@ def configured() -> tuple[Engine, ...]:
 
 # -- reaching engines -----------------------------------------------------------------------------
 def answer(engine: Engine, timeout: float = 10.0) -> str | None:
-    """None when ``engine`` answers a ping within ``timeout`` seconds, else why not (short)."""
-    try:
-        c = engine.client(timeout)
+    """None when ``engine`` answers a ping within ``timeout`` seconds, else why not (short).
+
+    Bounded whatever the transport: an ssh connection to a machine that drops packets would
+    otherwise wait for the system's TCP timeout (minutes) before paramiko gives up."""
+    why: list[str | None] = []
+
+    def ask() -> None:
         try:
-            c.ping()
-        finally:
-            c.close()
-    except (DockerException, OSError) as e:
-        text = str(e).strip().splitlines()
-        return (text[0] if text else type(e).__name__)[:160]
-    return None
+            c = engine.client(timeout)
+            try:
+                c.ping()
+            finally:
+                c.close()
+        except engine_module.UNREACHABLE as e:
+            text = str(e).strip().splitlines()
+            why.append((text[0] if text else type(e).__name__)[:160])
+        else:
+            why.append(None)
+
+    asking = threading.Thread(target=ask, name=f"ping {engine.host}", daemon=True)
+    asking.start()
+    asking.join(timeout + 1)
+    return why[0] if why else f"no answer within {timeout:g} s"
 
 
 def answers(engine: Engine, timeout: float = 5.0) -> bool:
@@ -249,10 +265,13 @@ def require_answers(engines: Sequence[Engine], *, source: str = ENV, timeout: fl
     """Every engine answers, or one EnvironmentProblem line naming those that do not."""
     with ThreadPoolExecutor(max_workers=max(1, len(engines))) as pool:
         why = list(pool.map(lambda e: answer(e, timeout), engines))
-    silent = [f"{e.label()} ({w})" for e, w in zip(engines, why, strict=True) if w]
+    silent = [(e, w) for e, w in zip(engines, why, strict=True) if w]
     if silent:
+        over_ssh = [e.host for e, _ in silent if e.host.startswith("ssh://")]
+        hint = "; " + engine_module.SSH_HINT.format(where=over_ssh[0]) if over_ssh else ""
         raise EnvironmentProblem(
-            f"{source}: no answer from engine {', '.join(silent)}; start it or leave it out"
+            f"{source}: no answer from engine {', '.join(f'{e.label()} ({w})' for e, w in silent)};"
+            f" start it or leave it out{hint}"
         )
 
 

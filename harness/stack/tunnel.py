@@ -89,14 +89,16 @@ class Tunnel:
         self._shutdown()
         self._local.clear()
         self._dir = tempfile.mkdtemp(prefix="rh-ssh-")  # short: a socket path has ~100 bytes
-        self._master = subprocess.Popen(
-            [self._ssh(), "-M", "-S", self._socket, *_OPTIONS, *self._dest, "cat", ">/dev/null"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+        log = Path(self._dir, "log")  # a file, not a pipe nobody reads while ssh runs
+        with log.open("wb") as stderr:
+            self._master = subprocess.Popen(
+                [self._ssh(), "-M", "-S", self._socket, *_OPTIONS, *self._dest, "cat >/dev/null"],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr,
+            )  # fmt: skip
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             if self._master.poll() is not None:
-                err = (self._master.stderr.read() if self._master.stderr else b"").decode()
+                err = log.read_text(errors="replace")
                 why = (
                     err.strip().splitlines()[-1]
                     if err.strip()
@@ -131,9 +133,8 @@ class Tunnel:
                 except subprocess.TimeoutExpired:
                     master.kill()
                     master.wait()
-            for stream in (master.stdin, master.stderr):
-                if stream is not None:
-                    stream.close()
+            if master.stdin is not None:
+                master.stdin.close()
         if self._dir:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = ""

@@ -21,6 +21,7 @@ import docker
 import pytest
 
 from tests.integration.conftest import lose_power_and_recover, unique_project
+from tests.tlscerts import tls_certificates
 
 pytestmark = pytest.mark.docker
 
@@ -35,6 +36,16 @@ BRIDGE = "rh-e2br"
 BRIDGE_CIDR = "10.213.255.1/24"
 POOL = "base=10.213.0.0/17,size=24"
 RH = [sys.executable, "-m", "harness"]
+# the same engine over TCP with TLS (certificates made by the fixture): server and client
+# verify each other, as `dockerd --tlsverify` with DOCKER_TLS_VERIFY=1 / DOCKER_CERT_PATH do
+TLS_DIR = Path("/run/rh-e2-tls")
+CLIENT_CERTS = TLS_DIR / "client"
+SECOND_TLS = "tcp://127.0.0.1:23761"
+
+
+def make_certificates() -> None:
+    shutil.rmtree(TLS_DIR, ignore_errors=True)
+    assert tls_certificates(TLS_DIR) == CLIENT_CERTS
 
 
 def _ip(*args: str) -> subprocess.CompletedProcess[str]:
@@ -71,7 +82,9 @@ def start_second_engine() -> int:
     DATA.mkdir(parents=True, exist_ok=True)
     log = LOG.open("ab")
     proc = subprocess.Popen(
-        ["dockerd", f"--host={SECOND}", f"--data-root={DATA}", f"--exec-root={EXEC}",
+        ["dockerd", f"--host={SECOND}", f"--host={SECOND_TLS}", "--tlsverify",
+         f"--tlscacert={TLS_DIR}/ca.pem", f"--tlscert={TLS_DIR}/server-cert.pem",
+         f"--tlskey={TLS_DIR}/server-key.pem", f"--data-root={DATA}", f"--exec-root={EXEC}",
          f"--pidfile={PIDFILE}", f"--bridge={BRIDGE}", f"--default-address-pool={POOL}",
          "--live-restore", "--log-level=warn"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
@@ -99,6 +112,7 @@ def second() -> Iterator[dict[str, int]]:
     """The second engine, running; removed with everything in it afterwards."""
     if shutil.which("dockerd") is None or os.geteuid() != 0:
         pytest.fail("this test starts a second dockerd: it needs root and dockerd (setup-host.sh)")
+    make_certificates()
     engine = {"pid": start_second_engine()}
     try:
         yield engine
@@ -118,6 +132,7 @@ def second() -> Iterator[dict[str, int]]:
         for mounted in (EXEC, DATA):  # (a killed daemon can leave its mounts behind)
             subprocess.run(["umount", "-R", "-l", str(mounted)], capture_output=True, check=False)
         shutil.rmtree(DATA, ignore_errors=True)
+        shutil.rmtree(TLS_DIR, ignore_errors=True)
         shutil.rmtree(EXEC, ignore_errors=True)
         _ip("link", "del", BRIDGE)
 
@@ -203,10 +218,14 @@ def test_a_suite_split_across_two_engines(second: dict[str, int], tmp_path: Path
 
 
 def test_the_cli_follows_the_engine_a_stack_lives_on(second: dict[str, int]) -> None:
-    """`up` with RH_ENGINES=B puts the stack on B; `check`, a one-shot reboot and `down` find it
-    there from its state with RH_ENGINES unset; `run` hands scenarios to engines in turn."""
+    """`up` with RH_ENGINES=B, B named by tcp:// with TLS (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH),
+    puts the stack on B, its images copied there over TLS; `check`, a one-shot reboot and `down`
+    find it there from its state (engine and certificates) with none of those variables set."""
     name = unique_project("eng")
-    env = {k: v for k, v in os.environ.items() if k != "RH_ENGINES"}
+    env = {
+        k: v for k, v in os.environ.items()
+        if k not in ("RH_ENGINES", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
+    }  # fmt: skip
 
     def rh(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -214,7 +233,10 @@ def test_the_cli_follows_the_engine_a_stack_lives_on(second: dict[str, int]) -> 
             check=False,
         )  # fmt: skip
 
-    up = rh("up", "--project", name, RH_ENGINES=SECOND)
+    up = rh(
+        "up", "--project", name, RH_ENGINES=SECOND_TLS, DOCKER_TLS_VERIFY="1",
+        DOCKER_CERT_PATH=str(CLIENT_CERTS),
+    )  # fmt: skip
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         assert _projects_on(SECOND, name) == {name}

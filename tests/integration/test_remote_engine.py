@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -115,6 +117,79 @@ def test_a_stack_on_another_machine_is_reached_through_ssh(
     assert reproduced.startswith("reproduced: http: max_errors 0 exceeded"), reproduced
     assert not _tunnels(), "an ssh connection outlived `run`"
     assert not _local_projects("rh-lb-no-dns-rotation")
+
+
+def _projects_like(m: RemoteMachine, prefix: str) -> set[str]:
+    out = m.docker("ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}')
+    assert out.returncode == 0, out.stderr
+    return {p for p in out.stdout.decode().split() if p.startswith(prefix)}
+
+
+def test_a_run_killed_there_leaves_no_ssh_behind_and_gc_removes_its_stack(
+    machine: RemoteMachine, tmp_path: Path
+) -> None:
+    """SIGKILL a `run` while its checks reach the machine: its ssh connection ends by itself
+    (the remote side reads the dead process's pipe), the stack stays there, and `gc` with
+    RH_ENGINES naming the machine removes it."""
+    env = machine.env({k: v for k, v in os.environ.items() if k != "DOCKER_HOST"})
+    env["RH_ENGINES"] = machine.engine_url
+    prefix = "rh-graphite-piddir-"
+    assert not _projects_like(machine, prefix)
+    said = tmp_path / "run.log"
+    with said.open("wb") as log:
+        proc = subprocess.Popen(
+            [*RH, "run", "graphite-piddir", "--incident", "graphite-piddir"], env=env,
+            cwd=tmp_path, stdout=log, stderr=log, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not _tunnels():
+            assert proc.poll() is None, f"run ended (exit {proc.returncode}): {said.read_text()}"
+            assert time.monotonic() < deadline, f"no ssh within 300 s: {said.read_text()}"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)  # the harness alone: nobody closes its ssh for it
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while _tunnels():
+        assert time.monotonic() < deadline, f"ssh outlived its process: {_tunnels()}"
+        time.sleep(0.2)
+    left = _projects_like(machine, prefix)
+    assert left, f"the killed run should have left its stack there: {said.read_text()[-2000:]}"
+    gc = subprocess.run([*RH, "gc"], env=env, capture_output=True, text=True, timeout=300)
+    assert gc.returncode == 0, gc.stdout + gc.stderr
+    assert not _projects_like(machine, prefix), gc.stdout + gc.stderr
+
+
+INNER = """
+import os
+
+def test_on_the_machine(rh_stack, rh_reboot, rh_check):
+    assert os.environ["DOCKER_HOST"] == os.environ["RH_TEST_MACHINE"]
+    rh_check(within=120)  # every check, through the forwards
+    rh_reboot("mysql2", mode="hard")
+    rh_check("mysql replication", "dns", within=120)
+"""
+
+
+def test_pytest_items_run_on_another_machine(machine: RemoteMachine, tmp_path: Path) -> None:
+    """`pytest --rh-engines ssh://<machine>`: the item's stack lives there, its checks and a
+    power loss go through the forwards, and nothing is left on either side."""
+    (tmp_path / "test_inner.py").write_text(INNER)
+    unset = ("DOCKER_HOST", "RH_ENGINES", "PYTEST_XDIST_WORKER")
+    env = machine.env({k: v for k, v in os.environ.items() if k not in unset})
+    env["RH_TEST_MACHINE"] = machine.engine_url
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
+         f"--rh-engines={machine.engine_url}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "PASSED test_inner.py::test_on_the_machine" in proc.stdout
+    assert not _projects_like(machine, "rh-py-")  # (other tests' rh-py- stacks may run here)
+    assert not _tunnels()
 
 
 def _own_listeners() -> set[int]:

@@ -3,9 +3,13 @@ path that does not exist stands for an engine that does not answer."""
 
 from __future__ import annotations
 
+import http.server
 import os
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +22,7 @@ from harness.stack import engines, tunnel
 from harness.stack.hosts import Hosts
 from harness.stack.lifecycle import host_routes
 from harness.state import ProjectState
+from tests.tlscerts import tls_certificates
 
 pytest_plugins = ["pytester"]
 
@@ -290,3 +295,68 @@ def test_ports_of_an_engine_on_another_machine_are_reached_through_its_tunnel(
     assert fake.asked == [49153] and made == ["ssh://ci@203.0.113.7"]
     with pytest.raises(StackError, match=r"53/udp is on engine ssh://ci@203\.0\.113\.7.*TCP only"):
         hosts.endpoint("dns", 53, "udp")
+
+
+def test_an_ssh_engine_that_does_not_answer_is_one_line_with_what_ssh_needs() -> None:
+    """Nothing listens: refused at once; the line says what `ssh` must be able to do."""
+    dead = "ssh://root@127.0.0.2:2"
+    with pytest.raises(EnvironmentProblem) as e:
+        engines.require_answers(engines.parse(dead), source="--rh-engines", timeout=3)
+    text = str(e.value)
+    assert text.startswith(f"--rh-engines: no answer from engine {dead} (") and "\n" not in text
+    assert f"`ssh {dead} docker version` must work without a prompt" in text
+
+
+def test_an_ssh_server_that_never_speaks_costs_the_timeout_not_minutes() -> None:
+    """A machine that accepts the connection and says nothing (a firewall, a hung sshd):
+    paramiko would wait for its banner far longer than the ping's time."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        began = time.monotonic()
+        why = engines.answer(engines.parse(f"ssh://root@127.0.0.1:{port}")[0], timeout=2)
+        took = time.monotonic() - began
+    assert why == "no answer within 2 s" and took < 4, (why, took)
+
+
+class _Engine(http.server.BaseHTTPRequestHandler):
+    """Just enough of the Engine API over HTTPS for the SDK to make a client and ping."""
+
+    def do_GET(self) -> None:
+        body = b'{"ApiVersion": "1.41"}' if self.path.endswith("/version") else b"OK"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_a_tls_engine_is_trusted_by_its_own_ca_whatever_requests_ca_bundle_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (common where a proxy re-signs traffic) would make
+    requests verify the engine against that bundle instead of DOCKER_CERT_PATH's CA."""
+    client_dir = tls_certificates(tmp_path)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(tmp_path / "ca.pem"))
+    ctx.load_cert_chain(tmp_path / "server-cert.pem", tmp_path / "server-key.pem")
+    ctx.verify_mode = ssl.CERT_REQUIRED  # as dockerd --tlsverify: the client proves itself too
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Engine)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        bundle = ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt"
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", bundle)
+        monkeypatch.setenv("CURL_CA_BUNDLE", bundle)
+        monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+        monkeypatch.setenv("DOCKER_CERT_PATH", str(client_dir))
+        (e,) = engines.parse(f"tcp://127.0.0.1:{server.server_address[1]}")
+        assert engines.answer(e, timeout=5) is None
+        assert os.environ["REQUESTS_CA_BUNDLE"] == bundle  # put back
+        engines.bind(e)  # the process's own client, from the environment
+        assert engine_module.client().ping()
+    finally:
+        engine_module.client.cache_clear()
+        server.shutdown()
