@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,9 +29,20 @@ pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
-def _own_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in (*engines._VARS, engines.ENV):
+def _own_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts unbound and leaves the process as it found it: a test that binds an
+    engine (DOCKER_HOST …) must not send the worker's later tests to it (they would find no
+    engine and skip, or fail under CI=true)."""
+    before = {var: os.environ.get(var) for var in (*engines._VARS, engines.ENV)}
+    for var in before:
         monkeypatch.delenv(var, raising=False)
+    engine_module.client.cache_clear()
+    yield
+    for var, value in before.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
     engine_module.client.cache_clear()
 
 
@@ -355,8 +367,7 @@ def test_a_tls_engine_is_trusted_by_its_own_ca_whatever_requests_ca_bundle_says(
         (e,) = engines.parse(f"tcp://127.0.0.1:{server.server_address[1]}")
         assert engines.answer(e, timeout=5) is None
         assert os.environ["REQUESTS_CA_BUNDLE"] == bundle  # put back
-        engines.bind(e)  # the process's own client, from the environment
-        assert engine_module.client().ping()
+        with engines.using(e):  # the process's own client, from the environment
+            assert engine_module.client().ping()
     finally:
-        engine_module.client.cache_clear()
         server.shutdown()
