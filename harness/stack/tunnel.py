@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.errors import EnvironmentProblem, StackError
+from harness.stack.engine import SSH_HINT
 
 READY_TIMEOUT = 30.0  # seconds for the connection to come up
 FORWARD_TRIES = 5
@@ -106,9 +107,8 @@ class Tunnel:
                 )
                 self._shutdown()
                 raise EnvironmentProblem(
-                    f"engine {self.url}: ssh to its machine failed ({why}); `ssh"
-                    f" {' '.join(self._dest)} true` must work without a prompt (a key in the"
-                    " agent or ~/.ssh/config, the host key in known_hosts)"
+                    f"engine {self.url}: ssh to its machine failed ({why});"
+                    f" {SSH_HINT.format(where=self.url)}"
                 )
             if Path(self._socket).exists() and self._control("-O", "check").returncode == 0:
                 return
@@ -116,7 +116,7 @@ class Tunnel:
                 self._shutdown()
                 raise EnvironmentProblem(
                     f"engine {self.url}: no ssh connection to its machine within"
-                    f" {READY_TIMEOUT:g} s; check `ssh {' '.join(self._dest)} true`"
+                    f" {READY_TIMEOUT:g} s; {SSH_HINT.format(where=self.url)}"
                 )
             time.sleep(0.05)
 

@@ -33,17 +33,14 @@ def _own_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts unbound and leaves the process as it found it: a test that binds an
     engine (DOCKER_HOST …) must not send the worker's later tests to it (they would find no
     engine and skip, or fail under CI=true)."""
-    before = {var: os.environ.get(var) for var in (*engines._VARS, engines.ENV)}
-    for var in before:
-        monkeypatch.delenv(var, raising=False)
+    for var in (*engines._VARS, engines.ENV):
+        # set first: monkeypatch records (and so puts back, or removes) only what it changed,
+        # and deleting an unset variable is no change
+        monkeypatch.setenv(var, "")
+        monkeypatch.delenv(var)
     engine_module.client.cache_clear()
     yield
-    for var, value in before.items():
-        if value is None:
-            os.environ.pop(var, None)
-        else:
-            os.environ[var] = value
-    engine_module.client.cache_clear()
+    engine_module.client.cache_clear()  # (monkeypatch restores the variables after this)
 
 
 def test_urls_are_parsed_in_order() -> None:
