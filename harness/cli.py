@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,15 @@ def _parser() -> argparse.ArgumentParser:
         help="write results.json, downtime.csv/.md, report.html and plan.md here",
     )
     run.add_argument("--keep", action="store_true", help="leave each stack running afterwards")
+    run.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run up to N scenario variants at once, each on its own stack (with RH_ENGINES,"
+        " spread over the engines: -j <engines> runs one per engine); default 1",
+    )
     run.add_argument(
         "--max-duration",
         metavar="DURATION",
@@ -587,6 +596,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from harness import catalog
     from harness.incidents import unobservable
 
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: run at least 1 scenario at a time")
     topology = _topology(args.topology)
     scenarios = catalog.resolve(args.scenarios, topology)
     if args.incident:
@@ -633,9 +644,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         file_sets.append([*args.compose, *incident_file])
     _refuse_unsafe_compose(file_sets, topology, args.allow_unsafe_compose, "rh-check")
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
-    from harness.scenario_run import ScenarioResult, run_scenario
+    from harness.scenario_run import ScenarioResult
     from harness.stack import gc
-    from harness.stack.engines import answers, using
+    from harness.stack.engines import using
 
     named = _engines()  # RH_ENGINES: scenario i runs on engine i mod len(engines)
     reaped: list[str] = []
@@ -644,67 +655,46 @@ def _cmd_run(args: argparse.Namespace) -> int:
             reaped += gc().projects
     if reaped:
         err.print(f"removed {len(reaped)} stacks left by dead runs")
+    options: dict[str, Any] = {
+        "incident": args.incident, "keep": args.keep, "extra_compose": args.compose,
+        "topology_file": args.topology, "topology": topology,
+        "allow_unsafe": args.allow_unsafe_compose,
+    }  # fmt: skip
     results: list[ScenarioResult] = []
+
+    def report(result: ScenarioResult, engine: Any) -> None:
+        results.append(result)
+        mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
+        on = f" on engine {escape(engine.label())}" if engine else ""
+        label = f"{result.name}[{result.variant}]"
+        say.print(f"{mark} {escape(label)} ({result.duration_s:.0f}s{on}): {escape(result.reason)}")
+        if args.keep and result.project:
+            say.print(f"  stack kept: reboot-harness down --project {result.project}")
+
+    labels = [f"{s.name}[{v}]" for s, v in plan]
+    stopped: list[str] = []  # running when the time ran out (healed, stacks removed)
     unfinished = ""
     try:
         with interrupts.time_limit(limit):
-            dead: set[str] = set()  # engines that stopped answering during this run
-            for i, (scenario, variant) in enumerate(plan):
-                label = f"{scenario.name}[{variant}]"
-                engine = pick_engine(named, i, dead)
-                began = time.time()
-                try:
-                    with (
-                        using(engine),
-                        err.status(f"{escape(label)}: starting") as status,
-                    ):
-                        # (escaped: rich would read "[fixed]" as markup and drop it)
-                        def progress(msg: str, _label: str = escape(label)) -> None:
-                            status.update(f"{_label}: {escape(msg)}")
-                            err.print(f"[dim]{_label}: {escape(msg)}[/]")
-
-                        result = run_scenario(
-                            scenario,
-                            variant,
-                            incident=args.incident,
-                            keep=args.keep,
-                            extra_compose=args.compose,
-                            topology_file=args.topology,
-                            topology=topology,
-                            progress=progress,
-                            allow_unsafe=args.allow_unsafe_compose,
-                        )
-                except Exception as e:  # an engine gone mid-way fails this one; the rest go on
-                    if engine is None or answers(engine):
-                        raise
-                    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-                    result = ScenarioResult(
-                        scenario.name, variant, False, first, time.time() - began, ""
-                    )
-                if engine is not None and not result.passed and not answers(engine):
-                    dead.add(engine.host)
-                    result.reason = (
-                        f"engine {engine.label()} stopped answering during this scenario:"
-                        f" {result.reason}"
-                    )
-                results.append(result)
-                mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
-                on = f" on engine {escape(engine.label())}" if engine else ""
-                say.print(
-                    f"{mark} {escape(label)} ({result.duration_s:.0f}s{on}):"
-                    f" {escape(result.reason)}"
-                )
-                if args.keep:
-                    say.print(f"  stack kept: reboot-harness down --project {result.project}")
+            if args.jobs > 1 and len(plan) > 1:
+                # (each job reads the topology file again: a Topology does not pickle)
+                del options["topology"]
+                _run_jobs(plan, args.jobs, named, options, report, stopped)
+            else:
+                _run_one_by_one(plan, named, options, report, stopped)
     except interrupts.TimeUp:
-        labels = [f"{s.name}[{v}]" for s, v in plan][len(results) :]
-        if labels:  # (the time may run out just after the last one finished)
-            stopped, rest = labels[0], labels[1:]
+        done = {f"{r.name}[{r.variant}]" for r in results}
+        rest = [label for label in labels if label not in done and label not in stopped]
+        if stopped or rest:  # (the time may run out just after the last one finished)
+            stopped = sorted(stopped, key=labels.index) or rest[:1]
+            rest = [label for label in rest if label not in stopped]
+            their = "its stack" if len(stopped) == 1 else "their stacks"
             unfinished = (
-                f"stopped after --max-duration {format_seconds(limit or 0)}: {stopped} did not"
-                " finish (healed, its stack removed)"
+                f"stopped after --max-duration {format_seconds(limit or 0)}:"
+                f" {', '.join(stopped)} did not finish (healed, {their} removed)"
                 + (f"; not started: {', '.join(rest)}" if rest else "")
             )
+    results.sort(key=lambda r: labels.index(f"{r.name}[{r.variant}]"))
     table = Table(title="scenarios")
     for col in ("scenario", "variant", "result", "time", "why"):
         table.add_column(col, overflow="fold")
@@ -732,6 +722,79 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _say(f"reboot-harness run: {unfinished}")
         return EXIT_FAIL
     return EXIT_OK if passed == len(results) else EXIT_FAIL
+
+
+def _run_one_by_one(
+    plan: Sequence[tuple[Any, str]],
+    named: Sequence[Any],
+    options: dict[str, Any],
+    report: Callable[[Any, Any], None],
+    stopped: list[str],
+) -> None:
+    """`run`'s scenario variants one after another in this process; scenario i on engine
+    i mod len(RH_ENGINES) (or the next that still answers)."""
+    from harness.parallel import blame_engine
+    from harness.scenario_run import ScenarioResult, run_scenario
+    from harness.stack.engines import answers, using
+
+    dead: set[str] = set()  # engines that stopped answering during this run
+    for i, (scenario, variant) in enumerate(plan):
+        label = f"{scenario.name}[{variant}]"
+        engine = pick_engine(named, i, dead)
+        began = time.time()
+        try:
+            with (
+                using(engine),
+                err.status(f"{escape(label)}: starting") as status,
+            ):
+                # (escaped: rich would read "[fixed]" as markup and drop it)
+                def progress(msg: str, _label: str = escape(label)) -> None:
+                    status.update(f"{_label}: {escape(msg)}")
+                    err.print(f"[dim]{_label}: {escape(msg)}[/]")
+
+                result = run_scenario(scenario, variant, progress=progress, **options)
+        except interrupts.TimeUp:
+            stopped.append(label)
+            raise
+        except Exception as e:  # an engine gone mid-way fails this one; the rest go on
+            if engine is None or answers(engine):
+                raise
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            result = ScenarioResult(scenario.name, variant, False, first, time.time() - began, "")
+        blame_engine(result, engine, dead)
+        report(result, engine)
+
+
+def _run_jobs(
+    plan: Sequence[tuple[Any, str]],
+    width: int,
+    named: Sequence[Any],
+    options: dict[str, Any],
+    report: Callable[[Any, Any], None],
+    stopped: list[str],
+) -> None:
+    """`run --jobs N`: up to N scenario variants at once, each in its own process (and, with
+    RH_ENGINES, on the engine running the fewest)."""
+    from harness.parallel import Job, Pool
+
+    jobs = [Job(i, s, v) for i, (s, v) in enumerate(plan)]
+    running: set[str] = set()
+    with err.status(f"{len(jobs)} scenario variants, {width} at a time") as status:
+
+        def progress(label: str, msg: str) -> None:
+            running.add(label)
+            status.update(f"running: {escape(', '.join(sorted(running)))}")
+            err.print(f"[dim]{escape(label)}: {escape(msg)}[/]")
+
+        def finished(result: Any, engine: Any) -> None:
+            running.discard(f"{result.name}[{result.variant}]")
+            report(result, engine)
+
+        pool = Pool(width, named, options, progress, finished)
+        try:
+            pool.run(jobs)
+        finally:
+            stopped += pool.stopped
 
 
 COMMANDS = {
@@ -776,7 +839,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         done = ""
         if args.command in ("up", "run"):
             kept = args.command == "run" and args.keep
-            done = "; faults healed, " + ("stack kept" if kept else "stack removed")
+            many = "s" if args.command == "run" and args.jobs > 1 else ""
+            done = f"; faults healed, stack{many} " + ("kept" if kept else "removed")
         _say(f"reboot-harness {args.command}: interrupted ({why}){done}")
         return 143 if isinstance(e, interrupts.Terminated) else 130
 

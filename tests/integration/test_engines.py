@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -297,12 +298,14 @@ def test_an_engine_dying_mid_way_fails_its_item_naming_it(
         assert project in gc.stdout
 
 
-def test_run_hands_scenarios_to_engines_in_turn(second: dict[str, int]) -> None:
-    """`RH_ENGINES=A,B reboot-harness run no-minfds --json`: the fixed variant on A, the
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_run_hands_scenarios_to_engines_in_turn(second: dict[str, int], jobs: str) -> None:
+    """`RH_ENGINES=A,B reboot-harness run no-minfds --json [-j 2]`: the fixed variant on A, the
     incident variant on B, each PASS line and each JSON result naming its engine; nothing left
-    on either."""
+    on either. With -j 2 both stacks live at once, one on each engine."""
     proc = subprocess.run(
-        [*RH, "run", "no-minfds", "--json"], env={**os.environ, "RH_ENGINES": f"{FIRST},{SECOND}"},
+        [*RH, "run", "no-minfds", "--json", "-j", jobs],
+        env={**os.environ, "RH_ENGINES": f"{FIRST},{SECOND}"},
         capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     out = proc.stdout + proc.stderr
@@ -316,3 +319,11 @@ def test_run_hands_scenarios_to_engines_in_turn(second: dict[str, int]) -> None:
     assert [(r["variant"], r["engine"]) for r in doc["scenarios"]] == [
         ("fixed", FIRST), ("incident", SECOND),
     ]  # fmt: skip
+    ready = [_first(r["events"], "stack ready") for r in doc["scenarios"]]
+    last = [max(e["t"] for e in r["events"]) for r in doc["scenarios"]]
+    both_up = max(ready) < min(last)  # each stack was ready before the other's run ended
+    assert both_up == (jobs == "2"), (ready, last)
+
+
+def _first(events: list[dict[str, Any]], kind: str) -> float:
+    return min(e["t"] for e in events if e["kind"] == kind)

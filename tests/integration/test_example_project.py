@@ -17,11 +17,15 @@ INDEPENDENT = True  # one run, its own stacks: it may share a worker with anythi
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "memcached"
 
 
-def test_the_example_project_runs_as_its_readme_says(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["", " -j 2"], ids=["as-written", "jobs-2"])
+def test_the_example_project_runs_as_its_readme_says(tmp_path: Path, jobs: str) -> None:
+    """Its README's command; and with -j 2, where each variant runs in a job process of its own
+    that reads the topology (with its Python check), the team's incidents and compose file
+    again, relative to the same folder."""
     report = tmp_path / "report"
     command = (
         "run --topology topology.yaml --compose compose/cache.yaml --incidents incidents"
-        f" --report {report} scenarios/cache-reboot.yaml"
+        f" --report {report} scenarios/cache-reboot.yaml{jobs}"
     )
     proc = subprocess.run(
         [sys.executable, "-m", "harness", *command.split()],

@@ -299,3 +299,12 @@ def test_a_bad_max_duration_is_refused() -> None:
     for value in ("0s", "soon", "-1"):
         proc = run("run", "cold-start", "--max-duration", value)
         assert proc.returncode == 2 and "--max-duration: " in proc.stderr, proc.stderr
+
+
+def test_jobs_below_one_are_refused() -> None:
+    for value in ("0", "-2"):
+        proc = run("run", "cold-start", "-j", value)
+        assert proc.returncode == 2, proc.stderr
+        assert f"--jobs {value}: run at least 1 scenario at a time" in proc.stderr, proc.stderr
+    proc = run("run", "cold-start", "--jobs", "two")
+    assert proc.returncode == 2 and "--jobs" in proc.stderr, proc.stderr
