@@ -166,7 +166,7 @@ class Pool:
             why = (message.strip().splitlines() or [family])[0]
         return ScenarioResult(
             r.job.scenario.name, r.job.variant, False, why, time.time() - r.began, "",
-            engine=r.engine.label() if r.engine is not None else "",
+            engine=r.engine.host if r.engine is not None else "",
         )  # fmt: skip
 
     def _stop_all(self) -> None:

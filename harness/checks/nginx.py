@@ -359,13 +359,21 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
     # that serves but that this LB cannot reach is the LB's own problem.
     serving = tuple(a for a in topo.apps if a in apps.serving_since)
     wanted = [w for a in serving for w in (a, apps.static[a])]
-    read = stack.exec(
-        lb, ["bash", "-c", _READ_SCRIPT, "rh-nginx", topo.nginx_error_log, *wanted], timeout=15
-    )
-    log, _, rest = read.stdout.partition(_SPLIT + "\n")
-    config, marked, reach = rest.partition(_REACH_SPLIT + "\n")
+    # A read that ends well (exit 0) without its two section markers came back incomplete (once,
+    # in CI, under load, the engine's exec stream returned only its last lines): read again.
+    for _attempt in range(2):
+        read = stack.exec(
+            lb, ["bash", "-c", _READ_SCRIPT, "rh-nginx", topo.nginx_error_log, *wanted], timeout=15
+        )
+        log, _, rest = read.stdout.partition(_SPLIT + "\n")
+        config, marked, reach = rest.partition(_REACH_SPLIT + "\n")
+        if marked or read.exit_code != 0:
+            break
     if not marked:  # the read itself failed: say so, not "no upstream server"
-        problems.append(Problem("check-crashed", f"cannot read {lb}'s nginx ({read.brief()})"))
+        how = read.brief()
+        if read.exit_code == 0:
+            how = f"twice {len(read.stdout)} bytes without its section markers; {how}"
+        problems.append(Problem("check-crashed", f"cannot read {lb}'s nginx ({how})"))
         unreachable: list[Problem] = []
         reached: list[str] = []
     else:

@@ -24,7 +24,7 @@ from harness.interrupts import shielded
 from harness.model import Topology
 from harness.owner import Owner
 from harness.paths import default_compose_dir
-from harness.stack import engines
+from harness.stack import binds, engines
 from harness.stack.anchor import anchored_copy, is_own
 from harness.stack.core import PROJECT_LABEL, Stack
 from harness.stack.engine import client, compose_version
@@ -219,6 +219,17 @@ def start(
             if boot is not None:
                 state = state.with_changes(compose_files=(*state.compose_files, str(boot)))
                 state.save()
+            if here.forwarded:  # another machine: bind sources of this one copied there
+                try:
+                    copied = binds.override(state, resolved, here, progress)
+                except BaseException:
+                    with shielded():
+                        binds.forget(name, here)
+                        ProjectState.forget(name)
+                    raise
+                if copied is not None:
+                    state = state.with_changes(compose_files=(*state.compose_files, str(copied)))
+                    state.save()
             layered = state.compose_files
         try:
             _compose(state).start()
@@ -425,6 +436,8 @@ def _down(name: str) -> Removed:
             _compose(ProjectState.load(name)).stop(down=True)
     _remove_resources(name)
     ProjectState.forget(name)
+    if (here := engines.current()).forwarded:
+        binds.forget(name, here)
     if not had_state and not (before.containers or before.networks or before.volumes):
         raise UsageError(f"no such project {name!r}: no state and no labelled resources")
     before.projects.append(name)

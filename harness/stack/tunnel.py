@@ -16,9 +16,12 @@ known hosts), as the docker CLI does for the same URL. UDP cannot be forwarded o
 from __future__ import annotations
 
 import atexit
+import contextlib
+import shlex
 import shutil
 import socket
 import subprocess
+import tarfile
 import tempfile
 import threading
 import time
@@ -163,6 +166,58 @@ class Tunnel:
             raise StackError(
                 f"engine {self.url}: forwarding its port {published} over ssh failed ({why})"
             )
+
+    # -- files and commands there --------------------------------------------------------------
+    def _session(self, command: str) -> list[str]:
+        """An ssh command line that runs ``command`` there over the connection."""
+        with self._lock:
+            if not self._alive():
+                self._connect()
+            return [self._ssh(), "-S", self._socket, *_OPTIONS, *self._dest, command]
+
+    def run(self, command: str, *, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Run a shell ``command`` on the engine's machine (a session on the connection)."""
+        return subprocess.run(
+            self._session(command), capture_output=True, text=True, check=False, timeout=timeout
+        )
+
+    def upload(self, local: Path, folder: str, *, timeout: float = 300.0) -> str:
+        """Copy the file or folder ``local`` (symbolic links as links, modes kept) into
+        ``folder`` on the engine's machine (made if missing, private to its user); return its
+        path there."""
+        quoted = shlex.quote(folder)
+        argv = self._session(f"umask 077 && mkdir -p {quoted} && tar -C {quoted} -xpf -")
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                    stderr=err)  # fmt: skip
+            assert proc.stdin is not None
+            try:
+                with tarfile.open(fileobj=proc.stdin, mode="w|") as tar:
+                    tar.add(local, arcname=local.name)
+            except BrokenPipeError:
+                pass  # what went wrong there is in its exit status and stderr
+            except OSError as e:  # reading here failed: nothing half-copied is used
+                proc.kill()
+                proc.wait()
+                raise StackError(f"{local}: cannot be read to copy it to {self.url}: {e}") from e
+            finally:
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+            try:
+                code = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                code = None
+            if code != 0:
+                err.seek(0)
+                said = err.read().decode("utf-8", "replace").strip().splitlines()
+                why = said[-1] if said else f"exit {code}" if code is not None else "timed out"
+                raise StackError(
+                    f"engine {self.url}: copying {local} to {folder} on its machine failed"
+                    f" ({why}); its user needs `tar` and a writable {folder}"
+                )
+        return f"{folder.rstrip('/')}/{local.name}"
 
     def close(self) -> None:
         with self._lock:

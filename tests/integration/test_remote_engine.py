@@ -107,14 +107,24 @@ def test_a_stack_on_another_machine_is_reached_through_ssh(
     assert not _tunnels(), "an ssh connection outlived `down`"
 
     # a scenario with traffic, both variants on the machine: the fixed configuration passes
-    # with no failed request, and the incident's reproduces from what the clients measured
-    run = rh("run", "lb-no-dns-rotation", "--json", RH_ENGINES=machine.engine_url)
+    # with no failed request, and the incident's reproduces from what the clients measured;
+    # no-minfds's incident binds a supervisord.conf of this machine: copied there, it is what
+    # the apps run with (else the engine there would mount an empty directory in its place)
+    run = rh("run", "lb-no-dns-rotation", "no-minfds", "--json", RH_ENGINES=machine.engine_url)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    results = {s["variant"]: s for s in json.loads(run.stdout)["scenarios"]}
+    results = {(s["name"], s["variant"]): s for s in json.loads(run.stdout)["scenarios"]}
     assert {s["engine"] for s in results.values()} == {machine.engine_url}
-    assert results["fixed"]["passed"], results["fixed"]["reason"]
-    reproduced = results["incident"]["reason"]
+    for name in ("lb-no-dns-rotation", "no-minfds"):
+        assert results[name, "fixed"]["passed"], results[name, "fixed"]["reason"]
+        assert results[name, "incident"]["passed"], results[name, "incident"]["reason"]
+    reproduced = results["lb-no-dns-rotation", "incident"]["reason"]
     assert reproduced.startswith("reproduced: http: max_errors 0 exceeded"), reproduced
+    reproduced = results["no-minfds", "incident"]["reason"]
+    assert "limits [app1] nofile-below-minimum" in reproduced, reproduced
+    said = " ".join(run.stderr.split())  # rich may wrap a long line
+    assert "copying bind source " in said and "supervisord.conf to ssh://" in said, said[-3000:]
+    left = machine.ssh("ls -A /tmp/reboot-harness-binds 2>/dev/null; true")
+    assert left.stdout.decode().split() == [], "a run's copies outlived it there"
     assert not _tunnels(), "an ssh connection outlived `run`"
     assert not _local_projects("rh-lb-no-dns-rotation")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from harness.checks.base import Problem
@@ -24,6 +27,8 @@ from harness.checks.nginx import (
 )
 from harness.checks.processes import parse_supervisor_status
 from harness.checks.redis_roles import NodeView, SentinelView, evaluate
+from harness.model import Topology
+from harness.stack.hosts import ExecResult
 
 LIMITS = """Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -365,3 +370,54 @@ def test_comeback_counts_transactions_per_domain() -> None:
     assert transactions_between("0-1-100", "0-2-130") == 30  # a failover keeps the sequence
     assert transactions_between("0-1-100", "0-1-100,1-1-5") == 5
     assert transactions_between("", "0-1-7") == 7
+
+
+class _LbStack:
+    """An LB whose nginx read comes back as scripted (then complete); /health is not served."""
+
+    def __init__(self, incomplete_reads: int) -> None:
+        self.incomplete = incomplete_reads
+        self.reads = 0
+
+    def endpoint(self, host: str, port: int) -> tuple[str, int]:
+        raise OSError("not served here")
+
+    def exec(self, host: str, cmd: list[str], *, timeout: float = 10.0) -> Any:
+        from harness.checks import nginx
+
+        self.reads += 1
+        reach = "".join(
+            f'{app}:8000\t{ip}\tHTTP/1.1 200 OK\t{{"ok": true, "host": "{app}"}}\n'
+            for app, ip in (("app1", "172.30.0.21"), ("app2", "172.30.0.22"))
+        )
+        whole = f"log\n{nginx._SPLIT}\nconfig\n{nginx._REACH_SPLIT}\n{reach}"
+        out = reach if self.reads <= self.incomplete else whole
+        return ExecResult(0, out, "")
+
+
+def _judge_one_lb(stack: _LbStack) -> Any:
+    from harness.checks import nginx
+
+    ctx = SimpleNamespace(topology=Topology(), stack=stack, since=0.0, down=lambda host: "")
+    apps = nginx._Apps(
+        {"app1": "172.30.0.21", "app2": "172.30.0.22"},
+        {"172.30.0.21": "app1", "172.30.0.22": "app2"},
+        {"app1": "172.30.0.21", "app2": "172.30.0.22"},
+        {"app1": 0.0, "app2": 0.0},
+    )
+    return nginx._judge_lb(ctx, "lb1", apps)  # type: ignore[arg-type]
+
+
+def test_nginx_reads_again_when_the_read_came_back_without_its_sections() -> None:
+    """An exit-0 read lacking its section markers is incomplete, not a view of nginx: read
+    again; twice incomplete is check-crashed saying so (never "no upstream server")."""
+    once = _LbStack(incomplete_reads=1)
+    result = _judge_one_lb(once)
+    assert once.reads == 2
+    assert "check-crashed" not in result.causes and "backend-unreachable" not in result.causes
+    assert result.causes == ("lb-not-answering",), result  # (/health is not served here)
+    twice = _LbStack(incomplete_reads=2)
+    result = _judge_one_lb(twice)
+    assert twice.reads == 2 and "check-crashed" in result.causes
+    assert "cannot read lb1's nginx (twice " in result.observed
+    assert "bytes without its section markers" in result.observed
