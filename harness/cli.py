@@ -419,21 +419,6 @@ def _first_engine() -> None:
         bind(named[0])
 
 
-def pick_engine(named: Sequence[Any], i: int, dead: set[str]) -> Any:
-    """`run`'s engine for its ``i``-th scenario: engine ``i mod count`` of RH_ENGINES, or the
-    next one after it that has not stopped answering during the run (None without engines)."""
-    if not named:
-        return None
-    for k in range(len(named)):
-        engine = named[(i + k) % len(named)]
-        if engine.host not in dead:
-            return engine
-    raise EnvironmentProblem(
-        "every engine of RH_ENGINES stopped answering during the run: "
-        + ", ".join(e.label() for e in named)
-    )
-
-
 def _cmd_up(args: argparse.Namespace) -> int:
     from harness.state import validate_project_name
 
@@ -733,7 +718,7 @@ def _run_one_by_one(
 ) -> None:
     """`run`'s scenario variants one after another in this process; scenario i on engine
     i mod len(RH_ENGINES) (or the next that still answers)."""
-    from harness.parallel import blame_engine
+    from harness.parallel import blame_engine, pick_engine
     from harness.scenario_run import ScenarioResult, run_scenario
     from harness.stack.engines import answers, using
 

@@ -99,18 +99,8 @@ class Pool:
         return [self.results[i] for i in sorted(self.results)]
 
     def _engine(self, index: int) -> Engine | None:
-        if not self.engines:
-            return None
-        alive = [e for e in self.engines if e.host not in self.dead]
-        if not alive:
-            raise EnvironmentProblem(
-                "every engine of RH_ENGINES stopped answering during the run: "
-                + ", ".join(e.label() for e in self.engines)
-            )
         load = Counter(r.engine.host for r in self._running.values() if r.engine is not None)
-        order = {e.host: k for k, e in enumerate(self.engines)}
-        count = len(self.engines)
-        return min(alive, key=lambda e: (load[e.host], (order[e.host] - index) % count))
+        return pick_engine(self.engines, index, self.dead, load)
 
     def _start(self, context: Any, job: Job) -> None:
         engine = self._engine(job.index)
@@ -191,6 +181,25 @@ class Pool:
                 for conn in ready:
                     with contextlib.suppress(HarnessError):
                         self._hear(self._running[conn])
+
+
+def pick_engine(
+    engines: Sequence[Engine], index: int, dead: set[str], load: Counter[str] | None = None
+) -> Engine | None:
+    """The engine for the ``index``-th scenario variant: of those that have not stopped
+    answering during the run (``dead``), the one running the fewest (``load``, by host), ties
+    going to engine ``index mod count`` or the next after it (None without engines)."""
+    if not engines:
+        return None
+    alive = [e for e in engines if e.host not in dead]
+    if not alive:
+        raise EnvironmentProblem(
+            "every engine of RH_ENGINES stopped answering during the run: "
+            + ", ".join(e.label() for e in engines)
+        )
+    order = {e.host: k for k, e in enumerate(engines)}
+    count, busy = len(engines), load or Counter()
+    return min(alive, key=lambda e: (busy[e.host], (order[e.host] - index) % count))
 
 
 def blame_engine(result: ScenarioResult, engine: Engine | None, dead: set[str]) -> None:

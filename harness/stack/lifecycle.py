@@ -224,8 +224,7 @@ def start(
                     copied = binds.override(state, resolved, here, progress)
                 except BaseException:
                     with shielded():
-                        binds.forget(name, here)
-                        ProjectState.forget(name)
+                        _forget(name)
                     raise
                 if copied is not None:
                     state = state.with_changes(compose_files=(*state.compose_files, str(copied)))
@@ -239,14 +238,14 @@ def start(
                 # The engine may still finish a create that compose sent before it was killed.
                 time.sleep(1.0)
                 _remove_resources(name)
-                ProjectState.forget(name)
+                _forget(name)
             raise
         except subprocess.CalledProcessError as e:
             last_error = (e.stderr or b"").decode("utf-8", "replace").strip()
             _remove_resources(name)
             if "overlap" in last_error.lower() or "pool" in last_error.lower():
                 continue  # another run took this subnet between our look and our create
-            ProjectState.forget(name)
+            _forget(name)
             raise StackError(
                 f"stack {name}: `docker compose up` failed:\n"
                 + "\n".join(last_error.splitlines()[-10:])
@@ -254,11 +253,19 @@ def start(
         except Exception:  # whatever else went wrong (a bug included): nothing stays behind
             with shielded():
                 _remove_resources(name)
-                ProjectState.forget(name)
+                _forget(name)
             raise
         return Stack(state, topology)
-    ProjectState.forget(name)
+    _forget(name)
     raise StackError(f"stack {name}: no free subnet after {len(tried)} tries: {last_error}")
+
+
+def _forget(name: str) -> None:
+    """Forget project ``name``: its state here and, on an engine on another machine, the copies
+    of its bind sources there (harness.stack.binds)."""
+    ProjectState.forget(name)
+    if (here := engines.current()).forwarded:
+        binds.forget(name, here)
 
 
 def _anchor_own(state: ProjectState, files: Sequence[Path], compose_dir: Path) -> tuple[str, ...]:
@@ -435,9 +442,7 @@ def _down(name: str) -> Removed:
         with contextlib.suppress(subprocess.CalledProcessError, OSError, UsageError):
             _compose(ProjectState.load(name)).stop(down=True)
     _remove_resources(name)
-    ProjectState.forget(name)
-    if (here := engines.current()).forwarded:
-        binds.forget(name, here)
+    _forget(name)
     if not had_state and not (before.containers or before.networks or before.volumes):
         raise UsageError(f"no such project {name!r}: no state and no labelled resources")
     before.projects.append(name)
