@@ -594,6 +594,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 checks=s.expect.checks,
                 budgets=s.budgets,
                 step_kinds={step.KEY for step in s.steps},
+                touched=chosen.touched(s.steps, topology or Topology()),
             )
             if problem:
                 raise UsageError(f"{s.source}: cannot reproduce: {problem}")

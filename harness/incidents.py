@@ -10,8 +10,9 @@ The declaration lives in the incident's file, under the compose extension key
         - {check: limits, cause: nofile-below-minimum}
         - {budget: socketio, measurement: max_reconnect, host: app2}
         - {step: mysql_failover, cause: repl-password-too-long}
-      allows:                        # step errors the incident brings, which do not disqualify it
+      allows:                        # failures it may bring besides (need not be seen)
         - {step: dns_rotate, cause: rotation-not-served}
+        - {budget: http, measurement: max_downtime, host: lb1}
       plan:                          # the incident's plan differs from the fixed one
         drop: [dns_rotate]           #   the scenario's steps of these kinds are not done
 
@@ -20,14 +21,16 @@ moves that were not made, e.g. the DNS rotation before taking a load balancer do
 
 An entry names a recovery check and one of its cause codes (optionally the host it must fail on),
 a budget (a service, the measurement exceeded, and the host it must be attributed to), or a step
-kind and the cause of its error (harness.model: CHECKS, MEASUREMENTS, STEP_ERROR_CAUSES). How a
-variant is judged against it: harness.judge. No docker here: incidents are validated before
+kind and the cause of its error (harness.model: CHECKS, MEASUREMENTS, STEP_ERROR_CAUSES).
+``reproduced_by`` entries must be observed; ``allows`` entries are failures the incident may bring
+besides, which do not disqualify it. Any other failure does. How a variant is judged against it:
+harness.judge. No docker here: incidents are validated before
 anything starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Self, cast
@@ -106,6 +109,11 @@ class Incident:
     def plan(self, steps: tuple[Step, ...]) -> tuple[Step, ...]:
         """The incident's plan: ``steps`` without the kinds it drops."""
         return tuple(s for s in steps if s.KEY not in self.drops)
+
+    def touched(self, steps: tuple[Step, ...], topology: Topology) -> frozenset[str]:
+        """The hosts its plan of ``steps`` faults or operates on (harness.judge: a signature
+        on another host is out of the plan's reach)."""
+        return frozenset(h for step in self.plan(steps) for h in step.touches(topology))
 
     @property
     def checks(self) -> tuple[str, ...]:
@@ -228,16 +236,6 @@ class _Declaration(_Strict):
     allows: Annotated[list[_Entry], Field(max_length=20)] = []
     plan: _Plan | None = None
 
-    @model_validator(mode="after")
-    def _allows_steps(self) -> Self:
-        for i, entry in enumerate(self.allows):
-            if entry.step is None:
-                raise ValueError(
-                    f"allows[{i}]: only step errors can be allowed; a check or budget failure"
-                    " the incident shows belongs in reproduced_by"
-                )
-        return self
-
 
 _WORDINGS = {
     "string_too_short": "must not be empty; say in one line what breaks",
@@ -253,10 +251,13 @@ def unobservable(
     checks: Sequence[str],
     budgets: Sequence[Budget],
     step_kinds: set[str],
+    touched: Collection[str] | None = None,
 ) -> str:
-    """Why a scenario with these expected ``checks`` (empty: all), ``budgets`` and steps of
-    these kinds could never observe what ``incident`` declares, or has none of the steps its
-    plan drops; '' when it can."""
+    """Why a scenario with these expected ``checks`` (empty: all), ``budgets``, steps of these
+    kinds and touching these hosts (None: not known) could never observe what ``incident``
+    declares, or has none of the steps its plan drops; '' when it can. A signature naming a host
+    the plan never touches is out of its reach (harness.judge); when every signature is, nothing
+    could be observed."""
     missing = [kind for kind in incident.drops if kind not in step_kinds]
     if missing:
         return (
@@ -283,6 +284,14 @@ def unobservable(
                 f"incident {incident.name} is shown by a {sig.name} step error, and this"
                 f" scenario has no {sig.name} step"
             )
+    if touched is not None and all(
+        sig.host and sig.host not in touched for sig in incident.reproduced_by
+    ):
+        hosts = sorted({sig.host for sig in incident.reproduced_by})
+        return (
+            f"incident {incident.name} is shown only on {', '.join(hosts)}, which this scenario's"
+            f" plan never touches (it touches {', '.join(sorted(touched)) or 'no host'})"
+        )
     return ""
 
 

@@ -115,10 +115,13 @@ class ScenarioResult:
 
     @property
     def reproduction(self) -> Mapping[str, tuple[str, ...]] | None:
-        """For an incident variant: the signatures ``matched`` and ``missing``."""
-        if self.reproduced is None:
+        """For an incident variant: the signatures ``matched``, ``missing`` (in the plan's
+        reach, not seen) and ``out_of_plan``, and the undeclared failures (``extras``)."""
+        o = self.reproduced
+        if o is None:
             return None
-        return {"matched": self.reproduced.matched, "missing": self.reproduced.missing}
+        return {"matched": o.matched, "missing": o.missing, "extras": o.extras,
+                "out_of_plan": o.out_of_plan}  # fmt: skip
 
 
 def project_name(scenario: str, variant: str) -> str:
@@ -197,7 +200,7 @@ def run_scenario(
         traffic = Traffic(profile, progress=progress) if scenario.traffic else None
         result.clients = clients if traffic is not None else None
         try:
-            _run_with_traffic(ctx, scenario, variant, result, traffic, chosen)
+            _run_with_traffic(ctx, scenario, result, traffic, chosen)
         except HarnessError as e:
             result.events = ctx.events
             result.reason = f"run failed: {str(e).splitlines()[0]}"
@@ -216,7 +219,6 @@ def run_scenario(
 def _run_with_traffic(
     ctx: RunContext,
     scenario: Scenario,
-    variant: str,
     result: ScenarioResult,
     traffic: Traffic | None,
     incident: Incident | None,
@@ -251,15 +253,10 @@ def _run_with_traffic(
         result.history = traffic.stop()
         result.traffic_problems = list(traffic.problems)
         ctx.event(EventKind.TRAFFIC_STOPPED, "", f"{len(result.history.ops)} operations recorded")
-        budgets = list(scenario.budgets)
-        if variant == "fixed":
-            # Acknowledged writes are never lost on a fixed configuration.
-            budgets += [
-                Budget(s, no_lost_writes=True)
-                for s in WRITE_SERVICES
-                if not any(b.service == s and b.no_lost_writes for b in budgets)
-            ]
-        result.summary, result.budget_violations = summarize(result.history, ctx.events, budgets)
+        budgets = budgets_for(scenario)
+        result.summary, result.budget_violations = summarize(
+            result.history, ctx.events, budgets, ctx.stack.topology.hosts
+        )
     result.events = ctx.events
     if incident is None:
         outcome = judge_fixed(
@@ -271,10 +268,27 @@ def _run_with_traffic(
         )
     else:
         outcome = judge_incident(
-            incident, result.checks, result.step_errors, result.budget_violations
+            incident,
+            result.checks,
+            result.step_errors,
+            result.budget_violations,
+            touched=incident.touched(scenario.steps, ctx.stack.topology),
         )
         result.reproduced = outcome
     result.passed, result.reason = outcome.passed, outcome.reason
+
+
+def budgets_for(scenario: Scenario) -> list[Budget]:
+    """The budgets both variants' traffic is judged by: the scenario's, and no lost
+    acknowledged write on every write service — on a fixed configuration, and on an incident's
+    too (a lost write the incident does not declare disqualifies it, harness.judge)."""
+    budgets = list(scenario.budgets)
+    budgets += [
+        Budget(s, no_lost_writes=True)
+        for s in WRITE_SERVICES
+        if not any(b.service == s and b.no_lost_writes for b in budgets)
+    ]
+    return budgets
 
 
 def _final(

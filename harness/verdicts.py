@@ -31,13 +31,14 @@ None is null::
                      "latency_outside": Latency, "latency_during": Latency,
                      "reconnects": Reconnects, "writes": Writes, "downtime_s", "longest_s"}
     Window:     {"service", "start", "end", "clients", "errors", "open", "host",
-                 "reconnect_max_s", "duration_s"}
+                 "reconnect_max_s", "reconnects_failed", "duration_s"}
     Latency:    {"count", "p50_s", "p99_s"}
     Reconnects: {"count", "failed", "max_s", "p50_s", "longest_failed_s"}
     Writes:     {"acked", "checked", "lost": [LostWrite, ...]}
     LostWrite:  {"service", "key", "client", "start", "end", "host"}
     HostRow:    {"host", "service", "faults", "windows", "downtime_s", "errors",
-                 "reconnect_max_s", "lost_writes", "budget", "verdict", "over"}
+                 "reconnect_max_s", "reconnects_failed", "lost_writes", "budget", "verdict",
+                 "over"}
 
 Definitions (times are epoch seconds; an event is recorded when its action *ended*, with
 ``duration_s`` how long it took, so an event covers ``[t - duration_s, t]``):
@@ -67,9 +68,15 @@ Definitions (times are epoch seconds; an event is recorded when its action *ende
   not among ``history.present[service]``, counted once per key. When ``present`` has no entry
   for a service its writes were never read back: ``checked`` is false and nothing is counted.
 - **Attribution to a host**: each disruptive event with a host disrupts from its start until the
-  next ``recovered`` event (or forever). A window (or a lost write, by its op) goes to the host
-  whose disruption overlaps it and began most recently before it opened; if every overlapping
-  disruption began inside the window, to the earliest of them; with none overlapping, to ``-``.
+  next ``recovered`` event (or forever). A window (or a lost write, by its op) can only go to a
+  host whose disruption overlaps it *and* that the failed ops in it could have met: the target
+  each op records (``lb1/app2``: the LB it reached, then the app that served it) names its path.
+  A host on the path is met; a path that names only its entry (``lb2``: the backend is not known)
+  also meets every host that is not an entry of that service (an app behind lb2 — never lb1, the
+  other entry); an op with no known target meets every host. Among the hosts the most failed ops
+  met, the window goes to the one whose disruption began most recently before it opened; if each
+  began inside the window, to the earliest of them. With none overlapping, or none met by any
+  of its failed ops, to ``-``: failures on lb2 while lb1 reboots are not lb1's.
 - **Host rows** (the downtime table): one per disrupted host (in order of its first event) x
   service with ops, holding that host's windows, their errors and reconnects, and its lost
   writes; a ``-`` row per service only for what no host explains (or alone, when no host was
@@ -152,6 +159,7 @@ class Window:
     open: bool = False
     host: str = UNATTRIBUTED
     reconnect_max_s: float | None = None
+    reconnects_failed: int = 0  # reconnects that began in it and never completed
 
     JSON_EXTRA: ClassVar[tuple[str, ...]] = ("duration_s",)  # harness.serialize
 
@@ -238,6 +246,7 @@ class HostRow:
         downtime_s: their total duration; None without traffic.
         errors: failed ops in them; None without traffic.
         reconnect_max_s: the longest reconnect that began in them, if any.
+        reconnects_failed: reconnects that began in them and never completed.
         lost_writes: lost writes attributed to the host; None when not checked.
         budget: the service's budget in words (``-`` when none).
         verdict: ``ok``, ``no budget``, ``over: max_errors, ...`` or ``-`` without traffic.
@@ -250,6 +259,7 @@ class HostRow:
     downtime_s: float | None = None
     errors: int | None = None
     reconnect_max_s: float | None = None
+    reconnects_failed: int = 0
     lost_writes: int | None = None
     budget: str = "-"
     verdict: str = "-"
@@ -329,8 +339,46 @@ def _disruptions(events: Sequence[Event]) -> list[_Disruption]:
     return out
 
 
-def _attribute(disruptions: Sequence[_Disruption], start: float, end: float) -> str:
+@dataclass(frozen=True)
+class _Paths:
+    """What the failed ops of one service say about where they went: each op's path (the hosts
+    its target names, in order; empty when unknown) and the service's entries (the first host of
+    every path its ops took)."""
+
+    hosts: frozenset[str]
+    entries: frozenset[str]
+
+    @classmethod
+    def of(cls, ops: Sequence[Op], hosts: Iterable[str]) -> _Paths:
+        known = frozenset(hosts)
+        paths = [cls._split(op.target, known) for op in ops]
+        return cls(known, frozenset(p[0] for p in paths if p))
+
+    @staticmethod
+    def _split(target: str, known: frozenset[str]) -> tuple[str, ...]:
+        parts = tuple(p for p in target.split("/") if p)
+        return tuple(p for p in parts if p in known) if known else parts[:1]
+
+    def meets(self, op: Op, host: str) -> bool:
+        """Whether ``op`` could have failed because ``host`` was disrupted."""
+        path = self._split(op.target, self.hosts)
+        if not path or host in path:
+            return True
+        return len(path) == 1 and host not in self.entries  # behind the entry, backend unknown
+
+
+def _attribute(
+    disruptions: Sequence[_Disruption],
+    start: float,
+    end: float,
+    failed: Sequence[Op] = (),
+    paths: _Paths | None = None,
+) -> str:
     overlapping = [d for d in disruptions if d.start <= end and d.end >= start]
+    if failed and paths is not None:
+        met = {d.host: sum(paths.meets(op, d.host) for op in failed) for d in overlapping}
+        most = max(met.values(), default=0)
+        overlapping = [d for d in overlapping if most and met[d.host] == most]
     before = [d for d in overlapping if d.start <= start]
     if before:  # the most recent one before the window opened (the later event on a tie)
         return max(enumerate(before), key=lambda p: (p[1].start, p[0]))[1].host
@@ -450,25 +498,34 @@ def service_verdict(
     span: Span | None,
     present: Mapping[str, frozenset[str]],
     disruptions: Sequence[_Disruption] = (),
+    hosts: Iterable[str] = (),
 ) -> ServiceVerdict:
-    """Measure one service from its ops (all clients)."""
+    """Measure one service from its ops (all clients); ``hosts`` are the stack's host names
+    (what an op's target may name; attribution reads targets by them)."""
     if not ops:
         return ServiceVerdict(service, writes=Writes(0, service in present))
     clients = _by_client(ops)
     windows = service_windows(ops, service)
     reconnects = [op for op in ops if op.op == RECONNECT_OP]
+    failed = [op for op in ops if not op.ok]
+    paths = _Paths.of(ops, hosts)
+
+    def inside(w: Window, op: Op) -> bool:
+        return w.start <= op.start <= w.end
+
     windows = [
         replace(
             w,
-            host=_attribute(disruptions, w.start, w.end),
-            reconnect_max_s=max(
-                (op.end - op.start for op in reconnects if op.ok and w.start <= op.start <= w.end),
-                default=None,
+            host=_attribute(
+                disruptions, w.start, w.end, [op for op in failed if inside(w, op)], paths
             ),
+            reconnect_max_s=max(
+                (op.end - op.start for op in reconnects if op.ok and inside(w, op)), default=None
+            ),
+            reconnects_failed=sum(1 for op in reconnects if not op.ok and inside(w, op)),
         )
         for w in windows
     ]
-    failed = [op for op in ops if not op.ok]
     errors = Counter(op.error or "error" for op in failed)
     during: list[float] = []
     outside: list[float] = []
@@ -479,7 +536,11 @@ def service_verdict(
     done = [max(0.0, op.end - op.start) for op in reconnects if op.ok]
     never = [max(0.0, op.end - op.start) for op in reconnects if not op.ok]
     writes = _lost_writes(service, ops, present)
-    lost = tuple(replace(w, host=_attribute(disruptions, w.start, w.end)) for w in writes.lost)
+    by_key = {op.key: op for op in ops if op.ok and op.key}
+    lost = tuple(
+        replace(w, host=_attribute(disruptions, w.start, w.end, [by_key[w.key]], paths))
+        for w in writes.lost
+    )
     writes = replace(writes, lost=lost)
     return ServiceVerdict(
         service=service,
@@ -637,6 +698,7 @@ def _rows(
                     (w.reconnect_max_s for w in windows if w.reconnect_max_s is not None),
                     default=None,
                 ),
+                reconnects_failed=sum(w.reconnects_failed for w in windows),
                 lost_writes=lost if v.writes.acked else None,
                 budget=describe_budget(by_service.get(v.service)),
             )
@@ -662,7 +724,7 @@ def _row_over(row: HostRow, v: ServiceVerdict, budget: Budget | None) -> tuple[s
         "max_reconnect": (
             row.reconnect_max_s is not None and limit is not None and row.reconnect_max_s > limit
         )
-        or (v.reconnects.failed > 0 and bool(row.errors)),
+        or row.reconnects_failed > 0,
         "no_lost_writes": bool(row.lost_writes) or (not v.writes.checked and row.host == "-"),
     }
     return tuple(name for name, _ in _breaches(v, budget) if adds_to[name])
@@ -671,8 +733,16 @@ def _row_over(row: HostRow, v: ServiceVerdict, budget: Budget | None) -> tuple[s
 # -- one call ----------------------------------------------------------------------------------
 
 
-def analyze(history: History, events: Sequence[Event], budgets: Iterable[Budget] = ()) -> Summary:
-    """Every verdict of a run, typed. See the module docstring for the definitions."""
+def analyze(
+    history: History,
+    events: Sequence[Event],
+    budgets: Iterable[Budget] = (),
+    hosts: Iterable[str] = (),
+) -> Summary:
+    """Every verdict of a run, typed. See the module docstring for the definitions; ``hosts``
+    are the stack's host names (the targets ops record name them; without them a target's
+    first part is read as its host)."""
+    hosts = tuple(hosts)
     budgets = tuple(budgets)
     span = fault_span(events, history.ops)
     disruptions = _disruptions(events)
@@ -683,13 +753,17 @@ def analyze(history: History, events: Sequence[Event], budgets: Iterable[Budget]
     order = [s for s in SERVICES if s in by_service or s in budgeted]
     order += sorted(s for s in by_service if s not in SERVICES)  # still measured, never dropped
     verdicts = tuple(
-        service_verdict(s, by_service.get(s, []), span, history.present, disruptions) for s in order
+        service_verdict(s, by_service.get(s, []), span, history.present, disruptions, hosts)
+        for s in order
     )
     return Summary(span, verdicts, tuple(_rows(events, verdicts, budgets)), budgets)
 
 
 def summarize(
-    history: History, events: Sequence[Event], budgets: Iterable[Budget] = ()
+    history: History,
+    events: Sequence[Event],
+    budgets: Iterable[Budget] = (),
+    hosts: Iterable[str] = (),
 ) -> tuple[Summary, list[BudgetViolation]]:
     """The verdicts of a run and the budgets it exceeded.
 
@@ -697,10 +771,11 @@ def summarize(
         history: every client op, and the keys read back from the stores after recovery.
         events: the run's events (``ScenarioResult.events``), in order.
         budgets: the scenario's budgets (``Scenario.budgets``).
+        hosts: the stack's host names (``Topology.hosts``), to read the ops' targets by.
 
     Returns:
         ``(summary, violations)``: :func:`analyze`, and the budgets exceeded
         (:func:`violations`; empty when every budget is met).
     """
-    summary = analyze(history, events, budgets)
+    summary = analyze(history, events, budgets, hosts)
     return summary, violations(summary)

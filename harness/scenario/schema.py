@@ -572,10 +572,10 @@ class _Scenario(_Strict):
             )
         incidents = _known(info).incidents
         if self.reproduces and isinstance(incidents, Mapping):
-            self._agrees_with(incidents[self.reproduces.incident])
+            self._agrees_with(incidents[self.reproduces.incident], _known(info).topology)
         return self
 
-    def _agrees_with(self, incident: Incident) -> None:
+    def _agrees_with(self, incident: Incident, topology: Topology) -> None:
         """The scenario's ``reproduces`` must not contradict the incident's own declaration,
         and the scenario must be able to observe everything the declaration names."""
         from harness.incidents import unobservable
@@ -599,6 +599,7 @@ class _Scenario(_Strict):
             checks=self.expect.checks,
             budgets=self.budgets.build() if self.budgets is not None else (),
             step_kinds={next(iter(step.model_fields_set)) for step in self.steps},
+            touched=incident.touched(tuple(step.build() for step in self.steps), topology),
         )
         if problem:
             raise _error_at(("reproduces", "incident"), r.incident, problem)

@@ -128,10 +128,10 @@ BAD = [
         "summary: required key is missing",
     ),
     (
-        "allows-a-check",
+        "allows-a-budget-without-host",
         "  summary: s\n  reproduced_by:\n    - {check: limits, cause: host-down}\n"
-        "  allows:\n    - {check: dns, cause: wrong-answer}\n",
-        "only step errors can be allowed",
+        "  allows:\n    - {budget: http, measurement: max_errors}\n",
+        "allows[0]: a budget entry names the host its violation must be attributed to",
     ),
     (
         "unknown-key",
@@ -225,6 +225,12 @@ SCENARIO_BAD = [
         " and this scenario has none",
     ),
     (
+        "declared-hosts-never-touched",
+        scenario("reproduces: no-minfds\n", steps="reboot: {host: lb1}"),
+        "reproduces.incident: incident no-minfds is shown only on app1, app2, which this"
+        " scenario's plan never touches (it touches lb1)",
+    ),
+    (
         "declared-step-absent",
         scenario("reproduces: mysql-long-repl-password\n"),
         "incident mysql-long-repl-password is shown by a mysql_failover step error, and this"
@@ -247,6 +253,35 @@ def test_scenario_contradicting_its_incident_is_refused(text: str, fragment: str
 
 def test_scenario_may_name_just_the_incident() -> None:
     """``reproduces: NAME`` is enough: the incident's file says what must fail."""
-    got = parse(scenario("reproduces: no-minfds\n"))
+    got = parse(scenario("reproduces: no-minfds\n", steps="reboot: {host: app1}"))
     assert got.reproduces is not None  # type: ignore[attr-defined]
     assert got.reproduces.incident == "no-minfds"  # type: ignore[attr-defined]
+
+
+def test_allows_takes_checks_and_budgets_too() -> None:
+    """Failures an incident may bring besides its cause are declared in ``allows``, whatever
+    their kind (harness.judge: any other failure disqualifies it)."""
+    got = parse_incident(
+        incident(
+            "  summary: s\n  reproduced_by:\n    - {check: limits, cause: host-down}\n"
+            "  allows:\n    - {check: dns, cause: wrong-answer, host: dns}\n"
+            "    - {budget: http, measurement: max_downtime, host: lb1}\n"
+            "    - {step: dns_rotate, cause: rotation-not-served}\n"
+        ),
+        name="x",
+        path=SRC,
+        topology=TOPO,
+    )
+    assert got.allows == (
+        Signature("check", "dns", "wrong-answer", "dns"),
+        Signature("budget", "http", "max_downtime", "lb1"),
+        Signature("step", "dns_rotate", "rotation-not-served"),
+    )
+
+
+def test_a_plan_that_touches_one_declared_host_may_reproduce() -> None:
+    """A scenario rebooting only app1 may reproduce no-minfds (declared on app1 and app2): the
+    judge reads app2's signature as out of the plan's reach."""
+    got = parse(scenario("reproduces: no-minfds\n", steps="reboot: {host: app1}"))
+    no_minfds = catalog.Incidents(TOPO)["no-minfds"]
+    assert no_minfds.touched(got.steps, TOPO) == {"app1"}  # type: ignore[attr-defined]

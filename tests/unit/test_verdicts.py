@@ -40,10 +40,11 @@ def op(
     error: str = "",
     key: str = "",
     name: str = "get /health",
+    target: str = "",
 ) -> Op:
     return Op(
-        service, client, name, T + at, T + at + took, ok, "", error or ("" if ok else "timeout"),
-        key,
+        service, client, name, T + at, T + at + took, ok, target,
+        error or ("" if ok else "timeout"), key,
     )  # fmt: skip
 
 
@@ -407,6 +408,94 @@ def test_host_rows_are_hosts_times_services() -> None:
     assert summary.hosts[0].lost_writes is None  # http writes nothing
 
 
+HOSTS = ("lb1", "lb2", "app1", "app2", "redis1", "redis2", "dns")
+
+
+def _http_through(targets: list[str], at: float) -> list[Op]:
+    """A client whose requests succeed through lb1 and lb2 before and after, and fail at
+    ``at`` + 0, 0.5, … through each of ``targets`` in turn."""
+    ok = [op(t, target=["lb1/app1", "lb2/app2"][int(t) % 2]) for t in range(0, 30)]
+    bad = [op(at + i * 0.5, False, target=t, error="refused") for i, t in enumerate(targets)]
+    return sorted([o for o in ok if not at <= o.start - T < at + len(targets) * 0.5] + bad,
+                  key=lambda o: o.start)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("targets", "rebooted", "charged"),
+    [
+        pytest.param(["lb2"] * 4, "lb1", "-", id="lb2-fails-while-lb1-reboots"),
+        pytest.param(["lb1"] * 4, "lb1", "lb1", id="lb1-fails-while-lb1-reboots"),
+        pytest.param(["lb1", "lb2"] * 2, "app1", "app1", id="behind-either-lb"),
+        pytest.param(["lb1/app2"] * 4, "app1", "-", id="served-by-another-app"),
+        pytest.param(["lb2/app1"] * 4, "app1", "app1", id="served-by-the-rebooted-app"),
+        pytest.param([""] * 4, "lb1", "lb1", id="no-target-known"),
+    ],
+)
+def test_a_window_goes_only_to_a_host_its_failed_requests_could_have_met(
+    targets: list[str], rebooted: str, charged: str
+) -> None:
+    """Attribution reads where each failed request went (Op.target), not only when: failures
+    on lb2 while lb1 reboots are nobody's (lb1 is another entry); a path that names only its
+    LB may have met any app behind it; a path through another app did not meet the one
+    rebooted."""
+    events = _reboot(rebooted, 5)
+    ops = _http_through(targets, 7)
+    budgets = [Budget("http", max_errors=0)]
+    summary, violations = summarize(History(tuple(ops)), events, budgets, HOSTS)
+    (w,) = summary.service("http").windows
+    assert w.host == charged
+    (v,) = violations
+    assert v.hosts == (charged,)
+
+
+def test_the_host_its_failed_requests_met_wins_over_a_later_disruption() -> None:
+    """app2 and then lb1 go down at once; every failure went through lb2, which meets app2
+    (maybe behind it) but not lb1 (another entry): app2, although lb1's disruption began
+    later (time alone would have said lb1)."""
+    events = [ev(5, "power off", "app2", took=1), ev(6, "power off", "lb1", took=1),
+              ev(20, "recovered")]  # fmt: skip
+    before = [op(0, target="lb1/app1"), op(1, target="lb2/app2")]
+    via_lb2 = [op(8 + i * 0.5, False, target="lb2") for i in range(4)] + [op(12, target="lb2")]
+    ops = History(tuple(before + via_lb2))
+    (w,) = analyze(ops, events, hosts=HOSTS).service("http").windows
+    assert w.host == "app2"
+
+
+def test_a_failed_reconnect_charges_only_the_row_it_happened_under() -> None:
+    """One reconnect gave up during app1's reboot; during app2's the only reconnect took 0.4 s
+    against a 3 s budget: only app1's row is over max_reconnect."""
+    events = _reboot("app1", 0) + _reboot("app2", 20)
+    ops = [
+        sio(0, name="echo"),
+        sio(2, False, name="reconnect", took=4.0, error="gave up"),
+        sio(6.5, name="connect"),
+        sio(22, False, name="echo", error="disconnected"),
+        sio(22.5, name="reconnect", took=0.4),
+        sio(30, name="echo"),
+    ]
+    summary, violations = summarize(
+        History(tuple(ops)), events, [Budget("socketio", max_reconnect=3.0)], HOSTS
+    )
+    rows = {r.host: r for r in summary.hosts if r.service == "socketio"}
+    assert rows["app1"].over == ("max_reconnect",) and rows["app1"].reconnects_failed == 1
+    assert rows["app2"].errors == 1 and rows["app2"].over == ()
+    (v,) = violations
+    assert v.hosts == ("app1",)
+
+
+def test_a_lost_write_goes_to_the_server_that_acknowledged_it() -> None:
+    """A write acked by redis1 and lost is not redis2's, although redis2 was the host disrupted
+    at that moment."""
+    events = [ev(1, "power off", "redis2", took=1), ev(10, "recovered")]
+    writes = [
+        op(2, service="redis", client="r", key="k1", name="set", target="redis1"),
+        op(3, service="redis", client="r", key="k2", name="set", target="redis2"),
+    ]
+    summary = analyze(History(tuple(writes), {"redis": frozenset()}), events, hosts=HOSTS)
+    lost = {w.key: w.host for w in summary.service("redis").writes.lost}
+    assert lost == {"k1": "-", "k2": "redis2"}
+
+
 def test_host_rows_without_traffic_list_the_faults() -> None:
     """No ops: one row per disrupted host with service '-' and nothing measured."""
     summary = analyze(History(()), [*_reboot("app1", 0), ev(9, "kill", "app2", "SIGKILL app")])
@@ -522,11 +611,13 @@ def test_summary_json_is_json_ready_and_documented_shape() -> None:
         "open": False,
         "host": "lb1",
         "reconnect_max_s": None,
+        "reconnects_failed": 0,
     }
     assert redis["writes"] == {"acked": 1, "checked": True, "lost": []}
     assert verdicts["hosts"][0] == {
         "host": "lb1", "service": "http", "faults": ["power off", "power on"], "windows": 1,
-        "downtime_s": 1.0, "errors": 2, "reconnect_max_s": None, "lost_writes": None,
+        "downtime_s": 1.0, "errors": 2, "reconnect_max_s": None, "reconnects_failed": 0,
+        "lost_writes": None,
         "budget": "errors <= 0", "verdict": "over: max_errors", "over": ["max_errors"],
     }  # fmt: skip
     assert verdicts["budgets"] == [
