@@ -396,6 +396,7 @@ def _refuse_unsafe_compose(
     refuse_unsafe(
         file_sets, compose_dir=default_compose_dir(), project=project,
         domain=topology.domain if topology else "rh.test", allow=allow,
+        code_dir=topology.python_path if topology else "",
     )  # fmt: skip
 
 

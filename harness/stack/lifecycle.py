@@ -168,8 +168,9 @@ def start(
     # so the refusal is the same with or without an engine, and nothing exists to remove.
     compose_version()
     refuse_unsafe(
-        [files[1:]], compose_dir=compose_dir, project=name, domain=domain, allow=allow_unsafe
-    )
+        [files[1:]], compose_dir=compose_dir, project=name, domain=domain, allow=allow_unsafe,
+        code_dir=topology.python_path if topology else "",
+    )  # fmt: skip
     if project_exists(name):
         raise UsageError(
             f"project {name!r} already exists; remove it with `reboot-harness down --project"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,90 @@ def test_a_failure_of_any_kind_after_the_stack_started_removes_it(
     from harness.state import ProjectState
 
     assert name not in ProjectState.known()
+
+
+# -- round 3: what a user's file names must lie in its folder (a real engine) -------------------
+
+RH = [sys.executable, "-m", "harness"]
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "memcached"
+
+
+def _events(project: str, since: float, until: float) -> list[str]:
+    """What the engine did for ``project`` between two instants (any container, network or
+    volume event: created, started, destroyed...)."""
+    proc = subprocess.run(
+        ["docker", "events", "--since", f"{since:.3f}", "--until", f"{until:.3f}",
+         "--filter", f"label=com.docker.compose.project={project}", "--format",
+         "{{.Type}} {{.Action}}"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return proc.stdout.split()
+
+
+def test_up_refuses_etc_and_a_climb_to_it_before_anything_exists(tmp_path: Path) -> None:
+    """`reboot-harness up --compose evil.yaml` on a real engine: a bind of the machine's /etc,
+    and of `../../etc` climbing out of the file's folder, are refused in one line naming the
+    file, the service, the key and the way out (exit 2) — before anything exists: the engine
+    saw no event of the project, nothing is labelled with it, nothing is recorded."""
+    import time
+
+    from tests.integration.conftest import unique_project
+    from tests.integration.test_cli import labelled
+
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    evil = folder / "evil.yaml"
+    name = unique_project("evil")
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    for source in ("/etc", "../" * len(folder.resolve().parts) + "etc"):
+        evil.write_text(f"services:\n  app1:\n    volumes: ['{source}:/host-etc:ro']\n")
+        began = time.time()
+        proc = subprocess.run([*RH, "up", "--project", name, "--compose", str(evil)],
+                              capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+        ended = time.time() + 1
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            f"reboot-harness up: compose files ({evil}) are not safe to rehearse with: service"
+            f" app1: volumes: binds /etc, outside {folder.resolve()} (the compose file's folder,"
+            " where what it names must lie); remove it, or pass --allow-unsafe-compose"
+        ]
+        assert _events(name, began, ended) == [], "the engine was asked"
+        assert labelled(name) == []
+        assert not (tmp_path / "state").exists()
+
+
+def test_your_folder_the_example_and_a_shipped_incident_still_start(tmp_path: Path) -> None:
+    """What the new rule allows does start: the example project's host (built from its
+    ../images, the folder of its topology's Python checks) with its topology, the shipped
+    no-minfds incident (binding a file of the harness's compose folder) and a file of yours
+    binding a file of its own folder — one stack, each host as it should be, then removed."""
+    from harness.paths import default_compose_dir
+    from tests.integration.conftest import unique_project
+    from tests.integration.test_cli import labelled
+
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "motd").write_text("bound from the compose file's own folder\n")
+    mine = folder / "mine.yaml"
+    mine.write_text("services:\n  graphite:\n    volumes: ['./motd:/etc/motd:ro']\n")
+    name = unique_project("own")
+    files = [EXAMPLE / "compose" / "cache.yaml",
+             default_compose_dir() / "incidents" / "no-minfds.yaml", mine]  # fmt: skip
+    cmd = [*RH, "up", "--project", name, "--topology", str(EXAMPLE / "topology.yaml")]
+    try:
+        proc = subprocess.run([*cmd, *(a for f in files for a in ("--compose", str(f)))],
+                              capture_output=True, text=True, timeout=900)  # fmt: skip
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+        def read(host: str, path: str) -> str:
+            out = subprocess.run(["docker", "exec", f"{name}-{host}-1", "cat", path],
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+            assert out.returncode == 0, out.stderr
+            return out.stdout
+
+        assert read("graphite", "/etc/motd") == "bound from the compose file's own folder\n"
+        assert "minfds=" not in read("app1", "/etc/supervisor/supervisord.conf")  # the incident's
+        assert f"{name}-cache-1" in labelled(name)
+    finally:
+        subprocess.run([*RH, "down", "--project", name], capture_output=True, timeout=300)
+    assert labelled(name) == []

@@ -169,8 +169,8 @@ def up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
 
-    def call(path: Path) -> tuple[int, list[str]]:
-        code = cli.main(["up", "--project", "fz", "--compose", str(path)])
+    def call(path: Path, *more: str) -> tuple[int, list[str]]:
+        code = cli.main(["up", "--project", "fz", "--compose", str(path), *more])
         return code, capsys.readouterr().err.strip().splitlines()
 
     return call
@@ -251,6 +251,63 @@ HOSTILE: dict[str, tuple[str | bytes, str | None]] = {
     "empty-file": ("", None),
     "only-a-comment": ("# nothing\n", None),
     "unknown-key": (SVC + "    colour: red\n", "colour"),  # Compose names it
+    # -- round 3: a path must lie in the folder of the compose file that names it
+    "bind-etc": (SVC + "    volumes: [/etc:/host-etc:ro]\n",
+                 "service app1: volumes: binds /etc, outside "),
+    "bind-root": (SVC + "    volumes: [/root:/r]\n", "service app1: volumes: binds /root, outside"),
+    "bind-engine-state": (SVC + "    volumes: [/var/lib/docker:/d:ro]\n", "service app1:"
+                          " volumes: binds the engine's state (/var/lib/docker): every container"),
+    "bind-long-syntax": (SVC + "    volumes:\n      - {type: bind, source: /etc, target: /e}\n",
+                         "service app1: volumes: binds /etc, outside "),
+    "bind-interpolated": (SVC + '    volumes: ["${RH_TEST_UNSET:-/etc}:/x"]\n',
+                          "service app1: volumes: binds /etc, outside "),
+    "bind-through-anchor-and-merge-key": ("x-mounts: &m\n  volumes: [/root:/r]\n" + SVC
+                                          + "    <<: *m\n", "service app1: volumes: binds /root"),
+    "bind-in-a-profile-not-started": ("services:\n  hidden:\n    image: busybox\n    profiles:"
+                                      " [later]\n    volumes: [/etc:/e]\n",
+                                      "service hidden: volumes: binds /etc, outside "),
+    "bind-as-named-volume": ("volumes:\n  data: {driver_opts: {type: none, o: bind, device:"
+                             " /etc}}\n" + SVC + "    volumes: [data:/v]\n",
+                             "service app1: volumes: binds /etc, outside "),
+    "volume-external": ("volumes:\n  data: {external: true, name: prod-data}\n" + SVC
+                        + "    volumes: [data:/v]\n", "mounts prod-data, a volume of the machine"),
+    "env-file-outside": (SVC + "    env_file: /etc/os-release\n",
+                         "service app1: env_file: reads /etc/os-release"),
+    "env-file-through-a-variable": (SVC + "    env_file: ${HOME}/.aws/credentials\n",
+                                    "service app1: env_file: ${HOME}/.aws/credentials: a path"
+                                    " through a variable cannot be judged"),
+    "env-file-the-harness-secrets": (SVC + '    env_file: ["${RH_SECRETS_FILE:-secrets.env}"]\n',
+                                     None),
+    "include-outside": ("include: [/etc/rh-evil.yaml]\n", "include: reads /etc/rh-evil.yaml,"
+                        " outside "),
+    "include-env-file-outside": ("include:\n  - {path: inc.yaml, env_file: /root/.aws/creds}\n",
+                                 "include: env_file: reads /root/.aws/creds, outside "),
+    "include-from-the-network": ("include: [oci://example.com/evil:1]\n",
+                                 "a file from the network cannot be judged"),
+    "extends-outside": (SVC + "    extends: {file: /etc/rh-evil.yaml, service: app1}\n",
+                        "service app1: extends: reads /etc/rh-evil.yaml, outside "),
+    "config-file-outside": (SVC + "    configs: [c]\nconfigs:\n  c: {file: /etc/passwd}\n",
+                            "service app1: configs: c reads /etc/passwd, outside "),
+    "secret-file-outside": (SVC + "    secrets: [s]\nsecrets:\n  s: {file: /etc/shadow}\n",
+                            "service app1: secrets: s reads /etc/shadow, outside "),
+    "build-context-outside": (SVC + "    build: {context: /root}\n",
+                              "service app1: build: sends the builder /root, outside "),
+    "build-dockerfile-outside": (SVC + "    build: {context: ., dockerfile: /etc/Dockerfile}\n",
+                                 "build: reads the Dockerfile /etc/Dockerfile, outside "),
+    "build-ssh-agent": (SVC + "    build: {context: ., ssh: [default]}\n",
+                        "service app1: build: ssh: the builder would use your SSH agent"),
+    "network-external-host": (SVC + "    networks: !override [h]\nnetworks:\n  h: {external:"
+                              " true, name: host}\n", "service app1: networks: joins host, a"
+                              " network of the machine outside the stack"),
+    "seccomp-profile": (SVC + "    security_opt: [seccomp=/etc/rh.json]\n", "security_opt:"
+                        " seccomp=/etc/rh.json: changes the engine's confinement"),
+    "log-driver-syslog": (SVC + "    logging: {driver: syslog}\n", "service app1: logging:"
+                          " driver syslog: the engine would hand the host's output"),
+    "cgroup-parent": (SVC + "    cgroup_parent: system.slice\n", "service app1: cgroup_parent:"),
+    "oom-protected": (SVC + "    oom_score_adj: -1000\n", "service app1: oom_score_adj: "),
+    "external-links": (SVC + "    external_links: [portainer]\n",
+                       "service app1: external_links: portainer: a container outside"),
+    "bind-of-your-own-folder": (SVC + "    volumes: [./conf:/etc/x:ro]\n", None),
 }  # fmt: skip
 
 
@@ -510,3 +567,151 @@ def test_relative_binds_are_judged_where_they_will_point(
     assert "service app1: volumes: binds the folder of /var/run/docker.sock (/var/run)" in lines[0]
     path.write_text('services:\n  app1:\n    volumes: ["./conf:/etc/x"]\n')  # next to it: fine
     assert up(path) == (2, [f"reboot-harness up: {REACHED}"])
+
+
+# -- round 3: what a file names must lie in its folder ---------------------------------------------
+
+
+def test_a_climb_or_a_link_out_of_your_folder_is_refused(
+    tmp_path: Path, up: Any, compose_plugin: None
+) -> None:
+    """`../../etc` climbing from your folder to the machine's /etc, and a link in your folder
+    that points there, are judged where they lead (the engine mounts what a link points at);
+    a link that stays in your folder is fine."""
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "etc").symlink_to("/etc")
+    (folder / "conf").mkdir()
+    (folder / "mine").symlink_to(folder / "conf")
+    climb = "../" * len(folder.resolve().parts)
+    path = folder / "evil.yaml"
+    link = f"binds {folder}/etc/ssh (a link to /etc/ssh), outside"
+    for source, said in [(f"{climb}etc", "binds /etc, outside"), ("./etc/ssh", link)]:
+        path.write_text(f'services:\n  app1:\n    volumes: ["{source}:/x:ro"]\n')
+        code, lines = up(path)
+        assert code == 2 and len(lines) == 1, lines
+        assert lines[0] == (
+            f"reboot-harness up: compose files ({path}) are not safe to rehearse with: service"
+            f" app1: volumes: {said} {folder} (the compose file's folder, where what it names"
+            " must lie); remove it, or pass --allow-unsafe-compose"
+        )
+    path.write_text('services:\n  app1:\n    volumes: ["./mine:/x:ro"]\n')
+    assert up(path) == (2, [f"reboot-harness up: {REACHED}"])
+
+
+def test_a_file_may_not_point_into_another_files_folder(
+    tmp_path: Path, up: Any, compose_plugin: None
+) -> None:
+    """With two files of yours in two folders, each path must lie in the folder of the file
+    that names it, not the other's: the refusal names that file alone."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b" / "data").mkdir(parents=True)
+    one, two = tmp_path / "a" / "one.yaml", tmp_path / "b" / "two.yaml"
+    one.write_text(f"services:\n  app1:\n    volumes: ['{tmp_path}/b/data:/d']\n")
+    two.write_text("services:\n  app2:\n    volumes: ['./data:/d']\n")
+    code, lines = up(one, "--compose", str(two))
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(
+        f"reboot-harness up: compose files ({one}) are not safe to rehearse with: service app1:"
+        f" volumes: binds {tmp_path}/b/data, outside {tmp_path}/a (the compose file's folder"
+    ), lines
+    one.write_text("services:\n  app1:\n    volumes: ['./data:/d']\n")
+    assert up(one, "--compose", str(two)) == (2, [f"reboot-harness up: {REACHED}"])
+
+
+def test_a_file_in_a_folder_the_machine_shares_grants_no_folder(
+    up: Any, compose_plugin: None
+) -> None:
+    """A compose file lying directly in /tmp does not make /tmp yours (others' sockets, ssh
+    agents): a bind there is refused, saying why and what to do."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir="/tmp") as f:
+        f.write("services:\n  app1:\n    volumes: ['/tmp/.X11-unix:/x']\n")
+        f.flush()
+        code, lines = up(Path(f.name))
+    assert code == 2 and len(lines) == 1, lines
+    assert (
+        "binds /tmp/.X11-unix, outside the folders a compose file may use (/tmp, where it"
+        in (lines[0])
+    )
+    assert (
+        "shared by the whole machine and grants none: put the file in a folder of its own"
+        in (lines[0])
+    )
+
+
+def test_the_example_project_is_judged_with_its_topology(up: Any, compose_plugin: None) -> None:
+    """examples/memcached builds its host from ../images: the folder its topology's Python
+    checks come from (code the harness runs anyway) is the project's, so it passes with its
+    topology, as its README runs it; without it, the build context is outside the compose
+    file's folder."""
+    example = ROOT / "examples" / "memcached"
+    cache = example / "compose" / "cache.yaml"
+    topology = str(example / "topology.yaml")
+    assert up(cache, "--topology", topology) == (2, [f"reboot-harness up: {REACHED}"])
+    code, lines = up(cache)
+    assert (
+        code == 2
+        and f"service cache: build: sends the builder {example}/images/cache," in (lines[0])
+    )
+
+
+@pytest.mark.parametrize("incident", sorted(p.name for p in (ROOT / "compose/incidents").glob(
+    "*.yaml")))  # fmt: skip
+def test_every_shipped_incident_passes_beside_a_file_of_yours(
+    incident: str, tmp_path: Path, compose_plugin: None
+) -> None:
+    """The shipped incidents bind files of the harness's compose folder (its own data): with an
+    override of yours that binds a file of its own folder, each set passes."""
+    from harness.paths import default_compose_dir
+    from harness.stack.safety import refuse_unsafe
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("services:\n  graphite:\n    volumes: ['./motd:/etc/motd:ro']\n")
+    compose = default_compose_dir()
+    assert refuse_unsafe([[mine, compose / "incidents" / incident]], compose_dir=compose) == []
+
+
+def test_what_the_harness_gives_a_host_is_not_judged_only_what_you_add(
+    tmp_path: Path, compose_plugin: None
+) -> None:
+    """The harness's own stack may give a host /dev/fuse and CAP_SYS_ADMIN (what a user's
+    file may not): a file of yours over it passes; one that adds a capability is refused for
+    that capability alone."""
+    import shutil
+
+    from harness.stack.safety import refuse_unsafe
+
+    compose = tmp_path / "compose"
+    shutil.copytree(ROOT / "compose", compose, ignore=shutil.ignore_patterns("images"))
+    stack = compose / "stack.yaml"
+    grant = "    cap_add: [SYS_ADMIN]\n    devices: ['/dev/fuse:/dev/fuse']\n"
+    stack.write_text(stack.read_text().replace("  app1:\n", "  app1:\n" + grant, 1))
+    (tmp_path / "proj").mkdir()
+    mine = tmp_path / "proj" / "mine.yaml"
+    mine.write_text("services:\n  app1:\n    environment: {GREETING: hello}\n")
+    assert refuse_unsafe([[mine]], compose_dir=compose) == []
+    mine.write_text("services:\n  app1:\n    cap_add: [NET_ADMIN]\n")
+    with pytest.raises(UsageError) as refused:
+        refuse_unsafe([[mine]], compose_dir=compose)
+    assert str(refused.value) == (
+        f"compose files ({mine}) are not safe to rehearse with: service app1: cap_add: extra"
+        " capabilities NET_ADMIN; remove it, or pass --allow-unsafe-compose"
+    )
+
+
+def test_allow_unsafe_lets_a_path_through_and_says_so(tmp_path: Path, compose_plugin: None) -> None:
+    """--allow-unsafe-compose: what would be refused is returned (the runner warns about
+    each), whether Compose prints it (a bind) or only the file says it (an env file)."""
+    from harness.paths import default_compose_dir
+    from harness.stack.safety import refuse_unsafe
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(
+        "services:\n  app1:\n    volumes: [/etc:/e:ro]\n    env_file: /etc/os-release\n"
+    )
+    allowed = refuse_unsafe([[mine]], compose_dir=default_compose_dir(), allow=True)
+    assert [p.split(" (")[0].split(",")[0] for p in allowed] == [
+        "service app1: env_file: reads /etc/os-release", "service app1: volumes: binds /etc"
+    ], allowed  # fmt: skip
