@@ -5,21 +5,39 @@ Ablation: for each shipped incident, the same incident file with exactly its mec
 runs, the judge looks for the same cause, and finds none. And a scenario that stops the very
 host an incident's check looks at, without the incident's mechanism, is "incident failed, but
 not by its cause", never "reproduced".
+
+socketio-abrupt-termination has two halves: the incident (LB failover off) is ablated like the
+others; why failover had been turned off, and that the fixed LB turns it back on safely, is a
+round of abrupt socket.io terminations on the fixed LB and on it with its fix taken out.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import re
-from collections.abc import Callable
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from harness import catalog
+from harness.checks import run_checks
+from harness.checks.nginx import parse_entries
+from harness.checks.socketio import ROUTE_HEADER, echo_through
 from harness.incidents import load_incident
 from harness.model import Scenario
 from harness.paths import default_compose_dir
+from harness.recovery import wait_recovered
 from harness.scenario_run import ScenarioResult, run_scenario
+from harness.stack import Stack
+from harness.stack.engine import client
+from harness.stack.labels import CLIENT_ROLE, MANAGED_LABEL, PROJECT_LABEL, ROLE_LABEL
+from tests.integration.conftest import causes, failing, healthy_stack
 
 pytestmark = pytest.mark.docker
 INDEPENDENT = True  # each test brings its own stacks: spread over the xdist workers
@@ -30,6 +48,12 @@ INCIDENTS = default_compose_dir() / "incidents"
 def _replace(text: str, old: str, new: str) -> str:
     assert text.count(old) >= 1, f"{old!r} not in the incident file: the ablation is stale"
     return text.replace(old, new)
+
+
+def _replace_all(text: str, *edits: tuple[str, str]) -> str:
+    for old, new in edits:
+        text = _replace(text, old, new)
+    return text
 
 
 def _minfds_back(tmp: Path, text: str) -> str:
@@ -102,16 +126,15 @@ ABLATIONS: dict[str, tuple[str, Callable[[Path, str], str]]] = {
     ),
     "socketio-abrupt-termination": (
         "socketio-abrupt-termination",
-        # the LBs' hair trigger gone (max_fails=1 fail_timeout=30s, 5xx counted): the apps
-        # still die abruptly (stopsignal=KILL)
-        lambda _t, text: _replace(
-            _replace(
-                text,
-                "sed -i -e 's/max_fails=3 fail_timeout=2s;/max_fails=1 fail_timeout=30s;/' \\",
-                "sed -i -e 's/max_fails=3 fail_timeout=2s;/max_fails=3 fail_timeout=2s;/' \\",
-            ),
-            "grep -q 'max_fails=1 fail_timeout=30s' \"$$conf\"",
-            "grep -q 'max_fails=3 fail_timeout=2s' \"$$conf\"",
+        # failover back on, nothing else changed: the LBs' sed leaves the shipped
+        # `max_fails=3 fail_timeout=2s` and `proxy_next_upstream error timeout` as they are, and
+        # the entrypoint's guard asserts that they are still there
+        lambda _t, text: _replace_all(
+            text,
+            ("/ max_fails=0;/", "/&/"),
+            ("/proxy_next_upstream off;/", "/&/"),
+            ("if grep -q 'max_fails=3'", "if ! grep -q 'max_fails=3'"),
+            ("grep -q 'proxy_next_upstream off;'", "grep -q 'proxy_next_upstream error timeout;'"),
         ),
     ),
 }
@@ -175,24 +198,274 @@ def test_stopping_the_host_an_incident_looks_at_is_not_the_incident(tmp_path: Pa
     assert "directories [graphite] host-down" in result.reason, result.reason
 
 
-def _app_half_gone(_tmp: Path, text: str) -> str:
-    """socketio-abrupt-termination without its app half: supervisord stops the app with TERM
-    (it drains) instead of KILL; the LBs keep their hair trigger."""
-    return _replace(
-        _replace(text, "sed -i 's/^stopsignal=TERM$$/stopsignal=KILL/'", "true"),
-        "grep -q '^stopsignal=KILL$$' \"$$conf\"",
-        "grep -q '^stopsignal=TERM$$' \"$$conf\"",
+# -- socket.io: why failover had been turned off, and the fix that turns it back on ------------
+#
+# The incident above is failover off. Its reason, the post-mortem's "non-graceful socket
+# termination", is shown here on a running stack: the same abrupt terminations of socket.io
+# connections through lb1 to app1 (which serves throughout), on the fixed LB configuration and
+# on it with the failover settings put back that operators had before they turned failover off.
+
+LB_SITE = "/etc/nginx/conf.d/app.conf"
+SHIPPED_LB_SITE = default_compose_dir() / "images" / "lb" / "app.conf"
+SUPERVISOR_CONF = "/etc/supervisor/supervisord.conf"
+# The fix's mechanism removed: a session's requests (held long-polls, WebSocket upgrades) go
+# through `app`, where every failure counts, instead of to their own app's upstream, where
+# nothing does. The thresholds stay the fixed ones (3 failures, 2 s).
+SESSIONS_COUNTED = (("proxy_pass http://$rh_sio_upstream;", "proxy_pass http://app;"),)
+# ... and the hair trigger back too: one failure takes an app out for 30 s, and 5xx answers
+# count as failures. With SESSIONS_COUNTED: what operators ran before turning failover off.
+HAIR_TRIGGER = (
+    (" max_fails=3 fail_timeout=2s;", " max_fails=1 fail_timeout=30s;"),
+    (
+        "proxy_next_upstream error timeout;",
+        "proxy_next_upstream error timeout invalid_header http_500 http_502 http_503 http_504;",
+    ),
+)
+LB_SETTINGS: dict[str, tuple[tuple[str, str], ...]] = {
+    "fixed": (),
+    "sessions-counted": SESSIONS_COUNTED,
+    "naive": SESSIONS_COUNTED + HAIR_TRIGGER,
+}
+HELD = 6  # socket.io sessions per round: half hold a long-poll, half a WebSocket
+
+# Run inside a host of the stack (python3, standard library only). Through the LB at argv[1],
+# with the hash key argv[2] on every request (so that every one lands on the same app whatever
+# the LB's routing), open argv[4] socket.io sessions; each then holds a long-poll (even ones:
+# a GET the app answers only when it has something to send, up to its 25 s ping interval) or an
+# upgraded WebSocket (odd ones), and "held" is printed. argv[3] is what happens next:
+# - abort: the client dies abruptly: half of the connections are reset (SO_LINGER 0), then the
+#   process is SIGKILLed (the kernel closes the rest);
+# - hold: it waits (up to 30 s) until each connection gets something back or is cut, having
+#   touched /tmp/rh-sio-held, and prints how each ended.
+_RAW_CLIENT = r"""
+import base64, collections, json, os, select, signal, socket, struct, sys, time
+lb, key, mode, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+head = "Host: lb\r\nX-RH-Route: %s\r\n" % key
+
+def request(method, path, body=b""):
+    s = socket.create_connection((lb, 80), timeout=10)
+    s.sendall(("%s %s HTTP/1.1\r\n%sContent-Length: %d\r\nConnection: close\r\n\r\n"
+               % (method, path, head, len(body))).encode() + body)
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    status, _, payload = data.partition(b"\r\n\r\n")
+    if b" 200 " not in status.split(b"\r\n")[0] + b" ":
+        sys.exit("%s %s: %r" % (method, path, status[:60]))
+    return payload
+
+held = []
+for i in range(n):
+    sid = json.loads(request("GET", "/socket.io/?EIO=4&transport=polling")[1:])["sid"]
+    q = "/socket.io/?EIO=4&transport=polling&sid=" + sid
+    request("POST", q, b"40")  # socket.io CONNECT to the namespace "/"
+    request("GET", q)  # its answer; the next GET is held
+    s = socket.create_connection((lb, 80), timeout=10)
+    if i % 2:
+        k = base64.b64encode(os.urandom(16)).decode()
+        s.sendall(("GET /socket.io/?EIO=4&transport=websocket&sid=%s HTTP/1.1\r\n%s"
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n" % (sid, head, k)).encode())
+        answer = s.recv(4096)
+        if not answer.startswith(b"HTTP/1.1 101"):
+            sys.exit("websocket upgrade: %r" % answer[:60])
+    else:
+        s.sendall(("GET %s HTTP/1.1\r\n%s\r\n" % (q, head)).encode())
+    held.append(s)
+time.sleep(0.5)  # the last long-poll has reached the app
+print("held %d (sid %s)" % (n, sid), flush=True)
+if mode == "abort":
+    for s in held[: n // 2]:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(1)  # (as PID 1 of a container, SIGKILL from inside is ignored)
+open("/tmp/rh-sio-held", "w").close()
+ended = collections.Counter()
+waiting = list(held)
+deadline = time.time() + 30
+while waiting and time.time() < deadline:
+    ready, _, _ = select.select(waiting, [], [], 0.5)
+    for s in ready:
+        try:
+            data = s.recv(4096)
+            ended[data.split(b"\r\n")[0].decode(errors="replace") if data else "closed"] += 1
+        except OSError as e:
+            ended[type(e).__name__] += 1
+        waiting.remove(s)
+print("ended", dict(ended), "still held", len(waiting), flush=True)
+"""
+
+
+def _install_lb_site(stack: Stack, lb: str, text: str) -> None:
+    """Make ``text`` ``lb``'s site configuration and reload nginx; return once every worker is
+    one of the new configuration (the old ones' failure counts and disabled backends are gone
+    with them)."""
+
+    def workers() -> set[str]:
+        return set(stack.exec(lb, ["cat", "/proc/1/task/1/children"]).stdout.split())
+
+    old = workers()
+    encoded = base64.b64encode(text.encode()).decode()
+    done = stack.shell(
+        lb, f"echo {encoded} | base64 -d >{LB_SITE} && nginx -t -q && nginx -s reload"
     )
+    assert done.ok, done
+    deadline = time.monotonic() + 30
+    while workers() & old or not workers():
+        assert time.monotonic() < deadline, f"{lb}: nginx did not reload within 30 s"
+        time.sleep(0.05)
 
 
-def test_socketio_incident_is_nginx_thresholds_not_the_apps_kill(tmp_path: Path) -> None:
-    """Which half of socketio-abrupt-termination reproduces it (the post-mortem blamed abrupt
-    socket terminations): with the apps stopping gracefully but the LBs' hair trigger
-    (max_fails=1 fail_timeout=30s) kept, nginx still holds the healthy app out — the
-    thresholds are the mechanism; without them (the ablation above) nothing is held out."""
-    (scenario,) = catalog.resolve(["socketio-abrupt-termination"])
-    path = tmp_path / "socketio-abrupt-termination.yaml"
-    path.write_text(_app_half_gone(tmp_path, (INCIDENTS / path.name).read_text()))
-    result = _run(scenario, path)
-    assert result.passed, result.reason
-    assert result.reason.startswith("reproduced: nginx ["), result.reason
+def _reset_from_the_apps_side(stack: Stack, app: str) -> int:
+    """Reset every established connection to ``app``'s port 8000 from the app's side, the app
+    process untouched: ``ss -K`` in the app host's network namespace (the kernel sends each peer
+    a RST, as when the app kills its transports). The host itself has no right to do that, so a
+    helper container joins its namespace for the moment, labelled as a client of the stack (gc
+    removes it if this test dies). Returns how many connections were reset."""
+    box = stack.container(app, refresh=True)
+    image = stack.container("lb1").image  # nginx's image has ss (iproute2)
+    assert image is not None
+    out = client().containers.run(
+        image,
+        ["ss", "-tnHK", "state", "established", "( sport = :8000 )"],
+        entrypoint=[],
+        network_mode=f"container:{box.id}",
+        cap_add=["NET_ADMIN"],
+        labels={PROJECT_LABEL: stack.name, ROLE_LABEL: CLIENT_ROLE, MANAGED_LABEL: "true"},
+        remove=True,
+    )
+    return len(bytes(out).decode().splitlines())
+
+
+def _key_to(url: str, app: str) -> str:
+    """A hash key (``X-RH-Route``) that the LB at ``url`` sends to ``app`` while both apps are
+    in rotation."""
+    for i in range(32):
+        key = f"rh-{i}"
+        request = urllib.request.Request(f"{url}/health", headers={ROUTE_HEADER: key})
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            if json.loads(reply.read())["host"] == app:
+                return key
+    raise AssertionError(f"no hash key of 32 lands on {app}")
+
+
+def _raw_clients(stack: Stack, key: str, mode: str) -> str:
+    lb = stack.static_address("lb1")
+    run = stack.exec(
+        "graphite", ["python3", "-c", _RAW_CLIENT, lb, key, mode, str(HELD)], timeout=60
+    )
+    assert run.stdout.startswith(f"held {HELD}"), run
+    return run.stdout
+
+
+def _lb1_errors_since(stack: Stack, since: float) -> list[str]:
+    """The messages of lb1's nginx error log since ``since`` that name app1's address."""
+    address = stack.static_address("app1")
+    text = stack.shell("lb1", "tail -c 1048576 /var/log/nginx/error.log").stdout
+    return [m for at, _, m, _ in parse_entries(text) if at >= int(since) and address in m]
+
+
+def _lb1_requests_since(stack: Stack, since: float) -> list[str]:
+    """The lines of lb1's access log (compose/images/lb/nginx.conf: `rh`) since ``since`` of
+    requests sent to app1."""
+    address = stack.static_address("app1")
+    text = stack.shell("lb1", "tail -c 1048576 /var/log/nginx/access.log").stdout
+    out = []
+    for line in text.splitlines():
+        stamp = re.search(r"\[([^]]+)\]", line)
+        at = datetime.strptime(stamp.group(1), "%d/%b/%Y:%H:%M:%S %z") if stamp else None
+        if at and at.timestamp() >= int(since) and f"upstream={address}:" in line:
+            out.append(line)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sio_stack() -> Iterator[Stack]:
+    """One healthy stack for the socket.io rounds (each installs its LB settings on lb1)."""
+    with healthy_stack("sio-abrupt") as s:
+        yield s
+
+
+@pytest.mark.parametrize("settings", list(LB_SETTINGS))
+def test_abrupt_socketio_terminations_and_failover(sio_stack: Stack, settings: str) -> None:
+    """Abrupt ends of socket.io connections through lb1 to app1, which serves throughout:
+
+    - clients killed (their long-polls and WebSockets reset or closed mid-request): nginx never
+      counts a client going away against the app, whatever its settings;
+    - the app's side resetting every held long-poll and WebSocket (``ss -K``): an upgraded
+      WebSocket cut never counts, but a long-poll cut before its answer counts against app1
+      unless the session's requests bypass the counted upstream. ``fixed`` (the shipped LB):
+      app1 is not marked down, `nginx` and `socket.io`
+      hold on lb1, and once app1 is really dead its users' new sessions go to app2 and nginx
+      takes app1 out (failover on). ``sessions-counted`` (the fix's routing of a session's
+      requests removed, its thresholds kept): app1 is marked down while serving. ``naive``
+      (that plus the hair trigger operators had: ``max_fails=1 fail_timeout=30s``, 5xx counted):
+      marked down and held out for 30 s — a new client for app1 lands on app2 — which is why
+      they turned failover off (incident socketio-abrupt-termination).
+    """
+    stack = sio_stack
+    site = SHIPPED_LB_SITE.read_text()
+    edited = site
+    for old, new in LB_SETTINGS[settings]:
+        edited = _replace(edited, old, new)
+    _install_lb_site(stack, "lb1", edited)
+    ip, port = stack.endpoint("lb1", stack.topology.lb_port)
+    url = f"http://{ip}:{port}"
+    key = _key_to(url, "app1")
+    try:
+        since = time.time()
+        _raw_clients(stack, key, "abort")
+        time.sleep(1.0)  # nginx has logged every end
+        assert not [m for m in _lb1_errors_since(stack, since) if "disabled" in m]
+        aborted = [line for line in _lb1_requests_since(stack, since) if '" 499 ' in line]
+        assert len(aborted) >= HELD // 2, "the held long-polls ended by the client (499)"
+
+        cut = time.time()
+        stack.exec("graphite", ["rm", "-f", "/tmp/rh-sio-held"])
+        with ThreadPoolExecutor(1) as pool:
+            holding = pool.submit(_raw_clients, stack, key, "hold")
+            deadline = time.monotonic() + 60
+            while not stack.exec("graphite", ["test", "-e", "/tmp/rh-sio-held"]).ok:
+                assert time.monotonic() < deadline and not holding.done(), holding.result()
+                time.sleep(0.1)
+            assert _reset_from_the_apps_side(stack, "app1") >= HELD
+            print(holding.result(timeout=60))  # how each held connection ended, for the log
+        errors = _lb1_errors_since(stack, cut)
+        long_polls = [m for m in errors if "while reading response header from upstream" in m]
+        websockets = [m for m in errors if "while proxying upgraded connection" in m]
+        assert len(long_polls) >= HELD // 2 and len(websockets) >= HELD // 2, errors
+        results = run_checks(stack, ["nginx", "socket.io"], since=since)
+        nginx = causes(results, "nginx").get("lb1", ())
+        if settings == "fixed":
+            assert not [m for m in errors if "temporarily disabled" in m], errors
+            assert nginx == () and "lb1" not in causes(results, "socket.io"), results
+            _dead_app_fails_over(stack, url, key)
+            return
+        assert "healthy-backend-marked-down" in nginx, results
+        if settings == "naive":
+            assert "backend-not-back" in nginx, results
+            assert "fail_timeout 30s" in failing(results, "nginx")["lb1"]
+            assert echo_through(url, 5.0, {ROUTE_HEADER: key})[2] == "app2", "held out"
+    finally:
+        stack.exec("graphite", ["rm", "-f", "/tmp/rh-sio-held"])
+        _install_lb_site(stack, "lb1", site)
+        wait_recovered(stack, checks=["nginx", "socket.io"], since=time.time(), timeout=60)
+
+
+def _dead_app_fails_over(stack: Stack, url: str, key: str) -> None:
+    """With app1's program stopped, new socket.io sessions of its users through lb1 are held
+    by app2, and nginx takes app1 out of rotation (logged)."""
+    stopped = time.time()
+    assert stack.exec("app1", ["supervisorctl", "-c", SUPERVISOR_CONF, "stop", "app"]).ok
+    try:
+        hosts = [echo_through(url, 5.0, {ROUTE_HEADER: key})[2] for _ in range(3)]
+        assert hosts == ["app2"] * 3
+        disabled = [m for m in _lb1_errors_since(stack, stopped) if "disabled" in m]
+        assert disabled, "nginx took the dead app1 out of rotation"
+    finally:
+        assert stack.exec("app1", ["supervisorctl", "-c", SUPERVISOR_CONF, "start", "app"]).ok

@@ -4,6 +4,7 @@
 - GET /health      -> 200 {"ok": true, "host": "<hostname>", "pid": N, "since": <listening since>}
 - socket.io `echo` -> returns its data as the ack
 - socket.io `whoami` -> {"host": "<hostname>"}
+- socket.io session ids -> "<hostname>.<random>" (the LBs route a session's requests by it)
 - every second     -> "rh.<hostname>.counter <N> <unix-ts>\n" to graphite:2003 (TCP, plaintext);
                       graphite being down never stops or crashes the app (reconnects).
 - at start         -> logs RLIMIT_NOFILE and warns when the soft limit is below
@@ -61,6 +62,11 @@ def check_file_limit():
 
 
 sio = socketio.Server(async_mode="eventlet", cors_allowed_origins="*")
+# Every engine.io session id starts with this host's name (`app1.` ...): the LBs send the
+# requests of an established session straight to the app that holds it, and count none of them
+# against it (compose/images/lb/app.conf); only a new session's handshake fails over.
+_new_sid = sio.eio.generate_id
+sio.eio.generate_id = lambda: HOST + "." + _new_sid()
 
 
 @sio.event
