@@ -342,17 +342,18 @@ def _disruptions(events: Sequence[Event]) -> list[_Disruption]:
 @dataclass(frozen=True)
 class _Paths:
     """What the failed ops of one service say about where they went: each op's path (the hosts
-    its target names, in order; empty when unknown) and the service's entries (the first host of
-    every path its ops took)."""
+    its target names, in order; empty when unknown) and the service's entries (the first part of
+    every target its ops recorded: where they went in)."""
 
     hosts: frozenset[str]
     entries: frozenset[str]
 
     @classmethod
     def of(cls, ops: Sequence[Op], hosts: Iterable[str]) -> _Paths:
-        known = frozenset(hosts)
-        paths = [cls._split(op.target, known) for op in ops]
-        return cls(known, frozenset(p[0] for p in paths if p))
+        # The first part as recorded, host name or not: behind an LB the client could not name
+        # (``172.18.0.9/app1``, a renumbered LB) app1 is served, it is no entry.
+        firsts = (cls._split(op.target, frozenset()) for op in ops)
+        return cls(frozenset(hosts), frozenset(p[0] for p in firsts if p))
 
     @staticmethod
     def _split(target: str, known: frozenset[str]) -> tuple[str, ...]:

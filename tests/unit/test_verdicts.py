@@ -14,8 +14,14 @@ from hypothesis import strategies as st
 from harness.model import Budget, BudgetViolation, Event, History, Op
 from harness.serialize import to_json
 from harness.verdicts import (
+    HostRow,
+    Latency,
+    Reconnects,
+    ServiceVerdict,
     Span,
+    Summary,
     Window,
+    Writes,
     analyze,
     client_windows,
     describe_budget,
@@ -26,6 +32,7 @@ from harness.verdicts import (
     percentile,
     summarize,
 )
+from harness.verdicts import violations as violations_of
 
 T = 1_000.0  # an epoch origin; every time below is relative to it
 
@@ -74,7 +81,7 @@ def windows_of(ops: list[Op]) -> list[tuple[float, float]]:
     return [(round(w.start - T, 6), round(w.end - T, 6)) for w in client_windows(ops)]
 
 
-# -- windows -------------------------------------------------------------------------------------
+# -- windows -----------------------------------------------------------------------------------
 
 
 def test_window_opens_at_first_failure_and_closes_at_next_success() -> None:
@@ -97,7 +104,7 @@ def test_window_with_no_success_after_it_runs_to_the_last_op_end() -> None:
     (w,) = client_windows(ops)
     assert w.start - T == 1.0
     assert w.end - T == pytest.approx(2.7)
-    assert w.open and w.errors == 2
+    assert w.open and w.errors == 2 and w.service == "http"
 
 
 def test_all_failures_is_one_open_window_over_the_whole_run() -> None:
@@ -129,6 +136,8 @@ def test_overlapping_clients_merge_into_one_window() -> None:
     assert v.windows[0].clients == ("c1", "c2")
     assert v.windows[0].errors == 3 + 4 == v.failed
     assert v.downtime_s == pytest.approx(6.0)
+    assert (v.clients, v.ops, v.ok) == (("c1", "c2"), 20, 13)
+    assert (v.first_op, v.last_op) == (T, pytest.approx(T + 9.1))
 
 
 def test_disjoint_clients_keep_separate_windows_and_touching_ones_merge() -> None:
@@ -137,9 +146,9 @@ def test_disjoint_clients_keep_separate_windows_and_touching_ones_merge() -> Non
     b = Window("http", T + 2, T + 3, ("b",), 2, open=True)
     c = Window("http", T + 5, T + 6, ("c",), 1)
     merged = merge_windows([c, b, a])
-    assert [(w.start - T, w.end - T, w.clients, w.errors, w.open) for w in merged] == [
-        (1, 3, ("a", "b"), 3, True),
-        (5, 6, ("c",), 1, False),
+    assert [(w.service, w.start - T, w.end - T, w.clients, w.errors, w.open) for w in merged] == [
+        ("http", 1, 3, ("a", "b"), 3, True),
+        ("http", 5, 6, ("c",), 1, False),
     ]
 
 
@@ -149,7 +158,8 @@ def test_no_ops_means_no_windows_and_no_service() -> None:
     assert summary.services == ()
     assert client_windows([]) == []
     summary, violations = summarize(History(()), [])
-    assert summary.services == () and summary.hosts[0].service == "-" and violations == []
+    assert summary.services == () and violations == []
+    assert summary.hosts == (HostRow("-", "-", ()),)
     assert to_json(summary) == {
         "fault_span": None,
         "services": [],
@@ -257,13 +267,19 @@ def test_no_lost_writes_when_every_key_is_present() -> None:
 def test_writes_never_read_back_are_not_verified() -> None:
     """Without a read-back of the store nothing is counted lost, but the budget cannot pass."""
     writes = [op(1, service="mysql", key="1", name="insert")]
-    summary = analyze(History(tuple(writes)), [], [Budget("mysql", no_lost_writes=True)])
-    assert not summary.service("mysql").writes.checked
-    assert summary.service("mysql").writes.lost == ()
-    assert judge_budgets(summary.services, summary.budgets) == [
+    summary, violations = summarize(
+        History(tuple(writes)), [], [Budget("mysql", no_lost_writes=True)]
+    )
+    assert summary.service("mysql").writes == Writes(1, False, ())
+    assert _messages(violations) == [
         "mysql: no_lost_writes not verified: 1 acknowledged writes, but the mysql keys were not "
         "read back after the run"
     ]
+    # no host explains it: the '-' row carries it, with no count of lost writes
+    assert [(r.host, r.lost_writes, r.over) for r in summary.hosts] == [
+        ("-", None, ("no_lost_writes",))
+    ]
+    assert violations[0].hosts == ("-",)
 
 
 def test_many_lost_keys_are_listed_briefly() -> None:
@@ -287,6 +303,8 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentile([4.0, 1.0, 3.0, 2.0], 99) == 4.0
     assert percentile([float(i) for i in range(1, 101)], 99) == 99.0
     assert percentile([7.0], 0) == percentile([7.0], 100) == 7.0
+    assert percentile([2.0, 1.0], 50) == 1.0
+    assert percentile([float(i) for i in range(1, 201)], 99) == 198.0
     assert percentile([], 50) is None
 
 
@@ -310,6 +328,7 @@ def test_fault_span_without_recovery_runs_to_the_end_of_the_run() -> None:
     """Never recovered: the span ends with the last event or op, and says so."""
     events = [ev(2, "power off", "app1", took=0.5), ev(4, "not recovered")]
     assert fault_span(events, [op(9, took=1.5)]) == Span(T + 1.5, T + 10.5, False)
+    assert analyze(History((op(9, took=1.5),)), events).fault_span == Span(T + 1.5, T + 10.5, False)
 
 
 def test_latency_is_split_by_the_fault_span() -> None:
@@ -567,7 +586,7 @@ def test_describe_budget_in_words() -> None:
     )
 
 
-# -- the one call --------------------------------------------------------------------------------
+# -- the one call ------------------------------------------------------------------------------
 
 
 def _messages(violations: list[BudgetViolation]) -> list[str]:
@@ -672,3 +691,248 @@ def test_windows_cover_every_failure_and_no_own_success(raw: list[tuple]) -> Non
         assert sum(w.errors for w in v.windows) == v.failed
         first, last = min(o.start for o in ops), max(o.end for o in ops)
         assert v.downtime_s <= last - first + 1e-9
+
+
+# -- counted exactly ---------------------------------------------------------------------------
+
+
+def test_error_kinds_are_counted_most_frequent_first_then_by_name() -> None:
+    """A failure without a kind counts as 'error'; kinds are listed by count, ties by name."""
+    no_kind = Op("http", "c1", "get /health", T + 2, T + 2.1, False)
+    ops = [op(0, False, error="timeout"), op(1, False, error="refused"), no_kind,
+           op(3, False, error="timeout"), op(4)]  # fmt: skip
+    v = analyze(History(tuple(ops)), []).service("http")
+    assert list(v.errors.items()) == [("timeout", 2), ("error", 1), ("refused", 1)]
+
+
+def test_latency_percentiles_are_nearest_rank_over_the_ok_ops() -> None:
+    """p50 of two samples is the lower one; p99 of a hundred is the 99th, not the largest."""
+    two = [op(0, took=0.25), op(1, took=0.75)]
+    assert analyze(History(tuple(two)), []).service("http").latency_outside == Latency(
+        2, 0.25, 0.75
+    )
+    hundred = [op(i, took=(i + 1) / 128) for i in range(100)]
+    latency = analyze(History(tuple(hundred)), []).service("http").latency_outside
+    assert latency == Latency(100, 50 / 128, 99 / 128)
+
+
+def test_an_op_touching_the_fault_span_is_during_it() -> None:
+    """An op that ends as the span begins, or begins as it ends, overlaps it."""
+    events = [ev(5, "kill", "app1", "SIGKILL app"), ev(10, "recovered")]
+    ops = [op(0), op(4.75, took=0.25), op(10, took=0.5), op(12)]
+    v = analyze(History(tuple(ops)), events).service("http")
+    assert (v.latency_during.count, v.latency_outside.count) == (2, 2)
+
+
+def test_reconnects_below_a_second_and_their_messages() -> None:
+    """Reconnect times below a second are measured as they are; a reconnect within the budget
+    (or exactly at it) passes; messages say 'reconnects' for more than one."""
+    done = [sio(0, name="reconnect", took=0.25), sio(1, name="reconnect", took=0.75)]
+    summary, violations = summarize(
+        History(tuple(done)), [], [Budget("socketio", max_reconnect=0.5)]
+    )
+    assert summary.service("socketio").reconnects == Reconnects(2, 0, 0.75, 0.25, None)
+    assert _messages(violations) == [
+        "socketio: max_reconnect 0.5s exceeded: measured 0.75s (longest of 2 reconnects)"
+    ]
+    assert summarize(History(tuple(done)), [], [Budget("socketio", max_reconnect=0.75)])[1] == []
+    failed = [sio(0, False, name="reconnect", took=0.5, error="gave up"),
+              sio(1, False, name="reconnect", took=0.25, error="gave up")]  # fmt: skip
+    _, violations = summarize(History(tuple(failed)), [], [Budget("socketio", max_reconnect=5)])
+    assert _messages(violations) == [
+        "socketio: max_reconnect 5s exceeded: 2 reconnects never completed (gave up after 0.50s)"
+    ]
+
+
+# -- writes ------------------------------------------------------------------------------------
+
+
+def test_lost_keys_are_named_in_the_order_acknowledged() -> None:
+    """Lost keys are listed by when their write was acknowledged, ties by key; exactly five
+    are all named."""
+    writes = [
+        op(1, service="redis", key="b", name="set"),
+        op(2, service="redis", key="a", name="set"),
+        op(3, service="redis", client="c2", key="d", name="set"),
+        op(3, service="redis", key="c", name="set"),
+        op(4, service="redis", key="e", name="set"),
+    ]
+    history = History(tuple(writes), {"redis": frozenset()})
+    _, violations = summarize(history, [], [Budget("redis", no_lost_writes=True)])
+    assert _messages(violations) == [
+        "redis: no_lost_writes violated: measured 5 of 5 acknowledged writes lost (keys b, a, c,"
+        " d, e)"
+    ]
+
+
+def test_only_redis_and_mysql_writes_are_accounted() -> None:
+    """A service other than redis and mysql loses no write, even with keys and a read-back; a
+    service that wrote nothing has no count of lost writes."""
+    ops = (op(0, key="k"), op(1, service="redis", name="get"), op(2, service="metrics"))
+    summary = analyze(History(ops, {"http": frozenset(), "redis": frozenset()}), [])
+    writes = [(v.service, v.writes) for v in summary.services]
+    assert writes == [
+        ("http", Writes(1, True, ())),
+        ("redis", Writes(0, True, ())),
+        ("metrics", Writes(0, False, ())),
+    ]
+    assert [(r.service, r.lost_writes) for r in summary.hosts] == [
+        ("http", 0),
+        ("redis", None),
+        ("metrics", None),
+    ]
+
+
+def test_a_budgeted_service_without_ops_is_measured_as_nothing() -> None:
+    """A service with a budget and no op is in the summary with nothing measured (its store
+    read back, when it was); its budget cannot be judged."""
+    history = History((op(0),), {"mysql": frozenset()})
+    summary, violations = summarize(history, [], [Budget("mysql", max_errors=0)])
+    assert summary.service("mysql") == ServiceVerdict("mysql", writes=Writes(0, True))
+    assert [(v.service, v.measurement) for v in violations] == [("mysql", "traffic")]
+
+
+def test_budgets_are_judged_against_verdicts_by_name_or_in_a_list() -> None:
+    """judge_budgets takes a mapping or a list and judges every budget; a budget whose service
+    has no verdict cannot be judged (violations() alike)."""
+    v = analyze(_downtime_history(), []).service("http")
+    budgets = [Budget("http", max_downtime=0.0), Budget("http", max_errors=0),
+               Budget("mysql", max_errors=0)]  # fmt: skip
+    expected = [
+        "http: max_downtime 0s exceeded: measured 3.20s (2 windows, longest 2.00s)",
+        "http: max_errors 0 exceeded: measured 16 errors (timeout: 16)",
+        "mysql: no operations recorded; its budget cannot be judged",
+    ]
+    assert judge_budgets({"http": v}, budgets) == judge_budgets([v], budgets) == expected
+    lone = Summary(None, (), (), (Budget("mysql", max_errors=0),))
+    assert violations_of(lone) == [
+        BudgetViolation(
+            "mysql", "traffic", "mysql: no operations recorded; its budget cannot be judged"
+        )
+    ]
+
+
+# -- attribution at its edges ------------------------------------------------------------------
+
+
+def _charged(events: list[Event], fail_at: float) -> str:
+    """The host an http window of failures from ``fail_at`` to ``fail_at`` + 1 goes to (no
+    target known: every disrupted host could have been met)."""
+    ops = [op(0), *(op(fail_at + i * 0.25, False) for i in range(4)), op(fail_at + 1)]
+    (w,) = analyze(History(tuple(ops)), events).service("http").windows
+    return w.host
+
+
+def test_a_window_goes_to_the_disruption_that_began_last_before_it() -> None:
+    """'Most recent' is by when a disruption began (its event's time less its duration), not by
+    when the event was recorded; on a tie, the later event; one that began at the very instant
+    the window opened counts as before it."""
+    # app2's power off began at 2 but was recorded at 10, after app1's kill at 6
+    late = [ev(6, "kill", "app1"), ev(10, "power off", "app2", took=8), ev(30, "recovered")]
+    assert _charged(late, 11) == "app1"
+    tie = [ev(6, "kill", "app1"), ev(6, "kill", "app2"), ev(30, "recovered")]
+    assert _charged(tie, 11) == "app2"
+    at_once = [ev(6, "kill", "app1"), ev(11, "kill", "app2"), ev(30, "recovered")]
+    assert _charged(at_once, 11) == "app2"
+
+
+def test_a_disruption_touching_a_window_overlaps_it() -> None:
+    """Instants at the edge count: a disruption beginning as the window closes, or recovered as
+    it opens, overlaps it; a 'recovered' at the very instant of the event ends it."""
+    assert _charged([ev(12, "kill", "app1"), ev(30, "recovered")], 11) == "app1"
+    assert _charged([ev(5, "kill", "app1"), ev(11, "recovered")], 11) == "app1"
+    assert _charged([ev(5, "kill", "app1"), ev(5, "recovered")], 11) == "-"
+
+
+def test_a_hostless_fault_hides_no_later_one_and_an_unrecovered_one_lasts() -> None:
+    """A disruptive event without a host (a full restart) disrupts no host and does not stop
+    the hosts' disruptions after it; one never recovered lasts to the end of the run."""
+    events = [ev(1, "full restart", "", "boot order: app1", took=1), ev(3, "recovered"),
+              ev(10, "power off", "lb1", took=1)]  # fmt: skip
+    assert _charged(events, 11) == "lb1"
+
+
+def test_without_the_stacks_host_names_only_a_targets_first_part_is_read() -> None:
+    """No host names: 'lb2' is an entry that lb1's reboot did not meet, and 'lb1/app2' reads as
+    lb1 alone, behind which the rebooted app1 may have been met."""
+    lb1 = analyze(History(tuple(_http_through(["lb2"] * 4, 7))), _reboot("lb1", 5))
+    assert [w.host for w in lb1.service("http").windows] == ["-"]
+    app1 = analyze(History(tuple(_http_through(["lb1/app2"] * 4, 7))), _reboot("app1", 5))
+    assert [w.host for w in app1.service("http").windows] == ["app1"]
+
+
+def test_an_lb_the_client_could_not_name_makes_no_entry_of_the_app_behind_it() -> None:
+    """A request through a renumbered LB records its address ('172.18.0.9/app1'): app1 served
+    it and is no entry, so app1's reboot still explains failures through lb2."""
+    renumbered = op(0.5, target="172.18.0.9/app1")
+    ops = sorted([renumbered, *_http_through(["lb2"] * 4, 7)], key=lambda o: o.start)
+    (w,) = analyze(History(tuple(ops)), _reboot("app1", 5), hosts=HOSTS).service("http").windows
+    assert w.host == "app1"
+
+
+# -- host rows ---------------------------------------------------------------------------------
+
+
+def test_a_slow_reconnect_charges_only_the_row_it_happened_under() -> None:
+    """A reconnect is a window without a failed op, charged to the host disrupted then: against
+    a 3 s max_reconnect app1's 4 s reconnect is over, app2's of exactly 3 s is not."""
+    events = _reboot("app1", 0) + _reboot("app2", 20)
+    ops = [
+        sio(0, name="echo"),
+        sio(2, name="reconnect", took=4.0),
+        sio(7, name="echo"),
+        sio(22, name="reconnect", took=3.0),
+        sio(26, name="echo"),
+    ]
+    budget = [Budget("socketio", max_reconnect=3.0)]
+    summary, violations = summarize(History(tuple(ops)), events, budget, HOSTS)
+    rows = [(r.host, r.reconnect_max_s, r.over) for r in summary.hosts]
+    assert rows == [("app1", 4.0, ("max_reconnect",)), ("app2", 3.0, ())]
+    assert [(v.measurement, v.hosts) for v in violations] == [("max_reconnect", ("app1",))]
+
+
+def test_a_lost_write_no_host_explains_has_a_row_of_its_own() -> None:
+    """While redis2 reboots, a write redis1 acknowledged is lost (a failed retry of that key
+    through redis2 does not make it redis2's): the '-' row holds it and the violation is '-'."""
+    writes = [
+        op(0, service="redis", key="k0", name="set", target="redis1"),
+        op(2, service="redis", key="k1", name="set", target="redis1"),
+        op(2.5, False, service="redis", key="k1", name="set", target="redis2", error="refused"),
+        op(4, service="redis", key="k2", name="set", target="redis1"),
+    ]
+    history = History(tuple(writes), {"redis": frozenset({"k0", "k2"})})
+    budget = [Budget("redis", no_lost_writes=True)]
+    summary, violations = summarize(history, _reboot("redis2", 0), budget, HOSTS)
+    rows = [(r.host, r.windows, r.lost_writes, r.over) for r in summary.hosts]
+    assert rows == [("redis2", 1, 0, ()), ("-", 0, 1, ("no_lost_writes",))]
+    assert [(v.measurement, v.hosts) for v in violations] == [("no_lost_writes", ("-",))]
+
+
+def test_host_rows_carry_each_services_share_and_verdict() -> None:
+    """Each service has a '-' row only for what no host explains (with no faults); a row over
+    two budgets names both; one with lost writes elsewhere adds none; a service without a
+    budget says so."""
+    http = [op(t, target="lb1/app1") for t in range(0, 30, 2)]
+    redis = [
+        op(2, service="redis", key="k1", name="set", target="redis2"),
+        op(3, False, service="redis", key="k2", name="set", target="redis2", error="refused"),
+        op(4, service="redis", key="k3", name="set", target="redis1"),
+        op(20, False, service="redis", key="k4", name="set", target="redis1", error="refused"),
+        op(21, service="redis", key="k5", name="set", target="redis1"),
+    ]
+    history = History(tuple(http + redis), {"redis": frozenset({"k3", "k5"})})
+    budgets = [Budget("redis", max_errors=0, no_lost_writes=True)]
+    summary, violations = summarize(history, _reboot("redis2", 0), budgets, HOSTS)
+    rows = [
+        (r.host, r.service, r.faults, r.errors, r.lost_writes, r.verdict) for r in summary.hosts
+    ]
+    off_on = ("power off", "power on")
+    assert rows == [
+        ("redis2", "http", off_on, 0, None, "no budget"),
+        ("redis2", "redis", off_on, 1, 1, "over: max_errors, no_lost_writes"),
+        ("-", "redis", (), 1, 0, "over: max_errors"),
+    ]
+    assert [(v.measurement, v.hosts) for v in violations] == [
+        ("max_errors", ("redis2", "-")),
+        ("no_lost_writes", ("redis2",)),
+    ]

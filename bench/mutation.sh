@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Mutation testing of the verdict code (issue 19): mutmut over harness/judge.py,
+# harness/verdicts.py and harness/compare.py, each against its own unit tests
+# (tests/unit/test_<module>.py). A separate command, not part of CI: minutes on 2 cores.
+#
+#   bench/mutation.sh [-d DIR] [-j N] [MODULE ...]
+#
+#   MODULE  a module of harness/ (default: judge verdicts compare)
+#   -d DIR  where to set up the copy (default: a new directory under /tmp); an existing DIR
+#           is refreshed: its harness/, tests/, pyproject.toml and mutants/ are replaced
+#   -j N    mutants tested at once (default 2: the machine is shared)
+#
+# The copy holds the whole package, the tests and pyproject.toml, so mutmut's mutants/ folder
+# never touches the checkout and the mutated package imports no file of the checkout. Prints
+# killed/survived per file; then `cd DIR && mutmut results` lists the survivors and
+# `mutmut show NAME` shows one. Needs mutmut: pip install -e '.[dev]'.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
+dir=""
+jobs=2
+while getopts "d:j:h" opt; do
+    case $opt in
+        d) dir=$OPTARG ;;
+        j) jobs=$OPTARG ;;
+        h) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "usage: bench/mutation.sh [-d DIR] [-j N] [MODULE ...]  (-h: help)" >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+modules=("$@")
+[ ${#modules[@]} -gt 0 ] || modules=(judge verdicts compare)
+
+mutmut=${MUTMUT:-}
+if [ -z "$mutmut" ] && [ -x "$repo/.venv/bin/mutmut" ]; then mutmut=$repo/.venv/bin/mutmut; fi
+if [ -z "$mutmut" ]; then mutmut=$(command -v mutmut || true); fi
+if [ -z "$mutmut" ]; then
+    echo "mutation.sh: mutmut not found; install the dev extra: pip install -e '.[dev]'" >&2
+    exit 2
+fi
+python=$(dirname "$mutmut")/python
+[ -x "$python" ] || python=python3
+
+sources=()
+tests=()
+for m in "${modules[@]}"; do
+    if [ ! -f "$repo/harness/$m.py" ] || [ ! -f "$repo/tests/unit/test_$m.py" ]; then
+        echo "mutation.sh: need harness/$m.py and tests/unit/test_$m.py; modules are named" \
+            "like judge, verdicts, compare" >&2
+        exit 2
+    fi
+    sources+=("harness/$m.py")
+    tests+=("tests/unit/test_$m.py")
+done
+
+if [ -z "$dir" ]; then
+    dir=$(mktemp -d /tmp/rh-mutation.XXXXXX)
+else
+    dir=$(realpath -m "$dir")
+    if [ "$dir" = "$repo" ] || [ "${repo#"$dir"/}" != "$repo" ] || [ "${dir#"$repo"/}" != "$dir" ]; then
+        echo "mutation.sh: -d must name a directory outside the checkout" >&2
+        exit 2
+    fi
+    mkdir -p "$dir"
+    rm -rf "$dir/mutants" "$dir/harness" "$dir/tests" "$dir/pyproject.toml"
+fi
+cp -r "$repo/harness" "$repo/tests" "$repo/pyproject.toml" "$dir/"
+find "$dir/harness" "$dir/tests" -name __pycache__ -prune -exec rm -rf {} +
+
+# mutmut's settings, in the copy only: the whole package goes into mutants/ (a regular package
+# there, found before the checkout's editable install); only the named files are mutated.
+"$python" - "$dir/pyproject.toml" "${sources[@]}" -- "${tests[@]}" <<'EOF'
+import json, re, sys
+
+path, rest = sys.argv[1], sys.argv[2:]
+sources, tests = rest[: rest.index("--")], rest[rest.index("--") + 1 :]
+with open(path) as f:
+    text = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", f.read())
+text += (
+    "\n[tool.mutmut]\n"
+    'source_paths = ["harness/"]\n'
+    f"only_mutate = {json.dumps(sources)}\n"
+    f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+    'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+)
+with open(path, "w") as f:
+    f.write(text)
+EOF
+
+cd "$dir"
+echo "mutation.sh: $("$mutmut" --version 2>/dev/null) over ${sources[*]} in $dir"
+started=$(date +%s)
+if ! nice "$mutmut" run --max-children "$jobs" >"$dir/run.log" 2>&1; then
+    echo "mutation.sh: mutmut run failed; the end of $dir/run.log:" >&2
+    tail -c 2000 "$dir/run.log" >&2
+    exit 1
+fi
+echo "mutation.sh: mutmut ran $(($(date +%s) - started)) s"
+"$mutmut" results --all true 2>/dev/null | awk '
+    $1 ~ /^harness\./ {
+        split($1, part, ".")
+        file = "harness/" part[2] ".py"
+        status = $2
+        for (i = 3; i <= NF; i++) status = status " " $i
+        total[file]++
+        if (status == "killed") killed[file]++
+        else if (status == "survived") survived[file]++
+        else other[file]++
+    }
+    END {
+        for (f in total) {
+            printf "%-22s %8d %8d %9d %7d %6.1f%%\n", f, total[f], killed[f], survived[f],
+                other[f], 100 * killed[f] / total[f]
+            all += total[f]; k += killed[f]; s += survived[f]; o += other[f]
+        }
+        printf "~all                   %8d %8d %9d %7d %6.1f%%\n", all, k, s, o,
+            all ? 100 * k / all : 0
+    }' | sort | sed 's/^~all /all  /' |
+    { printf "%-22s %8s %8s %9s %7s %7s\n" file mutants killed survived other score; cat; }
+echo "survivors: cd $dir && $mutmut results   (one: $mutmut show NAME)"
