@@ -31,14 +31,21 @@ package's pyproject: ``[project.entry-points."reboot_harness.checks"]`` ``"memca
 
 A failure is an observation, never an exception: an exception escaping the function is reported
 as ``check-crashed``, and a host that is off should be ``ctx.fail(..., cause="host-down")``
-(``ctx.down(host)`` says whether it is). Causes ``host-down``, ``check-crashed`` and
-``not-exercised`` are every check's; declare the others in ``causes``.
+(``ctx.down(host)`` says whether it is). Causes ``host-down``, ``host-unreadable``,
+``check-crashed`` and ``not-exercised`` are every check's; declare the others in ``causes``.
+A cause that names a mechanism is for an answer that shows it: a command that failed, timed out
+or printed nothing is ``host-unreadable`` (or one of your causes you list in ``unobserved``).
+Every failing result carries a cause: one without is refused (``check-crashed``, naming the
+check). A passing result counts only for subjects whose host your reads reached (an ``exec``
+that got an answer, the ``address`` of a running host); one that reached nothing there is
+``not-exercised``.
 
 This module imports no Docker client: loading a check (validating a scenario) stays cheap.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 import sys
@@ -137,6 +144,9 @@ class Check:
             common one (``host-down``, ``check-crashed``, ``not-exercised``).
         subjects: the subjects it must cover: a function of the topology, or fixed names.
         description: what holds when it passes (for ``list`` and the README of your project).
+        unobserved: those of ``causes`` that say the check could not see (no answer, a
+            timeout, a failed read) rather than name a mechanism; report silence with one of
+            them (or the common ``host-unreadable``), never with a mechanism's code.
     """
 
     name: str
@@ -144,6 +154,7 @@ class Check:
     causes: Mapping[str, str]
     subjects: Subjects = ()
     description: str = ""
+    unobserved: frozenset[str] = frozenset()
     source: str = field(default="", compare=False)
 
     def subjects_for(self, topology: Topology) -> tuple[str, ...]:
@@ -151,7 +162,12 @@ class Check:
         return tuple(str(s) for s in found)
 
     def kind(self) -> CheckKind:
-        return CheckKind(self.name, MappingProxyType(dict(self.causes)), self.description)
+        return CheckKind(
+            self.name,
+            MappingProxyType(dict(self.causes)),
+            self.description,
+            unobserved=frozenset(self.unobserved),
+        )
 
 
 def check(
@@ -160,11 +176,14 @@ def check(
     causes: Mapping[str, str],
     subjects: Subjects,
     description: str = "",
+    unobserved: Iterable[str] = (),
 ) -> Callable[[CheckFunction], Check]:
     """Make a function a :class:`Check` (see the module's documentation)."""
 
     def deco(fn: CheckFunction) -> Check:
-        made = Check(name, fn, MappingProxyType(dict(causes)), subjects, description)
+        made = Check(
+            name, fn, MappingProxyType(dict(causes)), subjects, description, frozenset(unobserved)
+        )
         problem = _invalid(made)
         if problem:
             raise ValueError(f"check {name!r}: {problem}")
@@ -193,6 +212,9 @@ def _invalid(made: Check) -> str:
             return f"cause {cause!r} is every check's already; do not declare it"
         if not isinstance(meaning, str) or not meaning.strip():
             return f"cause {cause!r} needs a one-line meaning"
+    stray = sorted(set(made.unobserved) - set(made.causes))
+    if stray:
+        return f"unobserved causes {stray} are not among its causes"
     if not callable(made.subjects) and (
         isinstance(made.subjects, str) or not isinstance(made.subjects, Sequence)
     ):
@@ -245,7 +267,7 @@ def _load(ref: str, search: str) -> Check:
     problem = _invalid(found)
     if problem:
         raise UsageError(f"python check {ref!r}: {problem}")
-    return Check(found.name, found.run, found.causes, found.subjects, found.description, ref)
+    return dataclasses.replace(found, source=ref)
 
 
 def _import(ref: str, search: str) -> object:

@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from harness.checkapi import Check, load
-from harness.model import CHECKS, HOST_CHECK_CAUSES, CheckKind, HostCheck, Topology
+from harness.model import (
+    CHECKS,
+    COMMON_CAUSES,
+    HOST_CHECK_CAUSES,
+    HOST_CHECK_UNOBSERVED,
+    CheckKind,
+    HostCheck,
+    Topology,
+)
 
 
 def missing_roles(kind: CheckKind, topology: Topology) -> list[str]:
@@ -50,7 +58,12 @@ def kinds(topology: Topology) -> Mapping[str, CheckKind]:
     out = {k.name: k for k in CHECKS if k.name not in gone}
     for name, entries in declared(topology).items():
         hosts = ", ".join(dict.fromkeys(e.host for e in entries))
-        out[name] = CheckKind(name, HOST_CHECK_CAUSES, f"declared host checks on {hosts}")
+        out[name] = CheckKind(
+            name,
+            HOST_CHECK_CAUSES,
+            f"declared host checks on {hosts}",
+            unobserved=HOST_CHECK_UNOBSERVED,
+        )
     for name, found in python_checks(topology).items():
         out[name] = found.kind()
     return MappingProxyType(out)
@@ -62,6 +75,10 @@ def names(topology: Topology) -> tuple[str, ...]:
 
 def causes_of(topology: Topology, check: str) -> tuple[str, ...]:
     """Every cause a failure of ``check`` may carry on this topology."""
-    from harness.model import COMMON_CAUSES
-
     return (*kinds(topology)[check].causes, *COMMON_CAUSES)
+
+
+def unobserved_causes(topology: Topology, check: str) -> frozenset[str]:
+    """The causes of ``check`` that say it could not see (its own, and the common ones); a
+    Python check's own causes all count as mechanisms unless it declares otherwise."""
+    return kinds(topology)[check].unobserved | frozenset(COMMON_CAUSES)

@@ -3,7 +3,7 @@ reports :class:`harness.model.CheckResult` s; a failure is an observation, never
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -21,7 +21,14 @@ from harness.checks import (  # noqa: F401  (registration by import)
     redis_roles,
     socketio,
 )
-from harness.checks.base import REGISTRY, CheckContext, Registered, failure, short_error
+from harness.checks.base import (
+    REGISTRY,
+    CheckContext,
+    Registered,
+    failure,
+    short_error,
+    subject_host,
+)
 from harness.errors import UsageError
 from harness.model import CHECK_NAMES, COMMON_CAUSES, CheckResult, HostCheck, Topology
 from harness.stack import ExecResult, StackLike
@@ -88,8 +95,10 @@ def run_checks(
         rotation=stack.state.rotation if rotation is None else rotation,
         statuses=statuses,
     )
+    # Each check sees the stack through its own recorder of the hosts its reads reach.
+    contexts = {name: ctx.for_check() for name in chosen}
     with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
-        futures = {name: pool.submit(checks[name].fn, ctx) for name in chosen}
+        futures = {name: pool.submit(checks[name].fn, contexts[name]) for name in chosen}
     results: list[CheckResult] = []
     for name in chosen:
         try:
@@ -99,8 +108,7 @@ def run_checks(
                 failure(name, "*", "check runs", f"check crashed: {short_error(e)}",
                         cause="check-crashed")
             ]  # fmt: skip
-        results.extend(found)
-        results.extend(coverage(name, stack.topology, found, checks[name]))
+        results.extend(covered(name, stack.topology, found, checks[name], contexts[name].reached))
     return results
 
 
@@ -157,37 +165,67 @@ def _checked(found: Check, results: Iterable[object]) -> Iterable[CheckResult]:
             raise TypeError(
                 f"check {found.name!r} returned {r!r}; return ctx.ok(...) / ctx.fail(...) results"
             )
+        if not r.ok and not r.causes:
+            raise ValueError(
+                f"check {found.name!r} returned a failure on {r.host} without a cause; fail"
+                " with ctx.fail(..., cause=...)"
+            )
         if not r.ok and not set(r.causes) <= {*found.causes, *COMMON_CAUSES}:
             raise ValueError(f"check {found.name!r}: unknown cause in {r.causes}")
         yield r
 
 
-def coverage(
-    name: str, topology: Topology, results: list[CheckResult], check: Registered | None = None
+def covered(
+    name: str,
+    topology: Topology,
+    results: list[CheckResult],
+    check: Registered | None = None,
+    reached: Collection[str] | None = None,
 ) -> list[CheckResult]:
-    """A `not-exercised` failure when the results of check ``name`` name fewer subjects than
-    the topology asks it to cover, or when the topology gives it nothing to cover: a check
-    that looked at nothing, or at some of its subjects only, must not pass."""
+    """``results`` as they count: a passing result about a subject whose host none of the
+    check's reads reached (``reached``, recorded through its context) becomes `not-exercised`,
+    and a `not-exercised` failure follows when the results name fewer subjects than the
+    topology asks the check to cover, or the topology gives it nothing to cover: a check that
+    looked at nothing, or at some of its subjects only, must not pass. ``reached`` None: not
+    recorded (every host counts as reached)."""
     required = (check or REGISTRY[name]).subjects(topology)
-    named = {s for r in results for s in r.subjects}
     if not required:
         return [
+            *results,
             failure(name, "*", "at least one subject to check", "the topology names none",
-                    cause="not-exercised")
+                    cause="not-exercised"),
         ]  # fmt: skip
+    out = [r if reached is None else _reaching(r, topology, reached) for r in results]
+    named = {s for r in results for s in r.subjects}
     missing = [s for s in required if s not in named]
-    if not missing:
-        return []
-    return [
-        failure(
-            name,
-            "*",
-            f"every subject checked: {', '.join(required)}",
-            f"not exercised: {', '.join(missing)}",
-            cause="not-exercised",
-            subjects=tuple(missing),
+    if missing:
+        out.append(
+            failure(
+                name,
+                "*",
+                f"every subject checked: {', '.join(required)}",
+                f"not exercised: {', '.join(missing)}",
+                cause="not-exercised",
+                subjects=tuple(missing),
+            )
         )
-    ]
+    return out
+
+
+def _reaching(r: CheckResult, topology: Topology, reached: Collection[str]) -> CheckResult:
+    """A passing result, unless no read of its check reached the host of one of its subjects
+    (a subject naming no host of the topology needs some host reached)."""
+    if not r.ok:
+        return r
+    hosts = dict.fromkeys(subject_host(s) for s in r.subjects or (r.host,))
+    unreached = [h for h in hosts if (h not in reached if h in topology.hosts else not reached)]
+    if not unreached:
+        return r
+    return CheckResult(
+        r.check, r.host, False, r.expected,
+        f"passed without reaching {', '.join(unreached)}: {r.observed}", r.detail,
+        ("not-exercised",), r.subjects,
+    )  # fmt: skip
 
 
 __all__ = ["NAMES", "CheckContext", "registry", "resolve", "run_checks"]

@@ -133,26 +133,32 @@ def judge(entry: HostCheck, facts: list[str]) -> CheckResult:
         if entry.kind == "process":
             pids = ", ".join(p[0] for p in live)
             return _result(entry, True, f"{entry.target} alive (pid {pids})")
-        seen, low = [], []
+        seen, low, unread = [], [], []
         for pid, soft, hard in (p[:3] for p in live if len(p) >= 3):
             value = -1 if soft == "unlimited" else int(soft) if soft.isdigit() else None
-            if value is None:
-                continue  # ended between the listing and the read
+            if value is None:  # ended between the listing and the read, or unreadable
+                unread.append(pid)
+                continue
             seen.append(f"pid {pid} soft {soft}, hard {hard}")
             if value != -1 and value < entry.minimum:
                 low.append(f"{entry.target} (pid {pid}) soft {soft} < {entry.minimum}")
         if low:
             return _result(entry, False, "; ".join(low), "nofile-below-minimum", "; ".join(seen))
-        if not seen:
-            return _result(entry, False, f"no live process {entry.target}", "process-not-running")
+        if not seen:  # listed alive, its limits not read: that is no "not running"
+            pids = ", ".join(unread) or "?"
+            return _result(entry, False, f"cannot read the limits of {entry.target} (pid {pids})",
+                           "host-unreadable")  # fmt: skip
         return _result(entry, True, f"{entry.target}: " + "; ".join(seen))
     fact = facts[0].strip() if facts else ""
+    if not _well_formed(entry.kind, fact):  # the script printed nothing, or not its fact
+        return _result(entry, False, f"no reading of {entry.target} ({fact or 'nothing'})",
+                       "host-unreadable")  # fmt: skip
     if entry.kind == "directory":
         if fact == "missing":
             return _result(entry, False, f"{entry.target} does not exist", "directory-missing")
         if fact == "other":
             return _result(entry, False, f"{entry.target} is not a directory", "not-a-directory")
-        owner, group, mode = ([*fact.split()[1:4], "?", "?", "?"])[:3]
+        owner, group, mode = fact.split()[1:4]
         got = f"{entry.target} {owner}:{group} mode {mode}"
         if (entry.owner and owner != entry.owner) or (entry.group and group != entry.group):
             return _result(entry, False, got, "directory-wrong-owner")
@@ -178,6 +184,15 @@ def judge(entry: HostCheck, facts: list[str]) -> CheckResult:
     if present:
         return _result(entry, False, f"{entry.target} is present", "file-present")
     return _result(entry, False, f"{entry.target} does not exist", "file-missing")
+
+
+def _well_formed(kind: str, fact: str) -> bool:
+    """Whether ``fact`` is what the script prints for an entry of ``kind`` (see :func:`script`)."""
+    if kind == "directory":
+        return fact in ("missing", "other") or (fact.startswith("dir ") and len(fact.split()) == 4)
+    if kind in ("port", "file"):
+        return fact in ("yes", "no")
+    return bool(fact)  # http: a status line, or "ERR why"
 
 
 def _host_results(ctx: CheckContext, host: str, entries: list[HostCheck]) -> list[CheckResult]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from harness.checks.base import CheckContext, Problem, host_down, judged, register, short_error
 from harness.model import CheckResult, Topology
+from harness.stack import ExecResult
 
 NAME = "directories"
 PROBE_METRIC = "rh.harness.probe"
@@ -34,14 +35,19 @@ def subjects(topo: Topology) -> tuple[str, ...]:
 # the directory carbon will use instead of assuming one. Each carbon-cache-*.pid in it is read
 # with what the pid it names is now: a pid file left by the boot before (PID_DIR on disk, the
 # host lost power) makes carbon refuse to start whenever that pid is in use again.
+# Each fact is printed as seen ("dir OWNER MODE", "missing": nothing at that path, "unreadable":
+# something there that stat cannot read), and the reading ends with END: a read without it did
+# not come back whole, and says nothing about the directory.
+END = "rh-end"
 _PID_DIR_SCRIPT = (
     'd=$(sed -n "s/^[[:space:]]*PID_DIR[[:space:]]*=[[:space:]]*//p" "$1" 2>/dev/null | tail -n 1);'
     ' d=${d%/}; d=${d:-$2}; printf "%s\\n" "$d";'
-    ' if s=$(stat -c "%U %a" "$d"); then printf "dir %s\\n" "$s"; fi;'
+    ' if s=$(stat -c "%U %a" "$d"); then printf "dir %s\\n" "$s";'
+    ' elif [ -e "$d" ] || [ -L "$d" ]; then echo unreadable; else echo missing; fi;'
     ' for f in "$d"/carbon-cache-*.pid; do [ -f "$f" ] || continue;'
     ' p=$(head -c 32 "$f" | tr -cd 0-9);'
     ' c=$( [ -n "$p" ] && cat "/proc/$p/comm" 2>/dev/null || echo -);'
-    ' printf "pid %s %s %s\\n" "$f" "${p:--}" "$c"; done'
+    f' printf "pid %s %s %s\\n" "$f" "${{p:--}}" "$c"; done; echo {END}'
 )
 
 
@@ -53,11 +59,15 @@ class PidDir:
         path: the directory (carbon.conf's PID_DIR, else the topology's).
         owner_mode: ``owner mode`` ('' when it does not exist).
         pid_files: (file, pid named in it, what that pid is now: its comm, '-' for no process).
+        missing: the host said nothing is at ``path`` (not merely: no ``dir`` line came back).
+        complete: the reading came back whole (its END line); an incomplete one shows nothing.
     """
 
     path: str
     owner_mode: str = ""
     pid_files: tuple[tuple[str, str, str], ...] = ()
+    missing: bool = False
+    complete: bool = True
 
     @property
     def exists(self) -> bool:
@@ -81,26 +91,34 @@ def parse_pid_dir(text: str, default: str) -> PidDir:
     lines = text.splitlines()
     path = lines[0].strip() if lines and lines[0].strip() else default
     owner_mode = ""
+    missing = False
     files = []
     for line in lines[1:]:
         kind, _, rest = line.partition(" ")
         if kind == "dir":
             owner_mode = rest.strip()
+        elif kind == "missing":
+            missing = True
         elif kind == "pid":
             parts = rest.rsplit(" ", 2)
             if len(parts) == 3:
                 files.append((parts[0], parts[1], parts[2]))
-    return PidDir(path, owner_mode, tuple(files))
+    if not lines or lines[-1].strip() != END:  # cut short: none of it is a reading
+        return PidDir(path, complete=False)
+    return PidDir(path, owner_mode, tuple(files), missing)
 
 
-def pid_dir(ctx: CheckContext) -> PidDir:
-    """carbon's pid directory and the pid files in it, as the host has them."""
+def pid_dir(ctx: CheckContext) -> tuple[PidDir, ExecResult]:
+    """carbon's pid directory and the pid files in it, as the host has them, and the read."""
     topo = ctx.topology
     read = ctx.stack.exec(
         topo.graphite_host,
         ["sh", "-c", _PID_DIR_SCRIPT, "sh", topo.carbon_conf, topo.graphite_pid_dir],
     )
-    return parse_pid_dir(read.stdout, topo.graphite_pid_dir)
+    found = parse_pid_dir(read.stdout, topo.graphite_pid_dir)
+    if not read.ok:
+        found = PidDir(found.path, complete=False)
+    return found, read
 
 
 @register(NAME, subjects)
@@ -116,16 +134,22 @@ def check_directories(ctx: CheckContext) -> list[CheckResult]:
         last = ctx.stack.logs(host, tail=2).strip().splitlines()
         return [host_down(NAME, host, expected, reason, last[-1][:200] if last else "", (host,))]
     problems = []
-    found = pid_dir(ctx)
+    found, read = pid_dir(ctx)
+    if read.exit_code == 125:  # stopped after the run's status read
+        return [host_down(NAME, host, expected, read.brief(), subjects=(host,))]
     path, owner_mode = found.path, found.owner_mode
-    if not found.exists:
+    if not found.complete:
+        problems.append(Problem("host-unreadable", f"cannot read {path} ({read.brief()})"))
+    elif found.missing:
         problems.append(Problem("pid-dir-missing", f"{path} missing"))
+    elif not found.exists:
+        problems.append(Problem("host-unreadable", f"{path} exists but cannot be read"))
     elif owner_mode.split() != [topo.graphite_user, topo.graphite_pid_dir_mode]:
         problems.append(Problem("pid-dir-wrong-owner", f"{path} is {owner_mode}"))
     problems += [Problem("stale-pid-file", text) for text in found.stale()]
     listening = _listens(ctx)
     if listening:
-        problems.append(Problem("not-listening", listening))
+        problems.append(listening)
     else:
         problems += _metric_lands(ctx)
     return [
@@ -134,19 +158,25 @@ def check_directories(ctx: CheckContext) -> list[CheckResult]:
     ]  # fmt: skip
 
 
-def _listens(ctx: CheckContext) -> str:
-    """'' once carbon listens (polled until the deadline), else what was seen."""
+def _listens(ctx: CheckContext) -> Problem | None:
+    """None once carbon listens (polled until the deadline), else what was seen: nothing
+    listening on a socket table that was read, or a table that could not be read."""
     topo = ctx.topology
     deadline = ctx.deadline()
     while True:
         tcp = ctx.stack.shell(topo.graphite_host, "cat /proc/net/tcp /proc/net/tcp6")
         if topo.carbon_port in listening_ports(tcp.stdout):
-            return ""
+            return None
         if time.monotonic() >= deadline:
-            if not tcp.stdout:
-                return f"cannot read the host's sockets ({tcp.brief()})"
-            return f"nothing listens on {topo.carbon_port}"
+            if not _socket_table(tcp.stdout):
+                return Problem("host-unreadable", f"cannot read the host's sockets ({tcp.brief()})")
+            return Problem("not-listening", f"nothing listens on {topo.carbon_port}")
         time.sleep(0.2)
+
+
+def _socket_table(text: str) -> bool:
+    """Whether ``text`` is a /proc/net/tcp table (its header line), read in full or not."""
+    return "local_address" in text.split("\n", 1)[0]
 
 
 def _metric_lands(ctx: CheckContext) -> list[Problem]:
@@ -167,17 +197,22 @@ def _metric_lands(ctx: CheckContext) -> list[Problem]:
         ]
     path = f"{topo.whisper_dir}/{PROBE_METRIC.replace('.', '/')}.wsp"
     deadline = ctx.deadline()
-    last = ""
     while True:
         fetched = ctx.stack.exec(
             host, ["whisper-fetch", "--from", str(now - 2), "--until", str(now + 2), path]
         )
-        if fetched.ok and any(
-            line.split()[-1:] == [f"{float(value):.6f}"] for line in fetched.stdout.splitlines()
-        ):
+        seen = whisper_read(fetched, value)
+        if seen == "stored":
             return []
-        last = fetched.brief() if not fetched.ok else "value not there yet"
         if time.monotonic() >= deadline:
+            if seen == "unread":
+                return [
+                    Problem(
+                        "host-unreadable",
+                        f"metric sent at {now}; cannot read {path} ({fetched.brief()})",
+                    )
+                ]
+            last = "no such file" if seen == "no-file" else "value not there"
             return [
                 Problem(
                     "metric-not-stored",
@@ -185,3 +220,18 @@ def _metric_lands(ctx: CheckContext) -> list[Problem]:
                 )
             ]
         time.sleep(0.2)
+
+
+def whisper_read(fetched: ExecResult, value: int) -> str:
+    """What one ``whisper-fetch`` showed: ``stored`` (the value is there), ``absent`` (the
+    series was read and the value is not in it), ``no-file`` (it says there is no such file:
+    ``[ERROR] [Errno 2] No such file or directory``, exit 1), or ``unread`` (no answer that
+    shows either: another failure, a timeout, nothing)."""
+    rows = [line.split() for line in fetched.stdout.splitlines()]
+    series = [r for r in rows if len(r) == 2 and r[0].isdigit()]
+    if fetched.ok and series:
+        return "stored" if any(r[1] == f"{float(value):.6f}" for r in series) else "absent"
+    said = fetched.stderr + fetched.stdout
+    if fetched.exit_code == 1 and ("No such file" in said or "does not exist" in said):
+        return "no-file"
+    return "unread"

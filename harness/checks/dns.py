@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import dns.message
 import dns.query
+import dns.rcode
 import dns.rdatatype
 
 from harness.checks.base import CheckContext, Problem, host_down, judged, register, short_error
@@ -23,7 +24,7 @@ CLIENTS = "clients"
 # Run with python3 inside a host of the stack: one A query over UDP for NAME to the DNS server
 # DNS_HOST, at the address this host resolves DNS_HOST to (its /etc/hosts: what the stack's
 # clients are configured with), standard library only. Prints JSON {"server": ADDRESS,
-# "addresses": [...], "ttl": N} or {"error": "..."}.
+# "rcode": N, "addresses": [...], "ttl": N} or {"error": "..."}.
 _ASK = r"""
 import json, random, socket, struct, sys
 try:
@@ -58,8 +59,12 @@ for _ in range(an):
     if typ == 1 and ln == 4:
         out.append(socket.inet_ntoa(r[i:i + 4])); ttls.append(ttl)
     i += ln
-print(json.dumps({"server": server, "addresses": out, "ttl": max(ttls, default=0)}))
+print(json.dumps({"server": server, "rcode": flags & 15, "addresses": out,
+                  "ttl": max(ttls, default=0)}))
 """
+# An answer says what the name resolves to only with rcode NOERROR (0) or NXDOMAIN (3, no such
+# name: it resolves to nothing); SERVFAIL, REFUSED and the rest say the server could not tell.
+ANSWERING_RCODES = (0, 3)
 
 
 def subjects(topo: Topology) -> tuple[str, ...]:
@@ -91,6 +96,8 @@ def ask_direct(stack: StackLike) -> tuple[set[str], int | None]:
     else:
         ip, port = stack.endpoint(topo.dns_host, 53, "udp")
         answer = dns.query.udp(query, ip, port=port, timeout=2)
+    if answer.rcode() not in ANSWERING_RCODES:
+        raise ConnectionError(f"{ip}:{port} answered rcode {dns.rcode.to_text(answer.rcode())}")
     got: set[str] = set()
     ttls: set[int] = set()
     for rrset in answer.answer:
@@ -119,6 +126,10 @@ def ask_as_clients(
             continue
         if "error" in answer:
             raise ConnectionError(f"from {host}: {answer['error']}")
+        if answer.get("rcode", 0) not in ANSWERING_RCODES:
+            raise ConnectionError(
+                f"from {host}: {answer['server']} answered rcode {answer['rcode']}"
+            )
         return host, set(answer["addresses"]), int(answer["ttl"]) if answer["addresses"] else None
     raise ConnectionError(
         "no host of the stack network could ask (" + ("; ".join(errors) or "none running") + ")"

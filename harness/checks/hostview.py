@@ -91,12 +91,16 @@ class HostView:
             (zombies left out: a killed daemon is not alive while it waits to be reaped).
         programs: supervisord's programs by name (empty where supervisord is not asked).
         error: why the reading is incomplete ('' when it is complete).
+        answered: the probe answered (a reading, complete or not, came from the host).
+        down: the host was not running when asked (it stopped after the run's status read).
     """
 
     host: str
     processes: tuple[tuple[int, str], ...] = ()
     programs: dict[str, Program] = field(default_factory=dict)
     error: str = ""
+    answered: bool = False
+    down: bool = False
 
 
 def parse_view(host: str, text: str) -> HostView:
@@ -122,6 +126,8 @@ def parse_view(host: str, text: str) -> HostView:
             errors.append(rest)
         elif line.strip():
             errors.append(f"unexpected line from the probe: {line[:120]!r}")
+    if not text.strip():
+        errors.append("the probe answered nothing")
     live = {pid for pid, _ in procs}
     return HostView(
         host,
@@ -138,6 +144,7 @@ def parse_view(host: str, text: str) -> HostView:
             for name, (state, pid) in programs.items()
         },
         "; ".join(errors),
+        answered=True,
     )
 
 
@@ -145,5 +152,6 @@ def read_view(stack: StackLike, host: str) -> HostView:
     """Ask ``host``'s probe (started on first use) for one reading."""
     answer = stack.ask(host, agent_argv(stack.topology, host), "read", end=END)
     if not answer.ok:
-        return HostView(host, error=f"probe did not answer ({answer.brief()})")
+        down = answer.exit_code == 125  # Hosts.ask: the host is not running
+        return HostView(host, error=f"probe did not answer ({answer.brief()})", down=down)
     return parse_view(host, answer.stdout)

@@ -36,9 +36,22 @@ def check_limits(ctx: CheckContext) -> list[CheckResult]:
             results.append(host_down(NAME, spec.host, expected, reason, subjects=subject))
             continue
         view = views[spec.host]
+        if view.down:  # stopped after the run's status read
+            results.append(host_down(NAME, spec.host, expected, view.error, subjects=subject))
+            continue
+        # "Not running" is what supervisord's answer and the host's process list show, never
+        # what a reading that did not come back suggests.
+        if not view.programs or not view.processes:
+            what = "supervisord's programs" if not view.programs else "the host's processes"
+            results.append(
+                failure(NAME, spec.host, expected, f"cannot read {what}",
+                        view.error or "the probe answered without them",
+                        cause="limits-unreadable", subjects=subject)
+            )  # fmt: skip
+            continue
         program = view.programs.get(spec.program)
         if program is None or not program.alive:
-            seen = program.describe() if program else view.error or "no such supervisord program"
+            seen = program.describe() if program else "no such supervisord program"
             results.append(
                 failure(NAME, spec.host, expected, f"{spec.program} not running", seen,
                         cause="program-not-running", subjects=subject)

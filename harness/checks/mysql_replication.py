@@ -4,6 +4,8 @@ and without transactions of its own (errant GTIDs)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,7 +172,7 @@ def check_mysql(ctx: CheckContext) -> list[CheckResult]:
     hosts = ctx.topology.mysql_hosts
     deadline = ctx.deadline()
     while True:
-        views = {h: _query(ctx, h) for h in hosts}
+        views = _query_all(ctx, hosts)
         writable = [h for h, v in views.items() if v.read_only == 0 and not v.error]
         before = None
         if len(writable) == 1:
@@ -179,16 +181,24 @@ def check_mysql(ctx: CheckContext) -> list[CheckResult]:
             # primary had not got it even *after*. So: primary, replicas, primary again.
             primary = writable[0]
             before = _query(ctx, primary)
-            for h in hosts:
-                if h != primary:
-                    views[h] = _query(ctx, h)
+            views.update(_query_all(ctx, [h for h in hosts if h != primary]))
             views[primary] = _query(ctx, primary)
+            if before.error:  # no "before": judge against the primary as read after
+                before = None
         results = _evaluate(ctx, views, before)
         # Only lag may heal by itself within the deadline; anything else is reported at once.
         lagging = [r for r in results if not r.ok and r.causes == ("replica-behind",)]
         if not lagging or time.monotonic() >= deadline:
             return results
         time.sleep(0.2)
+
+
+def _query_all(ctx: CheckContext, hosts: Sequence[str]) -> dict[str, ServerView]:
+    """Each host's view, asked concurrently (a server that does not answer costs one
+    connect timeout, not one per server)."""
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        futures = {h: pool.submit(_query, ctx, h) for h in hosts}
+    return {h: futures[h].result() for h in hosts}
 
 
 def _evaluate(
@@ -207,7 +217,16 @@ def _evaluate(
         for h, v in sorted(views.items())
     )
     if len(writable) != 1:
-        cause = "no-primary" if not writable else "several-primaries"
+        # "No primary" needs every running server to have answered: one that did not might be
+        # the primary.
+        silent = [h for h, v in views.items() if v.error and not v.down]
+        if writable:
+            cause = "several-primaries"
+        elif silent:
+            cause = "primary-unknown"
+            summary += f"; {', '.join(sorted(silent))} did not answer"
+        else:
+            cause = "no-primary"
         return [
             _unreachable(h, views[h], "exactly 1 writable primary")
             if views[h].error

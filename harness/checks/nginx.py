@@ -198,10 +198,13 @@ def _get_json(url: str, timeout: float = 3.0) -> tuple[int, dict[str, object]]:
 # LB resolves NAME to (nginx resolved its upstreams the same way, through /etc/hosts, when it
 # started) and a GET /health sent from the LB's own network to that address. One line each:
 # NAME:PORT <tab> ADDRESS <tab> HTTP status line or the connection error <tab> body.
+# The sections are separated by markers and the reading ends with an END line; `nginx -T`'s own
+# exit status follows the reach marker (``rc=N``): a configuration nginx could not show says
+# nothing about its upstreams.
 _READ_SCRIPT = r"""
 log=$1; shift
 tail -c 262144 "$log" 2>/dev/null; echo ---rh-nginx-config---
-conf=$(nginx -T 2>&1); printf '%s\n' "$conf"; echo ---rh-nginx-reach---
+conf=$(nginx -T 2>&1); rc=$?; printf '%s\n' "$conf"; echo ---rh-nginx-reach--- rc=$rc
 b='[[:blank:]]'
 printf '%s\n' "$conf" \
  | sed -n "s/^$b*server$b$b*\([^;:[:blank:]]*:[0-9][0-9]*\)[^;]*;.*/\1/p" \
@@ -220,8 +223,34 @@ printf '%s\n' "$conf" \
   elif [ $rc -ne 0 ]; then status="cannot connect (${status#*: })"; body=""; fi
   printf '%s\t%s\t%s\t%s\n' "$t" "$addr" "$status" "$body"
 done
+echo ---rh-nginx-end---
 """
 _REACH_SPLIT = "---rh-nginx-reach---"
+_END = "---rh-nginx-end---"
+
+
+@dataclass(frozen=True)
+class LbRead:
+    """One reading of an LB (:data:`_READ_SCRIPT`): its error log's tail, its configuration as
+    ``nginx -T`` shows it, and the reach lines. ``whole``: every section and the END line came
+    back; ``config_ok``: ``nginx -T`` succeeded. What a reading lacks is not judged."""
+
+    log: str = ""
+    config: str = ""
+    reach: str = ""
+    whole: bool = False
+    config_ok: bool = False
+
+
+def parse_read(text: str) -> LbRead:
+    """Split an LB reading into its sections; anything short of the whole is not a reading."""
+    log, split, rest = text.partition(_SPLIT + "\n")
+    config, marked, tail = rest.partition(_REACH_SPLIT + " rc=")
+    status, _, reach = tail.partition("\n")
+    body, ended, after = reach.rpartition(_END)
+    if not (split and marked and ended and status.strip().isdigit()) or after.strip():
+        return LbRead()
+    return LbRead(log, config, body, True, status.strip() == "0")
 
 
 @dataclass(frozen=True)
@@ -306,20 +335,24 @@ def check_nginx(ctx: CheckContext) -> list[CheckResult]:
     by_address = {ip: a for a, ip in static.items()}
     actual = stack.addresses()
     # When did each backend start serving? A backend disabled after that was healthy.
-    serving_since: dict[str, float] = {}
-    for app in topo.apps:
-        if ctx.down(app):
-            continue
-        try:
-            ip, port = stack.endpoint(app, topo.app_port)
-            status, body = _get_json(f"http://{ip}:{port}/health")
-            if status == 200 and isinstance(body.get("since"), (int, float)):
-                serving_since[app] = float(body["since"])  # type: ignore[arg-type]
-        except Exception:
-            continue
+    up = [app for app in topo.apps if not ctx.down(app)]
+    with ThreadPoolExecutor(max_workers=max(1, len(up))) as pool:
+        since = dict(zip(up, pool.map(lambda app: _serving_since(ctx, app), up), strict=True))
+    serving_since = {app: at for app, at in since.items() if at is not None}
     view = _Apps(static, by_address, actual, serving_since)
     with ThreadPoolExecutor(max_workers=max(1, len(topo.lbs))) as pool:
         return list(pool.map(lambda lb: _judge_lb(ctx, lb, view), topo.lbs))
+
+
+def _serving_since(ctx: CheckContext, app: str) -> float | None:
+    """When the app says it started serving (its own /health), or None: no such answer."""
+    try:
+        ip, port = ctx.stack.endpoint(app, ctx.topology.app_port)
+        status, body = _get_json(f"http://{ip}:{port}/health")
+    except Exception:
+        return None
+    at = body.get("since")
+    return float(at) if status == 200 and isinstance(at, (int, float)) else None
 
 
 @dataclass(frozen=True)
@@ -359,26 +392,35 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
     # that serves but that this LB cannot reach is the LB's own problem.
     serving = tuple(a for a in topo.apps if a in apps.serving_since)
     wanted = [w for a in serving for w in (a, apps.static[a])]
-    # A read that ends well (exit 0) without its two section markers came back incomplete (once,
-    # in CI, under load, the engine's exec stream returned only its last lines): read again.
+    # A read that ends well (exit 0) without every section came back incomplete (once, in CI,
+    # under load, the engine's exec stream returned only its last lines): read again.
     for _attempt in range(2):
         read = stack.exec(
             lb, ["bash", "-c", _READ_SCRIPT, "rh-nginx", topo.nginx_error_log, *wanted], timeout=15
         )
-        log, _, rest = read.stdout.partition(_SPLIT + "\n")
-        config, marked, reach = rest.partition(_REACH_SPLIT + "\n")
-        if marked or read.exit_code != 0:
+        got = parse_read(read.stdout)
+        if got.whole or read.exit_code != 0:
             break
-    if not marked:  # the read itself failed: say so, not "no upstream server"
+    if read.exit_code == 125:  # stopped after the run's status read
+        return host_down(NAME, lb, expected, read.brief(), subjects=tried)
+    unreachable: list[Problem] = []
+    reached: list[str] = []
+    if not got.whole:  # the read itself failed: say so, and judge nothing from a part of it
         how = read.brief()
         if read.exit_code == 0:
-            how = f"twice {len(read.stdout)} bytes without its section markers; {how}"
-        problems.append(Problem("check-crashed", f"cannot read {lb}'s nginx ({how})"))
-        unreachable: list[Problem] = []
-        reached: list[str] = []
+            how = f"twice {len(read.stdout)} bytes without all its sections; {how}"
+        problems.append(Problem("host-unreadable", f"cannot read {lb}'s nginx ({how})"))
+    elif not got.config_ok:
+        said = got.config.strip().splitlines()
+        problems.append(
+            Problem(
+                "host-unreadable",
+                f"`nginx -T` failed on {lb}: {said[-1][:160] if said else 'no output'}",
+            )
+        )
     else:
         unreachable, reached = reachability(
-            lb, parse_reach(reach), serving, apps.static, apps.actual
+            lb, parse_reach(got.reach), serving, apps.static, apps.actual
         )
     # A backend that does not answer is not in rotation either (whatever the reason: the
     # processes check says which). Judged here too, so that one round of checks cannot pass on
@@ -387,19 +429,21 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
     if absent:
         problems.append(Problem("backend-not-serving", "not serving: " + ", ".join(absent)))
     problems += unreachable
-    problems += wrongly_unavailable(
-        parse_disabled(log, ctx.since),
-        parse_no_live(log, ctx.since),
-        apps.serving_since,
-        apps.by_address,
-    )
-    problems += not_yet_back(
-        last_disabled(log),
-        parse_fail_timeouts(config),
-        list(apps.serving_since),
-        apps.by_address,
-        time.time(),
-    )
+    if got.whole:
+        problems += wrongly_unavailable(
+            parse_disabled(got.log, ctx.since),
+            parse_no_live(got.log, ctx.since),
+            apps.serving_since,
+            apps.by_address,
+        )
+    if got.config_ok:
+        problems += not_yet_back(
+            last_disabled(got.log),
+            parse_fail_timeouts(got.config),
+            list(apps.serving_since),
+            apps.by_address,
+            time.time(),
+        )
     return judged(
         NAME,
         lb,

@@ -41,6 +41,9 @@ def check_processes(ctx: CheckContext) -> list[CheckResult]:
             results.append(host_down(NAME, host, expected, reason, subjects=(host,)))
             continue
         view = views[host]
+        if view.down:  # stopped after the run's status read
+            results.append(host_down(NAME, host, expected, view.error, subjects=(host,)))
+            continue
         if not view.processes:  # the probe could not read the host at all
             results.append(
                 failure(NAME, host, expected, view.error or "no processes",

@@ -13,12 +13,22 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import socketio
 
-from harness.checks.base import CheckContext, Problem, host_down, judged, register, short_error
+from harness.checks.base import (
+    CheckContext,
+    Problem,
+    failure,
+    host_down,
+    judged,
+    register,
+    short_error,
+)
 from harness.model import CheckResult, Topology
 
 NAME = "socket.io"
@@ -59,26 +69,33 @@ def _answered_by(url: str, key: str) -> str:
         return str(json.loads(resp.read().decode() or "{}").get("host", ""))
 
 
-def route_keys(stack_name: str, lb: str, url: str, apps: tuple[str, ...]) -> dict[str, str]:
-    """A hash key per app that this LB sends to it (cached per stack and LB once complete)."""
+def route_keys(
+    stack_name: str, lb: str, url: str, apps: tuple[str, ...]
+) -> tuple[dict[str, str], str]:
+    """A hash key per app that this LB sends to it (cached per stack and LB once complete),
+    and why the search stopped short: '' when the LB answered every key it was asked (an
+    error status is an answer), else what did not answer. Keys missing from an LB that
+    answered are its own doing; missing from one that did not answer, they say nothing."""
     with _KEYS_LOCK:
         known = dict(_KEYS.get((stack_name, lb), {}))
     if all(a in known for a in apps):
-        return known
+        return known, ""
     found: dict[str, str] = {}
     for i in range(MAX_KEYS):
         key = f"rh-{i}"
         try:
             host = _answered_by(url, key)
-        except Exception:
+        except urllib.error.HTTPError:  # an answer (502: the key's app is held out or down)
             continue
+        except Exception as e:  # no answer: the LB will not start answering within the scan
+            return found, f"{lb}'s /health did not answer: {short_error(e)}"
         if host in apps and host not in found:
             found[host] = key
         if len(found) == len(apps):
             with _KEYS_LOCK:
                 _KEYS[(stack_name, lb)] = found
             break
-    return found
+    return found, ""
 
 
 def forget_keys(stack_name: str, lb: str) -> None:
@@ -109,7 +126,9 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
     timeout = min(ctx.deadline_s, 5.0)
     # An app that does not serve at all is named as such, not looked for through every LB (its
     # hash keys would each cost the LB's connect timeout).
-    serving = tuple(a for a in topo.apps if _serving(ctx, a))
+    with ThreadPoolExecutor(max_workers=max(1, len(topo.apps))) as pool:
+        answers = list(pool.map(lambda app: _serving(ctx, app), topo.apps))
+    serving = tuple(a for a, ok in zip(topo.apps, answers, strict=True) if ok)
     for lb in topo.lbs:
         expected = "through the LB, a client for each app connects to it and gets its echo back"
         pairs = tuple(f"{lb}->{app}" for app in topo.apps)
@@ -119,12 +138,12 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
             continue
         try:
             ip, port = ctx.stack.endpoint(lb, topo.lb_port)
-        except Exception as e:
-            results.append(host_down(NAME, lb, expected, f"no endpoint: {short_error(e)}",
-                                     subjects=pairs))  # fmt: skip
+        except Exception as e:  # the LB ran at the status read: its port is what is missing
+            results.append(failure(NAME, lb, expected, f"no endpoint: {short_error(e)}",
+                                   cause="host-unreadable", subjects=pairs))  # fmt: skip
             continue
         url = f"http://{ip}:{port}"
-        keys = route_keys(ctx.stack.name, lb, url, serving) if serving else {}
+        keys, silent = route_keys(ctx.stack.name, lb, url, serving) if serving else ({}, "")
         problems: list[Problem] = []
         reached: list[str] = []
         seen: list[str] = []
@@ -133,6 +152,9 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
                 problems.append(Problem("app-not-serving", f"{app} does not serve /health"))
                 continue
             key = keys.get(app)
+            if key is None and silent:
+                problems.append(Problem("no-echo", f"{lb}->{app}: no hash key found: {silent}"))
+                continue
             if key is None:
                 held = sorted(set(serving) - set(keys))
                 problems.append(
@@ -148,6 +170,9 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
                 transport, rtt, host = echo_through(url, timeout, {ROUTE_HEADER: key})
             except Exception as e:
                 problems.append(Problem("no-echo", f"{lb}->{app}: no echo: {short_error(e)}"))
+                continue
+            if not host:  # the echo came back, but not who holds the session
+                problems.append(Problem("no-echo", f"{lb}->{app}: whoami said no host"))
                 continue
             if host != app:
                 forget_keys(ctx.stack.name, lb)

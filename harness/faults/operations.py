@@ -7,8 +7,9 @@ import time
 
 import redis
 
+from harness.checks.base import NOT_REACHED_EXITS
 from harness.checks.dns import ask_as_clients, ask_direct
-from harness.checks.redis_roles import observe
+from harness.checks.redis_roles import client, observe
 from harness.errors import FaultError, UsageError
 from harness.faults.base import RunContext
 from harness.model import (
@@ -18,6 +19,7 @@ from harness.model import (
     MysqlFailover,
     SentinelFailover,
 )
+from harness.stack import ExecResult
 
 READ_BACK_S = DNS_READ_BACK_S  # how long a rotation may take to be served (dnsmasq: ~10 ms)
 
@@ -42,7 +44,9 @@ def dns_rotate(ctx: RunContext, step: DnsRotate) -> None:
     began = time.time()
     res = stack.exec(topo.dns_host, ["rh-dns-rotate", *addresses])
     if not res.ok:
-        raise FaultError(f"host {topo.dns_host}: rh-dns-rotate failed ({res.brief()})")
+        raise FaultError(
+            f"host {topo.dns_host}: rh-dns-rotate failed ({res.brief()})", _exec_cause(res)
+        )
     stack.state = stack.state.with_changes(rotation=tuple(rotation))
     stack.state.save()
     served = _read_back(ctx, set(addresses), rotation)
@@ -57,7 +61,9 @@ def dns_rotate(ctx: RunContext, step: DnsRotate) -> None:
 
 def _read_back(ctx: RunContext, want: set[str], rotation: list[str]) -> str:
     """Poll until the dns host answers ``want``, directly and as clients ask; say how it was
-    read, or raise FaultError (rotation-not-served) with the last answers."""
+    read, or raise FaultError with what the last reading showed: `rotation-not-served` when
+    the dns host answered something else than ``want``, `dns-no-answer` when what it answered
+    (if anything) was not enough to tell."""
     stack = ctx.stack
     names = {stack.static_address(lb): lb for lb in stack.topology.lbs}
 
@@ -65,23 +71,43 @@ def _read_back(ctx: RunContext, want: set[str], rotation: list[str]) -> str:
         return ", ".join(sorted(names.get(a, a) for a in addresses)) or "nothing"
 
     deadline = time.monotonic() + READ_BACK_S
-    last = ""
     while True:
+        seen: list[tuple[str, set[str]]] = []
+        silent: list[str] = []
         try:
             direct, _ = ask_direct(stack)
-            asker, inside, _ = ask_as_clients(stack, lambda h: None if stack.running(h) else "off")
-            if direct == want and inside == want:
-                return f"served (read back directly and from {asker})"
-            last = f"directly: {shown(direct)}; from {asker}: {shown(inside)}"
+            seen.append(("directly", direct))
         except Exception as e:  # no answer yet is what is being waited out
-            last = f"no answer ({type(e).__name__}: {str(e)[:120]})"
+            silent.append(f"directly: no answer ({type(e).__name__}: {str(e)[:120]})")
+        try:
+            asker, inside, _ = ask_as_clients(stack, lambda h: None if stack.running(h) else "off")
+            seen.append((f"from {asker}", inside))
+        except Exception as e:
+            silent.append(f"as clients ask: no answer ({type(e).__name__}: {str(e)[:120]})")
+        if not silent and all(got == want for _, got in seen):
+            return f"served (read back directly and {seen[1][0]})"
+        wrong = [f"{how}: {shown(got)}" for how, got in seen if got != want]
         if time.monotonic() >= deadline:
+            expected = ", ".join(rotation) or "nothing"
+            if wrong:  # an answer, and not the new rotation: that is the rotation not served
+                raise FaultError(
+                    f"dns rotation written but not served after {READ_BACK_S:g}s: expected"
+                    f" {expected}, the dns host answers {'; '.join(wrong + silent)}",
+                    cause="rotation-not-served",
+                )
+            right = [f"{how}: {shown(got)}" for how, got in seen]
             raise FaultError(
-                f"dns rotation written but not served after {READ_BACK_S:g}s: expected"
-                f" {', '.join(rotation) or 'nothing'}, the dns host answers {last}",
-                cause="rotation-not-served",
+                f"dns rotation written, but the dns host did not answer enough to read it back"
+                f" within {READ_BACK_S:g}s (expected {expected}): {'; '.join(silent + right)}",
+                cause="dns-no-answer",
             )
         time.sleep(0.1)
+
+
+def _exec_cause(res: ExecResult) -> str:
+    """A failed command's step cause: the host was not there to run it (125) or did not answer
+    in time (124, 137) — `host-unavailable`; it ran and failed — `step-failed`."""
+    return "host-unavailable" if res.exit_code in NOT_REACHED_EXITS else "step-failed"
 
 
 def _sentinel_master(ctx: RunContext) -> str:
@@ -91,7 +117,7 @@ def _sentinel_master(ctx: RunContext) -> str:
     for host in topo.redis_hosts:
         try:
             ip, port = ctx.stack.endpoint(host, topo.sentinel_port)
-            s = redis.Redis(ip, port, socket_timeout=2, decode_responses=True)
+            s = client(ip, port)
             addr = s.execute_command("SENTINEL", "get-master-addr-by-name", topo.redis_master_name)
             s.close()
             if addr:
@@ -130,20 +156,29 @@ def sentinel_failover(ctx: RunContext, step: SentinelFailover) -> None:
     except redis.RedisError as e:
         raise FaultError(f"host {old}: CLIENT PAUSE WRITE refused: {e}", "host-unavailable") from e
     try:
-        asked = next(h for h in topo.redis_hosts if ctx.stack.running(h))
+        asked = next((h for h in topo.redis_hosts if ctx.stack.running(h)), "")
+        if not asked:
+            raise FaultError("sentinel failover: no redis host is running", "host-unavailable")
         ip, port = ctx.stack.endpoint(asked, topo.sentinel_port)
         s = redis.Redis(ip, port, socket_timeout=5, decode_responses=True)
         try:
             s.execute_command("SENTINEL", "failover", topo.redis_master_name)
-        except redis.RedisError as e:
+        except redis.ResponseError as e:  # Sentinel's answer: why not (INPROG, NOGOODSLAVE)
             raise FaultError(
                 f"host {asked}: SENTINEL FAILOVER refused: {e}", "failover-refused"
+            ) from e
+        except redis.RedisError as e:  # no answer at all
+            raise FaultError(
+                f"host {asked}: SENTINEL FAILOVER not answered: {e}", "host-unavailable"
             ) from e
         finally:
             s.close()
         deadline = time.monotonic() + step.timeout
         new = _wait_new_master(ctx, old, step.timeout)
-        old_conn.replicaof(new, topo.redis_port)
+        try:
+            old_conn.replicaof(new, topo.redis_port)
+        except redis.RedisError as e:
+            raise FaultError(f"host {old}: REPLICAOF {new} failed: {e}", "host-unavailable") from e
     finally:
         with contextlib.suppress(redis.RedisError):
             old_conn.execute_command("CLIENT", "UNPAUSE")
@@ -158,52 +193,66 @@ def _settle(ctx: RunContext, new: str, deadline: float) -> str:
     link up. Sentinel refuses the next failover while one is in progress (INPROG), so an
     operation that returns earlier leaves the stack unready for the next."""
     stack = ctx.stack
-    last: list[str] = []
     while True:
         nodes, sentinels = observe(stack, lambda h: None if stack.running(h) else "off")
-        last = []
+        unsettled: list[str] = []  # what an answer showed is not over yet
+        silent: list[str] = []  # who did not answer
         for host in stack.topology.redis_hosts:
             node, s = nodes[host], sentinels[host]
             if node.down:
                 continue
-            if s.error or s.master != new or "failover_in_progress" in s.flags:
-                said = s.error or f"names {s.master}; {s.flags}"
-                last.append(f"{host} sentinel: {said}")
+            if s.error:
+                silent.append(f"{host} sentinel: {s.error}")
+            elif s.master != new or "failover_in_progress" in s.flags:
+                unsettled.append(f"{host} sentinel: names {s.master}; {s.flags}")
             follows = node.role == "slave" and node.master == new and node.link == "up"
-            if host != new and (node.error or not follows):
-                said = node.error or f"{node.role} of {node.master or '-'}, link {node.link}"
-                last.append(f"{host}: {said}")
-        if not last:
+            if host != new and node.error:
+                silent.append(f"{host}: {node.error}")
+            elif host != new and not follows:
+                unsettled.append(f"{host}: {node.role} of {node.master or '-'}, link {node.link}")
+        if not unsettled and not silent:
             return "settled: every sentinel names it, every replica follows it"
         if time.monotonic() >= deadline:
+            # Not settled is what an answer shows; silence alone only says nobody told.
+            cause = "failover-incomplete" if unsettled else "host-unavailable"
             raise FaultError(
-                f"sentinel failover to {new} did not settle in time: " + "; ".join(last[:4]),
-                "failover-incomplete",
+                f"sentinel failover to {new} did not settle in time: "
+                + "; ".join([*unsettled, *silent][:4]),
+                cause,
             )
         time.sleep(0.1)
 
 
 def _wait_new_master(ctx: RunContext, old: str, timeout: float) -> str:
+    """The new master once a sentinel names another than ``old`` and it says it is master.
+    Ran out: `failover-incomplete` if the last answers showed it not done, `host-unavailable`
+    if the last round got no answer to tell by."""
     deadline = time.monotonic() + timeout
-    last = old
-    while time.monotonic() < deadline:
-        with contextlib.suppress(FaultError):
-            last = _sentinel_master(ctx)
-        if last != old and _role(ctx, last) == "master":
-            return last
+    while True:
+        try:
+            named = _sentinel_master(ctx)
+        except FaultError as e:
+            seen, answered = str(e), False
+        else:
+            role = _role(ctx, named) if named != old else "master"
+            if named != old and role == "master":
+                return named
+            answered = bool(role)
+            seen = f"sentinels name {named}" + (
+                "" if named == old else f", whose role is {role or 'unknown (no answer)'}"
+            )
+        if time.monotonic() >= deadline:
+            raise FaultError(
+                f"sentinel failover from {old}: no new master after {timeout:g}s ({seen})",
+                "failover-incomplete" if answered else "host-unavailable",
+            )
         time.sleep(0.1)
-    raise FaultError(
-        f"sentinel failover from {old}: no new master after {timeout:g}s (sentinels name {last})",
-        "failover-incomplete",
-    )
 
 
 def _role(ctx: RunContext, host: str) -> str:
     try:
         ip, port = ctx.stack.endpoint(host, ctx.stack.topology.redis_port)
-        r = redis.Redis(
-            ip, port, password=ctx.stack.secrets.get("REDIS_PASSWORD"), socket_timeout=2
-        )
+        r = client(ip, port, ctx.stack.secrets.get("REDIS_PASSWORD"))
         role = str(r.info("replication").get("role", ""))
         r.close()
         return role
@@ -227,13 +276,25 @@ def _sql(
     return res.stdout.strip()
 
 
+def _flag(ctx: RunContext, host: str, query: str) -> str:
+    """A query whose answer is 0 or 1 (``SELECT @@read_only``); anything else — an empty
+    answer included — is a host that did not tell (`host-unavailable`)."""
+    value = _sql(ctx, host, query)
+    if value not in ("0", "1"):
+        raise FaultError(f"host {host}: `{query}` answered {value!r}, not 0 or 1",
+                         "host-unavailable")  # fmt: skip
+    return value
+
+
 def _role_cmd(ctx: RunContext, host: str, *args: str) -> None:
     res = ctx.stack.exec(host, ["rh-mysql-role", *args], timeout=60)
     if not res.ok:
         # MariaDB: ERROR 1470 (HY000): String '…' is too long for MASTER_PASSWORD (should be no
         # longer than 96)
         cause = (
-            "repl-password-too-long" if "ERROR 1470" in res.stderr + res.stdout else "step-failed"
+            "repl-password-too-long"
+            if "ERROR 1470" in res.stderr + res.stdout
+            else _exec_cause(res)
         )
         raise FaultError(
             f"host {host}: rh-mysql-role {' '.join(args)} failed ({res.brief()})", cause
@@ -246,7 +307,7 @@ def mysql_failover(ctx: RunContext, step: MysqlFailover) -> None:
     would take them from the secret store)."""
     topo = ctx.stack.topology
     began = time.time()
-    roles = {h: _sql(ctx, h, "SELECT @@read_only") for h in topo.mysql_hosts}
+    roles = {h: _flag(ctx, h, "SELECT @@read_only") for h in topo.mysql_hosts}
     primaries = [h for h, ro in roles.items() if ro == "0"]
     if len(primaries) != 1:
         raise FaultError(
@@ -259,13 +320,17 @@ def mysql_failover(ctx: RunContext, step: MysqlFailover) -> None:
     _role_cmd(ctx, old, "replica")
     pos = _sql(ctx, old, "SELECT @@gtid_binlog_pos")
     waited = _sql(ctx, new, f"SELECT MASTER_GTID_WAIT('{pos}', {step.timeout:g})", step.timeout + 5)
+    if waited not in ("0", "-1"):  # 0: reached, -1: timed out; anything else tells nothing
+        raise FaultError(
+            f"host {new}: MASTER_GTID_WAIT answered {waited!r}, not 0 or -1", "host-unavailable"
+        )
     if waited != "0":
         raise FaultError(
             f"mysql failover: {new} did not reach {old}'s position {pos} in time",
             "replica-not-caught-up",
         )
     _role_cmd(ctx, new, "primary")
-    if _sql(ctx, new, "SELECT @@read_only") != "0":
+    if _flag(ctx, new, "SELECT @@read_only") != "0":
         raise FaultError(f"mysql failover: {new} promoted but still read_only", "no-primary")
     ctx.event(EventKind.MYSQL_PROMOTE, new, f"was replica of {old}")
     try:
@@ -293,6 +358,10 @@ def _replicating(ctx: RunContext, host: str, primary: str, deadline: float) -> N
             f", {error[:160]}" if error else ""
         )
         if time.monotonic() >= deadline:
+            # An empty status is "not a replica" only from a server that answers queries.
+            if not fields and _sql(ctx, host, "SELECT 1") != "1":
+                raise FaultError(f"host {host}: SHOW SLAVE STATUS and SELECT 1 answered nothing",
+                                 "host-unavailable")  # fmt: skip
             raise FaultError(
                 f"mysql failover: {host} does not replicate from {primary}: {last}",
                 "replication-not-started",

@@ -512,6 +512,30 @@ def test_redis_roles_names_the_one_replica_and_the_one_sentinel_that_are_broken(
     assert_all_pass(stack, timeout=120)
 
 
+def test_a_master_that_does_not_answer_is_unreachable_not_zero_masters(stack: Stack) -> None:
+    """The master's redis-server frozen (SIGSTOP: connections accepted, nothing answered) while
+    both replicas still say they follow it: the master is `redis-unreachable`, and no host reads
+    `zero-masters` — its silence is not a server without a master. Thawed before Sentinel's
+    down-after (3 s) would start a failover."""
+    pw = stack.secrets["REDIS_PASSWORD"]
+    roles = {
+        h: redis.Redis(*stack.endpoint(h, 6379), password=pw).info("replication")["role"]
+        for h in stack.topology.redis_hosts
+    }
+    master = next(h for h, role in roles.items() if role == "master")
+    assert stack.signal_program(master, "redis-server", "STOP") == 1
+    try:
+        results = run_checks(stack, ["redis roles"])
+    finally:
+        stack.signal_program(master, "redis-server", "CONT")
+    got = causes(results, "redis roles")
+    assert got[master][0] == "redis-unreachable", got
+    assert "Timeout" in failing(results, "redis roles")[master], results
+    every = {c for cs in got.values() for c in cs}
+    assert not every & {"zero-masters", "master-unknown", "several-masters"}, got
+    assert_all_pass(stack, timeout=120)
+
+
 # Keep last: it renumbers the dns host, which this module's stack does not undo.
 def test_dns_as_clients_see_it_fails_when_the_dns_host_moves(stack: Stack) -> None:
     """The dns host booted with a new address still answers on its published port, but the

@@ -1,11 +1,11 @@
-"""No vacuous pass: a check that names fewer subjects than the topology asks it to cover, or that
-has nothing to cover at all, fails with cause `not-exercised`; a crashed check is
-`check-crashed`, never a pass. Every cause a check reports is one of its declared codes."""
+"""No vacuous pass: a check that names fewer subjects than the topology asks it to cover, that
+has nothing to cover at all, or that passes on a subject whose host none of its reads reached,
+fails with cause `not-exercised`; a crashed check is `check-crashed`, never a pass. Every cause
+a check reports is one of its declared codes, and every failing result carries one."""
 
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -14,17 +14,18 @@ from harness.checkapi import check
 from harness.checks import base, resolve, run_checks
 from harness.checks.base import CheckContext, Problem, failure, judged
 from harness.errors import UsageError
-from harness.model import CHECKS, COMMON_CAUSES, CheckResult, Topology, causes_of
-
-
-class _FakeStack:
-    def __init__(self, topology: Topology) -> None:
-        self.name = "fake"
-        self.topology = topology
-        self.state = SimpleNamespace(last_check=0.0, rotation=topology.lbs)
-
-    def statuses(self) -> dict[str, str]:
-        return {h: "running" for h in self.topology.hosts}
+from harness.model import (
+    CHECKS,
+    COMMON_CAUSES,
+    PREFLIGHT,
+    STEP_ERROR_CAUSES,
+    STEP_UNOBSERVED_CAUSES,
+    CheckResult,
+    Topology,
+    causes_of,
+)
+from harness.stack import ExecResult
+from tests.fakestack import NOT_RUNNING, TIMEOUT, FakeStack
 
 
 def _register(monkeypatch: pytest.MonkeyPatch, fn: Any) -> None:
@@ -39,12 +40,14 @@ def test_a_check_that_reaches_only_some_subjects_fails_not_exercised(
     fails although each result it gave was fine."""
 
     def only_app1(ctx: CheckContext) -> list[CheckResult]:
+        for lb in ("lb1", "lb2"):
+            ctx.stack.exec(lb, ["true"])
         return [
             judged("nginx", lb, "e", [], "fine", subjects=(f"{lb}->app1",)) for lb in ("lb1", "lb2")
         ]
 
     _register(monkeypatch, only_app1)
-    results = run_checks(_FakeStack(Topology()), ["nginx"])  # type: ignore[arg-type]
+    results = run_checks(FakeStack(Topology()), ["nginx"])  # type: ignore[arg-type]
     bad = [r for r in results if not r.ok]
     assert [(r.host, r.causes) for r in bad] == [("*", ("not-exercised",))]
     assert bad[0].observed == "not exercised: lb1->app2, lb2->app2"
@@ -55,6 +58,7 @@ def test_a_failing_result_names_what_it_tried(monkeypatch: pytest.MonkeyPatch) -
     """A host that is down is reported as such (host-down), not again as not exercised."""
 
     def lb2_down(ctx: CheckContext) -> list[CheckResult]:
+        ctx.stack.exec("lb1", ["true"])
         return [
             judged("nginx", "lb1", "e", [], "fine", subjects=("lb1->app1", "lb1->app2")),
             failure("nginx", "lb2", "e", "host down", cause="host-down",
@@ -62,7 +66,7 @@ def test_a_failing_result_names_what_it_tried(monkeypatch: pytest.MonkeyPatch) -
         ]  # fmt: skip
 
     _register(monkeypatch, lb2_down)
-    results = run_checks(_FakeStack(Topology()), ["nginx"])  # type: ignore[arg-type]
+    results = run_checks(FakeStack(Topology()), ["nginx"])  # type: ignore[arg-type]
     assert [(r.host, r.causes) for r in results if not r.ok] == [("lb2", ("host-down",))]
 
 
@@ -75,7 +79,7 @@ def test_a_topology_without_a_checks_roles_cannot_select_it(
     empty = dataclasses.replace(Topology(), lbs=(), apps=())
     with pytest.raises(UsageError, match="'nginx' cannot run on this topology: it needs a host"
                        " in lbs and apps"):  # fmt: skip
-        run_checks(_FakeStack(empty), ["nginx"])  # type: ignore[arg-type]
+        run_checks(FakeStack(empty), ["nginx"])  # type: ignore[arg-type]
     assert "nginx" not in resolve(None, empty) and "socket.io" not in resolve(None, empty)
     assert "limits" not in resolve(None, empty) and "redis roles" in resolve(None, empty)
 
@@ -87,7 +91,7 @@ def test_a_check_whose_subjects_are_empty_fails_not_exercised() -> None:
     """A check of your own with nothing to look at on this topology (no subjects) looked at
     nothing — that is no pass."""
     topo = dataclasses.replace(Topology(), python_checks=("tests.unit.test_coverage:NOTHING",))
-    results = run_checks(_FakeStack(topo), ["nothing here"])  # type: ignore[arg-type]
+    results = run_checks(FakeStack(topo), ["nothing here"])  # type: ignore[arg-type]
     assert [(r.check, r.ok, r.causes, r.observed) for r in results] == [
         ("nothing here", False, ("not-exercised",), "the topology names none")
     ]
@@ -98,7 +102,7 @@ def test_a_crashing_check_is_check_crashed(monkeypatch: pytest.MonkeyPatch) -> N
         raise KeyError("pid")
 
     _register(monkeypatch, boom)
-    results = run_checks(_FakeStack(Topology()), ["nginx"])  # type: ignore[arg-type]
+    results = run_checks(FakeStack(Topology()), ["nginx"])  # type: ignore[arg-type]
     assert results[0].causes == ("check-crashed",) and not results[0].ok
     assert results[0].observed == "check crashed: KeyError: 'pid'"
 
@@ -126,6 +130,146 @@ def test_readme_names_every_cause_code() -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("### What PASS and", 1)[1].split("\n### ", 1)[0]
-    every = {c for k in CHECKS for c in k.causes} | set(COMMON_CAUSES) | set(STEP_ERROR_CAUSES)
+    every = {c for k in (*CHECKS, PREFLIGHT) for c in k.causes}
+    every |= set(COMMON_CAUSES) | set(STEP_ERROR_CAUSES)
     missing = sorted(c for c in every if f"`{c}`" not in section)
     assert not missing, missing
+
+
+def test_which_causes_say_the_check_could_not_see_is_in_the_table() -> None:
+    """Each check's could-not-see codes are among its causes and every common cause is one; the
+    steps' are among the step causes; and no shipped incident is reproduced by one of them (an
+    incident's declared cause is a mechanism, seen in an answer)."""
+    from harness import catalog
+
+    for kind in (*CHECKS, PREFLIGHT):
+        assert kind.unobserved <= set(kind.causes), kind.name
+        assert {kind.kind_of(c) for c in COMMON_CAUSES} == {"unobserved"}
+        assert kind.mechanisms and all(kind.kind_of(c) == "mechanism" for c in kind.mechanisms)
+    assert set(STEP_ERROR_CAUSES) > STEP_UNOBSERVED_CAUSES
+    assert {"rotation-not-served", "zero-masters", "pid-dir-missing"}.isdisjoint(
+        STEP_UNOBSERVED_CAUSES | {c for k in CHECKS for c in k.unobserved}
+    )
+    kinds = {k.name: k for k in CHECKS}
+    for name in catalog.known_incidents():
+        for sig in catalog.incident(name).reproduced_by:
+            if sig.kind == "check":
+                assert kinds[sig.name].kind_of(sig.cause) == "mechanism", (name, sig)
+            elif sig.kind == "step":
+                assert sig.cause not in STEP_UNOBSERVED_CAUSES, (name, sig)
+
+
+# -- a pass counts where the check's reads reached -----------------------------------------------
+def _untouching(ctx: Any) -> list[CheckResult]:
+    """A check of your own that says every subject is fine without looking at anything."""
+    return [ctx.ok(host, "fine", "fine") for host in ctx.subjects]
+
+
+UNTOUCHING = check("says ok", causes={"broken": "it broke"}, subjects=("app1", "app2"))(_untouching)
+
+
+def _asking(ctx: Any) -> list[CheckResult]:
+    """The same, after asking each host (as a real check does)."""
+    return [
+        ctx.ok(h, "fine", "fine") if ctx.exec(h, ["true"]).ok else
+        ctx.fail(h, "fine", "no answer", cause="host-unreadable")
+        for h in ctx.subjects
+    ]  # fmt: skip
+
+
+ASKING = check("asks", causes={"broken": "it broke"}, subjects=("app1", "app2"))(_asking)
+
+
+def _own(*refs: str) -> Topology:
+    return dataclasses.replace(Topology(), python_checks=tuple(f"{__name__}:{r}" for r in refs))
+
+
+@pytest.mark.parametrize("status", ["running", "exited"])
+def test_a_check_that_says_ok_without_looking_is_not_exercised(status: str) -> None:
+    """A Python check that returns ctx.ok for every subject, touching nothing, fails
+    `not-exercised` on each — every host running or every host stopped alike."""
+    topo = _own("UNTOUCHING")
+    with FakeStack(topo, statuses=dict.fromkeys(topo.hosts, status)) as stack:
+        results = run_checks(stack, ["says ok"])  # type: ignore[arg-type]
+    assert [(r.host, r.ok, r.causes) for r in results] == [
+        ("app1", False, ("not-exercised",)),
+        ("app2", False, ("not-exercised",)),
+    ]
+    assert results[0].observed == "passed without reaching app1: fine"
+
+
+def test_a_check_passes_where_its_reads_got_an_answer() -> None:
+    """The same check after asking each host passes where the host answered and fails where
+    it timed out (its own could-not-see cause), or stopped after the status read (125)."""
+    with FakeStack(_own("ASKING")) as stack:
+        assert [r.ok for r in run_checks(stack, ["asks"])] == [True, True]  # type: ignore[arg-type]
+        stack.on("app2", "", NOT_RUNNING)
+        results = run_checks(stack, ["asks"])  # type: ignore[arg-type]
+    assert [(r.host, r.ok, r.causes) for r in results] == [
+        ("app1", True, ()),
+        ("app2", False, ("host-unreadable",)),
+    ]
+
+
+def test_a_pass_about_a_host_the_check_never_reached_is_not_exercised(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shipped-style check that reached lb1 only (lb2 timed out) but reported both fine: lb2's
+    pass becomes `not-exercised`, lb1's stands."""
+
+    def both_fine(ctx: CheckContext) -> list[CheckResult]:
+        for lb in ("lb1", "lb2"):
+            ctx.stack.exec(lb, ["true"])
+        return [
+            judged("nginx", lb, "e", [], "fine", subjects=(f"{lb}->app1", f"{lb}->app2"))
+            for lb in ("lb1", "lb2")
+        ]
+
+    _register(monkeypatch, both_fine)
+    with FakeStack(answer=ExecResult(0, "", "")) as stack:
+        stack.on("lb2", "", TIMEOUT)
+        results = run_checks(stack, ["nginx"])  # type: ignore[arg-type]
+    assert [(r.host, r.ok, r.causes) for r in results] == [
+        ("lb1", True, ()),
+        ("lb2", False, ("not-exercised",)),
+    ]
+
+
+# -- every failure carries a cause ---------------------------------------------------------------
+def _causeless(ctx: Any) -> list[CheckResult]:
+    for host in ctx.subjects:
+        ctx.exec(host, ["true"])
+    return [CheckResult("no cause", h, False, "fine", "broken") for h in ctx.subjects]
+
+
+CAUSELESS = check("no cause", causes={"broken": "it broke"}, subjects=("app1",))(_causeless)
+
+
+def test_a_python_check_failing_without_a_cause_is_refused_naming_it() -> None:
+    """A failure without a cause code is no observation anyone can act on: the check's results
+    are refused, in one line naming the check (`check-crashed`)."""
+    with FakeStack(_own("CAUSELESS")) as stack:
+        results = run_checks(stack, ["no cause"])  # type: ignore[arg-type]
+    assert (results[0].host, results[0].causes) == ("*", ("check-crashed",))
+    assert results[0].observed == (
+        "check crashed: ValueError: check 'no cause' returned a failure on app1 without a cause;"
+        " fail with ctx.fail(..., cause=...)"
+    )
+
+
+def test_preflight_failures_carry_a_cause() -> None:
+    """A password too long for CHANGE MASTER is `repl-password-too-long`; a host whose
+    environment holds no password is `not-exercised` (nothing was linted), never a pass."""
+    from harness.checks.preflight import preflight
+
+    env = {"mysql1": {"MYSQL_REPL_PASSWORD": "x" * 97}, "mysql2": {}}
+    with FakeStack(env=env) as stack:
+        results = preflight(stack)  # type: ignore[arg-type]
+    assert [(r.host, r.ok, r.causes) for r in results] == [
+        ("mysql1", False, ("repl-password-too-long",)),
+        ("mysql2", False, ("not-exercised",)),
+    ]
+    assert all(set(r.causes) <= {*PREFLIGHT.causes, *COMMON_CAUSES} for r in results)
+    fine = {h: {"MYSQL_REPL_PASSWORD": "x" * 96} for h in ("mysql1", "mysql2")}
+    with FakeStack(env=fine) as stack:
+        assert [(r.ok, r.causes) for r in preflight(stack)] == [(True, ())] * 2  # type: ignore[arg-type]

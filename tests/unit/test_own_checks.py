@@ -17,7 +17,7 @@ from harness.checkapi import Check, check, load
 from harness.checks import declared
 from harness.errors import ScenarioError, UsageError
 from harness.incidents import load_incident
-from harness.model import HOST_CHECK_CAUSES, HostCheck, Topology
+from harness.model import COMMON_CAUSES, HOST_CHECK_CAUSES, HostCheck, Topology
 from harness.scenario import load_scenario
 from harness.topology import load_topology
 
@@ -210,12 +210,27 @@ def test_a_python_check_by_entry_point(tmp_path: Path) -> None:
         ({"causes": {"host-down": "x"}}, "is every check's already"),
         ({"causes": {"ok-cause": ""}}, "needs a one-line meaning"),
         ({"subjects": "cache"}, "subjects must be a function of the topology or a list"),
+        ({"unobserved": ["no-answer"]}, r"unobserved causes \['no-answer'\] are not among"),
     ],
 )
 def test_the_check_decorator_refuses_bad_declarations(kwargs: dict, message: str) -> None:
     args = {"name": "mine", "causes": {"broken": "it broke"}, "subjects": ["cache"], **kwargs}
     with pytest.raises(ValueError, match=message):
         check(args.pop("name"), **args)(lambda ctx: [])
+
+
+def test_a_python_check_says_which_of_its_causes_mean_it_could_not_see() -> None:
+    """`unobserved` marks causes that say the check got no answer; the others are mechanisms
+    (and every common cause is one that could not see)."""
+    made = check(
+        "mine",
+        causes={"no-answer": "it did not answer", "broken": "it says it is broken"},
+        subjects=["cache"],
+        unobserved=["no-answer"],
+    )(lambda ctx: [])
+    kind = made.kind()
+    assert kind.mechanisms == ("broken",)
+    assert kind.kind_of("no-answer") == kind.kind_of("host-unreadable") == "unobserved"
 
 
 def test_scenarios_and_incidents_may_name_own_checks_and_causes(tmp_path: Path) -> None:
@@ -268,7 +283,7 @@ FACTS = [
     (HostCheck("c", "h", "nofile", "m", 4096), ["12 1024 16384"], False, "nofile-below-minimum"),
     (HostCheck("c", "h", "nofile", "m", 4096), ["12 4096 16384", "13 8192 8192"], True, ""),
     (HostCheck("c", "h", "nofile", "m", 4096), ["12 unlimited unlimited"], True, ""),
-    (HostCheck("c", "h", "nofile", "m", 4096), ["12 ? ?"], False, "process-not-running"),
+    (HostCheck("c", "h", "nofile", "m", 4096), ["12 ? ?"], False, "host-unreadable"),
     (HostCheck("c", "h", "directory", "/r"), ["missing"], False, "directory-missing"),
     (HostCheck("c", "h", "directory", "/r"), ["other"], False, "not-a-directory"),
     (HostCheck("c", "h", "directory", "/r", owner="u"), ["dir v u 755"], False,
@@ -285,7 +300,13 @@ FACTS = [
     (HostCheck("c", "h", "http", "http://x/"), ["HTTP/1.1 503 Busy\r"], False,
      "http-wrong-status"),
     (HostCheck("c", "h", "http", "http://x/", status=204), ["HTTP/1.0 204 No"], True, ""),
-    (HostCheck("c", "h", "http", "http://x/"), [""], False, "http-unreachable"),
+    (HostCheck("c", "h", "http", "http://x/"), [""], False, "host-unreadable"),
+    # What the script printed nothing for (or not its fact) is no reading of it.
+    (HostCheck("c", "h", "directory", "/r", "u"), [], False, "host-unreadable"),
+    (HostCheck("c", "h", "directory", "/r", "u"), ["dir "], False, "host-unreadable"),
+    (HostCheck("c", "h", "port", "80"), [], False, "host-unreadable"),
+    (HostCheck("c", "h", "file", "/f"), [""], False, "host-unreadable"),
+    (HostCheck("c", "h", "file", "/f", present=False), [], False, "host-unreadable"),
     (HostCheck("c", "h", "file", "/f"), ["no"], False, "file-missing"),
     (HostCheck("c", "h", "file", "/f", present=False), ["yes"], False, "file-present"),
     (HostCheck("c", "h", "file", "/f", present=False), ["no"], True, ""),
@@ -299,7 +320,7 @@ def test_facts_are_judged_with_the_declared_causes(
     r = declared.judge(entry, facts)
     assert (r.ok, r.causes) == (ok, (cause,) if cause else ())
     assert r.subjects == (entry.subject,) and r.expected == entry.expected()
-    assert cause == "" or cause in HOST_CHECK_CAUSES
+    assert cause == "" or cause in HOST_CHECK_CAUSES or cause in COMMON_CAUSES
 
 
 def test_the_host_script_reads_this_machines_proc(tmp_path: Path) -> None:

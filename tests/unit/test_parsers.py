@@ -66,13 +66,15 @@ def test_supervisor_status_parses_states_not_exit_codes() -> None:
 
 def test_pid_dir_names_pid_files_that_are_not_carbon() -> None:
     """A pid file naming a live carbon-cache is fine; one naming no process, or another
-    process, is stale (left by the boot before); the directory's absence is not existing."""
+    process, is stale (left by the boot before); the directory is missing only when the host
+    says so, and a reading without its END line shows nothing at all."""
     text = (
         "/var/lib/graphite/run\n"
         "dir _graphite 755\n"
         "pid /var/lib/graphite/run/carbon-cache-a.pid 9 carbon-cache\n"
         "pid /var/lib/graphite/run/carbon-cache-b.pid 8 -\n"
         "pid /var/lib/graphite/run/carbon-cache-c.pid 1 rh-host-init\n"
+        "rh-end\n"
     )
     got = parse_pid_dir(text, "/run/graphite")
     assert got.path == "/var/lib/graphite/run" and got.exists
@@ -81,9 +83,13 @@ def test_pid_dir_names_pid_files_that_are_not_carbon() -> None:
         "/var/lib/graphite/run/carbon-cache-b.pid names pid 8, which no process has",
         "/var/lib/graphite/run/carbon-cache-c.pid names pid 1, which is now 'rh-host-init'",
     ]
-    missing = parse_pid_dir("/run/graphite\n", "/x")
-    assert not missing.exists and missing.stale() == []
-    assert parse_pid_dir("", "/run/graphite").path == "/run/graphite"
+    missing = parse_pid_dir("/run/graphite\nmissing\nrh-end\n", "/x")
+    assert missing.complete and missing.missing and not missing.exists
+    assert missing.stale() == []
+    cut = parse_pid_dir("/run/graphite\npid /run/graphite/carbon-cache-a.pid 9 carb", "/x")
+    assert not cut.complete and not cut.missing and cut.stale() == []
+    empty = parse_pid_dir("", "/run/graphite")
+    assert empty.path == "/run/graphite" and not empty.complete and not empty.missing
 
 
 def test_listening_ports_only_listen_state() -> None:
@@ -390,7 +396,7 @@ class _LbStack:
             f'{app}:8000\t{ip}\tHTTP/1.1 200 OK\t{{"ok": true, "host": "{app}"}}\n'
             for app, ip in (("app1", "172.30.0.21"), ("app2", "172.30.0.22"))
         )
-        whole = f"log\n{nginx._SPLIT}\nconfig\n{nginx._REACH_SPLIT}\n{reach}"
+        whole = f"log\n{nginx._SPLIT}\nconfig\n{nginx._REACH_SPLIT} rc=0\n{reach}{nginx._END}\n"
         out = reach if self.reads <= self.incomplete else whole
         return ExecResult(0, out, "")
 
@@ -410,14 +416,14 @@ def _judge_one_lb(stack: _LbStack) -> Any:
 
 def test_nginx_reads_again_when_the_read_came_back_without_its_sections() -> None:
     """An exit-0 read lacking its section markers is incomplete, not a view of nginx: read
-    again; twice incomplete is check-crashed saying so (never "no upstream server")."""
+    again; twice incomplete is host-unreadable saying so (never "no upstream server")."""
     once = _LbStack(incomplete_reads=1)
     result = _judge_one_lb(once)
     assert once.reads == 2
-    assert "check-crashed" not in result.causes and "backend-unreachable" not in result.causes
+    assert "host-unreadable" not in result.causes and "backend-unreachable" not in result.causes
     assert result.causes == ("lb-not-answering",), result  # (/health is not served here)
     twice = _LbStack(incomplete_reads=2)
     result = _judge_one_lb(twice)
-    assert twice.reads == 2 and "check-crashed" in result.causes
+    assert twice.reads == 2 and "host-unreadable" in result.causes
     assert "cannot read lb1's nginx (twice " in result.observed
-    assert "bytes without its section markers" in result.observed
+    assert "bytes without all its sections" in result.observed

@@ -26,6 +26,7 @@ from harness.checks import base
 from harness.checks.hostview import END, SH_AGENT, Program, _python_agent, parse_view
 from harness.model import CheckResult, Topology
 from harness.runner import Pacing, wait_recovered
+from harness.stack import ExecResult
 
 ANSWER = (
     "proc\t1\tS\tsupervisord\n"
@@ -312,11 +313,15 @@ class _FakeStack:
     def close_sessions(self) -> None:
         self.closed += 1
 
+    def exec(self, host: str, cmd: list[str], **_kw: object) -> ExecResult:
+        return ExecResult(0, "", "")
+
 
 def _flipping_check(monkeypatch: pytest.MonkeyPatch, at: float, rounds: list[float]) -> None:
     """Register a check `flips` that fails on app1 until monotonic time ``at``."""
 
-    def check(_ctx: base.CheckContext) -> list[CheckResult]:
+    def check(ctx: base.CheckContext) -> list[CheckResult]:
+        ctx.stack.exec("app1", ["true"])  # a pass counts only where the check's reads reached
         now = time.monotonic()
         rounds.append(now)
         held = now >= at
