@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass, field
 
 import pymysql
-import redis
 
 from harness.checks.base import short_error
 from harness.checks.mysql_replication import parse_gtids
+from harness.checks.redis_roles import client as redis_client
 from harness.stack import StackLike
 
 
@@ -47,10 +47,7 @@ class Before:
 
 def _redis_counters(stack: StackLike, host: str) -> RedisCounters:
     ip, port = stack.endpoint(host, stack.topology.redis_port)
-    r = redis.Redis(
-        ip, port, password=stack.secrets.get("REDIS_PASSWORD"), socket_timeout=2,
-        decode_responses=True,
-    )  # fmt: skip
+    r = redis_client(ip, port, stack.secrets.get("REDIS_PASSWORD"))
     try:
         stats, repl = r.info("stats"), r.info("replication")
     finally:
