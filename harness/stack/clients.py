@@ -11,6 +11,7 @@ from docker.models.containers import Container
 from docker.types import LogConfig
 
 from harness.errors import StackError
+from harness.stack import names
 from harness.stack.engine import client
 from harness.stack.labels import (
     CLIENT_ROLE,
@@ -19,6 +20,8 @@ from harness.stack.labels import (
     OWNER_LABEL,
     PROJECT_LABEL,
     ROLE_LABEL,
+    SERVICE_LABEL,
+    is_client,
     of_project,
     project_clients,
     project_containers,
@@ -92,6 +95,17 @@ class Clients(Project):
                 " image sources); restart the stack (`reboot-harness down` then `up`) to build it"
             ) from None
         network = self.network()
+        # Every host's name at its fixed address, kept while the host is off and following a
+        # new_ip (harness.stack.names), as for the hosts themselves.
+        known = names.fixed_addresses(
+            {
+                str(c.labels[SERVICE_LABEL]): c.attrs
+                for c in project_containers(self.name)
+                if not is_client(c.labels) and c.labels.get(SERVICE_LABEL)
+            },
+            self.state.cut,
+        )
+        labels[names.LABEL] = names.label_value((h, h) for h in sorted(known))
         endpoint = api.create_endpoint_config(ipv4_address=address) if address else None
         try:
             created = api.create_container(
@@ -105,6 +119,7 @@ class Clients(Project):
                     mem_limit=mem_limit,
                     log_config=LogConfig(type="json-file", config={"max-size": "500m"}),
                     network_mode=network,
+                    extra_hosts=known or None,
                 ),
                 networking_config=api.create_networking_config({network: endpoint})
                 if endpoint

@@ -24,7 +24,7 @@ from harness.interrupts import shielded
 from harness.model import Topology
 from harness.owner import Owner
 from harness.paths import default_compose_dir
-from harness.stack import binds, engines
+from harness.stack import binds, engines, names
 from harness.stack.anchor import anchored_copy, is_own
 from harness.stack.core import PROJECT_LABEL, Stack
 from harness.stack.engine import client, compose_version
@@ -220,6 +220,10 @@ def start(
             if boot is not None:
                 state = state.with_changes(compose_files=(*state.compose_files, str(boot)))
                 state.save()
+            named = _names_override(state, resolved, progress)
+            if named is not None:
+                state = state.with_changes(compose_files=(*state.compose_files, str(named)))
+                state.save()
             if here.forwarded:  # another machine: bind sources of this one copied there
                 try:
                     copied = binds.override(state, resolved, here, progress)
@@ -334,6 +338,27 @@ def _boot_override(
         lines.append(f"    tmpfs: !override {json.dumps(spec['tmpfs'])}")
     path = state.directory / "boot.yaml"
     write_private(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _names_override(
+    state: ProjectState, resolved: dict[str, Any], progress: Progress
+) -> Path | None:
+    """A compose override that names every host with a fixed address in every other host's
+    /etc/hosts, so that a host's name resolves while it is off (:mod:`harness.stack.names`);
+    None when there is nothing to add. Warns about each host whose name cannot be kept."""
+    planned = names.plan(resolved)
+    for host in planned.unnamed:
+        progress(
+            f"warning: host {host} has no fixed address (ipv4_address) on the stack network:"
+            " while it is off its name does not resolve, so its peers get 'unknown host'"
+            " instead of silence; give it an ipv4_address in your compose file"
+        )
+    text = names.override(planned)
+    if text is None:
+        return None
+    path = state.directory / "names.yaml"
+    write_private(path, text)
     return path
 
 

@@ -6,12 +6,16 @@ project state (saved at once), so a heal in another process can boot it too.
 
 from __future__ import annotations
 
-from docker.errors import APIError, DockerException
+from concurrent.futures import ThreadPoolExecutor
+
+from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
 from harness.errors import StackError
+from harness.stack import names
 from harness.stack.engine import client
 from harness.stack.hosts import Hosts
+from harness.stack.labels import SERVICE_LABEL, project_containers
 
 
 class Power(Hosts):
@@ -72,7 +76,8 @@ class Power(Hosts):
 
     def power_on(self, host: str) -> None:
         """Boot ``host``: back on its network if its power was cut, a fresh tmpfs /run, boot
-        ulimits, init starts the services."""
+        ulimits, init starts the services; its /etc/hosts names every host that has moved
+        (``new_ip``) at its new address (:mod:`harness.stack.names`)."""
         c = self.container(host, refresh=True)
         try:
             self._rejoin(host, c)
@@ -81,6 +86,36 @@ class Power(Hosts):
             raise StackError(
                 f"host {host}: boot failed: {e}; recent logs:\n{self.logs(host, 15)}"
             ) from e
+        # The engine wrote /etc/hosts anew at the start, from the entries of `up`: the names of
+        # hosts renumbered since then are rewritten (nothing to do when none was).
+        moved = names.stale(
+            c.labels,
+            c.attrs["HostConfig"].get("ExtraHosts"),
+            names.fixed_addresses({h: x.attrs for h, x in self._containers.items()},
+                                  self.state.cut),
+        )  # fmt: skip
+        if moved:
+            self._rename(host, c, moved)
+
+    def _rename(self, host: str, c: Container, moved: dict[str, str]) -> None:
+        """Point the names ``moved`` (name -> address) at their addresses in the /etc/hosts of
+        ``host``'s container ``c`` (a host or a client). A container that is not running keeps
+        its entries: it gets them when it boots."""
+        try:
+            code, out = c.exec_run(names.rewrite_argv(moved), user="0")
+        except NotFound:
+            return
+        except (APIError, DockerException) as e:
+            if isinstance(e, APIError) and (e.status_code == 409 or "is not running" in str(e)):
+                return
+            raise StackError(f"host {host}: cannot update its /etc/hosts: {e}") from e
+        if code != 0:
+            said = bytes(out or b"").decode("utf-8", "replace").strip().splitlines()
+            raise StackError(
+                f"host {host}: cannot point {', '.join(sorted(moved))} at their new addresses in"
+                f" its /etc/hosts (exit {code}: {said[-1][:200] if said else 'no output'});"
+                " the image needs sh and sed for its peers' names to follow a new_ip"
+            )
 
     def renumber(self, host: str) -> str:
         """Give a stopped ``host`` a different address on the stack network; return it."""
@@ -98,19 +133,41 @@ class Power(Hosts):
                 raise StackError(f"host {host}: expected one network, found {sorted(cut)}")
             ((net_name, (_old, *aliases)),) = cut.items()
             self._record_cut(host, {net_name: [new, *aliases]})
-            return new
-        nets = c.attrs["NetworkSettings"]["Networks"]
-        if len(nets) != 1:
-            raise StackError(f"host {host}: expected one network, found {sorted(nets)}")
-        net_name, net_attrs = next(iter(nets.items()))
-        old = (net_attrs.get("IPAMConfig") or {}).get("IPv4Address") or net_attrs.get("IPAddress")
-        try:
-            network = client().networks.get(net_name)
-            network.disconnect(c)
-            network.connect(c, ipv4_address=new, aliases=[host])
-        except (APIError, DockerException) as e:
-            raise StackError(f"host {host}: changing address {old} -> {new} failed: {e}") from e
+        else:
+            nets = c.attrs["NetworkSettings"]["Networks"]
+            if len(nets) != 1:
+                raise StackError(f"host {host}: expected one network, found {sorted(nets)}")
+            net_name, net_attrs = next(iter(nets.items()))
+            old = (net_attrs.get("IPAMConfig") or {}).get("IPv4Address") or net_attrs.get(
+                "IPAddress"
+            )
+            try:
+                network = client().networks.get(net_name)
+                network.disconnect(c)
+                network.connect(c, ipv4_address=new, aliases=[host])
+            except (APIError, DockerException) as e:
+                raise StackError(f"host {host}: changing address {old} -> {new} failed: {e}") from e
+        self._tell_peers(host, new)
         return new
+
+    def _tell_peers(self, host: str, address: str) -> None:
+        """Update the name of ``host``, renumbered to ``address``, in every running host's and
+        client's /etc/hosts, as a DNS record is updated (the hosts that are off get it when they
+        boot: :meth:`power_on`). Names a compose file pinned in a host's ``extra_hosts`` stay as
+        they are, as a real /etc/hosts would."""
+        peers = []
+        for c in project_containers(self.name, sparse=True):
+            moved = {n: address for n, o in names.entries(c.attrs.get("Labels")).items()
+                     if o == host}  # fmt: skip
+            if moved and c.attrs.get("State") == "running":
+                labels = c.attrs.get("Labels") or {}
+                who = labels.get(SERVICE_LABEL) or (c.attrs.get("Names") or [c.id])[0].lstrip("/")
+                peers.append((str(who), c, moved))
+        if not peers:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(peers))) as pool:
+            for f in [pool.submit(self._rename, *peer) for peer in peers]:
+                f.result()
 
     def _all_static_addresses(self) -> list[str]:
         out = [a for rec in self.state.cut.values() for a, *_ in rec.values() if a]
