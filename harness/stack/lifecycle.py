@@ -29,7 +29,7 @@ from harness.stack.anchor import anchored_copy, is_own
 from harness.stack.core import PROJECT_LABEL, Stack
 from harness.stack.engine import client, compose_version
 from harness.stack.images import build_images, ensure_base_image
-from harness.stack.safety import refusal, refuse_unsafe, unsafe
+from harness.stack.safety import refuse_unsafe
 from harness.state import (
     PROJECT_NAME,
     ProjectState,
@@ -167,7 +167,7 @@ def start(
     # Only now the engine: unsafe files are refused without it (Compose resolves them offline),
     # so the refusal is the same with or without an engine, and nothing exists to remove.
     compose_version()
-    refuse_unsafe(
+    allowed = refuse_unsafe(
         [files[1:]], compose_dir=compose_dir, project=name, domain=domain, allow=allow_unsafe,
         code_dir=topology.python_path if topology else "",
     )  # fmt: skip
@@ -210,11 +210,9 @@ def start(
             state = state.with_changes(compose_files=_anchor_own(state, files, compose_dir))
             state.save()
             resolved = _validate_compose(state)
-            problems = unsafe(resolved)
-            if problems and not allow_unsafe:  # (the exact values: checked offline already)
-                ProjectState.forget(state.name)
-                raise UsageError(refusal(problems, [str(f) for f in files[1:]]))
-            for problem in problems:
+            # judged offline above, only what the user's files add (the harness's own files
+            # may give a host what users may not)
+            for problem in allowed:
                 progress(f"warning: unsafe compose, allowed: {problem}")
             boot = _boot_override(state, resolved, topology or Topology(domain=domain))
             if boot is not None:

@@ -6,6 +6,7 @@ project state (saved at once), so a heal in another process can boot it too.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 from docker.errors import APIError, DockerException, NotFound
@@ -16,6 +17,12 @@ from harness.stack import names
 from harness.stack.engine import client
 from harness.stack.hosts import Hosts
 from harness.stack.labels import SERVICE_LABEL, project_containers
+
+
+def stop_timeout(grace: float) -> int:
+    """The engine's stop timeout (whole seconds) for a grace period: rounded up, so init never
+    gets less time than asked (0.4 s is 1 s, not an immediate SIGKILL)."""
+    return max(0, math.ceil(grace))
 
 
 class Power(Hosts):
@@ -40,7 +47,7 @@ class Power(Hosts):
                     c.kill()
                 c.wait(timeout=30)
             else:
-                c.stop(timeout=max(0, round(grace)))
+                c.stop(timeout=stop_timeout(grace))
         except (APIError, DockerException) as e:
             raise StackError(f"host {host}: power off ({mode}) failed: {e}") from e
 
