@@ -19,6 +19,19 @@ def _engine_problem() -> str | None:
     return None
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing(what: str) -> None:
+    """A tool a test needs is missing: skip here, fail in CI (where everything it needs must be
+    installed by .ci/run), never pass silently."""
+    __tracebackhide__ = True
+    if in_ci():
+        pytest.fail(f"CI=true but {what}", pytrace=False)
+    pytest.skip(what)
+
+
 @pytest.fixture(autouse=True)
 def _require_docker(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("docker") is None:
@@ -26,6 +39,4 @@ def _require_docker(request: pytest.FixtureRequest) -> None:
     problem = _engine_problem()
     if problem is None:
         return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI=true but Docker is not usable: {problem}", pytrace=False)
-    pytest.skip(f"Docker not usable here: {problem}")
+    missing(f"Docker is not usable: {problem}")

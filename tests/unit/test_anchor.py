@@ -14,6 +14,7 @@ import yaml
 from harness.errors import UsageError
 from harness.paths import default_compose_dir
 from harness.stack.anchor import anchored_copy, is_own
+from tests.conftest import missing
 
 OWN = """\
 x-env: &env {A: "1"}
@@ -77,7 +78,7 @@ def test_compose_reads_the_copy_as_the_user_meant(tmp_path: Path) -> None:
         capture_output=True, text=True, env=env, cwd=default_compose_dir(), timeout=60,
     )  # fmt: skip
     if proc.returncode != 0 and "docker: 'compose' is not a docker command" in proc.stderr:
-        pytest.skip("no Compose v2 plugin on this machine")
+        missing("no Compose v2 plugin on this machine")
     assert proc.returncode == 0, proc.stderr
     resolved = json.loads(proc.stdout)["services"]
     assert resolved["cache"]["build"]["context"] == str(tmp_path.resolve() / "images" / "cache")

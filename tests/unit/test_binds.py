@@ -21,6 +21,7 @@ from harness.errors import StackError
 from harness.stack import binds, tunnel
 from harness.stack.engines import Engine
 from harness.state import ProjectState
+from tests.conftest import missing
 
 ENGINE = Engine("ssh://ops@far.example", "ssh://ops@far.example")
 
@@ -59,13 +60,13 @@ def _state(name: str = "rh-binds-1") -> ProjectState:
 def _compose_config(*files: Path) -> dict[str, Any]:
     docker = shutil.which("docker")
     if docker is None:
-        pytest.skip("no docker CLI")
+        missing("no docker CLI")
     args = [docker, "compose", "-p", "rh-binds"]
     for f in files:
         args += ["-f", str(f)]
     proc = subprocess.run([*args, "config", "--format", "json"], capture_output=True, text=True)
     if proc.returncode != 0 and "is not a docker command" in proc.stderr:
-        pytest.skip("no compose plugin")
+        missing("no compose plugin")
     assert proc.returncode == 0, proc.stderr
     resolved: dict[str, Any] = json.loads(proc.stdout)
     return resolved

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from harness import cli
 from harness.errors import EnvironmentProblem, UsageError
+from tests.conftest import missing
 
 RH = [sys.executable, "-m", "harness"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,9 +43,7 @@ def compose_plugin() -> None:
     try:
         compose_version()
     except EnvironmentProblem as e:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI=true but the Compose plugin is missing: {e}", pytrace=False)
-        pytest.skip(f"no Compose plugin here: {e}")
+        missing(f"the Compose plugin is missing: {e}")
 
 
 @pytest.fixture
@@ -340,8 +339,8 @@ def test_huge_missing_and_included_files(tmp_path: Path, up: Any, compose_plugin
     huge.write_text("# " + "x" * (2 * 1024 * 1024) + "\nservices: {}\n")
     assert up(huge) == (2, [f"reboot-harness up: {huge}: file is {huge.stat().st_size} bytes;"
                             " the limit is 1048576 bytes (1 MiB)"])  # fmt: skip
-    for missing in (tmp_path / "nope.yaml", tmp_path):
-        assert up(missing) == (2, [f"reboot-harness up: {missing}: compose file not found"])
+    for absent in (tmp_path / "nope.yaml", tmp_path):
+        assert up(absent) == (2, [f"reboot-harness up: {absent}: compose file not found"])
     (tmp_path / "evil.yaml").write_text("services:\n  app1:\n    pid: host\n")
     (tmp_path / "bomb.yaml").write_text(_bomb())
     evil, bomb = tmp_path / "evil.yaml", tmp_path / "bomb.yaml"  # (relative: from compose/)
