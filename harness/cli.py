@@ -128,6 +128,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--keep", action="store_true", help="leave each stack running afterwards")
     run.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run each scenario variant N times, each on a fresh stack (all of them once, then"
+        " again…); results.json keeps every run with its repeat index, and `compare` tests each"
+        " figure over the runs (5 or more a side)",
+    )
+    run.add_argument(
         "-j",
         "--jobs",
         type=int,
@@ -168,9 +177,15 @@ def _parser() -> argparse.ArgumentParser:
     _oneshot_parsers(sub)
 
     cmp = sub.add_parser(
-        "compare", help="what got worse between two runs (exit 1 on a regression beyond the noise)"
+        "compare",
+        help="what got worse between two sets of runs (exit 1 on a regression beyond the noise)",
     )
-    cmp.add_argument("baseline", type=Path, metavar="BASELINE", help="results.json or its folder")
+    cmp.add_argument(
+        "baseline",
+        type=Path,
+        metavar="BASELINE",
+        help="results.json or its folder (a variant's repeats are its runs)",
+    )
     cmp.add_argument("new", type=Path, metavar="NEW", help="results.json or its folder")
     cmp.add_argument("--md", type=Path, metavar="FILE", help="also write the table as Markdown")
     cmp.add_argument("--json", action="store_true", help="print the comparison as JSON")
@@ -180,8 +195,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="METRIC=REL,ABS",
-        help="a metric's noise floors, e.g. downtime_s=0.5,1 (repeatable; metrics: recovery_s,"
-        " downtime_s, longest_s, errors, reconnect_s, lost_writes)",
+        help="a metric's effect floor: a change of less than REL x the baseline or ABS is never a"
+        " regression, e.g. downtime_s=0.5,1 (repeatable; metrics: recovery_s, downtime_s,"
+        " longest_s, errors, reconnect_s, lost_writes)",
+    )
+    cmp.add_argument(
+        "--alpha",
+        default="0.01",
+        metavar="P",
+        help="the p-value a figure's test must beat, with several runs a side (default 0.01)",
     )
     hist = sub.add_parser(
         "history", help="an offline HTML page of the nights: recovery and downtime, regressions"
@@ -313,6 +335,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         compare.load_results(args.new),
         floors=floors,
         names=(str(args.baseline), str(args.new)),
+        alpha=compare.parse_alpha(args.alpha),
     )
     rows = compare.rows(result, args.all)
     if args.md is not None:
@@ -584,6 +607,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: run at least 1 scenario at a time")
+    if not 1 <= args.repeat <= 1000:
+        raise UsageError(f"--repeat {args.repeat}: run each scenario variant 1 to 1000 times")
     topology = _topology(args.topology)
     scenarios = catalog.resolve(args.scenarios, topology)
     if args.incident:
@@ -623,9 +648,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     if args.report is not None:
         _writable_folder(args.report, "--report")
-    plan = [(s, v) for s in scenarios for v in (("incident",) if args.incident else s.variants)]
+    # Repeats go round by round (every variant once, then again), so that a machine whose load
+    # drifts during the night weighs on every variant alike.
+    plan = [
+        (s, v, r if args.repeat > 1 else 0)
+        for r in range(1, args.repeat + 1)
+        for s in scenarios
+        for v in (("incident",) if args.incident else s.variants)
+    ]
     file_sets = []
-    for s, v in plan:
+    for s, v, _r in plan:
         name = args.incident or (s.reproduces.incident if s.reproduces else None)
         incident_file = [catalog.incident(name, topology).path] if v == "incident" and name else []
         file_sets.append([*args.compose, *incident_file])
@@ -653,12 +685,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         results.append(result)
         mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
         on = f" on engine {escape(engine.label())}" if engine else ""
-        label = f"{result.name}[{result.variant}]"
+        label = run_label(result.name, result.variant, result.repeat)
         say.print(f"{mark} {escape(label)} ({result.duration_s:.0f}s{on}): {escape(result.reason)}")
         if args.keep and result.project:
             say.print(f"  stack kept: reboot-harness down --project {result.project}")
 
-    labels = [f"{s.name}[{v}]" for s, v in plan]
+    labels = [run_label(s.name, v, r) for s, v, r in plan]
     stopped: list[str] = []  # running when the time ran out (healed, stacks removed)
     unfinished = ""
     try:
@@ -670,7 +702,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             else:
                 _run_one_by_one(plan, named, options, report, stopped)
     except interrupts.TimeUp:
-        done = {f"{r.name}[{r.variant}]" for r in results}
+        done = {run_label(r.name, r.variant, r.repeat) for r in results}
         rest = [label for label in labels if label not in done and label not in stopped]
         if stopped or rest:  # (the time may run out just after the last one finished)
             stopped = sorted(stopped, key=labels.index) or rest[:1]
@@ -681,14 +713,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f" {', '.join(stopped)} did not finish (healed, {their} removed)"
                 + (f"; not started: {', '.join(rest)}" if rest else "")
             )
-    results.sort(key=lambda r: labels.index(f"{r.name}[{r.variant}]"))
+    results.sort(key=lambda r: labels.index(run_label(r.name, r.variant, r.repeat)))
     table = Table(title="scenarios")
     for col in ("scenario", "variant", "result", "time", "why"):
         table.add_column(col, overflow="fold")
     for r in results:
         table.add_row(
             r.name,
-            r.variant,
+            r.variant + (f" #{r.repeat}" if r.repeat else ""),
             "[green]pass[/]" if r.passed else "[red bold]FAIL[/]",
             f"{r.duration_s:.0f}s",
             escape(r.reason),
@@ -711,8 +743,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK if passed == len(results) else EXIT_FAIL
 
 
+def run_label(name: str, variant: str, repeat: int = 0) -> str:
+    """``name[variant]``, and `` #k`` for the k-th run of ``run --repeat N``."""
+    return f"{name}[{variant}]" + (f" #{repeat}" if repeat else "")
+
+
 def _run_one_by_one(
-    plan: Sequence[tuple[Any, str]],
+    plan: Sequence[tuple[Any, str, int]],
     named: Sequence[Any],
     options: dict[str, Any],
     report: Callable[[Any, Any], None],
@@ -725,8 +762,8 @@ def _run_one_by_one(
     from harness.stack.engines import answers, using
 
     dead: set[str] = set()  # engines that stopped answering during this run
-    for i, (scenario, variant) in enumerate(plan):
-        label = f"{scenario.name}[{variant}]"
+    for i, (scenario, variant, repeat) in enumerate(plan):
+        label = run_label(scenario.name, variant, repeat)
         engine = pick_engine(named, i, dead)
         began = time.time()
         try:
@@ -748,12 +785,13 @@ def _run_one_by_one(
                 raise
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             result = ScenarioResult(scenario.name, variant, False, first, time.time() - began, "")
+        result.repeat = repeat
         blame_engine(result, engine, dead)
         report(result, engine)
 
 
 def _run_jobs(
-    plan: Sequence[tuple[Any, str]],
+    plan: Sequence[tuple[Any, str, int]],
     width: int,
     named: Sequence[Any],
     options: dict[str, Any],
@@ -764,7 +802,7 @@ def _run_jobs(
     RH_ENGINES, on the engine running the fewest)."""
     from harness.parallel import Job, Pool
 
-    jobs = [Job(i, s, v) for i, (s, v) in enumerate(plan)]
+    jobs = [Job(i, s, v, r) for i, (s, v, r) in enumerate(plan)]
     running: set[str] = set()
     with err.status(f"{len(jobs)} scenario variants, {width} at a time") as status:
 

@@ -46,10 +46,11 @@ class Job:
     index: int  # its place in the plan: results are reported in plan order
     scenario: Scenario
     variant: str
+    repeat: int = 0  # which run of the variant (`run --repeat N`: 1..N; else 0)
 
     @property
     def label(self) -> str:
-        return f"{self.scenario.name}[{self.variant}]"
+        return f"{self.scenario.name}[{self.variant}]" + (f" #{self.repeat}" if self.repeat else "")
 
 
 @dataclass
@@ -131,6 +132,7 @@ class Pool:
             self.stopped.append(r.job.label)
             return
         result = self._result(r, kind, payload)
+        result.repeat = r.job.repeat
         blame_engine(result, r.engine, self.dead)
         self.results[r.job.index] = result
         self.on_result(result, r.engine)

@@ -41,6 +41,7 @@ SHARD = "--rh-shard"
 DURATIONS = "--rh-durations"
 ORDER = "--rh-order"
 ENGINES = "--rh-engines"
+REPEAT = "--rh-repeat"
 DEFAULT_DURATIONS = Path(".reports", "durations.json")  # under the rootdir
 SCENARIOS_INI = "rh_scenarios"
 MARKERS = (
@@ -152,6 +153,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         " it is healed and its stack removed, the session goes on",
     )
     group.addoption(
+        REPEAT,
+        metavar="N",
+        type=_repeat,
+        default=1,
+        help="collect each scenario variant N times, as N items (name[variant-k-N]), each on a"
+        " fresh stack, with its own outcome and its own report folder (results.json keeps the"
+        " repeat index): `reboot-harness compare` then tests each figure over the runs",
+    )
+    group.addoption(
         VARIANT,
         choices=("all", "fixed", "incident"),
         default="all",
@@ -201,6 +211,16 @@ def _seconds(text: str) -> float:
     from harness.scenario.durations import seconds_option  # imported only when given
 
     return seconds_option(text, maximum=float("inf"))
+
+
+def _repeat(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r}: run each scenario variant 1 to 1000 times")
+    return n
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -519,10 +539,20 @@ class ScenarioFile(pytest.File):
         except ScenarioError as e:
             raise self.CollectError(str(e)) from e
         wanted = self.config.getoption(VARIANT)
+        # Repeats are items of their own, as pytest-repeat makes them (and with its names):
+        # each run has its own outcome, report and duration, and xdist spreads them.
+        n = self.config.getoption(REPEAT)
         for variant in scenario.variants:
-            if wanted in ("all", variant):
+            if wanted not in ("all", variant):
+                continue
+            for k in range(1, n + 1):
+                name = (
+                    f"{scenario.name}[{variant}-{k}-{n}]"
+                    if n > 1
+                    else f"{scenario.name}[{variant}]"
+                )
                 yield ScenarioItem.from_parent(
-                    self, name=f"{scenario.name}[{variant}]", scenario=scenario, variant=variant
+                    self, name=name, scenario=scenario, variant=variant, repeat=k if n > 1 else 0
                 )
 
 
@@ -531,10 +561,11 @@ class ScenarioFailed(Exception):
 
 
 class ScenarioItem(pytest.Item):
-    def __init__(self, *, scenario: Scenario, variant: str, **kwargs: Any) -> None:
+    def __init__(self, *, scenario: Scenario, variant: str, repeat: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scenario = scenario
         self.variant = variant
+        self.repeat = repeat  # --rh-repeat N: which run of the variant (1..N); else 0
         self.add_marker(pytest.mark.docker)
 
     def runtest(self) -> None:
@@ -550,11 +581,12 @@ class ScenarioItem(pytest.Item):
             topology_file=own.topology_file,
             topology=own.topology(),
         )
+        result.repeat = self.repeat
         report_dir = self.config.getoption(REPORT)
         if report_dir:
             from harness.report import write_reports
 
-            safe = result.test_id.replace("[", "-").replace("]", "")
+            safe = self.name.replace("[", "-").replace("]", "")
             write_reports([result], Path(report_dir) / safe)
         self.user_properties.append(("reason", result.reason))
         if result.incident:

@@ -60,6 +60,7 @@ class ScenarioResult:
     project: str
     incident: str = ""  # the incident whose configuration the variant ran on
     engine: str = ""  # the Docker engine its stack lived on, when one was chosen (else "")
+    repeat: int = 0  # which run of the variant this is, with `run --repeat N` (1..N); else 0
     checks: list[CheckResult] = field(default_factory=list)
     preflight: list[CheckResult] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -307,6 +308,6 @@ def _final(
     except CheckTimeout as e:
         ctx.event(EventKind.NOT_RECOVERED, "", f"within {scenario.expect.recover_within:g}s")
         return list(e.results), -1.0
-    took = time.time() - began
+    took = (readiness.recovered_at or time.time()) - began  # (not the runs still under way)
     ctx.event(EventKind.RECOVERED, "", "expected checks hold", took)
     return readiness.results, took

@@ -18,7 +18,7 @@ def wait_for(ctx: RunContext, within: float, checks: tuple[str, ...], label: str
     keeping the failing results when ``within`` runs out."""
     began = time.time()
     try:
-        wait_recovered(ctx.stack, checks=checks, since=began, timeout=within)
+        readiness = wait_recovered(ctx.stack, checks=checks, since=began, timeout=within)
     except CheckTimeout as e:
         failing = tuple(r for r in e.results if not r.ok)
         raise FaultError(
@@ -27,7 +27,8 @@ def wait_for(ctx: RunContext, within: float, checks: tuple[str, ...], label: str
             cause="not-recovered",
             checks=failing,
         ) from e
-    ctx.event(EventKind.RECOVERED, "", label, time.time() - began)
+    # measured to when the last check held, not to when the runs still under way ended
+    ctx.event(EventKind.RECOVERED, "", label, (readiness.recovered_at or time.time()) - began)
     ctx.came_back()
 
 

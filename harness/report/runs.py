@@ -34,6 +34,7 @@ class Run:
     violations: tuple[BudgetViolation, ...] = ()
     step_errors: tuple[StepError, ...] = ()
     clients: Clients | None = None  # how the traffic's clients behaved (None: no traffic)
+    repeat: int = 0  # which run of the variant (`run --repeat N`: 1..N; else 0)
 
     @classmethod
     def from_result(cls, result: ScenarioResult) -> Run:
@@ -53,11 +54,12 @@ class Run:
             violations=tuple(result.budget_violations),
             step_errors=tuple(result.step_errors),
             clients=result.clients,
+            repeat=result.repeat,
         )
 
     @property
     def title(self) -> str:
-        return f"{self.name} [{self.variant}]"
+        return f"{self.name} [{self.variant}]" + (f" #{self.repeat}" if self.repeat else "")
 
     @property
     def traffic(self) -> bool:

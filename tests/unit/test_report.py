@@ -241,9 +241,9 @@ def test_results_json_keeps_the_documented_keys(written: dict[str, Path]) -> Non
     week, incident, cold = json.loads(written["results.json"].read_text())["scenarios"]
     assert set(week) == {
         "name", "variant", "passed", "reason", "duration_s", "project", "incident", "engine",
-        "checks", "preflight", "events", "step_errors", "step_failures", "history", "present",
-        "verdicts", "budget_violations", "budget_breaches", "reproduction", "traffic_problems",
-        "clients",
+        "repeat", "checks", "preflight", "events", "step_errors", "step_failures", "history",
+        "present", "verdicts", "budget_violations", "budget_breaches", "reproduction",
+        "traffic_problems", "clients",
     }  # fmt: skip
     assert week["name"] == "xen-reboot-week" and week["passed"] is True
     assert week["events"][0] == {

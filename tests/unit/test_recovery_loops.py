@@ -1,0 +1,127 @@
+"""How a recovery is noticed (no Docker: checks registered here on a fake stack): each check runs
+at its own pace, so a check coming to hold is noticed when its own run ends, not when the
+slowest check of a round does; the engine is asked which hosts run at most every
+STATUSES_FRESH seconds; a failure to ask it ends the wait with that error."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from harness import checks
+from harness.checks import base
+from harness.errors import StackError
+from harness.model import CheckResult, Topology
+from harness.recovery import STATUSES_FRESH, Pacing, wait_recovered
+
+
+class _FakeStack:
+    """Just what run_checks and wait_recovered touch; counts the engine's status lists."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.name = "fake"
+        self.topology = Topology()
+        self.state = SimpleNamespace(last_check=0.0, rotation=("lb1", "lb2"))
+        self.lists = 0
+        self.fail = fail
+
+    def statuses(self) -> dict[str, str]:
+        if self.fail:
+            raise StackError("stack fake: the engine does not answer")
+        self.lists += 1
+        return {"app1": "running", "app2": "running"}
+
+    def address(self, host: str) -> str:
+        return "192.0.2.1"
+
+    def close_sessions(self) -> None:
+        pass
+
+
+def _register(monkeypatch: pytest.MonkeyPatch, **found: base.Registered) -> None:
+    real = checks.registry
+    monkeypatch.setattr(checks, "registry", lambda topo: {**real(topo), **found})
+
+
+def _result(ctx: base.CheckContext, name: str, host: str, held: bool) -> CheckResult:
+    ctx.stack.address(host)  # the check reaches its host (else its pass is `not-exercised`)
+    return CheckResult(name, host, held, "ok", "ok" if held else "not yet",
+                       causes=() if held else ("host-down",), subjects=(host,))  # fmt: skip
+
+
+def test_a_check_coming_to_hold_is_noticed_at_once_not_after_the_slowest_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`flips` (fast) holds from 1.0 s on; `slow` always holds but each run takes 0.8 s. In
+    rounds of both, the flip would be seen only at the end of the round under way (about 2.4 s);
+    run each at its own pace, the recovery is timed within a pause of the flip, and the wait
+    returns once the run under way of `slow` has ended."""
+    began = time.monotonic()
+    at = began + 1.0
+
+    def flips(ctx: base.CheckContext) -> list[CheckResult]:
+        return [_result(ctx, "flips", "app1", time.monotonic() >= at)]
+
+    def slow(ctx: base.CheckContext) -> list[CheckResult]:
+        time.sleep(0.8)
+        return [_result(ctx, "slow", "app2", True)]
+
+    _register(monkeypatch, flips=base.Registered(flips, lambda _t: ("app1",)),
+              slow=base.Registered(slow, lambda _t: ("app2",)))  # fmt: skip
+    stack: Any = _FakeStack()
+    wall = time.time() - (time.monotonic() - began)  # epoch seconds of `began`
+    readiness = wait_recovered(stack, checks=["flips", "slow"], timeout=10,
+                               pacing=Pacing(first=0.005, longest=0.04))  # fmt: skip
+    assert readiness.recovered_at is not None
+    late = readiness.recovered_at - (wall + 1.0)
+    # generous slack for a loaded machine; rounds would be 1.4 s late
+    assert 0 <= late < 0.3, f"recovery timed {late * 1000:.0f} ms after the check held"
+    assert [r.check for r in readiness.results] == ["flips", "slow"]
+    assert all(r.ok for r in readiness.results)
+    assert readiness.ready_at.keys() == {"app1", "app2"}
+
+
+def test_the_engine_is_asked_which_hosts_run_at_most_every_statuses_fresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three quick checks failing for 0.6 s, each run at once after a change: they share the
+    engine's list of hosts instead of each asking it before each run."""
+    runs: list[float] = []
+    until = time.monotonic() + 0.6
+
+    def quick(ctx: base.CheckContext) -> list[CheckResult]:
+        ctx.stack.address("app1")
+        runs.append(time.monotonic())
+        now = time.monotonic()
+        held = now >= until
+        # a new observation each time: every run is "a change", followed at once
+        cause = () if held else ("host-down",)
+        return [CheckResult("q", "app1", held, "ok", f"t={now}", causes=cause, subjects=("app1",))]
+
+    names = ("q1", "q2", "q3")
+    _register(monkeypatch, **{n: base.Registered(quick, lambda _t: ("app1",)) for n in names})
+    stack: Any = _FakeStack()
+    began = time.monotonic()
+    wait_recovered(stack, checks=list(names), timeout=10)
+    waited = time.monotonic() - began
+    assert len(runs) > 3 * stack.lists, (len(runs), stack.lists)
+    assert stack.lists <= waited / STATUSES_FRESH + 2, (stack.lists, waited)
+
+
+def test_an_engine_that_does_not_answer_ends_the_wait_with_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The error a check's thread met is raised by wait_recovered, not swallowed into a wait
+    that lasts until its timeout."""
+
+    def never(ctx: base.CheckContext) -> list[CheckResult]:
+        return [_result(ctx, "never", "app1", False)]
+
+    _register(monkeypatch, never=base.Registered(never, lambda _t: ("app1",)))
+    began = time.monotonic()
+    with pytest.raises(StackError, match="does not answer"):
+        wait_recovered(_FakeStack(fail=True), checks=["never"], timeout=30)  # type: ignore[arg-type]
+    assert time.monotonic() - began < 5
