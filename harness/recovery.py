@@ -6,12 +6,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from harness.checks import resolve, run_checks
+from harness.checkset import kinds
 from harness.errors import CheckTimeout
-from harness.model import CheckResult
+from harness.model import COMMON_CAUSES, CheckResult
 from harness.stack import StackLike
 
 Progress = Callable[[str], None]
@@ -220,6 +222,9 @@ def wait_recovered(
     if readiness.recovered_at is None:
         if latest.error is not None:
             raise latest.error
+        blind = [n for n in names if _could_not_see(stack, latest.results.get(n, []))]
+        if blind:  # (the waiting is over: these runs only decide what is reported)
+            latest.results.update(_last_look(shared, blind, 2 * check_deadline, since_))
         results = latest.ordered()
         readiness.results = results
         failing = [r for r in results if not r.ok]
@@ -229,6 +234,37 @@ def wait_recovered(
             results,
         )
     return readiness
+
+
+def _could_not_see(stack: StackLike, results: Sequence[CheckResult]) -> bool:
+    """Whether a check's latest run failed only because it could not see (a read that timed
+    out, a host that did not answer) on a host that is running: no observation, so not what a
+    wait that ran out should report as the stack's state if one more look can see."""
+    return any(
+        not r.ok and r.causes and set(r.causes) <= _blind_causes(stack, r.check) for r in results
+    )
+
+
+def _blind_causes(stack: StackLike, check: str) -> frozenset[str]:
+    """The causes of ``check`` that say it saw nothing of a running host (``host-down`` is the
+    engine's own answer: another look would say it again)."""
+    kind = kinds(stack.topology).get(check)
+    own = kind.unobserved if kind is not None else frozenset()
+    return (own | frozenset(COMMON_CAUSES)) - {"host-down"}
+
+
+def _last_look(
+    stack: StackLike, names: Sequence[str], deadline_s: float, since: float
+) -> dict[str, list[CheckResult]]:
+    """One more run of each of ``names``, at once and with a longer deadline: a wait that ran out
+    reports what its checks saw, and a check whose last run saw nothing (a probe that timed out
+    on a loaded machine) gets one more look before its silence is reported."""
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        runs = {
+            n: pool.submit(run_checks, stack, [n], deadline_s=deadline_s, since=since)
+            for n in names
+        }
+    return {n: f.result() for n, f in runs.items()}
 
 
 def _note_ready(readiness: Readiness, results: Sequence[CheckResult], progress: Progress) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from harness import checks
 from harness.checks import base
-from harness.errors import StackError
+from harness.errors import CheckTimeout, StackError
 from harness.model import CheckResult, Topology
 from harness.recovery import STATUSES_FRESH, Pacing, wait_recovered
 
@@ -125,3 +125,33 @@ def test_an_engine_that_does_not_answer_ends_the_wait_with_its_error(
     with pytest.raises(StackError, match="does not answer"):
         wait_recovered(_FakeStack(fail=True), checks=["never"], timeout=30)  # type: ignore[arg-type]
     assert time.monotonic() - began < 5
+
+
+def test_a_wait_that_ran_out_takes_one_more_look_where_its_check_saw_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At the deadline a check whose latest run could not see (a probe that timed out on a
+    loaded machine: `host-unreadable`) is run once more, with a longer deadline, and what that
+    run saw is reported — not the silence. A check whose host is down gets no second look."""
+    looks: list[float] = []
+
+    def blind(ctx: base.CheckContext) -> list[CheckResult]:
+        ctx.stack.address("app1")
+        if ctx.deadline_s > 3.0:  # the last look
+            looks.append(ctx.deadline_s)
+            return [CheckResult("blind", "app1", False, "ok", "soft 1024 < 10000",
+                                causes=("nofile-below-minimum",), subjects=("app1",))]  # fmt: skip
+        return [CheckResult("blind", "app1", False, "ok", "probe did not answer",
+                            causes=("host-unreadable",), subjects=("app1",))]  # fmt: skip
+
+    def off(ctx: base.CheckContext) -> list[CheckResult]:
+        return [_result(ctx, "off", "app2", False)]  # host-down every time
+
+    _register(monkeypatch, blind=base.Registered(blind, lambda _t: ("app1",)),
+              off=base.Registered(off, lambda _t: ("app2",)))  # fmt: skip
+    stack: Any = _FakeStack()
+    with pytest.raises(CheckTimeout) as e:
+        wait_recovered(stack, checks=["blind", "off"], timeout=0.3)
+    got = {(r.check, r.cause) for r in e.value.results if not r.ok}
+    assert got == {("blind", "nofile-below-minimum"), ("off", "host-down")}
+    assert looks == [6.0]
