@@ -20,6 +20,7 @@ import json
 import re
 import time
 import urllib.request
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -154,9 +155,14 @@ def wrongly_unavailable(
     no_live: list[float],
     serving_since: dict[str, float],
     by_address: dict[str, str],
+    fail_timeouts: Mapping[str, float] | None = None,
+    history: Sequence[Disabled] = (),
 ) -> list[Problem]:
     """Problems: backends disabled while serving, and requests refused for lack of a live
-    backend while one was serving (each second reported once)."""
+    backend while one was serving (each second reported once) — unless nginx was holding that
+    backend out for failures it met before the backend served (``history``: every disable
+    logged; its ``fail_timeouts`` had not run out): that is its passive health check doing what
+    it is configured to do after a backend that was really down, not a healthy one held out."""
     problems = []
     marked = []
     for d in disabled:
@@ -172,8 +178,14 @@ def wrongly_unavailable(
             )
         )
     held = []
+    timeouts = fail_timeouts or {}
     for at in sorted(set(no_live)):
-        serving = sorted(app for app, since in serving_since.items() if since < at - 1)
+        serving = sorted(
+            app
+            for app, since in serving_since.items()
+            if since < at - 1 and not _held_after_real_failures(app, at, since, history,
+                                                                 by_address, timeouts)
+        )  # fmt: skip
         if serving:
             held.append(f"{_clock(at)} ({', '.join(serving)} serving)")
     if held:
@@ -185,6 +197,25 @@ def wrongly_unavailable(
             )
         )
     return problems
+
+
+def _held_after_real_failures(
+    app: str,
+    at: float,
+    since: float,
+    history: Sequence[Disabled],
+    by_address: dict[str, str],
+    fail_timeouts: Mapping[str, float],
+) -> bool:
+    """nginx disabled ``app`` at most 1 s (log rounding) after it began serving — for failures
+    it met while the app was not serving yet — and that disable's ``fail_timeout`` (+1 s) has
+    not run out at ``at``."""
+    timeout = fail_timeouts.get(app, NGINX_DEFAULT_FAIL_TIMEOUT)
+    return any(
+        by_address.get(d.address, d.address) == app and d.at <= since + 1
+        and d.at <= at < d.at + 1 + timeout
+        for d in history
+    )  # fmt: skip
 
 
 def _get_json(url: str, timeout: float = 3.0) -> tuple[int, dict[str, object]]:
@@ -435,6 +466,8 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
             parse_no_live(got.log, ctx.since),
             apps.serving_since,
             apps.by_address,
+            parse_fail_timeouts(got.config) if got.config_ok else {},
+            parse_disabled(got.log, 0),
         )
     if got.config_ok:
         problems += not_yet_back(

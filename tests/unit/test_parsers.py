@@ -427,3 +427,32 @@ def test_nginx_reads_again_when_the_read_came_back_without_its_sections() -> Non
     assert twice.reads == 2 and "host-unreadable" in result.causes
     assert "cannot read lb1's nginx (twice " in result.observed
     assert "bytes without all its sections" in result.observed
+
+
+def test_nginx_holding_out_an_app_it_met_down_is_its_health_check_not_a_healthy_one_held_out() -> (
+    None
+):
+    """While app1 booted, requests through the LB failed on it and nginx disabled it (10:00:02,
+    before app1 served from 10:00:03); for its fail_timeout nginx then answers "no live
+    upstreams" although app1 serves — what its passive health check is configured to do after a
+    backend that was really down. Only once that fail_timeout (+1 s of log rounding) has run out
+    is a "no live upstreams" a healthy backend held out. (Seen as an `up` that never passed:
+    the line stayed in the wait's window for good.)"""
+    log = (
+        "2026/11/26 10:00:02 [warn] 7#7: *1 upstream server temporarily disabled while connecting"
+        ' to upstream, upstream: "http://172.30.0.21:8000/health"\n'
+        "2026/11/26 10:00:05 [error] 7#7: *2 no live upstreams while connecting to upstream\n"
+        "2026/11/26 10:00:09 [error] 7#7: *3 no live upstreams while connecting to upstream\n"
+    )
+    t0 = 1795687200.0  # 2026/11/26 10:00:00 UTC
+    by_address = {"172.30.0.21": "app1", "172.30.0.22": "app2"}
+    args = (parse_disabled(log, 0), parse_no_live(log, 0), {"app1": t0 + 3}, by_address)
+    legit = wrongly_unavailable(*args, {"app1": 3.0}, parse_disabled(log, 0))
+    assert _said(legit) == [
+        (
+            "healthy-backend-held-out",
+            "healthy backend held unavailable: 'no live upstreams' at 10:00:09 (app1 serving)",
+        )
+    ]
+    # without the history (as before): 10:00:05 was counted against nginx too
+    assert "10:00:05" in _said(wrongly_unavailable(*args))[0][1]
