@@ -111,7 +111,7 @@ def test_a_stack_on_another_machine_is_reached_through_ssh(
     # no-minfds's incident binds a supervisord.conf of this machine: copied there, it is what
     # the apps run with (else the engine there would mount an empty directory in its place)
     run = rh("run", "lb-no-dns-rotation", "no-minfds", "--json", RH_ENGINES=machine.engine_url)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert run.returncode == 0, _failed_runs(run.stdout) + run.stderr[-3000:]
     results = {(s["name"], s["variant"]): s for s in json.loads(run.stdout)["scenarios"]}
     assert {s["engine"] for s in results.values()} == {machine.engine_url}
     for name in ("lb-no-dns-rotation", "no-minfds"):
@@ -127,6 +127,24 @@ def test_a_stack_on_another_machine_is_reached_through_ssh(
     assert left.stdout.decode().split() == [], "a run's copies outlived it there"
     assert not _tunnels(), "an ssh connection outlived `run`"
     assert not _local_projects("rh-lb-no-dns-rotation")
+
+
+def _failed_runs(stdout: str) -> str:
+    """Each failed scenario run's reason and failing checks, from `run --json` (else nothing)."""
+    try:
+        scenarios = json.loads(stdout)["scenarios"]
+    except (ValueError, KeyError):
+        return ""
+    return "".join(
+        f"{s['name']}[{s['variant']}]: {s['reason']}\n"
+        + "".join(
+            f"  {c['check']} [{c['host']}] {c['cause']}: {c['observed']}\n"
+            for c in s.get("checks", [])
+            if not c["ok"]
+        )
+        for s in scenarios
+        if not s["passed"]
+    )
 
 
 def _projects_like(m: RemoteMachine, prefix: str) -> set[str]:

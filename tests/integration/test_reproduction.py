@@ -193,8 +193,9 @@ def test_stopping_the_host_an_incident_looks_at_is_not_the_incident(tmp_path: Pa
     result = _run(scenario, _ablated("graphite-piddir", tmp_path))
     assert not result.passed
     assert result.reason.startswith(
-        "incident failed, but not by its cause: steps[1].wait_recovered not-recovered"
+        "incident failed, but not by its cause: expected directories [graphite] pid-dir-missing;"
     ), result.reason
+    assert "observed steps[1].wait_recovered not-recovered" in result.reason, result.reason
     assert "directories [graphite] host-down" in result.reason, result.reason
 
 
