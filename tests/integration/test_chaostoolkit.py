@@ -45,7 +45,11 @@ def _chaos(experiment: str, project: str, tmp: Path) -> dict[str, object]:
         capture_output=True, text=True, timeout=900, cwd=tmp,
         env={**os.environ, "RH_PROJECT": project},
     )  # fmt: skip
-    assert journal.is_file(), proc.stdout + proc.stderr
+    log = tmp / "chaostoolkit.log"
+    assert journal.is_file(), (
+        f"chaos exited {proc.returncode} without a journal\n{proc.stdout}{proc.stderr}\n"
+        + (log.read_text()[-4000:] if log.is_file() else "(no log)")
+    )
     loaded: dict[str, object] = json.loads(journal.read_text())
     return loaded
 
