@@ -361,7 +361,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                 short = col not in ("scenario", "where", "why")
                 table.add_column(col, overflow="fold", no_wrap=short)
             for row in rows:
-                style = {"regression": "red bold", "improved": "green"}.get(row[-1], "")
+                kind = row[compare.HEADINGS.index("change")]
+                style = {"regression": "red bold", "improved": "green"}.get(kind, "")
                 table.add_row(*[escape(c) for c in row], style=style)
             out.print(table)
         out.print(compare.summary(result))

@@ -118,6 +118,7 @@ class Comparison:
     changes: list[Change] = field(default_factory=list)
     runs: tuple[int, int] = (0, 0)  # the fewest runs of a compared variant, per side
     large_only: int = 0  # figures judged by the large-change rule (too few runs for the test)
+    needed: int = 0  # runs a side that would have each of those figures tested
 
     @property
     def regressions(self) -> list[Change]:
@@ -448,9 +449,10 @@ def compare(
     if pairs:
         result.runs = (min(len(p[1]) for p in pairs), min(len(p[2]) for p in pairs))
     for key, old_runs, new_runs in pairs:
-        for change, large_only in _compare_one(key, old_runs, new_runs, floors, alpha):
+        for change, needed in _compare_one(key, old_runs, new_runs, floors, alpha):
             result.changes.append(change)
-            result.large_only += large_only
+            result.large_only += needed > 0
+            result.needed = max(result.needed, needed)
     return result
 
 
@@ -481,13 +483,13 @@ def _compare_one(
     new_runs: Sequence[Mapping[str, Any]],
     floors: Mapping[str, Floor],
     alpha: float,
-) -> Iterable[tuple[Change, bool]]:
-    """The changes of one scenario variant, each with whether it was judged by the
-    large-change rule."""
+) -> Iterable[tuple[Change, int]]:
+    """The changes of one scenario variant, each with the runs a side its test would need
+    when it was judged by the large-change rule (else 0)."""
     runs = f"{len(old_runs)}/{len(new_runs)}"
     flip = _outcome(key, old_runs, new_runs, runs)
     if flip is not None:
-        yield flip, False
+        yield flip, 0
     old_m = [metrics(s) for s in old_runs]
     new_m = [metrics(s) for s in new_runs]
     figures = [
@@ -499,7 +501,7 @@ def _compare_one(
         v = _judge_one(f, floors, levels)
         change = Change(key, f.where, f.metric, _shown(f.base_values), _shown(f.new_values),
                         v.kind, runs, v.why)  # fmt: skip
-        yield change, v.large_only
+        yield change, runs_needed(levels.first) if v.large_only else 0
 
 
 def _shown(values: Sequence[float]) -> float | None:
@@ -580,7 +582,7 @@ def summary(comparison: Comparison) -> str:
             f" {LARGE_FACTOR:g}x or more can be seen ({comparison.large_only}"
             f" figure{'s' if comparison.large_only != 1 else ''}), and one"
             " commit's single runs sometimes differ that much; run each side"
-            f" {runs_needed(ALPHA)} times or more (`run --repeat N`, `pytest --rh-repeat N`) to"
+            f" {comparison.needed} times or more (`run --repeat N`, `pytest --rh-repeat N`) to"
             " have each figure tested"
         )
     return line
