@@ -139,7 +139,7 @@ def _services_table(run: Run) -> str:
 
 def _downtime_table(run: Run) -> str:
     rows = downtime_rows([run])
-    cols = [c for c in COLUMNS if c not in ("scenario", "variant")]
+    cols = [c for c in COLUMNS if c not in ("scenario", "variant", "repeat")]
     return _table(
         [HEADINGS.get(c, c) for c in cols],
         [[r[c] for c in cols] for r in rows],

@@ -17,6 +17,7 @@ from harness.verdicts import UNATTRIBUTED, HostRow
 COLUMNS = (
     "scenario",
     "variant",
+    "repeat",
     "host",
     "service",
     "fault",
@@ -53,6 +54,8 @@ def downtime_rows(runs: Sequence[Run]) -> list[dict[str, str]]:
                 {
                     "scenario": run.name,
                     "variant": run.variant,
+                    # which run of the variant (`run --repeat N`); empty when it ran once
+                    "repeat": str(run.repeat) if run.repeat else "",
                     "host": r.host,
                     "service": r.service,
                     "fault": ", ".join(r.faults) or "-",
@@ -125,6 +128,8 @@ def to_markdown(runs: Sequence[Run], rows: Sequence[Mapping[str, str]]) -> str:
         )
     )
     parts.append("\n## Per host and service\n")
-    headings = [HEADINGS.get(c, c) for c in COLUMNS]
-    parts.append(md_table(headings, [[row[c] for c in COLUMNS] for row in rows]))
+    # (the repeat column only where a variant ran more than once: the CSV keeps every column)
+    columns = [c for c in COLUMNS if c != "repeat" or any(row["repeat"] for row in rows)]
+    headings = [HEADINGS.get(c, c) for c in columns]
+    parts.append(md_table(headings, [[row[c] for c in columns] for row in rows]))
     return "\n".join(parts)

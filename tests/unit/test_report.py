@@ -289,6 +289,21 @@ def test_downtime_csv_has_one_row_per_host_and_service(written: dict[str, Path])
     assert by["lb1", "metrics"]["verdict"] == "no budget"
 
 
+def test_downtime_csv_tells_the_repeats_of_a_variant_apart(tmp_path: Path) -> None:
+    """`run --repeat 2`: each run of the variant has rows of its own, numbered in the `repeat`
+    column (empty for a variant that ran once), so a spreadsheet can tell them apart."""
+    first, second, once = reboot_week(), reboot_week(), cold_start()
+    first.repeat, second.repeat = 1, 2
+    written = write_reports([first, second, once], tmp_path / "out", now=NOW)
+    rows = list(csv.DictReader(io.StringIO(written["downtime.csv"].read_text())))
+    week = [r for r in rows if r["scenario"] == "xen-reboot-week"]
+    assert {r["repeat"] for r in week} == {"1", "2"}
+    assert len([r for r in week if r["repeat"] == "1"]) == len(week) // 2
+    assert {r["repeat"] for r in rows if r["scenario"] == "cold-start"} == {""}
+    md = written["downtime.md"].read_text()
+    assert "| repeat |" in md
+
+
 def test_downtime_csv_marks_budget_breaches_and_runs_without_traffic(
     written: dict[str, Path],
 ) -> None:
@@ -317,7 +332,8 @@ def test_downtime_md_is_a_table_per_host_and_service(written: dict[str, Path]) -
     lines = [line for line in table.splitlines() if line.startswith("| ")]
     assert lines[0].startswith("| scenario | variant | host | service | fault | downtime s |")
     assert len(lines) - 1 == len(csv_rows)
-    assert all(line.count(" | ") == len(COLUMNS) - 1 for line in lines)
+    # every column but `repeat`: no variant here ran more than once
+    assert all(line.count(" | ") == len(COLUMNS) - 2 for line in lines)
     assert "| xen-reboot-week | fixed | redis2 | redis | sentinel failover | 1.500 |" in md
     assert "| lb-no-dns-rotation | incident | pass | reproduced: http [*] FAIL" in md
     assert "| cold-start | fixed | FAIL | not recovered within 60s" in md
