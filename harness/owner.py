@@ -13,6 +13,14 @@ from dataclasses import dataclass
 
 import psutil
 
+# A process's start time reads as the kernel's boot time plus the ticks since boot at which it
+# started, and the boot time the kernel reports moves when the clock is stepped (NTP, a VM's clock
+# resynchronised): the same process, read by two processes a while apart, can start a second or
+# more apart. Same pid and a start this close is the same process (a pid reused by a later
+# process would need the whole pid space to wrap within these seconds); without it a `gc` taken
+# after such a step removed the stack of a run still alive.
+START_TOLERANCE = 1000  # hundredths of a second
+
 
 def _start_ticks(pid: int) -> int | None:
     """When ``pid`` started, in hundredths of a second since the epoch; None if there is no
@@ -50,10 +58,12 @@ class Owner:
         return f"{self.pid}:{self.start}@{self.hostname}"
 
     def alive(self) -> bool:
-        """True if this process still runs (same pid *and* start time) on this machine.
+        """True if this process still runs (same pid *and* start time, within
+        :data:`START_TOLERANCE`) on this machine.
 
         A stack owned by another machine's process is treated as alive: we cannot tell.
         """
         if self.hostname != socket.gethostname():
             return True
-        return _start_ticks(self.pid) == self.start
+        start = _start_ticks(self.pid)
+        return start is not None and abs(start - self.start) <= START_TOLERANCE

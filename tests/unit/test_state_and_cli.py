@@ -79,8 +79,28 @@ def test_owner_alive_and_dead() -> None:
     proc.wait()
     assert start is not None
     assert not Owner(proc.pid, start, me.hostname).alive()
-    assert not Owner(me.pid, me.start + 1, me.hostname).alive(), "pid reused by another process"
+    reused = Owner(me.pid, me.start - 60 * 100, me.hostname)
+    assert not reused.alive(), "pid reused: this process started a minute after the owner"
     assert Owner(999999, 1, "another-machine").alive(), "cannot judge another machine's process"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="psutil's Linux boot time")
+@pytest.mark.parametrize("step", [-1.0, 1.0, 4.0])
+def test_an_owner_stays_alive_when_the_clock_is_stepped(
+    monkeypatch: pytest.MonkeyPatch, step: float
+) -> None:
+    """The kernel's boot time moves when the clock is stepped, and with it every process's start
+    time as read: a `gc` after such a step must not take the owner of a live run for dead (it
+    removed a live run's stack in CI)."""
+    import psutil._pslinux as pslinux
+
+    me = Owner.current()
+    booted = pslinux.boot_time()
+    monkeypatch.setattr(pslinux, "boot_time", lambda: booted + step)
+    from harness.owner import _start_ticks
+
+    assert _start_ticks(me.pid) != me.start, "the step should move the start as read"
+    assert me.alive()
 
 
 def test_free_subnet_avoids_used_and_tried() -> None:
