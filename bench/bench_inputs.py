@@ -29,7 +29,7 @@ from tests.unit.test_cli_input import CASES, VALID  # noqa: E402
 from tests.unit.test_compose_input import HOSTILE, UNSAFE, UNSAFE_LINE  # noqa: E402
 from tests.unit.test_state_input import COMMANDS, CORRUPT  # noqa: E402
 
-RH = [sys.executable, "-m", "harness"]
+RH = [sys.executable, "-m", "reboot_harness"]
 NO_ENGINE = "unix:///nonexistent/docker.sock"
 TOPOLOGY = {
     "unknown-key": ("colour: red\n", "colour: unknown key; valid: domain"),

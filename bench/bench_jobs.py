@@ -28,7 +28,7 @@ DEFAULT = ["cold-start", "graphite-piddir", "no-minfds"]
 
 def wall(scenarios: list[str], jobs: int) -> tuple[float, float, float, int]:
     """(wall seconds, sum of the variants' own durations, busy cores, exit code)."""
-    cmd = [sys.executable, "-m", "harness", "run", *scenarios, "-j", str(jobs), "--json"]
+    cmd = [sys.executable, "-m", "reboot_harness", "run", *scenarios, "-j", str(jobs), "--json"]
     began, cpu = time.perf_counter(), psutil.cpu_times()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     took, busy = time.perf_counter() - began, busy_cores(cpu, psutil.cpu_times())

@@ -19,19 +19,21 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.checks import run_checks
-from harness.runner import bring_up, wait_recovered
-from harness.stack import Stack, down
-from harness.stack.engine import client
+from reboot_harness.checks import run_checks
+from reboot_harness.runner import bring_up, wait_recovered
+from reboot_harness.stack import Stack, down
+from reboot_harness.stack.engine import client
 
 
 def rebuild_seconds() -> tuple[float, float]:
     """`reboot-harness build` with nothing changed; a bare `docker build` of one cached image."""
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "harness", "build"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "reboot_harness", "build"], check=True, capture_output=True
+    )
     ours = time.perf_counter() - began
-    from harness.stack.images import OFFLINE_BASE
-    from harness.stack.lifecycle import default_compose_dir
+    from reboot_harness.stack.images import OFFLINE_BASE
+    from reboot_harness.stack.lifecycle import default_compose_dir
 
     began = time.perf_counter()
     subprocess.run(

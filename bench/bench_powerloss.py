@@ -35,11 +35,11 @@ import pymysql
 import redis
 import socketio
 
-from harness.checks.socketio import ROUTE_HEADER, route_keys
-from harness.faults import RunContext
-from harness.faults.reboot import power_off, power_on
-from harness.runner import bring_up, wait_recovered
-from harness.stack import Stack, down
+from reboot_harness.checks.socketio import ROUTE_HEADER, route_keys
+from reboot_harness.faults import RunContext
+from reboot_harness.faults.reboot import power_off, power_on
+from reboot_harness.runner import bring_up, wait_recovered
+from reboot_harness.stack import Stack, down
 
 LIMIT_S = 90.0  # a peer that has not noticed by then "never" did
 

@@ -12,7 +12,7 @@ counts as N runs). Then prints, per scenario variant:
 
 each as n, p50, p90, min and max. With ``--halves K`` it also forms K same-commit comparisons
 from the pool (each a random split into two disjoint halves, seeded) and judges each with
-``harness.compare`` as the nightly would: any regression there is a false alarm. ``--pairs``
+``reboot_harness.compare`` as the nightly would: any regression there is a false alarm. ``--pairs``
 does the same for every ordered pair of single runs (what ``compare`` of two single runs says).
 Not part of CI; the machine's load is printed with the figures (shared machines skew them).
 
@@ -92,6 +92,13 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
+def _package(tree: Path) -> str:
+    """The import package of the checkout ``tree``: commits before the rename (issue 20) have
+    ``harness/``; asking them for ``reboot_harness`` would run this venv's editable install
+    instead, the wrong commit's code."""
+    return "reboot_harness" if (tree / "reboot_harness").is_dir() else "harness"
+
+
 def run_pool(args: argparse.Namespace) -> dict[str, list[Path]]:
     """``args.runs`` separate `run` commands of ``args.scenarios`` per arm, the arms taking
     turns (run 1 of each, then run 2 of each, ...) so that a machine whose load drifts weighs on
@@ -116,7 +123,8 @@ def run_pool(args: argparse.Namespace) -> dict[str, list[Path]]:
             base = out / label if len(arms) > 1 else out
             folder = base / f"{i + 1:02d}"
             env = {**os.environ, "PYTHONPATH": str(tree)}  # its harness, this venv's libraries
-            cmd = [sys.executable, "-m", "harness", "run", *args.scenarios, "--report", str(folder)]
+            cmd = [sys.executable, "-m", _package(tree), "run", *args.scenarios]
+            cmd += ["--report", str(folder)]
             for f in compose:
                 cmd += ["--compose", str(f)]
             began = time.time()
@@ -139,7 +147,7 @@ def run_pool(args: argparse.Namespace) -> dict[str, list[Path]]:
 
 def pool_of(folders: Sequence[Path]) -> list[list[dict[str, Any]]]:
     """One list of scenario results per run: a results.json holding N repeats is N runs."""
-    from harness.compare import load_results
+    from reboot_harness.compare import load_results
 
     runs: dict[tuple[Path, int], list[dict[str, Any]]] = {}
     for folder in folders:
@@ -169,8 +177,9 @@ def spread(pool: Sequence[Sequence[Mapping[str, Any]]]) -> None:
 
 def false_alarms(pool: Sequence[Sequence[dict[str, Any]]], halves: int, pairs: bool,
                  seed: int) -> None:  # fmt: skip
-    """Same-commit comparisons judged by harness.compare: every regression is a false alarm."""
-    from harness.compare import compare
+    """Same-commit comparisons judged by reboot_harness.compare: every regression is a false
+    alarm."""
+    from reboot_harness.compare import compare
 
     if halves:
         rng = random.Random(seed)
@@ -282,7 +291,7 @@ def between(a: Sequence[Sequence[dict[str, Any]]], b: Sequence[Sequence[dict[str
             names: tuple[str, ...], draws: int = 0, seed: int = 1) -> None:  # fmt: skip
     """What compare says of one arm against the other: all their runs, then 5 against 5 (in
     order, then ``draws`` random draws: how often a night of --repeat 5 would see it)."""
-    from harness.compare import compare, summary
+    from reboot_harness.compare import compare, summary
 
     print(f"\n== compare {names[0]} -> {names[1]}")
     chunks = [(0, len(a), 0, len(b))] + [

@@ -28,16 +28,16 @@ import time
 import uuid
 from pathlib import Path
 
-from harness.owner import Owner
-from harness.runner import bring_up
-from harness.stack import build, down
-from harness.stack.images import ensure_base_image
-from harness.stack.lifecycle import (
+from reboot_harness.owner import Owner
+from reboot_harness.runner import bring_up
+from reboot_harness.stack import build, down
+from reboot_harness.stack.images import ensure_base_image
+from reboot_harness.stack.lifecycle import (
     _used_subnets,
     default_compose_dir,
     free_subnet_prefix,
 )
-from harness.state import ProjectState, new_secrets
+from reboot_harness.state import ProjectState, new_secrets
 
 
 def bench_state(name: str, tag: str, base: str) -> ProjectState:

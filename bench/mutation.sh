@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Mutation testing of the verdict code (issue 19): mutmut over harness/judge.py,
-# harness/verdicts.py and harness/compare.py, each against its own unit tests
+# Mutation testing of the verdict code (issue 19): mutmut over reboot_harness/judge.py,
+# reboot_harness/verdicts.py and reboot_harness/compare.py, each against its own unit tests
 # (tests/unit/test_<module>.py). A separate command, not part of CI: minutes on 2 cores.
 #
 #   bench/mutation.sh [-d DIR] [-j N] [MODULE ...]
 #
-#   MODULE  a module of harness/ (default: judge verdicts compare)
+#   MODULE  a module of reboot_harness/ (default: judge verdicts compare)
 #   -d DIR  where to set up the copy (default: a new directory under /tmp); an existing DIR
-#           is refreshed: its harness/, tests/, pyproject.toml and mutants/ are replaced
+#           is refreshed: its reboot_harness/, tests/, pyproject.toml and mutants/ are replaced
 #   -j N    mutants tested at once (default 2: the machine is shared)
 #
 # The copy holds the whole package, the tests and pyproject.toml, so mutmut's mutants/ folder
@@ -44,12 +44,12 @@ python=$(dirname "$mutmut")/python
 sources=()
 tests=()
 for m in "${modules[@]}"; do
-    if [ ! -f "$repo/harness/$m.py" ] || [ ! -f "$repo/tests/unit/test_$m.py" ]; then
-        echo "mutation.sh: need harness/$m.py and tests/unit/test_$m.py; modules are named" \
+    if [ ! -f "$repo/reboot_harness/$m.py" ] || [ ! -f "$repo/tests/unit/test_$m.py" ]; then
+        echo "mutation.sh: need reboot_harness/$m.py and tests/unit/test_$m.py; modules are named" \
             "like judge, verdicts, compare" >&2
         exit 2
     fi
-    sources+=("harness/$m.py")
+    sources+=("reboot_harness/$m.py")
     tests+=("tests/unit/test_$m.py")
 done
 
@@ -62,10 +62,10 @@ else
         exit 2
     fi
     mkdir -p "$dir"
-    rm -rf "$dir/mutants" "$dir/harness" "$dir/tests" "$dir/pyproject.toml"
+    rm -rf "$dir/mutants" "$dir/reboot_harness" "$dir/tests" "$dir/pyproject.toml"
 fi
-cp -r "$repo/harness" "$repo/tests" "$repo/pyproject.toml" "$dir/"
-find "$dir/harness" "$dir/tests" -name __pycache__ -prune -exec rm -rf {} +
+cp -r "$repo/reboot_harness" "$repo/tests" "$repo/pyproject.toml" "$dir/"
+find "$dir/reboot_harness" "$dir/tests" -name __pycache__ -prune -exec rm -rf {} +
 
 # mutmut's settings, in the copy only: the whole package goes into mutants/ (a regular package
 # there, found before the checkout's editable install); only the named files are mutated.
@@ -78,7 +78,7 @@ with open(path) as f:
     text = re.sub(r"(?ms)^\[tool\.mutmut\]\n.*?(?=^\[|\Z)", "", f.read())
 text += (
     "\n[tool.mutmut]\n"
-    'source_paths = ["harness/"]\n'
+    'source_paths = ["reboot_harness/"]\n'
     f"only_mutate = {json.dumps(sources)}\n"
     f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
     'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
@@ -97,9 +97,9 @@ if ! nice "$mutmut" run --max-children "$jobs" >"$dir/run.log" 2>&1; then
 fi
 echo "mutation.sh: mutmut ran $(($(date +%s) - started)) s"
 "$mutmut" results --all true 2>/dev/null | awk '
-    $1 ~ /^harness\./ {
+    $1 ~ /^reboot_harness\./ {
         split($1, part, ".")
-        file = "harness/" part[2] ".py"
+        file = "reboot_harness/" part[2] ".py"
         status = $2
         for (i = 3; i <= NF; i++) status = status " " $i
         total[file]++
@@ -109,12 +109,12 @@ echo "mutation.sh: mutmut ran $(($(date +%s) - started)) s"
     }
     END {
         for (f in total) {
-            printf "%-22s %8d %8d %9d %7d %6.1f%%\n", f, total[f], killed[f], survived[f],
+            printf "%-26s %8d %8d %9d %7d %6.1f%%\n", f, total[f], killed[f], survived[f],
                 other[f], 100 * killed[f] / total[f]
             all += total[f]; k += killed[f]; s += survived[f]; o += other[f]
         }
-        printf "~all                   %8d %8d %9d %7d %6.1f%%\n", all, k, s, o,
+        printf "~all                       %8d %8d %9d %7d %6.1f%%\n", all, k, s, o,
             all ? 100 * k / all : 0
     }' | sort | sed 's/^~all /all  /' |
-    { printf "%-22s %8s %8s %9s %7s %7s\n" file mutants killed survived other score; cat; }
+    { printf "%-26s %8s %8s %9s %7s %7s\n" file mutants killed survived other score; cat; }
 echo "survivors: cd $dir && $mutmut results   (one: $mutmut show NAME)"

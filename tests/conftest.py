@@ -8,8 +8,8 @@ import pytest
 
 
 def _engine_problem() -> str | None:
-    from harness.errors import EnvironmentProblem
-    from harness.stack.engine import client, compose_version
+    from reboot_harness.errors import EnvironmentProblem
+    from reboot_harness.stack.engine import client, compose_version
 
     try:
         client()

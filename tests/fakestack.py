@@ -1,5 +1,5 @@
-"""One fake stack for unit tests, behind :class:`harness.stack.StackLike`: what checks, faults,
-operations and the runner use of a stack, without Docker.
+"""One fake stack for unit tests, behind :class:`reboot_harness.stack.StackLike`: what checks,
+faults, operations and the runner use of a stack, without Docker.
 
 - Hosts have statuses (``running`` by default; set per host), which ``statuses()``,
   ``running()``, ``endpoint()`` and ``address()`` honour.
@@ -29,9 +29,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import StackError
-from harness.model import Topology
-from harness.stack import ExecResult
+from reboot_harness.errors import StackError
+from reboot_harness.model import Topology
+from reboot_harness.stack import ExecResult
 
 SILENCE = ExecResult(0, "", "")
 TIMEOUT = ExecResult(124, "", "")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.checks import run_checks
-from harness.model import CheckResult
-from harness.runner import bring_up, wait_recovered
-from harness.stack import Stack, down
+from reboot_harness.checks import run_checks
+from reboot_harness.model import CheckResult
+from reboot_harness.runner import bring_up, wait_recovered
+from reboot_harness.stack import Stack, down
 
 HERE = Path(__file__).resolve().parent
 

@@ -43,7 +43,7 @@ from docker.models.containers import Container
 from docker.models.volumes import Volume
 from docker.types import Ulimit
 
-from harness.stack.images import build_lock, context_hash, ensure_base_image
+from reboot_harness.stack.images import build_lock, context_hash, ensure_base_image
 
 CONTEXT = Path(__file__).resolve().parent / "remote-machine"
 IMAGE_REPO = "rh-test/remote-machine"

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.docker
 INDEPENDENT = False  # one stack (module fixture) for both experiments: one worker
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "chaostoolkit"
-RH = [sys.executable, "-m", "harness"]
+RH = [sys.executable, "-m", "reboot_harness"]
 CHAOS = shutil.which("chaos", path=str(Path(sys.executable).parent)) or "chaos"
 
 

@@ -14,10 +14,10 @@ import pymysql
 import pytest
 import redis
 
-from harness.checks import NAMES, run_checks
-from harness.checks.nginx import parse_entries
-from harness.runner import wait_recovered
-from harness.stack import Stack
+from reboot_harness.checks import NAMES, run_checks
+from reboot_harness.checks.nginx import parse_entries
+from reboot_harness.runner import wait_recovered
+from reboot_harness.stack import Stack
 from tests.integration.conftest import assert_all_pass, causes, failing, healthy_stack
 
 pytestmark = pytest.mark.docker
@@ -543,9 +543,9 @@ def test_dns_as_clients_see_it_fails_when_the_dns_host_moves(stack: Stack) -> No
     view only."""
     import random
 
-    from harness.faults import RunContext
-    from harness.faults.reboot import reboot
-    from harness.model import Reboot
+    from reboot_harness.faults import RunContext
+    from reboot_harness.faults.reboot import reboot
+    from reboot_harness.model import Reboot
 
     ctx = RunContext(stack, random.Random(0))
     reboot(ctx, Reboot(host="dns", mode="hard", new_ip=True))

@@ -25,7 +25,7 @@ from tests.conftest import missing
 
 pytestmark = pytest.mark.docker
 
-RH = [sys.executable, "-m", "harness"]
+RH = [sys.executable, "-m", "reboot_harness"]
 FREE_NOW = re.compile(r"\b(\d+ B|\d+\.\d (KiB|MiB|GiB|TiB)) free now\b")
 
 

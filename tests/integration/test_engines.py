@@ -36,7 +36,7 @@ LOG = Path("/var/log/rh-test-engine2.log")
 BRIDGE = "rh-e2br"
 BRIDGE_CIDR = "10.213.255.1/24"
 POOL = "base=10.213.0.0/17,size=24"
-RH = [sys.executable, "-m", "harness"]
+RH = [sys.executable, "-m", "reboot_harness"]
 # the same engine over TCP with TLS (certificates made by the fixture): server and client
 # verify each other, as `dockerd --tlsverify` with DOCKER_TLS_VERIFY=1 / DOCKER_CERT_PATH do
 TLS_DIR = Path("/run/rh-e2-tls")

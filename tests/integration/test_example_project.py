@@ -28,7 +28,7 @@ def test_the_example_project_runs_as_its_readme_says(tmp_path: Path, jobs: str) 
         f" --report {report} scenarios/cache-reboot.yaml{jobs}"
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "harness", *command.split()],
+        [sys.executable, "-m", "reboot_harness", *command.split()],
         cwd=PROJECT,
         capture_output=True,
         text=True,

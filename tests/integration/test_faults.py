@@ -13,11 +13,11 @@ from typing import Any
 import docker
 import pytest
 
-from harness.checks.limits import parse_nofile
-from harness.faults.kill import kill
-from harness.faults.reboot import power_off, power_on, stop
-from harness.model import CheckResult, Kill, Stop
-from harness.stack import Stack
+from reboot_harness.checks.limits import parse_nofile
+from reboot_harness.faults.kill import kill
+from reboot_harness.faults.reboot import power_off, power_on, stop
+from reboot_harness.model import CheckResult, Kill, Stop
+from reboot_harness.stack import Stack
 
 pytestmark = pytest.mark.docker
 CONF = "/etc/supervisor/supervisord.conf"
@@ -188,11 +188,11 @@ def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
     the rest of the disk are kept; a topology's `tmp: {HOST: keep}` keeps that host's /tmp."""
     import random
 
-    from harness.faults import RunContext
-    from harness.faults.reboot import reboot
-    from harness.model import Reboot
-    from harness.runner import bring_up
-    from harness.stack import down
+    from reboot_harness.faults import RunContext
+    from reboot_harness.faults.reboot import reboot
+    from reboot_harness.model import Reboot
+    from reboot_harness.runner import bring_up
+    from reboot_harness.stack import down
     from tests.integration.conftest import unique_project
 
     topology = tmp_path / "topology.yaml"
@@ -225,9 +225,9 @@ def test_a_replica_back_from_power_loss_says_what_its_return_cost(
     import pymysql
     import redis
 
-    from harness.faults.orchestration import wait_for
-    from harness.faults.reboot import start
-    from harness.model import EventKind, Start
+    from reboot_harness.faults.orchestration import wait_for
+    from reboot_harness.faults.reboot import start
+    from reboot_harness.model import EventKind, Start
 
     topo = rh_stack.topology
     for host in ("redis2", "mysql2"):

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.faults import RunContext
-from harness.faults.reboot import power_off, power_on, reboot, stop
-from harness.model import Reboot, Stop
-from harness.stack import Stack
-from harness.stack.engine import client
-from harness.traffic import Traffic
+from reboot_harness.faults import RunContext
+from reboot_harness.faults.reboot import power_off, power_on, reboot, stop
+from reboot_harness.model import Reboot, Stop
+from reboot_harness.stack import Stack
+from reboot_harness.stack.engine import client
+from reboot_harness.traffic import Traffic
 from tests.integration.conftest import assert_all_pass, healthy_stack
 
 pytestmark = pytest.mark.docker

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.checks import run_checks
-from harness.model import CheckResult
-from harness.runner import bring_up, wait_recovered
-from harness.stack import Stack, down
+from reboot_harness.checks import run_checks
+from reboot_harness.model import CheckResult
+from reboot_harness.runner import bring_up, wait_recovered
+from reboot_harness.stack import Stack, down
 from tests.integration.conftest import unique_project
 
 pytestmark = pytest.mark.docker
@@ -38,7 +38,7 @@ python_checks: ["own_checks:LB_NAME"]
 
 # A Python check of a user's own: each LB's nginx answers `nginx -v` with a version.
 OWN_CHECKS = """\
-from harness.checkapi import Context, check
+from reboot_harness.checkapi import Context, check
 
 
 @check(

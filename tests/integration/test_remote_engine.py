@@ -25,7 +25,7 @@ from tests.integration.remote_machine import RemoteMachine, remote_machine, remo
 
 pytestmark = pytest.mark.docker
 
-RH = [sys.executable, "-m", "harness"]
+RH = [sys.executable, "-m", "reboot_harness"]
 LOCAL = "unix:///var/run/docker.sock"
 
 

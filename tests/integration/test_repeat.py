@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-RH = [sys.executable, "-m", "harness"]
+RH = [sys.executable, "-m", "reboot_harness"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

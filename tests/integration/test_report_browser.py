@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.report import write_reports
+from reboot_harness.report import write_reports
 from tests.conftest import missing
 from tests.unit.test_report import NOW, sample_results
 

@@ -25,18 +25,18 @@ from pathlib import Path
 
 import pytest
 
-from harness import catalog
-from harness.checks import run_checks
-from harness.checks.nginx import parse_entries
-from harness.checks.socketio import ROUTE_HEADER, echo_through
-from harness.incidents import load_incident
-from harness.model import Scenario
-from harness.paths import default_compose_dir
-from harness.recovery import wait_recovered
-from harness.scenario_run import ScenarioResult, run_scenario
-from harness.stack import Stack
-from harness.stack.engine import client
-from harness.stack.labels import CLIENT_ROLE, MANAGED_LABEL, PROJECT_LABEL, ROLE_LABEL
+from reboot_harness import catalog
+from reboot_harness.checks import run_checks
+from reboot_harness.checks.nginx import parse_entries
+from reboot_harness.checks.socketio import ROUTE_HEADER, echo_through
+from reboot_harness.incidents import load_incident
+from reboot_harness.model import Scenario
+from reboot_harness.paths import default_compose_dir
+from reboot_harness.recovery import wait_recovered
+from reboot_harness.scenario_run import ScenarioResult, run_scenario
+from reboot_harness.stack import Stack
+from reboot_harness.stack.engine import client
+from reboot_harness.stack.labels import CLIENT_ROLE, MANAGED_LABEL, PROJECT_LABEL, ROLE_LABEL
 from tests.integration.conftest import causes, failing, healthy_stack
 
 pytestmark = pytest.mark.docker

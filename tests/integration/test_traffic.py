@@ -11,16 +11,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.errors import StackError
-from harness.model import History
-from harness.stack import Stack
-from harness.traffic import (
+from reboot_harness.errors import StackError
+from reboot_harness.model import History
+from reboot_harness.stack import Stack
+from reboot_harness.traffic import (
     Traffic,
     TrafficProfile,
     engine_outages,
     rate_summary,
 )
-from harness.verdicts import service_windows
+from reboot_harness.verdicts import service_windows
 from tests.integration.conftest import healthy_stack
 
 pytestmark = pytest.mark.docker

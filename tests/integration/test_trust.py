@@ -15,13 +15,13 @@ from pathlib import Path
 import docker
 import pytest
 
-from harness.state import ProjectState
+from reboot_harness.state import ProjectState
 from tests.integration.conftest import unique_project
 
 pytestmark = pytest.mark.docker
 # Each test brings its own stacks (scoped by the pid of the run it starts): spread over workers.
 INDEPENDENT = True
-RH = [sys.executable, "-m", "harness"]
+RH = [sys.executable, "-m", "reboot_harness"]
 MANAGED = {"label": ["org.reboot-harness.managed=true"]}
 
 

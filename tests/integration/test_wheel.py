@@ -1,6 +1,7 @@
 """The wheel works on its own: built from this checkout, installed into a fresh virtualenv
 outside the repository, it knows every shipped scenario and incident and runs one — compose/
-and scenarios/ travel inside the package (harness/_data), found through importlib.resources."""
+and scenarios/ travel inside the package (reboot_harness/_data), found through
+importlib.resources."""
 
 from __future__ import annotations
 
@@ -43,13 +44,14 @@ def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
     shipped = sorted(p.stem for p in (REPO / "scenarios").glob("*.yaml"))
     assert [s["name"] for s in listed] == shipped
     for s in listed:
-        assert "/site-packages/harness/_data/scenarios/" in s["file"], s["file"]
+        assert "/site-packages/reboot_harness/_data/scenarios/" in s["file"], s["file"]
     where = _run([str(bin_dir / "python"), "-c",
-                  "from harness import catalog, paths; from harness.serialize import schema;"
+                  "from reboot_harness import catalog, paths;"
+                  " from reboot_harness.serialize import schema;"
                   " print(paths.default_compose_dir()); print(*catalog.known_incidents());"
                   " print(schema('run')['title'])"],
                  work, env, 60).splitlines()  # fmt: skip
-    assert where[0].endswith("/site-packages/harness/_data/compose"), where
+    assert where[0].endswith("/site-packages/reboot_harness/_data/compose"), where
     incidents = sorted(p.stem for p in (REPO / "compose" / "incidents").glob("*.yaml"))
     assert where[1].split() == incidents
     assert where[2] == "reboot-harness run --json, and results.json", "the JSON Schemas ship"

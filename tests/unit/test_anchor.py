@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.errors import UsageError
-from harness.paths import default_compose_dir
-from harness.stack.anchor import anchored_copy, is_own
+from reboot_harness.errors import UsageError
+from reboot_harness.paths import default_compose_dir
+from reboot_harness.stack.anchor import anchored_copy, is_own
 from tests.conftest import missing
 
 OWN = """\

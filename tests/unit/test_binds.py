@@ -1,4 +1,4 @@
-"""Bind sources for an engine on another machine (harness.stack.binds): each source of this
+"""Bind sources for an engine on another machine (reboot_harness.stack.binds): each source of this
 machine copied once, the binds pointed at the copies by an override that Compose itself merges
 as intended (checked with `docker compose config`, which needs no engine); sources that are not
 here, and every other mount, left as written. The copy over ssh itself is exercised on a real
@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from harness.errors import StackError
-from harness.stack import binds, tunnel
-from harness.stack.engines import Engine
-from harness.state import ProjectState
+from reboot_harness.errors import StackError
+from reboot_harness.stack import binds, tunnel
+from reboot_harness.stack.engines import Engine
+from reboot_harness.state import ProjectState
 from tests.conftest import missing
 
 ENGINE = Engine("ssh://ops@far.example", "ssh://ops@far.example")

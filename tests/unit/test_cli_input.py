@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-RH = [sys.executable, "-m", "harness"]
+RH = [sys.executable, "-m", "reboot_harness"]
 VALID = "name: x\ndescription: d\nsteps:\n  - reboot: {host: app1}\nexpect: {recover_within: 30s}\n"
 
 CASES = {
@@ -93,10 +93,10 @@ def test_validating_input_never_loads_the_engine_clients() -> None:
     """Refusing bad input stays fast (bench/bench_inputs.py: ~0.2 s) because validation imports
     neither the checks nor the Docker, redis or MySQL clients."""
     code = (
-        "import sys; from harness import catalog, cli; "
+        "import sys; from reboot_harness import catalog, cli; "
         "catalog.resolve(['cold-start'], None); "
         "heavy = sorted(m for m in ('docker', 'redis', 'pymysql', 'testcontainers', 'matplotlib',"
-        " 'harness.checks', 'harness.stack') if m in sys.modules); print(heavy)"
+        " 'reboot_harness.checks', 'reboot_harness.stack') if m in sys.modules); print(heavy)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -176,7 +176,7 @@ ONESHOT = {
 @pytest.fixture
 def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A recorded project `p1` (the shipped topology), as `up` leaves it, with no engine."""
-    from harness.state import ProjectState
+    from reboot_harness.state import ProjectState
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     ProjectState(
@@ -285,7 +285,7 @@ def test_a_scenario_planned_longer_than_the_ceiling_is_refused() -> None:
 
 
 def test_planned_time_adds_up_every_step() -> None:
-    from harness import catalog
+    from reboot_harness import catalog
 
     (piddir,) = catalog.resolve(["graphite-piddir"])
     assert piddir.planned_s == 10 + 30  # a graceful reboot's grace, then recover_within

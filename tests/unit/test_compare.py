@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from harness.compare import (
+from reboot_harness.compare import (
     FLOORS,
     Change,
     Floor,
@@ -36,9 +36,9 @@ from harness.compare import (
     smallest_p,
     summary,
 )
-from harness.errors import UsageError
+from reboot_harness.errors import UsageError
 
-RH = [sys.executable, "-m", "harness"]
+RH = [sys.executable, "-m", "reboot_harness"]
 
 
 def _result(name: str = "week", *, passed: bool = True, downtime: float = 1.0,
@@ -482,9 +482,9 @@ def test_repeat_index_round_trips_through_results_json(tmp_path: Path) -> None:
     before the key existed reads as one run."""
     import jsonschema
 
-    from harness.report import Run, write_reports
-    from harness.scenario_run import ScenarioResult
-    from harness.serialize import schema
+    from reboot_harness.report import Run, write_reports
+    from reboot_harness.scenario_run import ScenarioResult
+    from reboot_harness.serialize import schema
 
     results = []
     for k in (1, 2, 3):
@@ -772,7 +772,7 @@ def test_history_marks_failed_nights_and_regressions(tmp_path: Path) -> None:
     """`history` over three nights: one chart and table per scenario variant; the night whose
     downtime went up ninefold is marked a regression (against the night before), a failed night
     FAIL; the page is offline (no script, no external URL)."""
-    from harness.report.history import load_nights, render, series
+    from reboot_harness.report.history import load_nights, render, series
 
     worse = _result()
     worse["verdicts"]["hosts"][0]["downtime_s"] = 9.0  # from 1 s: a large change
@@ -805,7 +805,7 @@ def test_history_of_repeated_nights_shows_medians_ranges_and_runs(tmp_path: Path
     """Nights of five runs each: the median recovery with its range, the number of runs and of
     passes, a night with one failed run marked FAIL, and the night whose recovery is 1.5x in
     every run a regression (the test, not a floor)."""
-    from harness.report.history import load_nights, render, series
+    from reboot_harness.report.history import load_nights, render, series
 
     nights = []
     for i, runs in enumerate([_runs(BASE), _runs([v * 1.5 for v in BASE]), _runs(BASE)], 1):

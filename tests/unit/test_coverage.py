@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from harness.checkapi import check
-from harness.checks import base, resolve, run_checks
-from harness.checks.base import CheckContext, Problem, failure, judged
-from harness.errors import UsageError
-from harness.model import (
+from reboot_harness.checkapi import check
+from reboot_harness.checks import base, resolve, run_checks
+from reboot_harness.checks.base import CheckContext, Problem, failure, judged
+from reboot_harness.errors import UsageError
+from reboot_harness.model import (
     CHECKS,
     COMMON_CAUSES,
     PREFLIGHT,
@@ -24,7 +24,7 @@ from harness.model import (
     Topology,
     causes_of,
 )
-from harness.stack import ExecResult
+from reboot_harness.stack import ExecResult
 from tests.fakestack import NOT_RUNNING, TIMEOUT, FakeStack
 
 
@@ -113,7 +113,7 @@ def test_a_cause_a_check_did_not_declare_is_a_bug() -> None:
 
 
 def test_every_check_declares_causes_and_every_implementation_is_registered() -> None:
-    """The one table of checks (harness.model.CHECKS) and the registry agree, and the common
+    """The one table of checks (reboot_harness.model.CHECKS) and the registry agree, and the common
     causes are available to every check."""
     assert set(base.REGISTRY) == {k.name for k in CHECKS}
     for kind in CHECKS:
@@ -126,7 +126,7 @@ def test_readme_names_every_cause_code() -> None:
     """README's "What PASS and reproduced mean" lists every cause a result or step can carry."""
     from pathlib import Path
 
-    from harness.model import STEP_ERROR_CAUSES
+    from reboot_harness.model import STEP_ERROR_CAUSES
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("### What PASS and", 1)[1].split("\n### ", 1)[0]
@@ -140,7 +140,7 @@ def test_which_causes_say_the_check_could_not_see_is_in_the_table() -> None:
     """Each check's could-not-see codes are among its causes and every common cause is one; the
     steps' are among the step causes; and no shipped incident is reproduced by one of them (an
     incident's declared cause is a mechanism, seen in an answer)."""
-    from harness import catalog
+    from reboot_harness import catalog
 
     for kind in (*CHECKS, PREFLIGHT):
         assert kind.unobserved <= set(kind.causes), kind.name
@@ -260,7 +260,7 @@ def test_a_python_check_failing_without_a_cause_is_refused_naming_it() -> None:
 def test_preflight_failures_carry_a_cause() -> None:
     """A password too long for CHANGE MASTER is `repl-password-too-long`; a host whose
     environment holds no password is `not-exercised` (nothing was linted), never a pass."""
-    from harness.checks.preflight import preflight
+    from reboot_harness.checks.preflight import preflight
 
     env = {"mysql1": {"MYSQL_REPL_PASSWORD": "x" * 97}, "mysql2": {}}
     with FakeStack(env=env) as stack:

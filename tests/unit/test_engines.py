@@ -17,12 +17,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from harness.errors import EnvironmentProblem, StackError, UsageError
-from harness.stack import engine as engine_module
-from harness.stack import engines, tunnel
-from harness.stack.hosts import Hosts
-from harness.stack.lifecycle import host_routes
-from harness.state import ProjectState
+from reboot_harness.errors import EnvironmentProblem, StackError, UsageError
+from reboot_harness.stack import engine as engine_module
+from reboot_harness.stack import engines, tunnel
+from reboot_harness.stack.hosts import Hosts
+from reboot_harness.stack.lifecycle import host_routes
+from reboot_harness.state import ProjectState
 from tests.tlscerts import tls_certificates
 
 pytest_plugins = ["pytester"]
@@ -170,7 +170,7 @@ def test_the_state_remembers_the_engine(tmp_path: Path, monkeypatch: pytest.Monk
     state.save({})
     loaded = ProjectState.load("rh-eng-1")
     assert (loaded.engine, loaded.engine_cert_path) == ("unix:///run/rh2/docker.sock", "")
-    from harness.stack.lifecycle import engine_of
+    from reboot_harness.stack.lifecycle import engine_of
 
     assert engine_of("rh-eng-1").host == "unix:///run/rh2/docker.sock"
     assert engine_of("rh-not-there").host == engines.DEFAULT_HOST
@@ -229,9 +229,9 @@ def test_run_goes_round_the_engines_and_leaves_one_that_died(
     """`RH_ENGINES=A,B run …`: scenarios go to A, B, A, …; when B stops answering during its
     scenario (here the SDK's connection error escapes), that one fails naming B and every later
     one goes to A; the run exits 1. Engines and scenarios are fakes: no Docker."""
-    import harness.stack as stack_pkg
-    from harness import cli, scenario_run
-    from harness.stack.lifecycle import Removed
+    import reboot_harness.stack as stack_pkg
+    from reboot_harness import cli, scenario_run
+    from reboot_harness.stack.lifecycle import Removed
 
     a, b = "unix:///rh-a.sock", "unix:///rh-b.sock"
     monkeypatch.setenv(engines.ENV, f"{a},{b}")

@@ -17,9 +17,9 @@ import pytest
 import requests
 from docker.errors import APIError, BuildError
 
-from harness import cli
-from harness.errors import EnvironmentProblem, HarnessError, ImageBuildError
-from harness.stack import diskfull, engine, images
+from reboot_harness import cli
+from reboot_harness.errors import EnvironmentProblem, HarnessError, ImageBuildError
+from reboot_harness.stack import diskfull, engine, images
 
 CONTEXT = Path("/src/compose/images/app")
 IMAGE = "reboot-harness/app:h-123456789abc"
@@ -345,7 +345,7 @@ def test_cli_build_exits_2_on_a_full_disk_and_1_on_a_broken_build(
 ) -> None:
     """`build` prints the full-disk problem as one line and exits 2; a broken Dockerfile
     exits 1."""
-    import harness.stack
+    import reboot_harness.stack
 
     full = _classify(_build_error(["Step 3/4 : RUN x\n", "x: No space left on device\n"], "1"))
     broken = _classify(_build_error(["Step 3/4 : RUN x\n", "x: not found\n"], "code: 127"))
@@ -356,9 +356,9 @@ def test_cli_build_exits_2_on_a_full_disk_and_1_on_a_broken_build(
 
         return build
 
-    monkeypatch.setattr(harness.stack, "build", build_raising(full))
+    monkeypatch.setattr(reboot_harness.stack, "build", build_raising(full))
     assert cli.main(["build"]) == 2
     assert capsys.readouterr().err == f"reboot-harness build: {full}\n"
-    monkeypatch.setattr(harness.stack, "build", build_raising(broken))
+    monkeypatch.setattr(reboot_harness.stack, "build", build_raising(broken))
     assert cli.main(["build"]) == 1
     assert capsys.readouterr().err.startswith("reboot-harness build: /src/compose/images/app/")

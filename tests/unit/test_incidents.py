@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import catalog
-from harness.errors import ScenarioError
-from harness.incidents import Signature, load_incident, parse_incident
-from harness.model import CHECK_NAMES, Topology
-from harness.scenario import parse_scenario
+from reboot_harness import catalog
+from reboot_harness.errors import ScenarioError
+from reboot_harness.incidents import Signature, load_incident, parse_incident
+from reboot_harness.model import CHECK_NAMES, Topology
+from reboot_harness.scenario import parse_scenario
 
 TOPO = Topology()
 SRC = Path("compose/incidents/x.yaml")
@@ -27,7 +27,7 @@ def test_every_shipped_incident_is_reproduced_by_a_shipped_scenario_that_can_sho
     """Each shipped incident loads with a summary and at least one signature, and some shipped
     scenario reproduces it and could observe everything it declares: its checks run, its
     budgets are set, its steps are in the plan, and the plan touches a host it is shown on."""
-    from harness.incidents import unobservable
+    from reboot_harness.incidents import unobservable
 
     got = {name: catalog.incident(name) for name in catalog.known_incidents()}
     scenarios = catalog.resolve([p.stem for p in catalog.scenario_files()], TOPO)
@@ -236,7 +236,7 @@ def test_scenario_may_name_just_the_incident() -> None:
 
 def test_allows_takes_checks_and_budgets_too() -> None:
     """Failures an incident may bring besides its cause are declared in ``allows``, whatever
-    their kind (harness.judge: any other failure disqualifies it)."""
+    their kind (reboot_harness.judge: any other failure disqualifies it)."""
     got = parse_incident(
         incident(
             "  summary: s\n  reproduced_by:\n    - {check: limits, cause: host-down}\n"

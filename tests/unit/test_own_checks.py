@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import checkset
-from harness.checkapi import Check, check, load
-from harness.checks import declared
-from harness.errors import ScenarioError, UsageError
-from harness.incidents import load_incident
-from harness.model import COMMON_CAUSES, HOST_CHECK_CAUSES, HostCheck, Topology
-from harness.scenario import load_scenario
-from harness.topology import load_topology
+from reboot_harness import checkset
+from reboot_harness.checkapi import Check, check, load
+from reboot_harness.checks import declared
+from reboot_harness.errors import ScenarioError, UsageError
+from reboot_harness.incidents import load_incident
+from reboot_harness.model import COMMON_CAUSES, HOST_CHECK_CAUSES, HostCheck, Topology
+from reboot_harness.scenario import load_scenario
+from reboot_harness.topology import load_topology
 
 SHIPPED_HOSTS = """\
 daemons:
@@ -38,7 +38,7 @@ daemons:
 """
 
 PY_CHECK = """\
-from harness.checkapi import check
+from reboot_harness.checkapi import check
 
 @check("cache stats", causes={"no-stats": "memcached does not answer stats"},
        subjects=lambda topology: [h for h, d in topology.daemons.items() if "memcached" in d])
@@ -154,7 +154,7 @@ def test_a_python_check_by_module_attribute_from_the_topology_folder(tmp_path: P
     [
         ("no_such_module_xyz:stats", "cannot import no_such_module_xyz .*ModuleNotFoundError"),
         ("my_cache_checks2:nothing", "my_cache_checks2 has no nothing"),
-        ("my_cache_checks2:not_a_check", "is a int, not a harness.checkapi.Check"),
+        ("my_cache_checks2:not_a_check", "is a int, not a reboot_harness.checkapi.Check"),
         ("no such entry point", "no entry point of group reboot_harness.checks has that name"),
         ("mod:", "expected module:attribute"),
     ],

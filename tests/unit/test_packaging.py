@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import paths
+from reboot_harness import paths
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -16,13 +16,14 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_wheel_lists_every_package_and_the_shipped_data() -> None:
     conf = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     found = sorted(
-        ".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "harness").rglob("__init__.py")
+        ".".join(p.parent.relative_to(REPO).parts)
+        for p in (REPO / "reboot_harness").rglob("__init__.py")
     )
-    assert sorted(conf["packages"]) == sorted([*found, "harness._data.compose",
-                                               "harness._data.scenarios"])  # fmt: skip
+    assert sorted(conf["packages"]) == sorted([*found, "reboot_harness._data.compose",
+                                               "reboot_harness._data.scenarios"])  # fmt: skip
     assert conf["package-dir"] == {
-        "harness._data.compose": "compose",
-        "harness._data.scenarios": "scenarios",
+        "reboot_harness._data.compose": "compose",
+        "reboot_harness._data.scenarios": "scenarios",
     }
 
 
@@ -32,6 +33,6 @@ def test_shipped_directories_come_from_the_checkout_or_the_package(
     assert paths.shipped("compose") == REPO / "compose"
     assert paths.shipped("scenarios") == REPO / "scenarios"
     monkeypatch.setattr(paths, "_CHECKOUT", tmp_path)  # an installed wheel: no checkout around
-    assert paths.shipped("compose") == REPO / "harness" / "_data" / "compose"
+    assert paths.shipped("compose") == REPO / "reboot_harness" / "_data" / "compose"
     monkeypatch.setenv("RH_SCENARIOS_DIR", str(tmp_path))
     assert paths.default_scenarios_dir() == tmp_path

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from harness import interrupts
-from harness.errors import HarnessError, UsageError
-from harness.model import Scenario
-from harness.parallel import Job, Pool
-from harness.scenario_run import ScenarioResult
-from harness.stack.engines import Engine
+from reboot_harness import interrupts
+from reboot_harness.errors import HarnessError, UsageError
+from reboot_harness.model import Scenario
+from reboot_harness.parallel import Job, Pool
+from reboot_harness.scenario_run import ScenarioResult
+from reboot_harness.stack.engines import Engine
 
 
 def stand_in(scenario: Scenario, variant: str, *, progress: Any, **options: Any) -> ScenarioResult:
@@ -60,7 +60,7 @@ def stand_in(scenario: Scenario, variant: str, *, progress: Any, **options: Any)
 
 @pytest.fixture()
 def scenario() -> Scenario:
-    from harness import catalog
+    from reboot_harness import catalog
 
     return catalog.load_all(None)[0]
 

@@ -7,17 +7,17 @@ from typing import Any
 
 import pytest
 
-from harness.checks.base import Problem
-from harness.checks.directories import listening_ports, parse_pid_dir
-from harness.checks.limits import parse_nofile
-from harness.checks.mysql_replication import (
+from reboot_harness.checks.base import Problem
+from reboot_harness.checks.directories import listening_ports, parse_pid_dir
+from reboot_harness.checks.limits import parse_nofile
+from reboot_harness.checks.mysql_replication import (
     ServerView,
     caught_up,
     errant,
     judge_replica,
     parse_gtids,
 )
-from harness.checks.nginx import (
+from reboot_harness.checks.nginx import (
     last_disabled,
     not_yet_back,
     parse_disabled,
@@ -25,10 +25,10 @@ from harness.checks.nginx import (
     parse_no_live,
     wrongly_unavailable,
 )
-from harness.checks.processes import parse_supervisor_status
-from harness.checks.redis_roles import NodeView, SentinelView, evaluate
-from harness.model import Topology
-from harness.stack.hosts import ExecResult
+from reboot_harness.checks.processes import parse_supervisor_status
+from reboot_harness.checks.redis_roles import NodeView, SentinelView, evaluate
+from reboot_harness.model import Topology
+from reboot_harness.stack.hosts import ExecResult
 
 LIMITS = """Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -349,8 +349,8 @@ def test_comeback_tells_a_partial_from_a_full_resync() -> None:
     """Counters of the servers up both times decide: a full resync served while the host was
     away is 'full resync'; only partial ones, 'partial'; none, 'no resync seen'. The rebooted
     host's own counters (restarted with it) do not count."""
-    from harness.comeback import RedisCounters as C
-    from harness.comeback import describe_redis
+    from reboot_harness.comeback import RedisCounters as C
+    from reboot_harness.comeback import describe_redis
 
     was = {
         "redis1": C(full=2, partial_ok=1, offset=1000, backlog=1 << 20, role="master"),
@@ -371,7 +371,7 @@ def test_comeback_tells_a_partial_from_a_full_resync() -> None:
 
 
 def test_comeback_counts_transactions_per_domain() -> None:
-    from harness.comeback import transactions_between
+    from reboot_harness.comeback import transactions_between
 
     assert transactions_between("0-1-100", "0-2-130") == 30  # a failover keeps the sequence
     assert transactions_between("0-1-100", "0-1-100,1-1-5") == 5
@@ -389,7 +389,7 @@ class _LbStack:
         raise OSError("not served here")
 
     def exec(self, host: str, cmd: list[str], *, timeout: float = 10.0) -> Any:
-        from harness.checks import nginx
+        from reboot_harness.checks import nginx
 
         self.reads += 1
         reach = "".join(
@@ -402,7 +402,7 @@ class _LbStack:
 
 
 def _judge_one_lb(stack: _LbStack) -> Any:
-    from harness.checks import nginx
+    from reboot_harness.checks import nginx
 
     ctx = SimpleNamespace(topology=Topology(), stack=stack, since=0.0, down=lambda host: "")
     apps = nginx._Apps(

@@ -112,7 +112,7 @@ import pytest
 
 @pytest.mark.slow
 def test_untouched():
-    for module in ("docker", "testcontainers", "redis", "pymysql", "harness.stack"):
+    for module in ("docker", "testcontainers", "redis", "pymysql", "reboot_harness.stack"):
         assert module not in sys.modules, module
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 """

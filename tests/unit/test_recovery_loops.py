@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from harness import checks
-from harness.checks import base
-from harness.errors import CheckTimeout, StackError
-from harness.model import CheckResult, Topology
-from harness.recovery import STATUSES_FRESH, Pacing, wait_recovered
+from reboot_harness import checks
+from reboot_harness.checks import base
+from reboot_harness.errors import CheckTimeout, StackError
+from reboot_harness.model import CheckResult, Topology
+from reboot_harness.recovery import STATUSES_FRESH, Pacing, wait_recovered
 
 
 class _FakeStack:

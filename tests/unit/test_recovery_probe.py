@@ -21,12 +21,12 @@ from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
 import pytest
 
-from harness import checks
-from harness.checks import base
-from harness.checks.hostview import END, SH_AGENT, Program, _python_agent, parse_view
-from harness.model import CheckResult, Topology
-from harness.runner import Pacing, wait_recovered
-from harness.stack import ExecResult
+from reboot_harness import checks
+from reboot_harness.checks import base
+from reboot_harness.checks.hostview import END, SH_AGENT, Program, _python_agent, parse_view
+from reboot_harness.model import CheckResult, Topology
+from reboot_harness.runner import Pacing, wait_recovered
+from reboot_harness.stack import ExecResult
 
 ANSWER = (
     "proc\t1\tS\tsupervisord\n"
@@ -355,7 +355,7 @@ def test_wait_recovered_notices_within_the_longest_pause(monkeypatch: pytest.Mon
 
 def test_wait_recovered_times_out_with_the_last_results(monkeypatch: pytest.MonkeyPatch) -> None:
     """Running out of time raises CheckTimeout naming what still fails (and closes sessions)."""
-    from harness.errors import CheckTimeout
+    from reboot_harness.errors import CheckTimeout
 
     _flipping_check(monkeypatch, time.monotonic() + 60, [])
     stack: Any = _FakeStack()

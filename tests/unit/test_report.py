@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from harness.model import Budget, BudgetViolation, CheckResult, Event, History, Op
-from harness.report import FILES, Run, write_reports
-from harness.report.plan import blocks_of, runbooks
-from harness.report.tables import COLUMNS
-from harness.scenario_run import ScenarioResult
-from harness.serialize import to_json
-from harness.verdicts import analyze, summarize
+from reboot_harness.model import Budget, BudgetViolation, CheckResult, Event, History, Op
+from reboot_harness.report import FILES, Run, write_reports
+from reboot_harness.report.plan import blocks_of, runbooks
+from reboot_harness.report.tables import COLUMNS
+from reboot_harness.scenario_run import ScenarioResult
+from reboot_harness.serialize import to_json
+from reboot_harness.verdicts import analyze, summarize
 
 T0 = 1_700_000_000.0
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

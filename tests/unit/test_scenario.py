@@ -11,8 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.errors import ScenarioError
-from harness.model import (
+from reboot_harness.errors import ScenarioError
+from reboot_harness.model import (
     CHECK_NAMES,
     SERVICES,
     Budget,
@@ -32,7 +32,7 @@ from harness.model import (
     Topology,
     WaitRecovered,
 )
-from harness.scenario import (
+from reboot_harness.scenario import (
     MAX_FILE_BYTES,
     TOP_KEYS,
     load_scenario,
@@ -208,8 +208,8 @@ def test_minimal_scenario_takes_model_defaults() -> None:
 
 
 def test_budgets_parse_in_service_order_and_imply_traffic() -> None:
-    """Budgets become harness.model.Budget in the order of SERVICES whatever the file's order;
-    unset limits stay None, a zero downtime is allowed, and budgets turn traffic on."""
+    """Budgets become reboot_harness.model.Budget in the order of SERVICES whatever the file's
+    order; unset limits stay None, a zero downtime is allowed, and budgets turn traffic on."""
     got = parse(
         doc(
             extra="budgets:\n"
@@ -249,8 +249,8 @@ def test_traffic_defaults_off_and_budgets_turn_it_on(extra: str, traffic: bool) 
 
 
 def test_budget_keys_follow_the_services_of_the_model() -> None:
-    """Every service of harness.model.SERVICES takes a budget, and nothing else does."""
-    from harness.scenario.schema import _Budgets
+    """Every service of reboot_harness.model.SERVICES takes a budget, and nothing else does."""
+    from reboot_harness.scenario.schema import _Budgets
 
     assert tuple(_Budgets.model_fields) == SERVICES
     assert "budgets" in TOP_KEYS and "traffic" in TOP_KEYS
@@ -802,7 +802,7 @@ def test_load_scenarios_reports_the_invalid_file(tmp_path: Path) -> None:
 def test_traffic_may_say_how_the_clients_behave() -> None:
     """`traffic:` takes the clients' behaviour (which implies traffic); unknown keys and bad
     durations are refused naming the key."""
-    from harness.model import Clients
+    from reboot_harness.model import Clients
 
     got = parse(doc(extra="traffic: {dns_min_ttl: 30s, keepalive: true}\n"))
     assert got.traffic and got.clients == Clients(dns_min_ttl=30.0, keepalive=True)

@@ -1,4 +1,5 @@
-"""The one serializer (harness.serialize): typed results to JSON-ready values, at the edge."""
+"""The one serializer (reboot_harness.serialize): typed results to JSON-ready values, at the
+edge."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from typing import ClassVar
 
 import pytest
 
-from harness.model import CheckResult, Event, EventKind, Op, StepError
-from harness.serialize import DIGITS, to_json
+from reboot_harness.model import CheckResult, Event, EventKind, Op, StepError
+from reboot_harness.serialize import DIGITS, to_json
 
 
 class Colour(StrEnum):
@@ -214,8 +215,8 @@ def test_every_json_document_matches_its_shipped_schema(tmp_path: Path) -> None:
     not."""
     import jsonschema
 
-    from harness.report import write_reports
-    from harness.serialize import SCHEMAS, document, schema
+    from reboot_harness.report import write_reports
+    from reboot_harness.serialize import SCHEMAS, document, schema
     from tests.unit.test_report import sample_results
 
     for name in SCHEMAS:
@@ -246,8 +247,8 @@ def test_list_json_matches_its_schema() -> None:
 
     import jsonschema
 
-    from harness.serialize import schema
+    from reboot_harness.serialize import schema
 
-    proc = subprocess.run([sys.executable, "-m", "harness", "list", "--json"],
+    proc = subprocess.run([sys.executable, "-m", "reboot_harness", "list", "--json"],
                           capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     jsonschema.validate(json.loads(proc.stdout), schema("list"))

@@ -1,5 +1,5 @@
-"""harness.sharding: shards that partition the items, keep xdist groups whole, do not depend on
-the order of collection and are balanced; longest-first ordering; estimates for items without a
+"""reboot_harness.sharding: shards that partition the items, keep xdist groups whole, do not depend
+on the order of collection and are balanced; longest-first ordering; estimates for items without a
 record; the durations file."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.errors import UsageError
-from harness.sharding import (
+from reboot_harness.errors import UsageError
+from reboot_harness.sharding import (
     DEFAULT_SECONDS,
     Unit,
     assign,

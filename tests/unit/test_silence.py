@@ -1,7 +1,7 @@
 """A cause is a thing observed, never inferred from silence: every check of the registry (and
 the DNS read-back of a rotation, and the failovers' reads) fed silence, a timeout, a host that
 stopped after the status read, or a failed read gives only the codes that say it could not see
-(harness.model: CheckKind.unobserved, the common causes, STEP_UNOBSERVED_CAUSES) — never a
+(reboot_harness.model: CheckKind.unobserved, the common causes, STEP_UNOBSERVED_CAUSES) — never a
 mechanism's. Then the cases that once gave one, each pinned by itself."""
 
 from __future__ import annotations
@@ -20,21 +20,21 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from harness import checkset
-from harness.checks import REGISTRY, directories, registry, run_checks
-from harness.checks.base import CheckContext, Reaching
-from harness.checks.redis_roles import NodeView, SentinelView, evaluate
-from harness.errors import FaultError, StackError
-from harness.faults import operations
-from harness.faults.base import RunContext
-from harness.model import (
+from reboot_harness import checkset
+from reboot_harness.checks import REGISTRY, directories, registry, run_checks
+from reboot_harness.checks.base import CheckContext, Reaching
+from reboot_harness.checks.redis_roles import NodeView, SentinelView, evaluate
+from reboot_harness.errors import FaultError, StackError
+from reboot_harness.faults import operations
+from reboot_harness.faults.base import RunContext
+from reboot_harness.model import (
     STEP_UNOBSERVED_CAUSES,
     HostCheck,
     MysqlFailover,
     SentinelFailover,
     Topology,
 )
-from harness.stack import ExecResult, StackLike
+from reboot_harness.stack import ExecResult, StackLike
 from tests.fakestack import (
     CLOSE,
     NOT_RUNNING,
@@ -298,7 +298,7 @@ def test_socketio_without_an_endpoint_on_a_running_lb_is_not_host_down() -> None
 # -- the nginx read: nothing judged from part of it ----------------------------------------------
 def _nginx_read(log: str, rc: int = 0, end: bool = True) -> str:
     """An LB's reading as the read script prints it (``rc``: `nginx -T`'s exit status)."""
-    from harness.checks import nginx
+    from reboot_harness.checks import nginx
 
     reach = "".join(
         f'{app}:8000\t10.9.0.{n}\tHTTP/1.1 200 OK\t{{"ok": true, "host": "{app}"}}\n'

@@ -1,5 +1,5 @@
 """Which names each host's /etc/hosts gets so that a host's name outlives the host
-(harness/stack/names.py), and how a moved host's name is rewritten in a hosts file."""
+(reboot_harness/stack/names.py), and how a moved host's name is rewritten in a hosts file."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from harness.stack import names
-from harness.stack.lifecycle import _names_override
-from harness.state import ProjectState, new_secrets
+from reboot_harness.stack import names
+from reboot_harness.stack.lifecycle import _names_override
+from reboot_harness.state import ProjectState, new_secrets
 
 NET = names.STACK_NETWORK
 

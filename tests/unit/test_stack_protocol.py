@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.model import Topology
-from harness.stack import Stack, StackLike
-from harness.state import ProjectState
+from reboot_harness.model import Topology
+from reboot_harness.stack import Stack, StackLike
+from reboot_harness.state import ProjectState
 from tests.unit.test_state_and_cli import _state as recorded_state
 
 
@@ -73,8 +73,8 @@ def test_start_uses_the_topology_it_is_handed_and_does_not_read_the_file_again(
     """`up`/`run` parse the topology file once (to validate) and hand the object down: the
     stack layer must not read the file again (here: reading it fails the test; the first
     engine call stops the start, with the topology's domain already in hand)."""
-    from harness import topology as topology_module
-    from harness.stack import lifecycle
+    from reboot_harness import topology as topology_module
+    from reboot_harness.stack import lifecycle
 
     def no_second_read(path: Path) -> Topology:
         raise AssertionError(f"{path} read again")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli
-from harness.errors import UsageError
-from harness.owner import Owner
-from harness.state import SECRET_NAMES, ProjectState, new_secrets, validate_project_name
+from reboot_harness import cli
+from reboot_harness.errors import UsageError
+from reboot_harness.owner import Owner
+from reboot_harness.state import SECRET_NAMES, ProjectState, new_secrets, validate_project_name
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +73,7 @@ def test_owner_alive_and_dead() -> None:
     assert Owner.parse(str(me)) == me
     assert Owner.parse("manual") is None
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    from harness.owner import _start_ticks
+    from reboot_harness.owner import _start_ticks
 
     start = _start_ticks(proc.pid)
     proc.wait()
@@ -97,7 +97,7 @@ def test_an_owner_stays_alive_when_the_clock_is_stepped(
     me = Owner.current()
     booted = pslinux.boot_time()
     monkeypatch.setattr(pslinux, "boot_time", lambda: booted + step)
-    from harness.owner import _start_ticks
+    from reboot_harness.owner import _start_ticks
 
     assert _start_ticks(me.pid) != me.start, "the step should move the start as read"
     assert me.alive()
@@ -105,7 +105,7 @@ def test_an_owner_stays_alive_when_the_clock_is_stepped(
 
 def test_free_subnet_avoids_used_and_tried() -> None:
     """The chosen /24 overlaps no existing network and none already tried."""
-    from harness.stack.lifecycle import SUBNET_POOL, free_subnet_prefix
+    from reboot_harness.stack.lifecycle import SUBNET_POOL, free_subnet_prefix
 
     all24 = list(SUBNET_POOL.subnets(new_prefix=24))
     used = all24[:-2]
@@ -114,7 +114,7 @@ def test_free_subnet_avoids_used_and_tried() -> None:
     other = free_subnet_prefix("x", used, {prefix})
     assert other != prefix
     big = [ipaddress.ip_network("172.30.0.0/16")]
-    from harness.errors import StackError
+    from reboot_harness.errors import StackError
 
     with pytest.raises(StackError, match="no free /24"):
         free_subnet_prefix("x", big, set())
@@ -122,7 +122,7 @@ def test_free_subnet_avoids_used_and_tried() -> None:
 
 def test_context_hash_changes_with_content_and_mode(tmp_path: Path) -> None:
     """Images are rebuilt when a file, its executable bit, or the base image changes."""
-    from harness.stack.images import context_hash
+    from reboot_harness.stack.images import context_hash
 
     (tmp_path / "app").mkdir()
     f = tmp_path / "app" / "Dockerfile"
@@ -173,9 +173,12 @@ def test_cli_bad_project_name_exits_2(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_python_dash_m_harness_runs() -> None:
-    """`python -m harness` is the same CLI."""
+    """`python -m reboot_harness` is the same CLI."""
     proc = subprocess.run(
-        [sys.executable, "-m", "harness", "--version"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "reboot_harness", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0 and "reboot-harness" in proc.stdout
 
@@ -194,8 +197,8 @@ def test_boot_override_empties_or_keeps_tmp_as_the_topology_says() -> None:
     differs."""
     import dataclasses
 
-    from harness.model import Topology
-    from harness.stack.lifecycle import _boot_override
+    from reboot_harness.model import Topology
+    from reboot_harness.stack.lifecycle import _boot_override
 
     st = _state()
     st.save(new_secrets())
@@ -239,8 +242,8 @@ def test_forgetting_never_leaves_the_state_directory(
 ) -> None:
     """A project name from a crafted label (`../x`, `/etc`, `.`) is refused: nothing outside
     the state directory's projects/ can be removed; gc skips such labels altogether."""
-    from harness.errors import UsageError
-    from harness.state import ProjectState
+    from reboot_harness.errors import UsageError
+    from reboot_harness.state import ProjectState
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     precious = tmp_path / "state" / "reboot-harness" / "precious"
@@ -251,7 +254,7 @@ def test_forgetting_never_leaves_the_state_directory(
             ProjectState.forget(name)
     assert precious.is_dir()
 
-    from harness.stack import lifecycle
+    from reboot_harness.stack import lifecycle
 
     class Listing:
         def __init__(self, labels: list[dict[str, str]]) -> None:
@@ -275,7 +278,7 @@ def test_a_time_limit_interrupts_and_waits_for_shielded_cleanup() -> None:
     once its time has passed; inside `shielded` it waits until the cleanup is done."""
     import time
 
-    from harness import interrupts
+    from reboot_harness import interrupts
 
     began = time.monotonic()
     with pytest.raises(interrupts.TimeUp), interrupts.time_limit(0.2):
@@ -297,7 +300,7 @@ def test_every_key_of_the_state_is_checked_when_loaded() -> None:
     added without its check (or a check left for a removed field) fails here."""
     import dataclasses
 
-    from harness.state import _KINDS, _REQUIRED
+    from reboot_harness.state import _KINDS, _REQUIRED
 
     names = [f.name for f in dataclasses.fields(ProjectState)]
     assert list(_KINDS) == names

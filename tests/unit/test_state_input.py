@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli
-from harness.state import MAX_STATE_BYTES, ProjectState
+from reboot_harness import cli
+from reboot_harness.state import MAX_STATE_BYTES, ProjectState
 
-RH = [sys.executable, "-m", "harness"]
+RH = [sys.executable, "-m", "reboot_harness"]
 COMMANDS = {
     "check": ["check"],
     "reboot": ["reboot", "app1"],
@@ -109,14 +109,14 @@ class _Engine:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes], Path]:
     """Write project p1's project.json; `down` finds a fake engine, every other path to an
     engine fails the test (the state must be refused before the stack is touched)."""
-    from harness.stack import engine, lifecycle
+    from reboot_harness.stack import engine, lifecycle
 
     def no_engine() -> None:
         raise AssertionError("the engine was asked before the project state was read")
 
     # every module's handle on the engine (wherever the stack layer keeps one), then `down`'s
     for module in [m for m in list(sys.modules.values()) if m is not None]:
-        if module.__name__.startswith("harness.") and getattr(module, "client", None) is (
+        if module.__name__.startswith("reboot_harness.") and getattr(module, "client", None) is (
             engine.client
         ):
             monkeypatch.setattr(module, "client", no_engine)

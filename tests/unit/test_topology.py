@@ -11,9 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import catalog
-from harness.errors import ScenarioError, UsageError
-from harness.topology import load_topology
+from reboot_harness import catalog
+from reboot_harness.errors import ScenarioError, UsageError
+from reboot_harness.topology import load_topology
 
 OWN = """\
 domain: example.test
@@ -93,7 +93,7 @@ def test_cli_list_with_topology(tmp_path: Path) -> None:
     path = tmp_path / "topo.yaml"
     path.write_text(OWN)
     proc = subprocess.run(
-        [sys.executable, "-m", "harness", "list", "--topology", str(path)],
+        [sys.executable, "-m", "reboot_harness", "list", "--topology", str(path)],
         capture_output=True,
         text=True,
         check=False,

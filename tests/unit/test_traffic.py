@@ -11,10 +11,10 @@ from typing import Any, cast
 
 import pytest
 
-from harness.errors import StackError
-from harness.model import Op, Topology
-from harness.stack import Stack
-from harness.traffic import (
+from reboot_harness.errors import StackError
+from reboot_harness.model import Op, Topology
+from reboot_harness.stack import Stack
+from reboot_harness.traffic import (
     ClientConfig,
     Traffic,
     TrafficProfile,
@@ -26,8 +26,8 @@ from harness.traffic import (
     parse_output,
     spread_addresses,
 )
-from harness.traffic.config import SECRET_ENV
-from harness.verdicts import service_windows
+from reboot_harness.traffic.config import SECRET_ENV
+from reboot_harness.verdicts import service_windows
 
 
 def line(**fields: object) -> str:

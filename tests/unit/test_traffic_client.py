@@ -2,7 +2,7 @@
 Python: its configuration is one complete document that the harness builds and the client
 validates (unknown, missing or mistyped keys refused with one line naming the key), its error
 kinds are short and stable, its DNS cache honours the TTL, and run as ``python3 -m rh_traffic``
-it prints what harness.traffic.parse reads."""
+it prints what reboot_harness.traffic.parse reads."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from harness import catalog
-from harness.model import Topology
-from harness.traffic import ClientConfig, TrafficProfile, client_config, parse_output
-from harness.traffic.config import (
+from reboot_harness import catalog
+from reboot_harness.model import Topology
+from reboot_harness.traffic import ClientConfig, TrafficProfile, client_config, parse_output
+from reboot_harness.traffic.config import (
     CONFIG_ENV,
     REFUSAL_EXIT,
     REFUSAL_PREFIX,
@@ -233,7 +233,7 @@ def _run_client(
 
 def test_a_refused_configuration_is_one_stderr_line_and_exit_2() -> None:
     """The client refuses before it starts anything: nothing on stdout, one line on stderr that
-    the harness reads back (harness.traffic.config.refusal), exit 2."""
+    the harness reads back (reboot_harness.traffic.config.refusal), exit 2."""
     bad = json.dumps(document(http_rte=5))
     code, out, err = _run_client({CONFIG_ENV: bad}, stop_after=None)
     assert (code, out) == (REFUSAL_EXIT, "")

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.model import Budget, BudgetViolation, Event, History, Op
-from harness.serialize import to_json
-from harness.verdicts import (
+from reboot_harness.model import Budget, BudgetViolation, Event, History, Op
+from reboot_harness.serialize import to_json
+from reboot_harness.verdicts import (
     HostRow,
     Latency,
     Reconnects,
@@ -32,7 +32,7 @@ from harness.verdicts import (
     percentile,
     summarize,
 )
-from harness.verdicts import violations as violations_of
+from reboot_harness.verdicts import violations as violations_of
 
 T = 1_000.0  # an epoch origin; every time below is relative to it
 

@@ -1,0 +1,7 @@
+"""`python -m reboot_harness` is the same as the `reboot-harness` command."""
+
+import sys
+
+from reboot_harness.cli import main
+
+sys.exit(main())

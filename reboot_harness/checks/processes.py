@@ -1,0 +1,84 @@
+"""processes: every supervisord program up and every expected daemon alive."""
+
+from __future__ import annotations
+
+from reboot_harness.checks.base import CheckContext, Problem, failure, host_down, judged, register
+from reboot_harness.model import CheckResult, Topology
+
+NAME = "processes"
+
+
+def parse_supervisor_status(text: str) -> dict[str, str]:
+    """`supervisorctl status` text → {program: state} (for reading it by hand; the check asks
+    supervisord through the host's probe, see :mod:`reboot_harness.checks.hostview`).
+
+    Parsed from the text, not the exit code: supervisorctl exits 0 for BACKOFF and STARTING.
+    """
+    states: dict[str, str] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].isupper():
+            states[parts[0]] = parts[1]
+    return states
+
+
+def subjects(topo: Topology) -> tuple[str, ...]:
+    return tuple(topo.daemons)
+
+
+@register(NAME, subjects)
+def check_processes(ctx: CheckContext) -> list[CheckResult]:
+    topo = ctx.topology
+    up = [h for h in topo.daemons if not ctx.down(h)]
+    views = ctx.views(up)
+    results = []
+    for host, daemons in topo.daemons.items():
+        expected = "alive: " + ", ".join(daemons)
+        if host in topo.supervisor_hosts:
+            expected += "; every supervisord program RUNNING (the app: also serving)"
+        reason = ctx.down(host)
+        if reason:
+            results.append(host_down(NAME, host, expected, reason, subjects=(host,)))
+            continue
+        view = views[host]
+        if view.down:  # stopped after the run's status read
+            results.append(host_down(NAME, host, expected, view.error, subjects=(host,)))
+            continue
+        if not view.processes:  # the probe could not read the host at all
+            results.append(
+                failure(NAME, host, expected, view.error or "no processes",
+                        cause="host-unreadable", subjects=(host,))
+            )  # fmt: skip
+            continue
+        running = {comm for _pid, comm in view.processes}
+        missing = [d for d in daemons if d not in running]
+        problems = (
+            [Problem("daemon-not-running", f"not running: {', '.join(missing)}")] if missing else []
+        )
+        detail = ""
+        if host in topo.supervisor_hosts:
+            if not view.programs:
+                problems.append(
+                    Problem(
+                        "supervisor-unreadable",
+                        f"supervisord status unreadable ({view.error or 'no programs'})",
+                    )
+                )
+            down = [p for _, p in sorted(view.programs.items()) if not p.up()]
+            deaf = [p for p in down if p.alive and p.state in ("RUNNING", "STARTING") and p.serving]
+            dead = [p for p in down if p not in deaf]
+            if dead:
+                problems.append(
+                    Problem("program-not-running", ", ".join(p.describe() for p in dead))
+                )
+            if deaf:
+                problems.append(
+                    Problem("program-not-serving", ", ".join(p.describe() for p in deaf))
+                )
+            detail = "; ".join(p.describe() for _, p in sorted(view.programs.items()))
+        elif view.error:
+            problems.append(Problem("host-unreadable", view.error))
+        results.append(
+            judged(NAME, host, expected, problems, "all running", subjects=(host,), detail=detail)
+        )
+    return results

@@ -1,0 +1,293 @@
+"""redis roles: exactly one master, every replica linked to it, every sentinel agreeing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from reboot_harness.checks.base import (
+    CheckContext,
+    Problem,
+    failure,
+    host_down,
+    judged,
+    register,
+    short_error,
+)
+from reboot_harness.model import CheckResult, Topology
+from reboot_harness.stack import StackLike
+
+NAME = "redis roles"
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """What one redis-server says about itself (INFO replication), or why it said nothing."""
+
+    role: str = ""
+    master: str = ""  # host name of its master, for a replica
+    link: str = ""
+    error: str = ""
+    down: bool = False  # the host is not running: ``error`` says how
+
+
+@dataclass(frozen=True)
+class SentinelView:
+    """What one sentinel says about the monitored master."""
+
+    master: str = ""
+    ckquorum: str = ""
+    replicas: int = -1
+    sentinels: int = -1
+    flags: str = ""
+    error: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def describe(nodes: dict[str, NodeView]) -> str:
+    parts = []
+    for host, n in sorted(nodes.items()):
+        if n.error:
+            parts.append(f"{host} unreachable")
+        elif n.role == "slave":
+            parts.append(f"{host} slave of {n.master or '?'}")
+        else:
+            parts.append(f"{host} {n.role}")
+    return ", ".join(parts)
+
+
+def client(ip: str, port: int, password: str | None = None) -> redis.Redis:
+    """A connection that asks once: redis-py 6+ retries a refused or timed-out connection 3
+    times with backoff by default, so a server that never answers would cost about 25 s
+    instead of its 2 s timeout; a check (or a poll) says what it saw and asks again later."""
+    return redis.Redis(
+        ip, port, password=password, socket_timeout=2, decode_responses=True,
+        retry=Retry(NoBackoff(), 0),
+    )  # fmt: skip
+
+
+def presumed_master(nodes: dict[str, NodeView]) -> str:
+    """With no answering master: the unanswering node every answering replica names as its
+    master ('' when they do not all name the same one, or it answered)."""
+    named = {n.master for n in nodes.values() if not n.error and n.role == "slave"}
+    silent = {h for h, n in nodes.items() if n.error and not n.down}
+    if len(named) == 1 and named <= silent:
+        return named.pop()
+    return ""
+
+
+def evaluate(
+    nodes: dict[str, NodeView],
+    sentinels: dict[str, SentinelView],
+    expected_replicas: int,
+    expected_sentinels: int,
+) -> list[CheckResult]:
+    """Judge the replication set from what each node and sentinel reported.
+
+    The number of masters is counted among the nodes that answered. `zero-masters` needs every
+    running node to have answered: a node that did not might be the master. When one did not
+    and the replicas that answered all name it, it is judged as the master (unreachable);
+    otherwise the answering nodes are `master-unknown`.
+    """
+    masters = sorted(h for h, n in nodes.items() if n.role == "master" and not n.error)
+    silent = sorted(h for h, n in nodes.items() if n.error and not n.down)
+    expected = (
+        f"1 master; {expected_replicas} replicas linked to it; every sentinel names it, "
+        f"ckquorum OK, no failover in progress, {expected_replicas} replicas and "
+        f"{expected_sentinels} sentinels known"
+    )
+    hosts = sorted(set(nodes) | set(sentinels))
+    master = masters[0] if len(masters) == 1 else ""
+    if not masters and silent:
+        master = presumed_master(nodes)
+    if not master:
+        if len(masters) > 1:
+            cause = "several-masters"
+        elif silent:
+            cause = "master-unknown"
+        else:
+            cause = "zero-masters"
+        observed = f"{len(masters)} masters ({describe(nodes)})"
+        out = []
+        for host in hosts:
+            node = nodes.get(host)
+            if node is not None and node.down:
+                out.append(host_down(NAME, host, "1 master", node.error, subjects=_subjects(host)))
+            elif node is None or node.error:
+                out.append(failure(NAME, host, "1 master", _unreachable(node), cause=
+                                   "redis-unreachable", subjects=_subjects(host)))  # fmt: skip
+            else:
+                out.append(failure(NAME, host, "1 master", observed, cause=cause,
+                                   subjects=_subjects(host)))  # fmt: skip
+        return out
+    results = []
+    for host in hosts:
+        node = nodes.get(host)
+        s = sentinels.get(host)
+        if node is not None and node.down:
+            results.append(host_down(NAME, host, expected, node.error, subjects=_subjects(host)))
+            continue
+        problems = []
+        if node is None or node.error:
+            problems.append(Problem("redis-unreachable", _unreachable(node)))
+        elif host != master:
+            if node.role != "slave":
+                problems.append(Problem("wrong-role", f"role {node.role}"))
+            elif node.master != master:
+                problems.append(
+                    Problem(
+                        "replica-wrong-master", f"slave of {node.master or '?'}, not of {master}"
+                    )
+                )  # fmt: skip
+            elif node.link != "up":
+                problems.append(
+                    Problem("replica-link-down", f"master_link_status {node.link or '?'}")
+                )
+        if s is None or s.error:
+            problems.append(
+                Problem(
+                    "sentinel-unreachable",
+                    f"sentinel unreachable ({s.error if s else 'no answer'})",
+                )
+            )  # fmt: skip
+        else:
+            if s.master != master:
+                problems.append(
+                    Problem("sentinel-wrong-master", f"sentinel names master {s.master or '?'}")
+                )
+            if "failover_in_progress" in s.flags:
+                problems.append(
+                    Problem("failover-in-progress", f"sentinel: failover in progress ({s.flags})")
+                )
+            if not s.ckquorum.startswith("OK"):
+                problems.append(Problem("ckquorum-failed", f"ckquorum: {s.ckquorum or '?'}"))
+            if s.replicas != expected_replicas:
+                problems.append(
+                    Problem("sentinel-view-incomplete", f"sentinel knows {s.replicas} replicas")
+                )
+            if s.sentinels != expected_sentinels:
+                problems.append(
+                    Problem("sentinel-view-incomplete", f"sentinel knows {s.sentinels} sentinels")
+                )
+        role = "master" if host == master else f"slave of {master}"
+        results.append(
+            judged(NAME, host, expected, problems, f"{role}, sentinel agrees",
+                   subjects=_subjects(host), detail=describe(nodes))
+        )  # fmt: skip
+    return results
+
+
+def _unreachable(node: NodeView | None) -> str:
+    return f"redis unreachable ({node.error if node else 'no answer'})"
+
+
+def _subjects(host: str) -> tuple[str, ...]:
+    return (f"{host}/redis", f"{host}/sentinel")
+
+
+def subjects(topo: Topology) -> tuple[str, ...]:
+    return tuple(s for h in topo.redis_hosts for s in _subjects(h))
+
+
+def _pairs(answer: object) -> dict[str, object]:
+    """A sentinel's field/value answer as a dict (redis-py may or may not have parsed it)."""
+    if isinstance(answer, dict):
+        return {str(k): v for k, v in answer.items()}
+    items = list(answer) if isinstance(answer, list | tuple) else []
+    return {str(k): v for k, v in zip(items[::2], items[1::2], strict=False)}
+
+
+def _host_of(address: str, by_address: dict[str, str], hosts: tuple[str, ...]) -> str:
+    if address in hosts:
+        return address
+    return by_address.get(address, address)
+
+
+def observe(
+    stack: StackLike, down: Callable[[str], str | None] = lambda _h: None
+) -> tuple[dict[str, NodeView], dict[str, SentinelView]]:
+    """What every redis host's redis-server and sentinel say (or why they said nothing), the
+    hosts asked concurrently (a host that does not answer costs one timeout, not one each)."""
+    topo = stack.topology
+    by_address = {addr: host for host, addr in stack.addresses().items()}
+    asked = [h for h in topo.redis_hosts if not down(h)]
+    with ThreadPoolExecutor(max_workers=max(1, 2 * len(asked))) as pool:
+        node_of = {h: pool.submit(_node, stack, h, by_address) for h in asked}
+        sentinel_of = {h: pool.submit(_sentinel, stack, h, by_address) for h in asked}
+    nodes: dict[str, NodeView] = {}
+    sentinels: dict[str, SentinelView] = {}
+    for host in topo.redis_hosts:
+        reason = down(host)
+        if reason:
+            nodes[host] = NodeView(error=reason, down=True)
+            sentinels[host] = SentinelView(error=reason)
+        else:
+            nodes[host] = node_of[host].result()
+            sentinels[host] = sentinel_of[host].result()
+    return nodes, sentinels
+
+
+def _node(stack: StackLike, host: str, by_address: dict[str, str]) -> NodeView:
+    topo = stack.topology
+    try:
+        ip, port = stack.endpoint(host, topo.redis_port)
+        r = client(ip, port, stack.secrets.get("REDIS_PASSWORD"))
+        try:
+            info = r.info("replication")
+        finally:
+            r.close()
+    except Exception as e:  # every failure is an observation, never a crash
+        return NodeView(error=short_error(e))
+    role = str(info.get("role", ""))
+    if not role:  # an answer without a role says nothing about it
+        return NodeView(error=f"INFO replication without a role: {str(info)[:120]}")
+    return NodeView(
+        role=role,
+        master=_host_of(str(info.get("master_host", "")), by_address, topo.redis_hosts),
+        link=str(info.get("master_link_status", "")),
+    )
+
+
+def _sentinel(stack: StackLike, host: str, by_address: dict[str, str]) -> SentinelView:
+    topo = stack.topology
+    name = topo.redis_master_name
+    try:
+        ip, port = stack.endpoint(host, topo.sentinel_port)
+        s = client(ip, port)
+        try:
+            addr = s.execute_command("SENTINEL", "get-master-addr-by-name", name)
+            try:
+                quorum = str(s.execute_command("SENTINEL", "ckquorum", name))
+            except redis.ResponseError as e:  # an answer: the sentinel says why not
+                quorum = str(e)
+            state = _pairs(s.execute_command("SENTINEL", "MASTER", name))
+        finally:
+            s.close()
+    except Exception as e:
+        return SentinelView(error=short_error(e))
+    missing = [k for k in ("num-slaves", "num-other-sentinels", "flags") if k not in state]
+    if missing:  # an answer without the counts says nothing about them
+        return SentinelView(error=f"SENTINEL MASTER without {', '.join(missing)}")
+    try:
+        replicas, others = int(str(state["num-slaves"])), int(str(state["num-other-sentinels"]))
+    except ValueError as e:
+        return SentinelView(error=f"SENTINEL MASTER counts unreadable: {short_error(e)}")
+    return SentinelView(
+        master=_host_of(str(addr[0]), by_address, topo.redis_hosts) if addr else "",
+        ckquorum=quorum,
+        replicas=replicas,
+        sentinels=others + 1,
+        flags=str(state["flags"]),
+    )
+
+
+@register(NAME, subjects)
+def check_redis_roles(ctx: CheckContext) -> list[CheckResult]:
+    nodes, sentinels = observe(ctx.stack, ctx.down)
+    n = len(ctx.topology.redis_hosts)
+    return evaluate(nodes, sentinels, expected_replicas=n - 1, expected_sentinels=n)

@@ -1,0 +1,76 @@
+"""Reports of scenario runs: the spreadsheet of downtime and the plan of action.
+
+``write_reports(results, directory)`` takes the ``ScenarioResult`` of every run, typed (each
+read as a reboot_harness.report.runs.Run), and writes into ``directory``:
+
+- ``results.json``: everything, ``{"schema_version": 1, "generated_at": ISO time, "scenarios":
+  [result, ...]}``,
+  each result as ``reboot_harness.serialize.to_json`` makes it (the shape of ``reboot-harness run
+  --json``);
+- ``downtime.csv`` and ``downtime.md``: one row per scenario variant x host x service —
+  scenario, variant, host, service, fault (the kinds of events on the host), downtime s, errors,
+  reconnect s, lost writes, budget, verdict (reboot_harness.report.tables);
+- ``report.html``: a self-contained page (no scripts, no external URL) with a timeline chart
+  per scenario variant, the measurements, the downtime table and the checks
+  (reboot_harness.report.html);
+- ``plan.md``: the runbook each passing one-host-at-a-time scenario proved
+  (reboot_harness.report.plan).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reboot_harness.report import html, plan, tables
+from reboot_harness.report.runs import Run
+from reboot_harness.serialize import document
+
+if TYPE_CHECKING:  # the runner (and with it Docker) is not imported to write reports
+    from reboot_harness.scenario_run import ScenarioResult
+
+FILES = ("results.json", "downtime.csv", "downtime.md", "report.html", "plan.md")
+
+
+def write_reports(
+    results: Sequence[ScenarioResult], directory: Path, *, now: datetime | None = None
+) -> dict[str, Path]:
+    """Write every report of ``results`` into ``directory`` (created if needed).
+
+    Args:
+        results: the result of each scenario variant run, in run order.
+        directory: where the files go; existing report files are replaced.
+        now: the time the reports say they were generated (default: now).
+
+    Returns:
+        File name -> path, for each file of ``FILES``.
+    """
+    now = now or datetime.now(UTC)
+    directory.mkdir(parents=True, exist_ok=True)
+    runs = [Run.from_result(r) for r in results]
+    rows = tables.downtime_rows(runs)
+    contents = {
+        "results.json": json.dumps(
+            document(generated_at=now.isoformat(timespec="seconds"), scenarios=list(results)),
+            indent=2,
+        )
+        + "\n",
+        "downtime.csv": tables.to_csv(rows),
+        "downtime.md": tables.to_markdown(runs, rows),
+        "report.html": html.render(runs, now),
+        "plan.md": plan.to_markdown(runs),
+    }
+    written = {}
+    for name in FILES:
+        path = directory / name
+        tmp = path.with_name(f".{name}.tmp")
+        tmp.write_text(contents[name], encoding="utf-8")
+        tmp.replace(path)  # a reader never sees half a report
+        written[name] = path
+    return written
+
+
+__all__ = ["FILES", "Run", "write_reports"]

@@ -1,0 +1,12 @@
+"""The stack layer: the only code that talks to Docker.
+
+Checks, faults and the runner see a :class:`Stack` — exec, endpoints, addresses, processes,
+logs — and never the docker SDK; what they use of it is :class:`StackLike`, so a fake can stand
+in for fast unit tests.
+"""
+
+from reboot_harness.stack.core import ExecResult, Stack
+from reboot_harness.stack.lifecycle import build, down, gc, start
+from reboot_harness.stack.protocol import StackLike
+
+__all__ = ["ExecResult", "Stack", "StackLike", "build", "down", "gc", "start"]

@@ -1,0 +1,545 @@
+"""Starting, removing and garbage-collecting stacks (compose projects)."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import random
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from docker.errors import APIError, DockerException, NotFound
+from testcontainers.compose import DockerCompose
+
+from reboot_harness.errors import StackError, UsageError
+from reboot_harness.interrupts import shielded
+from reboot_harness.model import Topology
+from reboot_harness.owner import Owner
+from reboot_harness.paths import default_compose_dir
+from reboot_harness.stack import binds, engines, names
+from reboot_harness.stack.anchor import anchored_copy, is_own
+from reboot_harness.stack.core import PROJECT_LABEL, Stack
+from reboot_harness.stack.engine import client, compose_version
+from reboot_harness.stack.images import build_images, ensure_base_image
+from reboot_harness.stack.safety import refuse_unsafe
+from reboot_harness.state import (
+    PROJECT_NAME,
+    ProjectState,
+    new_secrets,
+    validate_project_name,
+    write_private,
+)
+
+MANAGED = "org.reboot-harness.managed=true"
+OWNER_LABEL = "org.reboot-harness.owner"
+KEEP_LABEL = "org.reboot-harness.keep"
+SUBNET_POOL = ipaddress.IPv4Network(os.environ.get("RH_SUBNET_POOL", "172.30.0.0/16"))
+
+Progress = Callable[[str], None]
+
+# testcontainers logs every failed compose command at ERROR with its whole output; we report
+# failures ourselves, once, with what the user needs.
+logging.getLogger("testcontainers").setLevel(logging.CRITICAL)
+
+
+def _compose(state: ProjectState) -> DockerCompose:
+    return DockerCompose(
+        context=state.compose_dir,
+        compose_file_name=list(state.compose_files),
+        env_file=str(state.compose_env_file),
+        wait=False,
+        build=False,
+        pull=False,
+    )
+
+
+def _used_subnets() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The subnets of the engine's networks and, for an engine on this machine, of every route
+    here: another engine's bridges (RH_ENGINES), a VPN. Two stacks on one /24 of this machine
+    would make each one's published ports reach the wrong containers."""
+    used: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for net in client().networks.list():
+        for cfg in (net.attrs.get("IPAM") or {}).get("Config") or []:
+            if cfg.get("Subnet"):
+                used.append(ipaddress.ip_network(cfg["Subnet"], strict=False))
+    if engines.on_this_machine(engines.current()):
+        used += host_routes()
+    return used
+
+
+def host_routes(table: Path = Path("/proc/net/route")) -> list[ipaddress.IPv4Network]:
+    """This machine's IPv4 routes other than the default one (none where there is no /proc)."""
+    try:
+        lines = table.read_text(encoding="ascii").splitlines()[1:]
+    except OSError:
+        return []
+    routes = []
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        try:  # little-endian hex: 0011A8C0 is 192.168.17.0
+            dest = ipaddress.IPv4Address(int(fields[1], 16).to_bytes(4, "little"))
+            mask = ipaddress.IPv4Address(int(fields[7], 16).to_bytes(4, "little"))
+            net = ipaddress.IPv4Network(f"{dest}/{mask}", strict=False)
+        except ValueError:
+            continue
+        if net.prefixlen:
+            routes.append(net)
+    return routes
+
+
+def free_subnet_prefix(
+    name: str, used: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network], avoid: set[str]
+) -> str:
+    """A /24 of the pool that no network uses, as ``a.b.c``; random start so parallel runs
+    rarely try the same one (a collision is retried by the caller)."""
+    candidates = list(SUBNET_POOL.subnets(new_prefix=24))
+    start = random.Random(f"{name}:{time.time_ns()}").randrange(len(candidates))
+    for i in range(len(candidates)):
+        net = candidates[(start + i) % len(candidates)]
+        prefix = str(net.network_address).rsplit(".", 1)[0]
+        if prefix in avoid or any(
+            net.overlaps(u) for u in used if isinstance(u, ipaddress.IPv4Network)
+        ):
+            continue
+        return prefix
+    raise StackError(
+        f"no free /24 left in {SUBNET_POOL} for stack {name}; run `reboot-harness gc`"
+        " or set RH_SUBNET_POOL to another private range"
+    )
+
+
+def build(progress: Progress = lambda _: None) -> str:
+    """Make the base image and every service image that is missing; return the image tag."""
+    client()
+    base = ensure_base_image(progress)
+    return build_images(default_compose_dir() / "images", base, progress)
+
+
+def project_exists(name: str) -> bool:
+    found = client().containers.list(
+        all=True, filters={"label": [f"{PROJECT_LABEL}={name}"]}, sparse=True
+    )
+    return bool(found)
+
+
+def start(
+    name: str,
+    *,
+    extra_compose: Sequence[Path] = (),
+    keep: bool,
+    owner: Owner | None = None,
+    topology_file: Path | None = None,
+    progress: Progress = lambda _: None,
+    allow_unsafe: bool = False,
+    topology: Topology | None = None,
+) -> Stack:
+    """Build what is missing and start stack ``name`` (does not wait for it to be ready).
+    ``allow_unsafe``: start even a configuration reboot_harness.stack.safety refuses (with a
+    warning).
+
+    Raises:
+        UsageError: the project exists already or a compose file is missing.
+        EnvironmentProblem: no engine, no compose plugin, no way to get a base image.
+        StackError: compose could not start it (the partial stack is removed first).
+    """
+    validate_project_name(name)
+    compose_dir = default_compose_dir()
+    base_file = compose_dir / "stack.yaml"
+    files = [base_file, *(Path(f).resolve() for f in extra_compose)]
+    for f in files:
+        if not f.is_file():
+            raise UsageError(f"{f}: compose file not found")
+    # ``topology``: ``topology_file`` as the caller already parsed it (read once, handed down)
+    if topology is None and topology_file is not None:
+        from reboot_harness.topology import load_topology
+
+        topology = load_topology(topology_file)
+    domain = topology.domain if topology else "rh.test"
+    # Only now the engine: unsafe files are refused without it (Compose resolves them offline),
+    # so the refusal is the same with or without an engine, and nothing exists to remove.
+    compose_version()
+    allowed = refuse_unsafe(
+        [files[1:]], compose_dir=compose_dir, project=name, domain=domain, allow=allow_unsafe,
+        code_dir=topology.python_path if topology else "",
+    )  # fmt: skip
+    if project_exists(name):
+        raise UsageError(
+            f"project {name!r} already exists; remove it with `reboot-harness down --project"
+            f" {name}` or choose another name"
+        )
+    base = ensure_base_image(progress)
+    tag = build_images(compose_dir / "images", base, progress)
+    secret_values = new_secrets()
+    owner = owner or Owner.current()
+    # Recorded only when chosen (DOCKER_HOST, set by RH_ENGINES or the user): "" means whatever
+    # engine the process that reads the state is given, as before engines existed.
+    here = engines.current() if os.environ.get("DOCKER_HOST") else engines.Engine("", "")
+    tried: set[str] = set()
+    last_error = ""
+    # The files as Compose reads them (your own anchored, the boot override added), decided at
+    # the first attempt and kept for the others.
+    layered: tuple[str, ...] = ()
+    for _attempt in range(6):
+        prefix = free_subnet_prefix(name, _used_subnets(), tried)
+        tried.add(prefix)
+        state = ProjectState(
+            name=name,
+            compose_dir=str(compose_dir),
+            compose_files=layered or tuple(str(f) for f in files),
+            subnet_prefix=prefix,
+            domain=domain,
+            image_tag=tag,
+            base_image=base,
+            owner=str(owner),
+            keep=keep,
+            topology_file=str(topology_file.resolve()) if topology_file else "",
+            engine=here.host,
+            engine_cert_path=here.cert_path,
+        )
+        state.save(secret_values)
+        if not layered:
+            state = state.with_changes(compose_files=_anchor_own(state, files, compose_dir))
+            state.save()
+            resolved = _validate_compose(state)
+            # judged offline above, only what the user's files add (the harness's own files
+            # may give a host what users may not)
+            for problem in allowed:
+                progress(f"warning: unsafe compose, allowed: {problem}")
+            boot = _boot_override(state, resolved, topology or Topology(domain=domain))
+            if boot is not None:
+                state = state.with_changes(compose_files=(*state.compose_files, str(boot)))
+                state.save()
+            named = _names_override(state, resolved, progress)
+            if named is not None:
+                state = state.with_changes(compose_files=(*state.compose_files, str(named)))
+                state.save()
+            if here.forwarded:  # another machine: bind sources of this one copied there
+                try:
+                    copied = binds.override(state, resolved, here, progress)
+                except BaseException:
+                    with shielded():
+                        _forget(name)
+                    raise
+                if copied is not None:
+                    state = state.with_changes(compose_files=(*state.compose_files, str(copied)))
+                    state.save()
+            layered = state.compose_files
+        try:
+            _compose(state).start()
+        except KeyboardInterrupt:
+            with shielded():
+                _remove_resources(name)
+                # The engine may still finish a create that compose sent before it was killed.
+                time.sleep(1.0)
+                _remove_resources(name)
+                _forget(name)
+            raise
+        except subprocess.CalledProcessError as e:
+            last_error = (e.stderr or b"").decode("utf-8", "replace").strip()
+            _remove_resources(name)
+            if "overlap" in last_error.lower() or "pool" in last_error.lower():
+                continue  # another run took this subnet between our look and our create
+            _forget(name)
+            raise StackError(
+                f"stack {name}: `docker compose up` failed:\n"
+                + "\n".join(last_error.splitlines()[-10:])
+            ) from e
+        except Exception:  # whatever else went wrong (a bug included): nothing stays behind
+            with shielded():
+                _remove_resources(name)
+                _forget(name)
+            raise
+        return Stack(state, topology)
+    _forget(name)
+    raise StackError(f"stack {name}: no free subnet after {len(tried)} tries: {last_error}")
+
+
+def _forget(name: str) -> None:
+    """Forget project ``name``: its state here and, on an engine on another machine, the copies
+    of its bind sources there (reboot_harness.stack.binds)."""
+    ProjectState.forget(name)
+    if (here := engines.current()).forwarded:
+        binds.forget(name, here)
+
+
+def _anchor_own(state: ProjectState, files: Sequence[Path], compose_dir: Path) -> tuple[str, ...]:
+    """Each of the user's own compose files (outside ``compose_dir``) as an anchored copy in
+    the project's state folder: relative paths in it resolve against its own folder
+    (:mod:`reboot_harness.stack.anchor`); the harness's files as they are."""
+    out = []
+    for f in files:
+        try:
+            out.append(str(anchored_copy(f, state.directory) if is_own(f, compose_dir) else f))
+        except UsageError:
+            ProjectState.forget(state.name)
+            raise
+    return tuple(out)
+
+
+def _validate_compose(state: ProjectState) -> dict[str, Any]:
+    """Refuse compose files that do not parse before anything is created (exit 2, not 1);
+    return the resolved configuration."""
+    compose = _compose(state)
+    try:
+        # `docker compose config` itself (testcontainers' get_config() would log an
+        # "experimental" warning on the root logger at every `up`)
+        proc = subprocess.run(
+            [*compose.compose_command_property, "config", "--format", "json"],
+            cwd=state.compose_dir,
+            capture_output=True,
+            check=True,
+        )
+        resolved: dict[str, Any] = json.loads(proc.stdout)
+        return resolved
+    except subprocess.CalledProcessError as e:
+        ProjectState.forget(state.name)
+        lines = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        files = ", ".join(state.compose_files)
+        raise UsageError(
+            f"compose files do not parse ({files}): {lines[-1] if lines else e}"
+        ) from e
+
+
+def _boot_override(
+    state: ProjectState, resolved: dict[str, Any], topology: Topology
+) -> Path | None:
+    """A compose override that makes each host's /tmp what the topology says a boot does to it:
+    ``clear`` (a tmpfs /tmp, empty at every boot) or ``keep`` (on the host's disk). None when
+    the resolved configuration already does (the shipped stack, by default)."""
+    services: dict[str, Any] = {}
+    for host in topology.hosts:
+        svc = (resolved.get("services") or {}).get(host)
+        if svc is None:
+            continue
+        mounts = [str(m) for m in svc.get("tmpfs") or []]
+        others = [m for m in mounts if m.split(":", 1)[0].rstrip("/") != "/tmp"]
+        has_tmp = len(others) != len(mounts)
+        if topology.tmp_at_boot(host) == "keep" and has_tmp:
+            services[host] = {"tmpfs": others}
+        elif topology.tmp_at_boot(host) == "clear" and not has_tmp:
+            services[host] = {"tmpfs": [*others, "/tmp:exec,mode=1777"]}
+    if not services:
+        return None
+    lines = ["# Written by reboot-harness from the topology's tmp: what a boot does to /tmp.",
+             "services:"]  # fmt: skip
+    for host, spec in services.items():
+        lines.append(f"  {json.dumps(host)}:")
+        lines.append(f"    tmpfs: !override {json.dumps(spec['tmpfs'])}")
+    path = state.directory / "boot.yaml"
+    write_private(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _names_override(
+    state: ProjectState, resolved: dict[str, Any], progress: Progress
+) -> Path | None:
+    """A compose override that names every host with a fixed address in every other host's
+    /etc/hosts, so that a host's name resolves while it is off (:mod:`reboot_harness.stack.names`);
+    None when there is nothing to add. Warns about each host whose name cannot be kept."""
+    planned = names.plan(resolved)
+    for host in planned.unnamed:
+        progress(
+            f"warning: host {host} has no fixed address (ipv4_address) on the stack network:"
+            " while it is off its name does not resolve, so its peers get 'unknown host'"
+            " instead of silence; give it an ipv4_address in your compose file"
+        )
+    text = names.override(planned)
+    if text is None:
+        return None
+    path = state.directory / "names.yaml"
+    write_private(path, text)
+    return path
+
+
+@dataclass
+class Removed:
+    containers: int = 0
+    networks: int = 0
+    volumes: int = 0
+    projects: list[str] = field(default_factory=list)
+
+    def merge(self, other: Removed) -> None:
+        """Add what ``other`` removed (one `gc` over several engines)."""
+        self.containers += other.containers
+        self.networks += other.networks
+        self.volumes += other.volumes
+        self.projects += other.projects
+
+
+def _remove_one(kind: str, remove: Callable[[], object], what: str) -> bool:
+    """Remove one resource; True if we removed it, False if it was already gone.
+
+    Another run's gc may be removing the same thing (409 "already in progress"), and a network
+    is busy until its containers are gone: both are retried for a while, not reported at once.
+    """
+    last: Exception | None = None
+    for attempt in range(20):
+        try:
+            remove()
+            return True
+        except NotFound:
+            return False
+        except APIError as e:
+            last = e
+            time.sleep(min(0.1 * (attempt + 1), 1.0))
+    raise StackError(f"cannot remove {kind} {what}: {last}")
+
+
+def _remove_resources(name: str, removed: Removed | None = None) -> Removed:
+    """Remove every container, network and volume labelled with compose project ``name``.
+
+    A volume or network still in use means a container of the project appeared or was still
+    being removed (a compose child finishing its own `down`, a heal booting a host) after the
+    listing: list again and repeat, a few times, before giving up.
+    """
+    removed = removed or Removed()
+    for attempt in range(3):
+        try:
+            return _remove_pass(name, removed)
+        except StackError:
+            if attempt == 2:
+                raise
+            time.sleep(1.0)
+    return removed
+
+
+def _remove_pass(name: str, removed: Removed) -> Removed:
+    flt = {"label": [f"{PROJECT_LABEL}={name}"]}
+    c = client()
+    # sparse: no inspect per container, which would race with another gc removing it.
+    for container in c.containers.list(all=True, filters=flt, sparse=True):
+        if _remove_one(
+            "container", partial(container.remove, force=True, v=True), str(container.name)
+        ):
+            removed.containers += 1
+    for net in c.networks.list(filters=flt):
+        if _remove_one("network", net.remove, str(net.name)):
+            removed.networks += 1
+    for vol in c.volumes.list(filters=flt):
+        if _remove_one("volume", partial(vol.remove, force=True), str(vol.name)):
+            removed.volumes += 1
+    return removed
+
+
+def down(name: str) -> Removed:
+    """Remove stack ``name``: containers, volumes, networks and its recorded state."""
+    validate_project_name(name)
+    recorded = _recorded_engine(name)
+    # (none recorded: the bound engine, as the user's DOCKER_HOST or context says)
+    with engines.using(recorded):
+        return _down(name)
+
+
+def _recorded_engine(name: str) -> engines.Engine | None:
+    try:
+        return engines.of_state(ProjectState.load(name))
+    except UsageError:
+        return None
+
+
+def engine_of(name: str) -> engines.Engine:
+    """The engine project ``name`` lives on: the one its state recorded, else the bound one."""
+    return _recorded_engine(name) or engines.current()
+
+
+def _down(name: str) -> Removed:
+    had_state = ProjectState.exists(name)
+    flt = {"label": [f"{PROJECT_LABEL}={name}"]}
+    c = client()
+    before = Removed(
+        len(c.containers.list(all=True, filters=flt, sparse=True)),
+        len(c.networks.list(filters=flt)),
+        len(c.volumes.list(filters=flt)),
+    )
+    if had_state:
+        # On failure — a damaged state file included — fall through to label-based removal,
+        # which needs no files; the state is forgotten below either way.
+        with contextlib.suppress(subprocess.CalledProcessError, OSError, UsageError):
+            _compose(ProjectState.load(name)).stop(down=True)
+    _remove_resources(name)
+    _forget(name)
+    if not had_state and not (before.containers or before.networks or before.volumes):
+        raise UsageError(f"no such project {name!r}: no state and no labelled resources")
+    before.projects.append(name)
+    return before
+
+
+def _labelled_projects() -> dict[str, tuple[set[str], set[str]]]:
+    """Every project with managed resources → (owners, keep values) seen on them."""
+    c = client()
+    flt = {"label": [MANAGED]}
+    seen: dict[str, tuple[set[str], set[str]]] = {}
+    try:
+        resources = [
+            *(
+                (x.attrs.get("Labels") or {})
+                for x in c.containers.list(all=True, filters=flt, sparse=True)
+            ),
+            *((x.attrs.get("Labels") or {}) for x in c.networks.list(filters=flt)),
+            *((x.attrs.get("Labels") or {}) for x in c.volumes.list(filters=flt)),
+        ]
+    except DockerException as e:
+        raise StackError(f"cannot list labelled resources: {e}") from e
+    for labels in resources:
+        project = labels.get(PROJECT_LABEL)
+        if not project or not PROJECT_NAME.match(project):
+            continue  # not a name compose gives a project: not ours to judge or remove
+        owners, keeps = seen.setdefault(project, (set(), set()))
+        owners.add(labels.get(OWNER_LABEL, ""))
+        keeps.add(labels.get(KEEP_LABEL, "false"))
+    return seen
+
+
+def _was_ready(project: str) -> bool:
+    try:
+        return ProjectState.load(project).ready
+    except UsageError:
+        # No state here (another user's or machine's stack): we cannot tell, so keep it.
+        return True
+
+
+def recorded_engines() -> list[engines.Engine]:
+    """The engines the project states of this machine name, other than the bound one: where a
+    run bound by RH_ENGINES left stacks (`gc` visits them even without RH_ENGINES)."""
+    here = engines.current().host
+    found: dict[str, engines.Engine] = {}
+    for name in ProjectState.known():
+        try:
+            state = ProjectState.load(name)
+        except UsageError:
+            continue  # a damaged state: `down --project` removes it by labels
+        recorded = engines.of_state(state)
+        if recorded and recorded.host != here:
+            found.setdefault(recorded.host, recorded)
+    return list(found.values())
+
+
+def gc(*, include_kept: bool = False) -> Removed:
+    """Remove the stacks of runs that are no longer alive.
+
+    A stack survives while its owner process is alive; once that process is gone it survives only
+    if it was started by hand (owner ``manual``) or by an `up` (or `run --keep`) that finished
+    bringing it up (labelled keep=true and recorded ready). ``include_kept`` removes those too.
+    """
+    removed = Removed()
+    for project, (owners, keeps) in sorted(_labelled_projects().items()):
+        if not include_kept:
+            parsed = [Owner.parse(o) for o in owners]
+            if any(p is None for p in parsed) or any(p.alive() for p in parsed if p):
+                continue
+            if "true" in keeps and _was_ready(project):
+                continue
+        _remove_resources(project, removed)
+        ProjectState.forget(project)
+        removed.projects.append(project)
+    return removed
