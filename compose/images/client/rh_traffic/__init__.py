@@ -4,7 +4,7 @@ Run as ``python3 -m rh_traffic`` (the client image's entry point). One module pe
 (http_client, socketio_client, redis_client, mysql_client); the pieces they share are in
 common (output lines, the stop event, schedules), kinds (error kinds) and dnscache.
 
-Every operation is printed on stdout as one JSON line with the fields of harness.model.Op:
+Every operation is printed on stdout as one JSON line with the fields of reboot_harness.model.Op:
   {"service", "client", "op", "start", "end", "ok", "target", "error", "key"}
 Other lines: {"info": ...} (diagnostics) and, last, the read-back of acknowledged writes:
   {"present": {"redis": [...], "mysql": [...]}, "verify_errors": {...}}

@@ -1,6 +1,6 @@
 """The client's configuration: one complete JSON document, validated before anything starts.
 
-The harness builds it (harness/traffic/config.py, ClientConfig) and sends it in
+The harness builds it (reboot_harness/traffic/config.py, ClientConfig) and sends it in
 $RH_TRAFFIC_CONFIG. Nothing is defaulted here: an unknown key, a missing key or a value of the
 wrong type or range is refused (ConfigError, one line naming the key), so what ran is exactly
 what the harness sent. Standard library only: the harness's tests import this module on the host.
@@ -18,7 +18,7 @@ ENV = "RH_TRAFFIC_CONFIG"
 REDIS_PASSWORD_ENV = "REDIS_PASSWORD"
 MYSQL_PASSWORD_ENV = "MYSQL_APP_PASSWORD"
 # The one stderr line of a refused configuration, and the exit code; the harness reads both
-# (harness/traffic/config.py).
+# (reboot_harness/traffic/config.py).
 ERROR_PREFIX = "rh-traffic: bad configuration: "
 EXIT_BAD_CONFIG = 2
 TRANSPORTS = ("polling", "websocket")
