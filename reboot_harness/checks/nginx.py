@@ -417,14 +417,21 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
         return host_down(NAME, lb, expected, reason, subjects=tried)
     problems = []
     answered = ""
-    try:
-        ip, port = stack.endpoint(lb, topo.lb_port)
-        status, body = _get_json(f"http://{ip}:{port}/health")
-        answered = str(body.get("host", ""))
-        if status != 200 or answered not in topo.apps:
-            problems.append(Problem("lb-not-answering", f"/health {status} from {answered or '?'}"))
-    except Exception as e:
-        problems.append(Problem("lb-not-answering", f"/health failed: {short_error(e)}"))
+    # Asked through the LB only while every app serves: a request nginx hashes to an app that
+    # does not serve yet is a failure nginx counts against that app (max_fails), and the check's
+    # own probing would take a booting app out of rotation and then wait out its fail_timeout.
+    absent = [app for app in topo.apps if app not in apps.serving_since]
+    if not absent:
+        try:
+            ip, port = stack.endpoint(lb, topo.lb_port)
+            status, body = _get_json(f"http://{ip}:{port}/health")
+            answered = str(body.get("host", ""))
+            if status != 200 or answered not in topo.apps:
+                problems.append(
+                    Problem("lb-not-answering", f"/health {status} from {answered or '?'}")
+                )
+        except Exception as e:
+            problems.append(Problem("lb-not-answering", f"/health failed: {short_error(e)}"))
     # Only apps that serve are probed through the LB: an app that does not serve at all is
     # `backend-not-serving` (and probing a powered-off address costs a connect timeout); one
     # that serves but that this LB cannot reach is the LB's own problem.
@@ -463,9 +470,13 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
     # A backend that does not answer is not in rotation either (whatever the reason: the
     # processes check says which). Judged here too, so that one round of checks cannot pass on
     # a view of the apps taken before one of them served.
-    absent = [app for app in topo.apps if app not in apps.serving_since]
     if absent:
-        problems.append(Problem("backend-not-serving", "not serving: " + ", ".join(absent)))
+        problems.append(
+            Problem(
+                "backend-not-serving",
+                f"not serving: {', '.join(absent)} (/health not asked through the LB meanwhile)",
+            )
+        )
     problems += unreachable
     if got.whole:
         problems += wrongly_unavailable(

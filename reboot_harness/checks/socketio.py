@@ -98,6 +98,13 @@ def route_keys(
     return found, ""
 
 
+def known_keys(stack_name: str, lb: str, apps: tuple[str, ...]) -> dict[str, str]:
+    """The hash keys learned before (while every app served) for ``apps``; nothing is asked."""
+    with _KEYS_LOCK:
+        known = _KEYS.get((stack_name, lb), {})
+        return {a: k for a, k in known.items() if a in apps}
+
+
 def forget_keys(stack_name: str, lb: str) -> None:
     with _KEYS_LOCK:
         _KEYS.pop((stack_name, lb), None)
@@ -143,14 +150,33 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
                                    cause="host-unreadable", subjects=pairs))  # fmt: skip
             continue
         url = f"http://{ip}:{port}"
-        keys, silent = route_keys(ctx.stack.name, lb, url, serving) if serving else ({}, "")
+        # Hash keys are looked for only while every app serves: each key tried is a request
+        # through the LB, and one that nginx hashes to an app that does not serve yet is a
+        # failure it counts against that app (max_fails) — the check would take a booting app
+        # out of rotation itself. Meanwhile the keys learned before are used, if any.
+        if len(serving) == len(topo.apps):
+            keys, silent = route_keys(ctx.stack.name, lb, url, serving)
+        else:
+            keys, silent = known_keys(ctx.stack.name, lb, serving), ""
+        unprobed = [f"{lb}->{a}" for a in serving if a not in keys]
         problems: list[Problem] = []
         reached: list[str] = []
         seen: list[str] = []
         for app in topo.apps:
             if app not in serving:
-                problems.append(Problem("app-not-serving", f"{app} does not serve /health"))
+                meanwhile = (
+                    f" ({', '.join(unprobed)} not probed meanwhile: a hash key for it is"
+                    " learned while every app serves)"
+                    if unprobed
+                    else ""
+                )
+                unprobed = []  # said once
+                problems.append(
+                    Problem("app-not-serving", f"{app} does not serve /health{meanwhile}")
+                )
                 continue
+            if app not in keys and len(serving) < len(topo.apps):
+                continue  # named in the app-not-serving problem above
             key = keys.get(app)
             if key is None and silent:
                 problems.append(Problem("no-echo", f"{lb}->{app}: no hash key found: {silent}"))

@@ -1,0 +1,81 @@
+"""The checks do not make the failure they measure: nothing goes through an LB while an app
+behind it does not serve (nginx counts a request it sends to a booting app as a failure of that
+app, and three of them in `fail_timeout` take it out of rotation — the `nginx` check would then
+wait out the rotation its own probing caused)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from reboot_harness.checks import run_checks
+from reboot_harness.checks.socketio import forget_keys
+from tests.fakestack import REFUSE, FakeStack
+
+
+class _CountingLb:
+    """An LB's port that answers /health as app ``host`` and counts the connections."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.connections = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, conn: socket.socket) -> None:
+        with self._lock:
+            self.connections += 1
+        conn.recv(65536)
+        body = f'{{"ok": true, "host": "{self.host}"}}'.encode()
+        conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+
+
+def _health(host: str, since: float) -> Callable[[socket.socket], None]:
+    def serve(conn: socket.socket) -> None:
+        conn.recv(65536)
+        body = f'{{"ok": true, "host": "{host}", "since": {since}}}'.encode()
+        conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+
+    return serve
+
+
+@pytest.mark.parametrize("check", ["nginx", "socket.io"])
+@pytest.mark.parametrize("serving", [("app2",), ()], ids=["app1-booting", "none-serving"])
+def test_nothing_goes_through_an_lb_while_an_app_does_not_serve(
+    check: str, serving: tuple[str, ...]
+) -> None:
+    """app1 does not serve yet (refused): the check fails naming it, and neither LB sees a
+    single connection from it."""
+    forget_keys("fake", "lb1")
+    forget_keys("fake", "lb2")
+    lbs = {lb: _CountingLb("app2") for lb in ("lb1", "lb2")}
+    with FakeStack(port=REFUSE) as stack:
+        for app in serving:
+            stack.serve(app, 8000, _health(app, time.time() - 60))
+        for lb, handler in lbs.items():
+            stack.serve(lb, 80, handler)
+        results = run_checks(stack, [check])  # type: ignore[arg-type]
+    assert [r.host for r in results if not r.ok] == ["lb1", "lb2"], results
+    expected = "backend-not-serving" if check == "nginx" else "app-not-serving"
+    assert all(expected in r.causes for r in results), results
+    assert all("lb-not-answering" not in r.causes for r in results), results
+    assert {lb: h.connections for lb, h in lbs.items()} == {"lb1": 0, "lb2": 0}
+
+
+@pytest.mark.parametrize("check", ["nginx", "socket.io"])
+def test_with_every_app_serving_the_check_asks_through_each_lb(check: str) -> None:
+    """The same stack with both apps serving: each LB is asked (the test above can fail)."""
+    forget_keys("fake", "lb1")
+    forget_keys("fake", "lb2")
+    lbs = {lb: _CountingLb("app2") for lb in ("lb1", "lb2")}
+    with FakeStack(port=REFUSE) as stack:
+        for app in ("app1", "app2"):
+            stack.serve(app, 8000, _health(app, time.time() - 60))
+        for lb, handler in lbs.items():
+            stack.serve(lb, 80, handler)
+        run_checks(stack, [check])  # type: ignore[arg-type]
+    counts = {lb: h.connections for lb, h in lbs.items()}
+    assert all(n > 0 for n in counts.values()), counts
