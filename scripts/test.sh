@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# Set up this machine and run the whole test suite (unit + integration on real containers),
-# two stacks in parallel. Extra arguments go to pytest.
+# Set up this machine and run the test suite (unit + integration on real containers), two stacks
+# in parallel. Without --full: the tier that proves every check's failure modes, every step kind
+# and every incident's reproduction by its cause and its fixed variant (tests/conftest.py lists
+# what only the full tier runs: long outages, the week, other engines, the wheel, repeated
+# kills, ...). --full (what CI runs): everything. Other arguments go to pytest.
 set -euo pipefail
+tier=(-m "not full")
+args=()
+for a in "$@"; do
+  if [ "$a" = --full ]; then tier=(); else args+=("$a"); fi
+done
 here=$(cd "$(dirname "$0")/.." && pwd)
 "$here/scripts/setup-host.sh"
 cd "$here"
@@ -15,4 +23,4 @@ mkdir -p .reports
 # durations recorded in .reports/durations.json (--rh-order auto); --no-loadscope-reorder keeps
 # xdist from putting the groups with the most tests first instead.
 exec .venv/bin/pytest -n 2 --dist loadgroup --no-loadscope-reorder --junitxml=.reports/junit.xml \
-    "$@" scenarios tests
+    ${tier[@]+"${tier[@]}"} ${args[@]+"${args[@]}"} scenarios tests

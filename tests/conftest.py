@@ -3,8 +3,49 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+# The full tier: `scripts/test.sh --full` (what CI runs) adds these to `scripts/test.sh`, whose
+# tier proves on real containers every check's failure modes (test_checks), every step kind
+# (test_faults and the scenarios), and every incident's reproduction by its cause and its fixed
+# variant (the incident scenarios). Path -> why it is long or beyond that proof.
+FULL_TIER: dict[str, str] = {
+    "scenarios/long-outage.yaml": "four long outages by design",
+    "scenarios/xen-reboot-week.yaml": "the week of reboots",
+    "scenarios/reboot-each-host.yaml": "a rolling reboot of all eleven hosts",
+    "tests/integration/test_remote_engine.py": "an engine on another machine",
+    "tests/integration/test_engines.py": "a second engine",
+    "tests/integration/test_wheel.py": "the wheel in a fresh venv",
+    "tests/integration/test_trust.py": "repeated kills and interrupts",
+    "tests/integration/test_reproduction.py": "each incident without its mechanism",
+    "tests/integration/test_example_project.py": "the example project as its README says",
+    "tests/integration/test_ci_examples.py": "the CI examples, two nights",
+    "tests/integration/test_repeat.py": "run --repeat",
+    "tests/integration/test_jobs.py": "run -j",
+    "tests/integration/test_names.py": "names kept through power loss",
+    "tests/integration/test_traffic.py": "the traffic clients",
+    "tests/integration/test_cli.py": "the CLI end to end",
+    "tests/integration/test_safety.py": "compose safety on a real engine",
+    "tests/integration/test_own_checks.py": "your own checks on a real stack",
+    "tests/integration/test_chaostoolkit.py": "Chaos Toolkit",
+    "tests/integration/test_report_browser.py": "the HTML report in a browser",
+    "tests/integration/test_disk_full.py": "a full disk",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the items of :data:`FULL_TIER` ``full``: `scripts/test.sh` runs ``-m "not full"``."""
+    root = config.rootpath
+    for item in items:
+        try:
+            path = Path(str(item.path)).resolve().relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if path in FULL_TIER:
+            item.add_marker(pytest.mark.full)
 
 
 def _engine_problem() -> str | None:

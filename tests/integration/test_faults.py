@@ -14,9 +14,10 @@ import docker
 import pytest
 
 from reboot_harness.checks.limits import parse_nofile
+from reboot_harness.faults import execute
 from reboot_harness.faults.kill import kill
 from reboot_harness.faults.reboot import power_off, power_on, stop
-from reboot_harness.model import CheckResult, Kill, Stop
+from reboot_harness.model import CheckResult, EventKind, Kill, Rolling, Stop
 from reboot_harness.stack import Stack
 
 pytestmark = pytest.mark.docker
@@ -258,3 +259,31 @@ def test_a_replica_back_from_power_loss_says_what_its_return_cost(
     m = re.match(r"mysql: (\d+) transactions written since it went down", back["mysql2"])
     assert m and int(m.group(1)) >= 8, back
     assert not rh_run.away, "every host that came back was reported"
+
+
+def test_a_rolling_reboot_takes_one_host_at_a_time_and_waits_in_between(
+    rh_stack: Stack, rh_run: Any
+) -> None:
+    """`rolling` over lb2 then graphite: each host powered off and on again (a new boot: its
+    container started anew), in the order given, and every check held again before the next
+    host went down."""
+    c = docker.from_env()
+    hosts = ("lb2", "graphite")
+    started = {h: rh_stack.container(h, refresh=True).attrs["State"]["StartedAt"] for h in hosts}
+    execute(rh_run, Rolling(hosts=hosts, recover_within=120))
+    trail = [
+        (e.kind, e.host or e.detail)
+        for e in rh_run.events
+        if e.kind in (EventKind.POWER_OFF, EventKind.POWER_ON, EventKind.RECOVERED)
+    ]
+    assert trail == [
+        (EventKind.POWER_OFF, "lb2"),
+        (EventKind.POWER_ON, "lb2"),
+        (EventKind.RECOVERED, "after rebooting lb2"),
+        (EventKind.POWER_OFF, "graphite"),
+        (EventKind.POWER_ON, "graphite"),
+        (EventKind.RECOVERED, "after rebooting graphite"),
+    ], trail
+    for h in hosts:
+        now = c.containers.get(rh_stack.container(h).id).attrs["State"]["StartedAt"]
+        assert now != started[h], f"{h} was not booted again"

@@ -1,0 +1,47 @@
+"""The tiers of the suite: `scripts/test.sh` leaves out only what tests/conftest.py lists, and
+what it leaves out never takes away its proof (every incident's reproduction and fixed
+variant, every check's failure modes, every step kind)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from reboot_harness import catalog
+from reboot_harness.model import STEP_TYPES
+from tests.conftest import FULL_TIER
+
+ROOT = Path(__file__).resolve().parents[2]
+# what the quick tier runs on real containers besides the scenario files
+QUICK_TESTS = ("tests/integration/test_checks.py", "tests/integration/test_faults.py")
+
+
+def test_every_full_tier_entry_names_a_file_that_exists() -> None:
+    missing = [p for p in FULL_TIER if not (ROOT / p).is_file()]
+    assert not missing, f"tests/conftest.py FULL_TIER names files that do not exist: {missing}"
+
+
+def test_the_quick_tier_runs_every_incident_scenario_and_the_check_and_fault_tests() -> None:
+    incident_scenarios = [
+        f"scenarios/{path.name}"
+        for path in sorted((ROOT / "scenarios").glob("*.yaml"))
+        if "reproduces" in (yaml.safe_load(path.read_text()) or {})
+    ]
+    assert len(incident_scenarios) >= len(catalog.known_incidents())
+    assert not set(incident_scenarios) & set(FULL_TIER)
+    assert not set(QUICK_TESTS) & set(FULL_TIER)
+
+
+def test_the_quick_tier_uses_every_step_kind() -> None:
+    """Each step kind appears in a scenario of the quick tier or in test_faults.py."""
+    text = (ROOT / "tests/integration/test_faults.py").read_text()
+    for path in (ROOT / "scenarios").glob("*.yaml"):
+        if f"scenarios/{path.name}" not in FULL_TIER:
+            text += path.read_text()
+    unused = [
+        t.KEY  # type: ignore[attr-defined]
+        for t in STEP_TYPES
+        if f"{t.KEY}:" not in text and f"{t.__name__}(" not in text  # type: ignore[attr-defined]
+    ]
+    assert not unused, f"step kinds no quick-tier test uses: {unused}"
