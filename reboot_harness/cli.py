@@ -541,6 +541,8 @@ def _cmd_gc(args: argparse.Namespace) -> int:
             f" {removed.containers} containers, {removed.networks} networks,"
             f" {removed.volumes} volumes"
         )
+        for line in removed.lines():
+            err.print(f"  {escape(line)}")
     else:
         out.print("nothing to remove")
     return EXIT_OK
@@ -670,14 +672,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from reboot_harness.scenario_run import ScenarioResult
     from reboot_harness.stack import gc
     from reboot_harness.stack.engines import using
+    from reboot_harness.stack.lifecycle import Removed
 
     named = _engines()  # RH_ENGINES: scenario i runs on engine i mod len(engines)
-    reaped: list[str] = []
+    reaped = Removed()
     for engine in named or (None,):
         with using(engine):
-            reaped += gc().projects
-    if reaped:
-        err.print(f"removed {len(reaped)} stacks left by dead runs")
+            reaped.merge(gc())
+    for line in reaped.lines():
+        err.print(f"removed stack {escape(line)}, left by a dead run")
     options: dict[str, Any] = {
         "incident": args.incident, "keep": args.keep, "extra_compose": args.compose,
         "topology_file": args.topology, "topology": topology,

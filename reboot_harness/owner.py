@@ -63,7 +63,19 @@ class Owner:
 
         A stack owned by another machine's process is treated as alive: we cannot tell.
         """
+        return not self.why_dead()
+
+    def why_dead(self) -> str:
+        """Why this owner is taken for dead (what `gc` says of each stack it removes), or ""
+        while it is alive."""
         if self.hostname != socket.gethostname():
-            return True
+            return ""
         start = _start_ticks(self.pid)
-        return start is not None and abs(start - self.start) <= START_TOLERANCE
+        if start is None:
+            return f"process {self.pid} is gone"
+        if abs(start - self.start) > START_TOLERANCE:
+            return (
+                f"process {self.pid} started {(start - self.start) / 100:+.2f} s from its owner's"
+                " start: another process has that pid"
+            )
+        return ""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -372,12 +373,20 @@ def engage(config: pytest.Config) -> None:
 
         # Every engine of --rh-engines, or the one there is. No engine: the item or fixture
         # that needs it says so.
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
         for engine in config.stash.get(_ENGINES, ()) or (None,):
             with (
                 using(engine),
                 contextlib.suppress(EnvironmentProblem),
             ):
-                gc()
+                for line in gc().lines():
+                    # said in the session's output (an xdist worker has no reporter: its
+                    # stderr): a stack removed here by mistake would otherwise leave no trace
+                    said = f"reboot-harness: removed stack {line}, left by a dead run"
+                    if reporter is not None:
+                        reporter.write_line(said)
+                    else:
+                        print(said, file=sys.stderr)
 
 
 def _marked_incident(item: pytest.Item) -> Path | None:

@@ -367,6 +367,8 @@ class Removed:
     networks: int = 0
     volumes: int = 0
     projects: list[str] = field(default_factory=list)
+    # project -> why `gc` took it for abandoned (its owners, each with why it is dead)
+    why: dict[str, str] = field(default_factory=dict)
 
     def merge(self, other: Removed) -> None:
         """Add what ``other`` removed (one `gc` over several engines)."""
@@ -374,6 +376,11 @@ class Removed:
         self.networks += other.networks
         self.volumes += other.volumes
         self.projects += other.projects
+        self.why.update(other.why)
+
+    def lines(self) -> list[str]:
+        """One line per removed project: its name and why it was removed."""
+        return [f"{p} ({self.why[p]})" if self.why.get(p) else p for p in self.projects]
 
 
 def _remove_one(kind: str, remove: Callable[[], object], what: str) -> bool:
@@ -533,13 +540,19 @@ def gc(*, include_kept: bool = False) -> Removed:
     """
     removed = Removed()
     for project, (owners, keeps) in sorted(_labelled_projects().items()):
+        why = "removed with --all"
         if not include_kept:
             parsed = [Owner.parse(o) for o in owners]
-            if any(p is None for p in parsed) or any(p.alive() for p in parsed if p):
+            if any(p is None for p in parsed):
+                continue
+            dead = [(p, p.why_dead()) for p in parsed if p]
+            if any(not reason for _, reason in dead):
                 continue
             if "true" in keeps and _was_ready(project):
                 continue
+            why = "; ".join(f"owner {p}: {reason}" for p, reason in dead)
         _remove_resources(project, removed)
         ProjectState.forget(project)
         removed.projects.append(project)
+        removed.why[project] = why
     return removed

@@ -82,6 +82,8 @@ def test_owner_alive_and_dead() -> None:
     reused = Owner(me.pid, me.start - 60 * 100, me.hostname)
     assert not reused.alive(), "pid reused: this process started a minute after the owner"
     assert Owner(999999, 1, "another-machine").alive(), "cannot judge another machine's process"
+    assert Owner(proc.pid, start, me.hostname).why_dead() == f"process {proc.pid} is gone"
+    assert "another process has that pid" in reused.why_dead()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="psutil's Linux boot time")
@@ -271,6 +273,46 @@ def test_forgetting_never_leaves_the_state_directory(
     assert lifecycle._labelled_projects() == {}
     assert lifecycle.gc(include_kept=True).projects == []
     assert precious.is_dir()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="psutil's Linux boot time")
+def test_gc_removes_only_dead_owners_stacks_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stack whose owner exited is removed, naming the owner and why it is dead; the stack of
+    a live owner (this process) stays — also after the clock was stepped."""
+    import psutil._pslinux as pslinux
+
+    from reboot_harness.stack import lifecycle
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    from reboot_harness.owner import _start_ticks
+
+    start = _start_ticks(proc.pid)
+    proc.wait()
+    me = Owner.current()
+    dead = Owner(proc.pid, start or 1, me.hostname)
+
+    def labels(project: str, owner: Owner) -> dict[str, str]:
+        return {"org.reboot-harness.managed": "true", "com.docker.compose.project": project,
+                "org.reboot-harness.owner": str(owner)}  # fmt: skip
+
+    class Listing:
+        def __init__(self, items: list[dict[str, str]]) -> None:
+            self.items = [type("R", (), {"attrs": {"Labels": x}})() for x in items]
+
+        def list(self, **_kw: object) -> list[object]:
+            return self.items
+
+    fake = type("C", (), {"containers": Listing([labels("rh-dead", dead), labels("rh-live", me)]),
+                          "networks": Listing([]), "volumes": Listing([])})()  # fmt: skip
+    removed: list[str] = []
+    monkeypatch.setattr(lifecycle, "client", lambda: fake)
+    monkeypatch.setattr(lifecycle, "_remove_resources", lambda name, _r=None: removed.append(name))
+    monkeypatch.setattr(ProjectState, "forget", staticmethod(lambda name: None))
+    booted = pslinux.boot_time()
+    monkeypatch.setattr(pslinux, "boot_time", lambda: booted + 1.0)  # the clock was stepped
+    result = lifecycle.gc()
+    assert removed == ["rh-dead"] and result.projects == ["rh-dead"]
+    assert result.lines() == [f"rh-dead (owner {dead}: process {proc.pid} is gone)"]
 
 
 def test_a_time_limit_interrupts_and_waits_for_shielded_cleanup() -> None:
