@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,9 +55,32 @@ def _chaos(experiment: str, project: str, tmp: Path) -> dict[str, object]:
     return loaded
 
 
+def _told(journal: dict[str, object]) -> str:
+    """What a failed assertion needs of a journal: its status, each steady state's probes and
+    each activity of the method and the rollbacks, with status, output and exception."""
+
+    def activity(r: dict[str, Any]) -> str:
+        said = r.get("exception") or r.get("output")
+        return f"  {r['activity'].get('name')}: {r.get('status')}: {str(said)[:600]}"
+
+    lines = [f"status {journal.get('status')}, deviated {journal.get('deviated')}"]
+    states = journal.get("steady_states") or {}
+    assert isinstance(states, dict)
+    for when, state in states.items():
+        if isinstance(state, dict):
+            lines.append(f"steady state {when}: met {state.get('steady_state_met')}")
+            lines += [activity(p) for p in state.get("probes") or []]
+    for key in ("run", "rollbacks"):
+        runs = journal.get(key) or []
+        assert isinstance(runs, list)
+        lines.append(f"{key}:")
+        lines += [activity(r) for r in runs]
+    return "\n".join(lines)
+
+
 def test_the_example_experiment_completes(project: str, tmp_path: Path) -> None:
     journal = _chaos("experiment.json", project, tmp_path)
-    assert journal["status"] == "completed" and journal["deviated"] is False, journal
+    assert journal["status"] == "completed" and journal["deviated"] is False, _told(journal)
     assert journal["steady_states"]["before"]["steady_state_met"] is True  # type: ignore[index]
     assert journal["steady_states"]["after"]["steady_state_met"] is True  # type: ignore[index]
     runs = journal["run"]
@@ -71,7 +95,7 @@ def test_an_experiment_that_leaves_a_host_off_deviates_and_is_healed(
 ) -> None:
     journal = _chaos("deviates.json", project, tmp_path)
     # chaostoolkit: the run completed, and the steady state deviated
-    assert journal["status"] == "completed" and journal["deviated"] is True, journal
+    assert journal["status"] == "completed" and journal["deviated"] is True, _told(journal)
     assert journal["steady_states"]["after"]["steady_state_met"] is False  # type: ignore[index]
     (rollback,) = journal["rollbacks"]  # type: ignore[misc]
     assert rollback["status"] == "succeeded" and "redis2" in rollback["output"], rollback
