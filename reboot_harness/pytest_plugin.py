@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -374,19 +373,19 @@ def engage(config: pytest.Config) -> None:
         # Every engine of --rh-engines, or the one there is. No engine: the item or fixture
         # that needs it says so.
         reporter = config.pluginmanager.get_plugin("terminalreporter")
+        capman = config.pluginmanager.get_plugin("capturemanager")
         for engine in config.stash.get(_ENGINES, ()) or (None,):
             with (
                 using(engine),
                 contextlib.suppress(EnvironmentProblem),
             ):
                 for line in gc().lines():
-                    # said in the session's output (an xdist worker has no reporter: its
-                    # stderr): a stack removed here by mistake would otherwise leave no trace
+                    # said in the session's output, past the test's capture (an xdist worker
+                    # has no reporter; every removal is also in gc.log of the state folder)
                     said = f"reboot-harness: removed stack {line}, left by a dead run"
-                    if reporter is not None:
-                        reporter.write_line(said)
-                    else:
-                        print(said, file=sys.stderr)
+                    if reporter is not None and capman is not None:
+                        with capman.global_and_fixture_disabled():
+                            reporter.write_line(said)
 
 
 def _marked_incident(item: pytest.Item) -> Path | None:

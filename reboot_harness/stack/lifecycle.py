@@ -34,6 +34,7 @@ from reboot_harness.state import (
     PROJECT_NAME,
     ProjectState,
     new_secrets,
+    state_root,
     validate_project_name,
     write_private,
 )
@@ -555,4 +556,16 @@ def gc(*, include_kept: bool = False) -> Removed:
         ProjectState.forget(project)
         removed.projects.append(project)
         removed.why[project] = why
+        _log_removal(project, why)
     return removed
+
+
+def _log_removal(project: str, why: str) -> None:
+    """One line in ``$XDG_STATE_HOME/reboot-harness/gc.log`` per stack `gc` removed: when, by
+    which process, which stack and why. It outlives the session (an xdist worker's or a captured
+    test's output does not), so a stack that vanished from under a run can be traced."""
+    line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} pid {os.getpid()} removed {project}: {why}\n"
+    with contextlib.suppress(OSError):  # a log: never fails the gc
+        state_root().mkdir(parents=True, exist_ok=True)
+        with (state_root() / "gc.log").open("a", encoding="utf-8") as log:
+            log.write(line)

@@ -276,9 +276,13 @@ def test_forgetting_never_leaves_the_state_directory(
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="psutil's Linux boot time")
-def test_gc_removes_only_dead_owners_stacks_and_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A stack whose owner exited is removed, naming the owner and why it is dead; the stack of
-    a live owner (this process) stays — also after the clock was stepped."""
+def test_gc_removes_only_dead_owners_stacks_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A stack whose owner exited is removed, naming the owner and why it is dead, in the
+    result and in gc.log of the state folder; the stack of a live owner (this process) stays —
+    also after the clock was stepped."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     import psutil._pslinux as pslinux
 
     from reboot_harness.stack import lifecycle
@@ -313,6 +317,8 @@ def test_gc_removes_only_dead_owners_stacks_and_says_why(monkeypatch: pytest.Mon
     result = lifecycle.gc()
     assert removed == ["rh-dead"] and result.projects == ["rh-dead"]
     assert result.lines() == [f"rh-dead (owner {dead}: process {proc.pid} is gone)"]
+    (logged,) = (tmp_path / "reboot-harness" / "gc.log").read_text().splitlines()
+    assert logged.endswith(f"removed rh-dead: owner {dead}: process {proc.pid} is gone"), logged
 
 
 def test_a_time_limit_interrupts_and_waits_for_shielded_cleanup() -> None:
