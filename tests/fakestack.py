@@ -49,6 +49,19 @@ UdpHandler = Callable[[bytes], "bytes | None"]
 Port = str | TcpHandler | UdpHandler
 
 
+def health(host: str, since: float | None = None) -> TcpHandler:
+    """A port that answers any HTTP request as an app's (or, through an LB, its backend's)
+    ``/health`` does: 200 with ``host`` and, when given, ``since``."""
+    fields = f'"ok": true, "host": "{host}"' + (f', "since": {since}' if since is not None else "")
+
+    def serve(conn: socket.socket) -> None:
+        conn.recv(65536)
+        body = f"{{{fields}}}".encode()
+        conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+
+    return serve
+
+
 @dataclass
 class FakeState:
     """What the harness records of a stack, as far as checks and operations use it."""

@@ -136,6 +136,7 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
     with ThreadPoolExecutor(max_workers=max(1, len(topo.apps))) as pool:
         answers = list(pool.map(lambda app: _serving(ctx, app), topo.apps))
     serving = tuple(a for a, ok in zip(topo.apps, answers, strict=True) if ok)
+    all_serve = len(serving) == len(topo.apps)
     for lb in topo.lbs:
         expected = "through the LB, a client for each app connects to it and gets its echo back"
         pairs = tuple(f"{lb}->{app}" for app in topo.apps)
@@ -154,30 +155,30 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
         # through the LB, and one that nginx hashes to an app that does not serve yet is a
         # failure it counts against that app (max_fails) — the check would take a booting app
         # out of rotation itself. Meanwhile the keys learned before are used, if any.
-        if len(serving) == len(topo.apps):
+        if all_serve:
             keys, silent = route_keys(ctx.stack.name, lb, url, serving)
         else:
             keys, silent = known_keys(ctx.stack.name, lb, serving), ""
         unprobed = [f"{lb}->{a}" for a in serving if a not in keys]
+        meanwhile = (
+            f" ({', '.join(unprobed)} not probed meanwhile: a hash key for it is learned while"
+            " every app serves)"
+            if unprobed and not all_serve
+            else ""
+        )
         problems: list[Problem] = []
         reached: list[str] = []
         seen: list[str] = []
         for app in topo.apps:
             if app not in serving:
-                meanwhile = (
-                    f" ({', '.join(unprobed)} not probed meanwhile: a hash key for it is"
-                    " learned while every app serves)"
-                    if unprobed
-                    else ""
-                )
-                unprobed = []  # said once
                 problems.append(
                     Problem("app-not-serving", f"{app} does not serve /health{meanwhile}")
                 )
+                meanwhile = ""  # said once
                 continue
-            if app not in keys and len(serving) < len(topo.apps):
-                continue  # named in the app-not-serving problem above
             key = keys.get(app)
+            if key is None and not all_serve:
+                continue  # not probed: said with the app that does not serve
             if key is None and silent:
                 problems.append(Problem("no-echo", f"{lb}->{app}: no hash key found: {silent}"))
                 continue

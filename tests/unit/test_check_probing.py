@@ -8,38 +8,26 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
 from reboot_harness.checks import run_checks
 from reboot_harness.checks.socketio import forget_keys
-from tests.fakestack import REFUSE, FakeStack
+from tests.fakestack import REFUSE, FakeStack, health
 
 
 class _CountingLb:
     """An LB's port that answers /health as app ``host`` and counts the connections."""
 
     def __init__(self, host: str) -> None:
-        self.host = host
         self.connections = 0
         self._lock = threading.Lock()
+        self._answer = health(host)
 
     def __call__(self, conn: socket.socket) -> None:
         with self._lock:
             self.connections += 1
-        conn.recv(65536)
-        body = f'{{"ok": true, "host": "{self.host}"}}'.encode()
-        conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-
-
-def _health(host: str, since: float) -> Callable[[socket.socket], None]:
-    def serve(conn: socket.socket) -> None:
-        conn.recv(65536)
-        body = f'{{"ok": true, "host": "{host}", "since": {since}}}'.encode()
-        conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-
-    return serve
+        self._answer(conn)
 
 
 @pytest.mark.parametrize("check", ["nginx", "socket.io"])
@@ -54,7 +42,7 @@ def test_nothing_goes_through_an_lb_while_an_app_does_not_serve(
     lbs = {lb: _CountingLb("app2") for lb in ("lb1", "lb2")}
     with FakeStack(port=REFUSE) as stack:
         for app in serving:
-            stack.serve(app, 8000, _health(app, time.time() - 60))
+            stack.serve(app, 8000, health(app, time.time() - 60))
         for lb, handler in lbs.items():
             stack.serve(lb, 80, handler)
         results = run_checks(stack, [check])  # type: ignore[arg-type]
@@ -73,7 +61,7 @@ def test_with_every_app_serving_the_check_asks_through_each_lb(check: str) -> No
     lbs = {lb: _CountingLb("app2") for lb in ("lb1", "lb2")}
     with FakeStack(port=REFUSE) as stack:
         for app in ("app1", "app2"):
-            stack.serve(app, 8000, _health(app, time.time() - 60))
+            stack.serve(app, 8000, health(app, time.time() - 60))
         for lb, handler in lbs.items():
             stack.serve(lb, 80, handler)
         run_checks(stack, [check])  # type: ignore[arg-type]

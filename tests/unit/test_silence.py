@@ -44,6 +44,7 @@ from tests.fakestack import (
     SILENT,
     TIMEOUT,
     FakeStack,
+    health,
 )
 
 # One entry of each kind a topology may declare, so the declared checks are fed silence too.
@@ -311,16 +312,6 @@ def _nginx_read(log: str, rc: int = 0, end: bool = True) -> str:
     return f"{log}{nginx._SPLIT}\n{config}{nginx._REACH_SPLIT} rc={rc}\n{reach}{tail}"
 
 
-def _health(host: str, since: float) -> Callable[[socket.socket], None]:
-    def serve(conn: socket.socket) -> None:
-        conn.recv(65536)
-        body = f'{{"ok": true, "host": "{host}", "since": {since}}}'.encode()
-        head = f"HTTP/1.0 200 OK\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        conn.sendall(head + body)
-
-    return serve
-
-
 @pytest.mark.parametrize(
     ("shape", "expected"),
     [
@@ -350,9 +341,9 @@ def test_nginx_judges_no_log_line_from_a_read_cut_short(
     log = f"{stamp} [error] 7#7: *9 no live upstreams while connecting to upstream, client: x\n"
     with FakeStack(port=REFUSE) as stack:
         for app in ("app1", "app2"):
-            stack.serve(app, 8000, _health(app, now - 60))
+            stack.serve(app, 8000, health(app, now - 60))
         for lb in ("lb1", "lb2"):
-            stack.serve(lb, 80, _health("app1", now - 60))
+            stack.serve(lb, 80, health("app1", now - 60))
         stack.on("*", "rh-nginx", ExecResult(0, read.replace("LOG", log), ""))
         results = run_checks(stack, ["nginx"], since=now - 30)  # type: ignore[arg-type]
     assert [r.causes for r in results] == [expected, expected], results

@@ -239,6 +239,21 @@ def test_state_of_another_version_loads_or_says_the_way_out() -> None:
         ProjectState.load("p1")
 
 
+class _Listing:
+    def __init__(self, labels: list[dict[str, str]]) -> None:
+        self.items = [type("R", (), {"attrs": {"Labels": x}})() for x in labels]
+
+    def list(self, **_kw: object) -> list[object]:
+        return self.items
+
+
+def _engine_listing(container_labels: list[dict[str, str]]) -> object:
+    """An engine client whose containers carry ``container_labels`` (no networks, no volumes):
+    what `gc` lists."""
+    return type("C", (), {"containers": _Listing(container_labels), "networks": _Listing([]),
+                          "volumes": _Listing([])})()  # fmt: skip
+
+
 def test_forgetting_never_leaves_the_state_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -258,18 +273,9 @@ def test_forgetting_never_leaves_the_state_directory(
 
     from reboot_harness.stack import lifecycle
 
-    class Listing:
-        def __init__(self, labels: list[dict[str, str]]) -> None:
-            self.items = [type("R", (), {"attrs": {"Labels": x}})() for x in labels]
-
-        def list(self, **_kw: object) -> list[object]:
-            return self.items
-
     crafted = {"org.reboot-harness.managed": "true", "com.docker.compose.project": "../precious",
                "org.reboot-harness.owner": "1:1@nowhere"}  # fmt: skip
-    fake = type("C", (), {"containers": Listing([crafted]), "networks": Listing([]),
-                          "volumes": Listing([])})()  # fmt: skip
-    monkeypatch.setattr(lifecycle, "client", lambda: fake)
+    monkeypatch.setattr(lifecycle, "client", lambda: _engine_listing([crafted]))
     assert lifecycle._labelled_projects() == {}
     assert lifecycle.gc(include_kept=True).projects == []
     assert precious.is_dir()
@@ -299,15 +305,7 @@ def test_gc_removes_only_dead_owners_stacks_and_says_why(
         return {"org.reboot-harness.managed": "true", "com.docker.compose.project": project,
                 "org.reboot-harness.owner": str(owner)}  # fmt: skip
 
-    class Listing:
-        def __init__(self, items: list[dict[str, str]]) -> None:
-            self.items = [type("R", (), {"attrs": {"Labels": x}})() for x in items]
-
-        def list(self, **_kw: object) -> list[object]:
-            return self.items
-
-    fake = type("C", (), {"containers": Listing([labels("rh-dead", dead), labels("rh-live", me)]),
-                          "networks": Listing([]), "volumes": Listing([])})()  # fmt: skip
+    fake = _engine_listing([labels("rh-dead", dead), labels("rh-live", me)])
     removed: list[str] = []
     monkeypatch.setattr(lifecycle, "client", lambda: fake)
     monkeypatch.setattr(lifecycle, "_remove_resources", lambda name, _r=None: removed.append(name))

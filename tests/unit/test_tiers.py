@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from reboot_harness import catalog
 from reboot_harness.model import STEP_TYPES
 from tests.conftest import FULL_TIER
@@ -25,8 +23,8 @@ def test_every_full_tier_entry_names_a_file_that_exists() -> None:
 def test_the_quick_tier_runs_every_incident_scenario_and_the_check_and_fault_tests() -> None:
     incident_scenarios = [
         f"scenarios/{path.name}"
-        for path in sorted((ROOT / "scenarios").glob("*.yaml"))
-        if "reproduces" in (yaml.safe_load(path.read_text()) or {})
+        for path in catalog.scenario_files()
+        if catalog.load(path).reproduces is not None
     ]
     assert len(incident_scenarios) >= len(catalog.known_incidents())
     assert not set(incident_scenarios) & set(FULL_TIER)
@@ -36,7 +34,7 @@ def test_the_quick_tier_runs_every_incident_scenario_and_the_check_and_fault_tes
 def test_the_quick_tier_uses_every_step_kind() -> None:
     """Each step kind appears in a scenario of the quick tier or in test_faults.py."""
     text = (ROOT / "tests/integration/test_faults.py").read_text()
-    for path in (ROOT / "scenarios").glob("*.yaml"):
+    for path in catalog.scenario_files():
         if f"scenarios/{path.name}" not in FULL_TIER:
             text += path.read_text()
     unused = [
