@@ -110,7 +110,7 @@ def _exec_cause(res: ExecResult) -> str:
     return "host-unavailable" if res.exit_code in NOT_REACHED_EXITS else "step-failed"
 
 
-def _sentinel_master(ctx: RunContext) -> str:
+def sentinel_master(ctx: RunContext) -> str:
     """The current master according to the first sentinel that answers."""
     topo = ctx.stack.topology
     errors = []
@@ -148,7 +148,7 @@ def sentinel_failover(ctx: RunContext, step: SentinelFailover) -> None:
     """
     topo = ctx.stack.topology
     began = time.time()
-    old = _sentinel_master(ctx)
+    old = sentinel_master(ctx)
     old_conn = _redis(ctx, old)
     pause_ms = int((step.timeout + 5) * 1000)
     try:
@@ -230,7 +230,7 @@ def _wait_new_master(ctx: RunContext, old: str, timeout: float) -> str:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            named = _sentinel_master(ctx)
+            named = sentinel_master(ctx)
         except FaultError as e:
             seen, answered = str(e), False
         else:

@@ -33,6 +33,9 @@ PW=$(rh_quote "$REDIS_PASSWORD")
 
 if [ ! -s "$CONF" ]; then
   rh_log "first boot: writing $CONF"
+  # For rh-redis-start (/run is empty at every boot): this host has never served, so it has no
+  # writes a failover could lose.
+  touch /run/redis/first-boot
   cat >"$CONF" <<CONF
 # redis.conf for $ME, written by rh-redis-entrypoint at first boot. Lines set at every boot:
 # bind, protected-mode, dir, pidfile, requirepass, masterauth, replica-announce-ip and
@@ -70,6 +73,10 @@ sentinel announce-ip $ME
 sentinel myid $(rh_sentinel_id "$ME")
 sentinel monitor $NAME $INITIAL 6379 ${RH_REDIS_QUORUM:-2}
 SCONF
+  # For rh-sentinel-start: a sentinel that has never seen the initial master counts it down
+  # from its own start; on a loaded machine that master may answer only after
+  # down-after-milliseconds, and the sentinels would fail it over before it ever served.
+  touch /run/redis/first-boot-sentinel
   # Seed the topology every sentinel would otherwise learn only after its 10 s INFO/hello
   # cycles: the replicas of the initial master and the other sentinels (their ids are derived
   # from their names, so every host writes the same ones). Sentinel keeps them up to date.

@@ -14,6 +14,9 @@
 #  4. If that master is this host but a peer sees it down (s_down/o_down, no ping for nearly
 #     down-after-milliseconds) or a failover is in progress, wait (up to RH_REDIS_FAILOVER_WAIT
 #     s) for the failover to finish and decide again: a promoted replica wins, no split brain.
+#     Not at this host's first boot (no data yet, nothing to lose): the peers' sentinels have
+#     never had a ping from it, so they would always look about to fail over, and waiting is
+#     what would make them do it (under load the initial master lost its role at `up`).
 #  5. Nobody answers at all (full restart, peers not up yet): the local view alone, i.e. what
 #     sentinel.conf says, and every host's sentinel.conf names the same master -> one master.
 #  6. Master: a peer that is itself master by an older view (it booted alone first) is demoted
@@ -36,6 +39,13 @@ trap 'rh_log "signal while deciding the role: exit"; exit 0' TERM INT
 
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 T0=$(now_ms)
+# Set by rh-redis-entrypoint when it wrote redis.conf at this boot; used once (a redis restarted
+# by supervisord later in the same boot may have served writes by then).
+FIRST_BOOT=""
+if [ -e /run/redis/first-boot ]; then FIRST_BOOT=1; rm -f /run/redis/first-boot; fi
+# At a first boot every view is the initial topology (epoch 0) and the other hosts' sentinels
+# wait for the initial master before they start (rh-sentinel-start): ask once, do not wait.
+[ -z "$FIRST_BOOT" ] || PEER_WAIT=0
 
 # view HOST -> "MASTER EPOCH FLAGS LAST_OK_PING_MS DOWN_AFTER_MS", rc 1 if no answer.
 view() {
@@ -95,6 +105,7 @@ while :; do
       *,failover_in_progress,*) unsettled="$k: failover in progress ($f)"; continue ;;
     esac
     [ "$m" = "$ME" ] || continue
+    [ -z "$FIRST_BOOT" ] || continue
     case ",$f," in
       *,s_down,*|*,o_down,*) unsettled="$k: sees me down ($f)"; continue ;;
     esac
@@ -147,7 +158,7 @@ if [ -z "${master:-}" ]; then
 elif [ "$master" = "$ME" ]; then
   rh_conf_del "$CONF" replicaof
   rh_conf_del "$CONF" slaveof
-  rh_log "role master (epoch $epoch; ${peers} peer sentinel(s) answered; decided in ${elapsed} ms; views: $summary)"
+  rh_log "role master${FIRST_BOOT:+ (first boot: not waiting on how long the peers have not seen it)} (epoch $epoch; ${peers} peer sentinel(s) answered; decided in ${elapsed} ms; views: $summary)"
   fence_stale_masters
 else
   rh_conf_del "$CONF" slaveof
