@@ -15,6 +15,10 @@ FULL_TIER: dict[str, str] = {
     "scenarios/long-outage.yaml": "four long outages by design",
     "scenarios/xen-reboot-week.yaml": "the week of reboots",
     "scenarios/reboot-each-host.yaml": "a rolling reboot of all eleven hosts",
+    # The one incident scenario left out: its cause shows in about 1 boot in 3, so it powers
+    # graphite off 15 times (its incident variant alone took 5 minutes); graphite-piddir, the
+    # same host's deterministic incident, stays quick.
+    "scenarios/graphite-stale-pid.yaml": "fifteen power losses of graphite",
     "tests/integration/test_remote_engine.py": "an engine on another machine",
     "tests/integration/test_engines.py": "a second engine",
     "tests/integration/test_wheel.py": "the wheel in a fresh venv",

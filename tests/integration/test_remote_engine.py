@@ -106,11 +106,12 @@ def test_a_stack_on_another_machine_is_reached_through_ssh(
     assert not _projects(machine, name)
     assert not _tunnels(), "an ssh connection outlived `down`"
 
-    # a scenario with traffic, both variants on the machine: every client's operations come
-    # back through the ssh forwards and are judged (no write lost); no-minfds's incident binds a
-    # supervisord.conf of this machine: copied there, it is what the apps run with (else the
-    # engine there would mount an empty directory in its place) and its cause is seen. (One
-    # scenario: four stacks on a machine inside this one, at two stacks a side, took 10 minutes.)
+    # a scenario with traffic on the machine, on the incident's configuration: every client's
+    # operations come back through the ssh forwards and are judged (no write lost); no-minfds's
+    # incident binds a supervisord.conf of this machine: copied there, it is what the apps run
+    # with (else the engine there would mount an empty directory in its place) and its cause is
+    # seen. (The incident variant alone: a stack on a machine inside this one costs minutes, and
+    # the fixed variant there proves nothing the `up`/`check` above and this one do not.)
     scenario = tmp_path / "apps-remote.yaml"
     scenario.write_text(
         "name: apps-remote\n"
@@ -123,17 +124,18 @@ def test_a_stack_on_another_machine_is_reached_through_ssh(
         "  - reboot: {host: app2, mode: hard}\n"
         "expect: {checks: [processes, limits, socket.io], recover_within: 60s}\n"
     )
-    run = rh("run", str(scenario), "--json", RH_ENGINES=machine.engine_url)
+    run = rh(
+        "run", str(scenario), "--incident", "no-minfds", "--json", RH_ENGINES=machine.engine_url
+    )
     failed = _failed_runs(run.stdout) + run.stderr[-3000:]
     assert run.returncode == 0, failed
     results = {s["variant"]: s for s in json.loads(run.stdout)["scenarios"]}
+    assert set(results) == {"incident"}, results
     assert {s["engine"] for s in results.values()} == {machine.engine_url}
-    assert results["fixed"]["passed"], failed
     assert results["incident"]["passed"], failed
-    for variant in ("fixed", "incident"):
-        served = {(op["service"], op["target"]) for op in results[variant]["history"] if op["ok"]}
-        assert {"http", "socketio", "redis", "mysql"} <= {service for service, _ in served}, served
-        assert {("http", "lb1/app1"), ("http", "lb2/app2")} & served, served
+    served = {(op["service"], op["target"]) for op in results["incident"]["history"] if op["ok"]}
+    assert {"http", "socketio", "redis", "mysql"} <= {service for service, _ in served}, served
+    assert {("http", "lb1/app1"), ("http", "lb2/app2")} & served, served
     reproduced = results["incident"]["reason"]
     assert "limits [app1] nofile-below-minimum" in reproduced, reproduced
     said = " ".join(run.stderr.split())  # rich may wrap a long line
