@@ -41,8 +41,10 @@ def project_containers(project: str, *, sparse: bool = False) -> list[Container]
     call without an inspect per container (its ``attrs`` are the list's: flat ``State``,
     ``Labels``)."""
     try:
+        # ignore_removed: a container removed between the list and its inspect is not there
+        # (else the SDK raises NotFound for it)
         found: list[Container] = client().containers.list(
-            all=True, filters=of_project(project), sparse=sparse
+            all=True, filters=of_project(project), sparse=sparse, ignore_removed=True
         )
     except DockerException as e:
         raise StackError(f"stack {project}: cannot list containers: {e}") from e
@@ -54,7 +56,9 @@ def project_clients(project: str) -> list[Container]:
     filters = of_project(project)
     filters["label"].append(f"{ROLE_LABEL}={CLIENT_ROLE}")
     try:
-        found: list[Container] = client().containers.list(all=True, filters=filters)
+        found: list[Container] = client().containers.list(
+            all=True, filters=filters, ignore_removed=True
+        )
     except DockerException as e:
         raise StackError(f"stack {project}: cannot list clients: {e}") from e
     return found

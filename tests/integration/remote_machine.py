@@ -288,7 +288,7 @@ def remove_leftovers(*, live_owners_too: bool = False) -> list[str]:
     removed: list[str] = []
     try:
         selector = {"label": f"{LABEL}={LABEL_VALUE}"}
-        for c in client.containers.list(all=True, filters=selector):
+        for c in client.containers.list(all=True, filters=selector, ignore_removed=True):
             if live_owners_too or not _owner_alive(c.labels):
                 with contextlib.suppress(NotFound):
                     c.remove(force=True, v=True)

@@ -121,7 +121,7 @@ def second() -> Iterator[dict[str, int]]:
         if not _answers(SECOND):
             engine["pid"] = start_second_engine()
         c = docker.DockerClient(base_url=SECOND, timeout=120)
-        for ctr in c.containers.list(all=True):
+        for ctr in c.containers.list(all=True, ignore_removed=True):
             with contextlib.suppress(docker.errors.APIError):
                 ctr.remove(force=True, v=True)
         with contextlib.suppress(docker.errors.APIError):
@@ -149,7 +149,8 @@ def _root(host: str) -> str:
 def _projects_on(host: str, prefix: str) -> set[str]:
     c = docker.DockerClient(base_url=host, timeout=60)
     try:
-        labels = [x.labels for x in c.containers.list(all=True)]
+        # (ignore_removed: another run's container removed between the list and its inspect)
+        labels = [x.labels for x in c.containers.list(all=True, ignore_removed=True)]
     finally:
         c.close()
     return {
