@@ -50,8 +50,10 @@ def redis_hosts() -> Iterator[dict[str, Container]]:
 
 
 def _cli(ct: Container, *args: str, port: int = 6379) -> str:
-    auth = {"REDISCLI_AUTH": PASSWORD} if port == 6379 else {}  # sentinels have no password
-    res = ct.exec_run(["redis-cli", "-p", str(port), "--raw", *args], environment=auth)
+    """redis-cli on the host: the image's rh-redis-cli (authenticated) for redis, plain
+    redis-cli for its sentinel (no password)."""
+    cli = "rh-redis-cli" if port == 6379 else "redis-cli"
+    res = ct.exec_run([cli, "-p", str(port), "--raw", *args])
     return res.output.decode(errors="replace").strip()
 
 
