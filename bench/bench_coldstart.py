@@ -21,11 +21,11 @@ import uuid
 
 from bench_up import bench_state  # (run as a script: bench/ is on the path)
 
-from reboot_harness.runner import bring_up
+from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack import build, down
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.images import ensure_base_image
-from reboot_harness.state import ProjectState
+from reboot_harness.stack.state import ProjectState
 
 
 def _state(name: str, tag: str, base: str) -> ProjectState:

@@ -19,8 +19,9 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reboot_harness.checks import run_checks
-from reboot_harness.runner import bring_up, wait_recovered
+from reboot_harness.checks.recovery import wait_recovered
+from reboot_harness.checks.run import run_checks
+from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack import Stack, down
 from reboot_harness.stack.engine import client
 

@@ -35,11 +35,12 @@ import pymysql
 import redis
 import socketio
 
+from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.socketio import ROUTE_HEADER, route_keys
-from reboot_harness.faults import RunContext
-from reboot_harness.faults.reboot import power_off, power_on
-from reboot_harness.runner import bring_up, wait_recovered
+from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack import Stack, down
+from reboot_harness.steps import RunContext
+from reboot_harness.steps.reboot import power_off, power_on
 
 LIMIT_S = 90.0  # a peer that has not noticed by then "never" did
 

@@ -10,11 +10,11 @@ counts as N runs). Then prints, per scenario variant:
 - ``longest wait``: the longest of all its recovery waits (each ``wait_recovered``, each rolling
   reboot's wait, the final one) — the figure ``compare`` judges as ``recovery_s``;
 
-each as n, p50, p90, min and max. With ``--halves K`` it also forms K same-commit comparisons
-from the pool (each a random split into two disjoint halves, seeded) and judges each with
-``reboot_harness.compare`` as the nightly would: any regression there is a false alarm. ``--pairs``
-does the same for every ordered pair of single runs (what ``compare`` of two single runs says).
-Not part of CI; the machine's load is printed with the figures (shared machines skew them).
+each as n, p50, p90, min and max. With ``--halves K`` it also forms K same-commit comparisons from
+the pool (each a random split into two disjoint halves, seeded) and judges each with
+``reboot_harness.report.compare`` as the nightly would: any regression there is a false alarm.
+``--pairs`` does the same for every ordered pair of single runs (what ``compare`` of two single runs
+says). Not part of CI; the machine's load is printed with the figures (shared machines skew them).
 
     .venv/bin/python bench/bench_spread.py --runs 10 cold-start --out /tmp/spread-now
     .venv/bin/python bench/bench_spread.py --runs 10 cold-start --tree /tmp/base --out /tmp/b
@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-FINAL = "expected checks hold"  # the detail of the final recovery's event (scenario_run._final)
+# the detail of the final recovery's event (reboot_harness.run.loop._final)
+FINAL = "expected checks hold"
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -147,7 +148,7 @@ def run_pool(args: argparse.Namespace) -> dict[str, list[Path]]:
 
 def pool_of(folders: Sequence[Path]) -> list[list[dict[str, Any]]]:
     """One list of scenario results per run: a results.json holding N repeats is N runs."""
-    from reboot_harness.compare import load_results
+    from reboot_harness.report.compare import load_results
 
     runs: dict[tuple[Path, int], list[dict[str, Any]]] = {}
     for folder in folders:
@@ -177,9 +178,9 @@ def spread(pool: Sequence[Sequence[Mapping[str, Any]]]) -> None:
 
 def false_alarms(pool: Sequence[Sequence[dict[str, Any]]], halves: int, pairs: bool,
                  seed: int) -> None:  # fmt: skip
-    """Same-commit comparisons judged by reboot_harness.compare: every regression is a false
+    """Same-commit comparisons judged by reboot_harness.report.compare: every regression is a false
     alarm."""
-    from reboot_harness.compare import compare
+    from reboot_harness.report.compare import compare
 
     if halves:
         rng = random.Random(seed)
@@ -291,7 +292,7 @@ def between(a: Sequence[Sequence[dict[str, Any]]], b: Sequence[Sequence[dict[str
             names: tuple[str, ...], draws: int = 0, seed: int = 1) -> None:  # fmt: skip
     """What compare says of one arm against the other: all their runs, then 5 against 5 (in
     order, then ``draws`` random draws: how often a night of --repeat 5 would see it)."""
-    from reboot_harness.compare import compare, summary
+    from reboot_harness.report.compare import compare, summary
 
     print(f"\n== compare {names[0]} -> {names[1]}")
     chunks = [(0, len(a), 0, len(b))] + [

@@ -28,8 +28,7 @@ import time
 import uuid
 from pathlib import Path
 
-from reboot_harness.owner import Owner
-from reboot_harness.runner import bring_up
+from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack import build, down
 from reboot_harness.stack.images import ensure_base_image
 from reboot_harness.stack.lifecycle import (
@@ -37,7 +36,8 @@ from reboot_harness.stack.lifecycle import (
     default_compose_dir,
     free_subnet_prefix,
 )
-from reboot_harness.state import ProjectState, new_secrets
+from reboot_harness.stack.owner import Owner
+from reboot_harness.stack.state import ProjectState, new_secrets
 
 
 def bench_state(name: str, tag: str, base: str) -> ProjectState:

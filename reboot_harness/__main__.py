@@ -2,6 +2,6 @@
 
 import sys
 
-from reboot_harness.cli import main
+from reboot_harness.faces.cli import main
 
 sys.exit(main())

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the results are model data; errors stay importable from anywhere
-    from reboot_harness.model import CheckResult
+    from reboot_harness.model.results import CheckResult
 
 
 class HarnessError(Exception):
@@ -43,10 +43,10 @@ class FaultError(HarnessError):
 
     Args:
         message: what failed, where, and what was seen.
-        cause: a stable code of reboot_harness.model.STEP_ERROR_CAUSES (how incidents declare the
-            step errors they bring).
+        cause: a stable code of reboot_harness.model.steps.STEP_ERROR_CAUSES (how incidents
+            declare the step errors they bring).
         checks: for a wait that ran out, the checks still failing
-            (reboot_harness.model.CheckResult).
+            (reboot_harness.model.results.CheckResult).
     """
 
     def __init__(

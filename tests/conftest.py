@@ -54,7 +54,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _engine_problem() -> str | None:
     from reboot_harness.errors import EnvironmentProblem
-    from reboot_harness.stack.engine import client, compose_version
+    from reboot_harness.inputs.compose.offline import compose_version
+    from reboot_harness.stack.engine import client
 
     try:
         client()

@@ -1,4 +1,4 @@
-"""This team's own Python check for its memcached host (reboot_harness.checkapi).
+"""This team's own Python check for its memcached host (reboot_harness.checks).
 
 `memcached stats`: memcached answers, keeps a value it is given, allows the connections it was
 started for, and its pid file names the process that answers (tools that stop or watch it by
@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 
-from reboot_harness.checkapi import Context, check
-from reboot_harness.model import CheckResult, Topology
+from reboot_harness.checks import CheckResult, Context, Topology, check
 
 MIN_CONNECTIONS = 4096
 PID_FILE = "/run/memcached/memcached.pid"

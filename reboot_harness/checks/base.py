@@ -10,13 +10,15 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from reboot_harness.checks.hostview import HostView, read_view
-from reboot_harness.model import CHECK_KINDS, COMMON_CAUSES, CheckResult, Topology
+from reboot_harness.model.checks import CHECK_KINDS, COMMON_CAUSES
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack import ExecResult, StackLike
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
-    from reboot_harness.state import ProjectState
+    from reboot_harness.stack.state import ProjectState
 
 
 @dataclass
@@ -232,7 +234,7 @@ REGISTRY: dict[str, Registered] = {}
 def register(name: str, subjects: SubjectsFn) -> Callable[[CheckFn], CheckFn]:
     def deco(fn: CheckFn) -> CheckFn:
         if name not in CHECK_KINDS:  # pragma: no cover - a programming error
-            raise RuntimeError(f"check {name!r} is not in reboot_harness.model.CHECKS")
+            raise RuntimeError(f"check {name!r} is not in reboot_harness.model.checks.CHECKS")
         REGISTRY[name] = Registered(fn, subjects)
         return fn
 
@@ -241,7 +243,7 @@ def register(name: str, subjects: SubjectsFn) -> Callable[[CheckFn], CheckFn]:
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong, with its stable cause code (reboot_harness.model.CHECKS)."""
+    """One thing wrong, with its stable cause code (reboot_harness.model.checks.CHECKS)."""
 
     cause: str
     text: str

@@ -1,7 +1,7 @@
 """Declared host checks (a topology file's ``host_checks``): a process alive, a process's
 ``nofile``, a directory with owner and mode, a port listening, an HTTP URL answering, a file
 present or absent — observed inside the host with bash and /proc only, one command per host per
-run, and judged here with the causes of :data:`reboot_harness.model.HOST_CHECK_CAUSES`."""
+run, and judged here with the causes of :data:`reboot_harness.model.checks.HOST_CHECK_CAUSES`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from reboot_harness.checks.base import CheckContext
-from reboot_harness.model import COMMON_CAUSES, HOST_CHECK_CAUSES, CheckResult, HostCheck
+from reboot_harness.model.checks import COMMON_CAUSES, HOST_CHECK_CAUSES
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.topology import HostCheck
 
 # Shell functions the per-host script uses. Each prints facts, never a verdict.
 _LIB = r"""

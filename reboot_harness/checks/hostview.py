@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from reboot_harness.model import Topology
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack import StackLike
 
 END = "rh-end"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 from reboot_harness.checks.base import CheckContext, Problem, failure, host_down, judged, register
-from reboot_harness.model import CheckResult, Topology
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.topology import Topology
 
 NAME = "limits"
 _LIMIT = re.compile(r"^Max open files\s+(\S+)\s+(\S+)\s+files", re.MULTILINE)

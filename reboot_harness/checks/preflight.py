@@ -1,12 +1,13 @@
 """Preflight lints: configuration that works today and breaks at the first failover or reboot,
 flagged before anything is rebooted. Their failures carry the causes of
-:data:`reboot_harness.model.PREFLIGHT` (or a common one: a host whose configuration could not be
-read is `host-unreadable`, a lint with nothing to read is `not-exercised`)."""
+:data:`reboot_harness.model.checks.PREFLIGHT` (or a common one: a host whose configuration could
+not be read is `host-unreadable`, a lint with nothing to read is `not-exercised`)."""
 
 from __future__ import annotations
 
 from reboot_harness.checks.base import short_error
-from reboot_harness.model import COMMON_CAUSES, PREFLIGHT, CheckResult
+from reboot_harness.model.checks import COMMON_CAUSES, PREFLIGHT
+from reboot_harness.model.results import CheckResult
 from reboot_harness.stack import StackLike
 
 NAME = PREFLIGHT.name

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from reboot_harness.checks.base import CheckContext, Problem, failure, host_down, judged, register
-from reboot_harness.model import CheckResult, Topology
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.topology import Topology
 
 NAME = "processes"
 

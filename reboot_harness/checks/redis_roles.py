@@ -19,7 +19,8 @@ from reboot_harness.checks.base import (
     register,
     short_error,
 )
-from reboot_harness.model import CheckResult, Topology
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack import StackLike
 
 NAME = "redis roles"

@@ -1,12 +1,17 @@
-"""Reports of scenario runs: the spreadsheet of downtime and the plan of action.
+"""report: what runs leave for people and tools — results.json and the one serializer
+(serialize), report.html, the downtime table, plan.md, the nights' history, and two sets of
+runs compared (compare). Imports model and judging (a run's results for their type only);
+never Docker.
+
+Reports of scenario runs: the spreadsheet of downtime and the plan of action.
 
 ``write_reports(results, directory)`` takes the ``ScenarioResult`` of every run, typed (each
 read as a reboot_harness.report.runs.Run), and writes into ``directory``:
 
 - ``results.json``: everything, ``{"schema_version": 1, "generated_at": ISO time, "scenarios":
   [result, ...]}``,
-  each result as ``reboot_harness.serialize.to_json`` makes it (the shape of ``reboot-harness run
-  --json``);
+  each result as ``reboot_harness.report.serialize.to_json`` makes it (the shape of
+  ``reboot-harness run --json``);
 - ``downtime.csv`` and ``downtime.md``: one row per scenario variant x host x service —
   scenario, variant, host, service, fault (the kinds of events on the host), downtime s, errors,
   reconnect s, lost writes, budget, verdict (reboot_harness.report.tables);
@@ -27,10 +32,10 @@ from typing import TYPE_CHECKING
 
 from reboot_harness.report import html, plan, tables
 from reboot_harness.report.runs import Run
-from reboot_harness.serialize import document
+from reboot_harness.report.serialize import document
 
 if TYPE_CHECKING:  # the runner (and with it Docker) is not imported to write reports
-    from reboot_harness.scenario_run import ScenarioResult
+    from reboot_harness.run.loop import ScenarioResult
 
 FILES = ("results.json", "downtime.csv", "downtime.md", "report.html", "plan.md")
 

@@ -1,6 +1,6 @@
 """history.html: the nights side by side (``reboot-harness history NIGHT...``).
 
-Each night is a ``results.json`` or a report folder (see :mod:`reboot_harness.compare`). Per
+Each night is a ``results.json`` or a report folder (see :mod:`reboot_harness.report.compare`). Per
 scenario variant, a chart over the nights of its longest recovery wait and its total downtime
 (summed over every host and service), with the nights it failed and the nights `compare` calls a
 regression against the night before marked, and a table of the same figures. A night that ran a
@@ -22,7 +22,15 @@ from typing import Any
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
-from reboot_harness.compare import ALPHA, FLOORS, Floor, compare, key_of, load_results, metrics
+from reboot_harness.report.compare import (
+    ALPHA,
+    FLOORS,
+    Floor,
+    compare,
+    key_of,
+    load_results,
+    metrics,
+)
 from reboot_harness.report.html import CSS, EMPTY
 from reboot_harness.report.timeline import svg_for_html
 

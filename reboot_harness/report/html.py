@@ -8,11 +8,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from html import escape
 
+from reboot_harness.judging.measures import Latency
 from reboot_harness.report.plan import PER_SERVICE, budgets_text, runbook_table, runbooks
 from reboot_harness.report.runs import Run
 from reboot_harness.report.tables import COLUMNS, HEADINGS, downtime_rows
 from reboot_harness.report.timeline import timeline_svg
-from reboot_harness.verdicts import Latency
 
 EMPTY = "\u2013"  # an en dash: not measured
 

@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from reboot_harness.model import Category, Event, EventKind
+from reboot_harness.judging.budgets import describe_budget
+from reboot_harness.model.events import Category, Event, EventKind
 from reboot_harness.report.runs import Run
 from reboot_harness.report.tables import md_table
-from reboot_harness.verdicts import describe_budget
 
 PER_SERVICE = " down s / failed"  # the heading of a service's column, after its name
 

@@ -1,7 +1,7 @@
 """The scenario results the reports are made from, as the reports need them: typed, never
 read back from JSON.
 
-A :class:`Run` is made from a ``reboot_harness.scenario_run.ScenarioResult``; a result without a
+A :class:`Run` is made from a ``reboot_harness.run.loop.ScenarioResult``; a result without a
 verdict summary (no traffic, or a run that ended early) gets one computed here from its history
 and events (without budgets), so the reports never branch on missing verdicts.
 """
@@ -11,19 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reboot_harness.model import (
-    BudgetViolation,
-    CheckResult,
-    Clients,
-    Event,
-    History,
-    Op,
-    StepError,
-)
-from reboot_harness.verdicts import Summary, analyze
+from reboot_harness.judging.measures import Summary
+from reboot_harness.judging.traffic import analyze
+from reboot_harness.model.events import Event
+from reboot_harness.model.results import BudgetViolation, CheckResult, StepError
+from reboot_harness.model.scenario import Clients
+from reboot_harness.model.traffic import History, Op
 
 if TYPE_CHECKING:  # the runner (and with it Docker) is not imported to write reports
-    from reboot_harness.scenario_run import ScenarioResult
+    from reboot_harness.run.loop import ScenarioResult
 
 
 @dataclass(frozen=True)

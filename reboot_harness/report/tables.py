@@ -1,9 +1,8 @@
 """The spreadsheet of downtime: one row per scenario variant x host x service (CSV and Markdown).
 
-Rows come from the host rows of the run's summary (``reboot_harness.verdicts.HostRow``): what each
-service suffered while each host was disrupted. A run without traffic still lists its hosts and
-their faults, with the measurements left empty.
-"""
+Rows come from the host rows of the run's summary (``reboot_harness.judging.measures.HostRow``):
+what each service suffered while each host was disrupted. A run without traffic still lists its
+hosts and their faults, with the measurements left empty."""
 
 from __future__ import annotations
 
@@ -11,8 +10,8 @@ import csv
 import io
 from collections.abc import Mapping, Sequence
 
+from reboot_harness.judging.measures import UNATTRIBUTED, HostRow
 from reboot_harness.report.runs import Run
-from reboot_harness.verdicts import UNATTRIBUTED, HostRow
 
 COLUMNS = (
     "scenario",

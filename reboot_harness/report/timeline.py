@@ -21,15 +21,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from reboot_harness.model import SERVICES, Category, Event, EventKind, Op
+from reboot_harness.judging.measures import FAULT_KINDS, OPERATION_KINDS, RECONNECT_OP, RECOVERED
+from reboot_harness.judging.traffic import host_faults
+from reboot_harness.model.events import Category, Event, EventKind
+from reboot_harness.model.traffic import SERVICES, Op
 from reboot_harness.report.runs import Run
-from reboot_harness.verdicts import (
-    FAULT_KINDS,
-    OPERATION_KINDS,
-    RECONNECT_OP,
-    RECOVERED,
-    host_faults,
-)
 
 OK = "#2e9e5b"
 FAILED = "#d64541"

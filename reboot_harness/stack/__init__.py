@@ -1,6 +1,8 @@
-"""The stack layer: the only code that talks to Docker.
+"""stack: the engine, the only code that talks to Docker — starting, inspecting, powering and
+removing stacks, the engines they live on, and what the harness records of each (state, owner).
+Imports model, inputs and errors.
 
-Checks, faults and the runner see a :class:`Stack` — exec, endpoints, addresses, processes,
+Checks, steps and the run loop see a :class:`Stack` — exec, endpoints, addresses, processes,
 logs — and never the docker SDK; what they use of it is :class:`StackLike`, so a fake can stand
 in for fast unit tests.
 """

@@ -23,7 +23,7 @@ from typing import Any
 from reboot_harness.errors import HarnessError
 from reboot_harness.stack import tunnel
 from reboot_harness.stack.engines import Engine
-from reboot_harness.state import ProjectState, write_private
+from reboot_harness.stack.state import ProjectState, write_private
 
 STAGE_ROOT = "/tmp/reboot-harness-binds"
 

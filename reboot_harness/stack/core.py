@@ -13,13 +13,13 @@ What checks and faults use of a stack is :class:`reboot_harness.stack.StackLike`
 
 from __future__ import annotations
 
-from reboot_harness.model import Topology
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack.clients import Clients
 from reboot_harness.stack.events import EngineEvents, EventWatch
 from reboot_harness.stack.hosts import ExecResult
 from reboot_harness.stack.labels import PROJECT_LABEL
 from reboot_harness.stack.power import Power
-from reboot_harness.state import ProjectState
+from reboot_harness.stack.state import ProjectState
 
 
 class Stack(Power, EngineEvents, Clients):
@@ -34,7 +34,7 @@ class Stack(Power, EngineEvents, Clients):
 
     def __init__(self, state: ProjectState, topology: Topology | None = None) -> None:
         if topology is None:
-            from reboot_harness.topology import topology_of
+            from reboot_harness.stack.state import topology_of
 
             topology = topology_of(state)
         super().__init__(state, topology)

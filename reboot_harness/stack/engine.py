@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import subprocess
 import threading
 from collections.abc import Callable
 from functools import cache
@@ -15,12 +13,7 @@ import paramiko
 from docker.errors import DockerException
 
 from reboot_harness.errors import EnvironmentProblem
-
-SETUP_HINT = (
-    "on Debian as root, `scripts/setup-host.sh` installs and starts one;"
-    " elsewhere install Docker Engine (or Docker Desktop) with the Compose v2 plugin and start it"
-)
-
+from reboot_harness.inputs.compose.offline import SETUP_HINT
 
 # What "the engine cannot be reached" looks like: the SDK's errors, the socket's, and for ssh://
 # engines paramiko's (an unknown host key, a refused key, no ssh server answering).
@@ -83,23 +76,6 @@ def own_trust(make: Callable[[], docker.DockerClient], *, tls: bool) -> docker.D
                 os.environ.update(saved)
     c.api.trust_env = False
     return c
-
-
-@cache
-def compose_version() -> str:
-    """The Compose v2 plugin's version, or an EnvironmentProblem naming what to install."""
-    docker_cli = shutil.which("docker")
-    if docker_cli is None:
-        raise EnvironmentProblem(f"the `docker` command is not on PATH; {SETUP_HINT}")
-    proc = subprocess.run(
-        [docker_cli, "compose", "version", "--short"], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise EnvironmentProblem(
-            "the Docker Compose v2 plugin is missing (`docker compose version` failed:"
-            f" {proc.stderr.strip() or proc.stdout.strip()}); {SETUP_HINT}"
-        )
-    return proc.stdout.strip()
 
 
 def _short(e: Exception) -> str:

@@ -44,7 +44,7 @@ from docker.tls import TLSConfig
 
 from reboot_harness.errors import EnvironmentProblem, StackError, UsageError
 from reboot_harness.stack import engine as engine_module
-from reboot_harness.state import ProjectState
+from reboot_harness.stack.state import ProjectState
 
 ENV = "RH_ENGINES"
 DEFAULT_HOST = "unix:///var/run/docker.sock"

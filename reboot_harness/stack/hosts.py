@@ -13,12 +13,12 @@ from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
 
 from reboot_harness.errors import StackError
-from reboot_harness.model import Topology
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack import engines, tunnel
 from reboot_harness.stack.labels import SERVICE_LABEL, is_client, project_containers
 from reboot_harness.stack.project import Project
 from reboot_harness.stack.session import Session, SessionEnded, SessionNotStarted
-from reboot_harness.state import ProjectState
+from reboot_harness.stack.state import ProjectState
 
 
 @dataclass(frozen=True)

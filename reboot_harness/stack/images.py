@@ -20,7 +20,7 @@ from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 from reboot_harness.errors import EnvironmentProblem, HarnessError, ImageBuildError
 from reboot_harness.stack import diskfull, engines
 from reboot_harness.stack.engine import client
-from reboot_harness.state import state_root
+from reboot_harness.stack.state import state_root
 
 REGISTRY_BASE = "debian:bookworm-slim"
 OFFLINE_BASE = "reboot-harness/base:bookworm"

@@ -20,17 +20,17 @@ from docker.errors import APIError, DockerException, NotFound
 from testcontainers.compose import DockerCompose
 
 from reboot_harness.errors import StackError, UsageError
+from reboot_harness.inputs.compose.anchor import anchored_copy, is_own
+from reboot_harness.inputs.compose.offline import compose_version, refuse_unsafe
+from reboot_harness.inputs.paths import default_compose_dir
 from reboot_harness.interrupts import shielded
-from reboot_harness.model import Topology
-from reboot_harness.owner import Owner
-from reboot_harness.paths import default_compose_dir
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack import binds, engines, names
-from reboot_harness.stack.anchor import anchored_copy, is_own
 from reboot_harness.stack.core import PROJECT_LABEL, Stack
-from reboot_harness.stack.engine import client, compose_version
+from reboot_harness.stack.engine import client
 from reboot_harness.stack.images import build_images, ensure_base_image
-from reboot_harness.stack.safety import refuse_unsafe
-from reboot_harness.state import (
+from reboot_harness.stack.owner import Owner
+from reboot_harness.stack.state import (
     PROJECT_NAME,
     ProjectState,
     new_secrets,
@@ -145,8 +145,8 @@ def start(
     topology: Topology | None = None,
 ) -> Stack:
     """Build what is missing and start stack ``name`` (does not wait for it to be ready).
-    ``allow_unsafe``: start even a configuration reboot_harness.stack.safety refuses (with a
-    warning).
+    ``allow_unsafe``: start even a configuration reboot_harness.inputs.compose refuses (with
+    a warning).
 
     Raises:
         UsageError: the project exists already or a compose file is missing.
@@ -162,7 +162,7 @@ def start(
             raise UsageError(f"{f}: compose file not found")
     # ``topology``: ``topology_file`` as the caller already parsed it (read once, handed down)
     if topology is None and topology_file is not None:
-        from reboot_harness.topology import load_topology
+        from reboot_harness.inputs.topology import load_topology
 
         topology = load_topology(topology_file)
     domain = topology.domain if topology else "rh.test"
@@ -276,7 +276,7 @@ def _forget(name: str) -> None:
 def _anchor_own(state: ProjectState, files: Sequence[Path], compose_dir: Path) -> tuple[str, ...]:
     """Each of the user's own compose files (outside ``compose_dir``) as an anchored copy in
     the project's state folder: relative paths in it resolve against its own folder
-    (:mod:`reboot_harness.stack.anchor`); the harness's files as they are."""
+    (:mod:`reboot_harness.inputs.compose.anchor`); the harness's files as they are."""
     out = []
     for f in files:
         try:

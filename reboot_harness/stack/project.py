@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from reboot_harness.model import Topology
-from reboot_harness.state import ProjectState
+from reboot_harness.model.topology import Topology
+from reboot_harness.stack.state import ProjectState
 
 
 class Project:

@@ -1,4 +1,4 @@
-"""What checks, faults, recovery and the runner use of a running stack, as a Protocol: the real
+"""What checks, steps, recovery and the run loop use of a running stack, as a Protocol: the real
 :class:`reboot_harness.stack.Stack` satisfies it, and so can a fake in a fast unit test."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
-    from reboot_harness.model import Topology
+    from reboot_harness.model.topology import Topology
     from reboot_harness.stack.hosts import ExecResult
-    from reboot_harness.state import ProjectState
+    from reboot_harness.stack.state import ProjectState
 
 
 class StackLike(Protocol):

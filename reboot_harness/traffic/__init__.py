@@ -1,4 +1,5 @@
-"""Real clients that record what users saw while faults run (see driver.Traffic).
+"""traffic: real clients that record what users saw while faults run (see driver.Traffic).
+Imports model and stack.
 
 The clients themselves live in the client image (the package compose/images/client/rh_traffic)
 and run on the stack's own network; this package builds their configuration (config), starts

@@ -13,7 +13,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-from reboot_harness.model import Clients, Topology
+from reboot_harness.model.scenario import Clients
+from reboot_harness.model.topology import Topology
 
 CONFIG_ENV = "RH_TRAFFIC_CONFIG"
 SECRET_ENV = ("REDIS_PASSWORD", "MYSQL_APP_PASSWORD")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from reboot_harness.model import Op
+from reboot_harness.model.traffic import Op
 from reboot_harness.stack import Stack
 
 # Runs on the graphite host: whisper.fetch for each app; JSON on stdout.

@@ -1,5 +1,5 @@
 """When a host was off, as the engine saw it (the clients' downtime windows are defined once, in
-reboot_harness.verdicts). Pure."""
+reboot_harness.judging.traffic). Pure."""
 
 from __future__ import annotations
 

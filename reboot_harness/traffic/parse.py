@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from reboot_harness.model import SERVICES, WRITE_OPS, Op
+from reboot_harness.model.traffic import SERVICES, WRITE_OPS, Op
 
 # Writes whose keys are read back at the end (lost-write accounting).
 

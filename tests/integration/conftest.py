@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness.checks import run_checks
-from reboot_harness.model import CheckResult
-from reboot_harness.runner import bring_up, wait_recovered
+from reboot_harness.checks.recovery import wait_recovered
+from reboot_harness.checks.run import run_checks
+from reboot_harness.model.results import CheckResult
+from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack import Stack, down
 
 HERE = Path(__file__).resolve().parent

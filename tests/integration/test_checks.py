@@ -14,9 +14,9 @@ import pymysql
 import pytest
 import redis
 
-from reboot_harness.checks import NAMES, run_checks
 from reboot_harness.checks.nginx import parse_entries
-from reboot_harness.runner import wait_recovered
+from reboot_harness.checks.recovery import wait_recovered
+from reboot_harness.checks.run import NAMES, run_checks
 from reboot_harness.stack import Stack
 from tests.integration.conftest import assert_all_pass, causes, failing, healthy_stack
 
@@ -546,9 +546,9 @@ def test_dns_as_clients_see_it_fails_when_the_dns_host_moves(stack: Stack) -> No
     view only."""
     import random
 
-    from reboot_harness.faults import RunContext
-    from reboot_harness.faults.reboot import reboot
-    from reboot_harness.model import Reboot
+    from reboot_harness.model.steps import Reboot
+    from reboot_harness.steps import RunContext
+    from reboot_harness.steps.reboot import reboot
 
     ctx = RunContext(stack, random.Random(0))
     reboot(ctx, Reboot(host="dns", mode="hard", new_ip=True))

@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from reboot_harness.owner import Owner, _start_ticks
+from reboot_harness.stack.owner import Owner, _start_ticks
 from tests.integration.conftest import unique_project
 
 pytestmark = pytest.mark.docker
@@ -94,7 +94,7 @@ def test_check_exits_1_naming_the_broken_host(project: str) -> None:
 
 def test_secrets_never_printed(project: str) -> None:
     """No password of the stack appears in what `check` prints."""
-    from reboot_harness.state import ProjectState
+    from reboot_harness.stack.state import ProjectState
 
     secrets = ProjectState.load(project).secrets()
     proc = rh("check", "--project", project, "--json")

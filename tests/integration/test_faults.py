@@ -14,12 +14,14 @@ import docker
 import pytest
 
 from reboot_harness.checks.limits import parse_nofile
-from reboot_harness.faults import execute
-from reboot_harness.faults.kill import kill
-from reboot_harness.faults.operations import sentinel_master
-from reboot_harness.faults.reboot import power_off, power_on, stop
-from reboot_harness.model import CheckResult, EventKind, Kill, Rolling, Stop
+from reboot_harness.model.events import EventKind
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.steps import Kill, Rolling, Stop
 from reboot_harness.stack import Stack
+from reboot_harness.steps import execute
+from reboot_harness.steps.kill import kill
+from reboot_harness.steps.operations import sentinel_master
+from reboot_harness.steps.reboot import power_off, power_on, stop
 
 pytestmark = pytest.mark.docker
 CONF = "/etc/supervisor/supervisord.conf"
@@ -190,11 +192,11 @@ def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
     the rest of the disk are kept; a topology's `tmp: {HOST: keep}` keeps that host's /tmp."""
     import random
 
-    from reboot_harness.faults import RunContext
-    from reboot_harness.faults.reboot import reboot
-    from reboot_harness.model import Reboot
-    from reboot_harness.runner import bring_up
+    from reboot_harness.model.steps import Reboot
+    from reboot_harness.run.bringup import bring_up
     from reboot_harness.stack import down
+    from reboot_harness.steps import RunContext
+    from reboot_harness.steps.reboot import reboot
     from tests.integration.conftest import unique_project
 
     topology = tmp_path / "topology.yaml"
@@ -227,9 +229,10 @@ def test_a_replica_back_from_power_loss_says_what_its_return_cost(
     import pymysql
     import redis
 
-    from reboot_harness.faults.orchestration import wait_for
-    from reboot_harness.faults.reboot import start
-    from reboot_harness.model import EventKind, Start
+    from reboot_harness.model.events import EventKind
+    from reboot_harness.model.steps import Start
+    from reboot_harness.steps.orchestration import wait_for
+    from reboot_harness.steps.reboot import start
 
     topo = rh_stack.topology
     master = sentinel_master(rh_run)  # redis1 unless the stack's boot failed it over

@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from reboot_harness.checks import run_checks
-from reboot_harness.model import CheckResult
-from reboot_harness.runner import bring_up, wait_recovered
+from reboot_harness.checks.recovery import wait_recovered
+from reboot_harness.checks.run import run_checks
+from reboot_harness.model.results import CheckResult
+from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack import Stack, down
 from tests.integration.conftest import unique_project
 
@@ -38,7 +39,7 @@ python_checks: ["own_checks:LB_NAME"]
 
 # A Python check of a user's own: each LB's nginx answers `nginx -v` with a version.
 OWN_CHECKS = """\
-from reboot_harness.checkapi import Context, check
+from reboot_harness.checks.api import Context, check
 
 
 @check(

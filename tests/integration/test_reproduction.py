@@ -25,15 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness import catalog
-from reboot_harness.checks import run_checks
 from reboot_harness.checks.nginx import parse_entries
+from reboot_harness.checks.recovery import wait_recovered
+from reboot_harness.checks.run import run_checks
 from reboot_harness.checks.socketio import ROUTE_HEADER, echo_through
-from reboot_harness.incidents import load_incident
-from reboot_harness.model import Scenario
-from reboot_harness.paths import default_compose_dir
-from reboot_harness.recovery import wait_recovered
-from reboot_harness.scenario_run import ScenarioResult, run_scenario
+from reboot_harness.inputs import find
+from reboot_harness.inputs.incidents import load_incident
+from reboot_harness.inputs.paths import default_compose_dir
+from reboot_harness.model.scenario import Scenario
+from reboot_harness.run.loop import ScenarioResult, run_scenario
 from reboot_harness.stack import Stack
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.labels import CLIENT_ROLE, MANAGED_LABEL, PROJECT_LABEL, ROLE_LABEL
@@ -155,7 +155,7 @@ def _run(scenario: Scenario, incident_path: Path) -> ScenarioResult:
 
 
 def test_every_shipped_incident_has_an_ablation() -> None:
-    assert set(ABLATIONS) == set(catalog.known_incidents())
+    assert set(ABLATIONS) == set(find.known_incidents())
 
 
 @pytest.mark.parametrize("name", sorted(ABLATIONS))
@@ -164,7 +164,7 @@ def test_without_its_mechanism_the_incident_does_not_reproduce(name: str, tmp_pa
     declaration, and the variant is not reproduced — nothing of what the incident declares is
     observed."""
     scenario_name, _ = ABLATIONS[name]
-    (scenario,) = catalog.resolve([scenario_name])
+    (scenario,) = find.resolve([scenario_name])
     result = _run(scenario, _ablated(name, tmp_path))
     assert not result.passed, result.reason
     assert result.reproduced is not None
@@ -189,7 +189,7 @@ def test_stopping_the_host_an_incident_looks_at_is_not_the_incident(tmp_path: Pa
         "  - wait_recovered: {within: 3s, checks: [directories]}\n"
         "expect: {checks: [directories, processes], recover_within: 30s}\n"
     )
-    (scenario,) = catalog.resolve([str(scenario_file)])
+    (scenario,) = find.resolve([str(scenario_file)])
     result = _run(scenario, _ablated("graphite-piddir", tmp_path))
     assert not result.passed
     assert result.reason.startswith(

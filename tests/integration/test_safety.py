@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from reboot_harness.stack.lifecycle import default_compose_dir
-from reboot_harness.state import new_secrets
+from reboot_harness.stack.state import new_secrets
 
 pytestmark = pytest.mark.docker
 COMPOSE = default_compose_dir()
@@ -36,7 +36,7 @@ def test_every_host_is_a_plain_server(tmp_path: Path, incident: str | None) -> N
     """No privileged mode, no added capabilities, ports only on 127.0.0.1, tmpfs /run, boot
     ulimits 1024/16384, no restart policy, and the managed label on every service, network and
     volume — for the stack and for every incident override."""
-    from reboot_harness.stack.safety import unsafe
+    from reboot_harness.inputs.compose.rules import unsafe
 
     cfg = resolved(tmp_path, *([incident] if incident else []))
     assert unsafe(cfg) == [], "what `up` refuses without --allow-unsafe-compose"
@@ -71,19 +71,19 @@ def test_a_failure_of_any_kind_after_the_stack_started_removes_it(
 ) -> None:
     """Not only the harness's own errors: an injected bug (RuntimeError) while waiting for a
     fresh stack to come up removes everything it had created."""
-    from reboot_harness import runner
+    from reboot_harness.run import bringup
     from tests.integration.conftest import unique_project
     from tests.integration.test_cli import labelled
 
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("injected")
 
-    monkeypatch.setattr(runner, "wait_recovered", boom)
+    monkeypatch.setattr(bringup, "wait_recovered", boom)
     name = unique_project("boom")
     with pytest.raises(RuntimeError, match="injected"):
-        runner.bring_up(name, keep=False, timeout=60)
+        bringup.bring_up(name, keep=False, timeout=60)
     assert labelled(name) == []
-    from reboot_harness.state import ProjectState
+    from reboot_harness.stack.state import ProjectState
 
     assert name not in ProjectState.known()
 
@@ -143,7 +143,7 @@ def test_your_folder_the_example_and_a_shipped_incident_still_start(tmp_path: Pa
     ../images, the folder of its topology's Python checks) with its topology, the shipped
     no-minfds incident (binding a file of the harness's compose folder) and a file of yours
     binding a file of its own folder — one stack, each host as it should be, then removed."""
-    from reboot_harness.paths import default_compose_dir
+    from reboot_harness.inputs.paths import default_compose_dir
     from tests.integration.conftest import unique_project
     from tests.integration.test_cli import labelled
 

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from reboot_harness.errors import StackError
-from reboot_harness.model import History
+from reboot_harness.judging.traffic import service_windows
+from reboot_harness.model.traffic import History
 from reboot_harness.stack import Stack
 from reboot_harness.traffic import (
     Traffic,
@@ -20,7 +21,6 @@ from reboot_harness.traffic import (
     engine_outages,
     rate_summary,
 )
-from reboot_harness.verdicts import service_windows
 from tests.integration.conftest import healthy_stack
 
 pytestmark = pytest.mark.docker

@@ -15,7 +15,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from reboot_harness.state import ProjectState
+from reboot_harness.stack.state import ProjectState
 from tests.integration.conftest import unique_project
 
 pytestmark = pytest.mark.docker

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from reboot_harness.errors import UsageError
-from reboot_harness.paths import default_compose_dir
-from reboot_harness.stack.anchor import anchored_copy, is_own
+from reboot_harness.inputs.compose.anchor import anchored_copy, is_own
+from reboot_harness.inputs.paths import default_compose_dir
 from tests.conftest import missing
 
 OWN = """\

@@ -20,7 +20,7 @@ import pytest
 from reboot_harness.errors import StackError
 from reboot_harness.stack import binds, tunnel
 from reboot_harness.stack.engines import Engine
-from reboot_harness.state import ProjectState
+from reboot_harness.stack.state import ProjectState
 from tests.conftest import missing
 
 ENGINE = Engine("ssh://ops@far.example", "ssh://ops@far.example")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from reboot_harness.checks import run_checks
+from reboot_harness.checks.run import run_checks
 from reboot_harness.checks.socketio import forget_keys
 from tests.fakestack import REFUSE, FakeStack, health
 

@@ -93,10 +93,11 @@ def test_validating_input_never_loads_the_engine_clients() -> None:
     """Refusing bad input stays fast (bench/bench_inputs.py: ~0.2 s) because validation imports
     neither the checks nor the Docker, redis or MySQL clients."""
     code = (
-        "import sys; from reboot_harness import catalog, cli; "
-        "catalog.resolve(['cold-start'], None); "
+        "import sys; from reboot_harness.faces import cli; from reboot_harness.inputs import find; "
+        "find.resolve(['cold-start'], None); "
         "heavy = sorted(m for m in ('docker', 'redis', 'pymysql', 'testcontainers', 'matplotlib',"
-        " 'reboot_harness.checks', 'reboot_harness.stack') if m in sys.modules); print(heavy)"
+        " 'reboot_harness.checks.run', 'reboot_harness.checks.base', 'reboot_harness.stack')"
+        " if m in sys.modules); print(heavy)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -176,7 +177,7 @@ ONESHOT = {
 @pytest.fixture
 def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A recorded project `p1` (the shipped topology), as `up` leaves it, with no engine."""
-    from reboot_harness.state import ProjectState
+    from reboot_harness.stack.state import ProjectState
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     ProjectState(
@@ -285,11 +286,11 @@ def test_a_scenario_planned_longer_than_the_ceiling_is_refused() -> None:
 
 
 def test_planned_time_adds_up_every_step() -> None:
-    from reboot_harness import catalog
+    from reboot_harness.inputs import find
 
-    (piddir,) = catalog.resolve(["graphite-piddir"])
+    (piddir,) = find.resolve(["graphite-piddir"])
     assert piddir.planned_s == 10 + 30  # a graceful reboot's grace, then recover_within
-    (week,) = catalog.resolve(["xen-reboot-week"])
+    (week,) = find.resolve(["xen-reboot-week"])
     # 3 s sleep, 4 rotations (2 s + 5 s read-back), 10 graceful reboots (5 s off + 10 s grace),
     # 11 waits of 60 s, a Sentinel failover (30 s), 2 MySQL failovers (30 s), recovery 60 s
     assert week.planned_s == 3 + 4 * 7 + 10 * 15 + 11 * 60 + 30 + 2 * 30 + 60

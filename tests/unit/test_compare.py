@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from reboot_harness.compare import (
+from reboot_harness.errors import UsageError
+from reboot_harness.report.compare import (
     FLOORS,
     Change,
     Floor,
@@ -36,7 +37,6 @@ from reboot_harness.compare import (
     smallest_p,
     summary,
 )
-from reboot_harness.errors import UsageError
 
 RH = [sys.executable, "-m", "reboot_harness"]
 
@@ -483,8 +483,8 @@ def test_repeat_index_round_trips_through_results_json(tmp_path: Path) -> None:
     import jsonschema
 
     from reboot_harness.report import Run, write_reports
-    from reboot_harness.scenario_run import ScenarioResult
-    from reboot_harness.serialize import schema
+    from reboot_harness.report.serialize import schema
+    from reboot_harness.run.loop import ScenarioResult
 
     results = []
     for k in (1, 2, 3):

@@ -22,8 +22,8 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from reboot_harness import cli
 from reboot_harness.errors import EnvironmentProblem, UsageError
+from reboot_harness.faces import cli
 from tests.conftest import missing
 
 RH = [sys.executable, "-m", "reboot_harness"]
@@ -38,7 +38,7 @@ REACHED = "(test) passed the compose check: bring_up reached"
 
 @pytest.fixture(scope="module")
 def compose_plugin() -> None:
-    from reboot_harness.stack.engine import compose_version
+    from reboot_harness.inputs.compose.offline import compose_version
 
     try:
         compose_version()
@@ -159,12 +159,12 @@ def test_the_library_refuses_before_the_engine_too(
 def up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
     """`reboot-harness up --project fz --compose FILE` → (exit code, stderr lines); the runner is
     replaced by a stand-in that says it was reached, so nothing can start whatever the file."""
-    import reboot_harness.runner
+    import reboot_harness.run.bringup
 
     def reached(*_a: object, **_k: object) -> None:
         raise UsageError(REACHED)
 
-    monkeypatch.setattr(reboot_harness.runner, "bring_up", reached)
+    monkeypatch.setattr(reboot_harness.run.bringup, "bring_up", reached)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
 
@@ -514,7 +514,7 @@ def test_fuzz_reading_an_override_raises_only_one_line_usage_errors(
     one-line UsageError naming the file, whatever it reads (no Compose needed: many examples)."""
     import tempfile
 
-    from reboot_harness.stack.safety import read_compose_file
+    from reboot_harness.inputs.compose.files import read_compose_file
 
     text = yaml.safe_dump(doc, allow_unicode=True)
     with tempfile.TemporaryDirectory() as d:
@@ -556,9 +556,9 @@ def test_no_compose_is_an_environment_problem_in_one_line(missing: str, tmp_path
 def test_relative_binds_are_judged_where_they_will_point(
     tmp_path: Path, up: Any, compose_plugin: None
 ) -> None:
-    """A relative bind in your own file means "next to this file" (reboot_harness.stack.anchor): it
-    is judged there, before the engine, e.g. `../../var/run` climbing from your folder to
-    /var/run."""
+    """A relative bind in your own file means "next to this file"
+    (reboot_harness.inputs.compose.anchor): it is judged there, before the engine, e.g.
+    `../../var/run` climbing from your folder to /var/run."""
     climb = "../" * (len(tmp_path.resolve().parts) - 1)
     path = tmp_path / "rel.yaml"
     path.write_text(f'services:\n  app1:\n    volumes: ["{climb}var/run:/r"]\n')
@@ -664,8 +664,8 @@ def test_every_shipped_incident_passes_beside_a_file_of_yours(
 ) -> None:
     """The shipped incidents bind files of the harness's compose folder (its own data): with an
     override of yours that binds a file of its own folder, each set passes."""
-    from reboot_harness.paths import default_compose_dir
-    from reboot_harness.stack.safety import refuse_unsafe
+    from reboot_harness.inputs.compose.offline import refuse_unsafe
+    from reboot_harness.inputs.paths import default_compose_dir
 
     mine = tmp_path / "mine.yaml"
     mine.write_text("services:\n  graphite:\n    volumes: ['./motd:/etc/motd:ro']\n")
@@ -681,7 +681,7 @@ def test_what_the_harness_gives_a_host_is_not_judged_only_what_you_add(
     that capability alone."""
     import shutil
 
-    from reboot_harness.stack.safety import refuse_unsafe
+    from reboot_harness.inputs.compose.offline import refuse_unsafe
 
     compose = tmp_path / "compose"
     shutil.copytree(ROOT / "compose", compose, ignore=shutil.ignore_patterns("images"))
@@ -704,8 +704,8 @@ def test_what_the_harness_gives_a_host_is_not_judged_only_what_you_add(
 def test_allow_unsafe_lets_a_path_through_and_says_so(tmp_path: Path, compose_plugin: None) -> None:
     """--allow-unsafe-compose: what would be refused is returned (the runner warns about
     each), whether Compose prints it (a bind) or only the file says it (an env file)."""
-    from reboot_harness.paths import default_compose_dir
-    from reboot_harness.stack.safety import refuse_unsafe
+    from reboot_harness.inputs.compose.offline import refuse_unsafe
+    from reboot_harness.inputs.paths import default_compose_dir
 
     mine = tmp_path / "mine.yaml"
     mine.write_text(

@@ -10,20 +10,15 @@ from typing import Any
 
 import pytest
 
-from reboot_harness.checkapi import check
-from reboot_harness.checks import base, resolve, run_checks
+from reboot_harness.checks import base
+from reboot_harness.checks.api import check
 from reboot_harness.checks.base import CheckContext, Problem, failure, judged
+from reboot_harness.checks.run import resolve, run_checks
 from reboot_harness.errors import UsageError
-from reboot_harness.model import (
-    CHECKS,
-    COMMON_CAUSES,
-    PREFLIGHT,
-    STEP_ERROR_CAUSES,
-    STEP_UNOBSERVED_CAUSES,
-    CheckResult,
-    Topology,
-    causes_of,
-)
+from reboot_harness.model.checks import CHECKS, COMMON_CAUSES, PREFLIGHT, causes_of
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.steps import STEP_ERROR_CAUSES, STEP_UNOBSERVED_CAUSES
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack import ExecResult
 from tests.fakestack import NOT_RUNNING, TIMEOUT, FakeStack
 
@@ -113,8 +108,8 @@ def test_a_cause_a_check_did_not_declare_is_a_bug() -> None:
 
 
 def test_every_check_declares_causes_and_every_implementation_is_registered() -> None:
-    """The one table of checks (reboot_harness.model.CHECKS) and the registry agree, and the common
-    causes are available to every check."""
+    """The one table of checks (reboot_harness.model.checks.CHECKS) and the registry agree, and the
+    common causes are available to every check."""
     assert set(base.REGISTRY) == {k.name for k in CHECKS}
     for kind in CHECKS:
         assert kind.causes, kind.name
@@ -126,7 +121,7 @@ def test_readme_names_every_cause_code() -> None:
     """README's "What PASS and reproduced mean" lists every cause a result or step can carry."""
     from pathlib import Path
 
-    from reboot_harness.model import STEP_ERROR_CAUSES
+    from reboot_harness.model.steps import STEP_ERROR_CAUSES
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("### What PASS and", 1)[1].split("\n### ", 1)[0]
@@ -140,7 +135,7 @@ def test_which_causes_say_the_check_could_not_see_is_in_the_table() -> None:
     """Each check's could-not-see codes are among its causes and every common cause is one; the
     steps' are among the step causes; and no shipped incident is reproduced by one of them (an
     incident's declared cause is a mechanism, seen in an answer)."""
-    from reboot_harness import catalog
+    from reboot_harness.inputs import find
 
     for kind in (*CHECKS, PREFLIGHT):
         assert kind.unobserved <= set(kind.causes), kind.name
@@ -151,8 +146,8 @@ def test_which_causes_say_the_check_could_not_see_is_in_the_table() -> None:
         STEP_UNOBSERVED_CAUSES | {c for k in CHECKS for c in k.unobserved}
     )
     kinds = {k.name: k for k in CHECKS}
-    for name in catalog.known_incidents():
-        for sig in catalog.incident(name).reproduced_by:
+    for name in find.known_incidents():
+        for sig in find.incident(name).reproduced_by:
             if sig.kind == "check":
                 assert kinds[sig.name].kind_of(sig.cause) == "mechanism", (name, sig)
             elif sig.kind == "step":

@@ -22,7 +22,7 @@ from reboot_harness.stack import engine as engine_module
 from reboot_harness.stack import engines, tunnel
 from reboot_harness.stack.hosts import Hosts
 from reboot_harness.stack.lifecycle import host_routes
-from reboot_harness.state import ProjectState
+from reboot_harness.stack.state import ProjectState
 from tests.tlscerts import tls_certificates
 
 pytest_plugins = ["pytester"]
@@ -230,7 +230,8 @@ def test_run_goes_round_the_engines_and_leaves_one_that_died(
     scenario (here the SDK's connection error escapes), that one fails naming B and every later
     one goes to A; the run exits 1. Engines and scenarios are fakes: no Docker."""
     import reboot_harness.stack as stack_pkg
-    from reboot_harness import cli, scenario_run
+    from reboot_harness.faces import cli
+    from reboot_harness.run import loop
     from reboot_harness.stack.lifecycle import Removed
 
     a, b = "unix:///rh-a.sock", "unix:///rh-b.sock"
@@ -244,16 +245,16 @@ def test_run_goes_round_the_engines_and_leaves_one_that_died(
     monkeypatch.setattr(stack_pkg, "gc", lambda **_: Removed())
     ran: list[tuple[str, str]] = []
 
-    def fake_run(scenario: object, variant: str, **_: object) -> scenario_run.ScenarioResult:
+    def fake_run(scenario: object, variant: str, **_: object) -> loop.ScenarioResult:
         host = os.environ["DOCKER_HOST"]
         name = str(getattr(scenario, "name"))  # noqa: B009 - a Scenario
         ran.append((f"{name}[{variant}]", host))
         if host == b and alive[b]:
             alive[b] = False
             raise ConnectionError("('Connection aborted.', FileNotFoundError(2, 'No such file'))")
-        return scenario_run.ScenarioResult(name, variant, True, "recovered in 1s", 1.0, "p")
+        return loop.ScenarioResult(name, variant, True, "recovered in 1s", 1.0, "p")
 
-    monkeypatch.setattr(scenario_run, "run_scenario", fake_run)
+    monkeypatch.setattr(loop, "run_scenario", fake_run)
     code = cli.main(["run", "no-minfds", "cold-start", "graphite-piddir"])
     out = " ".join(capsys.readouterr().out.split())
     assert [h for _, h in ran] == [a, b, a, a, a]

@@ -17,8 +17,8 @@ import pytest
 import requests
 from docker.errors import APIError, BuildError
 
-from reboot_harness import cli
 from reboot_harness.errors import EnvironmentProblem, HarnessError, ImageBuildError
+from reboot_harness.faces import cli
 from reboot_harness.stack import diskfull, engine, images
 
 CONTEXT = Path("/src/compose/images/app")

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness import catalog
 from reboot_harness.errors import ScenarioError
-from reboot_harness.incidents import Signature, load_incident, parse_incident
-from reboot_harness.model import CHECK_NAMES, Topology
-from reboot_harness.scenario import parse_scenario
+from reboot_harness.inputs import find
+from reboot_harness.inputs.incidents import load_incident, parse_incident
+from reboot_harness.inputs.scenario import parse_scenario
+from reboot_harness.model.checks import CHECK_NAMES
+from reboot_harness.model.incidents import Signature
+from reboot_harness.model.topology import Topology
 
 TOPO = Topology()
 SRC = Path("compose/incidents/x.yaml")
@@ -27,10 +29,10 @@ def test_every_shipped_incident_is_reproduced_by_a_shipped_scenario_that_can_sho
     """Each shipped incident loads with a summary and at least one signature, and some shipped
     scenario reproduces it and could observe everything it declares: its checks run, its
     budgets are set, its steps are in the plan, and the plan touches a host it is shown on."""
-    from reboot_harness.incidents import unobservable
+    from reboot_harness.inputs.incidents import unobservable
 
-    got = {name: catalog.incident(name) for name in catalog.known_incidents()}
-    scenarios = catalog.resolve([p.stem for p in catalog.scenario_files()], TOPO)
+    got = {name: find.incident(name) for name in find.known_incidents()}
+    scenarios = find.resolve([p.stem for p in find.scenario_files()], TOPO)
     for name, inc in got.items():
         assert inc.summary and inc.path.is_file() and inc.reproduced_by, name
         users = [s for s in scenarios if s.reproduces and s.reproduces.incident == name]
@@ -159,7 +161,7 @@ def parse(text: str) -> object:
         source="scenarios/x.yaml",
         topology=TOPO,
         checks=CHECK_NAMES,
-        incidents=catalog.Incidents(TOPO),
+        incidents=find.Incidents(TOPO),
     )
 
 
@@ -236,7 +238,7 @@ def test_scenario_may_name_just_the_incident() -> None:
 
 def test_allows_takes_checks_and_budgets_too() -> None:
     """Failures an incident may bring besides its cause are declared in ``allows``, whatever
-    their kind (reboot_harness.judge: any other failure disqualifies it)."""
+    their kind (reboot_harness.judging.judge: any other failure disqualifies it)."""
     got = parse_incident(
         incident(
             "  summary: s\n  reproduced_by:\n    - {check: limits, cause: host-down}\n"
@@ -259,5 +261,5 @@ def test_a_plan_that_touches_one_declared_host_may_reproduce() -> None:
     """A scenario rebooting only app1 may reproduce no-minfds (declared on app1 and app2): the
     judge reads app2's signature as out of the plan's reach."""
     got = parse(scenario("reproduces: no-minfds\n", steps="reboot: {host: app1}"))
-    no_minfds = catalog.Incidents(TOPO)["no-minfds"]
+    no_minfds = find.Incidents(TOPO)["no-minfds"]
     assert no_minfds.touched(got.steps, TOPO) == {"app1"}  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The judge (reboot_harness.judge): every branch of a fixed and of an incident variant, on
+"""The judge (reboot_harness.judging.judge): every branch of a fixed and of an incident variant, on
 hand-made observations. An incident is "reproduced" only by the causes it declares."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness.incidents import Incident, Signature
-from reboot_harness.judge import judge_fixed, judge_incident
-from reboot_harness.model import BudgetViolation, CheckResult, StepError
+from reboot_harness.judging.judge import judge_fixed, judge_incident
+from reboot_harness.model.incidents import Incident, Signature
+from reboot_harness.model.results import BudgetViolation, CheckResult, StepError
 
 
 def ok(check: str, host: str) -> CheckResult:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness import checkset
-from reboot_harness.checkapi import Check, check, load
-from reboot_harness.checks import declared
+from reboot_harness.checks import available, declared
+from reboot_harness.checks.api import Check, check, load
 from reboot_harness.errors import ScenarioError, UsageError
-from reboot_harness.incidents import load_incident
-from reboot_harness.model import COMMON_CAUSES, HOST_CHECK_CAUSES, HostCheck, Topology
-from reboot_harness.scenario import load_scenario
-from reboot_harness.topology import load_topology
+from reboot_harness.inputs.incidents import load_incident
+from reboot_harness.inputs.scenario import load_scenario
+from reboot_harness.inputs.topology import load_topology
+from reboot_harness.model.checks import COMMON_CAUSES, HOST_CHECK_CAUSES
+from reboot_harness.model.topology import HostCheck, Topology
 
 SHIPPED_HOSTS = """\
 daemons:
@@ -38,7 +38,7 @@ daemons:
 """
 
 PY_CHECK = """\
-from reboot_harness.checkapi import check
+from reboot_harness.checks.api import check
 
 @check("cache stats", causes={"no-stats": "memcached does not answer stats"},
        subjects=lambda topology: [h for h, d in topology.daemons.items() if "memcached" in d])
@@ -88,8 +88,8 @@ def test_declared_host_checks_load_one_entry_per_host(tmp_path: Path) -> None:
     assert topo.host_checks[1] == HostCheck("app fds", "app1", "nofile", "supervisord", 10000)
     assert topo.host_checks[3].mode == "755"
     assert topo.host_checks[8].present is False and topo.host_checks[9].present is True
-    assert list(checkset.declared(topo)) == ["host", "app fds", "cache"]
-    names = checkset.names(topo)
+    assert list(available.declared(topo)) == ["host", "app fds", "cache"]
+    names = available.names(topo)
     assert names[-3:] == ("host", "app fds", "cache") and "nginx" in names
 
 
@@ -141,12 +141,12 @@ def test_a_python_check_by_module_attribute_from_the_topology_folder(tmp_path: P
     (tmp_path / "my_cache_checks.py").write_text(PY_CHECK)
     path = _topology(tmp_path, "python_checks: ['my_cache_checks:stats']\n")
     topo = load_topology(path)
-    found = checkset.python_checks(topo)
+    found = available.python_checks(topo)
     assert list(found) == ["cache stats"]
     assert found["cache stats"].subjects_for(topo) == ("cache",)
-    kinds = checkset.kinds(topo)
+    kinds = available.kinds(topo)
     assert list(kinds["cache stats"].causes) == ["no-stats"]
-    assert checkset.causes_of(topo, "cache stats")[:2] == ("no-stats", "host-down")
+    assert available.causes_of(topo, "cache stats")[:2] == ("no-stats", "host-down")
 
 
 @pytest.mark.parametrize(
@@ -154,7 +154,7 @@ def test_a_python_check_by_module_attribute_from_the_topology_folder(tmp_path: P
     [
         ("no_such_module_xyz:stats", "cannot import no_such_module_xyz .*ModuleNotFoundError"),
         ("my_cache_checks2:nothing", "my_cache_checks2 has no nothing"),
-        ("my_cache_checks2:not_a_check", "is a int, not a reboot_harness.checkapi.Check"),
+        ("my_cache_checks2:not_a_check", "is a int, not a reboot_harness.checks.Check"),
         ("no such entry point", "no entry point of group reboot_harness.checks has that name"),
         ("mod:", "expected module:attribute"),
     ],
@@ -252,7 +252,7 @@ def test_scenarios_and_incidents_may_name_own_checks_and_causes(tmp_path: Path) 
         "name: cache-reboot\ndescription: d\nsteps:\n  - reboot: {host: cache}\n"
         "expect:\n  checks: [cache, processes]\n  recover_within: 30s\n"
     )
-    loaded = load_scenario(scenario, topology=topo, checks=checkset.names(topo), incidents={})
+    loaded = load_scenario(scenario, topology=topo, checks=available.names(topo), incidents={})
     assert loaded.expect.checks == ("cache", "processes")
 
 
@@ -268,13 +268,13 @@ def test_a_scenario_selecting_a_check_whose_role_is_empty_is_refused(tmp_path: P
         match="check 'directories' cannot run on this topology: it needs a host in"
         " graphite_host; the topology names none",
     ):
-        load_scenario(scenario, topology=topo, checks=checkset.names(topo), incidents={})
-    assert "directories" not in checkset.names(topo)
+        load_scenario(scenario, topology=topo, checks=available.names(topo), incidents={})
+    assert "directories" not in available.names(topo)
 
 
 def test_an_empty_role_in_a_topology_file_is_allowed(tmp_path: Path) -> None:
     topo = load_topology(_topology(tmp_path, 'graphite_host: ""\nlbs: []\n'))
-    assert set(checkset.unavailable(topo)) == {"directories", "nginx", "dns", "socket.io"}
+    assert set(available.unavailable(topo)) == {"directories", "nginx", "dns", "socket.io"}
 
 
 FACTS = [

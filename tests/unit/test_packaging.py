@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness import paths
+from reboot_harness.inputs import paths
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,9 +16,9 @@ import pytest
 
 from reboot_harness import interrupts
 from reboot_harness.errors import HarnessError, UsageError
-from reboot_harness.model import Scenario
-from reboot_harness.parallel import Job, Pool
-from reboot_harness.scenario_run import ScenarioResult
+from reboot_harness.model.scenario import Scenario
+from reboot_harness.run.jobs import Job, Pool
+from reboot_harness.run.loop import ScenarioResult
 from reboot_harness.stack.engines import Engine
 
 
@@ -60,9 +60,9 @@ def stand_in(scenario: Scenario, variant: str, *, progress: Any, **options: Any)
 
 @pytest.fixture()
 def scenario() -> Scenario:
-    from reboot_harness import catalog
+    from reboot_harness.inputs import find
 
-    return catalog.load_all(None)[0]
+    return find.load_all(None)[0]
 
 
 def pool(tmp_path: Path, plan: dict[str, tuple[str, float]], width: int, **kw: Any) -> Pool:

@@ -27,7 +27,7 @@ from reboot_harness.checks.nginx import (
 )
 from reboot_harness.checks.processes import parse_supervisor_status
 from reboot_harness.checks.redis_roles import NodeView, SentinelView, evaluate
-from reboot_harness.model import Topology
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack.hosts import ExecResult
 
 LIMITS = """Limit                     Soft Limit           Hard Limit           Units
@@ -349,8 +349,8 @@ def test_comeback_tells_a_partial_from_a_full_resync() -> None:
     """Counters of the servers up both times decide: a full resync served while the host was
     away is 'full resync'; only partial ones, 'partial'; none, 'no resync seen'. The rebooted
     host's own counters (restarted with it) do not count."""
-    from reboot_harness.comeback import RedisCounters as C
-    from reboot_harness.comeback import describe_redis
+    from reboot_harness.steps.comeback import RedisCounters as C
+    from reboot_harness.steps.comeback import describe_redis
 
     was = {
         "redis1": C(full=2, partial_ok=1, offset=1000, backlog=1 << 20, role="master"),
@@ -371,7 +371,7 @@ def test_comeback_tells_a_partial_from_a_full_resync() -> None:
 
 
 def test_comeback_counts_transactions_per_domain() -> None:
-    from reboot_harness.comeback import transactions_between
+    from reboot_harness.steps.comeback import transactions_between
 
     assert transactions_between("0-1-100", "0-2-130") == 30  # a failover keeps the sequence
     assert transactions_between("0-1-100", "0-1-100,1-1-5") == 5

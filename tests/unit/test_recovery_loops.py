@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from reboot_harness import checks
-from reboot_harness.checks import base
+from reboot_harness.checks import base, run
+from reboot_harness.checks.recovery import STATUSES_FRESH, Pacing, wait_recovered
 from reboot_harness.errors import CheckTimeout, StackError
-from reboot_harness.model import CheckResult, Topology
-from reboot_harness.recovery import STATUSES_FRESH, Pacing, wait_recovered
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.topology import Topology
 
 
 class _FakeStack:
@@ -42,8 +42,8 @@ class _FakeStack:
 
 
 def _register(monkeypatch: pytest.MonkeyPatch, **found: base.Registered) -> None:
-    real = checks.registry
-    monkeypatch.setattr(checks, "registry", lambda topo: {**real(topo), **found})
+    real = run.registry
+    monkeypatch.setattr(run, "registry", lambda topo: {**real(topo), **found})
 
 
 def _result(ctx: base.CheckContext, name: str, host: str, held: bool) -> CheckResult:

@@ -21,11 +21,11 @@ from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
 import pytest
 
-from reboot_harness import checks
-from reboot_harness.checks import base
+from reboot_harness.checks import base, run
 from reboot_harness.checks.hostview import END, SH_AGENT, Program, _python_agent, parse_view
-from reboot_harness.model import CheckResult, Topology
-from reboot_harness.runner import Pacing, wait_recovered
+from reboot_harness.checks.recovery import Pacing, wait_recovered
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack import ExecResult
 
 ANSWER = (
@@ -331,8 +331,8 @@ def _flipping_check(monkeypatch: pytest.MonkeyPatch, at: float, rounds: list[flo
         ]  # fmt: skip
 
     flips = base.Registered(check, lambda _topo: ("app1",))
-    real = checks.registry
-    monkeypatch.setattr(checks, "registry", lambda topo: {**real(topo), "flips": flips})
+    real = run.registry
+    monkeypatch.setattr(run, "registry", lambda topo: {**real(topo), "flips": flips})
 
 
 def test_wait_recovered_notices_within_the_longest_pause(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness.model import Budget, BudgetViolation, CheckResult, Event, History, Op
+from reboot_harness.judging.traffic import analyze, summarize
+from reboot_harness.model.events import Event
+from reboot_harness.model.results import BudgetViolation, CheckResult
+from reboot_harness.model.traffic import Budget, History, Op
 from reboot_harness.report import FILES, Run, write_reports
 from reboot_harness.report.plan import blocks_of, runbooks
+from reboot_harness.report.serialize import to_json
 from reboot_harness.report.tables import COLUMNS
-from reboot_harness.scenario_run import ScenarioResult
-from reboot_harness.serialize import to_json
-from reboot_harness.verdicts import analyze, summarize
+from reboot_harness.run.loop import ScenarioResult
 
 T0 = 1_700_000_000.0
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -88,7 +90,7 @@ class _Run:
         present = present or {}
         history = History(tuple(self.ops), {s: frozenset(k) for s, k in present.items()})
         summary, violations = summarize(history, self.events, budgets)
-        if variant == "fixed" and violations:  # as scenario_run judges a fixed variant
+        if variant == "fixed" and violations:  # as the run loop judges a fixed variant
             passed, reason = False, f"over budget: {violations[0].message}"
         return ScenarioResult(
             name=name,

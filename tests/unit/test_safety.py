@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reboot_harness.stack.safety import Roots, shared_folder, unsafe
+from reboot_harness.inputs.compose.roots import Roots, shared_folder
+from reboot_harness.inputs.compose.rules import unsafe
 
 # the keys the rules read, and a few they do not
 SERVICE_KEYS = ["privileged", "cap_add", "devices", "device_cgroup_rules", "gpus", "network_mode",

@@ -12,27 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reboot_harness.errors import ScenarioError
-from reboot_harness.model import (
-    CHECK_NAMES,
-    SERVICES,
-    Budget,
-    DnsRotate,
-    Expect,
-    FullRestart,
-    Kill,
-    MysqlFailover,
-    Reboot,
-    Reproduces,
-    Rolling,
-    Scenario,
-    SentinelFailover,
-    Sleep,
-    Start,
-    Stop,
-    Topology,
-    WaitRecovered,
-)
-from reboot_harness.scenario import (
+from reboot_harness.inputs.scenario import (
     MAX_FILE_BYTES,
     TOP_KEYS,
     load_scenario,
@@ -40,6 +20,23 @@ from reboot_harness.scenario import (
     parse_duration,
     parse_scenario,
 )
+from reboot_harness.model.checks import CHECK_NAMES
+from reboot_harness.model.scenario import Expect, Reproduces, Scenario
+from reboot_harness.model.steps import (
+    DnsRotate,
+    FullRestart,
+    Kill,
+    MysqlFailover,
+    Reboot,
+    Rolling,
+    SentinelFailover,
+    Sleep,
+    Start,
+    Stop,
+    WaitRecovered,
+)
+from reboot_harness.model.topology import Topology
+from reboot_harness.model.traffic import SERVICES, Budget
 
 TOPO = Topology()
 CHECKS = CHECK_NAMES
@@ -208,8 +205,9 @@ def test_minimal_scenario_takes_model_defaults() -> None:
 
 
 def test_budgets_parse_in_service_order_and_imply_traffic() -> None:
-    """Budgets become reboot_harness.model.Budget in the order of SERVICES whatever the file's
-    order; unset limits stay None, a zero downtime is allowed, and budgets turn traffic on."""
+    """Budgets become reboot_harness.model.traffic.Budget in the order of SERVICES whatever the
+    file's order; unset limits stay None, a zero downtime is allowed, and budgets turn traffic
+    on."""
     got = parse(
         doc(
             extra="budgets:\n"
@@ -249,8 +247,9 @@ def test_traffic_defaults_off_and_budgets_turn_it_on(extra: str, traffic: bool) 
 
 
 def test_budget_keys_follow_the_services_of_the_model() -> None:
-    """Every service of reboot_harness.model.SERVICES takes a budget, and nothing else does."""
-    from reboot_harness.scenario.schema import _Budgets
+    """Every service of reboot_harness.model.traffic.SERVICES takes a budget, and nothing else
+    does."""
+    from reboot_harness.inputs.scenario.schema import _Budgets
 
     assert tuple(_Budgets.model_fields) == SERVICES
     assert "budgets" in TOP_KEYS and "traffic" in TOP_KEYS
@@ -802,7 +801,7 @@ def test_load_scenarios_reports_the_invalid_file(tmp_path: Path) -> None:
 def test_traffic_may_say_how_the_clients_behave() -> None:
     """`traffic:` takes the clients' behaviour (which implies traffic); unknown keys and bad
     durations are refused naming the key."""
-    from reboot_harness.model import Clients
+    from reboot_harness.model.scenario import Clients
 
     got = parse(doc(extra="traffic: {dns_min_ttl: 30s, keepalive: true}\n"))
     assert got.traffic and got.clients == Clients(dns_min_ttl=30.0, keepalive=True)

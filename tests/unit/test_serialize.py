@@ -1,4 +1,4 @@
-"""The one serializer (reboot_harness.serialize): typed results to JSON-ready values, at the
+"""The one serializer (reboot_harness.report.serialize): typed results to JSON-ready values, at the
 edge."""
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from typing import ClassVar
 
 import pytest
 
-from reboot_harness.model import CheckResult, Event, EventKind, Op, StepError
-from reboot_harness.serialize import DIGITS, to_json
+from reboot_harness.model.events import Event, EventKind
+from reboot_harness.model.results import CheckResult, StepError
+from reboot_harness.model.traffic import Op
+from reboot_harness.report.serialize import DIGITS, to_json
 
 
 class Colour(StrEnum):
@@ -216,7 +218,7 @@ def test_every_json_document_matches_its_shipped_schema(tmp_path: Path) -> None:
     import jsonschema
 
     from reboot_harness.report import write_reports
-    from reboot_harness.serialize import SCHEMAS, document, schema
+    from reboot_harness.report.serialize import SCHEMAS, document, schema
     from tests.unit.test_report import sample_results
 
     for name in SCHEMAS:
@@ -247,7 +249,7 @@ def test_list_json_matches_its_schema() -> None:
 
     import jsonschema
 
-    from reboot_harness.serialize import schema
+    from reboot_harness.report.serialize import schema
 
     proc = subprocess.run([sys.executable, "-m", "reboot_harness", "list", "--json"],
                           capture_output=True, text=True, timeout=60, check=True)  # fmt: skip

@@ -1,6 +1,6 @@
-"""reboot_harness.sharding: shards that partition the items, keep xdist groups whole, do not depend
-on the order of collection and are balanced; longest-first ordering; estimates for items without a
-record; the durations file."""
+"""reboot_harness.faces.pytest_plugin.sharding: shards that partition the items, keep xdist
+groups whole, do not depend on the order of collection and are balanced; longest-first ordering;
+estimates for items without a record; the durations file."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reboot_harness.errors import UsageError
-from reboot_harness.sharding import (
+from reboot_harness.faces.pytest_plugin.sharding import (
     DEFAULT_SECONDS,
     Unit,
     assign,

@@ -1,8 +1,9 @@
 """A cause is a thing observed, never inferred from silence: every check of the registry (and
 the DNS read-back of a rotation, and the failovers' reads) fed silence, a timeout, a host that
 stopped after the status read, or a failed read gives only the codes that say it could not see
-(reboot_harness.model: CheckKind.unobserved, the common causes, STEP_UNOBSERVED_CAUSES) — never a
-mechanism's. Then the cases that once gave one, each pinned by itself."""
+(reboot_harness.model: checks.CheckKind.unobserved, the common causes,
+steps.STEP_UNOBSERVED_CAUSES) — never a mechanism's. Then the cases that once gave one, each
+pinned by itself."""
 
 from __future__ import annotations
 
@@ -20,21 +21,16 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from reboot_harness import checkset
-from reboot_harness.checks import REGISTRY, directories, registry, run_checks
-from reboot_harness.checks.base import CheckContext, Reaching
+from reboot_harness.checks import available, directories
+from reboot_harness.checks.base import REGISTRY, CheckContext, Reaching
 from reboot_harness.checks.redis_roles import NodeView, SentinelView, evaluate
+from reboot_harness.checks.run import registry, run_checks
 from reboot_harness.errors import FaultError, StackError
-from reboot_harness.faults import operations
-from reboot_harness.faults.base import RunContext
-from reboot_harness.model import (
-    STEP_UNOBSERVED_CAUSES,
-    HostCheck,
-    MysqlFailover,
-    SentinelFailover,
-    Topology,
-)
+from reboot_harness.model.steps import STEP_UNOBSERVED_CAUSES, MysqlFailover, SentinelFailover
+from reboot_harness.model.topology import HostCheck, Topology
 from reboot_harness.stack import ExecResult, StackLike
+from reboot_harness.steps import operations
+from reboot_harness.steps.base import RunContext
 from tests.fakestack import (
     CLOSE,
     NOT_RUNNING,
@@ -86,7 +82,7 @@ def test_silence_never_gives_a_mechanism(mode_stack: FakeStack, name: str) -> No
     """Whatever the host failed to tell, the check fails on every subject it covers, and only
     with causes that say it could not see."""
     results = run_checks(mode_stack, [name], deadline_s=0.3)  # type: ignore[arg-type]
-    unobserved = checkset.unobserved_causes(TOPOLOGY, name)
+    unobserved = available.unobserved_causes(TOPOLOGY, name)
     assert results and not [r.line() for r in results if r.ok]
     mechanisms = [r.line() for r in results if set(r.causes) - unobserved]
     assert not mechanisms, mechanisms

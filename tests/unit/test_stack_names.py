@@ -12,7 +12,7 @@ import pytest
 
 from reboot_harness.stack import names
 from reboot_harness.stack.lifecycle import _names_override
-from reboot_harness.state import ProjectState, new_secrets
+from reboot_harness.stack.state import ProjectState, new_secrets
 
 NET = names.STACK_NETWORK
 

@@ -1,4 +1,4 @@
-"""The real Stack is a StackLike (what checks, faults and the runner use of a stack), and it holds
+"""The real Stack is a StackLike (what checks, steps and the run loop use of a stack), and it holds
 the topology its creator parsed instead of reading the file again (no Docker)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness.model import Topology
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack import Stack, StackLike
-from reboot_harness.state import ProjectState
+from reboot_harness.stack.state import ProjectState
 from tests.unit.test_state_and_cli import _state as recorded_state
 
 
@@ -73,7 +73,7 @@ def test_start_uses_the_topology_it_is_handed_and_does_not_read_the_file_again(
     """`up`/`run` parse the topology file once (to validate) and hand the object down: the
     stack layer must not read the file again (here: reading it fails the test; the first
     engine call stops the start, with the topology's domain already in hand)."""
-    from reboot_harness import topology as topology_module
+    from reboot_harness.inputs import topology as topology_module
     from reboot_harness.stack import lifecycle
 
     def no_second_read(path: Path) -> Topology:

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness import cli
 from reboot_harness.errors import UsageError
-from reboot_harness.owner import Owner
-from reboot_harness.state import SECRET_NAMES, ProjectState, new_secrets, validate_project_name
+from reboot_harness.faces import cli
+from reboot_harness.inputs.compose.variables import SECRET_NAMES
+from reboot_harness.stack.owner import Owner
+from reboot_harness.stack.state import ProjectState, new_secrets, validate_project_name
 
 
 @pytest.fixture(autouse=True)
@@ -73,7 +74,7 @@ def test_owner_alive_and_dead() -> None:
     assert Owner.parse(str(me)) == me
     assert Owner.parse("manual") is None
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    from reboot_harness.owner import _start_ticks
+    from reboot_harness.stack.owner import _start_ticks
 
     start = _start_ticks(proc.pid)
     proc.wait()
@@ -99,7 +100,7 @@ def test_an_owner_stays_alive_when_the_clock_is_stepped(
     me = Owner.current()
     booted = pslinux.boot_time()
     monkeypatch.setattr(pslinux, "boot_time", lambda: booted + step)
-    from reboot_harness.owner import _start_ticks
+    from reboot_harness.stack.owner import _start_ticks
 
     assert _start_ticks(me.pid) != me.start, "the step should move the start as read"
     assert me.alive()
@@ -199,7 +200,7 @@ def test_boot_override_empties_or_keeps_tmp_as_the_topology_says() -> None:
     differs."""
     import dataclasses
 
-    from reboot_harness.model import Topology
+    from reboot_harness.model.topology import Topology
     from reboot_harness.stack.lifecycle import _boot_override
 
     st = _state()
@@ -260,7 +261,7 @@ def test_forgetting_never_leaves_the_state_directory(
     """A project name from a crafted label (`../x`, `/etc`, `.`) is refused: nothing outside
     the state directory's projects/ can be removed; gc skips such labels altogether."""
     from reboot_harness.errors import UsageError
-    from reboot_harness.state import ProjectState
+    from reboot_harness.stack.state import ProjectState
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     precious = tmp_path / "state" / "reboot-harness" / "precious"
@@ -294,7 +295,7 @@ def test_gc_removes_only_dead_owners_stacks_and_says_why(
     from reboot_harness.stack import lifecycle
 
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    from reboot_harness.owner import _start_ticks
+    from reboot_harness.stack.owner import _start_ticks
 
     start = _start_ticks(proc.pid)
     proc.wait()
@@ -346,7 +347,7 @@ def test_every_key_of_the_state_is_checked_when_loaded() -> None:
     added without its check (or a check left for a removed field) fails here."""
     import dataclasses
 
-    from reboot_harness.state import _KINDS, _REQUIRED
+    from reboot_harness.stack.state import _KINDS, _REQUIRED
 
     names = [f.name for f in dataclasses.fields(ProjectState)]
     assert list(_KINDS) == names

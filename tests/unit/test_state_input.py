@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness import cli
-from reboot_harness.state import MAX_STATE_BYTES, ProjectState
+from reboot_harness.faces import cli
+from reboot_harness.stack.state import MAX_STATE_BYTES, ProjectState
 
 RH = [sys.executable, "-m", "reboot_harness"]
 COMMANDS = {

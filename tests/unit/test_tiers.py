@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reboot_harness import catalog
-from reboot_harness.model import STEP_TYPES
+from reboot_harness.inputs import find
+from reboot_harness.model.steps import STEP_TYPES
 from tests.conftest import FULL_TIER
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,10 +28,10 @@ SLOW_INCIDENT_SCENARIOS = {"scenarios/graphite-stale-pid.yaml"}
 def test_the_quick_tier_runs_every_incident_scenario_and_the_check_and_fault_tests() -> None:
     incident_scenarios = [
         f"scenarios/{path.name}"
-        for path in catalog.scenario_files()
-        if catalog.load(path).reproduces is not None
+        for path in find.scenario_files()
+        if find.load(path).reproduces is not None
     ]
-    assert len(incident_scenarios) >= len(catalog.known_incidents())
+    assert len(incident_scenarios) >= len(find.known_incidents())
     assert set(incident_scenarios) & set(FULL_TIER) == SLOW_INCIDENT_SCENARIOS
     assert not set(QUICK_TESTS) & set(FULL_TIER)
 
@@ -39,7 +39,7 @@ def test_the_quick_tier_runs_every_incident_scenario_and_the_check_and_fault_tes
 def test_the_quick_tier_uses_every_step_kind() -> None:
     """Each step kind appears in a scenario of the quick tier or in test_faults.py."""
     text = (ROOT / "tests/integration/test_faults.py").read_text()
-    for path in catalog.scenario_files():
+    for path in find.scenario_files():
         if f"scenarios/{path.name}" not in FULL_TIER:
             text += path.read_text()
     unused = [

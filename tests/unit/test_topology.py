@@ -11,9 +11,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reboot_harness import catalog
 from reboot_harness.errors import ScenarioError, UsageError
-from reboot_harness.topology import load_topology
+from reboot_harness.inputs import find
+from reboot_harness.inputs.topology import load_topology
 
 OWN = """\
 domain: example.test
@@ -50,11 +50,11 @@ def test_own_topology_loads_and_drives_validation(tmp_path: Path) -> None:
         "name: s\ndescription: d\nsteps:\n  - reboot: {host: web1}\n  - dns_rotate: {out: edge2}\n"
         "expect: {}\n"
     )
-    loaded = catalog.load(scenario, topo)
+    loaded = find.load(scenario, topo)
     assert loaded.steps[0].host == "web1"  # type: ignore[union-attr]
     scenario.write_text("name: s\ndescription: d\nsteps:\n  - reboot: {host: app1}\nexpect: {}\n")
     with pytest.raises(ScenarioError, match=r"unknown host 'app1'; known: cache1, cache2"):
-        catalog.load(scenario, topo)
+        find.load(scenario, topo)
 
 
 @pytest.mark.parametrize(

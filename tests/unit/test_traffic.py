@@ -12,7 +12,9 @@ from typing import Any, cast
 import pytest
 
 from reboot_harness.errors import StackError
-from reboot_harness.model import Op, Topology
+from reboot_harness.judging.traffic import service_windows
+from reboot_harness.model.topology import Topology
+from reboot_harness.model.traffic import Op
 from reboot_harness.stack import Stack
 from reboot_harness.traffic import (
     ClientConfig,
@@ -27,7 +29,6 @@ from reboot_harness.traffic import (
     spread_addresses,
 )
 from reboot_harness.traffic.config import SECRET_ENV
-from reboot_harness.verdicts import service_windows
 
 
 def line(**fields: object) -> str:

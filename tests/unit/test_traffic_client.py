@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from reboot_harness import catalog
-from reboot_harness.model import Topology
+from reboot_harness.inputs import find
+from reboot_harness.model.topology import Topology
 from reboot_harness.traffic import ClientConfig, TrafficProfile, client_config, parse_output
 from reboot_harness.traffic.config import (
     CONFIG_ENV,
@@ -173,7 +173,7 @@ def test_every_shipped_scenario_gives_configurations_the_client_accepts(client: 
     paths = sorted((REPO / "scenarios").rglob("*.yaml"))
     assert len(paths) >= 10
     for path in paths:
-        scenario = catalog.load(path)
+        scenario = find.load(path)
         profile = TrafficProfile.for_clients(scenario.clients)
         for i in range(1, profile.clients + 1):
             sent = client_config(

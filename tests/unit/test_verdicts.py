@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reboot_harness.model import Budget, BudgetViolation, Event, History, Op
-from reboot_harness.serialize import to_json
-from reboot_harness.verdicts import (
+from reboot_harness.judging.budgets import describe_budget, judge_budgets
+from reboot_harness.judging.budgets import violations as violations_of
+from reboot_harness.judging.measures import (
     HostRow,
     Latency,
     Reconnects,
@@ -22,17 +22,20 @@ from reboot_harness.verdicts import (
     Summary,
     Window,
     Writes,
+)
+from reboot_harness.judging.traffic import (
     analyze,
     client_windows,
-    describe_budget,
     fault_span,
     host_faults,
-    judge_budgets,
     merge_windows,
     percentile,
     summarize,
 )
-from reboot_harness.verdicts import violations as violations_of
+from reboot_harness.model.events import Event
+from reboot_harness.model.results import BudgetViolation
+from reboot_harness.model.traffic import Budget, History, Op
+from reboot_harness.report.serialize import to_json
 
 T = 1_000.0  # an epoch origin; every time below is relative to it
 

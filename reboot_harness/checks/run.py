@@ -1,0 +1,234 @@
+"""Recovery checks. Each looks at the stack only through :class:`reboot_harness.stack.StackLike` and
+reports :class:`reboot_harness.model.results.CheckResult` s; a failure is an observation, never an
+exception."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+
+from reboot_harness.checks import (  # noqa: F401  (registration by import)
+    available,
+    declared,
+    directories,
+    dns,
+    limits,
+    mysql_replication,
+    nginx,
+    processes,
+    redis_roles,
+    socketio,
+)
+from reboot_harness.checks.api import Check
+from reboot_harness.checks.base import (
+    REGISTRY,
+    CheckContext,
+    Registered,
+    failure,
+    short_error,
+    subject_host,
+)
+from reboot_harness.errors import UsageError
+from reboot_harness.model.checks import CHECK_NAMES, COMMON_CAUSES
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.topology import HostCheck, Topology
+from reboot_harness.stack import ExecResult, StackLike
+
+# reboot_harness.model.checks.CHECK_NAMES is the list scenarios are validated against (without
+# importing this package); every check it names is registered here, and nothing else is.
+NAMES: tuple[str, ...] = CHECK_NAMES
+if set(REGISTRY) != set(NAMES):  # pragma: no cover - a programming error, caught at import
+    raise RuntimeError(f"checks registered {sorted(REGISTRY)} != model.CHECK_NAMES {NAMES}")
+
+
+def registry(topology: Topology) -> dict[str, Registered]:
+    """Every check ``topology`` can run, by name, in the order results are shown: the shipped
+    ones it has the roles for (:mod:`reboot_harness.checks.available`), its declared host checks,
+    its Python checks."""
+    out = {name: REGISTRY[name] for name in available.names(topology) if name in REGISTRY}
+    for name, entries in available.declared(topology).items():
+        out[name] = Registered(partial(_declared, entries=entries), partial(_subjects, entries))
+    for name, found in available.python_checks(topology).items():
+        out[name] = Registered(partial(_python, found), found.subjects_for)
+    return out
+
+
+def _subjects(entries: tuple[HostCheck, ...], _topology: Topology) -> tuple[str, ...]:
+    return tuple(e.subject for e in entries)
+
+
+def _declared(ctx: CheckContext, *, entries: tuple[HostCheck, ...]) -> list[CheckResult]:
+    return declared.run(ctx, entries)
+
+
+def resolve(names: Sequence[str] | None, topology: Topology | None = None) -> list[str]:
+    """The checks to run: ``names`` (validated), or every check the topology can run."""
+    topo = topology or Topology()
+    known = list(registry(topo))
+    if not names:
+        return known
+    gone = available.unavailable(topo)
+    for n in names:
+        if n in gone:
+            raise UsageError(f"check {n!r} cannot run on this topology: it {gone[n]}")
+        if n not in known:
+            raise UsageError(f"unknown check {n!r}; known: {', '.join(known)}")
+    return list(names)
+
+
+def run_checks(
+    stack: StackLike,
+    names: list[str] | None = None,
+    *,
+    deadline_s: float = 5.0,
+    since: float | None = None,
+    rotation: tuple[str, ...] | None = None,
+) -> list[CheckResult]:
+    """Run the named checks (all the topology has, by default) once, concurrently; results in
+    check order."""
+    chosen = resolve(names, stack.topology)
+    checks = registry(stack.topology)
+    statuses = stack.statuses()
+    ctx = CheckContext(
+        stack=stack,
+        deadline_s=deadline_s,
+        since=stack.state.last_check if since is None else since,
+        rotation=stack.state.rotation if rotation is None else rotation,
+        statuses=statuses,
+    )
+    # Each check sees the stack through its own recorder of the hosts its reads reach.
+    contexts = {name: ctx.for_check() for name in chosen}
+    with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
+        futures = {name: pool.submit(checks[name].fn, contexts[name]) for name in chosen}
+    results: list[CheckResult] = []
+    for name in chosen:
+        try:
+            found = futures[name].result()
+        except Exception as e:  # a bug in a check must not hide the other checks
+            found = [
+                failure(name, "*", "check runs", f"check crashed: {short_error(e)}",
+                        cause="check-crashed")
+            ]  # fmt: skip
+        results.extend(covered(name, stack.topology, found, checks[name], contexts[name].reached))
+    return results
+
+
+@dataclass
+class _PythonContext:
+    """What a Python check sees (:class:`reboot_harness.checks.api.Context`)."""
+
+    check: Check
+    inner: CheckContext
+    subjects: tuple[str, ...]
+
+    @property
+    def topology(self) -> Topology:
+        return self.inner.topology
+
+    @property
+    def deadline_s(self) -> float:
+        return self.inner.deadline_s
+
+    def down(self, host: str) -> str | None:
+        return self.inner.down(host)
+
+    def exec(
+        self, host: str, argv: Sequence[str], *, user: str = "", timeout: float = 10.0
+    ) -> ExecResult:
+        return self.inner.stack.exec(host, list(argv), user=user, timeout=timeout)
+
+    def address(self, host: str) -> str:
+        return self.inner.stack.address(host)
+
+    def ok(self, host: str, expected: str, observed: str, *, subjects: Sequence[str] = (),
+           detail: str = "") -> CheckResult:  # fmt: skip
+        return CheckResult(self.check.name, host, True, expected, observed, detail, (),
+                           tuple(subjects) or (host,))  # fmt: skip
+
+    def fail(self, host: str, expected: str, observed: str, *, cause: str,
+             subjects: Sequence[str] = (), detail: str = "") -> CheckResult:  # fmt: skip
+        if cause not in self.check.causes and cause not in COMMON_CAUSES:
+            valid = ", ".join([*self.check.causes, *COMMON_CAUSES])
+            raise ValueError(f"check {self.check.name!r}: unknown cause {cause!r}; valid: {valid}")
+        return CheckResult(self.check.name, host, False, expected, observed, detail, (cause,),
+                           tuple(subjects) or (host,))  # fmt: skip
+
+
+def _python(found: Check, ctx: CheckContext) -> list[CheckResult]:
+    view = _PythonContext(found, ctx, found.subjects_for(ctx.topology))
+    results = list(_checked(found, found.run(view)))
+    return results
+
+
+def _checked(found: Check, results: Iterable[object]) -> Iterable[CheckResult]:
+    for r in results:
+        if not isinstance(r, CheckResult) or r.check != found.name:
+            raise TypeError(
+                f"check {found.name!r} returned {r!r}; return ctx.ok(...) / ctx.fail(...) results"
+            )
+        if not r.ok and not r.causes:
+            raise ValueError(
+                f"check {found.name!r} returned a failure on {r.host} without a cause; fail"
+                " with ctx.fail(..., cause=...)"
+            )
+        if not r.ok and not set(r.causes) <= {*found.causes, *COMMON_CAUSES}:
+            raise ValueError(f"check {found.name!r}: unknown cause in {r.causes}")
+        yield r
+
+
+def covered(
+    name: str,
+    topology: Topology,
+    results: list[CheckResult],
+    check: Registered | None = None,
+    reached: Collection[str] | None = None,
+) -> list[CheckResult]:
+    """``results`` as they count: a passing result about a subject whose host none of the
+    check's reads reached (``reached``, recorded through its context) becomes `not-exercised`,
+    and a `not-exercised` failure follows when the results name fewer subjects than the
+    topology asks the check to cover, or the topology gives it nothing to cover: a check that
+    looked at nothing, or at some of its subjects only, must not pass. ``reached`` None: not
+    recorded (every host counts as reached)."""
+    required = (check or REGISTRY[name]).subjects(topology)
+    if not required:
+        return [
+            *results,
+            failure(name, "*", "at least one subject to check", "the topology names none",
+                    cause="not-exercised"),
+        ]  # fmt: skip
+    out = [r if reached is None else _reaching(r, topology, reached) for r in results]
+    named = {s for r in results for s in r.subjects}
+    missing = [s for s in required if s not in named]
+    if missing:
+        out.append(
+            failure(
+                name,
+                "*",
+                f"every subject checked: {', '.join(required)}",
+                f"not exercised: {', '.join(missing)}",
+                cause="not-exercised",
+                subjects=tuple(missing),
+            )
+        )
+    return out
+
+
+def _reaching(r: CheckResult, topology: Topology, reached: Collection[str]) -> CheckResult:
+    """A passing result, unless no read of its check reached the host of one of its subjects
+    (a subject naming no host of the topology needs some host reached)."""
+    if not r.ok:
+        return r
+    hosts = dict.fromkeys(subject_host(s) for s in r.subjects or (r.host,))
+    unreached = [h for h in hosts if (h not in reached if h in topology.hosts else not reached)]
+    if not unreached:
+        return r
+    return CheckResult(
+        r.check, r.host, False, r.expected,
+        f"passed without reaching {', '.join(unreached)}: {r.observed}", r.detail,
+        ("not-exercised",), r.subjects,
+    )  # fmt: skip
+
+
+__all__ = ["NAMES", "CheckContext", "registry", "resolve", "run_checks"]

@@ -1,0 +1,66 @@
+"""faces/cli: `reboot-harness …` (the console script and `python -m reboot_harness`): exit 0 when
+everything held, 1 when a check failed, 2 on usage or environment errors. Parses the command
+line (parser), runs the command (commands, run). Imports any layer, lazily: bad input is
+refused before Docker's clients are imported."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from reboot_harness import interrupts
+from reboot_harness.errors import EnvironmentProblem, HarnessError, UsageError
+from reboot_harness.faces.cli.commands import (
+    _cmd_build,
+    _cmd_check,
+    _cmd_compare,
+    _cmd_down,
+    _cmd_gc,
+    _cmd_history,
+    _cmd_list,
+    _cmd_oneshot,
+    _cmd_up,
+)
+from reboot_harness.faces.cli.console import EXIT_FAIL, EXIT_USAGE, _say
+from reboot_harness.faces.cli.parser import build_parser
+from reboot_harness.faces.cli.run import _cmd_run
+
+COMMANDS = {
+    "build": _cmd_build,
+    "list": _cmd_list,
+    "run": _cmd_run,
+    "up": _cmd_up,
+    "check": _cmd_check,
+    "down": _cmd_down,
+    "gc": _cmd_gc,
+    "compare": _cmd_compare,
+    "history": _cmd_history,
+    **dict.fromkeys(
+        ("reboot", "stop", "start", "kill", "failover", "dns-rotate", "wait"), _cmd_oneshot
+    ),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    interrupts.install()
+    try:
+        if getattr(args, "incidents", None):
+            from reboot_harness.inputs.find import use_incident_dirs
+
+            use_incident_dirs(args.incidents)
+        return COMMANDS[args.command](args)
+    except (UsageError, EnvironmentProblem) as e:
+        _say(f"reboot-harness {args.command}: {e}")
+        return EXIT_USAGE
+    except HarnessError as e:
+        _say(f"reboot-harness {args.command}: {e}")
+        return EXIT_FAIL
+    except KeyboardInterrupt as e:
+        why = str(e) or "Ctrl-C"
+        done = ""
+        if args.command in ("up", "run"):
+            kept = args.command == "run" and args.keep
+            many = "s" if args.command == "run" and args.jobs > 1 else ""
+            done = f"; faults healed, stack{many} " + ("kept" if kept else "removed")
+        _say(f"reboot-harness {args.command}: interrupted ({why}){done}")
+        return 143 if isinstance(e, interrupts.Terminated) else 130

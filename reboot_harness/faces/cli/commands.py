@@ -1,0 +1,370 @@
+"""The commands of `reboot-harness` but `run` (reboot_harness.faces.cli.run): each takes the
+parsed arguments and returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from reboot_harness.errors import CheckTimeout, UsageError
+from reboot_harness.faces.cli.console import EXIT_FAIL, EXIT_OK, err, out
+from reboot_harness.model.results import CheckResult
+from reboot_harness.model.topology import Topology
+
+
+def _topology(path: Path | None) -> Topology | None:
+    if path is None:
+        return None
+    from reboot_harness.inputs.topology import load_topology
+
+    return load_topology(path)
+
+
+def _duration(text: str | None) -> object:
+    """A duration option as a scenario would hold it: a bare number is seconds."""
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _oneshot_step(args: argparse.Namespace) -> dict[str, object]:
+    """The scenario step a one-shot command stands for (unset options left out)."""
+    c = args.command
+    params: dict[str, object]
+    if c in ("reboot", "stop"):
+        params = {"host": args.host, "mode": args.mode}
+        if args.grace is not None:
+            params["grace"] = _duration(args.grace)
+        if c == "reboot":
+            if args.down_for is not None:
+                params["down_for"] = _duration(args.down_for)
+            if args.new_ip:
+                params["new_ip"] = True
+        return {c: params}
+    if c == "start":
+        return {"start": {"host": args.host}}
+    if c == "kill":
+        return {"kill": {"host": args.host, "program": args.program, "signal": args.signal}}
+    if c == "failover":
+        if args.service == "redis" and args.to is not None:
+            raise UsageError(
+                "reboot-harness failover: --to: Sentinel elects the new redis master itself;"
+                " --to is for mysql only"
+            )
+        params = {} if args.to is None else {"to": args.to}
+        if args.timeout is not None:
+            params["timeout"] = _duration(args.timeout)
+        return {"sentinel_failover" if args.service == "redis" else "mysql_failover": params}
+    if c == "dns-rotate":
+        params = {args.action: args.lb}
+        if args.wait is not None:
+            params["wait"] = _duration(args.wait)
+        return {"dns_rotate": params}
+    params = {"within": _duration(args.within)}
+    if args.checks:
+        params["checks"] = list(args.checks)
+    return {"wait_recovered": params}
+
+
+def _writable_folder(folder: Path, option: str) -> None:
+    """Refuse, before anything starts, a folder the results could not be written to."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".rh-write-test-"):
+            pass
+    except OSError as e:
+        raise UsageError(
+            f"{option} {folder}: cannot write there ({e.strerror or e}); choose another folder"
+        ) from None
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from reboot_harness.report import compare
+    from reboot_harness.report.tables import md_table
+
+    floors = dict(compare.FLOORS)
+    floors.update(compare.parse_floor(text) for text in args.floor)
+    if args.md is not None:
+        _writable_folder(args.md.parent, "--md")
+    result = compare.compare(
+        compare.load_results(args.baseline),
+        compare.load_results(args.new),
+        floors=floors,
+        names=(str(args.baseline), str(args.new)),
+        alpha=compare.parse_alpha(args.alpha),
+    )
+    rows = compare.rows(result, args.all)
+    if args.md is not None:
+        args.md.write_text(
+            f"# {args.baseline} → {args.new}\n\n{compare.summary(result)}\n\n"
+            + (md_table(compare.HEADINGS, rows) if rows else "Nothing changed beyond the noise.")
+            + "\n",
+            encoding="utf-8",
+        )
+    if args.json:
+        from reboot_harness.report.serialize import document
+
+        doc = document(
+            baseline=result.baseline, new=result.new, changes=result.shown(args.all),
+            regressions=len(result.regressions),
+        )  # fmt: skip
+        print(json.dumps(doc, indent=2))
+    else:
+        if rows:
+            table = Table(title=f"{args.baseline} → {args.new}")
+            for col in compare.HEADINGS:
+                # figures and names a reader greps for stay whole in an 80-column CI log
+                short = col not in ("scenario", "where", "why")
+                table.add_column(col, overflow="fold", no_wrap=short)
+            for row in rows:
+                kind = row[compare.HEADINGS.index("change")]
+                style = {"regression": "red bold", "improved": "green"}.get(kind, "")
+                table.add_row(*[escape(c) for c in row], style=style)
+            out.print(table)
+        out.print(compare.summary(result))
+    return EXIT_FAIL if result.regressions else EXIT_OK
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from reboot_harness.report.history import load_nights, render
+
+    _writable_folder(args.out.parent, "--out")
+    nights = load_nights(args.nights)
+    args.out.write_text(render(nights), encoding="utf-8")
+    out.print(f"history of {len(nights)} nights: {args.out}")
+    return EXIT_OK
+
+
+def _cmd_oneshot(args: argparse.Namespace) -> int:
+    from reboot_harness.run import oneshot
+
+    source = f"reboot-harness {args.command}"
+    topology = oneshot.topology_for(args.project)
+    step = oneshot.step_of(_oneshot_step(args), source, args.project, topology)
+    events = oneshot.apply(args.project, step, topology)
+    if args.json:
+        from reboot_harness.report.serialize import document
+
+        print(json.dumps(document(command=args.command, events=events), indent=2), flush=True)
+    else:
+        print(f"{args.command}: {oneshot.describe(events)}", flush=True)
+    return EXIT_OK
+
+
+def results_table(results: Sequence[CheckResult]) -> Table:
+    """One row per result; a failing row also says what was expected."""
+    table = Table(show_lines=False)
+    table.add_column("check", no_wrap=True)
+    table.add_column("host", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    table.add_column("observed (expected, when failing)", overflow="fold")
+    for r in results:
+        if r.ok:
+            table.add_row(r.check, r.host, "[green]ok[/]", escape(r.observed))
+        else:
+            text = f"{escape(r.observed)}\n[dim]expected {escape(r.expected)}[/]"
+            table.add_row(r.check, r.host, "[red bold]FAIL[/]", text)
+    return table
+
+
+def _refuse_unsafe_compose(
+    file_sets: Sequence[Sequence[Path]], topology: Topology | None, allow: bool, project: str
+) -> None:
+    """The user's compose files, judged before the engine is asked anything and before the
+    runner (with Docker's clients) is even imported: unreadable or unsafe is one line, exit 2."""
+    from reboot_harness.inputs.compose.offline import refuse_unsafe
+    from reboot_harness.inputs.paths import default_compose_dir
+
+    refuse_unsafe(
+        file_sets, compose_dir=default_compose_dir(), project=project,
+        domain=topology.domain if topology else "rh.test", allow=allow,
+        code_dir=topology.python_path if topology else "",
+    )  # fmt: skip
+
+
+def _engines() -> tuple[Any, ...]:
+    """The engines RH_ENGINES names, each of which answered (none when it is unset); exit 2 on a
+    bad name or an engine that does not answer."""
+    from reboot_harness.stack import engines
+
+    named = engines.configured()
+    if named:
+        engines.require_answers(named)
+    return named
+
+
+def _first_engine() -> None:
+    """`up` and `build` with RH_ENGINES: the first engine named (`build` then does the rest)."""
+    named = _engines()
+    if named:
+        from reboot_harness.stack.engines import bind
+
+        bind(named[0])
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from reboot_harness.stack.state import validate_project_name
+
+    validate_project_name(args.project)
+    topology = _topology(args.topology)
+    _refuse_unsafe_compose([args.compose], topology, args.allow_unsafe_compose, args.project)
+    _first_engine()
+    from reboot_harness.run.bringup import bring_up
+
+    try:
+        report = bring_up(
+            args.project,
+            extra_compose=args.compose,
+            timeout=args.timeout,
+            topology_file=args.topology,
+            topology=topology,
+            progress=lambda msg: err.print(f"[dim]{msg}[/]"),
+            allow_unsafe=args.allow_unsafe_compose,
+        )
+    except CheckTimeout as e:
+        err.print(f"[red]up failed:[/] {e}")
+        err.print(results_table([r for r in e.results if not r.ok]))
+        err.print(f"stack {args.project} removed")
+        return EXIT_FAIL
+    table = Table(title=f"stack {args.project} ready")
+    table.add_column("host")
+    table.add_column("ready after", justify="right")
+    for host, secs in report.readiness.seconds().items():
+        table.add_row(host, f"{secs:.1f}s")
+    out.print(table)
+    out.print(
+        f"{len(report.readiness.results)} checks hold. "
+        f"`reboot-harness check --project {args.project}` re-checks,"
+        f" `reboot-harness down --project {args.project}` removes it."
+    )
+    return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from reboot_harness.report.serialize import document
+    from reboot_harness.run.bringup import check_once
+
+    _stack, results = check_once(args.project, deadline_s=args.deadline)
+    failed = [r for r in results if not r.ok]
+    if args.json:
+        print(json.dumps(document(results=list(results)), indent=2))
+    else:
+        out.print(results_table(results))
+        out.print(
+            f"{len(results) - len(failed)} passed, {len(failed)} failed"
+            if failed
+            else f"all {len(results)} checks hold"
+        )
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    from reboot_harness.stack import down
+
+    removed = down(args.project)
+    out.print(
+        f"removed stack {args.project}: {removed.containers} containers,"
+        f" {removed.networks} networks, {removed.volumes} volumes"
+    )
+    return EXIT_OK
+
+
+def _cmd_gc(args: argparse.Namespace) -> int:
+    from reboot_harness.stack import gc
+    from reboot_harness.stack.engines import answers, using
+    from reboot_harness.stack.lifecycle import Removed, recorded_engines
+
+    removed = Removed()
+    named = _engines()
+    # Every engine of RH_ENGINES (else the bound one), and those the states of this machine
+    # name: a run bound to another engine may have left stacks there.
+    visit: list[Any] = list(named) or [None]
+    hosts = {e.host for e in named}
+    for engine in recorded_engines():
+        if engine.host in hosts:
+            continue
+        if answers(engine):
+            visit.append(engine)
+        else:
+            err.print(f"engine {escape(engine.label())} does not answer: its stacks stay")
+    for engine in visit:
+        with using(engine):
+            removed.merge(gc(include_kept=args.all))
+    if removed.projects:
+        out.print(
+            f"removed {len(removed.projects)} stacks ({', '.join(removed.projects)}):"
+            f" {removed.containers} containers, {removed.networks} networks,"
+            f" {removed.volumes} volumes"
+        )
+        for line in removed.lines():
+            err.print(f"  {escape(line)}")
+    else:
+        out.print("nothing to remove")
+    return EXIT_OK
+
+
+def _cmd_build(_args: argparse.Namespace) -> int:
+    from reboot_harness.stack import build
+    from reboot_harness.stack.engines import using
+
+    named = _engines()
+    for engine in named or (None,):  # each engine (RH_ENGINES) once; later ones load, not build
+        with using(engine):
+            tag = build(progress=lambda msg: err.print(f"[dim]{msg}[/]"))
+    on = f" on {len(named)} engines" if named else ""
+    out.print(f"images ready{on}: reboot-harness/<role>:{tag}")
+    return EXIT_OK
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from reboot_harness.inputs import find
+
+    topology = _topology(args.topology)
+    scenarios = find.load_all(topology)
+    incidents = find.Incidents(topology)
+    rows = [
+        {
+            "name": s.name,
+            "description": s.description,
+            "hosts": find.hosts_touched(s, topology),
+            "incident": s.reproduces.incident if s.reproduces else None,
+            "reproduced_by": (
+                [
+                    {"kind": sig.kind, "name": sig.name, "cause": sig.cause, "host": sig.host}
+                    for sig in incidents[s.reproduces.incident].reproduced_by
+                ]
+                if s.reproduces
+                else []
+            ),
+            "file": s.source,
+            "planned_s": s.planned_s,
+        }
+        for s in scenarios
+    ]
+    if args.json:
+        from reboot_harness.report.serialize import document
+
+        print(json.dumps(document(scenarios=rows), indent=2))
+        return EXIT_OK
+    table = Table()
+    for col in ("scenario", "description", "hosts touched", "reproduces"):
+        table.add_column(col, overflow="fold")
+    for s in scenarios:
+        incident = ""
+        if s.reproduces:
+            shown_by = incidents[s.reproduces.incident].describe()
+            incident = f"{s.reproduces.incident} ({shown_by})"
+        table.add_row(s.name, s.description, ", ".join(find.hosts_touched(s, topology)), incident)
+    out.print(table)
+    return EXIT_OK

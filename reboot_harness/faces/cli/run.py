@@ -1,0 +1,246 @@
+"""`reboot-harness run`: scenarios, each variant on a fresh stack, one by one or as jobs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from reboot_harness import interrupts
+from reboot_harness.errors import UsageError
+from reboot_harness.faces.cli.commands import (
+    _engines,
+    _refuse_unsafe_compose,
+    _topology,
+    _writable_folder,
+)
+from reboot_harness.faces.cli.console import EXIT_FAIL, EXIT_OK, _say, err, out
+from reboot_harness.model.topology import Topology
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    say = err if args.json else out  # with --json, stdout is the JSON alone
+    from reboot_harness.inputs import find
+    from reboot_harness.inputs.incidents import unobservable
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: run at least 1 scenario at a time")
+    if not 1 <= args.repeat <= 1000:
+        raise UsageError(f"--repeat {args.repeat}: run each scenario variant 1 to 1000 times")
+    topology = _topology(args.topology)
+    scenarios = find.resolve(args.scenarios, topology)
+    if args.incident:
+        # refuse an unknown name, or a scenario that could never show it, before anything starts
+        chosen = find.incident(args.incident, topology)
+        for s in scenarios:
+            problem = unobservable(
+                chosen,
+                checks=s.expect.checks,
+                budgets=s.budgets,
+                step_kinds={step.KEY for step in s.steps},
+                touched=chosen.touched(s.steps, topology or Topology()),
+            )
+            if problem:
+                raise UsageError(f"{s.source}: cannot reproduce: {problem}")
+    for f in args.compose:
+        if not f.is_file():
+            raise UsageError(f"{f}: compose file not found")
+    from reboot_harness.inputs.scenario import format_seconds, parse_duration
+
+    ceiling = parse_duration(
+        args.max_planned, where="--max-planned", minimum=1.0, maximum=7 * 86400.0,
+        allow_zero=False,
+    )  # fmt: skip
+    for s in scenarios:
+        if s.planned_s > ceiling:
+            raise UsageError(
+                f"{s.source or s.name}: its plan takes up to {format_seconds(s.planned_s)} (time"
+                f" off, sleeps, waits, timeouts), more than --max-planned"
+                f" {format_seconds(ceiling)}; split it, or raise --max-planned"
+            )
+    limit = None
+    if args.max_duration is not None:
+        limit = parse_duration(
+            args.max_duration, where="--max-duration", minimum=1.0, maximum=7 * 86400.0,
+            allow_zero=False,
+        )  # fmt: skip
+    if args.report is not None:
+        _writable_folder(args.report, "--report")
+    # Repeats go round by round (every variant once, then again), so that a machine whose load
+    # drifts during the night weighs on every variant alike.
+    plan = [
+        (s, v, r if args.repeat > 1 else 0)
+        for r in range(1, args.repeat + 1)
+        for s in scenarios
+        for v in (("incident",) if args.incident else s.variants)
+    ]
+    file_sets = []
+    for s, v, _r in plan:
+        name = args.incident or (s.reproduces.incident if s.reproduces else None)
+        incident_file = [find.incident(name, topology).path] if v == "incident" and name else []
+        file_sets.append([*args.compose, *incident_file])
+    _refuse_unsafe_compose(file_sets, topology, args.allow_unsafe_compose, "rh-check")
+    # Only valid input gets this far: the runner (and with it Docker) is imported now.
+    from reboot_harness.run.loop import ScenarioResult
+    from reboot_harness.stack import gc
+    from reboot_harness.stack.engines import using
+    from reboot_harness.stack.lifecycle import Removed
+
+    named = _engines()  # RH_ENGINES: scenario i runs on engine i mod len(engines)
+    reaped = Removed()
+    for engine in named or (None,):
+        with using(engine):
+            reaped.merge(gc())
+    for line in reaped.lines():
+        err.print(f"removed stack {escape(line)}, left by a dead run")
+    options: dict[str, Any] = {
+        "incident": args.incident, "keep": args.keep, "extra_compose": args.compose,
+        "topology_file": args.topology, "topology": topology,
+        "allow_unsafe": args.allow_unsafe_compose,
+    }  # fmt: skip
+    results: list[ScenarioResult] = []
+
+    def report(result: ScenarioResult, engine: Any) -> None:
+        results.append(result)
+        mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
+        on = f" on engine {escape(engine.label())}" if engine else ""
+        label = run_label(result.name, result.variant, result.repeat)
+        say.print(f"{mark} {escape(label)} ({result.duration_s:.0f}s{on}): {escape(result.reason)}")
+        if args.keep and result.project:
+            say.print(f"  stack kept: reboot-harness down --project {result.project}")
+
+    labels = [run_label(s.name, v, r) for s, v, r in plan]
+    stopped: list[str] = []  # running when the time ran out (healed, stacks removed)
+    unfinished = ""
+    try:
+        with interrupts.time_limit(limit):
+            if args.jobs > 1 and len(plan) > 1:
+                # (each job reads the topology file again: a Topology does not pickle)
+                del options["topology"]
+                _run_jobs(plan, args.jobs, named, options, report, stopped)
+            else:
+                _run_one_by_one(plan, named, options, report, stopped)
+    except interrupts.TimeUp:
+        done = {run_label(r.name, r.variant, r.repeat) for r in results}
+        rest = [label for label in labels if label not in done and label not in stopped]
+        if stopped or rest:  # (the time may run out just after the last one finished)
+            stopped = sorted(stopped, key=labels.index) or rest[:1]
+            rest = [label for label in rest if label not in stopped]
+            their = "its stack" if len(stopped) == 1 else "their stacks"
+            unfinished = (
+                f"stopped after --max-duration {format_seconds(limit or 0)}:"
+                f" {', '.join(stopped)} did not finish (healed, {their} removed)"
+                + (f"; not started: {', '.join(rest)}" if rest else "")
+            )
+    results.sort(key=lambda r: labels.index(run_label(r.name, r.variant, r.repeat)))
+    table = Table(title="scenarios")
+    for col in ("scenario", "variant", "result", "time", "why"):
+        table.add_column(col, overflow="fold")
+    for r in results:
+        table.add_row(
+            r.name,
+            r.variant + (f" #{r.repeat}" if r.repeat else ""),
+            "[green]pass[/]" if r.passed else "[red bold]FAIL[/]",
+            f"{r.duration_s:.0f}s",
+            escape(r.reason),
+        )
+    say.print(table)
+    if args.report:
+        from reboot_harness.report import write_reports
+
+        written = write_reports(results, args.report)
+        say.print("reports: " + ", ".join(str(p) for p in written.values()))
+    passed = sum(r.passed for r in results)
+    say.print(f"scenarios: {passed} passed, {len(results) - passed} failed")
+    if args.json:
+        from reboot_harness.report.serialize import document
+
+        print(json.dumps(document(scenarios=results), indent=2), flush=True)
+    if unfinished:
+        _say(f"reboot-harness run: {unfinished}")
+        return EXIT_FAIL
+    return EXIT_OK if passed == len(results) else EXIT_FAIL
+
+
+def run_label(name: str, variant: str, repeat: int = 0) -> str:
+    """``name[variant]``, and `` #k`` for the k-th run of ``run --repeat N``."""
+    return f"{name}[{variant}]" + (f" #{repeat}" if repeat else "")
+
+
+def _run_one_by_one(
+    plan: Sequence[tuple[Any, str, int]],
+    named: Sequence[Any],
+    options: dict[str, Any],
+    report: Callable[[Any, Any], None],
+    stopped: list[str],
+) -> None:
+    """`run`'s scenario variants one after another in this process; scenario i on engine
+    i mod len(RH_ENGINES) (or the next that still answers)."""
+    from reboot_harness.run.jobs import blame_engine, pick_engine
+    from reboot_harness.run.loop import ScenarioResult, run_scenario
+    from reboot_harness.stack.engines import answers, using
+
+    dead: set[str] = set()  # engines that stopped answering during this run
+    for i, (scenario, variant, repeat) in enumerate(plan):
+        label = run_label(scenario.name, variant, repeat)
+        engine = pick_engine(named, i, dead)
+        began = time.time()
+        try:
+            with (
+                using(engine),
+                err.status(f"{escape(label)}: starting") as status,
+            ):
+                # (escaped: rich would read "[fixed]" as markup and drop it)
+                def progress(msg: str, _label: str = escape(label)) -> None:
+                    status.update(f"{_label}: {escape(msg)}")
+                    err.print(f"[dim]{_label}: {escape(msg)}[/]")
+
+                result = run_scenario(scenario, variant, progress=progress, **options)
+        except interrupts.TimeUp:
+            stopped.append(label)
+            raise
+        except Exception as e:  # an engine gone mid-way fails this one; the rest go on
+            if engine is None or answers(engine):
+                raise
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            result = ScenarioResult(scenario.name, variant, False, first, time.time() - began, "")
+        result.repeat = repeat
+        blame_engine(result, engine, dead)
+        report(result, engine)
+
+
+def _run_jobs(
+    plan: Sequence[tuple[Any, str, int]],
+    width: int,
+    named: Sequence[Any],
+    options: dict[str, Any],
+    report: Callable[[Any, Any], None],
+    stopped: list[str],
+) -> None:
+    """`run --jobs N`: up to N scenario variants at once, each in its own process (and, with
+    RH_ENGINES, on the engine running the fewest)."""
+    from reboot_harness.run.jobs import Job, Pool
+
+    jobs = [Job(i, s, v, r) for i, (s, v, r) in enumerate(plan)]
+    running: set[str] = set()
+    with err.status(f"{len(jobs)} scenario variants, {width} at a time") as status:
+
+        def progress(label: str, msg: str) -> None:
+            running.add(label)
+            status.update(f"running: {escape(', '.join(sorted(running)))}")
+            err.print(f"[dim]{escape(label)}: {escape(msg)}[/]")
+
+        def finished(result: Any, engine: Any) -> None:
+            running.discard(f"{result.name}[{result.variant}]")
+            report(result, engine)
+
+        pool = Pool(width, named, options, progress, finished)
+        try:
+            pool.run(jobs)
+        finally:
+            stopped += pool.stopped

@@ -1,0 +1,136 @@
+"""Scenario files as test items: a ``*.yaml`` of a configured scenario directory (or named on the
+command line) is one item per variant, each run on a fresh stack."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reboot_harness.errors import HarnessError, ScenarioError
+from reboot_harness.faces.pytest_plugin.engines import engage
+from reboot_harness.faces.pytest_plugin.options import (
+    _DIRS,
+    KEEP,
+    REPEAT,
+    REPORT,
+    VARIANT,
+    _own,
+)
+from reboot_harness.model.scenario import Scenario
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A scenario file: a ``*.yaml`` in a configured scenario directory, or given by name."""
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    dirs = parent.config.stash.get(_DIRS, frozenset())
+    if file_path.parent.resolve() in dirs or parent.session.isinitpath(file_path):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        from reboot_harness.inputs import find
+
+        try:
+            scenario = find.load(self.path, _own(self.config).topology())
+        except ScenarioError as e:
+            raise self.CollectError(str(e)) from e
+        wanted = self.config.getoption(VARIANT)
+        # Repeats are items of their own, as pytest-repeat makes them (and with its names):
+        # each run has its own outcome, report and duration, and xdist spreads them.
+        n = self.config.getoption(REPEAT)
+        for variant in scenario.variants:
+            if wanted not in ("all", variant):
+                continue
+            for k in range(1, n + 1):
+                name = (
+                    f"{scenario.name}[{variant}-{k}-{n}]"
+                    if n > 1
+                    else f"{scenario.name}[{variant}]"
+                )
+                yield ScenarioItem.from_parent(
+                    self, name=name, scenario=scenario, variant=variant, repeat=k if n > 1 else 0
+                )
+
+
+class ScenarioFailed(Exception):
+    """A scenario variant did not turn out as required; carries its result."""
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario: Scenario, variant: str, repeat: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.variant = variant
+        self.repeat = repeat  # --rh-repeat N: which run of the variant (1..N); else 0
+        self.add_marker(pytest.mark.docker)
+
+    def runtest(self) -> None:
+        from reboot_harness.run.loop import run_scenario
+
+        engage(self.config)
+        own = _own(self.config)
+        result = run_scenario(
+            self.scenario,
+            self.variant,
+            keep=bool(self.config.getoption(KEEP)),
+            extra_compose=own.compose,
+            topology_file=own.topology_file,
+            topology=own.topology(),
+        )
+        result.repeat = self.repeat
+        report_dir = self.config.getoption(REPORT)
+        if report_dir:
+            from reboot_harness.report import write_reports
+
+            safe = self.name.replace("[", "-").replace("]", "")
+            write_reports([result], Path(report_dir) / safe)
+        self.user_properties.append(("reason", result.reason))
+        if result.incident:
+            self.user_properties.append(("incident", result.incident))
+        if result.engine:
+            self.user_properties.append(("engine", result.engine))
+        self.user_properties.append(("duration_s", f"{result.duration_s:.1f}"))
+        if not result.passed:
+            lines = [f"{result.test_id}: {result.reason}"]
+            lines += [f"  step error: {e.line()}" for e in result.step_errors]
+            lines += [f"  {r.line()}" for r in result.checks if not r.ok][:12]
+            lines += [f"  budget: {v.line()}" for v in result.budget_violations][:6]
+            lines += ["  events:"] + [
+                f"    {time.strftime('%H:%M:%S', time.gmtime(e.t))} {e.kind} {e.host} {e.detail}"
+                for e in result.events[-15:]
+            ]
+            raise ScenarioFailed("\n".join(lines))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed | HarnessError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario {self.name}"
+
+
+def _harness_item(item: pytest.Item) -> bool:
+    return isinstance(item, ScenarioItem) or "rh_stack" in getattr(item, "fixturenames", ())
+
+
+def _marked_incident(item: pytest.Item) -> Path | None:
+    """The compose override named by the item's ``rh_incident`` marker, if it has one."""
+    marker = item.get_closest_marker("rh_incident")
+    if marker is None:
+        return None
+    from reboot_harness.errors import UsageError
+    from reboot_harness.inputs import find
+
+    name = str(marker.args[0]) if marker.args else ""
+    try:
+        return find.incident(name, _own(item.config).topology()).path
+    except UsageError as e:
+        raise pytest.UsageError(f"{item.nodeid}: rh_incident({name!r}): {e}") from e

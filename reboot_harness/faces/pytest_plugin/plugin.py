@@ -1,0 +1,113 @@
+"""The plugin's entry point (``pytest11``, name ``reboot_harness``): its hooks, and the modules
+that hold the rest (``pytest_plugins``). ``-p no:reboot_harness`` disables them all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reboot_harness.faces.pytest_plugin.collection import _harness_item
+from reboot_harness.faces.pytest_plugin.engines import _bind_engine
+from reboot_harness.faces.pytest_plugin.options import (
+    _DIRS,
+    _ENGINES,
+    _OWN,
+    MARKERS,
+    MAX_DURATION,
+    SCENARIOS,
+    SCENARIOS_INI,
+    OwnStack,
+)
+from reboot_harness.faces.pytest_plugin.placement import (
+    DurationKeys,
+    DurationRecorder,
+    _durations_file,
+    _records_durations,
+)
+
+pytest_plugins = (
+    "reboot_harness.faces.pytest_plugin.options",
+    "reboot_harness.faces.pytest_plugin.collection",
+    "reboot_harness.faces.pytest_plugin.placement",
+    "reboot_harness.faces.pytest_plugin.fixtures",
+)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """--rh-max-duration: a harness item still running when the time is up fails (its faults
+    healed and its stack removed as on Ctrl-C), and the session goes on."""
+    limit = item.config.getoption(MAX_DURATION)
+    if limit is None or not _harness_item(item):
+        return (yield)
+    from reboot_harness import interrupts
+
+    try:
+        with interrupts.time_limit(limit):
+            return (yield)
+    except interrupts.TimeUp:
+        pytest.fail(
+            f"did not finish within {MAX_DURATION} {limit:g}s (healed, its stack removed)",
+            pytrace=False,
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Markers and the scenario directories only: nothing here touches Docker or signals."""
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    dirs = [Path(p) for p in config.getini(SCENARIOS_INI)]
+    dirs += [Path(config.invocation_params.dir, d) for d in config.getoption(SCENARIOS)]
+    config.stash[_DIRS] = frozenset(d.resolve() for d in dirs)
+    incidents = [Path(p) for p in config.getini("rh_incidents")]
+    incidents += [Path(config.invocation_params.dir, d) for d in config.getoption("--rh-incidents")]
+    if incidents:
+        from reboot_harness.inputs.find import use_incident_dirs
+
+        use_incident_dirs(incidents)
+    here = config.invocation_params.dir
+    topology = [Path(p) for p in config.getini("rh_topology")]
+    if config.getoption("--rh-topology"):
+        topology = [Path(here, config.getoption("--rh-topology"))]
+    if len(topology) > 1:
+        raise pytest.UsageError("rh_topology: name one topology file")
+    compose = [Path(p) for p in config.getini("rh_compose")]
+    compose += [Path(here, f) for f in config.getoption("--rh-compose")]
+    for f in [*topology, *compose]:
+        if not f.is_file():
+            raise pytest.UsageError(f"{f}: no such file (from --rh-topology/--rh-compose or ini)")
+    config.stash[_OWN] = OwnStack(topology[0].resolve() if topology else None,
+                                  [f.resolve() for f in compose])  # fmt: skip
+    _bind_engine(config)
+    if _records_durations(config):
+        if hasattr(config, "workerinput"):  # an xdist worker: its controller records
+            config.pluginmanager.register(DurationKeys(), "reboot_harness_duration_keys")
+        else:
+            recorder = DurationRecorder(_durations_file(config))
+            config.pluginmanager.register(recorder, "reboot_harness_durations")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """With several engines: a harness item that failed because its engine stopped answering
+    says so, naming the engine, and this process moves on to an engine that answers (the items
+    after it go on); without --rh-engines the report is left as it is."""
+    report = yield
+    named = item.config.stash.get(_ENGINES, ())
+    if not named or not report.failed or not _harness_item(item):
+        return report
+    from reboot_harness.stack import engines
+
+    here = engines.current()
+    why = engines.answer(here, timeout=5.0)
+    if why is None:
+        return report
+    others = [e for e in named if e.host != here.host and engines.answers(e)]
+    after = f"; the next items go to engine {others[0].label()}" if others else ""
+    if others:
+        engines.bind(others[0])
+    line = f"engine {here.label()} stopped answering during this item ({why}){after}"
+    report.longrepr = f"{line}\n{report.longreprtext}"
+    return report

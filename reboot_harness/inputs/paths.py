@@ -1,0 +1,35 @@
+"""Where the harness's own files live (no Docker here: imported by input validation).
+
+From a checkout of the repository (an editable install, or ``PYTHONPATH``) they are its
+top-level ``compose/`` and ``scenarios/``; from an installed wheel, the copies the wheel carries
+inside the package (``reboot_harness/_data/``), found through :mod:`importlib.resources`.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+_CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def shipped(name: str) -> Path:
+    """The shipped directory ``name`` (``compose`` or ``scenarios``)."""
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / name).is_dir():
+        return _CHECKOUT / name
+    return Path(str(resources.files("reboot_harness") / "_data" / name))
+
+
+def default_compose_dir() -> Path:
+    """The compose directory: ``$RH_COMPOSE_DIR`` or the shipped ``compose/``."""
+    override = os.environ.get("RH_COMPOSE_DIR")
+    if override:
+        return Path(override).resolve()
+    return shipped("compose")
+
+
+def default_scenarios_dir() -> Path:
+    """The scenarios directory: ``$RH_SCENARIOS_DIR`` or the shipped ``scenarios/``."""
+    override = os.environ.get("RH_SCENARIOS_DIR")
+    return Path(override) if override else shipped("scenarios")

@@ -1,0 +1,159 @@
+"""Which host plays which part, and what a recovered host looks like (a Topology), with the
+host checks a topology file declares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class LimitSpec:
+    """A supervisord program whose process must have at least ``min_nofile`` open files."""
+
+    host: str
+    program: str
+    min_nofile: int
+
+
+# -- your own checks, declared in a topology file ---------------------------------------------
+# What a declared host check can ask of a host (see reboot_harness.inputs.topology for the YAML form
+# and reboot_harness.checks.declared for how each is observed).
+HOST_CHECK_KINDS = ("process", "nofile", "directory", "port", "http", "file")
+DEFAULT_HOST_CHECK = "host"
+
+
+@dataclass(frozen=True)
+class HostCheck:
+    """One declared property of one host (a topology file's ``host_checks`` entry).
+
+    Attributes:
+        check: the check it belongs to, as scenarios name it (default ``host``).
+        host: the host it is observed on.
+        kind: one of :data:`HOST_CHECK_KINDS`.
+        target: the process name (process, nofile), the path (directory, file), the port
+            (port, as text) or the URL (http).
+        minimum: nofile: the lowest acceptable soft limit.
+        owner, group, mode: directory: expected owner, group and octal mode ("" = any).
+        present: file: whether the file must exist (True) or must not (False).
+        status: http: the expected status code.
+    """
+
+    check: str
+    host: str
+    kind: str
+    target: str
+    minimum: int = 0
+    owner: str = ""
+    group: str = ""
+    mode: str = ""
+    present: bool = True
+    status: int = 200
+
+    @property
+    def subject(self) -> str:
+        """What its result names as exercised: ``HOST/KIND:TARGET``."""
+        return f"{self.host}/{self.kind}:{self.target}"
+
+    def expected(self) -> str:
+        if self.kind == "process":
+            return f"a live process {self.target}"
+        if self.kind == "nofile":
+            return f"every {self.target} process soft nofile >= {self.minimum}"
+        if self.kind == "directory":
+            want = [f"owner {self.owner}"] if self.owner else []
+            want += [f"group {self.group}"] if self.group else []
+            want += [f"mode {self.mode}"] if self.mode else []
+            return f"directory {self.target}" + (f" ({', '.join(want)})" if want else "")
+        if self.kind == "port":
+            return f"something listening on TCP port {self.target}"
+        if self.kind == "http":
+            return f"GET {self.target} answers {self.status}"
+        return f"{self.target} {'present' if self.present else 'absent'}"
+
+
+def _frozen(mapping: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, ...]]:
+    return MappingProxyType(dict(mapping))
+
+
+TMP_POLICIES = ("clear", "keep")
+
+DEFAULT_DAEMONS: Mapping[str, tuple[str, ...]] = _frozen(
+    {
+        "dns": ("dnsmasq",),
+        "lb1": ("nginx",),
+        "lb2": ("nginx",),
+        "app1": ("supervisord", "python3"),
+        "app2": ("supervisord", "python3"),
+        "redis1": ("supervisord", "redis-server", "redis-sentinel"),
+        "redis2": ("supervisord", "redis-server", "redis-sentinel"),
+        "redis3": ("supervisord", "redis-server", "redis-sentinel"),
+        "mysql1": ("mariadbd",),
+        "mysql2": ("mariadbd",),
+        "graphite": ("carbon-cache",),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Which host plays which part, and what a recovered host looks like.
+
+    The defaults describe the shipped replica (compose/stack.yaml); a user with their own compose
+    files and host names builds another Topology.
+    """
+
+    domain: str = "rh.test"
+    dns_host: str = "dns"
+    lbs: tuple[str, ...] = ("lb1", "lb2")
+    lb_port: int = 80
+    apps: tuple[str, ...] = ("app1", "app2")
+    app_port: int = 8000
+    app_program: str = "app"
+    app_min_nofile: int = 10000
+    redis_hosts: tuple[str, ...] = ("redis1", "redis2", "redis3")
+    redis_port: int = 6379
+    sentinel_port: int = 26379
+    redis_master_name: str = "mymaster"
+    mysql_hosts: tuple[str, ...] = ("mysql1", "mysql2")
+    mysql_port: int = 3306
+    graphite_host: str = "graphite"
+    carbon_port: int = 2003
+    carbon_conf: str = "/etc/carbon/carbon.conf"
+    graphite_pid_dir: str = "/run/graphite"  # when carbon_conf names no PID_DIR
+    graphite_user: str = "_graphite"
+    graphite_pid_dir_mode: str = "755"
+    whisper_dir: str = "/var/lib/graphite/whisper"
+    nginx_error_log: str = "/var/log/nginx/error.log"
+    supervisor_conf: str = "/etc/supervisor/supervisord.conf"
+    daemons: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_DAEMONS)
+    # /tmp at boot, by host: "clear" (the default: emptied at every boot, as Debian and the
+    # post-mortem's Ubuntu do) or "keep". /var/tmp and the rest of the disk are always kept.
+    tmp: Mapping[str, str] = field(default_factory=dict)
+    # Your own checks: declared host checks, and Python checks by reference (an entry point
+    # name of group `reboot_harness.checks`, or `module:attribute`; see reboot_harness.checks.api).
+    host_checks: tuple[HostCheck, ...] = ()
+    python_checks: tuple[str, ...] = ()
+    # Where `module:attribute` references are also looked up (the topology file's folder).
+    python_path: str = ""
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(self.daemons)
+
+    @property
+    def supervisor_hosts(self) -> tuple[str, ...]:
+        return tuple(h for h, names in self.daemons.items() if "supervisord" in names)
+
+    @property
+    def limits(self) -> tuple[LimitSpec, ...]:
+        return tuple(LimitSpec(h, self.app_program, self.app_min_nofile) for h in self.apps)
+
+    @property
+    def dns_name(self) -> str:
+        return f"lb.{self.domain}"
+
+    def tmp_at_boot(self, host: str) -> str:
+        """``clear`` or ``keep``: what a boot does to ``host``'s /tmp."""
+        return self.tmp.get(host, "clear")

@@ -1,0 +1,48 @@
+"""Kill one program on a host with a signal of choice, leaving the host up."""
+
+from __future__ import annotations
+
+from reboot_harness.errors import FaultError
+from reboot_harness.model.events import EventKind
+from reboot_harness.model.steps import Kill
+from reboot_harness.steps.base import RunContext
+
+
+def kill(ctx: RunContext, step: Kill) -> None:
+    """A supervisord program is signalled through its pid; anything else by process name."""
+    stack = ctx.stack
+    topo = stack.topology
+    target = step.program
+    if step.host in topo.supervisor_hosts:
+        pid = stack.exec(
+            step.host, ["supervisorctl", "-c", topo.supervisor_conf, "pid", step.program]
+        )
+        if pid.stdout.strip().isdigit() and pid.stdout.strip() != "0":
+            res = stack.exec(
+                step.host, ["sh", "-c", f'kill -{step.signal} "$1"', "sh", pid.stdout.strip()]
+            )
+            if not res.ok:
+                raise FaultError(
+                    f"host {step.host}: kill -{step.signal} {step.program} failed ({res.brief()})",
+                    "signal-failed",
+                )
+            comm = stack.exec(step.host, ["cat", f"/proc/{pid.stdout.strip()}/comm"]).stdout.strip()
+            target = comm or step.program
+            _record(ctx, step, target)
+            return
+    n = stack.signal_program(step.host, step.program, step.signal)
+    if n == 0:
+        raise FaultError(
+            f"host {step.host}: no process named {step.program!r} to signal; for a supervisord"
+            " program use its program name, otherwise the process name (as in /proc/PID/comm)",
+            "signal-failed",
+        )
+    _record(ctx, step, target)
+
+
+def _record(ctx: RunContext, step: Kill, target: str) -> None:
+    if step.signal == "STOP":
+        ctx.frozen.add((step.host, target))
+    elif step.signal == "CONT":
+        ctx.frozen.discard((step.host, target))
+    ctx.event(EventKind.KILL, step.host, f"SIG{step.signal} {step.program}")
