@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Mutation testing of the verdict code (issue 19): mutmut over reboot_harness/judge.py,
-# reboot_harness/verdicts.py and reboot_harness/compare.py, each against its own unit tests
-# (tests/unit/test_<module>.py). A separate command, not part of CI: minutes on 2 cores.
+# Mutation testing of the verdict code (issue 19): mutmut over reboot_harness/judging/ (judge.py,
+# and the traffic verdicts: measures.py, traffic.py, budgets.py) and
+# reboot_harness/report/compare.py, each against its own unit tests (tests/unit/test_<module>.py;
+# the traffic verdicts': tests/unit/test_verdicts.py). Not part of CI: minutes on 2 cores.
 #
 #   bench/mutation.sh [-d DIR] [-j N] [MODULE ...]
 #
-#   MODULE  a module of reboot_harness/ (default: judge verdicts compare)
+#   MODULE  a module of reboot_harness/, as its path there without .py (default: judging/judge
+#           judging/measures judging/traffic judging/budgets report/compare)
 #   -d DIR  where to set up the copy (default: a new directory under /tmp); an existing DIR
 #           is refreshed: its reboot_harness/, tests/, pyproject.toml and mutants/ are replaced
 #   -j N    mutants tested at once (default 2: the machine is shared)
@@ -23,13 +25,14 @@ while getopts "d:j:h" opt; do
     case $opt in
         d) dir=$OPTARG ;;
         j) jobs=$OPTARG ;;
-        h) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        h) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "usage: bench/mutation.sh [-d DIR] [-j N] [MODULE ...]  (-h: help)" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
 modules=("$@")
-[ ${#modules[@]} -gt 0 ] || modules=(judge verdicts compare)
+[ ${#modules[@]} -gt 0 ] || modules=(judging/judge judging/measures judging/traffic judging/budgets
+                                     report/compare)
 
 mutmut=${MUTMUT:-}
 if [ -z "$mutmut" ] && [ -x "$repo/.venv/bin/mutmut" ]; then mutmut=$repo/.venv/bin/mutmut; fi
@@ -44,13 +47,17 @@ python=$(dirname "$mutmut")/python
 sources=()
 tests=()
 for m in "${modules[@]}"; do
-    if [ ! -f "$repo/reboot_harness/$m.py" ] || [ ! -f "$repo/tests/unit/test_$m.py" ]; then
-        echo "mutation.sh: need reboot_harness/$m.py and tests/unit/test_$m.py; modules are named" \
-            "like judge, verdicts, compare" >&2
+    case $m in
+        judging/measures | judging/traffic | judging/budgets) test=tests/unit/test_verdicts.py ;;
+        *) test=tests/unit/test_${m##*/}.py ;;
+    esac
+    if [ ! -f "$repo/reboot_harness/$m.py" ] || [ ! -f "$repo/$test" ]; then
+        echo "mutation.sh: need reboot_harness/$m.py and $test; modules are named by their path" \
+            "in reboot_harness/, like judging/judge or report/compare" >&2
         exit 2
     fi
     sources+=("reboot_harness/$m.py")
-    tests+=("tests/unit/test_$m.py")
+    tests+=("$test")
 done
 
 if [ -z "$dir" ]; then
@@ -80,7 +87,7 @@ text += (
     "\n[tool.mutmut]\n"
     'source_paths = ["reboot_harness/"]\n'
     f"only_mutate = {json.dumps(sources)}\n"
-    f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+    f"pytest_add_cli_args_test_selection = {json.dumps(list(dict.fromkeys(tests)))}\n"
     'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
 )
 with open(path, "w") as f:
@@ -98,8 +105,10 @@ fi
 echo "mutation.sh: mutmut ran $(($(date +%s) - started)) s"
 "$mutmut" results --all true 2>/dev/null | awk '
     $1 ~ /^reboot_harness\./ {
-        split($1, part, ".")
-        file = "reboot_harness/" part[2] ".py"
+        n = split($1, part, ".")
+        file = part[1]
+        for (i = 2; i < n; i++) file = file "/" part[i]
+        file = file ".py"
         status = $2
         for (i = 3; i <= NF; i++) status = status " " $i
         total[file]++
@@ -109,12 +118,12 @@ echo "mutation.sh: mutmut ran $(($(date +%s) - started)) s"
     }
     END {
         for (f in total) {
-            printf "%-26s %8d %8d %9d %7d %6.1f%%\n", f, total[f], killed[f], survived[f],
+            printf "%-36s %8d %8d %9d %7d %6.1f%%\n", f, total[f], killed[f], survived[f],
                 other[f], 100 * killed[f] / total[f]
             all += total[f]; k += killed[f]; s += survived[f]; o += other[f]
         }
-        printf "~all                       %8d %8d %9d %7d %6.1f%%\n", all, k, s, o,
+        printf "~all                                 %8d %8d %9d %7d %6.1f%%\n", all, k, s, o,
             all ? 100 * k / all : 0
     }' | sort | sed 's/^~all /all  /' |
-    { printf "%-26s %8s %8s %9s %7s %7s\n" file mutants killed survived other score; cat; }
+    { printf "%-36s %8s %8s %9s %7s %7s\n" file mutants killed survived other score; cat; }
 echo "survivors: cd $dir && $mutmut results   (one: $mutmut show NAME)"
