@@ -19,7 +19,8 @@ from docker.errors import APIError, BuildError
 
 from reboot_harness.errors import EnvironmentProblem, HarnessError, ImageBuildError
 from reboot_harness.faces import cli
-from reboot_harness.stack import diskfull, engine, images
+from reboot_harness.inputs.compose import offline
+from reboot_harness.stack import diskfull, images
 
 CONTEXT = Path("/src/compose/images/app")
 IMAGE = "reboot-harness/app:h-123456789abc"
@@ -311,9 +312,9 @@ def test_debootstrap_missing_says_what_to_install(
 
 @pytest.fixture
 def fresh_compose_version() -> Iterator[None]:
-    engine.compose_version.cache_clear()
+    offline.compose_version.cache_clear()
     yield
-    engine.compose_version.cache_clear()
+    offline.compose_version.cache_clear()
 
 
 @pytest.mark.usefixtures("fresh_compose_version")
@@ -324,7 +325,7 @@ def test_compose_plugin_missing_says_what_to_install(
     _script(tmp_path, "docker", "echo \"docker: 'compose' is not a docker command.\" >&2; exit 1")
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EnvironmentProblem, match=r"Compose v2 plugin is missing.*not a docker"):
-        engine.compose_version()
+        offline.compose_version()
 
 
 @pytest.mark.usefixtures("fresh_compose_version")
@@ -334,7 +335,7 @@ def test_docker_cli_missing_says_what_to_install(
     """No `docker` on PATH at all is an EnvironmentProblem with the setup hint."""
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EnvironmentProblem, match=r"`docker` command is not on PATH.*setup-host"):
-        engine.compose_version()
+        offline.compose_version()
 
 
 # --- the CLI --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from reboot_harness import __version__
 from reboot_harness.inputs.scenario.durations import seconds_option
 from reboot_harness.model.traffic import FAILOVER_SERVICES
 
-TOPOLOGY_HELP = "your hosts' names and parts (YAML, see reboot_harness/topology.py)"
+TOPOLOGY_HELP = "your hosts' names and parts (YAML, see reboot_harness/inputs/topology.py)"
 
 
 def _incidents_option(p: argparse.ArgumentParser) -> None:

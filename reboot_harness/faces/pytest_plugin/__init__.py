@@ -18,8 +18,18 @@ durations (``sharding``), and under pytest-xdist the longest items start first. 
 are recorded (``--rh-durations FILE``) only where they are asked for or the project uses the
 harness: a suite that never mentions the plugin gets no file.
 
-Its modules, split as pytest-xdist splits its own: ``plugin`` (the entry point: the hooks of the
-session and of each item), ``options``, ``engines`` (which engine a process's stacks go to, and
-what the first stack needs), ``collection`` (scenario files as items), ``placement`` (the shard
-kept and the order, by recorded durations; ``sharding`` is its pure part) and ``fixtures``.
+This package is the entry point; its modules, split as pytest-xdist splits its own: ``options``,
+``engines`` (which engine a process's stacks go to, and what the first stack needs),
+``collection`` (scenario files as items), ``placement`` (the shard kept and the order, by
+recorded durations; ``sharding`` is its pure part), ``fixtures``, and ``hooks`` (those of the
+session and of each item). Each is registered below, after the modules it imports: pytest
+imports it itself, so none is imported before it could be marked for assertion rewriting.
 """
+
+pytest_plugins = (
+    "reboot_harness.faces.pytest_plugin.options",
+    "reboot_harness.faces.pytest_plugin.collection",
+    "reboot_harness.faces.pytest_plugin.placement",
+    "reboot_harness.faces.pytest_plugin.fixtures",
+    "reboot_harness.faces.pytest_plugin.hooks",
+)

@@ -94,8 +94,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--rh-topology",
         metavar="FILE",
         default=None,
-        help="your hosts' names and parts, and your own checks (reboot_harness/topology.py);"
-        " overrides the ini option rh_topology",
+        help="your hosts' names and parts, and your own checks"
+        " (reboot_harness/inputs/topology.py); overrides the ini option rh_topology",
     )
     group.addoption(
         "--rh-compose",

@@ -1,5 +1,6 @@
-"""The plugin's entry point (``pytest11``, name ``reboot_harness``): its hooks, and the modules
-that hold the rest (``pytest_plugins``). ``-p no:reboot_harness`` disables them all."""
+"""The hooks of the session and of each item: markers, scenario directories, the user's own
+stack and the engines at configure; a time limit per harness item; an engine that stops
+answering named in the report."""
 
 from __future__ import annotations
 
@@ -25,13 +26,6 @@ from reboot_harness.faces.pytest_plugin.placement import (
     DurationRecorder,
     _durations_file,
     _records_durations,
-)
-
-pytest_plugins = (
-    "reboot_harness.faces.pytest_plugin.options",
-    "reboot_harness.faces.pytest_plugin.collection",
-    "reboot_harness.faces.pytest_plugin.placement",
-    "reboot_harness.faces.pytest_plugin.fixtures",
 )
 
 
