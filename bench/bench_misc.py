@@ -22,8 +22,9 @@ from pathlib import Path
 from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.run import run_checks
 from reboot_harness.run.bringup import bring_up
-from reboot_harness.stack import Stack, down
+from reboot_harness.stack.core import Stack
 from reboot_harness.stack.engine import client
+from reboot_harness.stack.lifecycle import down
 
 
 def rebuild_seconds() -> tuple[float, float]:

@@ -29,11 +29,12 @@ import uuid
 from pathlib import Path
 
 from reboot_harness.run.bringup import bring_up
-from reboot_harness.stack import build, down
 from reboot_harness.stack.images import ensure_base_image
 from reboot_harness.stack.lifecycle import (
     _used_subnets,
+    build,
     default_compose_dir,
+    down,
     free_subnet_prefix,
 )
 from reboot_harness.stack.owner import Owner

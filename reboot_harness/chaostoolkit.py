@@ -1,28 +1,5 @@
 """The Chaos Toolkit extension's module path, as experiments name it (``"module":
-"reboot_harness.chaostoolkit"``); the actions and probes are reboot_harness.faces.chaostoolkit."""
+"reboot_harness.chaostoolkit"``); its actions and probes are reboot_harness.faces.chaostoolkit's."""
 
-from reboot_harness.faces.chaostoolkit import (
-    check_results,
-    checks_hold,
-    dns_rotate,
-    failover,
-    heal,
-    kill,
-    reboot,
-    start,
-    stop,
-    wait_recovered,
-)
-
-__all__ = [
-    "check_results",
-    "checks_hold",
-    "dns_rotate",
-    "failover",
-    "heal",
-    "kill",
-    "reboot",
-    "start",
-    "stop",
-    "wait_recovered",
-]
+from reboot_harness.faces.chaostoolkit import *  # noqa: F403  (every name of its __all__)
+from reboot_harness.faces.chaostoolkit import __all__ as __all__

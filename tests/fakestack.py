@@ -1,5 +1,5 @@
-"""One fake stack for unit tests, behind :class:`reboot_harness.stack.StackLike`: what checks,
-faults, operations and the run loop use of a stack, without Docker.
+"""One fake stack for unit tests, behind :class:`reboot_harness.stack.protocol.StackLike`: what
+checks, faults, operations and the run loop use of a stack, without Docker.
 
 - Hosts have statuses (``running`` by default; set per host), which ``statuses()``,
   ``running()``, ``endpoint()`` and ``address()`` honour.
@@ -31,7 +31,7 @@ from typing import Any
 
 from reboot_harness.errors import StackError
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack import ExecResult
+from reboot_harness.stack.hosts import ExecResult
 
 SILENCE = ExecResult(0, "", "")
 TIMEOUT = ExecResult(124, "", "")

@@ -2,7 +2,7 @@
 are written with (api), which checks a topology has (available), the shipped checks (a module
 each, sharing base and hostview), running them (run) and waiting until they hold (recovery).
 api and available import model and errors only (inputs validate check names with them); the
-checks see the stack through its protocol (reboot_harness.stack.StackLike).
+checks see the stack through its protocol (reboot_harness.stack.protocol.StackLike).
 
 Your own checks import what they need from here::
 

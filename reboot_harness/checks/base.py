@@ -13,7 +13,8 @@ from reboot_harness.checks.hostview import HostView, read_view
 from reboot_harness.model.checks import CHECK_KINDS, COMMON_CAUSES
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack import ExecResult, StackLike
+from reboot_harness.stack.hosts import ExecResult
+from reboot_harness.stack.protocol import StackLike
 
 if TYPE_CHECKING:
     from docker.models.containers import Container

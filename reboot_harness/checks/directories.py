@@ -18,7 +18,7 @@ from reboot_harness.checks.base import (
 )
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack import ExecResult
+from reboot_harness.stack.hosts import ExecResult
 
 NAME = "directories"
 PROBE_METRIC = "rh.harness.probe"

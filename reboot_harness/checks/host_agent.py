@@ -2,7 +2,8 @@
 
 Not imported by the harness: its source is run there as
 ``python3 -c <source> <supervisord.conf> [PROGRAM=PORT/PATH …]`` (Debian's python3, which
-supervisord itself needs; standard library only) through :meth:`reboot_harness.stack.Stack.ask`.
+supervisord itself needs; standard library only) through
+:meth:`reboot_harness.stack.core.Stack.ask`.
 Each ``PROGRAM=PORT/PATH`` names a program that says it serves by answering HTTP GET PATH on PORT.
 Each line on stdin asks for one reading of the host; the answer is tab-separated lines, then
 ``rh-end``:

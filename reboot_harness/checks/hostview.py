@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack import StackLike
+from reboot_harness.stack.protocol import StackLike
 
 END = "rh-end"
 # Hosts without supervisord need only their process list: POSIX sh builtins (no process is

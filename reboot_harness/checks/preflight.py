@@ -8,7 +8,7 @@ from __future__ import annotations
 from reboot_harness.checks.base import short_error
 from reboot_harness.model.checks import COMMON_CAUSES, PREFLIGHT
 from reboot_harness.model.results import CheckResult
-from reboot_harness.stack import StackLike
+from reboot_harness.stack.protocol import StackLike
 
 NAME = PREFLIGHT.name
 # CHANGE MASTER TO ... MASTER_PASSWORD accepts at most this many characters (ERROR 1470 above).

@@ -15,7 +15,7 @@ from reboot_harness.checks.run import resolve, run_checks
 from reboot_harness.errors import CheckTimeout
 from reboot_harness.model.checks import COMMON_CAUSES
 from reboot_harness.model.results import CheckResult
-from reboot_harness.stack import StackLike
+from reboot_harness.stack.protocol import StackLike
 
 Progress = Callable[[str], None]
 

@@ -21,7 +21,7 @@ from reboot_harness.checks.base import (
 )
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack import StackLike
+from reboot_harness.stack.protocol import StackLike
 
 NAME = "redis roles"
 

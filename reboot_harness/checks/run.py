@@ -1,6 +1,7 @@
-"""Recovery checks. Each looks at the stack only through :class:`reboot_harness.stack.StackLike` and
-reports :class:`reboot_harness.model.results.CheckResult` s; a failure is an observation, never an
-exception."""
+"""Running the checks a topology has: the ones to run, all at once, and what each covered. Each
+check looks at the stack only through :class:`reboot_harness.stack.protocol.StackLike` and
+reports :class:`reboot_harness.model.results.CheckResult` s; a failure is an observation, never
+an exception."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ from reboot_harness.errors import UsageError
 from reboot_harness.model.checks import CHECK_NAMES, COMMON_CAUSES
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import HostCheck, Topology
-from reboot_harness.stack import ExecResult, StackLike
+from reboot_harness.stack.hosts import ExecResult
+from reboot_harness.stack.protocol import StackLike
 
 # reboot_harness.model.checks.CHECK_NAMES is the list scenarios are validated against (without
 # importing this package); every check it names is registered here, and nothing else is.

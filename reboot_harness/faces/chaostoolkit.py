@@ -126,7 +126,7 @@ def checks_hold(project: str, checks: Sequence[str] | None = None) -> bool:
 def check_results(project: str, checks: Sequence[str] | None = None) -> list[Json]:
     """Probe: every result of the checks (all by default), as ``check --json`` gives them."""
     from reboot_harness.checks.run import run_checks
-    from reboot_harness.stack import Stack
+    from reboot_harness.stack.core import Stack
     from reboot_harness.stack.state import ProjectState
 
     stack = Stack(ProjectState.load(project))
@@ -143,7 +143,7 @@ def heal(project: str) -> list[str]:
     import random
 
     from reboot_harness.model.steps import DnsRotate
-    from reboot_harness.stack import Stack
+    from reboot_harness.stack.core import Stack
     from reboot_harness.stack.state import ProjectState
     from reboot_harness.steps import RunContext, execute
 

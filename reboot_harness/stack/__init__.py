@@ -2,13 +2,9 @@
 removing stacks, the engines they live on, and what the harness records of each (state, owner).
 Imports model, inputs and errors.
 
-Checks, steps and the run loop see a :class:`Stack` — exec, endpoints, addresses, processes,
-logs — and never the docker SDK; what they use of it is :class:`StackLike`, so a fake can stand
-in for fast unit tests.
+Checks, steps and the run loop see a :class:`~reboot_harness.stack.core.Stack` — exec,
+endpoints, addresses, processes, logs — and never the docker SDK; what they use of it is
+:class:`~reboot_harness.stack.protocol.StackLike`, so a fake can stand in for fast unit tests.
+Nothing is imported here: the engine's state (state, owner) and the protocol are read without
+loading Docker's clients.
 """
-
-from reboot_harness.stack.core import ExecResult, Stack
-from reboot_harness.stack.lifecycle import build, down, gc, start
-from reboot_harness.stack.protocol import StackLike
-
-__all__ = ["ExecResult", "Stack", "StackLike", "build", "down", "gc", "start"]

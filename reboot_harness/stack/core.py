@@ -8,7 +8,7 @@ module each:
 - clients: the traffic client containers on the stack network;
 - labels: the labels that tie containers to a stack, and the engine's lists by them.
 
-What checks and faults use of a stack is :class:`reboot_harness.stack.StackLike`.
+What checks and faults use of a stack is :class:`reboot_harness.stack.protocol.StackLike`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""What every part of a :class:`reboot_harness.stack.Stack` builds on: the compose project as the
-harness recorded it."""
+"""What every part of a :class:`reboot_harness.stack.core.Stack` builds on: the compose project
+as the harness recorded it."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """What checks, steps, recovery and the run loop use of a running stack, as a Protocol: the real
-:class:`reboot_harness.stack.Stack` satisfies it, and so can a fake in a fast unit test."""
+:class:`reboot_harness.stack.core.Stack` satisfies it, and so can a fake in a fast unit test."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
 
 class StackLike(Protocol):
-    """A running stack seen from above the stack layer; see :class:`reboot_harness.stack.Stack` for
-    what each member does.
+    """A running stack seen from above the stack layer; see
+    :class:`reboot_harness.stack.core.Stack` for what each member does.
 
     Attributes:
         state: what the harness recorded of the stack; replaced (and saved) by whoever

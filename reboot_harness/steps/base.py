@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reboot_harness.model.events import Event, EventKind
-from reboot_harness.stack import Stack
+from reboot_harness.stack.core import Stack
 from reboot_harness.steps import comeback
 
 Progress = Callable[[str], None]

@@ -18,7 +18,7 @@ import pymysql
 from reboot_harness.checks.base import short_error
 from reboot_harness.checks.mysql_replication import parse_gtids
 from reboot_harness.checks.redis_roles import client as redis_client
-from reboot_harness.stack import StackLike
+from reboot_harness.stack.protocol import StackLike
 
 
 @dataclass(frozen=True)

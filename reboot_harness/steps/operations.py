@@ -13,7 +13,7 @@ from reboot_harness.checks.redis_roles import client, observe
 from reboot_harness.errors import FaultError, UsageError
 from reboot_harness.model.events import EventKind
 from reboot_harness.model.steps import DNS_READ_BACK_S, DnsRotate, MysqlFailover, SentinelFailover
-from reboot_harness.stack import ExecResult
+from reboot_harness.stack.hosts import ExecResult
 from reboot_harness.steps.base import RunContext
 
 READ_BACK_S = DNS_READ_BACK_S  # how long a rotation may take to be served (dnsmasq: ~10 ms)

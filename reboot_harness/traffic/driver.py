@@ -23,8 +23,7 @@ from collections.abc import Callable
 
 from reboot_harness.errors import HarnessError, StackError
 from reboot_harness.model.traffic import History, Op
-from reboot_harness.stack import Stack
-from reboot_harness.stack.core import EventWatch
+from reboot_harness.stack.core import EventWatch, Stack
 from reboot_harness.traffic.config import (
     CONFIG_ENV,
     REFUSAL_EXIT,

@@ -11,7 +11,7 @@ import json
 import time
 
 from reboot_harness.model.traffic import Op
-from reboot_harness.stack import Stack
+from reboot_harness.stack.core import Stack
 
 # Runs on the graphite host: whisper.fetch for each app; JSON on stdout.
 _FETCH = """

@@ -16,7 +16,8 @@ from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.run import run_checks
 from reboot_harness.model.results import CheckResult
 from reboot_harness.run.bringup import bring_up
-from reboot_harness.stack import Stack, down
+from reboot_harness.stack.core import Stack
+from reboot_harness.stack.lifecycle import down
 
 HERE = Path(__file__).resolve().parent
 

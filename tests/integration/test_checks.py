@@ -17,7 +17,7 @@ import redis
 from reboot_harness.checks.nginx import parse_entries
 from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.run import NAMES, run_checks
-from reboot_harness.stack import Stack
+from reboot_harness.stack.core import Stack
 from tests.integration.conftest import assert_all_pass, causes, failing, healthy_stack
 
 pytestmark = pytest.mark.docker

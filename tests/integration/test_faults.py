@@ -17,7 +17,7 @@ from reboot_harness.checks.limits import parse_nofile
 from reboot_harness.model.events import EventKind
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.steps import Kill, Rolling, Stop
-from reboot_harness.stack import Stack
+from reboot_harness.stack.core import Stack
 from reboot_harness.steps import execute
 from reboot_harness.steps.kill import kill
 from reboot_harness.steps.operations import sentinel_master
@@ -194,7 +194,7 @@ def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
 
     from reboot_harness.model.steps import Reboot
     from reboot_harness.run.bringup import bring_up
-    from reboot_harness.stack import down
+    from reboot_harness.stack.lifecycle import down
     from reboot_harness.steps import RunContext
     from reboot_harness.steps.reboot import reboot
     from tests.integration.conftest import unique_project

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from reboot_harness.model.steps import Reboot, Stop
-from reboot_harness.stack import Stack
+from reboot_harness.stack.core import Stack
 from reboot_harness.stack.engine import client
 from reboot_harness.steps import RunContext
 from reboot_harness.steps.reboot import power_off, power_on, reboot, stop

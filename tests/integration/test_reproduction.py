@@ -34,7 +34,7 @@ from reboot_harness.inputs.incidents import load_incident
 from reboot_harness.inputs.paths import default_compose_dir
 from reboot_harness.model.scenario import Scenario
 from reboot_harness.run.loop import ScenarioResult, run_scenario
-from reboot_harness.stack import Stack
+from reboot_harness.stack.core import Stack
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.labels import CLIENT_ROLE, MANAGED_LABEL, PROJECT_LABEL, ROLE_LABEL
 from tests.integration.conftest import causes, failing, healthy_stack

@@ -14,7 +14,7 @@ import pytest
 from reboot_harness.errors import StackError
 from reboot_harness.judging.traffic import service_windows
 from reboot_harness.model.traffic import History
-from reboot_harness.stack import Stack
+from reboot_harness.stack.core import Stack
 from reboot_harness.traffic import (
     Traffic,
     TrafficProfile,

@@ -129,8 +129,8 @@ def test_run_refuses_an_unsafe_incident_of_your_own_before_the_engine(
 def test_the_library_refuses_before_the_engine_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose_plugin: None
 ) -> None:
-    """`reboot_harness.stack.start` (what the runner and the pytest plugin call) refuses an unsafe
-    file before it asks the engine anything: here any engine call fails the test."""
+    """`reboot_harness.stack.lifecycle.start` (what the runner and the pytest plugin call) refuses
+    an unsafe file before it asks the engine anything: here any engine call fails the test."""
     from reboot_harness.stack import engine, lifecycle
 
     def asked(*_a: object, **_k: object) -> None:

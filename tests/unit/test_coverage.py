@@ -19,7 +19,7 @@ from reboot_harness.model.checks import CHECKS, COMMON_CAUSES, PREFLIGHT, causes
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.steps import STEP_ERROR_CAUSES, STEP_UNOBSERVED_CAUSES
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack import ExecResult
+from reboot_harness.stack.hosts import ExecResult
 from tests.fakestack import NOT_RUNNING, TIMEOUT, FakeStack
 
 

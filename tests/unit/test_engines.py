@@ -229,9 +229,9 @@ def test_run_goes_round_the_engines_and_leaves_one_that_died(
     """`RH_ENGINES=A,B run …`: scenarios go to A, B, A, …; when B stops answering during its
     scenario (here the SDK's connection error escapes), that one fails naming B and every later
     one goes to A; the run exits 1. Engines and scenarios are fakes: no Docker."""
-    import reboot_harness.stack as stack_pkg
     from reboot_harness.faces import cli
     from reboot_harness.run import loop
+    from reboot_harness.stack import lifecycle
     from reboot_harness.stack.lifecycle import Removed
 
     a, b = "unix:///rh-a.sock", "unix:///rh-b.sock"
@@ -242,7 +242,7 @@ def test_run_goes_round_the_engines_and_leaves_one_that_died(
     monkeypatch.setattr(
         engines, "answer", lambda e, timeout=10.0: None if alive[e.host] else "gone"
     )
-    monkeypatch.setattr(stack_pkg, "gc", lambda **_: Removed())
+    monkeypatch.setattr(lifecycle, "gc", lambda **_: Removed())
     ran: list[tuple[str, str]] = []
 
     def fake_run(scenario: object, variant: str, **_: object) -> loop.ScenarioResult:

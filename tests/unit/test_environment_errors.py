@@ -346,7 +346,7 @@ def test_cli_build_exits_2_on_a_full_disk_and_1_on_a_broken_build(
 ) -> None:
     """`build` prints the full-disk problem as one line and exits 2; a broken Dockerfile
     exits 1."""
-    import reboot_harness.stack
+    from reboot_harness.stack import lifecycle
 
     full = _classify(_build_error(["Step 3/4 : RUN x\n", "x: No space left on device\n"], "1"))
     broken = _classify(_build_error(["Step 3/4 : RUN x\n", "x: not found\n"], "code: 127"))
@@ -357,9 +357,9 @@ def test_cli_build_exits_2_on_a_full_disk_and_1_on_a_broken_build(
 
         return build
 
-    monkeypatch.setattr(reboot_harness.stack, "build", build_raising(full))
+    monkeypatch.setattr(lifecycle, "build", build_raising(full))
     assert cli.main(["build"]) == 2
     assert capsys.readouterr().err == f"reboot-harness build: {full}\n"
-    monkeypatch.setattr(reboot_harness.stack, "build", build_raising(broken))
+    monkeypatch.setattr(lifecycle, "build", build_raising(broken))
     assert cli.main(["build"]) == 1
     assert capsys.readouterr().err.startswith("reboot-harness build: /src/compose/images/app/")

@@ -26,7 +26,7 @@ from reboot_harness.checks.hostview import END, SH_AGENT, Program, _python_agent
 from reboot_harness.checks.recovery import Pacing, wait_recovered
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack import ExecResult
+from reboot_harness.stack.hosts import ExecResult
 
 ANSWER = (
     "proc\t1\tS\tsupervisord\n"

@@ -28,7 +28,8 @@ from reboot_harness.checks.run import registry, run_checks
 from reboot_harness.errors import FaultError, StackError
 from reboot_harness.model.steps import STEP_UNOBSERVED_CAUSES, MysqlFailover, SentinelFailover
 from reboot_harness.model.topology import HostCheck, Topology
-from reboot_harness.stack import ExecResult, StackLike
+from reboot_harness.stack.hosts import ExecResult
+from reboot_harness.stack.protocol import StackLike
 from reboot_harness.steps import operations
 from reboot_harness.steps.base import RunContext
 from tests.fakestack import (

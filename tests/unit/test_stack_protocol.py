@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack import Stack, StackLike
+from reboot_harness.stack.core import Stack
+from reboot_harness.stack.protocol import StackLike
 from reboot_harness.stack.state import ProjectState
 from tests.unit.test_state_and_cli import _state as recorded_state
 

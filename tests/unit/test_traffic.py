@@ -15,7 +15,7 @@ from reboot_harness.errors import StackError
 from reboot_harness.judging.traffic import service_windows
 from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import Op
-from reboot_harness.stack import Stack
+from reboot_harness.stack.core import Stack
 from reboot_harness.traffic import (
     ClientConfig,
     Traffic,

@@ -270,7 +270,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    from reboot_harness.stack import down
+    from reboot_harness.stack.lifecycle import down
 
     removed = down(args.project)
     out.print(
@@ -281,9 +281,8 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_gc(args: argparse.Namespace) -> int:
-    from reboot_harness.stack import gc
     from reboot_harness.stack.engines import answers, using
-    from reboot_harness.stack.lifecycle import Removed, recorded_engines
+    from reboot_harness.stack.lifecycle import Removed, gc, recorded_engines
 
     removed = Removed()
     named = _engines()
@@ -315,8 +314,8 @@ def _cmd_gc(args: argparse.Namespace) -> int:
 
 
 def _cmd_build(_args: argparse.Namespace) -> int:
-    from reboot_harness.stack import build
     from reboot_harness.stack.engines import using
+    from reboot_harness.stack.lifecycle import build
 
     named = _engines()
     for engine in named or (None,):  # each engine (RH_ENGINES) once; later ones load, not build

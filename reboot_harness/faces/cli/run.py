@@ -87,9 +87,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _refuse_unsafe_compose(file_sets, topology, args.allow_unsafe_compose, "rh-check")
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
     from reboot_harness.run.loop import ScenarioResult
-    from reboot_harness.stack import gc
     from reboot_harness.stack.engines import using
-    from reboot_harness.stack.lifecycle import Removed
+    from reboot_harness.stack.lifecycle import Removed, gc
 
     named = _engines()  # RH_ENGINES: scenario i runs on engine i mod len(engines)
     reaped = Removed()
