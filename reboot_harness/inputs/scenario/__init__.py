@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -54,12 +53,6 @@ from reboot_harness.inputs.scenario.schema import (
     _Scenario,
     _StepDoc,
 )
-from reboot_harness.model.scenario import Scenario
-from reboot_harness.model.steps import Step
-from reboot_harness.model.topology import Topology
-
-if TYPE_CHECKING:
-    from reboot_harness.model.incidents import Incident
 from reboot_harness.inputs.scenario.yamlfile import (
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -67,6 +60,10 @@ from reboot_harness.inputs.scenario.yamlfile import (
     _too_big,
     read_text,
 )
+from reboot_harness.model.incidents import Incident
+from reboot_harness.model.scenario import Scenario
+from reboot_harness.model.steps import Step
+from reboot_harness.model.topology import Topology
 
 __all__ = [
     "DURATION_BOUNDS",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self, cast
+from typing import Annotated, Any, ClassVar, Self, cast
 
 from pydantic import (
     AfterValidator,
@@ -25,6 +25,7 @@ from pydantic_core import InitErrorDetails
 
 from reboot_harness.inputs.scenario.durations import DURATION_BOUNDS, _seconds
 from reboot_harness.inputs.scenario.messages import _choices, _kind, _label, _show
+from reboot_harness.model.incidents import Incident
 from reboot_harness.model.scenario import Clients, Expect, Reproduces, Scenario
 from reboot_harness.model.steps import (
     ORDERS,
@@ -45,9 +46,6 @@ from reboot_harness.model.steps import (
 )
 from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import RECONNECT_SERVICES, SERVICES, WRITE_SERVICES, Budget
-
-if TYPE_CHECKING:  # reboot_harness.inputs.incidents reads its files with this package's loader
-    from reboot_harness.model.incidents import Incident
 
 MAX_STEPS = 500
 MAX_SEED = 2**63 - 1
