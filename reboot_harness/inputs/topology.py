@@ -76,7 +76,7 @@ def load_topology(path: Path) -> Topology:
     """Read and validate a topology file; every error names the file and the key."""
     # The scenarios' hardened reader: size and nesting bounded, UTF-8, duplicate keys refused,
     # YAML 1.2 booleans (`no` is a string, not False).
-    from reboot_harness.inputs.scenario.yamlfile import _load_yaml, read_text
+    from reboot_harness.inputs.yamlfile import _load_yaml, read_text
 
     data = _load_yaml(read_text(path, "topology"), str(path)) or {}
     if not isinstance(data, dict):

@@ -4,7 +4,7 @@ A **fixed** variant passes when no step failed, every budget was met and every e
 held within ``recover_within``.
 
 An **incident** variant passes ("reproduced") when the run failed by the incident's declared
-cause and by nothing else (reboot_harness.inputs.incidents):
+cause and by nothing else (reboot_harness.scenarios.incidents):
 
 - every declared signature *in the plan's reach* was observed: a check signature is a failing
   result of that check carrying that cause (on that host, when the declaration names one), in the

@@ -1,5 +1,5 @@
 """An incident as a frozen value: its compose override and what its failure must show
-(reboot_harness.inputs.incidents reads its declaration from the override)."""
+(reboot_harness.scenarios.incidents reads its declaration from the override)."""
 
 from __future__ import annotations
 

@@ -10,13 +10,13 @@ from reboot_harness.model.traffic import Budget
 # -- scenarios -----------------------------------------------------------------------------------
 # A scenario is a plan of action: steps run in order against a fresh stack, then the expected
 # checks must hold within a deadline. The YAML form is documented in scenarios/README.md and
-# parsed by reboot_harness.inputs.scenario.
+# parsed by reboot_harness.scenarios.files.
 
 
 @dataclass(frozen=True)
 class Reproduces:
     """The incident (a compose override in compose/incidents/) a scenario reproduces. What its
-    failure must show is the incident's own declaration (reboot_harness.inputs.incidents);
+    failure must show is the incident's own declaration (reboot_harness.scenarios.incidents);
     ``check`` or ``budget``, when the scenario names one, must agree with it."""
 
     incident: str

@@ -31,10 +31,10 @@ from typing import Any
 
 from reboot_harness import interrupts
 from reboot_harness.errors import EnvironmentProblem, HarnessError, UsageError
-from reboot_harness.inputs import find
 from reboot_harness.inputs.topology import load_topology
 from reboot_harness.model.scenario import Scenario
 from reboot_harness.run.loop import ScenarioResult, run_scenario
+from reboot_harness.scenarios import find
 from reboot_harness.stack.engines import Engine, answers, bind
 
 # How long a job stopped with SIGTERM may take to heal and remove its stack before it is killed

@@ -16,7 +16,6 @@ from typing import ClassVar
 from reboot_harness.checks.preflight import preflight
 from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.errors import CheckTimeout, FaultError, HarnessError, StackError
-from reboot_harness.inputs import find
 from reboot_harness.inputs.topology import load_topology
 from reboot_harness.interrupts import shielded
 from reboot_harness.judging.judge import Outcome, judge_fixed, judge_incident
@@ -29,6 +28,7 @@ from reboot_harness.model.scenario import Clients, Scenario
 from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import WRITE_SERVICES, Budget, History, Op
 from reboot_harness.run.bringup import bring_up
+from reboot_harness.scenarios import find
 from reboot_harness.stack.lifecycle import down
 from reboot_harness.steps import RunContext, execute
 from reboot_harness.traffic import Traffic, TrafficProfile
@@ -152,7 +152,7 @@ def run_scenario(
     ``variant`` is ``fixed`` (the default stack; every expected check must hold) or ``incident``
     (the incident's compose override applied; the run must show what the incident declares).
     ``incident`` overrides which incident is applied and judged by: a name
-    (reboot_harness.inputs.find), or an :class:`Incident` loaded from anywhere.
+    (reboot_harness.scenarios.find), or an :class:`Incident` loaded from anywhere.
     """
     began = time.time()
     if topology is None and topology_file is not None:  # (given: parsed once, by the caller)

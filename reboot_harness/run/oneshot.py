@@ -15,10 +15,10 @@ from collections.abc import Mapping
 
 from reboot_harness.checks.available import names as check_names
 from reboot_harness.errors import ScenarioError
-from reboot_harness.inputs.scenario import parse_step
 from reboot_harness.model.events import Event
 from reboot_harness.model.steps import Step
 from reboot_harness.model.topology import Topology
+from reboot_harness.scenarios.files import parse_step
 from reboot_harness.stack.state import ProjectState, topology_of
 
 # How the command line spells a step's parameters (for messages: `--down-for`, not down_for).

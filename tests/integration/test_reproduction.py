@@ -29,11 +29,11 @@ from reboot_harness.checks.nginx import parse_entries
 from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.run import run_checks
 from reboot_harness.checks.socketio import ROUTE_HEADER, echo_through
-from reboot_harness.inputs import find
-from reboot_harness.inputs.incidents import load_incident
 from reboot_harness.inputs.paths import default_compose_dir
 from reboot_harness.model.scenario import Scenario
 from reboot_harness.run.loop import ScenarioResult, run_scenario
+from reboot_harness.scenarios import find
+from reboot_harness.scenarios.incidents import load_incident
 from reboot_harness.stack.core import Stack
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.labels import CLIENT_ROLE, MANAGED_LABEL, PROJECT_LABEL, ROLE_LABEL

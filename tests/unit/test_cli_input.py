@@ -93,7 +93,8 @@ def test_validating_input_never_loads_the_engine_clients() -> None:
     """Refusing bad input stays fast (bench/bench_inputs.py: ~0.2 s) because validation imports
     neither the checks nor the Docker, redis or MySQL clients."""
     code = (
-        "import sys; from reboot_harness.faces import cli; from reboot_harness.inputs import find; "
+        "import sys; from reboot_harness.faces import cli; "
+        "from reboot_harness.scenarios import find; "
         "find.resolve(['cold-start'], None); "
         "heavy = sorted(m for m in ('docker', 'redis', 'pymysql', 'testcontainers', 'matplotlib',"
         " 'reboot_harness.checks.run', 'reboot_harness.checks.base', 'reboot_harness.stack')"
@@ -286,7 +287,7 @@ def test_a_scenario_planned_longer_than_the_ceiling_is_refused() -> None:
 
 
 def test_planned_time_adds_up_every_step() -> None:
-    from reboot_harness.inputs import find
+    from reboot_harness.scenarios import find
 
     (piddir,) = find.resolve(["graphite-piddir"])
     assert piddir.planned_s == 10 + 30  # a graceful reboot's grace, then recover_within

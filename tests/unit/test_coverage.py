@@ -135,7 +135,7 @@ def test_which_causes_say_the_check_could_not_see_is_in_the_table() -> None:
     """Each check's could-not-see codes are among its causes and every common cause is one; the
     steps' are among the step causes; and no shipped incident is reproduced by one of them (an
     incident's declared cause is a mechanism, seen in an answer)."""
-    from reboot_harness.inputs import find
+    from reboot_harness.scenarios import find
 
     for kind in (*CHECKS, PREFLIGHT):
         assert kind.unobserved <= set(kind.causes), kind.name

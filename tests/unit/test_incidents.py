@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from reboot_harness.errors import ScenarioError
-from reboot_harness.inputs import find
-from reboot_harness.inputs.incidents import load_incident, parse_incident
-from reboot_harness.inputs.scenario import parse_scenario
 from reboot_harness.model.checks import CHECK_NAMES
 from reboot_harness.model.incidents import Signature
 from reboot_harness.model.topology import Topology
+from reboot_harness.scenarios import find
+from reboot_harness.scenarios.files import parse_scenario
+from reboot_harness.scenarios.incidents import load_incident, parse_incident
 
 TOPO = Topology()
 SRC = Path("compose/incidents/x.yaml")
@@ -29,7 +29,7 @@ def test_every_shipped_incident_is_reproduced_by_a_shipped_scenario_that_can_sho
     """Each shipped incident loads with a summary and at least one signature, and some shipped
     scenario reproduces it and could observe everything it declares: its checks run, its
     budgets are set, its steps are in the plan, and the plan touches a host it is shown on."""
-    from reboot_harness.inputs.incidents import unobservable
+    from reboot_harness.scenarios.incidents import unobservable
 
     got = {name: find.incident(name) for name in find.known_incidents()}
     scenarios = find.resolve([p.stem for p in find.scenario_files()], TOPO)

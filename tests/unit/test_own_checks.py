@@ -15,11 +15,11 @@ import pytest
 from reboot_harness.checks import available, declared
 from reboot_harness.checks.api import Check, check, load
 from reboot_harness.errors import ScenarioError, UsageError
-from reboot_harness.inputs.incidents import load_incident
-from reboot_harness.inputs.scenario import load_scenario
 from reboot_harness.inputs.topology import load_topology
 from reboot_harness.model.checks import COMMON_CAUSES, HOST_CHECK_CAUSES
 from reboot_harness.model.topology import HostCheck, Topology
+from reboot_harness.scenarios.files import load_scenario
+from reboot_harness.scenarios.incidents import load_incident
 
 SHIPPED_HOSTS = """\
 daemons:

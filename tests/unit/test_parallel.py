@@ -60,7 +60,7 @@ def stand_in(scenario: Scenario, variant: str, *, progress: Any, **options: Any)
 
 @pytest.fixture()
 def scenario() -> Scenario:
-    from reboot_harness.inputs import find
+    from reboot_harness.scenarios import find
 
     return find.load_all(None)[0]
 

@@ -12,14 +12,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reboot_harness.errors import ScenarioError
-from reboot_harness.inputs.scenario import (
-    MAX_FILE_BYTES,
-    TOP_KEYS,
-    load_scenario,
-    load_scenarios,
-    parse_duration,
-    parse_scenario,
-)
 from reboot_harness.model.checks import CHECK_NAMES
 from reboot_harness.model.scenario import Expect, Reproduces, Scenario
 from reboot_harness.model.steps import (
@@ -37,6 +29,14 @@ from reboot_harness.model.steps import (
 )
 from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import SERVICES, Budget
+from reboot_harness.scenarios.files import (
+    MAX_FILE_BYTES,
+    TOP_KEYS,
+    load_scenario,
+    load_scenarios,
+    parse_duration,
+    parse_scenario,
+)
 
 TOPO = Topology()
 CHECKS = CHECK_NAMES
@@ -249,7 +249,7 @@ def test_traffic_defaults_off_and_budgets_turn_it_on(extra: str, traffic: bool) 
 def test_budget_keys_follow_the_services_of_the_model() -> None:
     """Every service of reboot_harness.model.traffic.SERVICES takes a budget, and nothing else
     does."""
-    from reboot_harness.inputs.scenario.schema import _Budgets
+    from reboot_harness.scenarios.schema import _Budgets
 
     assert tuple(_Budgets.model_fields) == SERVICES
     assert "budgets" in TOP_KEYS and "traffic" in TOP_KEYS

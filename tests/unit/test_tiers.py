@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reboot_harness.inputs import find
 from reboot_harness.model.steps import STEP_TYPES
+from reboot_harness.scenarios import find
 from tests.conftest import FULL_TIER
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reboot_harness.errors import ScenarioError, UsageError
-from reboot_harness.inputs import find
 from reboot_harness.inputs.topology import load_topology
+from reboot_harness.scenarios import find
 
 OWN = """\
 domain: example.test

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from reboot_harness.inputs import find
 from reboot_harness.model.topology import Topology
+from reboot_harness.scenarios import find
 from reboot_harness.traffic import ClientConfig, TrafficProfile, client_config, parse_output
 from reboot_harness.traffic.config import (
     CONFIG_ENV,

@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupts.install()
     try:
         if getattr(args, "incidents", None):
-            from reboot_harness.inputs.find import use_incident_dirs
+            from reboot_harness.scenarios.find import use_incident_dirs
 
             use_incident_dirs(args.incidents)
         return COMMANDS[args.command](args)

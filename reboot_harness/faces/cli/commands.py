@@ -327,7 +327,7 @@ def _cmd_build(_args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from reboot_harness.inputs import find
+    from reboot_harness.scenarios import find
 
     topology = _topology(args.topology)
     scenarios = find.load_all(topology)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reboot_harness import __version__
-from reboot_harness.inputs.scenario.durations import seconds_option
+from reboot_harness.inputs.durations import seconds_option
 from reboot_harness.model.traffic import FAILOVER_SERVICES
 
 TOPOLOGY_HELP = "your hosts' names and parts (YAML, see reboot_harness/inputs/topology.py)"

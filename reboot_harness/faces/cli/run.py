@@ -25,8 +25,8 @@ from reboot_harness.model.topology import Topology
 
 def _cmd_run(args: argparse.Namespace) -> int:
     say = err if args.json else out  # with --json, stdout is the JSON alone
-    from reboot_harness.inputs import find
-    from reboot_harness.inputs.incidents import unobservable
+    from reboot_harness.scenarios import find
+    from reboot_harness.scenarios.incidents import unobservable
 
     if args.jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: run at least 1 scenario at a time")
@@ -50,7 +50,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for f in args.compose:
         if not f.is_file():
             raise UsageError(f"{f}: compose file not found")
-    from reboot_harness.inputs.scenario import format_seconds, parse_duration
+    from reboot_harness.scenarios.files import format_seconds, parse_duration
 
     ceiling = parse_duration(
         args.max_planned, where="--max-planned", minimum=1.0, maximum=7 * 86400.0,

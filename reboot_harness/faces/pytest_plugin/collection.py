@@ -35,7 +35,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        from reboot_harness.inputs import find
+        from reboot_harness.scenarios import find
 
         try:
             scenario = find.load(self.path, _own(self.config).topology())
@@ -127,7 +127,7 @@ def _marked_incident(item: pytest.Item) -> Path | None:
     if marker is None:
         return None
     from reboot_harness.errors import UsageError
-    from reboot_harness.inputs import find
+    from reboot_harness.scenarios import find
 
     name = str(marker.args[0]) if marker.args else ""
     try:

@@ -58,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
     incidents = [Path(p) for p in config.getini("rh_incidents")]
     incidents += [Path(config.invocation_params.dir, d) for d in config.getoption("--rh-incidents")]
     if incidents:
-        from reboot_harness.inputs.find import use_incident_dirs
+        from reboot_harness.scenarios.find import use_incident_dirs
 
         use_incident_dirs(incidents)
     here = config.invocation_params.dir

@@ -184,7 +184,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _seconds(text: str) -> float:
-    from reboot_harness.inputs.scenario.durations import seconds_option  # imported only when given
+    from reboot_harness.inputs.durations import seconds_option  # imported only when given
 
     return seconds_option(text, maximum=float("inf"))
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from reboot_harness.errors import UsageError
-from reboot_harness.inputs.scenario.yamlfile import read_text
+from reboot_harness.inputs.yamlfile import read_text
 
 
 class Tagged:

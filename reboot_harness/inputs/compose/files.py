@@ -14,8 +14,8 @@ import yaml
 
 from reboot_harness.errors import UsageError
 from reboot_harness.inputs.compose.roots import Roots, _items, _machine_path, _mapping, _sockets
-from reboot_harness.inputs.scenario.messages import _clip, _one_line
-from reboot_harness.inputs.scenario.yamlfile import MAX_DEPTH, _Loader, read_text
+from reboot_harness.inputs.messages import _clip, _one_line
+from reboot_harness.inputs.yamlfile import MAX_DEPTH, _Loader, read_text
 
 # A compose override needs a few hundred nodes (the shipped stack: about 800 once its aliases are
 # expanded). Aliases of aliases expand exponentially ("billion laughs"): Compose would expand

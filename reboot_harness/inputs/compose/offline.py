@@ -23,8 +23,8 @@ from reboot_harness.inputs.compose.files import _compose_node, _null, named_path
 from reboot_harness.inputs.compose.roots import Roots
 from reboot_harness.inputs.compose.rules import refusal, unsafe
 from reboot_harness.inputs.compose.variables import SECRET_NAMES, compose_variables
-from reboot_harness.inputs.scenario.messages import _clip
-from reboot_harness.inputs.scenario.yamlfile import read_text
+from reboot_harness.inputs.messages import _clip
+from reboot_harness.inputs.yamlfile import read_text
 
 SETUP_HINT = (
     "on Debian as root, `scripts/setup-host.sh` installs and starts one;"

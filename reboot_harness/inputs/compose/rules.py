@@ -64,7 +64,7 @@ from reboot_harness.inputs.compose.roots import (
     _path,
     _sockets,
 )
-from reboot_harness.inputs.scenario.messages import _clip
+from reboot_harness.inputs.messages import _clip
 
 # The only confinement option a user's file may add: it takes privileges away. Others (a
 # seccomp profile of the machine's, an AppArmor profile, an SELinux label, `unconfined`) change

@@ -7,7 +7,7 @@ import re
 from typing import NoReturn
 
 from reboot_harness.errors import ScenarioError
-from reboot_harness.inputs.scenario.messages import _kind, _one_line, _show
+from reboot_harness.inputs.messages import _kind, _one_line, _show
 
 UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_RE = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([A-Za-z]*)\s*")

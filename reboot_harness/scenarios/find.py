@@ -8,12 +8,12 @@ from pathlib import Path
 
 from reboot_harness.checks.available import names as check_names
 from reboot_harness.errors import UsageError
-from reboot_harness.inputs.incidents import load_incident, lookup
 from reboot_harness.inputs.paths import default_compose_dir, default_scenarios_dir
-from reboot_harness.inputs.scenario import load_scenario, load_scenarios
 from reboot_harness.model.incidents import Incident
 from reboot_harness.model.scenario import Scenario
 from reboot_harness.model.topology import Topology
+from reboot_harness.scenarios.files import load_scenario, load_scenarios
+from reboot_harness.scenarios.incidents import load_incident, lookup
 
 
 def scenarios_dir() -> Path:

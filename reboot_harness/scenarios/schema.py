@@ -23,8 +23,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from reboot_harness.inputs.scenario.durations import DURATION_BOUNDS, _seconds
-from reboot_harness.inputs.scenario.messages import _choices, _kind, _label, _show
+from reboot_harness.inputs.durations import DURATION_BOUNDS, _seconds
+from reboot_harness.inputs.messages import _choices, _kind, _label, _show
 from reboot_harness.model.incidents import Incident
 from reboot_harness.model.scenario import Clients, Expect, Reproduces, Scenario
 from reboot_harness.model.steps import (
@@ -570,7 +570,7 @@ class _Scenario(_Strict):
     def _agrees_with(self, incident: Incident, topology: Topology) -> None:
         """The scenario's ``reproduces`` must not contradict the incident's own declaration,
         and the scenario must be able to observe everything the declaration names."""
-        from reboot_harness.inputs.incidents import unobservable
+        from reboot_harness.scenarios.incidents import unobservable
 
         r = self.reproduces
         assert r is not None
@@ -615,7 +615,7 @@ class _Scenario(_Strict):
 TOP_KEYS = tuple(sorted(_Scenario.model_fields))
 
 
-# The wordings of scenario documents (reboot_harness.inputs.scenario.messages has the shared ones).
+# The wordings of scenario documents (reboot_harness.inputs.messages has the shared ones).
 WORDINGS = {
     "string_too_short": "must not be empty; say what the scenario rehearses",  # description
     "too_short": f"empty; a scenario needs {{min_length}} to {MAX_STEPS} steps",

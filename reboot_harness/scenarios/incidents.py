@@ -49,7 +49,7 @@ from pydantic import (
 
 from reboot_harness.checks.available import kinds as check_kinds
 from reboot_harness.errors import ScenarioError, UsageError
-from reboot_harness.inputs.scenario.messages import (
+from reboot_harness.inputs.messages import (
     _choices,
     _describe,
     _first,
@@ -57,7 +57,7 @@ from reboot_harness.inputs.scenario.messages import (
     _one_line,
     _show,
 )
-from reboot_harness.inputs.scenario.yamlfile import _load_yaml, read_text
+from reboot_harness.inputs.yamlfile import _load_yaml, read_text
 from reboot_harness.model.checks import COMMON_CAUSES, CheckKind
 from reboot_harness.model.incidents import Incident, Signature
 from reboot_harness.model.steps import STEP_ERROR_CAUSES, STEP_KEYS
@@ -261,7 +261,7 @@ def parse_incident(text: str, *, name: str, path: Path, topology: Topology) -> I
             _one_line(
                 f"{source}: {KEY}: required key is missing; an incident declares what its"
                 " failure must show (summary, reproduced_by: check+cause, budget+measurement+host"
-                " or step+cause), see reboot_harness/inputs/incidents.py"
+                " or step+cause), see reboot_harness/scenarios/incidents.py"
             )
         )
     try:

@@ -24,13 +24,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reboot_harness.errors import ScenarioError
-from reboot_harness.inputs.scenario.durations import (
+from reboot_harness.inputs.durations import (
     DURATION_BOUNDS,
     UNITS,
     format_seconds,
     parse_duration,
 )
-from reboot_harness.inputs.scenario.messages import (
+from reboot_harness.inputs.messages import (
     _clip,
     _describe,
     _first,
@@ -38,7 +38,18 @@ from reboot_harness.inputs.scenario.messages import (
     _one_line,
     _show,
 )
-from reboot_harness.inputs.scenario.schema import (
+from reboot_harness.inputs.yamlfile import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    _load_yaml,
+    _too_big,
+    read_text,
+)
+from reboot_harness.model.incidents import Incident
+from reboot_harness.model.scenario import Scenario
+from reboot_harness.model.steps import Step
+from reboot_harness.model.topology import Topology
+from reboot_harness.scenarios.schema import (
     GROUPS,
     MAX_ERRORS,
     MAX_SEED,
@@ -53,17 +64,6 @@ from reboot_harness.inputs.scenario.schema import (
     _Scenario,
     _StepDoc,
 )
-from reboot_harness.inputs.scenario.yamlfile import (
-    MAX_DEPTH,
-    MAX_FILE_BYTES,
-    _load_yaml,
-    _too_big,
-    read_text,
-)
-from reboot_harness.model.incidents import Incident
-from reboot_harness.model.scenario import Scenario
-from reboot_harness.model.steps import Step
-from reboot_harness.model.topology import Topology
 
 __all__ = [
     "DURATION_BOUNDS",
@@ -105,8 +105,8 @@ def parse_scenario(
         topology: hosts, load balancers and databases the steps may name.
         checks: the check names ``expect``, ``wait_recovered`` and ``reproduces`` may name.
         incidents: the incident names ``reproduces.incident`` may name; given as incidents by
-            name (reboot_harness.inputs.find.Incidents), ``reproduces`` is also checked against each
-            incident's own declaration.
+            name (reboot_harness.scenarios.find.Incidents), ``reproduces`` is also checked
+            against each incident's own declaration.
 
     Raises:
         ScenarioError: one line, ``SOURCE: KEY.PATH: what is wrong; valid: choices``.

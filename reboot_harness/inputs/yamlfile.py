@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from reboot_harness.errors import ScenarioError
-from reboot_harness.inputs.scenario.messages import _clip, _one_line, _show
+from reboot_harness.inputs.messages import _clip, _one_line, _show
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 50  # YAML nesting; a scenario needs about 6
