@@ -58,8 +58,12 @@ class FaultError(HarnessError):
 
 
 class CheckTimeout(HarnessError):
-    """A wait ran out before the checks held; carries the last observed results."""
+    """A wait ran out before the checks held, or ended on a failure that had settled
+    (``settled``); carries the last observed results."""
 
-    def __init__(self, message: str, results: Sequence[CheckResult] = ()) -> None:
+    def __init__(
+        self, message: str, results: Sequence[CheckResult] = (), *, settled: bool = False
+    ) -> None:
         super().__init__(message)
         self.results: list[CheckResult] = list(results)
+        self.settled = settled

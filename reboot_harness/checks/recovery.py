@@ -21,6 +21,11 @@ Progress = Callable[[str], None]
 
 # How old the engine's view of which hosts run may be when a check starts (see _SharedStatuses).
 STATUSES_FRESH = 0.1
+# How long a failure must stay settled (and every check have run again meanwhile) before a wait
+# that may end on it does: a host still booting fails in ways that change from run to run.
+SETTLE_S = 5.0
+
+Settled = Callable[[Sequence[CheckResult]], bool]
 
 
 @dataclass
@@ -39,6 +44,7 @@ class Readiness:
     rounds: int = 0
     results: list[CheckResult] = field(default_factory=list)
     recovered_at: float | None = None
+    settled_at: float | None = None  # when a wait that may end on a settled failure did
 
     def seconds(self) -> dict[str, float]:
         return {h: t - self.started for h, t in sorted(self.ready_at.items())}
@@ -107,6 +113,7 @@ class _Latest:
     names: list[str]
     cond: threading.Condition = field(default_factory=threading.Condition)
     results: dict[str, list[CheckResult]] = field(default_factory=dict)
+    at: dict[str, float] = field(default_factory=dict)  # when each check's latest run ended
     runs: int = 0
     error: BaseException | None = None
 
@@ -137,6 +144,7 @@ def _watch(
             took = time.monotonic() - began
             with latest.cond:
                 latest.results[name] = results
+                latest.at[name] = time.monotonic()
                 latest.runs += 1
                 latest.cond.notify_all()
             signature = _signature(results)
@@ -164,10 +172,14 @@ def wait_recovered(
     check_deadline: float = 3.0,
     progress: Progress = lambda _: None,
     pacing: Pacing | None = None,
+    settled: Settled | None = None,
+    settle_s: float = SETTLE_S,
 ) -> Readiness:
     """Run every check (``checks``; all the topology has when empty), each in a thread of its
     own and paced by ``pacing`` (a fresh :class:`Pacing` by default), until every check's latest
-    run holds.
+    run holds — or, given ``settled``, until the latest results have satisfied it for
+    ``settle_s`` seconds with every check run again meanwhile (a failure that cannot heal by
+    itself: waiting out ``timeout`` would only observe it longer).
 
     Each check runs at its own pace instead of in rounds of all of them, so a check that comes
     to hold is noticed when its own run ends, not when the slowest check of its round does (a
@@ -175,7 +187,8 @@ def wait_recovered(
     still booting, which is what the recovery time then measured).
 
     Raises:
-        CheckTimeout: ``timeout`` ran out; carries every check's latest results.
+        CheckTimeout: ``timeout`` ran out, or the failure settled (``settled_at`` says when);
+            carries every check's latest results.
         UsageError: an unknown check name.
     """
     readiness = Readiness(started=started if started is not None else time.time())
@@ -196,6 +209,7 @@ def wait_recovered(
                          name=f"rh-check-{n}")
         for n in names
     ]  # fmt: skip
+    settled_since: float | None = None
     try:
         for t in threads:
             t.start()
@@ -210,10 +224,20 @@ def wait_recovered(
                         readiness.results = results
                         readiness.recovered_at = time.time()
                         break
+                    if settled is not None and settled(results):
+                        now = time.monotonic()
+                        settled_since = now if settled_since is None else settled_since
+                        if now - settled_since >= settle_s and all(
+                            latest.at[n] > settled_since for n in names
+                        ):
+                            readiness.settled_at = time.time()
+                            break
+                    else:
+                        settled_since = None
                 left = end - time.monotonic()
                 if left <= 0:
                     break
-                latest.cond.wait(left)
+                latest.cond.wait(left if settled_since is None else min(left, settle_s))
     finally:
         stop.set()
         for t in threads:  # runs under way finish (none is left reading the stack)
@@ -229,10 +253,15 @@ def wait_recovered(
         results = latest.ordered()
         readiness.results = results
         failing = [r for r in results if not r.ok]
+        how = (
+            f"settled failing after {readiness.settled_at - readiness.started:.0f}s"
+            if readiness.settled_at is not None
+            else f"not recovered after {timeout:g}s"
+        )
         raise CheckTimeout(
-            f"stack {stack.name} not recovered after {timeout:g}s; still failing: "
-            + "; ".join(r.line() for r in failing[:6]),
+            f"stack {stack.name} {how}; still failing: " + "; ".join(r.line() for r in failing[:6]),
             results,
+            settled=readiness.settled_at is not None,
         )
     return readiness
 

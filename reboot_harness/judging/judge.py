@@ -173,6 +173,29 @@ def _failures(
     )
 
 
+def settled(
+    incident: Incident, checks: Sequence[CheckResult], touched: Collection[str] | None = None
+) -> bool:
+    """Whether ``checks`` show an incident whose cause lasts (``Incident.lasts``) as it will stay:
+    every check signature in the plan's reach seen and every failing result declared. A final
+    wait may end on it (reboot_harness.run.loop): the verdict it leads to is the one waiting out
+    ``recover_within`` would give, since the cause does not heal by itself."""
+    if not incident.lasts:
+        return False
+    in_reach = [
+        sig
+        for sig in incident.reproduced_by
+        if sig.kind == "check"
+        and not (sig.host and touched is not None and sig.host not in touched)
+    ]
+    declared = (*incident.reproduced_by, *incident.allows)
+    return (
+        bool(in_reach)
+        and all(any(_shows(sig, r) for r in checks) for sig in in_reach)
+        and all(r.ok or _declared_result(r, declared) for r in checks)
+    )
+
+
 def judge_incident(
     incident: Incident,
     checks: Sequence[CheckResult],

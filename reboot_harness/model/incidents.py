@@ -46,6 +46,9 @@ class Incident:
     reproduced_by: tuple[Signature, ...]
     allows: tuple[Signature, ...] = ()
     drops: tuple[str, ...] = ()  # step kinds the incident's plan leaves out
+    # its cause does not heal by itself: once its checks show it and nothing else fails, the
+    # final recovery wait may end (reboot_harness.judging.judge.settled)
+    lasts: bool = False
 
     def plan(self, steps: tuple[Step, ...]) -> tuple[Step, ...]:
         """The incident's plan: ``steps`` without the kinds it drops."""

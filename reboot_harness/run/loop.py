@@ -14,11 +14,11 @@ from types import MappingProxyType
 from typing import ClassVar
 
 from reboot_harness.checks.preflight import preflight
-from reboot_harness.checks.recovery import wait_recovered
+from reboot_harness.checks.recovery import Settled, wait_recovered
 from reboot_harness.errors import CheckTimeout, FaultError, HarnessError, StackError
 from reboot_harness.inputs.topology import load_topology
 from reboot_harness.interrupts import shielded
-from reboot_harness.judging.judge import Outcome, judge_fixed, judge_incident
+from reboot_harness.judging.judge import Outcome, judge_fixed, judge_incident, settled
 from reboot_harness.judging.measures import Summary
 from reboot_harness.judging.traffic import summarize
 from reboot_harness.model.events import Event, EventKind
@@ -291,17 +291,28 @@ def _final(
     ctx: RunContext, scenario: Scenario, since: float, incident: Incident | None
 ) -> tuple[list[CheckResult], float]:
     """Wait for the expected checks (and those the incident is shown by); return the last
-    results and the time it took (-1: never)."""
+    results and the time it took (-1: never). An incident whose cause lasts ends the wait once
+    its checks show the cause alone (reboot_harness.judging.judge.settled)."""
     checks = scenario.expect.checks
     if checks and incident is not None:
         checks = tuple(dict.fromkeys((*checks, *incident.checks)))
+    ending: Settled | None = None
+    if incident is not None and incident.lasts:
+        reach = incident.touched(scenario.steps, ctx.stack.topology)
+        lasting = incident
+
+        def ending(results: Sequence[CheckResult]) -> bool:
+            return settled(lasting, results, reach)
+
     began = time.time()
+    within = scenario.expect.recover_within
     try:
         readiness = wait_recovered(
-            ctx.stack, checks=checks, since=since, timeout=scenario.expect.recover_within
+            ctx.stack, checks=checks, since=since, timeout=within, settled=ending
         )
     except CheckTimeout as e:
-        ctx.event(EventKind.NOT_RECOVERED, "", f"within {scenario.expect.recover_within:g}s")
+        how = f"; the incident's cause lasts: settled after {time.time() - began:.0f}s"
+        ctx.event(EventKind.NOT_RECOVERED, "", f"within {within:g}s" + (how if e.settled else ""))
         return list(e.results), -1.0
     took = (readiness.recovered_at or time.time()) - began  # (not the runs still under way)
     ctx.event(EventKind.RECOVERED, "", "expected checks hold", took)

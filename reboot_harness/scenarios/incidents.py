@@ -15,6 +15,7 @@ The declaration lives in the incident's file, under the compose extension key
         - {budget: http, measurement: max_downtime, host: lb1}
       plan:                          # the incident's plan differs from the fixed one
         drop: [dns_rotate]           #   the scenario's steps of these kinds are not done
+      lasts: true                    # its cause does not heal by itself (default false)
 
 An incident is a configuration (its compose ``services``), a plan (``plan.drop``: the operator's
 moves that were not made, e.g. the DNS rotation before taking a load balancer down), or both.
@@ -26,6 +27,11 @@ steps.STEP_ERROR_CAUSES). ``reproduced_by`` entries must be observed; ``allows``
 failures the incident may bring besides, which do not disqualify it. Any other failure does. How
 a variant is judged against it: reboot_harness.judging.judge. No docker here: incidents are
 validated before anything starts.
+
+``lasts: true`` says the cause does not heal by itself (a limit applied at boot, a directory never
+created): once the final checks show every check entry in reach and nothing undeclared fails,
+for a few seconds and with every check run again, the incident variant stops waiting out
+``recover_within`` — the verdict is the one the whole wait would give. It needs a check entry.
 """
 
 from __future__ import annotations
@@ -181,6 +187,16 @@ class _Declaration(_Strict):
     reproduced_by: Annotated[list[_Entry], Field(min_length=1, max_length=20)]
     allows: Annotated[list[_Entry], Field(max_length=20)] = []
     plan: _Plan | None = None
+    lasts: bool = False
+
+    @model_validator(mode="after")
+    def _lasts_needs_a_check(self) -> Self:
+        if self.lasts and not any(e.check for e in self.reproduced_by):
+            raise ValueError(
+                "lasts: true needs a check entry in reproduced_by (only the final checks can"
+                " show a cause that stays); remove lasts"
+            )
+        return self
 
 
 _WORDINGS = {
@@ -279,6 +295,7 @@ def parse_incident(text: str, *, name: str, path: Path, topology: Topology) -> I
         reproduced_by=tuple(e.build() for e in doc.reproduced_by),
         allows=tuple(e.build() for e in doc.allows),
         drops=tuple(dict.fromkeys(doc.plan.drop)) if doc.plan else (),
+        lasts=doc.lasts,
     )
 
 

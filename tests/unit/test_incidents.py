@@ -114,8 +114,19 @@ BAD = [
     (
         "unknown-key",
         "  summary: s\n  reproduced: []\n",
-        "x-reboot-harness.reproduced: unknown key 'reproduced'; valid: allows, plan,"
+        "x-reboot-harness.reproduced: unknown key 'reproduced'; valid: allows, lasts, plan,"
         " reproduced_by, summary",
+    ),
+    (
+        "lasts-without-a-check",
+        "  summary: s\n  lasts: true\n  reproduced_by:\n"
+        "    - {budget: http, measurement: max_errors, host: lb1}\n",
+        "lasts: true needs a check entry in reproduced_by",
+    ),
+    (
+        "lasts-not-a-boolean",
+        "  summary: s\n  lasts: yes\n  reproduced_by:\n    - {check: limits, cause: host-down}\n",
+        "x-reboot-harness.lasts: expected true or false",
     ),
     (
         "plan-unknown-step",
@@ -234,6 +245,15 @@ def test_scenario_may_name_just_the_incident() -> None:
     got = parse(scenario("reproduces: no-minfds\n", steps="reboot: {host: app1}"))
     assert got.reproduces is not None  # type: ignore[attr-defined]
     assert got.reproduces.incident == "no-minfds"  # type: ignore[attr-defined]
+
+
+def test_lasts_is_read_and_defaults_to_false() -> None:
+    """``lasts: true`` is kept on the incident (its variant may end its final wait early:
+    reboot_harness.judging.judge.settled); an incident that does not say so is waited out."""
+    body = "  summary: s\n  reproduced_by:\n    - {check: limits, cause: host-down}\n"
+    said = parse_incident(incident(body + "  lasts: true\n"), name="x", path=SRC, topology=TOPO)
+    silent = parse_incident(incident(body), name="x", path=SRC, topology=TOPO)
+    assert said.lasts and not silent.lasts
 
 
 def test_allows_takes_checks_and_budgets_too() -> None:

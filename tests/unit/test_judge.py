@@ -3,11 +3,12 @@ hand-made observations. An incident is "reproduced" only by the causes it declar
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from reboot_harness.judging.judge import judge_fixed, judge_incident
+from reboot_harness.judging.judge import judge_fixed, judge_incident, settled
 from reboot_harness.model.incidents import Incident, Signature
 from reboot_harness.model.results import BudgetViolation, CheckResult, StepError
 
@@ -597,3 +598,55 @@ def test_a_wrong_cause_reason_expects_what_is_in_reach_and_quotes_three_failures
         " limits [app2] nofile-below-minimum; observed limits [app1] program-not-running: gone;"
         " limits [app2] program-not-running: gone; limits [app3] program-not-running: gone"
     )
+
+
+# -- settled: an incident whose cause lasts may end its final wait -------------------------------
+
+LASTING = dataclasses.replace(
+    NO_MINFDS,
+    reproduced_by=(
+        Signature("check", "limits", "nofile-below-minimum", "app1"),
+        Signature("check", "limits", "nofile-below-minimum", "app2"),
+    ),
+    allows=(Signature("check", "processes", "daemon-not-running", "app2"),),
+    lasts=True,
+)
+LOW_APP2 = bad("limits", "app2", "nofile-below-minimum")
+
+
+def test_a_lasting_cause_shown_alone_has_settled() -> None:
+    """Every check entry in reach seen, every failure declared (allows included): settled."""
+    seen = [LIMITS_LOW, LOW_APP2, ok("processes", "app1"), bad("processes", "app2",
+            "daemon-not-running")]  # fmt: skip
+    assert settled(LASTING, seen, touched={"app1", "app2"})
+
+
+def test_an_incident_that_does_not_say_its_cause_lasts_never_settles() -> None:
+    assert not settled(dataclasses.replace(LASTING, lasts=False), [LIMITS_LOW, LOW_APP2])
+
+
+def test_a_cause_not_yet_seen_on_a_touched_host_has_not_settled() -> None:
+    """app2 is still booting (host-down, undeclared) or holds for now: not settled — the
+    whole wait would see more."""
+    booting = bad("limits", "app2", "host-down")
+    assert not settled(LASTING, [LIMITS_LOW, booting], touched={"app1", "app2"})
+    assert not settled(LASTING, [LIMITS_LOW, ok("limits", "app2")], touched={"app1", "app2"})
+
+
+def test_an_undeclared_failure_beside_the_cause_has_not_settled() -> None:
+    """The cause alone settles; with another failure the wait goes on (it may heal, and the
+    verdict must see what it became)."""
+    other = bad("redis roles", "redis1", "zero-masters")
+    assert not settled(LASTING, [LIMITS_LOW, LOW_APP2, other], touched={"app1", "app2"})
+
+
+def test_a_host_the_plan_never_touches_need_not_show_the_cause_to_settle() -> None:
+    """A plan that reboots app1 alone settles on app1's cause (app2 is out of its reach)."""
+    assert settled(LASTING, [LIMITS_LOW, ok("limits", "app2")], touched={"app1"})
+    assert not settled(LASTING, [ok("limits", "app1"), ok("limits", "app2")], touched={"app1"})
+
+
+def test_an_incident_shown_by_a_step_alone_never_settles() -> None:
+    """A lasting incident whose checks in reach show nothing: nothing to settle on."""
+    assert not settled(dataclasses.replace(MYSQL, lasts=True), [ok("mysql replication",
+                       "mysql1")], touched={"mysql2"})  # fmt: skip

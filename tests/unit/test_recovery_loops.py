@@ -155,3 +155,74 @@ def test_a_wait_that_ran_out_takes_one_more_look_where_its_check_saw_nothing(
     got = {(r.check, r.cause) for r in e.value.results if not r.ok}
     assert got == {("blind", "nofile-below-minimum"), ("off", "host-down")}
     assert looks == [6.0]
+
+
+def _lasting(since: float) -> Any:
+    """A check whose host boots for 0.4 s (host-down), then runs with the boot default of open
+    files for good."""
+
+    def limits(ctx: base.CheckContext) -> list[CheckResult]:
+        ctx.stack.address("app1")
+        cause = "host-down" if time.monotonic() < since + 0.4 else "nofile-below-minimum"
+        return [CheckResult("limits", "app1", False, "nofile >= 10000", cause,
+                            causes=(cause,), subjects=("app1",))]  # fmt: skip
+
+    return limits
+
+
+def _only_the_lasting_cause(results: Any) -> bool:
+    return all(r.ok or r.causes == ("nofile-below-minimum",) for r in results)
+
+
+def test_a_wait_that_may_end_on_a_settled_failure_ends_once_it_has_stayed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Given `settled`, the wait ends once the failure has satisfied it for `settle_s` with the
+    check run again meanwhile — not while the host is still booting (a failure that changes),
+    and long before the timeout; the CheckTimeout says it settled and carries the results."""
+    began = time.monotonic()
+    _register(monkeypatch, limits=base.Registered(_lasting(began), lambda _t: ("app1",)))
+    stack: Any = _FakeStack()
+    with pytest.raises(CheckTimeout) as e:
+        wait_recovered(stack, checks=["limits"], timeout=30, settled=_only_the_lasting_cause,
+                       settle_s=0.5, pacing=Pacing(first=0.02, longest=0.1))  # fmt: skip
+    took = time.monotonic() - began
+    assert e.value.settled
+    assert "settled failing after" in str(e.value)
+    assert 0.9 <= took < 5, f"ended after {took:.2f}s"
+    assert [(r.check, r.causes) for r in e.value.results] == [("limits", ("nofile-below-minimum",))]
+
+
+def test_without_settled_a_lasting_failure_is_waited_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same failure, no `settled`: the wait runs to its timeout, and says so."""
+    began = time.monotonic()
+    _register(monkeypatch, limits=base.Registered(_lasting(began), lambda _t: ("app1",)))
+    stack: Any = _FakeStack()
+    with pytest.raises(CheckTimeout) as e:
+        wait_recovered(stack, checks=["limits"], timeout=1.5, settle_s=0.1,
+                       pacing=Pacing(first=0.02, longest=0.1))  # fmt: skip
+    assert not e.value.settled
+    assert "not recovered after 1.5s" in str(e.value)
+    assert time.monotonic() - began >= 1.5
+
+
+def test_a_failure_that_stops_satisfying_settled_starts_the_clock_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`settled` must hold without a break for `settle_s`: a failure that satisfies it, then
+    not (here every 0.3 s, alternately), never ends the wait before the timeout."""
+    began = time.monotonic()
+
+    def flapping(ctx: base.CheckContext) -> list[CheckResult]:
+        ctx.stack.address("app1")
+        cause = ("nofile-below-minimum", "host-down")[int((time.monotonic() - began) / 0.3) % 2]
+        return [CheckResult("limits", "app1", False, "nofile >= 10000", cause,
+                            causes=(cause,), subjects=("app1",))]  # fmt: skip
+
+    _register(monkeypatch, limits=base.Registered(flapping, lambda _t: ("app1",)))
+    stack: Any = _FakeStack()
+    with pytest.raises(CheckTimeout) as e:
+        wait_recovered(stack, checks=["limits"], timeout=2.0, settled=_only_the_lasting_cause,
+                       settle_s=0.5, pacing=Pacing(first=0.02, longest=0.05))  # fmt: skip
+    assert not e.value.settled
+    assert time.monotonic() - began >= 2.0
