@@ -7,14 +7,19 @@ from pathlib import Path
 
 import pytest
 
-# The full tier: `scripts/test.sh --full` (what CI runs) adds these to `scripts/test.sh`, whose
-# tier proves on real containers every check's failure modes (test_checks), every step kind
-# (test_faults and the scenarios), and every incident's reproduction by its cause and its fixed
-# variant (the incident scenarios). Path -> why it is long or beyond that proof.
+# The full tier: `scripts/test.sh --full` (what CI runs) adds these files (and the tests marked
+# `full` one by one) to `scripts/test.sh`, whose tier proves on real containers every check's
+# failure modes (test_checks), every step kind (test_faults and the scenarios), and every
+# incident's reproduction by its cause and its fixed variant (the incident scenarios).
+# Path -> why it is long or beyond that proof.
 FULL_TIER: dict[str, str] = {
     "scenarios/long-outage.yaml": "four long outages by design",
     "scenarios/xen-reboot-week.yaml": "the week of reboots",
     "scenarios/reboot-each-host.yaml": "a rolling reboot of all eleven hosts",
+    # No incident, and their step kinds are proven in the quick tier by test_faults.py
+    # (sentinel_failover) and the incident scenarios (full_restart, mysql_failover).
+    "scenarios/cold-start.yaml": "every host cold at once",
+    "scenarios/failover-back-and-forth.yaml": "nine failovers and four reboots",
     # The one incident scenario left out: its cause shows in about 1 boot in 3, so it powers
     # graphite off 15 times (its incident variant alone took 5 minutes); graphite-piddir, the
     # same host's deterministic incident, stays quick.

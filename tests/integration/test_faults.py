@@ -16,7 +16,7 @@ import pytest
 from reboot_harness.checks.limits import parse_nofile
 from reboot_harness.model.events import EventKind
 from reboot_harness.model.results import CheckResult
-from reboot_harness.model.steps import Kill, Rolling, Stop
+from reboot_harness.model.steps import Kill, Rolling, SentinelFailover, Start, Stop
 from reboot_harness.stack.core import Stack
 from reboot_harness.steps import execute
 from reboot_harness.steps.kill import kill
@@ -92,8 +92,9 @@ def test_reboot_semantics(
 
 
 def test_hard_power_off_is_sigkill(rh_stack: Stack, rh_run: Any) -> None:
-    """A hard power-off leaves exit code 137 (SIGKILL) and the host off its network; the heal
-    boots every host left off, back at its address."""
+    """A hard power-off leaves exit code 137 (SIGKILL) and the host off its network; a graceful
+    one exit code 0; `start` boots a host that is off, and the heal every host left off, back at
+    its address."""
     address = rh_stack.static_address("lb2")
     stop(rh_run, Stop(host="lb2", mode="hard"))
     state = rh_stack.container("lb2", refresh=True).attrs["State"]
@@ -102,8 +103,10 @@ def test_hard_power_off_is_sigkill(rh_stack: Stack, rh_run: Any) -> None:
     assert rh_stack.static_address("lb2") == address, "known while off the network"
     stop(rh_run, Stop(host="graphite", mode="graceful"))
     assert rh_stack.container("graphite", refresh=True).attrs["State"]["ExitCode"] == 0
+    execute(rh_run, Start(host="graphite"))
+    assert rh_stack.running("graphite") and not rh_stack.running("lb2")
     healed = rh_run.heal()
-    assert set(healed) == {"lb2", "graphite"}
+    assert set(healed) == {"lb2"}
     assert rh_stack.running("lb2") and rh_stack.running("graphite")
     assert rh_stack.address("lb2") == address and rh_stack.state.cut == {}
 
@@ -139,7 +142,9 @@ def _hold_a_connection(rh_stack: Stack, seconds: float, out: dict[str, float | s
     out["how"] = res.stdout.strip()
 
 
-@pytest.mark.parametrize("mode", ["crash", "hard"])
+# The quick tier proves the power loss; the crash (another mode of the same step kind) is the
+# full tier's.
+@pytest.mark.parametrize("mode", [pytest.param("crash", marks=pytest.mark.full), "hard"])
 def test_power_loss_is_silence_and_a_crash_is_a_reset(
     rh_stack: Stack, rh_run: Any, rh_check: Callable[..., list[CheckResult]], mode: str
 ) -> None:
@@ -187,6 +192,7 @@ def test_power_loss_is_silence_and_a_crash_is_a_reset(
     rh_check("processes", "nginx", within=60)
 
 
+@pytest.mark.full  # boot fidelity beyond the step kinds (two stacks of its own)
 def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
     """/tmp is emptied at every boot (as Debian's tmpfiles and a tmpfs /tmp do), /var/tmp and
     the rest of the disk are kept; a topology's `tmp: {HOST: keep}` keeps that host's /tmp."""
@@ -220,6 +226,7 @@ def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
         down(name)
 
 
+@pytest.mark.full  # what a return cost, beyond the step kinds (stop and start: above)
 def test_a_replica_back_from_power_loss_says_what_its_return_cost(
     rh_stack: Stack, rh_run: Any
 ) -> None:
@@ -293,3 +300,16 @@ def test_a_rolling_reboot_takes_one_host_at_a_time_and_waits_in_between(
     for h in hosts:
         now = c.containers.get(rh_stack.container(h).id).attrs["State"]["StartedAt"]
         assert now != started[h], f"{h} was not booted again"
+
+
+def test_a_sentinel_failover_moves_the_master_and_every_role_follows(
+    rh_stack: Stack, rh_run: Any, rh_check: Callable[..., list[CheckResult]]
+) -> None:
+    """`sentinel_failover` asks Sentinel to fail the master over and returns once a new master
+    is in place: another host is master, and every replica and sentinel follows it."""
+    rh_check("redis roles", within=60)
+    before = sentinel_master(rh_run)
+    execute(rh_run, SentinelFailover())
+    after = sentinel_master(rh_run)
+    assert after != before and after in rh_stack.topology.redis_hosts, (before, after)
+    rh_check("redis roles", within=60)

@@ -5,6 +5,8 @@ kind)."""
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 from reboot_harness.model.steps import STEP_TYPES
@@ -36,15 +38,39 @@ def test_the_quick_tier_runs_every_incident_scenario_and_the_check_and_fault_tes
     assert not set(QUICK_TESTS) & set(FULL_TIER)
 
 
+def _quick_tests_text(path: Path) -> str:
+    """The source of the tests of ``path`` the quick tier runs: every function but those marked
+    ``@pytest.mark.full`` (a parameter marked so leaves its test in: another mode, same kinds)."""
+    source = path.read_text()
+    kept = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and not any(
+            ast.unparse(d) == "pytest.mark.full" for d in node.decorator_list
+        ):
+            kept.append(ast.get_source_segment(source, node) or "")
+    return "\n".join(kept)
+
+
+def test_tests_marked_full_are_left_out_of_the_quick_tests_text(tmp_path: Path) -> None:
+    f = tmp_path / "test_x.py"
+    f.write_text(
+        "import pytest\n\n@pytest.mark.full\ndef test_a():\n    Start(host='x')\n\n"
+        "def test_b():\n    Stop(host='x')\n"
+    )
+    assert "Stop(" in _quick_tests_text(f) and "Start(" not in _quick_tests_text(f)
+
+
 def test_the_quick_tier_uses_every_step_kind() -> None:
-    """Each step kind appears in a scenario of the quick tier or in test_faults.py."""
-    text = (ROOT / "tests/integration/test_faults.py").read_text()
+    """Each step kind appears in a scenario of the quick tier or in a test of test_faults.py
+    that is not marked ``full``."""
+    text = _quick_tests_text(ROOT / "tests/integration/test_faults.py")
     for path in find.scenario_files():
         if f"scenarios/{path.name}" not in FULL_TIER:
             text += path.read_text()
     unused = [
         t.KEY  # type: ignore[attr-defined]
         for t in STEP_TYPES
-        if f"{t.KEY}:" not in text and f"{t.__name__}(" not in text  # type: ignore[attr-defined]
+        # a word of its own: `start:` is not in `full_restart:`
+        if not re.search(rf"(?<!\w){t.KEY}:|(?<!\w){t.__name__}\(", text)  # type: ignore[attr-defined]
     ]
     assert not unused, f"step kinds no quick-tier test uses: {unused}"
