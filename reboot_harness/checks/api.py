@@ -30,8 +30,9 @@ package's pyproject: ``[project.entry-points."reboot_harness.checks"]`` ``"memca
 ``module:attribute`` is imported with the topology file's folder first on ``sys.path``.
 
 A failure is an observation, never an exception: an exception escaping the function is reported
-as ``check-crashed``, and a host that is off should be ``ctx.fail(..., cause="host-down")``
-(``ctx.down(host)`` says whether it is). Causes ``host-down``, ``host-unreadable``,
+as ``check-crashed`` (the engine failing a read, a StackError, as ``host-unreadable``), and a
+host that is off should be ``ctx.fail(..., cause="host-down")`` (``ctx.down(host)`` says
+whether it is). Causes ``host-down``, ``host-unreadable``,
 ``check-crashed`` and ``not-exercised`` are every check's; declare the others in ``causes``.
 A cause that names a mechanism is for an answer that shows it: a command that failed, timed out
 or printed nothing is ``host-unreadable`` (or one of your causes you list in ``unobserved``).

@@ -33,8 +33,10 @@ from reboot_harness.checks.base import (
     register,
     short_error,
 )
+from reboot_harness.errors import StackError
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
+from reboot_harness.stack.hosts import ExecResult
 
 NAME = "nginx"
 _LINE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\] (.*)$")
@@ -441,14 +443,29 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
     # A read that ends well (exit 0) without every section came back incomplete (once, in CI,
     # under load, the engine's exec stream returned only its last lines): read again.
     for _attempt in range(2):
-        read = stack.exec(
-            lb, ["bash", "-c", _READ_SCRIPT, "rh-nginx", topo.nginx_error_log, *wanted], timeout=15
-        )
+        try:
+            read = stack.exec(
+                lb,
+                ["bash", "-c", _READ_SCRIPT, "rh-nginx", topo.nginx_error_log, *wanted],
+                timeout=15,
+            )
+        except StackError as e:  # the engine did not run the read: nothing seen of nginx
+            read = ExecResult(-1, "", short_error(e))
         got = parse_read(read.stdout)
         if got.whole or read.exit_code != 0:
             break
     if read.exit_code == 125:  # stopped after the run's status read
         return host_down(NAME, lb, expected, read.brief(), subjects=tried)
+    # A backend that does not answer is not in rotation either (whatever the reason: the
+    # processes check says which). Judged here too, so that one round of checks cannot pass on
+    # a view of the apps taken before one of them served.
+    if absent:
+        problems.append(
+            Problem(
+                "backend-not-serving",
+                f"not serving: {', '.join(absent)} (/health not asked through the LB meanwhile)",
+            )
+        )
     unreachable: list[Problem] = []
     reached: list[str] = []
     if not got.whole:  # the read itself failed: say so, and judge nothing from a part of it
@@ -467,16 +484,6 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
     else:
         unreachable, reached = reachability(
             lb, parse_reach(got.reach), serving, apps.static, apps.actual
-        )
-    # A backend that does not answer is not in rotation either (whatever the reason: the
-    # processes check says which). Judged here too, so that one round of checks cannot pass on
-    # a view of the apps taken before one of them served.
-    if absent:
-        problems.append(
-            Problem(
-                "backend-not-serving",
-                f"not serving: {', '.join(absent)} (/health not asked through the LB meanwhile)",
-            )
         )
     problems += unreachable
     if got.whole:

@@ -31,7 +31,7 @@ from reboot_harness.checks.base import (
     short_error,
     subject_host,
 )
-from reboot_harness.errors import UsageError
+from reboot_harness.errors import StackError, UsageError
 from reboot_harness.model.checks import CHECK_NAMES, COMMON_CAUSES
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import HostCheck, Topology
@@ -108,6 +108,11 @@ def run_checks(
     for name in chosen:
         try:
             found = futures[name].result()
+        except StackError as e:  # the engine failed a read: the check could not see
+            found = [
+                failure(name, "*", "check runs", f"the engine failed a read: {short_error(e)}",
+                        cause="host-unreadable")
+            ]  # fmt: skip
         except Exception as e:  # a bug in a check must not hide the other checks
             found = [
                 failure(name, "*", "check runs", f"check crashed: {short_error(e)}",

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
+from requests.exceptions import RequestException
 
 from reboot_harness.errors import StackError
 from reboot_harness.model.topology import Topology
@@ -197,6 +198,8 @@ class Hosts(Project):
         except NotFound:
             self._containers.pop(host, None)
             return ExecResult(125, "", f"host {host} does not exist")
+        except (DockerException, RequestException) as e:  # the engine did not answer in time
+            raise StackError(f"host {host}: exec {shlex.join(cmd)} failed: {e}") from e
         return ExecResult(
             int(code if code is not None else 125),
             (out or b"").decode("utf-8", "replace"),

@@ -239,8 +239,8 @@ def test_socketio_and_nginx_fail_when_both_apps_stop(stack: Stack) -> None:
         assert stack.exec(app, ["supervisorctl", "-c", conf, "stop", "app"]).ok
     try:
         results = run_checks(stack, ["socket.io", "nginx"])
-        assert set(failing(results, "socket.io")) == {"lb1", "lb2"}
-        assert set(failing(results, "nginx")) == {"lb1", "lb2"}
+        assert set(failing(results, "socket.io")) == {"lb1", "lb2"}, failing(results, "socket.io")
+        assert set(failing(results, "nginx")) == {"lb1", "lb2"}, failing(results, "nginx")
         assert causes(results, "nginx")["lb1"][:1] == ("backend-not-serving",)
         said = failing(results, "nginx")["lb1"]
         assert "not serving: app1, app2 (/health not asked through the LB meanwhile)" in said

@@ -67,3 +67,21 @@ def test_with_every_app_serving_the_check_asks_through_each_lb(check: str) -> No
         run_checks(stack, [check])  # type: ignore[arg-type]
     counts = {lb: h.connections for lb, h in lbs.items()}
     assert all(n > 0 for n in counts.values()), counts
+
+
+def test_an_engine_that_fails_to_run_the_lbs_read_is_seen_not_a_crash() -> None:
+    """The engine errs on lb1's nginx read (in CI, under load): the check does not crash (a
+    `*` result, every LB's judgement lost) — lb1's result says it could not read nginx, and
+    still names what it saw meanwhile: neither app serves."""
+    from reboot_harness.errors import StackError
+
+    forget_keys("fake", "lb1")
+    forget_keys("fake", "lb2")
+    with FakeStack(port=REFUSE) as stack:
+        stack.on("lb1", "rh-nginx", StackError("host lb1: exec failed: Read timed out"))
+        results = run_checks(stack, ["nginx"])  # type: ignore[arg-type]
+    by_host = {r.host: r for r in results}
+    assert set(by_host) == {"lb1", "lb2"}, results
+    lb1 = by_host["lb1"]
+    assert lb1.causes[:2] == ("backend-not-serving", "host-unreadable"), lb1
+    assert "Read timed out" in lb1.observed, lb1

@@ -102,6 +102,22 @@ def test_a_crashing_check_is_check_crashed(monkeypatch: pytest.MonkeyPatch) -> N
     assert results[0].observed == "check crashed: KeyError: 'pid'"
 
 
+def test_an_engine_error_escaping_a_check_is_host_unreadable_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine failing a read (StackError) is something the check could not see, not a bug
+    in it: `host-unreadable`, which a verdict reads as could-not-see."""
+    from reboot_harness.errors import StackError
+
+    def blind(ctx: CheckContext) -> list[CheckResult]:
+        raise StackError("host lb1: exec nginx -T failed: Read timed out")
+
+    _register(monkeypatch, blind)
+    results = run_checks(FakeStack(Topology()), ["nginx"])  # type: ignore[arg-type]
+    assert (results[0].host, results[0].causes, results[0].ok) == ("*", ("host-unreadable",), False)
+    assert results[0].observed.startswith("the engine failed a read: StackError: host lb1"), results
+
+
 def test_a_cause_a_check_did_not_declare_is_a_bug() -> None:
     with pytest.raises(RuntimeError, match="unknown cause 'zero-masters'"):
         judged("limits", "app1", "e", [Problem("zero-masters", "x")], "ok", subjects=("a",))
