@@ -24,7 +24,8 @@ from bench_up import bench_state  # (run as a script: bench/ is on the path)
 from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.images import ensure_base_image
-from reboot_harness.stack.lifecycle import build, down
+from reboot_harness.stack.lifecycle import build
+from reboot_harness.stack.removal import down
 from reboot_harness.stack.state import ProjectState
 
 

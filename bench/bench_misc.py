@@ -24,7 +24,7 @@ from reboot_harness.checks.run import run_checks
 from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack.core import Stack
 from reboot_harness.stack.engine import client
-from reboot_harness.stack.lifecycle import down
+from reboot_harness.stack.removal import down
 
 
 def rebuild_seconds() -> tuple[float, float]:

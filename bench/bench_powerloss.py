@@ -39,7 +39,7 @@ from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.socketio import ROUTE_HEADER, route_keys
 from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack.core import Stack
-from reboot_harness.stack.lifecycle import down
+from reboot_harness.stack.removal import down
 from reboot_harness.steps import RunContext
 from reboot_harness.steps.reboot import power_off, power_on
 

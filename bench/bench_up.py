@@ -34,10 +34,10 @@ from reboot_harness.stack.lifecycle import (
     _used_subnets,
     build,
     default_compose_dir,
-    down,
     free_subnet_prefix,
 )
 from reboot_harness.stack.owner import Owner
+from reboot_harness.stack.removal import down
 from reboot_harness.stack.state import ProjectState, new_secrets
 
 

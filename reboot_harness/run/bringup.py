@@ -14,9 +14,10 @@ from reboot_harness.interrupts import shielded
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
 from reboot_harness.stack.core import Stack
-from reboot_harness.stack.lifecycle import down, start
+from reboot_harness.stack.lifecycle import start
 from reboot_harness.stack.owner import Owner
 from reboot_harness.stack.protocol import StackLike
+from reboot_harness.stack.removal import down
 from reboot_harness.stack.state import ProjectState
 
 Progress = Callable[[str], None]

@@ -29,7 +29,7 @@ from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import WRITE_SERVICES, Budget, History, Op
 from reboot_harness.run.bringup import bring_up
 from reboot_harness.scenarios import find
-from reboot_harness.stack.lifecycle import down
+from reboot_harness.stack.removal import down
 from reboot_harness.steps import RunContext, execute
 from reboot_harness.traffic import Traffic, TrafficProfile
 

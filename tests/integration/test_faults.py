@@ -200,7 +200,7 @@ def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
 
     from reboot_harness.model.steps import Reboot
     from reboot_harness.run.bringup import bring_up
-    from reboot_harness.stack.lifecycle import down
+    from reboot_harness.stack.removal import down
     from reboot_harness.steps import RunContext
     from reboot_harness.steps.reboot import reboot
     from tests.integration.conftest import unique_project

@@ -16,7 +16,7 @@ from reboot_harness.checks.run import run_checks
 from reboot_harness.model.results import CheckResult
 from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack.core import Stack
-from reboot_harness.stack.lifecycle import down
+from reboot_harness.stack.removal import down
 from tests.integration.conftest import unique_project
 
 pytestmark = pytest.mark.docker

@@ -170,7 +170,7 @@ def test_the_state_remembers_the_engine(tmp_path: Path, monkeypatch: pytest.Monk
     state.save({})
     loaded = ProjectState.load("rh-eng-1")
     assert (loaded.engine, loaded.engine_cert_path) == ("unix:///run/rh2/docker.sock", "")
-    from reboot_harness.stack.lifecycle import engine_of
+    from reboot_harness.stack.removal import engine_of
 
     assert engine_of("rh-eng-1").host == "unix:///run/rh2/docker.sock"
     assert engine_of("rh-not-there").host == engines.DEFAULT_HOST
@@ -231,8 +231,8 @@ def test_run_goes_round_the_engines_and_leaves_one_that_died(
     one goes to A; the run exits 1. Engines and scenarios are fakes: no Docker."""
     from reboot_harness.faces import cli
     from reboot_harness.run import loop
-    from reboot_harness.stack import lifecycle
-    from reboot_harness.stack.lifecycle import Removed
+    from reboot_harness.stack import removal
+    from reboot_harness.stack.removal import Removed
 
     a, b = "unix:///rh-a.sock", "unix:///rh-b.sock"
     monkeypatch.setenv(engines.ENV, f"{a},{b}")
@@ -242,7 +242,7 @@ def test_run_goes_round_the_engines_and_leaves_one_that_died(
     monkeypatch.setattr(
         engines, "answer", lambda e, timeout=10.0: None if alive[e.host] else "gone"
     )
-    monkeypatch.setattr(lifecycle, "gc", lambda **_: Removed())
+    monkeypatch.setattr(removal, "gc", lambda **_: Removed())
     ran: list[tuple[str, str]] = []
 
     def fake_run(scenario: object, variant: str, **_: object) -> loop.ScenarioResult:

@@ -272,13 +272,13 @@ def test_forgetting_never_leaves_the_state_directory(
             ProjectState.forget(name)
     assert precious.is_dir()
 
-    from reboot_harness.stack import lifecycle
+    from reboot_harness.stack import removal
 
     crafted = {"org.reboot-harness.managed": "true", "com.docker.compose.project": "../precious",
                "org.reboot-harness.owner": "1:1@nowhere"}  # fmt: skip
-    monkeypatch.setattr(lifecycle, "client", lambda: _engine_listing([crafted]))
-    assert lifecycle._labelled_projects() == {}
-    assert lifecycle.gc(include_kept=True).projects == []
+    monkeypatch.setattr(removal, "client", lambda: _engine_listing([crafted]))
+    assert removal._labelled_projects() == {}
+    assert removal.gc(include_kept=True).projects == []
     assert precious.is_dir()
 
 
@@ -292,7 +292,7 @@ def test_gc_removes_only_dead_owners_stacks_and_says_why(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     import psutil._pslinux as pslinux
 
-    from reboot_harness.stack import lifecycle
+    from reboot_harness.stack import removal
 
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     from reboot_harness.stack.owner import _start_ticks
@@ -308,12 +308,12 @@ def test_gc_removes_only_dead_owners_stacks_and_says_why(
 
     fake = _engine_listing([labels("rh-dead", dead), labels("rh-live", me)])
     removed: list[str] = []
-    monkeypatch.setattr(lifecycle, "client", lambda: fake)
-    monkeypatch.setattr(lifecycle, "_remove_resources", lambda name, _r=None: removed.append(name))
+    monkeypatch.setattr(removal, "client", lambda: fake)
+    monkeypatch.setattr(removal, "_remove_resources", lambda name, _r=None: removed.append(name))
     monkeypatch.setattr(ProjectState, "forget", staticmethod(lambda name: None))
     booted = pslinux.boot_time()
     monkeypatch.setattr(pslinux, "boot_time", lambda: booted + 1.0)  # the clock was stepped
-    result = lifecycle.gc()
+    result = removal.gc()
     assert removed == ["rh-dead"] and result.projects == ["rh-dead"]
     assert result.lines() == [f"rh-dead (owner {dead}: process {proc.pid} is gone)"]
     (logged,) = (tmp_path / "reboot-harness" / "gc.log").read_text().splitlines()

@@ -109,7 +109,7 @@ class _Engine:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes], Path]:
     """Write project p1's project.json; `down` finds a fake engine, every other path to an
     engine fails the test (the state must be refused before the stack is touched)."""
-    from reboot_harness.stack import engine, lifecycle
+    from reboot_harness.stack import engine, removal
 
     def no_engine() -> None:
         raise AssertionError("the engine was asked before the project state was read")
@@ -121,7 +121,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes]
         ):
             monkeypatch.setattr(module, "client", no_engine)
     fake = _Engine()
-    monkeypatch.setattr(lifecycle, "client", lambda: fake)
+    monkeypatch.setattr(removal, "client", lambda: fake)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
 

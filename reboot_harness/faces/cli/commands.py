@@ -270,7 +270,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    from reboot_harness.stack.lifecycle import down
+    from reboot_harness.stack.removal import down
 
     removed = down(args.project)
     out.print(
@@ -282,7 +282,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 def _cmd_gc(args: argparse.Namespace) -> int:
     from reboot_harness.stack.engines import answers, using
-    from reboot_harness.stack.lifecycle import Removed, gc, recorded_engines
+    from reboot_harness.stack.removal import Removed, gc, recorded_engines
 
     removed = Removed()
     named = _engines()

@@ -88,7 +88,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
     from reboot_harness.run.loop import ScenarioResult
     from reboot_harness.stack.engines import using
-    from reboot_harness.stack.lifecycle import Removed, gc
+    from reboot_harness.stack.removal import Removed, gc
 
     named = _engines()  # RH_ENGINES: scenario i runs on engine i mod len(engines)
     reaped = Removed()

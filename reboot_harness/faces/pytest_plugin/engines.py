@@ -68,7 +68,7 @@ def engage(config: pytest.Config) -> None:
     if worker == "gw0":
         from reboot_harness.errors import EnvironmentProblem
         from reboot_harness.stack.engines import using
-        from reboot_harness.stack.lifecycle import gc
+        from reboot_harness.stack.removal import gc
 
         # Every engine of --rh-engines, or the one there is. No engine: the item or fixture
         # that needs it says so.

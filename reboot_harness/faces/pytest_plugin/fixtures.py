@@ -27,7 +27,7 @@ def rh_stack(request: pytest.FixtureRequest) -> Iterator[Any]:
     import uuid
 
     from reboot_harness.run.bringup import bring_up
-    from reboot_harness.stack.lifecycle import down
+    from reboot_harness.stack.removal import down
 
     engage(request.config)
     incident = _marked_incident(request.node)
