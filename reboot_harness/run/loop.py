@@ -7,16 +7,14 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import MappingProxyType
 from typing import ClassVar
 
 from reboot_harness.checks.preflight import preflight
 from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.errors import CheckTimeout, FaultError, HarnessError, StackError
-from reboot_harness.inputs.topology import load_topology
 from reboot_harness.interrupts import shielded
 from reboot_harness.judging.judge import Outcome, judge_fixed, judge_incident
 from reboot_harness.judging.measures import Summary
@@ -25,10 +23,9 @@ from reboot_harness.model.events import Event, EventKind
 from reboot_harness.model.incidents import Incident
 from reboot_harness.model.results import BudgetViolation, CheckResult, StepError
 from reboot_harness.model.scenario import Clients, Scenario
-from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import WRITE_SERVICES, Budget, History, Op
 from reboot_harness.run.bringup import bring_up
-from reboot_harness.scenarios import find
+from reboot_harness.run.request import RunRequest
 from reboot_harness.stack.lifecycle import down
 from reboot_harness.steps import RunContext, execute
 from reboot_harness.traffic import Traffic, TrafficProfile
@@ -123,61 +120,33 @@ def project_name(scenario: str, variant: str) -> str:
     return f"rh-{scenario[:36]}-{variant[:3]}-{uuid.uuid4().hex[:6]}"
 
 
-def resolve_incident(
-    scenario: Scenario, incident: str | Incident | None = None, topology: Topology | None = None
-) -> Incident | None:
-    """The incident an incident variant runs on: the one given (by name or loaded from the
-    user's own file), else the scenario's ``reproduces`` — validated against ``topology`` (its
-    hosts, and its own checks and their causes)."""
-    if isinstance(incident, Incident):
-        return incident
-    name = incident or (scenario.reproduces.incident if scenario.reproduces else None)
-    return find.incident(name, topology) if name else None
-
-
 def run_scenario(
     scenario: Scenario,
     variant: str = "fixed",
     *,
-    incident: str | Incident | None = None,
-    keep: bool = False,
-    extra_compose: Sequence[Path] = (),
-    topology_file: Path | None = None,
+    request: RunRequest | None = None,
     progress: Progress = lambda _: None,
-    allow_unsafe: bool = False,
-    topology: Topology | None = None,
 ) -> ScenarioResult:
     """Run one variant of ``scenario`` on a fresh stack and judge it (reboot_harness.judging.judge).
 
     ``variant`` is ``fixed`` (the default stack; every expected check must hold) or ``incident``
     (the incident's compose override applied; the run must show what the incident declares).
-    ``incident`` overrides which incident is applied and judged by: a name
-    (reboot_harness.scenarios.find), or an :class:`Incident` loaded from anywhere.
+    ``request`` says how (default: the shipped stack, removed afterwards); its ``incident``
+    overrides which incident is applied and judged by.
     """
     began = time.time()
-    if topology is None and topology_file is not None:  # (given: parsed once, by the caller)
-        topology = load_topology(topology_file)
-    chosen = resolve_incident(scenario, incident, topology) if variant == "incident" else None
-    if variant == "incident" and chosen is None:
-        raise HarnessError(f"scenario {scenario.name} reproduces no incident")
-    extra = [*extra_compose]
-    if chosen is not None:
-        extra.append(chosen.path)
+    request = (request or RunRequest()).loaded()
+    chosen = None
+    if variant == "incident":
+        chosen = request.incident_for(scenario)
+        if chosen is None:
+            raise HarnessError(f"scenario {scenario.name} reproduces no incident")
     name = project_name(scenario.name, variant)
     result = ScenarioResult(scenario.name, variant, False, "", 0.0, name)
     result.incident = chosen.name if chosen else ""
     try:
         try:
-            up = bring_up(
-                name,
-                extra_compose=extra,
-                keep=keep,
-                timeout=300,
-                topology_file=topology_file,
-                topology=topology,
-                progress=progress,
-                allow_unsafe=allow_unsafe,
-            )
+            up = bring_up(name, request, extra=[chosen.path] if chosen else [], progress=progress)
         except CheckTimeout as e:
             result.reason = f"stack did not come up: {str(e).splitlines()[0]}"
             result.checks = list(e.results)
@@ -206,7 +175,7 @@ def run_scenario(
         return result
     finally:
         result.duration_s = time.time() - began
-        if not keep:
+        if not request.keep:
             with shielded(), contextlib.suppress(HarnessError):
                 down(name)
 

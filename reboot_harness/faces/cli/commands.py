@@ -221,17 +221,15 @@ def _cmd_up(args: argparse.Namespace) -> int:
     _refuse_unsafe_compose([args.compose], topology, args.allow_unsafe_compose, args.project)
     _first_engine()
     from reboot_harness.run.bringup import bring_up
+    from reboot_harness.run.request import RunRequest
 
+    # `up`'s stack is kept (gc leaves it) until `down`
+    request = RunRequest(
+        compose=tuple(args.compose), topology_file=args.topology, topology=topology, keep=True,
+        allow_unsafe=args.allow_unsafe_compose, up_timeout=args.timeout,
+    )  # fmt: skip
     try:
-        report = bring_up(
-            args.project,
-            extra_compose=args.compose,
-            timeout=args.timeout,
-            topology_file=args.topology,
-            topology=topology,
-            progress=lambda msg: err.print(f"[dim]{msg}[/]"),
-            allow_unsafe=args.allow_unsafe_compose,
-        )
+        report = bring_up(args.project, request, progress=lambda msg: err.print(f"[dim]{msg}[/]"))
     except CheckTimeout as e:
         err.print(f"[red]up failed:[/] {e}")
         err.print(results_table([r for r in e.results if not r.ok]))
