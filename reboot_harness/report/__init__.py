@@ -28,14 +28,11 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.report import html, plan, tables
 from reboot_harness.report.runs import Run
 from reboot_harness.report.serialize import document
-
-if TYPE_CHECKING:  # the runner (and with it Docker) is not imported to write reports
-    from reboot_harness.run.loop import ScenarioResult
 
 FILES = ("results.json", "downtime.csv", "downtime.md", "report.html", "plan.md")
 

@@ -9,17 +9,14 @@ and events (without budgets), so the reports never branch on missing verdicts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from reboot_harness.judging.measures import Summary
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.judging.traffic import analyze
 from reboot_harness.model.events import Event
 from reboot_harness.model.results import BudgetViolation, CheckResult, StepError
 from reboot_harness.model.scenario import Clients
 from reboot_harness.model.traffic import History, Op
-
-if TYPE_CHECKING:  # the runner (and with it Docker) is not imported to write reports
-    from reboot_harness.run.loop import ScenarioResult
 
 
 @dataclass(frozen=True)

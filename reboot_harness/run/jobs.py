@@ -31,8 +31,9 @@ from typing import Any, Protocol
 
 from reboot_harness import interrupts
 from reboot_harness.errors import EnvironmentProblem, HarnessError, UsageError
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.model.scenario import Scenario
-from reboot_harness.run.loop import Progress, ScenarioResult, run_scenario
+from reboot_harness.run.loop import Progress, run_scenario
 from reboot_harness.run.request import RunRequest
 from reboot_harness.scenarios import find
 from reboot_harness.stack.engines import Engine, answers, bind

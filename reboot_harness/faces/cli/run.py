@@ -102,7 +102,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         file_sets.append([*request.compose, *([chosen.path] if chosen else [])])
     _refuse_unsafe_compose(file_sets, topology, request.allow_unsafe, "rh-check")
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
-    from reboot_harness.run.loop import ScenarioResult
+    from reboot_harness.judging.result import ScenarioResult
     from reboot_harness.stack.engines import using
     from reboot_harness.stack.lifecycle import Removed, gc
 
@@ -189,8 +189,9 @@ def _run_one_by_one(
 ) -> None:
     """`run`'s scenario variants one after another in this process; scenario i on engine
     i mod len(RH_ENGINES) (or the next that still answers)."""
+    from reboot_harness.judging.result import ScenarioResult
     from reboot_harness.run.jobs import blame_engine, pick_engine
-    from reboot_harness.run.loop import ScenarioResult, run_scenario
+    from reboot_harness.run.loop import run_scenario
     from reboot_harness.stack.engines import answers, using
 
     dead: set[str] = set()  # engines that stopped answering during this run
