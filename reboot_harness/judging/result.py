@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from reboot_harness.judging.judge import Outcome
 from reboot_harness.judging.measures import Summary
+from reboot_harness.judging.traffic import analyze
 from reboot_harness.model.events import Event
 from reboot_harness.model.results import BudgetViolation, CheckResult, StepError
 from reboot_harness.model.scenario import Clients
@@ -69,6 +70,34 @@ class ScenarioResult:
     @property
     def test_id(self) -> str:
         return f"{self.name}[{self.variant}]"
+
+    @property
+    def title(self) -> str:
+        """``name [variant]``, and `` #k`` for the k-th run of a repeated variant (reports)."""
+        return f"{self.name} [{self.variant}]" + (f" #{self.repeat}" if self.repeat else "")
+
+    @property
+    def traffic(self) -> bool:
+        """Whether its clients recorded any operation."""
+        return bool(self.ops)
+
+    @property
+    def timeline(self) -> list[Event]:
+        """Its events in time order."""
+        return sorted(self.events, key=lambda e: e.t)
+
+    @property
+    def t0(self) -> float:
+        """The origin of its timeline: its first event or op."""
+        times = [e.t - e.duration_s for e in self.events] + [op.start for op in self.ops]
+        return min(times, default=0.0)
+
+    @property
+    def measured(self) -> Summary:
+        """The verdicts the reports show: ``summary``, or, for a run without one (no traffic,
+        or ended before its traffic was judged), those measured from its history and events
+        without budgets."""
+        return self.summary or analyze(self.history or History(()), self.timeline)
 
     @property
     def step_lines(self) -> list[str]:

@@ -5,8 +5,8 @@ never Docker.
 
 Reports of scenario runs: the spreadsheet of downtime and the plan of action.
 
-``write_reports(results, directory)`` takes the ``ScenarioResult`` of every run, typed (each
-read as a reboot_harness.report.runs.Run), and writes into ``directory``:
+``write_reports(results, directory)`` takes the ``ScenarioResult`` of every run, typed
+(reboot_harness.judging.result: the reports read it as it is), and writes into ``directory``:
 
 - ``results.json``: everything, ``{"schema_version": 1, "generated_at": ISO time, "scenarios":
   [result, ...]}``,
@@ -31,7 +31,6 @@ from pathlib import Path
 
 from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.report import html, plan, tables
-from reboot_harness.report.runs import Run
 from reboot_harness.report.serialize import document
 
 FILES = ("results.json", "downtime.csv", "downtime.md", "report.html", "plan.md")
@@ -52,7 +51,7 @@ def write_reports(
     """
     now = now or datetime.now(UTC)
     directory.mkdir(parents=True, exist_ok=True)
-    runs = [Run.from_result(r) for r in results]
+    runs = list(results)
     rows = tables.downtime_rows(runs)
     contents = {
         "results.json": json.dumps(
@@ -75,4 +74,4 @@ def write_reports(
     return written
 
 
-__all__ = ["FILES", "Run", "write_reports"]
+__all__ = ["FILES", "write_reports"]

@@ -497,7 +497,7 @@ def test_repeat_index_round_trips_through_results_json(tmp_path: Path) -> None:
     before the key existed reads as one run."""
     import jsonschema
 
-    from reboot_harness.report import Run, write_reports
+    from reboot_harness.report import write_reports
     from reboot_harness.report.serialize import schema
     from reboot_harness.run.loop import ScenarioResult
 
@@ -510,7 +510,7 @@ def test_repeat_index_round_trips_through_results_json(tmp_path: Path) -> None:
     jsonschema.validate(doc, schema("run"))
     assert [s["repeat"] for s in doc["scenarios"]] == [1, 2, 3]
     assert [s.repeat for s in load_results(tmp_path / "night")] == [1, 2, 3]
-    assert Run.from_result(results[1]).title == "cold-start [fixed] #2"
+    assert results[1].title == "cold-start [fixed] #2"
     got = compare_results(load_results(tmp_path / "night"), load_results(tmp_path / "night"))
     assert {c.runs for c in got.changes} <= {"3/3"} and got.runs == (3, 3)
     old = _result()
