@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from reboot_harness.errors import CheckTimeout, UsageError
+from reboot_harness.faces.cli.commands import up_request
 from reboot_harness.faces.cli.parser import build_parser
 from reboot_harness.faces.cli.run import run_request
 from reboot_harness.run import loop
@@ -89,6 +90,19 @@ def test_run_arguments_resolve_once_into_a_typed_request(tmp_path: Path) -> None
         report=tmp_path / "out",
     )  # fmt: skip
     assert run_request(_args()) == RunRequest()
+
+
+def test_up_arguments_resolve_into_a_kept_request_with_its_timeout(tmp_path: Path) -> None:
+    """`up`'s stack is kept until `down` (gc leaves it) and may take --timeout to come up."""
+    over = tmp_path / "over.yaml"
+    over.write_text("services: {}\n")
+    argv = ["up", "--project", "p", "--compose", str(over), "--timeout", "30"]
+    args = build_parser().parse_args([*argv, "--allow-unsafe-compose"])
+    assert up_request(args, None) == RunRequest(
+        compose=(over,), keep=True, allow_unsafe=True, up_timeout=30.0
+    )
+    default = up_request(build_parser().parse_args(["up", "--project", "p"]), None)
+    assert default == RunRequest(keep=True, up_timeout=240.0)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
@@ -22,8 +22,11 @@ from reboot_harness.faces.cli.commands import (
 from reboot_harness.faces.cli.console import EXIT_FAIL, EXIT_OK, _say, err, out
 from reboot_harness.model.topology import Topology
 
-if TYPE_CHECKING:  # (the request is made after the options are read: run/ is imported then)
+if TYPE_CHECKING:  # (run/ and the engines are imported once the options are read)
+    from reboot_harness.judging.result import ScenarioResult
+    from reboot_harness.model.scenario import Scenario
     from reboot_harness.run.request import RunRequest
+    from reboot_harness.stack.engines import Engine
 
 
 def run_request(args: argparse.Namespace) -> RunRequest:
@@ -102,7 +105,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         file_sets.append([*request.compose, *([chosen.path] if chosen else [])])
     _refuse_unsafe_compose(file_sets, topology, request.allow_unsafe, "rh-check")
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
-    from reboot_harness.judging.result import ScenarioResult
     from reboot_harness.stack.engines import using
     from reboot_harness.stack.lifecycle import Removed, gc
 
@@ -115,7 +117,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         err.print(f"removed stack {escape(line)}, left by a dead run")
     results: list[ScenarioResult] = []
 
-    def report(result: ScenarioResult, engine: Any) -> None:
+    def report(result: ScenarioResult, engine: Engine | None) -> None:
         results.append(result)
         mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
         on = f" on engine {escape(engine.label())}" if engine else ""
@@ -181,10 +183,10 @@ def run_label(name: str, variant: str, repeat: int = 0) -> str:
 
 
 def _run_one_by_one(
-    plan: Sequence[tuple[Any, str, int]],
+    plan: Sequence[tuple[Scenario, str, int]],
     request: RunRequest,
-    named: Sequence[Any],
-    report: Callable[[Any, Any], None],
+    named: Sequence[Engine],
+    report: Callable[[ScenarioResult, Engine | None], None],
     stopped: list[str],
 ) -> None:
     """`run`'s scenario variants one after another in this process; scenario i on engine
@@ -224,10 +226,10 @@ def _run_one_by_one(
 
 
 def _run_jobs(
-    plan: Sequence[tuple[Any, str, int]],
+    plan: Sequence[tuple[Scenario, str, int]],
     request: RunRequest,
-    named: Sequence[Any],
-    report: Callable[[Any, Any], None],
+    named: Sequence[Engine],
+    report: Callable[[ScenarioResult, Engine | None], None],
     stopped: list[str],
 ) -> None:
     """`run --jobs N`: up to N scenario variants at once, each in its own process (and, with
@@ -244,7 +246,7 @@ def _run_jobs(
             status.update(f"running: {escape(', '.join(sorted(running)))}")
             err.print(f"[dim]{escape(label)}: {escape(msg)}[/]")
 
-        def finished(result: Any, engine: Any) -> None:
+        def finished(result: ScenarioResult, engine: Engine | None) -> None:
             running.discard(f"{result.name}[{result.variant}]")
             report(result, engine)
 
