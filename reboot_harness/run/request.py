@@ -73,7 +73,7 @@ class RunRequest:
             object.__setattr__(self, "topology", load_topology(self.topology_file))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "topology": None}
+        return {**self.__dict__, "topology": None}  # (a Topology's mapping proxies do not pickle)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)  # (the topology: by loaded(), where errors are reported)
