@@ -22,6 +22,7 @@ import uuid
 from bench_up import bench_state  # (run as a script: bench/ is on the path)
 
 from reboot_harness.run.bringup import bring_up
+from reboot_harness.run.request import RunRequest
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.images import ensure_base_image
 from reboot_harness.stack.lifecycle import build
@@ -100,7 +101,7 @@ def cold_start() -> tuple[float, str]:
     name = f"rh-bench-cold-{uuid.uuid4().hex[:6]}"
     since = int(time.time()) - 1
     try:
-        report = bring_up(name, keep=False)
+        report = bring_up(name, RunRequest(up_timeout=240.0))
         done = report.readiness.started + max(report.readiness.seconds().values())
         last_t, last_host = max(_started(name, since))
         return done - last_t, last_host

@@ -5,8 +5,8 @@ never Docker.
 
 Reports of scenario runs: the spreadsheet of downtime and the plan of action.
 
-``write_reports(results, directory)`` takes the ``ScenarioResult`` of every run, typed (each
-read as a reboot_harness.report.runs.Run), and writes into ``directory``:
+``write_reports(results, directory)`` takes the ``ScenarioResult`` of every run, typed
+(reboot_harness.judging.result: the reports read it as it is), and writes into ``directory``:
 
 - ``results.json``: everything, ``{"schema_version": 1, "generated_at": ISO time, "scenarios":
   [result, ...]}``,
@@ -28,14 +28,10 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.report import html, plan, tables
-from reboot_harness.report.runs import Run
 from reboot_harness.report.serialize import document
-
-if TYPE_CHECKING:  # the runner (and with it Docker) is not imported to write reports
-    from reboot_harness.run.loop import ScenarioResult
 
 FILES = ("results.json", "downtime.csv", "downtime.md", "report.html", "plan.md")
 
@@ -55,7 +51,7 @@ def write_reports(
     """
     now = now or datetime.now(UTC)
     directory.mkdir(parents=True, exist_ok=True)
-    runs = [Run.from_result(r) for r in results]
+    runs = list(results)
     rows = tables.downtime_rows(runs)
     contents = {
         "results.json": json.dumps(
@@ -78,4 +74,4 @@ def write_reports(
     return written
 
 
-__all__ = ["FILES", "Run", "write_reports"]
+__all__ = ["FILES", "write_reports"]

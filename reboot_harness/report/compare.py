@@ -40,18 +40,16 @@ lost where the baseline lost none are a regression in any number. Scenarios only
 
 from __future__ import annotations
 
-import json
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
-from typing import Any
 
 from reboot_harness.errors import UsageError
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.model.events import Category, EventKind
-from reboot_harness.report.serialize import SCHEMA_VERSION
+from reboot_harness.report.serialize import load_results
 
 
 @dataclass(frozen=True)
@@ -130,78 +128,39 @@ class Comparison:
 
 
 # -- reading ----------------------------------------------------------------------------------
-def load_results(path: Path) -> list[dict[str, Any]]:
-    """The scenario results of a results.json, or of every results.json in a report folder (and
-    its subfolders one level down); a UsageError naming the path when there are none."""
-    if path.is_dir():
-        files = sorted([*path.glob("results.json"), *path.glob("*/results.json")])
-        if not files:
-            raise UsageError(f"{path}: no results.json in this folder or the ones in it")
-    elif path.is_file():
-        files = [path]
-    else:
-        raise UsageError(f"{path}: no such file or folder")
-    out: list[dict[str, Any]] = []
-    for f in files:
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as e:
-            raise UsageError(f"{f}: not a results.json ({e})") from None
-        if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
-            raise UsageError(f'{f}: not a results.json (no "scenarios" list)')
-        version = data.get("schema_version")
-        if version not in (None, SCHEMA_VERSION):  # None: written before schema_version
-            raise UsageError(
-                f"{f}: schema_version {version!r}; this reboot-harness reads {SCHEMA_VERSION}"
-            )
-        for s in data["scenarios"]:
-            if not isinstance(s, dict) or not {"name", "variant", "passed"} <= set(s):
-                raise UsageError(f"{f}: a scenario result without name, variant and passed")
-            out.append(s)
-    return out
-
-
-def key_of(s: Mapping[str, Any]) -> str:
+def key_of(s: ScenarioResult) -> str:
     """``name[variant]``: what a scenario result is compared under (its repeats pooled)."""
-    return f"{s['name']}[{s['variant']}]"
+    return f"{s.name}[{s.variant}]"
 
 
-def _number(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        return None
-    return float(v)
+def _number(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
 
 
-def metrics(s: Mapping[str, Any]) -> dict[tuple[str, str], float | None]:
+def metrics(s: ScenarioResult) -> dict[tuple[str, str], float | None]:
     """(where, metric) -> value of one scenario result."""
     out: dict[tuple[str, str], float | None] = {}
-    waits = [
-        _number(e.get("duration_s"))
-        for e in s.get("events") or []
-        if isinstance(e, dict) and e.get("kind") == EventKind.RECOVERED.value
-    ]
+    waits = [_number(e.duration_s) for e in s.events if e.kind is EventKind.RECOVERED]
     waits_ok = [w for w in waits if w is not None]
     out[("", "recovery_s")] = max(waits_ok) if waits_ok else None
-    verdicts = s.get("verdicts") or {}
-    for row in verdicts.get("hosts") or []:
-        where = f"{row.get('host')}/{row.get('service')}"
-        out[(where, "downtime_s")] = _number(row.get("downtime_s"))
-        out[(where, "errors")] = _number(row.get("errors"))
-        out[(where, "reconnect_s")] = _number(row.get("reconnect_max_s"))
-        out[(where, "lost_writes")] = _number(row.get("lost_writes"))
-    for svc in verdicts.get("services") or []:
-        if svc.get("ops"):
-            out[(str(svc.get("service")), "longest_s")] = _number(svc.get("longest_s"))
+    if s.summary is None:
+        return out
+    for row in s.summary.hosts:
+        where = f"{row.host}/{row.service}"
+        out[(where, "downtime_s")] = _number(row.downtime_s)
+        out[(where, "errors")] = _number(row.errors)
+        out[(where, "reconnect_s")] = _number(row.reconnect_max_s)
+        out[(where, "lost_writes")] = _number(row.lost_writes)
+    for svc in s.summary.services:
+        if svc.ops:
+            out[(svc.service, "longest_s")] = _number(svc.longest_s)
     return out
 
 
-def _signature(s: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+def _signature(s: ScenarioResult) -> tuple[tuple[str, str], ...]:
     """What the run did, in order: its faults and operations with their hosts."""
-    kinds = {k.value for k in EventKind if k.category is not Category.BOOKKEEPING}
     return tuple(
-        (str(e.get("kind")), str(e.get("host")))
-        for e in s.get("events") or []
-        if isinstance(e, dict) and e.get("kind") in kinds
+        (e.kind.value, e.host) for e in s.events if e.kind.category is not Category.BOOKKEEPING
     )
 
 
@@ -405,8 +364,8 @@ def levels_of(figures: Sequence[_Figure], alpha: float) -> list[_Levels]:
 
 # -- comparing --------------------------------------------------------------------------------
 def compare(
-    baseline: Sequence[Mapping[str, Any]],
-    new: Sequence[Mapping[str, Any]],
+    baseline: Sequence[ScenarioResult],
+    new: Sequence[ScenarioResult],
     *,
     floors: Mapping[str, Floor] = FLOORS,
     names: tuple[str, str] = ("baseline", "new"),
@@ -415,8 +374,8 @@ def compare(
     """Each side's scenario results (a variant's repeats are its runs) compared variant by
     variant (see the module docstring)."""
     result = Comparison(*names)
-    old_by: dict[str, list[Mapping[str, Any]]] = {}
-    new_by: dict[str, list[Mapping[str, Any]]] = {}
+    old_by: dict[str, list[ScenarioResult]] = {}
+    new_by: dict[str, list[ScenarioResult]] = {}
     for s in baseline:
         old_by.setdefault(key_of(s), []).append(s)
     for s in new:
@@ -456,12 +415,12 @@ def compare(
     return result
 
 
-def _outcome(key: str, old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]],
+def _outcome(key: str, old: Sequence[ScenarioResult], new: Sequence[ScenarioResult],
              runs: str) -> Change | None:  # fmt: skip
     """Passed in every baseline run and failed in a new one: a regression (and back: improved);
     both sides failing some runs: shown, as noise."""
-    passed_old = sum(bool(s["passed"]) for s in old)
-    passed_new = sum(bool(s["passed"]) for s in new)
+    passed_old = sum(s.passed for s in old)
+    passed_new = sum(s.passed for s in new)
 
     def said(passed: int, n: int) -> str:
         return ("pass" if passed else "FAIL") if n == 1 else f"{passed}/{n} pass"
@@ -479,8 +438,8 @@ def _outcome(key: str, old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[s
 
 def _compare_one(
     key: str,
-    old_runs: Sequence[Mapping[str, Any]],
-    new_runs: Sequence[Mapping[str, Any]],
+    old_runs: Sequence[ScenarioResult],
+    new_runs: Sequence[ScenarioResult],
     floors: Mapping[str, Floor],
     alpha: float,
 ) -> Iterable[tuple[Change, int]]:
@@ -586,3 +545,13 @@ def summary(comparison: Comparison) -> str:
             " have each figure tested"
         )
     return line
+
+
+# `load_results` is report.serialize's, the one reader of results.json; `compare` and `history`
+# read through it (imported from here, where they always did)
+__all__ = [
+    "ALPHA", "FLOORS", "HEADINGS", "HEADLINE", "LARGE", "LARGE_FACTOR", "UNITS", "Change",
+    "Comparison", "Floor", "compare", "judge", "key_of", "levels_of", "load_results", "metrics",
+    "p_larger", "parse_alpha", "parse_floor", "rows", "runs_needed", "show", "smallest_p",
+    "summary",
+]  # fmt: skip

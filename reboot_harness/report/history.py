@@ -17,11 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.report.compare import (
     ALPHA,
     FLOORS,
@@ -64,7 +64,7 @@ def _median_range(
 @dataclass(frozen=True)
 class Night:
     label: str
-    results: list[dict[str, Any]]
+    results: list[ScenarioResult]
 
 
 def load_nights(paths: Sequence[Path]) -> list[Night]:
@@ -81,9 +81,9 @@ def series(
             if key_of(s) not in keys:
                 keys.append(key_of(s))
     out = {k: Series(k) for k in keys}
-    previous: list[dict[str, Any]] | None = None
+    previous: list[ScenarioResult] | None = None
     for night in nights:
-        by_key: dict[str, list[dict[str, Any]]] = {}
+        by_key: dict[str, list[ScenarioResult]] = {}
         for s in night.results:
             by_key.setdefault(key_of(s), []).append(s)
         worse: dict[str, list[str]] = {}
@@ -106,7 +106,7 @@ def series(
             median, spread = _median_range(downtime)
             ser.downtime.append(median)
             ser.downtime_range.append(spread)
-            passes = sum(bool(r["passed"]) for r in runs)
+            passes = sum(r.passed for r in runs)
             ser.passed.append(passes == len(runs) if runs else None)
             ser.runs.append(len(runs))
             ser.passes.append(passes)

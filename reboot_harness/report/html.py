@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from html import escape
 
 from reboot_harness.judging.measures import Latency
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.report.plan import PER_SERVICE, budgets_text, runbook_table, runbooks
-from reboot_harness.report.runs import Run
 from reboot_harness.report.tables import COLUMNS, HEADINGS, downtime_rows
 from reboot_harness.report.timeline import timeline_svg
 
@@ -106,13 +106,13 @@ def _latency(lat: Latency) -> str:
     return f"{_ms(lat.p50_s)} / {_ms(lat.p99_s)}" if lat.count else ""
 
 
-def _services_table(run: Run) -> str:
+def _services_table(run: ScenarioResult) -> str:
     headings = [
         "service", "ops", "failed", "windows", "downtime s", "longest s", "errors by kind",
         "p50 / p99 ms outside", "p50 / p99 ms during", "reconnect max / p50 s", "lost writes",
     ]  # fmt: skip
     rows = []
-    for v in run.summary.services:
+    for v in run.measured.services:
         rec, writes = v.reconnects, v.writes
         rows.append(
             [
@@ -137,7 +137,7 @@ def _services_table(run: Run) -> str:
     return _table(headings, rows)
 
 
-def _downtime_table(run: Run) -> str:
+def _downtime_table(run: ScenarioResult) -> str:
     rows = downtime_rows([run])
     cols = [c for c in COLUMNS if c not in ("scenario", "variant", "repeat")]
     return _table(
@@ -147,7 +147,7 @@ def _downtime_table(run: Run) -> str:
     )
 
 
-def _checks_table(run: Run) -> str:
+def _checks_table(run: ScenarioResult) -> str:
     if not run.checks:
         return '<p class="note">No recovery checks recorded.</p>'
     return _table(
@@ -160,18 +160,18 @@ def _checks_table(run: Run) -> str:
     )
 
 
-def _events_table(run: Run) -> str:
+def _events_table(run: ScenarioResult) -> str:
     t0 = run.t0
     return _table(
         ["t s", "event", "host", "detail", "took s"],
         [
             [f"{e.t - t0:.2f}", e.kind, e.host, e.detail, _s(e.duration_s) if e.duration_s else ""]
-            for e in run.events
+            for e in run.timeline
         ],
     )
 
 
-def _run_section(run: Run, index: int) -> str:
+def _run_section(run: ScenarioResult, index: int) -> str:
     badge = (
         '<span class="badge pass">PASS</span>'
         if run.passed
@@ -184,7 +184,7 @@ def _run_section(run: Run, index: int) -> str:
         f'<p class="reason">{escape(run.reason)} <span class="note">— {run.duration_s:.1f} s'
         "</span></p>",
     ]
-    problems = [v.message for v in run.violations] + [e.line() for e in run.step_errors]
+    problems = [v.message for v in run.budget_violations] + [e.line() for e in run.step_errors]
     if problems:
         parts.append(
             '<ul class="violations">' + "".join(f"<li>{escape(p)}</li>" for p in problems)
@@ -205,18 +205,18 @@ def _run_section(run: Run, index: int) -> str:
         f'<figure class="timeline" id="timeline-{index}">{timeline_svg(run, f"t{index}")}'
         f"<figcaption>{escape(caption)}</figcaption></figure>"
     )
-    if run.summary.services:
+    if run.measured.services:
         parts += ["<h3>What the clients saw</h3>", _services_table(run)]
     parts += ["<h3>Downtime per host</h3>", _downtime_table(run)]
     parts += ["<h3>Recovery checks</h3>", _checks_table(run)]
     parts.append(
-        f"<details><summary>Events ({len(run.events)})</summary>{_events_table(run)}</details>"
+        f"<details><summary>Events ({len(run.timeline)})</summary>{_events_table(run)}</details>"
     )
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def _plan_section(runs: Sequence[Run]) -> str:
+def _plan_section(runs: Sequence[ScenarioResult]) -> str:
     proved, unproved = runbooks(runs)
     parts = ['<section id="plan"><h2>Plan of action</h2>']
     if not proved:
@@ -243,14 +243,14 @@ def _plan_section(runs: Sequence[Run]) -> str:
     return "\n".join(parts)
 
 
-def render(runs: Sequence[Run], generated: datetime | None = None) -> str:
+def render(runs: Sequence[ScenarioResult], generated: datetime | None = None) -> str:
     """The whole page."""
     generated = generated or datetime.now(UTC)
     passed = sum(r.passed for r in runs)
     summary = _table(
         ["scenario", "variant", "result", "reason", "budget violations"],
         [
-            [r.name, r.variant, "pass" if r.passed else "FAIL", r.reason, len(r.violations)]
+            [r.name, r.variant, "pass" if r.passed else "FAIL", r.reason, len(r.budget_violations)]
             for r in runs
         ],
         classes={2: _verdict_class},

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from reboot_harness.judging.budgets import describe_budget
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.model.events import Category, Event, EventKind
-from reboot_harness.report.runs import Run
 from reboot_harness.report.tables import md_table
 
 PER_SERVICE = " down s / failed"  # the heading of a service's column, after its name
@@ -51,7 +51,7 @@ class Block:
 
 @dataclass(frozen=True)
 class Runbook:
-    run: Run
+    run: ScenarioResult
     blocks: tuple[Block, ...]
 
     @property
@@ -113,11 +113,11 @@ def blocks_of(events: Sequence[Event]) -> list[Block] | None:
     return blocks
 
 
-def _measure(run: Run, blocks: list[Block]) -> None:
+def _measure(run: ScenarioResult, blocks: list[Block]) -> None:
     starts = [b.start for b in blocks] + [float("inf")]
     for i, block in enumerate(blocks):
         lo, hi = starts[i], starts[i + 1]
-        for v in run.summary.services:
+        for v in run.measured.services:
             if not v.ops:
                 continue
             down = sum(max(0.0, min(w.end, hi) - max(w.start, lo)) for w in v.windows)
@@ -128,16 +128,16 @@ def _measure(run: Run, blocks: list[Block]) -> None:
             block.measured[v.service] = (down, failed, lost)
 
 
-def runbooks(runs: Sequence[Run]) -> tuple[list[Runbook], list[Run]]:
+def runbooks(runs: Sequence[ScenarioResult]) -> tuple[list[Runbook], list[ScenarioResult]]:
     """(the runbooks proved, the fixed runs with one-at-a-time reboots that did not pass)."""
     proved, unproved = [], []
     for run in runs:
         if run.variant != "fixed":
             continue
-        blocks = blocks_of(run.events)
+        blocks = blocks_of(run.timeline)
         if not blocks:
             continue
-        if run.passed and not run.violations:
+        if run.passed and not run.budget_violations:
             _measure(run, blocks)
             proved.append(Runbook(run, tuple(blocks)))
         else:
@@ -194,13 +194,13 @@ def _measured_text(b: Block) -> str:
     return "; ".join(hurt) or f"no downtime, no failed operations ({', '.join(b.measured)})"
 
 
-def budgets_text(run: Run) -> str:
+def budgets_text(run: ScenarioResult) -> str:
     """The run's budgets in words, ``http: downtime <= 0s; redis: no lost writes``."""
-    return "; ".join(f"{b.service}: {describe_budget(b)}" for b in run.summary.budgets)
+    return "; ".join(f"{b.service}: {describe_budget(b)}" for b in run.measured.budgets)
 
 
-def measured_services(run: Run) -> list[str]:
-    return [v.service for v in run.summary.services if v.ops]
+def measured_services(run: ScenarioResult) -> list[str]:
+    return [v.service for v in run.measured.services if v.ops]
 
 
 def runbook_table(book: Runbook) -> tuple[list[str], list[list[str]]]:
@@ -237,7 +237,7 @@ def runbook_markdown(book: Runbook) -> str:
     said = budgets_text(run)
     if said:
         lines.append(f"Budgets held: {said}.\n")
-    measured = [v for v in run.summary.services if v.ops]
+    measured = [v for v in run.measured.services if v.ops]
     if measured and run.clients is not None:
         lines.append(
             f"Holds for clients like the rehearsal's: {run.clients.describe()}. Clients that keep"
@@ -271,7 +271,7 @@ def runbook_markdown(book: Runbook) -> str:
     return "\n".join(lines)
 
 
-def to_markdown(runs: Sequence[Run]) -> str:
+def to_markdown(runs: Sequence[ScenarioResult]) -> str:
     proved, unproved = runbooks(runs)
     parts = ["# Plan of action\n"]
     if proved:

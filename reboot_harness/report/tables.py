@@ -11,7 +11,7 @@ import io
 from collections.abc import Mapping, Sequence
 
 from reboot_harness.judging.measures import UNATTRIBUTED, HostRow
-from reboot_harness.report.runs import Run
+from reboot_harness.judging.result import ScenarioResult
 
 COLUMNS = (
     "scenario",
@@ -42,11 +42,11 @@ def _num(value: float | None, digits: int = 3) -> str:
     return str(value)
 
 
-def downtime_rows(runs: Sequence[Run]) -> list[dict[str, str]]:
+def downtime_rows(runs: Sequence[ScenarioResult]) -> list[dict[str, str]]:
     """Every row of the spreadsheet, as text (empty: not measured)."""
     rows = []
     for run in runs:
-        host_rows = run.summary.hosts or (HostRow(UNATTRIBUTED, UNATTRIBUTED, ()),)
+        host_rows = run.measured.hosts or (HostRow(UNATTRIBUTED, UNATTRIBUTED, ()),)
         for r in host_rows:
             measured = r.service != UNATTRIBUTED
             rows.append(
@@ -101,7 +101,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def to_markdown(runs: Sequence[Run], rows: Sequence[Mapping[str, str]]) -> str:
+def to_markdown(runs: Sequence[ScenarioResult], rows: Sequence[Mapping[str, str]]) -> str:
     """downtime.md: the scenario outcomes, then the downtime table."""
     parts = ["# Downtime\n"]
     parts.append(
@@ -120,7 +120,7 @@ def to_markdown(runs: Sequence[Run], rows: Sequence[Mapping[str, str]]) -> str:
                     r.variant,
                     "pass" if r.passed else "FAIL",
                     r.reason,
-                    "; ".join(v.message for v in r.violations) or "-",
+                    "; ".join(v.message for v in r.budget_violations) or "-",
                 ]
                 for r in runs
             ],

@@ -22,10 +22,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from reboot_harness.judging.measures import FAULT_KINDS, OPERATION_KINDS, RECONNECT_OP, RECOVERED
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.judging.traffic import host_faults
 from reboot_harness.model.events import Category, Event, EventKind
 from reboot_harness.model.traffic import SERVICES, Op
-from reboot_harness.report.runs import Run
 
 OK = "#2e9e5b"
 FAILED = "#d64541"
@@ -106,7 +106,7 @@ def svg_for_html(svg: str, uid: str) -> str:
     return svg
 
 
-def timeline_svg(run: Run, uid: str) -> str:
+def timeline_svg(run: ScenarioResult, uid: str) -> str:
     """The run's timeline as an inline ``<svg>`` element whose ids all start with ``uid``."""
     t0 = run.t0
     by_service: dict[str, list[Op]] = {}
@@ -114,8 +114,8 @@ def timeline_svg(run: Run, uid: str) -> str:
         by_service.setdefault(op.service, []).append(op)
     services = [s for s in SERVICES if s in by_service]
     services += sorted(s for s in by_service if s not in SERVICES)
-    hosts = list(host_faults(run.events))
-    last = max([e.t for e in run.events] + [op.end for op in run.ops] + [t0 + 1.0])
+    hosts = list(host_faults(run.timeline))
+    last = max([e.t for e in run.timeline] + [op.end for op in run.ops] + [t0 + 1.0])
     length = max(last - t0, 1.0)
 
     height = 1.5 + 0.62 * len(services) + 0.36 * len(hosts)
@@ -140,12 +140,12 @@ def timeline_svg(run: Run, uid: str) -> str:
         if i % 2 == 0:
             ax.axhspan(lane_y, lane_y + lane_h, color=LANE, zorder=0, lw=0)
 
-    span = run.summary.fault_span
+    span = run.measured.fault_span
     if span is not None:
         ax.axvspan(span.start - t0, span.end - t0, color=SPAN, zorder=0.1, lw=0)
 
     gap = length / 1500  # below a pixel at the page's width
-    verdicts = {v.service: v for v in run.summary.services}
+    verdicts = {v.service: v for v in run.measured.services}
     for (_, lane_y, lane_h), s in zip(lanes, services, strict=False):
         windows = verdicts[s].windows if s in verdicts else ()
         ax.broken_barh(
@@ -187,7 +187,7 @@ def timeline_svg(run: Run, uid: str) -> str:
                 )
 
     for (_, lane_y, lane_h), h in zip(lanes[len(services) :], hosts, strict=True):
-        offs = _off_periods(run.events, h, last)
+        offs = _off_periods(run.timeline, h, last)
         if offs:
             ax.broken_barh(
                 [(a - t0, max(b - a, gap)) for a, b in offs],
@@ -207,7 +207,7 @@ def timeline_svg(run: Run, uid: str) -> str:
                         color="white",
                         zorder=3,
                     )
-        for e in run.events:
+        for e in run.timeline:
             if e.host != h or e.kind not in _MARKERS:
                 continue
             marker, color = _MARKERS[e.kind]
@@ -224,7 +224,7 @@ def timeline_svg(run: Run, uid: str) -> str:
             )
 
     top = split if services else bottom
-    for e in run.events:
+    for e in run.timeline:
         x = e.t - e.duration_s - t0
         if e.kind.category is Category.FAULT:
             style = {"color": FAULT, "linestyle": "--", "alpha": 0.55}
@@ -266,7 +266,7 @@ def timeline_svg(run: Run, uid: str) -> str:
         )
         ax.set_yticks([])
 
-    kinds = {e.kind for e in run.events}
+    kinds = {e.kind for e in run.timeline}
     shown: list[tuple[bool, Artist]] = [
         (bool(services), Patch(color=OK, label="ops ok")),
         (bool(services), Patch(color=FAILED, label="ops failed")),

@@ -13,9 +13,9 @@ from reboot_harness.errors import CheckTimeout, UsageError
 from reboot_harness.interrupts import shielded
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
+from reboot_harness.run.request import RunRequest
 from reboot_harness.stack.core import Stack
 from reboot_harness.stack.lifecycle import start
-from reboot_harness.stack.owner import Owner
 from reboot_harness.stack.protocol import StackLike
 from reboot_harness.stack.removal import down
 from reboot_harness.stack.state import ProjectState
@@ -31,36 +31,34 @@ class UpReport:
 
 def bring_up(
     name: str,
+    request: RunRequest,
     *,
-    extra_compose: Sequence[Path] = (),
-    keep: bool = True,
-    timeout: float = 240.0,
-    owner: Owner | None = None,
-    topology_file: Path | None = None,
+    extra: Sequence[Path] = (),
     progress: Progress = lambda _: None,
-    allow_unsafe: bool = False,
-    topology: Topology | None = None,
 ) -> UpReport:
-    """Start stack ``name`` and wait until every check passes; on failure remove it.
-    ``topology``: ``topology_file`` already parsed (it is then not read again).
+    """Start stack ``name`` as ``request`` says (its compose files, then ``extra``: an
+    incident's override) and wait up to ``request.up_timeout`` until every check passes; on
+    failure remove it.
 
     Raises:
         CheckTimeout: with the last results (the stack has been removed).
         HarnessError: anything else (the stack has been removed).
     """
+    # The stack layer takes the request's parts one by one: it sits below run/ and its request.
     stack = start(
         name,
-        extra_compose=extra_compose,
-        keep=keep,
-        owner=owner,
-        topology_file=topology_file,
+        extra_compose=[*request.compose, *extra],
+        keep=request.keep,
+        topology_file=request.topology_file,
         progress=progress,
-        allow_unsafe=allow_unsafe,
-        topology=topology,
+        allow_unsafe=request.allow_unsafe,
+        topology=request.topology,
     )
     started = time.time()
     try:
-        readiness = wait_recovered(stack, timeout=timeout, started=started, progress=progress)
+        readiness = wait_recovered(
+            stack, timeout=request.up_timeout, started=started, progress=progress
+        )
     except BaseException as e:  # any failure once the stack exists removes it, bugs included
         with shielded():
             if isinstance(e, CheckTimeout):

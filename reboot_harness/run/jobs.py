@@ -27,15 +27,26 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from reboot_harness import interrupts
 from reboot_harness.errors import EnvironmentProblem, HarnessError, UsageError
-from reboot_harness.inputs.topology import load_topology
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.model.scenario import Scenario
-from reboot_harness.run.loop import ScenarioResult, run_scenario
+from reboot_harness.run.loop import Progress, run_scenario
+from reboot_harness.run.request import RunRequest
 from reboot_harness.scenarios import find
 from reboot_harness.stack.engines import Engine, answers, bind
+
+
+class Target(Protocol):
+    """What a job runs, called as :func:`reboot_harness.run.loop.run_scenario` is; picklable (a
+    module-level function, or an instance of a module-level class)."""
+
+    def __call__(
+        self, scenario: Scenario, variant: str, *, request: RunRequest, progress: Progress
+    ) -> ScenarioResult: ...
+
 
 # How long a job stopped with SIGTERM may take to heal and remove its stack before it is killed
 # (its stack is then a dead run's, which `gc` and the next `run` remove).
@@ -75,15 +86,14 @@ class Pool:
 
     width: int
     engines: Sequence[Engine]
-    options: dict[str, Any]
+    request: RunRequest
     on_progress: Callable[[str, str], None]
     on_result: Callable[[ScenarioResult, Engine | None], None]
     results: dict[int, ScenarioResult] = field(default_factory=dict)
     stopped: list[str] = field(default_factory=list)
     dead: set[str] = field(default_factory=set)  # engines that stopped answering during the run
-    # What a job runs: a module-level function (it is pickled by name) taking run_scenario's
-    # arguments and returning a ScenarioResult.
-    target: Callable[..., ScenarioResult] = run_scenario
+    # What a job runs: run_scenario, or anything picklable called as it is.
+    target: Target = run_scenario
     _running: dict[Any, _Running] = field(default_factory=dict)
 
     def run(self, jobs: Sequence[Job]) -> list[ScenarioResult]:
@@ -109,7 +119,7 @@ class Pool:
         ours, theirs = context.Pipe(duplex=False)
         process = context.Process(
             target=_job_main,
-            args=(theirs, self.target, _portable(job.scenario), job.variant, engine, self.options),
+            args=(theirs, self.target, _portable(job.scenario), job.variant, engine, self.request),
             name=f"rh-job-{job.label}",
             daemon=False,
         )
@@ -251,11 +261,11 @@ def _portable(scenario: Scenario) -> Scenario | str:
 
 def _job_main(
     conn: Connection,
-    target: Callable[..., ScenarioResult],
+    target: Target,
     scenario: Scenario | str,
     variant: str,
     engine: Engine | None,
-    options: dict[str, Any],
+    request: RunRequest,
 ) -> None:
     """A job's process: one scenario variant on a fresh stack, bound to ``engine``."""
     os.dup2(2, 1)  # nothing a job prints may reach the parent's stdout (`run --json`)
@@ -270,16 +280,11 @@ def _job_main(
     try:
         if engine is not None:
             bind(engine)
-        topology_file = options.get("topology_file")
-        topology = load_topology(topology_file) if topology_file else None
+        request = request.loaded()  # (the topology file read again here: it does not pickle)
         if isinstance(scenario, str):
-            scenario = find.load(Path(scenario), topology)
+            scenario = find.load(Path(scenario), request.topology)
         result = target(
-            scenario,
-            variant,
-            progress=lambda line: send("progress", line),
-            topology=topology,
-            **options,
+            scenario, variant, request=request, progress=lambda line: send("progress", line)
         )
     except KeyboardInterrupt as e:
         with contextlib.suppress(OSError):

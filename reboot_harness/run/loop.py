@@ -7,28 +7,22 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import MappingProxyType
-from typing import ClassVar
+from collections.abc import Callable, Sequence
 
 from reboot_harness.checks.preflight import preflight
 from reboot_harness.checks.recovery import Settled, wait_recovered
 from reboot_harness.errors import CheckTimeout, FaultError, HarnessError, StackError
-from reboot_harness.inputs.topology import load_topology
 from reboot_harness.interrupts import shielded
-from reboot_harness.judging.judge import Outcome, judge_fixed, judge_incident, settled
-from reboot_harness.judging.measures import Summary
+from reboot_harness.judging.judge import judge_fixed, judge_incident, settled
+from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.judging.traffic import summarize
-from reboot_harness.model.events import Event, EventKind
+from reboot_harness.model.events import EventKind
 from reboot_harness.model.incidents import Incident
-from reboot_harness.model.results import BudgetViolation, CheckResult, StepError
-from reboot_harness.model.scenario import Clients, Scenario
-from reboot_harness.model.topology import Topology
-from reboot_harness.model.traffic import WRITE_SERVICES, Budget, History, Op
+from reboot_harness.model.results import CheckResult, StepError
+from reboot_harness.model.scenario import Scenario
+from reboot_harness.model.traffic import WRITE_SERVICES, Budget
 from reboot_harness.run.bringup import bring_up
-from reboot_harness.scenarios import find
+from reboot_harness.run.request import RunRequest
 from reboot_harness.stack.removal import down
 from reboot_harness.steps import RunContext, execute
 from reboot_harness.traffic import Traffic, TrafficProfile
@@ -36,148 +30,37 @@ from reboot_harness.traffic import Traffic, TrafficProfile
 Progress = Callable[[str], None]
 
 
-@dataclass
-class ScenarioResult:
-    """The outcome of one scenario variant, typed to the edge:
-    ``reboot_harness.report.serialize.to_json`` makes its JSON (``run --json``, results.json), and
-    the reports read it as it is.
-
-    ``summary`` holds the verdicts on the clients' traffic (reboot_harness.judging.traffic); None
-    when the run had no traffic, or ended before its traffic was judged.
-    """
-
-    name: str
-    variant: str
-    passed: bool
-    reason: str
-    duration_s: float
-    project: str
-    incident: str = ""  # the incident whose configuration the variant ran on
-    engine: str = ""  # the Docker engine its stack lived on, when one was chosen (else "")
-    repeat: int = 0  # which run of the variant this is, with `run --repeat N` (1..N); else 0
-    checks: list[CheckResult] = field(default_factory=list)
-    preflight: list[CheckResult] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    step_errors: list[StepError] = field(default_factory=list)
-    history: History | None = None
-    summary: Summary | None = None
-    budget_violations: list[BudgetViolation] = field(default_factory=list)
-    traffic_problems: list[str] = field(default_factory=list)
-    reproduced: Outcome | None = None  # for an incident variant: what was and was not seen
-    clients: Clients | None = None  # how the traffic's clients behaved (None: no traffic)
-
-    # The JSON (reboot_harness.report.serialize) keeps the keys of the first JSON form:
-    # `step_errors` and `budget_violations` are lines (the typed ones are `step_failures` and
-    # `budget_breaches`), `history` the ops with `present` beside them, `verdicts` the summary.
-    JSON_EXCLUDE: ClassVar[tuple[str, ...]] = ("history", "reproduced")
-    JSON_EXTRA: ClassVar[tuple[str, ...]] = (
-        "step_lines", "ops", "present", "budget_lines", "reproduction",
-    )  # fmt: skip
-    JSON_RENAME: ClassVar[Mapping[str, str]] = MappingProxyType(
-        {
-            "step_errors": "step_failures",
-            "step_lines": "step_errors",
-            "ops": "history",
-            "summary": "verdicts",
-            "budget_violations": "budget_breaches",
-            "budget_lines": "budget_violations",
-        }
-    )
-
-    @property
-    def test_id(self) -> str:
-        return f"{self.name}[{self.variant}]"
-
-    @property
-    def step_lines(self) -> list[str]:
-        """Each failed step in one line (:meth:`StepError.line`)."""
-        return [e.line() for e in self.step_errors]
-
-    @property
-    def ops(self) -> tuple[Op, ...]:
-        """Every client operation recorded (none without traffic)."""
-        return self.history.ops if self.history else ()
-
-    @property
-    def present(self) -> Mapping[str, frozenset[str]]:
-        """Service -> the keys of acknowledged writes read back after the run."""
-        return self.history.present if self.history else {}
-
-    @property
-    def budget_lines(self) -> list[str]:
-        """The message of each budget exceeded."""
-        return [v.message for v in self.budget_violations]
-
-    @property
-    def reproduction(self) -> Mapping[str, tuple[str, ...]] | None:
-        """For an incident variant: the signatures ``matched``, ``missing`` (in the plan's
-        reach, not seen) and ``out_of_plan``, and the undeclared failures (``extras``)."""
-        o = self.reproduced
-        if o is None:
-            return None
-        return {"matched": o.matched, "missing": o.missing, "extras": o.extras,
-                "out_of_plan": o.out_of_plan}  # fmt: skip
-
-
 def project_name(scenario: str, variant: str) -> str:
     return f"rh-{scenario[:36]}-{variant[:3]}-{uuid.uuid4().hex[:6]}"
-
-
-def resolve_incident(
-    scenario: Scenario, incident: str | Incident | None = None, topology: Topology | None = None
-) -> Incident | None:
-    """The incident an incident variant runs on: the one given (by name or loaded from the
-    user's own file), else the scenario's ``reproduces`` — validated against ``topology`` (its
-    hosts, and its own checks and their causes)."""
-    if isinstance(incident, Incident):
-        return incident
-    name = incident or (scenario.reproduces.incident if scenario.reproduces else None)
-    return find.incident(name, topology) if name else None
 
 
 def run_scenario(
     scenario: Scenario,
     variant: str = "fixed",
     *,
-    incident: str | Incident | None = None,
-    keep: bool = False,
-    extra_compose: Sequence[Path] = (),
-    topology_file: Path | None = None,
+    request: RunRequest | None = None,
     progress: Progress = lambda _: None,
-    allow_unsafe: bool = False,
-    topology: Topology | None = None,
 ) -> ScenarioResult:
     """Run one variant of ``scenario`` on a fresh stack and judge it (reboot_harness.judging.judge).
 
     ``variant`` is ``fixed`` (the default stack; every expected check must hold) or ``incident``
     (the incident's compose override applied; the run must show what the incident declares).
-    ``incident`` overrides which incident is applied and judged by: a name
-    (reboot_harness.scenarios.find), or an :class:`Incident` loaded from anywhere.
+    ``request`` says how (default: the shipped stack, removed afterwards); its ``incident``
+    overrides which incident is applied and judged by.
     """
     began = time.time()
-    if topology is None and topology_file is not None:  # (given: parsed once, by the caller)
-        topology = load_topology(topology_file)
-    chosen = resolve_incident(scenario, incident, topology) if variant == "incident" else None
-    if variant == "incident" and chosen is None:
-        raise HarnessError(f"scenario {scenario.name} reproduces no incident")
-    extra = [*extra_compose]
-    if chosen is not None:
-        extra.append(chosen.path)
+    request = (request or RunRequest()).loaded()
+    chosen = None
+    if variant == "incident":
+        chosen = request.incident_for(scenario)
+        if chosen is None:
+            raise HarnessError(f"scenario {scenario.name} reproduces no incident")
     name = project_name(scenario.name, variant)
     result = ScenarioResult(scenario.name, variant, False, "", 0.0, name)
     result.incident = chosen.name if chosen else ""
     try:
         try:
-            up = bring_up(
-                name,
-                extra_compose=extra,
-                keep=keep,
-                timeout=300,
-                topology_file=topology_file,
-                topology=topology,
-                progress=progress,
-                allow_unsafe=allow_unsafe,
-            )
+            up = bring_up(name, request, extra=[chosen.path] if chosen else [], progress=progress)
         except CheckTimeout as e:
             result.reason = f"stack did not come up: {str(e).splitlines()[0]}"
             result.checks = list(e.results)
@@ -206,7 +89,7 @@ def run_scenario(
         return result
     finally:
         result.duration_s = time.time() - began
-        if not keep:
+        if not request.keep:
             with shielded(), contextlib.suppress(HarnessError):
                 down(name)
 
@@ -317,3 +200,6 @@ def _final(
     took = (readiness.recovered_at or time.time()) - began  # (not the runs still under way)
     ctx.event(EventKind.RECOVERED, "", "expected checks hold", took)
     return readiness.results, took
+
+
+__all__ = ["Progress", "ScenarioResult", "budgets_for", "project_name", "run_scenario"]

@@ -16,6 +16,7 @@ from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.run import run_checks
 from reboot_harness.model.results import CheckResult
 from reboot_harness.run.bringup import bring_up
+from reboot_harness.run.request import RunRequest
 from reboot_harness.stack.core import Stack
 from reboot_harness.stack.removal import down
 
@@ -42,7 +43,7 @@ def unique_project(prefix: str) -> str:
 def healthy_stack(prefix: str) -> Iterator[Stack]:
     """A healthy stack owned by this test process (not kept: gc reaps it if we crash)."""
     name = unique_project(prefix)
-    report = bring_up(name, keep=False, timeout=300)
+    report = bring_up(name, RunRequest())
     try:
         yield report.stack
     finally:

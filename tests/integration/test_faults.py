@@ -200,6 +200,7 @@ def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
 
     from reboot_harness.model.steps import Reboot
     from reboot_harness.run.bringup import bring_up
+    from reboot_harness.run.request import RunRequest
     from reboot_harness.stack.removal import down
     from reboot_harness.steps import RunContext
     from reboot_harness.steps.reboot import reboot
@@ -208,7 +209,7 @@ def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
     topology = tmp_path / "topology.yaml"
     topology.write_text("tmp: {graphite: keep}\n")
     name = unique_project("tmp")
-    up = bring_up(name, keep=False, timeout=300, topology_file=topology)
+    up = bring_up(name, RunRequest(topology_file=topology))
     try:
         stack = up.stack
         ctx = RunContext(stack, random.Random(0))

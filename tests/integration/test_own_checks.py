@@ -15,6 +15,7 @@ from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.run import run_checks
 from reboot_harness.model.results import CheckResult
 from reboot_harness.run.bringup import bring_up
+from reboot_harness.run.request import RunRequest
 from reboot_harness.stack.core import Stack
 from reboot_harness.stack.removal import down
 from tests.integration.conftest import unique_project
@@ -72,7 +73,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     (folder / "topology.yaml").write_text(TOPOLOGY)
     (folder / "own_checks.py").write_text(textwrap.dedent(OWN_CHECKS))
     name = unique_project("own")
-    report = bring_up(name, keep=False, timeout=300, topology_file=folder / "topology.yaml")
+    report = bring_up(name, RunRequest(topology_file=folder / "topology.yaml"))
     try:
         yield report.stack
     finally:

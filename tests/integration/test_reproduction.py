@@ -32,6 +32,7 @@ from reboot_harness.checks.socketio import ROUTE_HEADER, echo_through
 from reboot_harness.inputs.paths import default_compose_dir
 from reboot_harness.model.scenario import Scenario
 from reboot_harness.run.loop import ScenarioResult, run_scenario
+from reboot_harness.run.request import RunRequest
 from reboot_harness.scenarios import find
 from reboot_harness.scenarios.incidents import load_incident
 from reboot_harness.stack.core import Stack
@@ -151,7 +152,7 @@ def _ablated(name: str, tmp: Path) -> Path:
 
 def _run(scenario: Scenario, incident_path: Path) -> ScenarioResult:
     incident = load_incident(incident_path)
-    return run_scenario(scenario, "incident", incident=incident)
+    return run_scenario(scenario, "incident", request=RunRequest(incident=incident))
 
 
 def test_every_shipped_incident_has_an_ablation() -> None:

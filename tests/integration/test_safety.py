@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from reboot_harness.run.request import RunRequest
 from reboot_harness.stack.lifecycle import default_compose_dir
 from reboot_harness.stack.state import new_secrets
 
@@ -81,7 +82,7 @@ def test_a_failure_of_any_kind_after_the_stack_started_removes_it(
     monkeypatch.setattr(bringup, "wait_recovered", boom)
     name = unique_project("boom")
     with pytest.raises(RuntimeError, match="injected"):
-        bringup.bring_up(name, keep=False, timeout=60)
+        bringup.bring_up(name, RunRequest(up_timeout=60))
     assert labelled(name) == []
     from reboot_harness.stack.state import ProjectState
 

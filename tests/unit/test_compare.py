@@ -25,8 +25,8 @@ from reboot_harness.errors import UsageError
 from reboot_harness.report.compare import (
     FLOORS,
     Change,
+    Comparison,
     Floor,
-    compare,
     judge,
     load_results,
     p_larger,
@@ -37,6 +37,8 @@ from reboot_harness.report.compare import (
     smallest_p,
     summary,
 )
+from reboot_harness.report.compare import compare as compare_results
+from reboot_harness.report.serialize import result_from_json
 
 RH = [sys.executable, "-m", "reboot_harness"]
 
@@ -60,9 +62,22 @@ def _result(name: str = "week", *, passed: bool = True, downtime: float = 1.0,
                  "reconnect_max_s": None, "lost_writes": lost}
                 for h in hosts
             ],
-            "services": [{"service": "mysql", "ops": 100, "longest_s": downtime}],
+            "services": [_service("mysql", 100, longest=downtime)],
         },
     }  # fmt: skip
+
+
+def _service(name: str, ops: int, *, longest: float) -> dict[str, Any]:
+    """A service's verdict as results.json holds it: its longest window is its longest_s."""
+    window = {"service": name, "start": 0.0, "end": longest, "clients": [], "errors": 0}
+    return {"service": name, "ops": ops, "windows": [window], "longest_s": longest}
+
+
+def compare(base: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]],
+            **kw: Any) -> Comparison:  # fmt: skip
+    """compare() of results as results.json holds them, read back as `compare` reads them."""
+    return compare_results([result_from_json(s) for s in base],
+                           [result_from_json(s) for s in new], **kw)  # fmt: skip
 
 
 def _runs(recoveries: Sequence[float], **kw: Any) -> list[dict[str, Any]]:
@@ -176,9 +191,9 @@ def test_every_figure_of_the_downtime_table_and_each_services_longest_window_is_
     base["verdicts"]["hosts"][1]["reconnect_max_s"] = 0.5
     new["verdicts"]["hosts"][0]["errors"] = 20
     new["verdicts"]["hosts"][1]["reconnect_max_s"] = 2.0
-    base["verdicts"]["services"].append({"service": "redis", "ops": 0, "longest_s": 1.0})
-    new["verdicts"]["services"] = [{"service": "mysql", "ops": 100, "longest_s": 5.0},
-                                   {"service": "redis", "ops": 0, "longest_s": 9.0}]  # fmt: skip
+    base["verdicts"]["services"].append(_service("redis", 0, longest=1.0))
+    new["verdicts"]["services"] = [_service("mysql", 100, longest=5.0),
+                                   _service("redis", 0, longest=9.0)]  # fmt: skip
     got = compare([base], [new])
     assert [(c.where, c.metric, c.baseline, c.new) for c in got.regressions] == [
         ("lb1/mysql", "errors", 2.0, 20.0),
@@ -482,7 +497,7 @@ def test_repeat_index_round_trips_through_results_json(tmp_path: Path) -> None:
     before the key existed reads as one run."""
     import jsonschema
 
-    from reboot_harness.report import Run, write_reports
+    from reboot_harness.report import write_reports
     from reboot_harness.report.serialize import schema
     from reboot_harness.run.loop import ScenarioResult
 
@@ -494,9 +509,9 @@ def test_repeat_index_round_trips_through_results_json(tmp_path: Path) -> None:
     doc = json.loads((tmp_path / "night" / "results.json").read_text())
     jsonschema.validate(doc, schema("run"))
     assert [s["repeat"] for s in doc["scenarios"]] == [1, 2, 3]
-    assert [s["repeat"] for s in load_results(tmp_path / "night")] == [1, 2, 3]
-    assert Run.from_result(results[1]).title == "cold-start [fixed] #2"
-    got = compare(load_results(tmp_path / "night"), load_results(tmp_path / "night"))
+    assert [s.repeat for s in load_results(tmp_path / "night")] == [1, 2, 3]
+    assert results[1].title == "cold-start [fixed] #2"
+    got = compare_results(load_results(tmp_path / "night"), load_results(tmp_path / "night"))
     assert {c.runs for c in got.changes} <= {"3/3"} and got.runs == (3, 3)
     old = _result()
     del old["repeat"]
@@ -562,7 +577,10 @@ def test_what_is_not_a_results_json_is_a_usage_error_naming_the_file(tmp_path: P
         with pytest.raises(UsageError, match=re.escape(said)):
             load_results(tmp_path / name)
     least = _write(tmp_path, "least.json", [{"name": "a", "variant": "fixed", "passed": True}])
-    assert load_results(least) == [{"name": "a", "variant": "fixed", "passed": True}]
+    # a key the file lacks reads as its default, or empty
+    from reboot_harness.judging.result import ScenarioResult
+
+    assert load_results(least) == [ScenarioResult("a", "fixed", True, "", 0.0, "")]
 
 
 def test_outcome_flips_and_scenarios_added_removed_renamed() -> None:
@@ -729,7 +747,7 @@ def test_report_folders_are_read_one_level_down(tmp_path: Path) -> None:
     for item in ("a", "b"):
         (tmp_path / item).mkdir()
         _write(tmp_path / item, "results.json", [_result(item)])
-    assert sorted(s["name"] for s in load_results(tmp_path)) == ["a", "b"]
+    assert sorted(s.name for s in load_results(tmp_path)) == ["a", "b"]
 
 
 def test_the_command(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +20,38 @@ from reboot_harness.errors import HarnessError, UsageError
 from reboot_harness.model.scenario import Scenario
 from reboot_harness.run.jobs import Job, Pool
 from reboot_harness.run.loop import ScenarioResult
+from reboot_harness.run.request import RunRequest
 from reboot_harness.stack.engines import Engine
 
 
-def stand_in(scenario: Scenario, variant: str, *, progress: Any, **options: Any) -> ScenarioResult:
-    """What a job runs here: what ``options["plan"]`` says for its label; it writes when it
-    began and ended (and whether it was healed) to ``options["log"]``."""
+@dataclass(frozen=True)
+class StandIn:
+    """What a job runs here, in place of run_scenario: pickled with the plan and the log folder."""
+
+    plan: dict[str, tuple[str, float]]
+    log: str
+
+    def __call__(
+        self, scenario: Scenario, variant: str, *, request: RunRequest, progress: Any
+    ) -> ScenarioResult:
+        return stand_in(scenario, variant, progress=progress, plan=self.plan, folder=self.log)
+
+
+def stand_in(
+    scenario: Scenario, variant: str, *, progress: Any, plan: dict[str, Any], folder: str
+) -> ScenarioResult:
+    """What ``plan`` says for its label; it writes when it began and ended (and whether it was
+    healed) into ``folder``."""
     label = f"{scenario.name}[{variant}]"
-    what, seconds = options["plan"][label]
-    log = Path(options["log"]) / label
+    what, seconds = plan[label]
+    log = Path(folder) / label
     began = time.time()
     progress(f"started in {os.getpid()}")
-    (Path(options["log"]) / f"started-{label}").touch()
+    (Path(folder) / f"started-{label}").touch()
     try:
         if what == "meet":  # wait (up to 60 s) until `seconds` jobs have started: at once
             deadline = time.time() + 60
-            while len(list(Path(options["log"]).glob("started-*"))) < seconds:
+            while len(list(Path(folder).glob("started-*"))) < seconds:
                 assert time.time() < deadline, "the other jobs never started"
                 time.sleep(0.05)
             return ScenarioResult(scenario.name, variant, True, what, seconds, "p")
@@ -71,10 +88,10 @@ def pool(tmp_path: Path, plan: dict[str, tuple[str, float]], width: int, **kw: A
     return Pool(
         width,
         kw.pop("engines", ()),
-        {"plan": plan, "log": str(tmp_path)},
+        RunRequest(),
         lambda label, line: heard.append((label, line)),
         lambda result, engine: finished.append((result, engine)),
-        target=stand_in,
+        target=StandIn(plan, str(tmp_path)),
     )
 
 

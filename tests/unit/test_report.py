@@ -16,7 +16,7 @@ from reboot_harness.judging.traffic import analyze, summarize
 from reboot_harness.model.events import Event
 from reboot_harness.model.results import BudgetViolation, CheckResult
 from reboot_harness.model.traffic import Budget, History, Op
-from reboot_harness.report import FILES, Run, write_reports
+from reboot_harness.report import FILES, write_reports
 from reboot_harness.report.plan import blocks_of, runbooks
 from reboot_harness.report.serialize import to_json
 from reboot_harness.report.tables import COLUMNS
@@ -437,27 +437,26 @@ def test_missing_verdicts_are_computed_from_the_history() -> None:
     assert week.summary is not None
     expected = week.summary
     week.summary, week.budget_violations = None, []
-    run = Run.from_result(week)
-    assert run.summary.service("redis").downtime_s == expected.service("redis").downtime_s
-    assert run.summary.services == expected.services
-    assert run.summary.budgets == ()
-    cold = Run.from_result(cold_start())
-    assert cold.summary == analyze(History(()), cold.events)
-    assert [r.host for r in cold.summary.hosts] == ["lb1", "app1", "redis1"]
+    run = week
+    assert run.measured.service("redis").downtime_s == expected.service("redis").downtime_s
+    assert run.measured.services == expected.services
+    assert run.measured.budgets == ()
+    cold = cold_start()
+    assert cold.measured == analyze(History(()), cold.timeline)
+    assert [r.host for r in cold.measured.hosts] == ["lb1", "app1", "redis1"]
 
 
-def test_run_is_the_typed_result_in_time_order() -> None:
-    """A Run keeps the result's typed checks, ops, violations and step errors; events are
-    sorted by time."""
+def test_the_reports_read_the_typed_result_in_time_order() -> None:
+    """The reports read the result itself (no copy): its typed checks, ops, violations and
+    step errors, its summary as the verdicts, and its events sorted by time."""
     result = lb_incident()
     result.events = list(reversed(result.events))
-    run = Run.from_result(result)
-    assert [e.t for e in run.events] == sorted(e.t for e in result.events)
-    assert run.checks == tuple(DEFAULT_CHECKS)
+    run = result
+    assert [e.t for e in run.timeline] == sorted(e.t for e in result.events)
+    assert run.checks == list(DEFAULT_CHECKS)
     assert result.history is not None and run.ops == result.history.ops
-    assert run.violations == tuple(result.budget_violations)
-    assert run.violations[0].measurement == "max_errors"
-    assert run.summary is result.summary
+    assert run.budget_violations[0].measurement == "max_errors"
+    assert run.measured is result.summary
 
 
 # -- runbooks from events ----------------------------------------------------------------------
@@ -506,14 +505,14 @@ def test_blocks_give_restoring_operations_to_the_host_before() -> None:
 def test_runbooks_skip_incident_variants_and_violations() -> None:
     """Only fixed variants that passed with no budget violated are proved."""
     week = reboot_week()
-    proved, _ = runbooks([Run.from_result(week)])
+    proved, _ = runbooks([week])
     assert len(proved) == 1
     week.budget_violations = [
         BudgetViolation(
             "http", "max_errors", "http: max_errors 0 exceeded: measured 1 errors (timeout: 1)"
         )
     ]
-    proved, unproved = runbooks([Run.from_result(week)])
+    proved, unproved = runbooks([week])
     assert proved == [] and len(unproved) == 1
     week.variant = "incident"
-    assert runbooks([Run.from_result(week)]) == ([], [])
+    assert runbooks([week]) == ([], [])

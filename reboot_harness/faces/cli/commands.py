@@ -7,7 +7,7 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -16,6 +16,9 @@ from reboot_harness.errors import CheckTimeout, UsageError
 from reboot_harness.faces.cli.console import EXIT_FAIL, EXIT_OK, err, out
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
+
+if TYPE_CHECKING:  # (imported once the options are read: nothing of run/ before)
+    from reboot_harness.run.request import RunRequest
 
 
 def _topology(path: Path | None) -> Topology | None:
@@ -213,6 +216,17 @@ def _first_engine() -> None:
         bind(named[0])
 
 
+def up_request(args: argparse.Namespace, topology: Topology | None) -> RunRequest:
+    """`up`'s options as the request its stack starts by (``topology``: its file, read): kept
+    until `down` (gc leaves it), up to ``--timeout`` to come up."""
+    from reboot_harness.run.request import RunRequest
+
+    return RunRequest(
+        compose=tuple(args.compose), topology_file=args.topology, topology=topology, keep=True,
+        allow_unsafe=args.allow_unsafe_compose, up_timeout=args.timeout,
+    )  # fmt: skip
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     from reboot_harness.stack.state import validate_project_name
 
@@ -225,12 +239,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
     try:
         report = bring_up(
             args.project,
-            extra_compose=args.compose,
-            timeout=args.timeout,
-            topology_file=args.topology,
-            topology=topology,
+            up_request(args, topology),
             progress=lambda msg: err.print(f"[dim]{msg}[/]"),
-            allow_unsafe=args.allow_unsafe_compose,
         )
     except CheckTimeout as e:
         err.print(f"[red]up failed:[/] {e}")

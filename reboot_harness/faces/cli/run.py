@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.table import Table
@@ -22,71 +22,89 @@ from reboot_harness.faces.cli.commands import (
 from reboot_harness.faces.cli.console import EXIT_FAIL, EXIT_OK, _say, err, out
 from reboot_harness.model.topology import Topology
 
+if TYPE_CHECKING:  # (run/ and the engines are imported once the options are read)
+    from reboot_harness.judging.result import ScenarioResult
+    from reboot_harness.model.scenario import Scenario
+    from reboot_harness.run.request import RunRequest
+    from reboot_harness.stack.engines import Engine
+
+
+def run_request(args: argparse.Namespace) -> RunRequest:
+    """`run`'s options resolved once, into the request every scenario variant runs by: the
+    topology file read, ``--incident`` found, durations parsed; a UsageError (exit 2) naming
+    the option otherwise."""
+    from reboot_harness.run.request import RunRequest
+    from reboot_harness.scenarios import find
+
+    topology = _topology(args.topology)
+    return RunRequest(
+        compose=tuple(args.compose),
+        topology_file=args.topology,
+        topology=topology,
+        incident=find.incident(args.incident, topology) if args.incident else None,
+        keep=args.keep,
+        allow_unsafe=args.allow_unsafe_compose,
+        jobs=args.jobs,
+        repeat=args.repeat,
+        max_duration=None if args.max_duration is None else _up_to_a_week(args.max_duration,
+                                                                             "--max-duration"),
+        max_planned=_up_to_a_week(args.max_planned, "--max-planned"),
+        report=args.report,
+    )  # fmt: skip
+
+
+def _up_to_a_week(text: str, option: str) -> float:
+    from reboot_harness.inputs.durations import parse_duration
+
+    return parse_duration(text, where=option, minimum=1.0, maximum=7 * 86400.0, allow_zero=False)
+
 
 def _cmd_run(args: argparse.Namespace) -> int:
     say = err if args.json else out  # with --json, stdout is the JSON alone
     from reboot_harness.scenarios import find
     from reboot_harness.scenarios.incidents import unobservable
 
-    if args.jobs < 1:
-        raise UsageError(f"--jobs {args.jobs}: run at least 1 scenario at a time")
-    if not 1 <= args.repeat <= 1000:
-        raise UsageError(f"--repeat {args.repeat}: run each scenario variant 1 to 1000 times")
-    topology = _topology(args.topology)
+    request = run_request(args)
+    topology = request.topology
     scenarios = find.resolve(args.scenarios, topology)
-    if args.incident:
-        # refuse an unknown name, or a scenario that could never show it, before anything starts
-        chosen = find.incident(args.incident, topology)
+    if request.incident is not None:
+        # refuse a scenario that could never show it, before anything starts
         for s in scenarios:
             problem = unobservable(
-                chosen,
+                request.incident,
                 checks=s.expect.checks,
                 budgets=s.budgets,
                 step_kinds={step.KEY for step in s.steps},
-                touched=chosen.touched(s.steps, topology or Topology()),
+                touched=request.incident.touched(s.steps, topology or Topology()),
             )
             if problem:
                 raise UsageError(f"{s.source}: cannot reproduce: {problem}")
-    for f in args.compose:
-        if not f.is_file():
-            raise UsageError(f"{f}: compose file not found")
-    from reboot_harness.scenarios.files import format_seconds, parse_duration
+    from reboot_harness.inputs.durations import format_seconds
 
-    ceiling = parse_duration(
-        args.max_planned, where="--max-planned", minimum=1.0, maximum=7 * 86400.0,
-        allow_zero=False,
-    )  # fmt: skip
     for s in scenarios:
-        if s.planned_s > ceiling:
+        if s.planned_s > request.max_planned:
             raise UsageError(
                 f"{s.source or s.name}: its plan takes up to {format_seconds(s.planned_s)} (time"
                 f" off, sleeps, waits, timeouts), more than --max-planned"
-                f" {format_seconds(ceiling)}; split it, or raise --max-planned"
+                f" {format_seconds(request.max_planned)}; split it, or raise --max-planned"
             )
-    limit = None
-    if args.max_duration is not None:
-        limit = parse_duration(
-            args.max_duration, where="--max-duration", minimum=1.0, maximum=7 * 86400.0,
-            allow_zero=False,
-        )  # fmt: skip
-    if args.report is not None:
-        _writable_folder(args.report, "--report")
+    limit = request.max_duration
+    if request.report is not None:
+        _writable_folder(request.report, "--report")
     # Repeats go round by round (every variant once, then again), so that a machine whose load
     # drifts during the night weighs on every variant alike.
     plan = [
-        (s, v, r if args.repeat > 1 else 0)
-        for r in range(1, args.repeat + 1)
+        (s, v, r if request.repeat > 1 else 0)
+        for r in range(1, request.repeat + 1)
         for s in scenarios
-        for v in (("incident",) if args.incident else s.variants)
+        for v in (("incident",) if request.incident else s.variants)
     ]
     file_sets = []
     for s, v, _r in plan:
-        name = args.incident or (s.reproduces.incident if s.reproduces else None)
-        incident_file = [find.incident(name, topology).path] if v == "incident" and name else []
-        file_sets.append([*args.compose, *incident_file])
-    _refuse_unsafe_compose(file_sets, topology, args.allow_unsafe_compose, "rh-check")
+        chosen = request.incident_for(s) if v == "incident" else None
+        file_sets.append([*request.compose, *([chosen.path] if chosen else [])])
+    _refuse_unsafe_compose(file_sets, topology, request.allow_unsafe, "rh-check")
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
-    from reboot_harness.run.loop import ScenarioResult
     from reboot_harness.stack.engines import using
     from reboot_harness.stack.removal import Removed, gc
 
@@ -97,20 +115,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
             reaped.merge(gc())
     for line in reaped.lines():
         err.print(f"removed stack {escape(line)}, left by a dead run")
-    options: dict[str, Any] = {
-        "incident": args.incident, "keep": args.keep, "extra_compose": args.compose,
-        "topology_file": args.topology, "topology": topology,
-        "allow_unsafe": args.allow_unsafe_compose,
-    }  # fmt: skip
     results: list[ScenarioResult] = []
 
-    def report(result: ScenarioResult, engine: Any) -> None:
+    def report(result: ScenarioResult, engine: Engine | None) -> None:
         results.append(result)
         mark = "[green]PASS[/]" if result.passed else "[red bold]FAIL[/]"
         on = f" on engine {escape(engine.label())}" if engine else ""
         label = run_label(result.name, result.variant, result.repeat)
         say.print(f"{mark} {escape(label)} ({result.duration_s:.0f}s{on}): {escape(result.reason)}")
-        if args.keep and result.project:
+        if request.keep and result.project:
             say.print(f"  stack kept: reboot-harness down --project {result.project}")
 
     labels = [run_label(s.name, v, r) for s, v, r in plan]
@@ -118,12 +131,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     unfinished = ""
     try:
         with interrupts.time_limit(limit):
-            if args.jobs > 1 and len(plan) > 1:
-                # (each job reads the topology file again: a Topology does not pickle)
-                del options["topology"]
-                _run_jobs(plan, args.jobs, named, options, report, stopped)
+            if request.jobs > 1 and len(plan) > 1:
+                _run_jobs(plan, request, named, report, stopped)
             else:
-                _run_one_by_one(plan, named, options, report, stopped)
+                _run_one_by_one(plan, request, named, report, stopped)
     except interrupts.TimeUp:
         done = {run_label(r.name, r.variant, r.repeat) for r in results}
         rest = [label for label in labels if label not in done and label not in stopped]
@@ -149,10 +160,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             escape(r.reason),
         )
     say.print(table)
-    if args.report:
+    if request.report:
         from reboot_harness.report import write_reports
 
-        written = write_reports(results, args.report)
+        written = write_reports(results, request.report)
         say.print("reports: " + ", ".join(str(p) for p in written.values()))
     passed = sum(r.passed for r in results)
     say.print(f"scenarios: {passed} passed, {len(results) - passed} failed")
@@ -172,16 +183,17 @@ def run_label(name: str, variant: str, repeat: int = 0) -> str:
 
 
 def _run_one_by_one(
-    plan: Sequence[tuple[Any, str, int]],
-    named: Sequence[Any],
-    options: dict[str, Any],
-    report: Callable[[Any, Any], None],
+    plan: Sequence[tuple[Scenario, str, int]],
+    request: RunRequest,
+    named: Sequence[Engine],
+    report: Callable[[ScenarioResult, Engine | None], None],
     stopped: list[str],
 ) -> None:
     """`run`'s scenario variants one after another in this process; scenario i on engine
     i mod len(RH_ENGINES) (or the next that still answers)."""
+    from reboot_harness.judging.result import ScenarioResult
     from reboot_harness.run.jobs import blame_engine, pick_engine
-    from reboot_harness.run.loop import ScenarioResult, run_scenario
+    from reboot_harness.run.loop import run_scenario
     from reboot_harness.stack.engines import answers, using
 
     dead: set[str] = set()  # engines that stopped answering during this run
@@ -199,7 +211,7 @@ def _run_one_by_one(
                     status.update(f"{_label}: {escape(msg)}")
                     err.print(f"[dim]{_label}: {escape(msg)}[/]")
 
-                result = run_scenario(scenario, variant, progress=progress, **options)
+                result = run_scenario(scenario, variant, request=request, progress=progress)
         except interrupts.TimeUp:
             stopped.append(label)
             raise
@@ -214,11 +226,10 @@ def _run_one_by_one(
 
 
 def _run_jobs(
-    plan: Sequence[tuple[Any, str, int]],
-    width: int,
-    named: Sequence[Any],
-    options: dict[str, Any],
-    report: Callable[[Any, Any], None],
+    plan: Sequence[tuple[Scenario, str, int]],
+    request: RunRequest,
+    named: Sequence[Engine],
+    report: Callable[[ScenarioResult, Engine | None], None],
     stopped: list[str],
 ) -> None:
     """`run --jobs N`: up to N scenario variants at once, each in its own process (and, with
@@ -227,6 +238,7 @@ def _run_jobs(
 
     jobs = [Job(i, s, v, r) for i, (s, v, r) in enumerate(plan)]
     running: set[str] = set()
+    width = request.jobs
     with err.status(f"{len(jobs)} scenario variants, {width} at a time") as status:
 
         def progress(label: str, msg: str) -> None:
@@ -234,11 +246,11 @@ def _run_jobs(
             status.update(f"running: {escape(', '.join(sorted(running)))}")
             err.print(f"[dim]{escape(label)}: {escape(msg)}[/]")
 
-        def finished(result: Any, engine: Any) -> None:
+        def finished(result: ScenarioResult, engine: Engine | None) -> None:
             running.discard(f"{result.name}[{result.variant}]")
             report(result, engine)
 
-        pool = Pool(width, named, options, progress, finished)
+        pool = Pool(width, named, request, progress, finished)
         try:
             pool.run(jobs)
         finally:

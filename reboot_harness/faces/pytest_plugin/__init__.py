@@ -18,11 +18,14 @@ durations (``sharding``), and under pytest-xdist the longest items start first. 
 are recorded (``--rh-durations FILE``) only where they are asked for or the project uses the
 harness: a suite that never mentions the plugin gets no file.
 
-This package is the entry point; its modules, split as pytest-xdist splits its own: ``options``,
-``engines`` (which engine a process's stacks go to, and what the first stack needs),
-``collection`` (scenario files as items), ``placement`` (the shard kept and the order, by
-recorded durations; ``sharding`` is its pure part), ``fixtures``, and ``hooks`` (those of the
-session and of each item). Each is registered below, after the modules it imports: pytest
+This package is the entry point; its modules, split as pytest-xdist splits its own: the options
+and hooks (``options``: the options and ini values, resolved once into the session's
+RunRequest; ``hooks``: those of the session and of each item, each handing over to the module
+below that does the work), ``collection`` (scenario files as items), ``fixtures`` (the ``rh_``
+fixtures and the ``rh_incident`` marker), and placement: ``engines`` (which engine a process's
+stacks go to, the next when it stops answering, and what the first stack needs) and
+``placement`` (the shard kept and the order, by recorded durations; ``sharding`` is its pure
+part). Each is registered below, after the modules it imports: pytest
 imports it itself, so none is imported before it could be marked for assertion rewriting.
 """
 

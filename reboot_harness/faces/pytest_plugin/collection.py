@@ -12,14 +12,7 @@ import pytest
 
 from reboot_harness.errors import HarnessError, ScenarioError
 from reboot_harness.faces.pytest_plugin.engines import engage
-from reboot_harness.faces.pytest_plugin.options import (
-    _DIRS,
-    KEEP,
-    REPEAT,
-    REPORT,
-    VARIANT,
-    _own,
-)
+from reboot_harness.faces.pytest_plugin.options import _DIRS, VARIANT, run_request
 from reboot_harness.model.scenario import Scenario
 
 
@@ -37,14 +30,15 @@ class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         from reboot_harness.scenarios import find
 
+        request = run_request(self.config)
         try:
-            scenario = find.load(self.path, _own(self.config).topology())
+            scenario = find.load(self.path, request.topology)
         except ScenarioError as e:
             raise self.CollectError(str(e)) from e
         wanted = self.config.getoption(VARIANT)
         # Repeats are items of their own, as pytest-repeat makes them (and with its names):
         # each run has its own outcome, report and duration, and xdist spreads them.
-        n = self.config.getoption(REPEAT)
+        n = request.repeat
         for variant in scenario.variants:
             if wanted not in ("all", variant):
                 continue
@@ -75,22 +69,14 @@ class ScenarioItem(pytest.Item):
         from reboot_harness.run.loop import run_scenario
 
         engage(self.config)
-        own = _own(self.config)
-        result = run_scenario(
-            self.scenario,
-            self.variant,
-            keep=bool(self.config.getoption(KEEP)),
-            extra_compose=own.compose,
-            topology_file=own.topology_file,
-            topology=own.topology(),
-        )
+        request = run_request(self.config)
+        result = run_scenario(self.scenario, self.variant, request=request)
         result.repeat = self.repeat
-        report_dir = self.config.getoption(REPORT)
-        if report_dir:
+        if request.report:
             from reboot_harness.report import write_reports
 
             safe = self.name.replace("[", "-").replace("]", "")
-            write_reports([result], Path(report_dir) / safe)
+            write_reports([result], request.report / safe)
         self.user_properties.append(("reason", result.reason))
         if result.incident:
             self.user_properties.append(("incident", result.incident))
@@ -115,22 +101,3 @@ class ScenarioItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"scenario {self.name}"
-
-
-def _harness_item(item: pytest.Item) -> bool:
-    return isinstance(item, ScenarioItem) or "rh_stack" in getattr(item, "fixturenames", ())
-
-
-def _marked_incident(item: pytest.Item) -> Path | None:
-    """The compose override named by the item's ``rh_incident`` marker, if it has one."""
-    marker = item.get_closest_marker("rh_incident")
-    if marker is None:
-        return None
-    from reboot_harness.errors import UsageError
-    from reboot_harness.scenarios import find
-
-    name = str(marker.args[0]) if marker.args else ""
-    try:
-        return find.incident(name, _own(item.config).topology()).path
-    except UsageError as e:
-        raise pytest.UsageError(f"{item.nodeid}: rh_incident({name!r}): {e}") from e

@@ -1,5 +1,6 @@
-"""Which Docker engine this process's stacks go to (``--rh-engines``, RH_ENGINES), and what the
-harness needs before its first stack (:func:`engage`)."""
+"""Engine placement: which Docker engine this process's stacks go to (``--rh-engines``,
+RH_ENGINES), the next one when it stops answering (:func:`blame_engine`), and what the harness
+needs before its first stack (:func:`engage`)."""
 
 from __future__ import annotations
 
@@ -105,3 +106,24 @@ def _remove(config: pytest.Config, project: str, down: Callable[[str], object]) 
             " engine answers again",
             stacklevel=1,
         )
+
+
+def blame_engine(config: pytest.Config, report: pytest.TestReport) -> None:
+    """A failed harness item's report, with several engines (--rh-engines): when this process's
+    engine no longer answers, the report says so first, naming it, and the next items go to an
+    engine that answers."""
+    named = config.stash.get(_ENGINES, ())
+    if not named:
+        return
+    from reboot_harness.stack import engines
+
+    here = engines.current()
+    why = engines.answer(here, timeout=5.0)
+    if why is None:
+        return
+    others = [e for e in named if e.host != here.host and engines.answers(e)]
+    after = f"; the next items go to engine {others[0].label()}" if others else ""
+    if others:
+        engines.bind(others[0])
+    line = f"engine {here.label()} stopped answering during this item ({why}){after}"
+    report.longrepr = f"{line}\n{report.longreprtext}"

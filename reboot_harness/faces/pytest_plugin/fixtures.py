@@ -5,19 +5,32 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reboot_harness.errors import CheckTimeout
-from reboot_harness.faces.pytest_plugin.collection import _marked_incident
 from reboot_harness.faces.pytest_plugin.engines import _remove, engage
-from reboot_harness.faces.pytest_plugin.options import (
-    KEEP,
-    _own,
-)
+from reboot_harness.faces.pytest_plugin.options import run_request
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.steps import Reboot
+
+
+def marked_incident(item: pytest.Item) -> Path | None:
+    """The compose override named by the item's ``rh_incident`` marker, if it has one (for
+    ``rh_stack``); an unknown incident is a UsageError naming the item."""
+    marker = item.get_closest_marker("rh_incident")
+    if marker is None:
+        return None
+    from reboot_harness.errors import UsageError
+    from reboot_harness.scenarios import find
+
+    name = str(marker.args[0]) if marker.args else ""
+    try:
+        return find.incident(name, run_request(item.config).topology).path
+    except UsageError as e:
+        raise pytest.UsageError(f"{item.nodeid}: rh_incident({name!r}): {e}") from e
 
 
 @pytest.fixture
@@ -30,23 +43,14 @@ def rh_stack(request: pytest.FixtureRequest) -> Iterator[Any]:
     from reboot_harness.stack.removal import down
 
     engage(request.config)
-    incident = _marked_incident(request.node)
-    own = _own(request.config)
-    extra = [*own.compose, *([incident] if incident else [])]
+    incident = marked_incident(request.node)
+    asked = run_request(request.config)
     project = f"rh-py-{uuid.uuid4().hex[:10]}"
-    keep = bool(request.config.getoption(KEEP))
-    report = bring_up(
-        project,
-        extra_compose=extra,
-        keep=keep,
-        timeout=300,
-        topology_file=own.topology_file,
-        topology=own.topology(),
-    )
+    report = bring_up(project, asked, extra=[incident] if incident else [])
     try:
         yield report.stack
     finally:
-        if not keep:
+        if not asked.keep:
             _remove(request.config, project, down)
 
 

@@ -1,6 +1,7 @@
-"""The hooks of the session and of each item: markers, scenario directories, the user's own
-stack and the engines at configure; a time limit per harness item; an engine that stops
-answering named in the report."""
+"""The hooks of the session and of each item, each handing over to the module that does the
+work: markers, scenario directories, the user's own files and the engines at configure; the
+``rh_incident`` markers checked, then the shard kept and ordered (placement) once collected; a
+time limit per harness item; an engine that stops answering named in the report (engines)."""
 
 from __future__ import annotations
 
@@ -9,33 +10,50 @@ from typing import Any
 
 import pytest
 
-from reboot_harness.faces.pytest_plugin.collection import _harness_item
-from reboot_harness.faces.pytest_plugin.engines import _bind_engine
+from reboot_harness.faces.pytest_plugin.collection import ScenarioItem
+from reboot_harness.faces.pytest_plugin.engines import _bind_engine, blame_engine
+from reboot_harness.faces.pytest_plugin.fixtures import marked_incident
 from reboot_harness.faces.pytest_plugin.options import (
     _DIRS,
-    _ENGINES,
     _OWN,
     MARKERS,
     MAX_DURATION,
     SCENARIOS,
     SCENARIOS_INI,
-    OwnStack,
+    OwnFiles,
+    run_request,
 )
 from reboot_harness.faces.pytest_plugin.placement import (
     DurationKeys,
     DurationRecorder,
     _durations_file,
     _records_durations,
+    shard_and_order,
 )
+
+
+def harness_item(item: pytest.Item) -> bool:
+    """A scenario item, or a test using ``rh_stack``: what --rh-max-duration and the engines'
+    failover apply to."""
+    return isinstance(item, ScenarioItem) or "rh_stack" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection and the conftests' xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse an unknown incident in ``rh_incident`` before any stack starts; then keep only
+    this shard (--rh-shard) and put the longest items first (--rh-order)."""
+    for item in items:
+        marked_incident(item)
+    shard_and_order(config, items)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """--rh-max-duration: a harness item still running when the time is up fails (its faults
     healed and its stack removed as on Ctrl-C), and the session goes on."""
-    limit = item.config.getoption(MAX_DURATION)
-    if limit is None or not _harness_item(item):
+    if not harness_item(item) or run_request(item.config).max_duration is None:
         return (yield)
+    limit = run_request(item.config).max_duration
     from reboot_harness import interrupts
 
     try:
@@ -72,8 +90,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for f in [*topology, *compose]:
         if not f.is_file():
             raise pytest.UsageError(f"{f}: no such file (from --rh-topology/--rh-compose or ini)")
-    config.stash[_OWN] = OwnStack(topology[0].resolve() if topology else None,
-                                  [f.resolve() for f in compose])  # fmt: skip
+    config.stash[_OWN] = OwnFiles(topology[0].resolve() if topology else None,
+                                  tuple(f.resolve() for f in compose))  # fmt: skip
     _bind_engine(config)
     if _records_durations(config):
         if hasattr(config, "workerinput"):  # an xdist worker: its controller records
@@ -89,19 +107,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     says so, naming the engine, and this process moves on to an engine that answers (the items
     after it go on); without --rh-engines the report is left as it is."""
     report = yield
-    named = item.config.stash.get(_ENGINES, ())
-    if not named or not report.failed or not _harness_item(item):
-        return report
-    from reboot_harness.stack import engines
-
-    here = engines.current()
-    why = engines.answer(here, timeout=5.0)
-    if why is None:
-        return report
-    others = [e for e in named if e.host != here.host and engines.answers(e)]
-    after = f"; the next items go to engine {others[0].label()}" if others else ""
-    if others:
-        engines.bind(others[0])
-    line = f"engine {here.label()} stopped answering during this item ({why}){after}"
-    report.longrepr = f"{line}\n{report.longreprtext}"
+    if report.failed and harness_item(item):
+        blame_engine(item.config, report)
     return report

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # (imported when the request is first needed)
+    from reboot_harness.run.request import RunRequest
 
 KEEP = "--rh-keep"
 VARIANT = "--rh-variant"
@@ -26,34 +30,49 @@ MARKERS = (
 )
 _DIRS = pytest.StashKey[frozenset[Path]]()
 _ENGAGED = pytest.StashKey[bool]()
-_OWN = pytest.StashKey["OwnStack"]()
+_OWN = pytest.StashKey["OwnFiles"]()
+_REQUEST = pytest.StashKey["RunRequest"]()
 _ENGINES = pytest.StashKey[tuple[Any, ...]]()
 
 
-class OwnStack:
-    """The user's own stack for every item of the session: a topology file (``--rh-topology``,
-    ini ``rh_topology``) and compose overrides (``--rh-compose``, ini ``rh_compose``)."""
+@dataclass(frozen=True)
+class OwnFiles:
+    """The user's own stack for every item of the session, as configured (each file there):
+    a topology file (``--rh-topology``, ini ``rh_topology``) and compose overrides
+    (``--rh-compose``, ini ``rh_compose``)."""
 
-    def __init__(self, topology_file: Path | None, compose: list[Path]) -> None:
-        self.topology_file = topology_file
-        self.compose = compose
-        self._topology: Any = None
-
-    def topology(self) -> Any:
-        """The topology (loaded once, on first use), or None for the shipped stack's."""
-        if self.topology_file is not None and self._topology is None:
-            from reboot_harness.errors import UsageError
-            from reboot_harness.inputs.topology import load_topology
-
-            try:
-                self._topology = load_topology(self.topology_file)
-            except UsageError as e:
-                raise pytest.UsageError(f"rh_topology: {e}") from e
-        return self._topology
+    topology_file: Path | None = None
+    compose: tuple[Path, ...] = ()
 
 
-def _own(config: pytest.Config) -> OwnStack:
-    return config.stash.get(_OWN, None) or OwnStack(None, [])
+def run_request(config: pytest.Config) -> RunRequest:
+    """The session's request (reboot_harness.run.request), resolved once from its options, on
+    first use: a suite that never runs a scenario item or an ``rh_`` fixture never reads the
+    topology nor imports the harness's layers."""
+    request = config.stash.get(_REQUEST, None)
+    if request is not None:
+        return request
+    from reboot_harness.errors import UsageError
+    from reboot_harness.inputs.topology import load_topology
+    from reboot_harness.run.request import RunRequest
+
+    own = config.stash.get(_OWN, OwnFiles())
+    try:
+        topology = load_topology(own.topology_file) if own.topology_file else None
+    except UsageError as e:
+        raise pytest.UsageError(f"rh_topology: {e}") from e
+    report = config.getoption(REPORT)
+    request = RunRequest(
+        compose=own.compose,
+        topology_file=own.topology_file,
+        topology=topology,
+        keep=bool(config.getoption(KEEP)),
+        repeat=config.getoption(REPEAT),
+        max_duration=config.getoption(MAX_DURATION),
+        report=Path(report) if report else None,
+    )
+    config.stash[_REQUEST] = request
+    return request
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reboot_harness.errors import HarnessError
-from reboot_harness.faces.pytest_plugin.collection import ScenarioItem, _marked_incident
+from reboot_harness.faces.pytest_plugin.collection import ScenarioItem
 from reboot_harness.faces.pytest_plugin.options import (
     _DIRS,
     DEFAULT_DURATIONS,
@@ -20,16 +20,8 @@ from reboot_harness.faces.pytest_plugin.options import (
 )
 
 
-@pytest.hookimpl(trylast=True)  # after -k/-m deselection and the conftests' xdist_group marks
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse an unknown incident in ``rh_incident`` before any stack starts; then keep only
-    this shard (--rh-shard) and put the longest items first (--rh-order)."""
-    for item in items:
-        _marked_incident(item)
-    _shard_and_order(config, items)
-
-
-def _shard_and_order(config: pytest.Config, items: list[pytest.Item]) -> None:
+def shard_and_order(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep only this shard's items (--rh-shard) and put the longest first (--rh-order)."""
     shard = config.getoption(SHARD)
     order = config.getoption(ORDER)
     if order == "auto":
