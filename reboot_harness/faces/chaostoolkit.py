@@ -142,10 +142,10 @@ def heal(project: str) -> list[str]:
     hosts booted and LBs rotated back in."""
     import random
 
-    from reboot_harness.model.steps import DnsRotate
     from reboot_harness.stack.core import Stack
     from reboot_harness.stack.state import ProjectState
     from reboot_harness.steps import RunContext, execute
+    from reboot_harness.steps.dns_rotate import DnsRotate
 
     stack = Stack(ProjectState.load(project))
     try:

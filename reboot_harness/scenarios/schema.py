@@ -27,25 +27,21 @@ from reboot_harness.inputs.durations import DURATION_BOUNDS, _seconds
 from reboot_harness.inputs.messages import _choices, _kind, _label, _show
 from reboot_harness.model.incidents import Incident
 from reboot_harness.model.scenario import Clients, Expect, Reproduces, Scenario
-from reboot_harness.model.steps import (
-    ORDERS,
-    REBOOT_MODES,
-    STEP_KEYS,
-    DnsRotate,
-    FullRestart,
-    Kill,
-    MysqlFailover,
-    Reboot,
-    Rolling,
-    SentinelFailover,
-    Sleep,
-    Start,
-    Step,
-    Stop,
-    WaitRecovered,
-)
+from reboot_harness.model.steps import ORDERS, REBOOT_MODES, Step
 from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import RECONNECT_SERVICES, SERVICES, WRITE_SERVICES, Budget
+from reboot_harness.steps import KEYS as STEP_KEYS
+from reboot_harness.steps.dns_rotate import DnsRotate
+from reboot_harness.steps.full_restart import FullRestart
+from reboot_harness.steps.kill import Kill
+from reboot_harness.steps.mysql_failover import MysqlFailover
+from reboot_harness.steps.reboot import Reboot
+from reboot_harness.steps.rolling import Rolling
+from reboot_harness.steps.sentinel_failover import SentinelFailover
+from reboot_harness.steps.sleep import Sleep
+from reboot_harness.steps.start import Start
+from reboot_harness.steps.stop import Stop
+from reboot_harness.steps.wait_recovered import WaitRecovered
 
 MAX_STEPS = 500
 MAX_SEED = 2**63 - 1

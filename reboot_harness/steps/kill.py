@@ -1,11 +1,33 @@
-"""Kill one program on a host with a signal of choice, leaving the host up."""
+"""kill: send one program on a host a signal of choice, leaving the host up (STOP freezes it
+until a CONT or the heal)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, ClassVar
+
 from reboot_harness.errors import FaultError
 from reboot_harness.model.events import EventKind
-from reboot_harness.model.steps import Kill
-from reboot_harness.steps.base import RunContext
+from reboot_harness.model.topology import Topology
+from reboot_harness.steps.kind import Param, StepKind
+
+if TYPE_CHECKING:
+    from reboot_harness.steps.base import RunContext
+
+
+@dataclass(frozen=True)
+class Kill(StepKind):
+    """Send ``signal`` to ``program`` (a supervisord program or a process name) on ``host``."""
+
+    host: Annotated[str, Param("host")]
+    program: Annotated[str, Param("program")]
+    signal: Annotated[str, Param("signal")] = "TERM"
+
+    KEY: ClassVar[str] = "kill"
+    EXECUTOR: ClassVar[str] = "reboot_harness.steps.kill:kill"
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        return (self.host,)
 
 
 def kill(ctx: RunContext, step: Kill) -> None:

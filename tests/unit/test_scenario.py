@@ -14,19 +14,6 @@ from hypothesis import strategies as st
 from reboot_harness.errors import ScenarioError
 from reboot_harness.model.checks import CHECK_NAMES
 from reboot_harness.model.scenario import Expect, Reproduces, Scenario
-from reboot_harness.model.steps import (
-    DnsRotate,
-    FullRestart,
-    Kill,
-    MysqlFailover,
-    Reboot,
-    Rolling,
-    SentinelFailover,
-    Sleep,
-    Start,
-    Stop,
-    WaitRecovered,
-)
 from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import SERVICES, Budget
 from reboot_harness.scenarios.files import (
@@ -37,6 +24,17 @@ from reboot_harness.scenarios.files import (
     parse_duration,
     parse_scenario,
 )
+from reboot_harness.steps.dns_rotate import DnsRotate
+from reboot_harness.steps.full_restart import FullRestart
+from reboot_harness.steps.kill import Kill
+from reboot_harness.steps.mysql_failover import MysqlFailover
+from reboot_harness.steps.reboot import Reboot
+from reboot_harness.steps.rolling import Rolling
+from reboot_harness.steps.sentinel_failover import SentinelFailover
+from reboot_harness.steps.sleep import Sleep
+from reboot_harness.steps.start import Start
+from reboot_harness.steps.stop import Stop
+from reboot_harness.steps.wait_recovered import WaitRecovered
 
 TOPO = Topology()
 CHECKS = CHECK_NAMES

@@ -17,7 +17,7 @@ from reboot_harness.faces.pytest_plugin.options import (
     _own,
 )
 from reboot_harness.model.results import CheckResult
-from reboot_harness.model.steps import Reboot
+from reboot_harness.steps.reboot import Reboot
 
 
 @pytest.fixture
