@@ -14,8 +14,8 @@ class FullRestart(StepKind):
     """Every host of ``hosts`` down, then all up at once in ``order`` (seeded when random)."""
 
     hosts: Annotated[tuple[str, ...], Param("hosts")]
-    mode: Annotated[str, Param("mode")] = "graceful"
     order: Annotated[str, Param("order")] = "given"
+    mode: Annotated[str, Param("mode")] = "graceful"
     down_for: Annotated[float, Param("duration")] = 0.0
 
     KEY: ClassVar[str] = "full_restart"

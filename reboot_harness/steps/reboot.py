@@ -24,9 +24,9 @@ class Reboot(StepKind):
 
     host: Annotated[str, Param("host")]
     mode: Annotated[str, Param("mode")] = "graceful"
+    grace: Annotated[float, Param("duration")] = 10.0
     down_for: Annotated[float, Param("duration")] = 0.0
     new_ip: Annotated[bool, Param("flag")] = False
-    grace: Annotated[float, Param("duration")] = 10.0
 
     KEY: ClassVar[str] = "reboot"
     EXECUTOR: ClassVar[str] = "reboot_harness.steps.reboot:reboot"
