@@ -10,9 +10,12 @@ a step changed, and to wait for recovery)."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from reboot_harness.steps.kind import Param, StepKind
+from reboot_harness.model.events import EventKind
+from reboot_harness.steps.kind import Arg, Command, Mark, OneShot, Param, StepKind
 from reboot_harness.steps.power import power_off, power_on
 
 if TYPE_CHECKING:
@@ -40,15 +43,15 @@ def _load(*rows: str) -> tuple[type[StepKind], ...]:
     return tuple(kinds)
 
 
-# One row per step kind, in the order reports and help list them.
+# One row per step kind, in the order `reboot-harness --help` lists their commands.
 KINDS: tuple[type[StepKind], ...] = _load(
     "reboot:Reboot",
-    "kill:Kill",
     "stop:Stop",
     "start:Start",
-    "dns_rotate:DnsRotate",
+    "kill:Kill",
     "sentinel_failover:SentinelFailover",
     "mysql_failover:MysqlFailover",
+    "dns_rotate:DnsRotate",
     "wait_recovered:WaitRecovered",
     "sleep:Sleep",
     "rolling:Rolling",
@@ -56,6 +59,22 @@ KINDS: tuple[type[StepKind], ...] = _load(
 )
 # The YAML keys of the kinds, sorted (what scenarios write, what step errors and incidents name).
 KEYS: tuple[str, ...] = tuple(sorted(kind.KEY for kind in KINDS))
+
+
+def _commands() -> tuple[Command, ...]:
+    by_name: dict[str, list[type[StepKind]]] = {}
+    for kind in KINDS:
+        if kind.ONESHOT is not None:
+            by_name.setdefault(kind.ONESHOT.command, []).append(kind)
+    return tuple(Command.of(tuple(kinds)) for kinds in by_name.values())
+
+
+# The one-shot commands (`reboot-harness reboot …`) and Chaos Toolkit actions, in table order.
+COMMANDS: tuple[Command, ...] = _commands()
+# How reports show each kind of event a step records (reboot_harness.report).
+MARKS: Mapping[EventKind, Mark] = MappingProxyType(
+    {mark.kind: mark for kind in KINDS for mark in kind.MARKS}
+)
 
 
 def by_key(key: str) -> type[StepKind]:
@@ -73,8 +92,14 @@ def execute(ctx: RunContext, step: Step) -> None:
 
 
 __all__ = [
+    "COMMANDS",
     "KEYS",
     "KINDS",
+    "MARKS",
+    "Arg",
+    "Command",
+    "Mark",
+    "OneShot",
     "Param",
     "RunContext",
     "StepKind",

@@ -8,10 +8,22 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Self
 
 from reboot_harness.inputs.messages import _choices
+from reboot_harness.model.events import Event, EventKind
 from reboot_harness.model.topology import Topology
-from reboot_harness.steps.kind import Param, StepKind
+from reboot_harness.steps.kind import Arg, Mark, OneShot, Param, StepKind
 
 DNS_READ_BACK_S = 5.0  # how long a DNS rotation may take to be served (steps.operations)
+
+
+def _words(e: Event) -> str:
+    action, _, rotation = e.detail.partition(";")
+    where = "out of" if action.strip() == "out" else "back into"
+    answer = rotation.strip().removeprefix("in rotation:").strip()
+    return f"Rotate {e.host} {where} DNS (answer: {answer or 'none'}); wait for the TTL"
+
+
+def _marker(e: Event) -> str:
+    return "^" if e.detail.startswith("in") else "v"
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,20 @@ class DnsRotate(StepKind):
     KEY: ClassVar[str] = "dns_rotate"
     EXECUTOR: ClassVar[str] = "reboot_harness.steps.operations:dns_rotate"
     FORM: ClassVar[type | None] = _Form
+    ONESHOT: ClassVar[OneShot | None] = OneShot(
+        "dns-rotate",
+        "take a load balancer out of the DNS answer, or put it back",
+        (
+            Arg("action", option=False, choices=("in", "out")),
+            Arg("lb", option=False, metavar="LB", keys=("in", "out")),
+            Arg("wait", "then wait this long (default: the TTL)", metavar="DURATION"),
+        ),
+        action="dns_rotate",
+        doc="Take load balancer ``lb`` out of the DNS answer (``action: out``) or put it back.",
+    )
+    MARKS: ClassVar[tuple[Mark, ...]] = (
+        Mark(EventKind.DNS_ROTATE, "v", "DNS out / in (▲)", _words, _marker),
+    )
 
     def touches(self, topo: Topology) -> tuple[str, ...]:
         return (self.lb, topo.dns_host)
@@ -52,6 +78,11 @@ class DnsRotate(StepKind):
                 f"with LB one of {_choices(topology.lbs)}"
             )
         return None
+
+    @classmethod
+    def from_args(cls, given: dict[str, object]) -> dict[str, object]:
+        rest = dict(given)
+        return {str(rest.pop("action")): rest.pop("lb"), **rest}
 
     @classmethod
     def from_form(cls, given: Mapping[str, Any]) -> Self:

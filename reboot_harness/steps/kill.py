@@ -7,12 +7,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from reboot_harness.errors import FaultError
-from reboot_harness.model.events import EventKind
+from reboot_harness.model.events import Event, EventKind
 from reboot_harness.model.topology import Topology
-from reboot_harness.steps.kind import Param, StepKind
+from reboot_harness.steps.kind import Arg, Mark, OneShot, Param, StepKind
 
 if TYPE_CHECKING:
     from reboot_harness.steps.base import RunContext
+
+
+def _words(e: Event) -> str:
+    signal, _, program = e.detail.partition(" ")
+    return f"Send {signal} to {program or '?'} on {e.host}"
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,18 @@ class Kill(StepKind):
 
     KEY: ClassVar[str] = "kill"
     EXECUTOR: ClassVar[str] = "reboot_harness.steps.kill:kill"
+    ONESHOT: ClassVar[OneShot | None] = OneShot(
+        "kill",
+        "send a signal to a program on a host (STOP freezes, CONT thaws)",
+        (
+            Arg("host", option=False, metavar="HOST"),
+            Arg("program", "a supervisord program or process name", False, "PROGRAM"),
+            Arg("signal", "TERM, KILL (default), INT, HUP, STOP, CONT…", default="KILL"),
+        ),
+        action="kill",
+        doc="Send ``signal`` to ``program`` on ``host`` (STOP freezes it, CONT thaws it).",
+    )
+    MARKS: ClassVar[tuple[Mark, ...]] = (Mark(EventKind.KILL, "X", "kill", words=_words),)
 
     def touches(self, topo: Topology) -> tuple[str, ...]:
         return (self.host,)

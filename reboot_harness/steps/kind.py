@@ -6,16 +6,19 @@ A kind is a frozen dataclass subclassing :class:`StepKind`. Its fields are its p
 reboot_harness.scenarios.schema, is generated from them); its class variables and methods say
 the rest: the YAML key, the executor (named, so that validating input never imports Docker or
 the checks' runtime), the YAML form's shortcuts, cross-field rules, planned time, the hosts it
-touches. A kind's module imports model, errors and inputs at its top only.
+touches, its one-shot command and Chaos Toolkit action (``ONESHOT``), how reports show its
+events (``MARKS``). A kind's module imports model, errors and inputs at its top only.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, get_args, get_type_hints
 
+from reboot_harness.errors import UsageError
+from reboot_harness.model.events import Event, EventKind
 from reboot_harness.model.steps import Step
 from reboot_harness.model.topology import Topology
 
@@ -43,6 +46,94 @@ class Param:
     zero: bool = True
 
 
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a kind's one-shot command (``reboot-harness reboot HOST --mode hard``)
+    and of its Chaos Toolkit action (``reboot(project, host, mode="hard")``).
+
+    Attributes:
+        name: the parameter it sets (a YAML key of the kind, or of what ``from_args`` reads).
+        help: the command line's help for it ('' for none).
+        option: an option (``--down-for``, from the name) rather than a positional argument.
+        metavar: how help shows its value (a positional's name, ``HOST``).
+        default: what is sent when it is not given (None: nothing, the kind's default holds).
+        choices: the values a positional takes.
+        many: a list of values (``--checks a b``).
+        chaos: the Chaos Toolkit action takes it too.
+        chaos_default: the action's default when it is not ``default`` (``...``: the same).
+        refused: not taken by this kind of a shared command: why (the message says which
+            kinds take it).
+        keys: the YAML keys it fills when not its name (``from_args`` maps it).
+    """
+
+    name: str
+    help: str = ""
+    option: bool = True
+    metavar: str | None = None
+    default: object = None
+    choices: tuple[str, ...] = ()
+    many: bool = False
+    chaos: bool = True
+    chaos_default: object = ...
+    refused: str = ""
+    keys: tuple[str, ...] = ()
+
+    @property
+    def flag(self) -> str:
+        """How the command line spells it: ``--down-for``, or a positional's metavar."""
+        return "--" + self.name.replace("_", "-") if self.option else (self.metavar or self.name)
+
+
+@dataclass(frozen=True)
+class OneShot:
+    """A kind's one-shot spelling: the ``reboot-harness`` command that runs one step of it on a
+    running stack, and the Chaos Toolkit action that does the same.
+
+    Attributes:
+        command: the sub-command (``dns-rotate``); kinds sharing one are told apart by ``pick``.
+        help: the sub-command's help.
+        args: its arguments, in the order help shows them.
+        action: the Chaos Toolkit action's name ('' for none).
+        doc: the action's docstring.
+        pick: (argument, value) choosing this kind among the kinds sharing the command
+            (``failover redis``: ("service", "redis")).
+        action_order: the action's parameters when not in the order of ``args``.
+    """
+
+    command: str
+    help: str
+    args: tuple[Arg, ...] = ()
+    action: str = ""
+    doc: str = ""
+    pick: tuple[str, str] | None = None
+    action_order: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How reports show one kind of event a step records: its marker on the host's lane of the
+    timeline (coloured by the event's category), its legend entry, its runbook wording.
+
+    Attributes:
+        kind: the event kind.
+        marker: a matplotlib marker.
+        legend: the legend's label (marks with the same label share an entry).
+        words: the event as a runbook instruction (plan.md); None: the generic wording.
+        marker_of: the marker for one event when it is not always ``marker``.
+    """
+
+    kind: EventKind
+    marker: str
+    legend: str
+    words: Callable[[Event], str] | None = None
+    marker_of: Callable[[Event], str] | None = None
+
+
+def took(e: Event) -> str:
+    """`` (1.2 s)``: how long an event took, when worth saying."""
+    return f" ({e.duration_s:.1f} s)" if e.duration_s >= 0.05 else ""
+
+
 class StepKind(Step):
     """A step kind: a frozen dataclass of its parameters, plus what the harness needs of it.
 
@@ -58,6 +149,10 @@ class StepKind(Step):
     # how a scenario writes the kind when it is not the dataclass's own fields (dns_rotate's
     # ``{out: lb1}``): another frozen dataclass of Params, turned into the step by ``from_form``
     FORM: ClassVar[type | None] = None
+    # the one-shot command and Chaos Toolkit action running one step of the kind (None: none)
+    ONESHOT: ClassVar[OneShot | None] = None
+    # how reports show the events the kind records
+    MARKS: ClassVar[tuple[Mark, ...]] = ()
 
     @classmethod
     def refuse(cls, key: str, value: object, given: Mapping[str, object]) -> str | None:
@@ -76,8 +171,119 @@ class StepKind(Step):
         return cls(**given)
 
     @classmethod
+    def from_args(cls, given: dict[str, object]) -> dict[str, object]:
+        """The step's YAML parameters from its one-shot arguments (those given)."""
+        return given
+
+    @classmethod
     def executor(cls) -> Callable[[RunContext, Any], None]:
         """The function that runs a step of this kind, imported now (not when validating)."""
         module, _, name = cls.EXECUTOR.partition(":")
         run: Callable[[RunContext, Any], None] = getattr(importlib.import_module(module), name)
         return run
+
+
+@dataclass(frozen=True)
+class Command:
+    """A one-shot command and its Chaos Toolkit action, made of the ``ONESHOT`` of the kinds
+    that share it (reboot_harness.steps.COMMANDS).
+
+    Attributes:
+        kinds: the kinds it runs, with their one-shot spellings; more than one are told apart
+            by the argument their ``pick`` names.
+        args: its arguments: the picking one first, then each kind's, each name once.
+    """
+
+    kinds: tuple[tuple[type[StepKind], OneShot], ...]
+    args: tuple[Arg, ...]
+
+    @classmethod
+    def of(cls, kinds: Sequence[type[StepKind]]) -> Command:
+        spelled = tuple((kind, kind.ONESHOT) for kind in kinds if kind.ONESHOT is not None)
+        first = spelled[0][1]
+        args: dict[str, Arg] = {}
+        if first.pick:
+            picks = tuple(oneshot.pick[1] for _, oneshot in spelled if oneshot.pick)
+            args[first.pick[0]] = Arg(first.pick[0], option=False, choices=picks)
+        for _, oneshot in spelled:
+            for arg in oneshot.args:
+                if arg.name not in args or args[arg.name].refused:
+                    args[arg.name] = arg
+        return cls(spelled, tuple(args.values()))
+
+    @property
+    def first(self) -> OneShot:
+        """The spelling of the first kind: the command's name, help and action."""
+        return self.kinds[0][1]
+
+    @property
+    def name(self) -> str:
+        return self.first.command
+
+    @property
+    def help(self) -> str:
+        return self.first.help
+
+    @property
+    def action(self) -> str:
+        """The Chaos Toolkit action's name ('' for none)."""
+        return self.first.action
+
+    @property
+    def doc(self) -> str:
+        return self.first.doc
+
+    @property
+    def action_args(self) -> tuple[Arg, ...]:
+        """The action's parameters (after ``project``), in their order."""
+        taken = [arg for arg in self.args if arg.chaos]
+        order = self.first.action_order
+        return tuple(sorted(taken, key=lambda a: order.index(a.name))) if order else tuple(taken)
+
+    def param(self, name: str) -> Param | None:
+        """The Param of the parameter an argument sets (None: it picks, or maps, a value)."""
+        for kind, _ in self.kinds:
+            hints = get_type_hints(kind.FORM or kind, include_extras=True)
+            if name in hints:
+                return next((m for m in get_args(hints[name])[1:] if isinstance(m, Param)), None)
+        return None
+
+    def step(
+        self, given: Mapping[str, object], source: str, spell: Callable[[Arg], str]
+    ) -> dict[str, object]:
+        """The scenario step (``{"reboot": {...}}``) that the arguments ``given`` stand for;
+        an argument not given (None, false, an empty list) is left out.
+
+        Raises:
+            UsageError: ``SOURCE: ARG: why``: a pick that names no kind, an argument that the
+                picked kind does not take (``spell`` says how the face spells an argument).
+        """
+        kind, oneshot = self.kinds[0]
+        picker = self.first.pick[0] if self.first.pick else ""
+        if picker:
+            picked = {o.pick[1]: (k, o) for k, o in self.kinds if o.pick}
+            if given.get(picker) not in picked:
+                raise UsageError(
+                    f"{source}: {picker}: {given.get(picker)!r}; valid: {', '.join(picked)}"
+                )
+            kind, oneshot = picked[str(given[picker])]
+        own = {arg.name: arg for arg in oneshot.args}
+        params: dict[str, object] = {}
+        for arg in self.args:
+            value = given.get(arg.name)
+            if arg.name == picker or value is None or value is False:
+                continue
+            if isinstance(value, list | tuple) and not value:
+                continue
+            why = own[arg.name].refused if arg.name in own else "not taken"
+            if why:
+                takers = [
+                    o.pick[1]
+                    for _, o in self.kinds
+                    if o.pick and any(a.name == arg.name and not a.refused for a in o.args)
+                ]
+                raise UsageError(
+                    f"{source}: {spell(arg)}: {why}; {spell(arg)} is for {' or '.join(takers)} only"
+                )
+            params[arg.name] = value
+        return {kind.KEY: kind.from_args(params)}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from reboot_harness.model.events import EventKind
 from reboot_harness.model.topology import Topology
-from reboot_harness.steps.kind import Param, StepKind
+from reboot_harness.steps.kind import Arg, Mark, OneShot, Param, StepKind
 from reboot_harness.steps.power import graceful_only, power_off, power_on
 
 if TYPE_CHECKING:
@@ -30,6 +30,20 @@ class Reboot(StepKind):
 
     KEY: ClassVar[str] = "reboot"
     EXECUTOR: ClassVar[str] = "reboot_harness.steps.reboot:reboot"
+    ONESHOT: ClassVar[OneShot | None] = OneShot(
+        "reboot",
+        "reboot one host of a running stack (a scenario's `reboot` step)",
+        (
+            Arg("host", option=False, metavar="HOST"),
+            Arg("mode", "graceful (default), hard or crash", default="graceful"),
+            Arg("down_for", "time off, e.g. 5s (default 0)", metavar="DURATION", chaos_default=0),
+            Arg("new_ip", "come back on a new address", default=False),
+            Arg("grace", "graceful only: SIGKILL after (10s)", metavar="DURATION"),
+        ),
+        action="reboot",
+        doc="Reboot ``host``: graceful, hard (power loss) or crash; off for ``down_for``.",
+    )
+    MARKS: ClassVar[tuple[Mark, ...]] = (Mark(EventKind.NEW_ADDRESS, "o", "new address"),)
 
     def touches(self, topo: Topology) -> tuple[str, ...]:
         return (self.host,)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from reboot_harness.model.topology import Topology
-from reboot_harness.steps.kind import Param, StepKind
+from reboot_harness.steps.kind import Arg, OneShot, Param, StepKind
 from reboot_harness.steps.power import power_on
 
 if TYPE_CHECKING:
@@ -21,6 +21,13 @@ class Start(StepKind):
 
     KEY: ClassVar[str] = "start"
     EXECUTOR: ClassVar[str] = "reboot_harness.steps.start:start"
+    ONESHOT: ClassVar[OneShot | None] = OneShot(
+        "start",
+        "boot a host that is off",
+        (Arg("host", option=False, metavar="HOST"),),
+        action="start",
+        doc="Boot ``host``.",
+    )
 
     def touches(self, topo: Topology) -> tuple[str, ...]:
         return (self.host,)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, ClassVar
 
 from reboot_harness.model.topology import Topology
-from reboot_harness.steps.kind import Param, StepKind
+from reboot_harness.steps.kind import Arg, OneShot, Param, StepKind
 from reboot_harness.steps.power import graceful_only, power_off
 
 if TYPE_CHECKING:
@@ -24,6 +24,17 @@ class Stop(StepKind):
 
     KEY: ClassVar[str] = "stop"
     EXECUTOR: ClassVar[str] = "reboot_harness.steps.stop:stop"
+    ONESHOT: ClassVar[OneShot | None] = OneShot(
+        "stop",
+        "power one host off and leave it off (`start` boots it)",
+        (
+            Arg("host", option=False, metavar="HOST"),
+            Arg("mode", "graceful (default), hard or crash", default="graceful"),
+            Arg("grace", "graceful only: SIGKILL after (10s)", metavar="DURATION"),
+        ),
+        action="stop",
+        doc="Power ``host`` off and leave it off (``start`` or ``heal`` boots it).",
+    )
 
     def touches(self, topo: Topology) -> tuple[str, ...]:
         return (self.host,)

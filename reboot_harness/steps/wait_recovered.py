@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
-from reboot_harness.steps.kind import Param, StepKind
+from reboot_harness.steps.kind import Arg, OneShot, Param, StepKind
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,18 @@ class WaitRecovered(StepKind):
 
     KEY: ClassVar[str] = "wait_recovered"
     EXECUTOR: ClassVar[str] = "reboot_harness.steps.orchestration:wait"
+    ONESHOT: ClassVar[OneShot | None] = OneShot(
+        "wait",
+        "wait until the checks hold (exit 1 with what failed if they do not)",
+        (
+            Arg("checks", "only these (default: all)", metavar="CHECK", many=True),
+            Arg("within", "default 60s", metavar="DURATION", default="60s"),
+        ),
+        action="wait_recovered",
+        doc="Wait until the checks (all by default) hold; fails the activity with what was"
+        " observed when they do not within ``within``.",
+        action_order=("within", "checks"),
+    )
 
     def planned_s(self) -> float:
         return self.within
