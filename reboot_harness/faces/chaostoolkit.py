@@ -18,6 +18,7 @@ every host that is off and puts every load balancer back into DNS.
 from __future__ import annotations
 
 import inspect
+import keyword
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -44,16 +45,20 @@ def _action(command: Command) -> Callable[..., list[Json]]:
     with the command's arguments as keyword parameters (its positionals required)."""
     parameters = [inspect.Parameter("project", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                     annotation="str")]  # fmt: skip
+    names = {}  # the action's parameter -> the argument (`for_` for `for`, a Python keyword)
     for arg in command.action_args:
         param = command.param(arg.name)
         default = arg.default if arg.chaos_default is ... else arg.chaos_default
         shown = _ANNOTATIONS.get(param.type, "str") if param else "str"
+        required = command.required(arg)
+        name = f"{arg.name}_" if keyword.iskeyword(arg.name) else arg.name
+        names[name] = arg.name
         parameters.append(
             inspect.Parameter(
-                arg.name,
+                name,
                 inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                default=inspect.Parameter.empty if not arg.option else default,
-                annotation=f"{shown} | None" if arg.option and default is None else shown,
+                default=inspect.Parameter.empty if required else default,
+                annotation=f"{shown} | None" if not required and default is None else shown,
             )
         )
     signature = inspect.Signature(parameters, return_annotation="list[Json]")
@@ -62,8 +67,8 @@ def _action(command: Command) -> Callable[..., list[Json]]:
     def action(*args: Any, **kwargs: Any) -> list[Json]:
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
-        given = dict(bound.arguments)
-        project = given.pop("project")
+        given = {names.get(name, name): value for name, value in bound.arguments.items()}
+        project = str(given.pop("project"))
         return _step(project, command.step(given, source, lambda arg: arg.name))
 
     action.__name__ = action.__qualname__ = command.action

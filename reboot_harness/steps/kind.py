@@ -12,6 +12,7 @@ events (``MARKS``). A kind's module imports model, errors and inputs at its top 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -240,12 +241,22 @@ class Command:
         order = self.first.action_order
         return tuple(sorted(taken, key=lambda a: order.index(a.name))) if order else tuple(taken)
 
+    def required(self, arg: Arg) -> bool:
+        """Whether ``arg`` must be given: a positional, or an option with no default of its
+        own for a parameter that the kind requires (``freeze --for``)."""
+        if not arg.option:
+            return True
+        return arg.default is None and any(
+            arg.name in _required_keys(kind.FORM or kind) for kind, _ in self.kinds
+        )
+
     def param(self, name: str) -> Param | None:
-        """The Param of the parameter an argument sets (None: it picks, or maps, a value)."""
+        """The Param of the parameter an argument sets, by its YAML key (None: the argument
+        picks, or maps, a value)."""
         for kind, _ in self.kinds:
-            hints = get_type_hints(kind.FORM or kind, include_extras=True)
-            if name in hints:
-                return next((m for m in get_args(hints[name])[1:] if isinstance(m, Param)), None)
+            for field_name, param in _params(kind.FORM or kind).items():
+                if name in (field_name, param.key):
+                    return param
         return None
 
     def step(
@@ -287,3 +298,23 @@ class Command:
                 )
             params[arg.name] = value
         return {kind.KEY: kind.from_args(params)}
+
+
+def _params(form: type) -> dict[str, Param]:
+    """The Param of each field of a kind's dataclass (or FORM) that has one."""
+    found = {}
+    for name, hint in get_type_hints(form, include_extras=True).items():
+        param = next((m for m in get_args(hint)[1:] if isinstance(m, Param)), None)
+        if param is not None:
+            found[name] = param
+    return found
+
+
+def _required_keys(form: type) -> set[str]:
+    """The YAML keys of the fields of a kind's dataclass (or FORM) without a default."""
+    params = _params(form)
+    return {
+        params[f.name].key if f.name in params and params[f.name].key else f.name
+        for f in dataclasses.fields(form)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }

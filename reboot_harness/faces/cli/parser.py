@@ -224,5 +224,6 @@ def _oneshot_parsers(sub: Any) -> None:
                     metavar=arg.metavar,
                     default=arg.default,
                     nargs="+" if arg.many else None,
+                    required=command.required(arg),
                     help=arg.help,
                 )
