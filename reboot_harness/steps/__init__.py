@@ -56,6 +56,7 @@ KINDS: tuple[type[StepKind], ...] = _load(
     "sleep:Sleep",
     "rolling:Rolling",
     "full_restart:FullRestart",
+    "freeze:Freeze",
 )
 # The YAML keys of the kinds, sorted (what scenarios write, what step errors and incidents name).
 KEYS: tuple[str, ...] = tuple(sorted(kind.KEY for kind in KINDS))
