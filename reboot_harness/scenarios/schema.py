@@ -4,11 +4,10 @@ hosts, checks and incidents are checked against the validation context (``_Known
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self, cast, get_args, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self, cast
 
 from pydantic import (
     AfterValidator,
@@ -34,6 +33,7 @@ from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import RECONNECT_SERVICES, SERVICES, WRITE_SERVICES, Budget
 from reboot_harness.steps import KINDS, Param, StepKind
 from reboot_harness.steps.dns_rotate import DnsRotate
+from reboot_harness.steps.kind import parameters
 
 MAX_STEPS = 500
 MAX_SEED = 2**63 - 1
@@ -286,17 +286,13 @@ def _params(kind: type[StepKind]) -> type[_Step]:
     """The model of ``kind``'s parameters, from the fields of its dataclass (or of its FORM)
     and their Param: a field without a default is a required key, the others default to
     absent (the dataclass's default applies)."""
-    form = kind.FORM or kind
-    hints = get_type_hints(form, include_extras=True)
     fields: dict[str, Any] = {}
-    for f in dataclasses.fields(form):
-        param = next(m for m in get_args(hints[f.name])[1:] if isinstance(m, Param))
-        bounded = param.type == "duration" and param.max_s is not None
-        annotation = _bounded(param) if bounded else _PARAM_TYPES[param.type]
-        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        fields[f.name] = (
-            Annotated[annotation, _refused(kind, f.name)],
-            Field(... if required else _ABSENT, alias=param.key or None),
+    for p in parameters(kind):
+        bounded = p.param.type == "duration" and p.param.max_s is not None
+        annotation = _bounded(p.param) if bounded else _PARAM_TYPES[p.param.type]
+        fields[p.field] = (
+            Annotated[annotation, _refused(kind, p.field)],
+            Field(... if p.required else _ABSENT, alias=p.param.key or None),
         )
     model: type[_Step] = create_model(f"_{kind.__name__}", __base__=_Step, **fields)
     model.kind = kind

@@ -16,7 +16,7 @@ import dataclasses
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Self, get_args, get_type_hints
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self, get_args, get_type_hints
 
 from reboot_harness.errors import UsageError
 from reboot_harness.model.events import Event, EventKind
@@ -45,6 +45,39 @@ class Param:
     key: str = ""
     max_s: float | None = None
     zero: bool = True
+
+
+class Parameter(NamedTuple):
+    """One parameter of a kind, as a scenario writes it.
+
+    Attributes:
+        field: the field of the kind's dataclass (or FORM).
+        param: how it is written.
+        required: the field has no default (a scenario must write it).
+    """
+
+    field: str
+    param: Param
+    required: bool
+
+    @property
+    def key(self) -> str:
+        """Its YAML key."""
+        return self.param.key or self.field
+
+
+def parameters(kind: type[StepKind]) -> tuple[Parameter, ...]:
+    """The parameters of ``kind``: the fields of its dataclass (or of its FORM), in order."""
+    form = kind.FORM or kind
+    hints = get_type_hints(form, include_extras=True)
+    found = []
+    for f in dataclasses.fields(form):
+        param = next((m for m in get_args(hints[f.name])[1:] if isinstance(m, Param)), None)
+        if param is None:
+            raise TypeError(f"step kind {kind.KEY}: field {f.name} has no Param")
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        found.append(Parameter(f.name, param, required))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -247,17 +280,14 @@ class Command:
         if not arg.option:
             return True
         return arg.default is None and any(
-            arg.name in _required_keys(kind.FORM or kind) for kind, _ in self.kinds
+            p.required and p.key == arg.name for kind, _ in self.kinds for p in parameters(kind)
         )
 
     def param(self, name: str) -> Param | None:
         """The Param of the parameter an argument sets, by its YAML key (None: the argument
         picks, or maps, a value)."""
-        for kind, _ in self.kinds:
-            for field_name, param in _params(kind.FORM or kind).items():
-                if name in (field_name, param.key):
-                    return param
-        return None
+        found = (p.param for k, _ in self.kinds for p in parameters(k) if name in (p.field, p.key))
+        return next(found, None)
 
     def step(
         self, given: Mapping[str, object], source: str, spell: Callable[[Arg], str]
@@ -298,23 +328,3 @@ class Command:
                 )
             params[arg.name] = value
         return {kind.KEY: kind.from_args(params)}
-
-
-def _params(form: type) -> dict[str, Param]:
-    """The Param of each field of a kind's dataclass (or FORM) that has one."""
-    found = {}
-    for name, hint in get_type_hints(form, include_extras=True).items():
-        param = next((m for m in get_args(hint)[1:] if isinstance(m, Param)), None)
-        if param is not None:
-            found[name] = param
-    return found
-
-
-def _required_keys(form: type) -> set[str]:
-    """The YAML keys of the fields of a kind's dataclass (or FORM) without a default."""
-    params = _params(form)
-    return {
-        params[f.name].key if f.name in params and params[f.name].key else f.name
-        for f in dataclasses.fields(form)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    }
