@@ -13,7 +13,11 @@ from tests.conftest import FULL_TIER
 
 ROOT = Path(__file__).resolve().parents[2]
 # what the quick tier runs on real containers besides the scenario files
-QUICK_TESTS = ("tests/integration/test_checks.py", "tests/integration/test_faults.py")
+QUICK_TESTS = (
+    "tests/integration/test_checks.py",
+    "tests/integration/test_faults.py",
+    "tests/integration/test_freeze.py",
+)
 
 
 def test_every_full_tier_entry_names_a_file_that_exists() -> None:
@@ -37,8 +41,8 @@ def test_the_quick_tier_runs_every_incident_scenario_and_the_check_and_fault_tes
 
 
 def test_the_quick_tier_uses_every_step_kind() -> None:
-    """Each step kind appears in a scenario of the quick tier or in test_faults.py."""
-    text = (ROOT / "tests/integration/test_faults.py").read_text()
+    """Each step kind appears in a scenario of the quick tier or in a quick-tier test file."""
+    text = "".join((ROOT / test).read_text() for test in QUICK_TESTS)
     for path in find.scenario_files():
         if f"scenarios/{path.name}" not in FULL_TIER:
             text += path.read_text()
