@@ -176,7 +176,7 @@ class StepKind(Step):
 
     # "module:function" running one step of this kind: function(ctx: RunContext, step)
     EXECUTOR: ClassVar[str]
-    # ``sleep: 2s``: the parameter a bare (non-mapping) value stands for ('' for none)
+    # ``sleep: 2s``: the duration parameter a bare (non-mapping) value stands for ('' for none)
     BARE: ClassVar[str] = ""
     # ``sentinel_failover:`` (null) is the kind with every parameter left to its default
     NULL_IS_EMPTY: ClassVar[bool] = False

@@ -51,6 +51,14 @@ def test_each_kind_is_one_module_named_by_its_key_and_listed_once() -> None:
     assert "freeze" in KEYS
 
 
+def test_every_kind_names_an_executor_that_takes_a_context_and_a_step() -> None:
+    """The executor a kind names ("module:function", imported only to run a step) exists."""
+    for kind in KINDS:
+        run = kind.executor()
+        assert list(inspect.signature(run).parameters)[:1] in (["ctx"], ["_ctx"]), kind.KEY
+        assert len(inspect.signature(run).parameters) == 2, kind.KEY
+
+
 def test_the_schema_of_every_kind_takes_exactly_the_keys_of_its_dataclass() -> None:
     """The scenario schema has one key per kind, and each kind's model the YAML keys of its
     dataclass (or of its written form): declared once, in the kind's module."""
@@ -264,10 +272,6 @@ def test_the_timeline_of_a_freeze_draws_its_markers_and_legend() -> None:
 # -- the executor and the heal, on a fake stack -------------------------------------------------
 
 
-class _Host(SimpleNamespace):
-    pass
-
-
 class _Stack:
     """What the freeze executor and the heal use of a stack; records every call."""
 
@@ -277,7 +281,10 @@ class _Stack:
         self.topology = TOPO
 
     def containers(self) -> dict[str, Any]:
-        return {h: _Host(attrs={"State": {"Status": s}}) for h, s in self.statuses.items()}
+        return {
+            host: SimpleNamespace(attrs={"State": {"Status": status}})
+            for host, status in self.statuses.items()
+        }
 
     def pause(self, host: str) -> None:
         self.calls.append(("pause", host))
