@@ -314,3 +314,11 @@ class FakeStack:
     def renumber(self, host: str) -> str:
         self.numbers[host] += 100
         return self.static_address(host)
+
+    def pause(self, host: str) -> None:
+        self.calls.append(("pause", host, ""))
+        self.status[host] = "paused"
+
+    def unpause(self, host: str) -> None:
+        self.calls.append(("unpause", host, ""))
+        self.status[host] = "running"

@@ -201,6 +201,12 @@ class Reaching:
     def renumber(self, host: str) -> str:
         return self.inner.renumber(host)
 
+    def pause(self, host: str) -> None:
+        self.inner.pause(host)
+
+    def unpause(self, host: str) -> None:
+        self.inner.unpause(host)
+
 
 def _fill(fut: Future[HostView], stack: StackLike, host: str) -> None:
     try:

@@ -17,23 +17,13 @@ every host that is off and puts every load balancer back into DNS.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+import keyword
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reboot_harness.report.serialize import Json, to_json
-
-__all__ = [
-    "check_results",
-    "checks_hold",
-    "dns_rotate",
-    "failover",
-    "heal",
-    "kill",
-    "reboot",
-    "start",
-    "stop",
-    "wait_recovered",
-]
+from reboot_harness.steps import COMMANDS, Command
 
 
 def _step(project: str, data: dict[str, Any]) -> list[Json]:
@@ -46,76 +36,52 @@ def _step(project: str, data: dict[str, Any]) -> list[Json]:
     return [to_json(e) for e in events]
 
 
-def _given(**params: Any) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if v is not None}
+# The annotation an action shows for a parameter of each Param type (others: str).
+_ANNOTATIONS = {"duration": "str | float", "flag": "bool", "checks": "Sequence[str]"}
 
 
-def reboot(
-    project: str,
-    host: str,
-    mode: str = "graceful",
-    down_for: str | float = 0,
-    new_ip: bool = False,
-    grace: str | float | None = None,
-) -> list[Json]:
-    """Reboot ``host``: graceful, hard (power loss) or crash; off for ``down_for``."""
-    params = _given(host=host, mode=mode, down_for=down_for, grace=grace)
-    if new_ip:
-        params["new_ip"] = True
-    return _step(project, {"reboot": params})
-
-
-def stop(
-    project: str, host: str, mode: str = "graceful", grace: str | float | None = None
-) -> list[Json]:
-    """Power ``host`` off and leave it off (``start`` or ``heal`` boots it)."""
-    return _step(project, {"stop": _given(host=host, mode=mode, grace=grace)})
-
-
-def start(project: str, host: str) -> list[Json]:
-    """Boot ``host``."""
-    return _step(project, {"start": {"host": host}})
-
-
-def kill(project: str, host: str, program: str, signal: str = "KILL") -> list[Json]:
-    """Send ``signal`` to ``program`` on ``host`` (STOP freezes it, CONT thaws it)."""
-    return _step(project, {"kill": {"host": host, "program": program, "signal": signal}})
-
-
-def failover(project: str, service: str, to: str | None = None) -> list[Json]:
-    """Fail ``service`` over: ``redis`` (Sentinel elects) or ``mysql`` (to ``to``, default the
-    other server)."""
-    if service == "redis":
-        if to is not None:
-            from reboot_harness.errors import UsageError
-
-            raise UsageError(
-                "reboot_harness.chaostoolkit.failover: to: Sentinel elects the new master"
+def _action(command: Command) -> Callable[..., list[Json]]:
+    """The Chaos Toolkit action of a one-shot command: exactly the scenario step it names,
+    with the command's arguments as keyword parameters (its positionals required)."""
+    parameters = [inspect.Parameter("project", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation="str")]  # fmt: skip
+    names = {}  # the action's parameter -> the argument (`for_` for `for`, a Python keyword)
+    for arg in command.action_args:
+        param = command.param(arg.name)
+        default = arg.default if arg.chaos_default is ... else arg.chaos_default
+        shown = _ANNOTATIONS.get(param.type, "str") if param else "str"
+        required = command.required(arg)
+        name = f"{arg.name}_" if keyword.iskeyword(arg.name) else arg.name
+        names[name] = arg.name
+        parameters.append(
+            inspect.Parameter(
+                name,
+                inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                default=inspect.Parameter.empty if required else default,
+                annotation=f"{shown} | None" if not required and default is None else shown,
             )
-        return _step(project, {"sentinel_failover": {}})
-    if service != "mysql":
-        from reboot_harness.errors import UsageError
-
-        raise UsageError(
-            f"reboot_harness.chaostoolkit.failover: service: {service!r}; valid: redis, mysql"
         )
-    return _step(project, {"mysql_failover": _given(to=to)})
+    signature = inspect.Signature(parameters, return_annotation="list[Json]")
+    source = f"reboot_harness.chaostoolkit.{command.action}"
+
+    def action(*args: Any, **kwargs: Any) -> list[Json]:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        given = {names.get(name, name): value for name, value in bound.arguments.items()}
+        project = str(given.pop("project"))
+        return _step(project, command.step(given, source, lambda arg: arg.name))
+
+    action.__name__ = action.__qualname__ = command.action
+    action.__doc__ = command.doc
+    action.__module__ = __name__
+    action.__signature__ = signature  # type: ignore[attr-defined]
+    return action
 
 
-def dns_rotate(project: str, action: str, lb: str, wait: str | float | None = None) -> list[Json]:
-    """Take load balancer ``lb`` out of the DNS answer (``action: out``) or put it back."""
-    return _step(project, {"dns_rotate": {action: lb, **_given(wait=wait)}})
-
-
-def wait_recovered(
-    project: str, within: str | float = "60s", checks: Sequence[str] | None = None
-) -> list[Json]:
-    """Wait until the checks (all by default) hold; fails the activity with what was observed
-    when they do not within ``within``."""
-    params: dict[str, Any] = {"within": within}
-    if checks:
-        params["checks"] = list(checks)
-    return _step(project, {"wait_recovered": params})
+# One action per one-shot command of the step kinds (reboot_harness.steps.COMMANDS).
+_ACTIONS = {command.action: _action(command) for command in COMMANDS if command.action}
+globals().update(_ACTIONS)
+__all__ = sorted([*_ACTIONS, "check_results", "checks_hold", "heal"])
 
 
 def checks_hold(project: str, checks: Sequence[str] | None = None) -> bool:
@@ -142,10 +108,10 @@ def heal(project: str) -> list[str]:
     hosts booted and LBs rotated back in."""
     import random
 
-    from reboot_harness.model.steps import DnsRotate
     from reboot_harness.stack.core import Stack
     from reboot_harness.stack.state import ProjectState
     from reboot_harness.steps import RunContext, execute
+    from reboot_harness.steps.dns_rotate import DnsRotate
 
     stack = Stack(ProjectState.load(project))
     try:

@@ -22,6 +22,8 @@ class EventKind(StrEnum):
 
     POWER_OFF = "power off"
     POWER_ON = "power on"
+    PAUSE = "pause"  # every process of the host stopped at once, sockets left open
+    UNPAUSE = "unpause"
     KILL = "kill"
     NEW_ADDRESS = "new address"
     FULL_RESTART = "full restart"
@@ -52,6 +54,8 @@ _CATEGORIES: Mapping[EventKind, Category] = MappingProxyType(
             (
                 EventKind.POWER_OFF,
                 EventKind.POWER_ON,
+                EventKind.PAUSE,
+                EventKind.UNPAUSE,
                 EventKind.KILL,
                 EventKind.NEW_ADDRESS,
                 EventKind.FULL_RESTART,

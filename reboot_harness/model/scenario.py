@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reboot_harness.model.steps import Step, planned_step_s
+from reboot_harness.model.steps import Step
 from reboot_harness.model.traffic import Budget
 
 # -- scenarios -----------------------------------------------------------------------------------
@@ -79,4 +79,4 @@ class Scenario:
         """The longest this scenario can take by its own plan: every time off, sleep, wait and
         timeout its steps name, then ``recover_within`` (not counting how long hosts take to
         boot, nor bringing the stack up)."""
-        return sum(planned_step_s(step) for step in self.steps) + self.expect.recover_within
+        return sum(step.planned_s() for step in self.steps) + self.expect.recover_within

@@ -1,10 +1,10 @@
-"""The step kinds a scenario is made of, as frozen values: their parameters, the hosts each
-touches, the longest each can take, and the causes a failed step carries."""
+"""What every step kind shares, as the model knows it: the ``Step`` base a scenario's steps are
+(each kind is its own module of reboot_harness.steps), the reboot modes and boot orders, and
+the causes a failed step carries."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -17,214 +17,21 @@ REBOOT_MODES = ("graceful", "hard", "crash")
 ORDERS = ("given", "reverse", "random")
 
 
-@dataclass(frozen=True)
-class Reboot:
-    """Reboot ``host``: graceful (SIGTERM to init, ``grace`` seconds, then SIGKILL), hard (power
-    loss: the host leaves the network, then everything in it dies) or crash (SIGKILL at once,
-    the kernel alive); off for ``down_for`` seconds; back with a new address if ``new_ip``."""
+class Step:
+    """One step of a scenario: a frozen value of one step kind (the kinds and their parameters
+    are reboot_harness.steps.KINDS, one module each). What every layer may ask of a step
+    without knowing its kind: its YAML key, the hosts it touches and how long it can take."""
 
-    host: str
-    mode: str = "graceful"
-    down_for: float = 0.0
-    new_ip: bool = False
-    grace: float = 10.0
-
-    KEY: ClassVar[str] = "reboot"
+    # the YAML key of the kind (what scenarios write, what step errors and incidents name)
+    KEY: ClassVar[str]
 
     def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
-        return (self.host,)
-
-
-@dataclass(frozen=True)
-class Kill:
-    """Send ``signal`` to ``program`` (a supervisord program or a process name) on ``host``."""
-
-    host: str
-    program: str
-    signal: str = "TERM"
-
-    KEY: ClassVar[str] = "kill"
-
-    def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
-        return (self.host,)
-
-
-@dataclass(frozen=True)
-class Stop:
-    """Power ``host`` off (graceful or hard) and leave it off until a Start (or the final heal)."""
-
-    host: str
-    mode: str = "graceful"
-    grace: float = 10.0
-
-    KEY: ClassVar[str] = "stop"
-
-    def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
-        return (self.host,)
-
-
-@dataclass(frozen=True)
-class Start:
-    host: str
-
-    KEY: ClassVar[str] = "start"
-
-    def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
-        return (self.host,)
-
-
-@dataclass(frozen=True)
-class DnsRotate:
-    """Take an LB out of (``action='out'``) or back into (``'in'``) the DNS answer, then wait
-    ``wait`` seconds (default: the TTL plus a margin) so clients have moved."""
-
-    lb: str
-    action: str
-    wait: float = 2.0
-
-    KEY: ClassVar[str] = "dns_rotate"
-
-    def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
-        return (self.lb, topo.dns_host)
-
-
-@dataclass(frozen=True)
-class SentinelFailover:
-    """Ask Sentinel to fail the redis master over, and wait until a new master is in place."""
-
-    timeout: float = 30.0
-
-    KEY: ClassVar[str] = "sentinel_failover"
-
-    def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
-        return tuple(topo.redis_hosts)
-
-
-@dataclass(frozen=True)
-class MysqlFailover:
-    """Promote ``to`` (default: the current replica) and repoint the old primary at it with the
-    configured replication credentials."""
-
-    to: str = ""
-    timeout: float = 30.0
-
-    KEY: ClassVar[str] = "mysql_failover"
-
-    def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
-        return tuple(topo.mysql_hosts)
-
-
-@dataclass(frozen=True)
-class WaitRecovered:
-    """Run ``checks`` (all when empty) until they all hold or ``within`` seconds pass."""
-
-    within: float
-    checks: tuple[str, ...] = ()
-
-    KEY: ClassVar[str] = "wait_recovered"
-
-    def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
+        """The hosts this step touches (none by default)."""
         return ()
 
-
-@dataclass(frozen=True)
-class Sleep:
-    seconds: float
-
-    KEY: ClassVar[str] = "sleep"
-
-    def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
-        return ()
-
-
-@dataclass(frozen=True)
-class Rolling:
-    """Reboot each host of ``hosts`` alone, in order, waiting for recovery in between."""
-
-    hosts: tuple[str, ...]
-    mode: str = "graceful"
-    down_for: float = 0.0
-    recover_within: float = 90.0
-
-    KEY: ClassVar[str] = "rolling"
-
-    def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
-        return tuple(self.hosts)
-
-
-@dataclass(frozen=True)
-class FullRestart:
-    """Every host of ``hosts`` down, then all up at once in ``order`` (seeded when random)."""
-
-    hosts: tuple[str, ...]
-    mode: str = "graceful"
-    order: str = "given"
-    down_for: float = 0.0
-
-    KEY: ClassVar[str] = "full_restart"
-
-    def touches(self, topo: Topology) -> tuple[str, ...]:
-        """The hosts this step touches."""
-        return tuple(self.hosts)
-
-
-Step = (
-    Reboot
-    | Kill
-    | Stop
-    | Start
-    | DnsRotate
-    | SentinelFailover
-    | MysqlFailover
-    | WaitRecovered
-    | Sleep
-    | Rolling
-    | FullRestart
-)
-
-
-DNS_READ_BACK_S = 5.0  # how long a DNS rotation may take to be served (steps.operations)
-
-
-def planned_step_s(step: Step) -> float:
-    """The longest one step can take by its own parameters."""
-    if isinstance(step, Reboot):
-        return step.down_for + (step.grace if step.mode == "graceful" else 0.0)
-    if isinstance(step, Stop):
-        return step.grace if step.mode == "graceful" else 0.0
-    if isinstance(step, Sleep):
-        return step.seconds
-    if isinstance(step, WaitRecovered):
-        return step.within
-    if isinstance(step, DnsRotate):
-        return step.wait + DNS_READ_BACK_S
-    if isinstance(step, SentinelFailover | MysqlFailover):
-        return step.timeout
-    if isinstance(step, Rolling):
-        grace = 10.0 if step.mode == "graceful" else 0.0
-        return len(step.hosts) * (step.down_for + grace + step.recover_within)
-    if isinstance(step, FullRestart):
-        return step.down_for + (10.0 if step.mode == "graceful" else 0.0)
-    return 0.0  # kill, start
-
-
-STEP_TYPES: tuple[type, ...] = (
-    Reboot, Kill, Stop, Start, DnsRotate, SentinelFailover, MysqlFailover, WaitRecovered, Sleep,
-    Rolling, FullRestart,
-)  # fmt: skip
-# The YAML key of each step kind (what scenarios write, what step errors and incidents name);
-# each step type also says which hosts it touches (``touches``).
-STEP_KEYS: tuple[str, ...] = tuple(sorted(t.KEY for t in STEP_TYPES))  # type: ignore[attr-defined]
+    def planned_s(self) -> float:
+        """The longest this step can take by its own parameters (0 by default)."""
+        return 0.0
 
 
 # Why a step failed: the cause a FaultError carries (reboot_harness.errors), recorded with the step.

@@ -25,6 +25,7 @@ from reboot_harness.judging.budgets import describe_budget
 from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.model.events import Category, Event, EventKind
 from reboot_harness.report.tables import md_table
+from reboot_harness.steps import MARKS
 
 PER_SERVICE = " down s / failed"  # the heading of a service's column, after its name
 
@@ -146,22 +147,11 @@ def runbooks(runs: Sequence[ScenarioResult]) -> tuple[list[Runbook], list[Scenar
 
 
 def describe(e: Event) -> str:
-    """An event as a runbook instruction."""
-    took = f" ({e.duration_s:.1f} s)" if e.duration_s >= 0.05 else ""
-    if e.kind is EventKind.DNS_ROTATE:
-        action, _, rotation = e.detail.partition(";")
-        where = "out of" if action.strip() == "out" else "back into"
-        answer = rotation.strip().removeprefix("in rotation:").strip()
-        return f"Rotate {e.host} {where} DNS (answer: {answer or 'none'}); wait for the TTL"
-    if e.kind is EventKind.SENTINEL_FAILOVER:
-        return f"Fail the Redis master over with Sentinel: {e.detail.replace(' -> ', ' → ')}{took}"
-    if e.kind is EventKind.MYSQL_PROMOTE:
-        return f"Promote {e.host} to MySQL primary ({e.detail})"
-    if e.kind is EventKind.MYSQL_REPOINT:
-        return f"Repoint {e.host} as {e.detail}{' — switchover' + took if took else ''}"
-    if e.kind is EventKind.KILL:
-        signal, _, program = e.detail.partition(" ")
-        return f"Send {signal} to {program or '?'} on {e.host}"
+    """An event as a runbook instruction (in the words of the step kind that records it,
+    reboot_harness.steps.MARKS)."""
+    mark = MARKS.get(e.kind)
+    if mark is not None and mark.words is not None:
+        return mark.words(e)
     return f"{e.kind} {e.host} {e.detail}".strip()
 
 

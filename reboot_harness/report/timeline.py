@@ -26,6 +26,7 @@ from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.judging.traffic import host_faults
 from reboot_harness.model.events import Category, Event, EventKind
 from reboot_harness.model.traffic import SERVICES, Op
+from reboot_harness.steps import MARKS, Mark
 
 OK = "#2e9e5b"
 FAILED = "#d64541"
@@ -40,14 +41,20 @@ LANE = "#f4f6f8"
 
 SERVICE_LANE = 1.0  # height of a service lane, in lane units
 HOST_LANE = 0.55
-_MARKERS = {
-    EventKind.KILL: ("X", FAULT),
-    EventKind.NEW_ADDRESS: ("o", FAULT),
-    EventKind.DNS_ROTATE: ("v", OPERATION),  # "^" when rotated in
-    EventKind.SENTINEL_FAILOVER: ("D", OPERATION),
-    EventKind.MYSQL_PROMOTE: ("D", OPERATION),
-    EventKind.MYSQL_REPOINT: ("d", OPERATION),
-}
+_COLORS = {Category.FAULT: FAULT, Category.OPERATION: OPERATION}
+
+
+def _marker_legend(kinds: set[EventKind]) -> list[Line2D]:
+    """One legend entry per label of the step kinds' marks (reboot_harness.steps.MARKS) whose
+    events the run has, by label; the first mark of a label gives its marker."""
+    by_label: dict[str, Mark] = {}
+    for mark in MARKS.values():
+        if mark.kind in kinds:
+            by_label.setdefault(mark.legend, mark)
+    return [
+        Line2D([], [], marker=m.marker, color=_COLORS[m.kind.category], ls="none", label=label)
+        for label, m in sorted(by_label.items())
+    ]
 
 
 def _runs(ops: Sequence[Op], gap: float) -> list[tuple[float, float, str]]:
@@ -208,11 +215,11 @@ def timeline_svg(run: ScenarioResult, uid: str) -> str:
                         zorder=3,
                     )
         for e in run.timeline:
-            if e.host != h or e.kind not in _MARKERS:
+            mark = MARKS.get(e.kind)
+            if e.host != h or mark is None:
                 continue
-            marker, color = _MARKERS[e.kind]
-            if e.kind is EventKind.DNS_ROTATE and e.detail.startswith("in"):
-                marker = "^"
+            marker = mark.marker_of(e) if mark.marker_of else mark.marker
+            color = _COLORS[e.kind.category]
             ax.plot(
                 [e.t - e.duration_s - t0],
                 [lane_y + lane_h / 2],
@@ -286,17 +293,7 @@ def timeline_svg(run: ScenarioResult, uid: str) -> str:
             Line2D([], [], color=OPERATION, linestyle=":", label="operation"),
         ),
         (bool(services) and RECOVERED in kinds, Line2D([], [], color=RECOVERY, label="recovered")),
-        (
-            EventKind.DNS_ROTATE in kinds,
-            Line2D([], [], marker="v", color=OPERATION, ls="none", label="DNS out / in (▲)"),
-        ),
-        (
-            bool(kinds & {"sentinel failover", "mysql promote", "mysql repoint"}),
-            Line2D([], [], marker="D", color=OPERATION, ls="none", label="failover"),
-        ),
-        (EventKind.KILL in kinds, Line2D([], [], marker="X", color=FAULT, ls="none", label="kill")),
-        ("new address" in kinds, Line2D([], [], marker="o", color=FAULT, ls="none",
-                                        label="new address")),
+        *((True, line) for line in _marker_legend(kinds)),
     ]  # fmt: skip
     legend = [artist for wanted, artist in shown if wanted]
     fig.legend(

@@ -20,15 +20,11 @@ from reboot_harness.model.steps import Step
 from reboot_harness.model.topology import Topology
 from reboot_harness.scenarios.files import parse_step
 from reboot_harness.stack.state import ProjectState, topology_of
+from reboot_harness.steps import COMMANDS
 
 # How the command line spells a step's parameters (for messages: `--down-for`, not down_for).
 OPTIONS: Mapping[str, str] = {
-    "host": "HOST",
-    "program": "PROGRAM",
-    "in": "LB",
-    "out": "LB",
-    "down_for": "--down-for",
-    "new_ip": "--new-ip",
+    key: arg.flag for command in COMMANDS for arg in command.args for key in arg.keys or (arg.name,)
 }
 
 

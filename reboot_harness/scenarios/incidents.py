@@ -66,9 +66,10 @@ from reboot_harness.inputs.messages import (
 from reboot_harness.inputs.yamlfile import _load_yaml, read_text
 from reboot_harness.model.checks import COMMON_CAUSES, CheckKind
 from reboot_harness.model.incidents import Incident, Signature
-from reboot_harness.model.steps import STEP_ERROR_CAUSES, STEP_KEYS
+from reboot_harness.model.steps import STEP_ERROR_CAUSES
 from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import MEASUREMENTS, SERVICES, Budget
+from reboot_harness.steps import KEYS as STEP_KEYS
 
 KEY = "x-reboot-harness"
 # A budget measurement an incident may name (``traffic`` is the harness's own complaint that a

@@ -1,12 +1,13 @@
 """The scenario document as pydantic models: strict types, no unknown keys, one model per step
-kind; hosts, checks and incidents are checked against the validation context (``_Known``)."""
+kind (generated from the kind's dataclass, reboot_harness.steps.KINDS: no second declaration);
+hosts, checks and incidents are checked against the validation context (``_Known``)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Self, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Self, cast
 
 from pydantic import (
     AfterValidator,
@@ -18,7 +19,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
-    field_validator,
+    create_model,
     model_validator,
 )
 from pydantic_core import InitErrorDetails
@@ -27,25 +28,12 @@ from reboot_harness.inputs.durations import DURATION_BOUNDS, _seconds
 from reboot_harness.inputs.messages import _choices, _kind, _label, _show
 from reboot_harness.model.incidents import Incident
 from reboot_harness.model.scenario import Clients, Expect, Reproduces, Scenario
-from reboot_harness.model.steps import (
-    ORDERS,
-    REBOOT_MODES,
-    STEP_KEYS,
-    DnsRotate,
-    FullRestart,
-    Kill,
-    MysqlFailover,
-    Reboot,
-    Rolling,
-    SentinelFailover,
-    Sleep,
-    Start,
-    Step,
-    Stop,
-    WaitRecovered,
-)
+from reboot_harness.model.steps import ORDERS, REBOOT_MODES, Step
 from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import RECONNECT_SERVICES, SERVICES, WRITE_SERVICES, Budget
+from reboot_harness.steps import KINDS, Param, StepKind
+from reboot_harness.steps.dns_rotate import DnsRotate
+from reboot_harness.steps.kind import parameters
 
 MAX_STEPS = 500
 MAX_SEED = 2**63 - 1
@@ -200,11 +188,6 @@ def _bare_traffic(value: object) -> object:
     )
 
 
-def _bare_sleep(value: object, info: ValidationInfo) -> object:
-    """``sleep: 2s`` is short for ``sleep: {seconds: 2s}``."""
-    return value if isinstance(value, dict) else {"seconds": _duration(value, info)}
-
-
 _Duration = Annotated[float, PlainValidator(_duration)]
 _NullIsEmpty = BeforeValidator(lambda value: {} if value is None else value)
 _Host = Annotated[str, _one_of("host", lambda k: k.topology.hosts, hosts=True)]
@@ -248,126 +231,96 @@ class _Strict(BaseModel):
 
 
 class _Step(_Strict):
-    """The parameters of one step kind; ``build`` makes the reboot_harness.model.steps dataclass."""
+    """The parameters of one step kind, generated from its dataclass (``_params``); ``build``
+    makes the step."""
 
-    target: ClassVar[Callable[..., Step]]
-
-    def build(self) -> Step:
-        return self.target(**{key: getattr(self, key) for key in self.model_fields_set})
-
-
-class _PowerOff(_Step):
-    host: _Host
-    mode: _Mode = _ABSENT
-    grace: _Duration = _ABSENT
-
-    @field_validator("grace")
-    @classmethod
-    def _graceful_only(cls, grace: float, info: ValidationInfo) -> float:
-        mode = info.data.get("mode")
-        if mode not in (None, "graceful"):
-            raise ValueError(
-                f"grace only applies to mode graceful, not {mode}; valid: remove grace "
-                "or set mode: graceful"
-            )
-        return grace
-
-
-class _Reboot(_PowerOff):
-    target = Reboot
-    down_for: _Duration = _ABSENT
-    new_ip: bool = _ABSENT
-
-
-class _Stop(_PowerOff):
-    target = Stop
-
-
-class _Kill(_Step):
-    target = Kill
-    host: _Host
-    program: _Program
-    signal: Annotated[str, PlainValidator(_signal)] = _ABSENT
-
-
-class _Start(_Step):
-    target = Start
-    host: _Host
-
-
-class _DnsRotate(_Step):
-    in_: _LoadBalancer = Field(_ABSENT, alias="in")
-    out: _LoadBalancer = _ABSENT
-    wait: _Duration = _ABSENT
+    kind: ClassVar[type[StepKind]]
 
     @model_validator(mode="after")
-    def _one_action(self, info: ValidationInfo) -> Self:
-        if (self.in_ is None) == (self.out is None):
-            got = "neither" if self.in_ is None else "both"
-            raise ValueError(
-                f"takes exactly one of 'in' or 'out', got {got}; valid: {{out: LB}} or {{in: LB}} "
-                f"with LB one of {_choices(_known(info).topology.lbs)}"
-            )
+    def _together(self, info: ValidationInfo) -> Self:
+        given = {key: getattr(self, key) for key in type(self).model_fields}
+        problem = self.kind.refuse_form(given, _known(info).topology)
+        if problem:
+            raise ValueError(problem)
         return self
 
     def build(self) -> Step:
-        action, lb = ("out", self.out) if self.in_ is None else ("in", self.in_)
-        wait = {"wait": self.wait} if "wait" in self.model_fields_set else {}
-        return DnsRotate(lb=lb, action=action, **wait)
+        return self.kind.from_form({key: getattr(self, key) for key in self.model_fields_set})
 
 
-class _SentinelFailover(_Step):
-    target = SentinelFailover
-    timeout: _Duration = _ABSENT
+def _refused(kind: type[StepKind], key: str) -> AfterValidator:
+    """The kind's own rule for ``key``, given the parameters validated before it."""
+
+    def check(value: object, info: ValidationInfo) -> object:
+        problem = kind.refuse(key, value, info.data)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
 
 
-class _MysqlFailover(_Step):
-    target = MysqlFailover
-    to: _MysqlHost = _ABSENT
-    timeout: _Duration = _ABSENT
+def _bounded(param: Param) -> Any:
+    """A duration within the bounds its Param names."""
+    maximum = param.max_s if param.max_s is not None else 0.0
+    return Annotated[float, PlainValidator(lambda v: _seconds(v, 0.0, maximum, param.zero))]
 
 
-class _WaitRecovered(_Step):
-    target = WaitRecovered
-    within: _Duration
-    checks: _Checks = _ABSENT
+# The pydantic type of each Param type (reboot_harness.steps.kind.Param).
+_PARAM_TYPES: Mapping[str, Any] = {
+    "host": _Host,
+    "hosts": _Hosts,
+    "lb": _LoadBalancer,
+    "mysql_host": _MysqlHost,
+    "duration": _Duration,
+    "mode": _Mode,
+    "order": Annotated[str, _one_of("order", lambda k: ORDERS)],
+    "signal": Annotated[str, PlainValidator(_signal)],
+    "program": _Program,
+    "checks": _Checks,
+    "flag": bool,
+}
 
 
-class _Sleep(_Step):
-    target = Sleep
-    seconds: _Duration
+def _params(kind: type[StepKind]) -> type[_Step]:
+    """The model of ``kind``'s parameters, from the fields of its dataclass (or of its FORM)
+    and their Param: a field without a default is a required key, the others default to
+    absent (the dataclass's default applies)."""
+    fields: dict[str, Any] = {}
+    for p in parameters(kind):
+        bounded = p.param.type == "duration" and p.param.max_s is not None
+        annotation = _bounded(p.param) if bounded else _PARAM_TYPES[p.param.type]
+        fields[p.field] = (
+            Annotated[annotation, _refused(kind, p.field)],
+            Field(... if p.required else _ABSENT, alias=p.param.key or None),
+        )
+    model: type[_Step] = create_model(f"_{kind.__name__}", __base__=_Step, **fields)
+    model.kind = kind
+    return model
 
 
-class _Rolling(_Step):
-    target = Rolling
-    hosts: _Hosts
-    mode: _Mode = _ABSENT
-    down_for: _Duration = _ABSENT
-    recover_within: _Duration = _ABSENT
+def _bare(key: str) -> BeforeValidator:
+    """``sleep: 2s`` is short for ``sleep: {seconds: 2s}`` (a bare value is a duration, bounded
+    as the kind's key)."""
+
+    def expand(value: object, info: ValidationInfo) -> object:
+        return value if isinstance(value, dict) else {key: _duration(value, info)}
+
+    return BeforeValidator(expand)
 
 
-class _FullRestart(_Step):
-    target = FullRestart
-    hosts: _Hosts
-    order: Annotated[str, _one_of("order", lambda k: ORDERS)] = _ABSENT
-    mode: _Mode = _ABSENT
-    down_for: _Duration = _ABSENT
+def _written(kind: type[StepKind]) -> Any:
+    """How a scenario writes a step of ``kind``: its parameters, with its kind's shortcuts."""
+    model: Any = _params(kind)
+    if kind.NULL_IS_EMPTY:
+        model = Annotated[model, _NullIsEmpty]
+    if kind.BARE:
+        model = Annotated[model, _bare(kind.BARE)]
+    return model
 
 
-class _StepDoc(_Strict):
-    """One step: a one-key mapping from the step kind to its parameters."""
-
-    dns_rotate: _DnsRotate = _ABSENT
-    full_restart: _FullRestart = _ABSENT
-    kill: _Kill = _ABSENT
-    mysql_failover: Annotated[_MysqlFailover, _NullIsEmpty] = _ABSENT
-    reboot: _Reboot = _ABSENT
-    rolling: _Rolling = _ABSENT
-    sentinel_failover: Annotated[_SentinelFailover, _NullIsEmpty] = _ABSENT
-    sleep: Annotated[_Sleep, BeforeValidator(_bare_sleep)] = _ABSENT
-    start: _Start = _ABSENT
-    stop: _Stop = _ABSENT
-    wait_recovered: _WaitRecovered = _ABSENT
+class _OneStep(_Strict):
+    """One step: a one-key mapping from the step kind to its parameters (the keys: _StepDoc)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -400,8 +353,15 @@ class _StepDoc(_Strict):
         return step.build()
 
 
-if tuple(sorted(_StepDoc.model_fields)) != STEP_KEYS:  # a step type added to the model needs a key
-    raise AssertionError(f"_StepDoc keys {sorted(_StepDoc.model_fields)} != STEP_KEYS {STEP_KEYS}")
+# One optional key per kind of the table (reboot_harness.steps.KINDS), in the order of the keys.
+if TYPE_CHECKING:
+    _StepDoc = _OneStep
+else:
+    _StepDoc = create_model(
+        "_StepDoc",
+        __base__=_OneStep,
+        **{kind.KEY: (_written(kind), _ABSENT) for kind in sorted(KINDS, key=lambda k: k.KEY)},
+    )
 
 
 class _Expect(_Strict):
@@ -525,7 +485,7 @@ class _Scenario(_Strict):
         lbs = _known(info).topology.lbs
         rotation = list(lbs)
         for i, doc in enumerate(self.steps):
-            step = doc.dns_rotate
+            step = getattr(doc, DnsRotate.KEY)
             if step is None:
                 continue
             if step.out is not None:

@@ -1,4 +1,5 @@
-"""A host's power: shut down (graceful, hard, crash), booted, renumbered while it is off.
+"""A host's power: shut down (graceful, hard, crash), booted, renumbered while it is off, paused
+and unpaused (a hypervisor's pause).
 
 A hard power-off takes the host off its networks first; how it rejoins is recorded in the
 project state (saved at once), so a heal in another process can boot it too.
@@ -103,6 +104,23 @@ class Power(Hosts):
         )  # fmt: skip
         if moved:
             self._rename(host, c, moved)
+
+    def pause(self, host: str) -> None:
+        """Freeze every process of ``host`` at once, as a hypervisor pausing its VM does (a live
+        migration's last moment): nothing in it runs, its sockets stay open and unanswered, no
+        signal reaches it; its clock is the machine's, so when it resumes (:meth:`unpause`)
+        its processes see the time jump by the pause."""
+        try:
+            self.container(host, refresh=True).pause()
+        except (APIError, DockerException) as e:
+            raise StackError(f"host {host}: pause failed: {e}") from e
+
+    def unpause(self, host: str) -> None:
+        """Let every process of paused ``host`` run again where it stopped."""
+        try:
+            self.container(host, refresh=True).unpause()
+        except (APIError, DockerException) as e:
+            raise StackError(f"host {host}: unpause failed: {e}") from e
 
     def _rename(self, host: str, c: Container, moved: dict[str, str]) -> None:
         """Point the names ``moved`` (name -> address) at their addresses in the /etc/hosts of

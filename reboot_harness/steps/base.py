@@ -62,9 +62,23 @@ class RunContext:
             )
 
     def heal(self) -> list[str]:
-        """Bring back everything a fault left broken: thaw frozen programs, boot hosts that are
-        off. Safe to call at any time, any number of times; never raises."""
+        """Bring back everything a fault left broken: unpause paused hosts, thaw frozen
+        programs, boot hosts that are off. Safe to call at any time, any number of times;
+        never raises."""
         healed = []
+        unlisted: Exception | None = None
+        try:
+            statuses = {h: c.attrs["State"]["Status"] for h, c in self.stack.containers().items()}
+        except Exception as e:
+            statuses, unlisted = {}, e
+        # Paused hosts first: nothing inside one (a frozen program) answers until it runs.
+        for host in sorted(h for h, status in statuses.items() if status == "paused"):
+            try:
+                self.stack.unpause(host)
+                statuses[host] = "running"
+                healed.append(f"{host} (unpaused)")
+            except Exception as e:
+                self.event(EventKind.HEAL_FAILED, host, f"unpause: {str(e).splitlines()[0]}")
         for host, program in sorted(self.frozen):
             try:
                 self.stack.signal_program(host, program, "CONT")
@@ -72,13 +86,11 @@ class RunContext:
             except Exception as e:  # a heal must go on with the next host
                 self.event(EventKind.HEAL_FAILED, host, f"thaw {program}: {e}")
         self.frozen.clear()
-        try:
-            statuses = {h: c.attrs["State"]["Status"] for h, c in self.stack.containers().items()}
-        except Exception as e:
-            self.event(EventKind.HEAL_FAILED, "", f"cannot list hosts: {e}")
+        if unlisted is not None:
+            self.event(EventKind.HEAL_FAILED, "", f"cannot list hosts: {unlisted}")
             return healed
         for host, status in sorted(statuses.items()):
-            if status != "running":
+            if status not in ("running", "paused"):  # a host still paused cannot be booted
                 try:
                     self.stack.power_on(host)
                     healed.append(host)

@@ -1,11 +1,50 @@
-"""Kill one program on a host with a signal of choice, leaving the host up."""
+"""kill: send one program on a host a signal of choice, leaving the host up (STOP freezes it
+until a CONT or the heal)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, ClassVar
+
 from reboot_harness.errors import FaultError
-from reboot_harness.model.events import EventKind
-from reboot_harness.model.steps import Kill
-from reboot_harness.steps.base import RunContext
+from reboot_harness.model.events import Event, EventKind
+from reboot_harness.model.topology import Topology
+from reboot_harness.steps.kind import Arg, Mark, OneShot, Param, StepKind
+
+if TYPE_CHECKING:
+    from reboot_harness.steps.base import RunContext
+
+
+def _words(e: Event) -> str:
+    signal, _, program = e.detail.partition(" ")
+    return f"Send {signal} to {program or '?'} on {e.host}"
+
+
+@dataclass(frozen=True)
+class Kill(StepKind):
+    """Send ``signal`` to ``program`` (a supervisord program or a process name) on ``host``."""
+
+    host: Annotated[str, Param("host")]
+    program: Annotated[str, Param("program")]
+    signal: Annotated[str, Param("signal")] = "TERM"
+
+    KEY: ClassVar[str] = "kill"
+    EXECUTOR: ClassVar[str] = "reboot_harness.steps.kill:kill"
+    ONESHOT: ClassVar[OneShot | None] = OneShot(
+        "kill",
+        "send a signal to a program on a host (STOP freezes, CONT thaws)",
+        (
+            Arg("host", option=False, metavar="HOST"),
+            Arg("program", "a supervisord program or process name", False, "PROGRAM"),
+            Arg("signal", "TERM, KILL (default), INT, HUP, STOP, CONT…", default="KILL"),
+        ),
+        action="kill",
+        doc="Send ``signal`` to ``program`` on ``host`` (STOP freezes it, CONT thaws it).",
+    )
+    MARKS: ClassVar[tuple[Mark, ...]] = (Mark(EventKind.KILL, "X", "kill", words=_words),)
+
+    def touches(self, topo: Topology) -> tuple[str, ...]:
+        return (self.host,)
 
 
 def kill(ctx: RunContext, step: Kill) -> None:

@@ -1,4 +1,5 @@
-"""The operator's moves from the plan of action: rotate DNS, fail Sentinel over, fail MySQL over."""
+"""The executors of the operator's moves from the plan of action: rotate DNS, fail Sentinel over,
+fail MySQL over (their kinds: dns_rotate, sentinel_failover, mysql_failover)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from reboot_harness.checks.dns import ask_as_clients, ask_direct
 from reboot_harness.checks.redis_roles import client, observe
 from reboot_harness.errors import FaultError, UsageError
 from reboot_harness.model.events import EventKind
-from reboot_harness.model.steps import DNS_READ_BACK_S, DnsRotate, MysqlFailover, SentinelFailover
 from reboot_harness.stack.hosts import ExecResult
 from reboot_harness.steps.base import RunContext
+from reboot_harness.steps.dns_rotate import DNS_READ_BACK_S, DnsRotate
+from reboot_harness.steps.mysql_failover import MysqlFailover
+from reboot_harness.steps.sentinel_failover import SentinelFailover
 
 READ_BACK_S = DNS_READ_BACK_S  # how long a rotation may take to be served (dnsmasq: ~10 ms)
 

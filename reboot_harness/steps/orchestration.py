@@ -1,5 +1,5 @@
-"""The steps that arrange other steps: wait for recovery, sleep, a rolling reboot, a full
-restart of the fleet."""
+"""The executors of the steps that arrange other steps: wait for recovery, a rolling reboot, a
+full restart of the fleet (their kinds: wait_recovered, rolling, full_restart)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.errors import CheckTimeout, FaultError
 from reboot_harness.model.events import EventKind
-from reboot_harness.model.steps import FullRestart, Reboot, Rolling, Sleep, WaitRecovered
 from reboot_harness.steps.base import RunContext
-from reboot_harness.steps.reboot import power_off, power_on, reboot
+from reboot_harness.steps.full_restart import FullRestart
+from reboot_harness.steps.power import power_off, power_on
+from reboot_harness.steps.reboot import Reboot, reboot
+from reboot_harness.steps.rolling import Rolling
+from reboot_harness.steps.wait_recovered import WaitRecovered
 
 
 def wait_for(ctx: RunContext, within: float, checks: tuple[str, ...], label: str) -> None:
@@ -35,10 +38,6 @@ def wait_for(ctx: RunContext, within: float, checks: tuple[str, ...], label: str
 
 def wait(ctx: RunContext, step: WaitRecovered) -> None:
     wait_for(ctx, step.within, step.checks, "wait_recovered")
-
-
-def sleep(_ctx: RunContext, step: Sleep) -> None:
-    time.sleep(step.seconds)
 
 
 def rolling(ctx: RunContext, step: Rolling) -> None:

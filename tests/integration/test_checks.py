@@ -546,9 +546,8 @@ def test_dns_as_clients_see_it_fails_when_the_dns_host_moves(stack: Stack) -> No
     view only."""
     import random
 
-    from reboot_harness.model.steps import Reboot
     from reboot_harness.steps import RunContext
-    from reboot_harness.steps.reboot import reboot
+    from reboot_harness.steps.reboot import Reboot, reboot
 
     ctx = RunContext(stack, random.Random(0))
     reboot(ctx, Reboot(host="dns", mode="hard", new_ip=True))

@@ -16,12 +16,15 @@ import pytest
 from reboot_harness.checks.limits import parse_nofile
 from reboot_harness.model.events import EventKind
 from reboot_harness.model.results import CheckResult
-from reboot_harness.model.steps import Kill, Rolling, SentinelFailover, Start, Stop
 from reboot_harness.stack.core import Stack
 from reboot_harness.steps import execute
-from reboot_harness.steps.kill import kill
+from reboot_harness.steps.kill import Kill, kill
 from reboot_harness.steps.operations import sentinel_master
-from reboot_harness.steps.reboot import power_off, power_on, stop
+from reboot_harness.steps.reboot import power_off, power_on
+from reboot_harness.steps.rolling import Rolling
+from reboot_harness.steps.sentinel_failover import SentinelFailover
+from reboot_harness.steps.start import Start
+from reboot_harness.steps.stop import Stop, stop
 
 pytestmark = pytest.mark.docker
 CONF = "/etc/supervisor/supervisord.conf"
@@ -198,12 +201,11 @@ def test_a_boot_empties_tmp_unless_the_topology_keeps_it(tmp_path: Any) -> None:
     the rest of the disk are kept; a topology's `tmp: {HOST: keep}` keeps that host's /tmp."""
     import random
 
-    from reboot_harness.model.steps import Reboot
     from reboot_harness.run.bringup import bring_up
     from reboot_harness.run.request import RunRequest
     from reboot_harness.stack.removal import down
     from reboot_harness.steps import RunContext
-    from reboot_harness.steps.reboot import reboot
+    from reboot_harness.steps.reboot import Reboot, reboot
     from tests.integration.conftest import unique_project
 
     topology = tmp_path / "topology.yaml"
@@ -238,9 +240,8 @@ def test_a_replica_back_from_power_loss_says_what_its_return_cost(
     import redis
 
     from reboot_harness.model.events import EventKind
-    from reboot_harness.model.steps import Start
     from reboot_harness.steps.orchestration import wait_for
-    from reboot_harness.steps.reboot import start
+    from reboot_harness.steps.start import Start, start
 
     topo = rh_stack.topology
     master = sentinel_master(rh_run)  # redis1 unless the stack's boot failed it over

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from reboot_harness.model.steps import Reboot, Stop
 from reboot_harness.stack.core import Stack
 from reboot_harness.stack.engine import client
 from reboot_harness.steps import RunContext
-from reboot_harness.steps.reboot import power_off, power_on, reboot, stop
+from reboot_harness.steps.reboot import Reboot, power_off, power_on, reboot
+from reboot_harness.steps.stop import Stop, stop
 from reboot_harness.traffic import Traffic
 from tests.integration.conftest import assert_all_pass, healthy_stack
 

@@ -14,19 +14,6 @@ from hypothesis import strategies as st
 from reboot_harness.errors import ScenarioError
 from reboot_harness.model.checks import CHECK_NAMES
 from reboot_harness.model.scenario import Expect, Reproduces, Scenario
-from reboot_harness.model.steps import (
-    DnsRotate,
-    FullRestart,
-    Kill,
-    MysqlFailover,
-    Reboot,
-    Rolling,
-    SentinelFailover,
-    Sleep,
-    Start,
-    Stop,
-    WaitRecovered,
-)
 from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import SERVICES, Budget
 from reboot_harness.scenarios.files import (
@@ -37,6 +24,18 @@ from reboot_harness.scenarios.files import (
     parse_duration,
     parse_scenario,
 )
+from reboot_harness.steps import KEYS
+from reboot_harness.steps.dns_rotate import DnsRotate
+from reboot_harness.steps.full_restart import FullRestart
+from reboot_harness.steps.kill import Kill
+from reboot_harness.steps.mysql_failover import MysqlFailover
+from reboot_harness.steps.reboot import Reboot
+from reboot_harness.steps.rolling import Rolling
+from reboot_harness.steps.sentinel_failover import SentinelFailover
+from reboot_harness.steps.sleep import Sleep
+from reboot_harness.steps.start import Start
+from reboot_harness.steps.stop import Stop
+from reboot_harness.steps.wait_recovered import WaitRecovered
 
 TOPO = Topology()
 CHECKS = CHECK_NAMES
@@ -178,12 +177,13 @@ def test_full_example_parses_into_exact_dataclasses() -> None:
 
 
 def test_readme_example_is_valid() -> None:
-    """The example in scenarios/README.md (the spec) parses with the default topology."""
+    """The example in scenarios/README.md (the spec) parses with the default topology and
+    shows every step kind."""
     example = re.search(r"```yaml\n(.*?)```", README.read_text(), re.S)
     assert example is not None
     got = parse(example.group(1))
     assert got.name == "cold-start"
-    assert len(got.steps) == 11
+    assert sorted(step.KEY for step in got.steps) == list(KEYS)
     assert got.expect == Expect(checks=(), recover_within=60.0)
     assert got.traffic is True
     assert [b.service for b in got.budgets] == ["http", "socketio", "redis", "mysql"]
@@ -427,7 +427,8 @@ MALFORMED: list[tuple[str, str, str | None, str]] = [
      "indent the parameters under 'reboot'"),
     ("step-empty-mapping", doc("{}"), "steps[0]", "got an empty mapping"),
     ("step-unknown", doc("reboots: {host: app1}"), "steps[0].reboots",
-     "unknown key 'reboots'; valid: dns_rotate, full_restart, kill, mysql_failover, reboot"),
+     "unknown key 'reboots'; valid: dns_rotate, freeze, full_restart, kill, mysql_failover,"
+     " reboot"),
     ("step-list", doc("[reboot, app1]"), "steps[0]", "a step is a one-key mapping like"),
     # reboot
     ("reboot-unknown-host", doc("reboot: {host: app3}"), "steps[0].reboot.host",

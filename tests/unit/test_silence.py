@@ -26,12 +26,14 @@ from reboot_harness.checks.base import REGISTRY, CheckContext, Reaching
 from reboot_harness.checks.redis_roles import NodeView, SentinelView, evaluate
 from reboot_harness.checks.run import registry, run_checks
 from reboot_harness.errors import FaultError, StackError
-from reboot_harness.model.steps import STEP_UNOBSERVED_CAUSES, MysqlFailover, SentinelFailover
+from reboot_harness.model.steps import STEP_UNOBSERVED_CAUSES
 from reboot_harness.model.topology import HostCheck, Topology
 from reboot_harness.stack.hosts import ExecResult
 from reboot_harness.stack.protocol import StackLike
 from reboot_harness.steps import operations
 from reboot_harness.steps.base import RunContext
+from reboot_harness.steps.mysql_failover import MysqlFailover
+from reboot_harness.steps.sentinel_failover import SentinelFailover
 from tests.fakestack import (
     CLOSE,
     NOT_RUNNING,

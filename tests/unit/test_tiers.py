@@ -9,13 +9,17 @@ import ast
 import re
 from pathlib import Path
 
-from reboot_harness.model.steps import STEP_TYPES
 from reboot_harness.scenarios import find
+from reboot_harness.steps import KINDS
 from tests.conftest import FULL_TIER
 
 ROOT = Path(__file__).resolve().parents[2]
 # what the quick tier runs on real containers besides the scenario files
-QUICK_TESTS = ("tests/integration/test_checks.py", "tests/integration/test_faults.py")
+QUICK_TESTS = (
+    "tests/integration/test_checks.py",
+    "tests/integration/test_faults.py",
+    "tests/integration/test_freeze.py",
+)
 
 
 def test_every_full_tier_entry_names_a_file_that_exists() -> None:
@@ -61,16 +65,16 @@ def test_tests_marked_full_are_left_out_of_the_quick_tests_text(tmp_path: Path) 
 
 
 def test_the_quick_tier_uses_every_step_kind() -> None:
-    """Each step kind appears in a scenario of the quick tier or in a test of test_faults.py
-    that is not marked ``full``."""
-    text = _quick_tests_text(ROOT / "tests/integration/test_faults.py")
+    """Each step kind appears in a scenario of the quick tier or in a test of a quick-tier test
+    file that is not marked ``full``."""
+    text = "".join(_quick_tests_text(ROOT / test) for test in QUICK_TESTS)
     for path in find.scenario_files():
         if f"scenarios/{path.name}" not in FULL_TIER:
             text += path.read_text()
     unused = [
-        t.KEY  # type: ignore[attr-defined]
-        for t in STEP_TYPES
+        t.KEY
+        for t in KINDS
         # a word of its own: `start:` is not in `full_restart:`
-        if not re.search(rf"(?<!\w){t.KEY}:|(?<!\w){t.__name__}\(", text)  # type: ignore[attr-defined]
+        if not re.search(rf"(?<!\w){t.KEY}:|(?<!\w){t.__name__}\(", text)
     ]
     assert not unused, f"step kinds no quick-tier test uses: {unused}"

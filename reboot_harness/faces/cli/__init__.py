@@ -23,6 +23,7 @@ from reboot_harness.faces.cli.commands import (
 from reboot_harness.faces.cli.console import EXIT_FAIL, EXIT_USAGE, _say
 from reboot_harness.faces.cli.parser import build_parser
 from reboot_harness.faces.cli.run import _cmd_run
+from reboot_harness.steps import COMMANDS as STEP_COMMANDS
 
 COMMANDS = {
     "build": _cmd_build,
@@ -34,9 +35,7 @@ COMMANDS = {
     "gc": _cmd_gc,
     "compare": _cmd_compare,
     "history": _cmd_history,
-    **dict.fromkeys(
-        ("reboot", "stop", "start", "kill", "failover", "dns-rotate", "wait"), _cmd_oneshot
-    ),
+    **dict.fromkeys((command.name for command in STEP_COMMANDS), _cmd_oneshot),
 }
 
 

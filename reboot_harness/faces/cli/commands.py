@@ -41,41 +41,15 @@ def _duration(text: str | None) -> object:
 
 def _oneshot_step(args: argparse.Namespace) -> dict[str, object]:
     """The scenario step a one-shot command stands for (unset options left out)."""
-    c = args.command
-    params: dict[str, object]
-    if c in ("reboot", "stop"):
-        params = {"host": args.host, "mode": args.mode}
-        if args.grace is not None:
-            params["grace"] = _duration(args.grace)
-        if c == "reboot":
-            if args.down_for is not None:
-                params["down_for"] = _duration(args.down_for)
-            if args.new_ip:
-                params["new_ip"] = True
-        return {c: params}
-    if c == "start":
-        return {"start": {"host": args.host}}
-    if c == "kill":
-        return {"kill": {"host": args.host, "program": args.program, "signal": args.signal}}
-    if c == "failover":
-        if args.service == "redis" and args.to is not None:
-            raise UsageError(
-                "reboot-harness failover: --to: Sentinel elects the new redis master itself;"
-                " --to is for mysql only"
-            )
-        params = {} if args.to is None else {"to": args.to}
-        if args.timeout is not None:
-            params["timeout"] = _duration(args.timeout)
-        return {"sentinel_failover" if args.service == "redis" else "mysql_failover": params}
-    if c == "dns-rotate":
-        params = {args.action: args.lb}
-        if args.wait is not None:
-            params["wait"] = _duration(args.wait)
-        return {"dns_rotate": params}
-    params = {"within": _duration(args.within)}
-    if args.checks:
-        params["checks"] = list(args.checks)
-    return {"wait_recovered": params}
+    from reboot_harness.steps import COMMANDS
+
+    command = next(c for c in COMMANDS if c.name == args.command)
+    given: dict[str, object] = {}
+    for arg in command.args:
+        param = command.param(arg.name)
+        value = getattr(args, arg.name)
+        given[arg.name] = _duration(value) if param and param.type == "duration" else value
+    return command.step(given, f"reboot-harness {args.command}", lambda arg: arg.flag)
 
 
 def _writable_folder(folder: Path, option: str) -> None:

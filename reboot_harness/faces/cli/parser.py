@@ -9,7 +9,7 @@ from typing import Any
 
 from reboot_harness import __version__
 from reboot_harness.inputs.durations import seconds_option
-from reboot_harness.model.traffic import FAILOVER_SERVICES
+from reboot_harness.steps import COMMANDS
 
 TOPOLOGY_HELP = "your hosts' names and parts (YAML, see reboot_harness/inputs/topology.py)"
 
@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _oneshot_parsers(sub: Any) -> None:
     """One fault or operation on a running stack (reboot_harness.run.oneshot): exactly a scenario
-    step."""
+    step; a command per step kind's one-shot spelling (reboot_harness.steps.COMMANDS)."""
 
     def cmd(name: str, help_: str) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_)
@@ -205,30 +205,25 @@ def _oneshot_parsers(sub: Any) -> None:
         )  # fmt: skip
         return p
 
-    p = cmd("reboot", "reboot one host of a running stack (a scenario's `reboot` step)")
-    p.add_argument("host", metavar="HOST")
-    p.add_argument("--mode", default="graceful", help="graceful (default), hard or crash")
-    p.add_argument("--down-for", metavar="DURATION", help="time off, e.g. 5s (default 0)")
-    p.add_argument("--new-ip", action="store_true", help="come back on a new address")
-    p.add_argument("--grace", metavar="DURATION", help="graceful only: SIGKILL after (10s)")
-    p = cmd("stop", "power one host off and leave it off (`start` boots it)")
-    p.add_argument("host", metavar="HOST")
-    p.add_argument("--mode", default="graceful", help="graceful (default), hard or crash")
-    p.add_argument("--grace", metavar="DURATION", help="graceful only: SIGKILL after (10s)")
-    p = cmd("start", "boot a host that is off")
-    p.add_argument("host", metavar="HOST")
-    p = cmd("kill", "send a signal to a program on a host (STOP freezes, CONT thaws)")
-    p.add_argument("host", metavar="HOST")
-    p.add_argument("program", metavar="PROGRAM", help="a supervisord program or process name")
-    p.add_argument("--signal", default="KILL", help="TERM, KILL (default), INT, HUP, STOP, CONT…")
-    p = cmd("failover", "fail redis over with Sentinel, or MySQL to its other server")
-    p.add_argument("service", choices=FAILOVER_SERVICES)
-    p.add_argument("--to", metavar="HOST", help="mysql only: the server to promote")
-    p.add_argument("--timeout", metavar="DURATION", help="how long it may take")
-    p = cmd("dns-rotate", "take a load balancer out of the DNS answer, or put it back")
-    p.add_argument("action", choices=("in", "out"))
-    p.add_argument("lb", metavar="LB")
-    p.add_argument("--wait", metavar="DURATION", help="then wait this long (default: the TTL)")
-    p = cmd("wait", "wait until the checks hold (exit 1 with what failed if they do not)")
-    p.add_argument("--checks", nargs="+", metavar="CHECK", help="only these (default: all)")
-    p.add_argument("--within", metavar="DURATION", default="60s", help="default 60s")
+    for command in COMMANDS:
+        p = cmd(command.name, command.help)
+        for arg in command.args:
+            param = command.param(arg.name)
+            if not arg.option:
+                p.add_argument(
+                    arg.name,
+                    metavar=arg.metavar,
+                    choices=arg.choices or None,
+                    help=arg.help or None,
+                )
+            elif param is not None and param.type == "flag":
+                p.add_argument(arg.flag, action="store_true", help=arg.help)
+            else:
+                p.add_argument(
+                    arg.flag,
+                    metavar=arg.metavar,
+                    default=arg.default,
+                    nargs="+" if arg.many else None,
+                    required=command.required(arg),
+                    help=arg.help,
+                )

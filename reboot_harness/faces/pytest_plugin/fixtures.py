@@ -14,7 +14,7 @@ from reboot_harness.errors import CheckTimeout
 from reboot_harness.faces.pytest_plugin.engines import _remove, engage
 from reboot_harness.faces.pytest_plugin.options import run_request
 from reboot_harness.model.results import CheckResult
-from reboot_harness.model.steps import Reboot
+from reboot_harness.steps.reboot import Reboot
 
 
 def marked_incident(item: pytest.Item) -> Path | None:
