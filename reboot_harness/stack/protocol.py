@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -12,6 +12,18 @@ if TYPE_CHECKING:
     from reboot_harness.model.topology import Topology
     from reboot_harness.stack.hosts import ExecResult
     from reboot_harness.stack.state import ProjectState
+
+# What a host's power going off and on looks like in the engine's event stream.
+POWER_ACTIONS = ("kill", "die", "stop", "start", "restart", "pause", "unpause", "oom")
+
+
+class WatchLike(Protocol):
+    """The engine's events of some hosts, recorded live until :meth:`close`; see
+    :class:`reboot_harness.stack.events.EventWatch`."""
+
+    def events(self, host: str | None = None) -> list[tuple[float, str, str]]: ...
+
+    def close(self) -> None: ...
 
 
 class StackLike(Protocol):
@@ -79,3 +91,31 @@ class StackLike(Protocol):
     def power_on(self, host: str) -> None: ...
 
     def renumber(self, host: str) -> str: ...
+
+    # -- what the engine saw, and the traffic clients beside the hosts -------------------------
+    def watch_events(
+        self, hosts: Sequence[str] | None = None, actions: Sequence[str] = POWER_ACTIONS
+    ) -> WatchLike: ...
+
+    def used_addresses(self) -> set[str]: ...
+
+    def start_client(
+        self,
+        name: str,
+        *,
+        role: str = "client",
+        command: Sequence[str] = (),
+        environment: Mapping[str, str] | None = None,
+        address: str = "",
+        mem_limit: str = "256m",
+    ) -> str: ...
+
+    def client_state(self, name: str) -> tuple[str, int, str]: ...
+
+    def client_output(self, name: str) -> tuple[str, str]: ...
+
+    def signal_client(self, name: str, signal: str = "SIGTERM") -> bool: ...
+
+    def wait_client(self, name: str, timeout: float) -> int | None: ...
+
+    def remove_client(self, name: str) -> None: ...
