@@ -6,8 +6,6 @@ STATUSES_FRESH seconds; a failure to ask it ends the wait with that error."""
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
@@ -15,30 +13,20 @@ from reboot_harness.checks import base, run
 from reboot_harness.checks.recovery import STATUSES_FRESH, Pacing, wait_recovered
 from reboot_harness.errors import CheckTimeout, StackError
 from reboot_harness.model.results import CheckResult
-from reboot_harness.model.topology import Topology
+from tests.fakestack import FakeStack
 
 
-class _FakeStack:
-    """Just what run_checks and wait_recovered touch; counts the engine's status lists."""
+def _stack(fail: bool = False) -> FakeStack:
+    """The fake stack; with ``fail`` its engine does not answer which hosts run."""
+    stack = FakeStack()
+    if fail:
+        stack.when("statuses", "", StackError("stack fake: the engine does not answer"), None)
+    return stack
 
-    def __init__(self, fail: bool = False) -> None:
-        self.name = "fake"
-        self.topology = Topology()
-        self.state = SimpleNamespace(last_check=0.0, rotation=("lb1", "lb2"))
-        self.lists = 0
-        self.fail = fail
 
-    def statuses(self) -> dict[str, str]:
-        if self.fail:
-            raise StackError("stack fake: the engine does not answer")
-        self.lists += 1
-        return {"app1": "running", "app2": "running"}
-
-    def address(self, host: str) -> str:
-        return "192.0.2.1"
-
-    def close_sessions(self) -> None:
-        pass
+def _lists(stack: FakeStack) -> int:
+    """How many times the engine was asked which hosts run."""
+    return sum(1 for method, _, _ in stack.calls if method == "statuses")
 
 
 def _register(monkeypatch: pytest.MonkeyPatch, **found: base.Registered) -> None:
@@ -71,7 +59,7 @@ def test_a_check_coming_to_hold_is_noticed_at_once_not_after_the_slowest_check(
 
     _register(monkeypatch, flips=base.Registered(flips, lambda _t: ("app1",)),
               slow=base.Registered(slow, lambda _t: ("app2",)))  # fmt: skip
-    stack: Any = _FakeStack()
+    stack = _stack()
     wall = time.time() - (time.monotonic() - began)  # epoch seconds of `began`
     readiness = wait_recovered(stack, checks=["flips", "slow"], timeout=10,
                                pacing=Pacing(first=0.005, longest=0.04))  # fmt: skip
@@ -103,12 +91,12 @@ def test_the_engine_is_asked_which_hosts_run_at_most_every_statuses_fresh(
 
     names = ("q1", "q2", "q3")
     _register(monkeypatch, **{n: base.Registered(quick, lambda _t: ("app1",)) for n in names})
-    stack: Any = _FakeStack()
+    stack = _stack()
     began = time.monotonic()
     wait_recovered(stack, checks=list(names), timeout=10)
     waited = time.monotonic() - began
-    assert len(runs) > 3 * stack.lists, (len(runs), stack.lists)
-    assert stack.lists <= waited / STATUSES_FRESH + 2, (stack.lists, waited)
+    assert len(runs) > 3 * _lists(stack), (len(runs), _lists(stack))
+    assert _lists(stack) <= waited / STATUSES_FRESH + 2, (_lists(stack), waited)
 
 
 def test_an_engine_that_does_not_answer_ends_the_wait_with_its_error(
@@ -123,7 +111,7 @@ def test_an_engine_that_does_not_answer_ends_the_wait_with_its_error(
     _register(monkeypatch, never=base.Registered(never, lambda _t: ("app1",)))
     began = time.monotonic()
     with pytest.raises(StackError, match="does not answer"):
-        wait_recovered(_FakeStack(fail=True), checks=["never"], timeout=30)  # type: ignore[arg-type]
+        wait_recovered(_stack(fail=True), checks=["never"], timeout=30)
     assert time.monotonic() - began < 5
 
 
@@ -149,7 +137,7 @@ def test_a_wait_that_ran_out_takes_one_more_look_where_its_check_saw_nothing(
 
     _register(monkeypatch, blind=base.Registered(blind, lambda _t: ("app1",)),
               off=base.Registered(off, lambda _t: ("app2",)))  # fmt: skip
-    stack: Any = _FakeStack()
+    stack = _stack()
     with pytest.raises(CheckTimeout) as e:
         wait_recovered(stack, checks=["blind", "off"], timeout=0.3)
     got = {(r.check, r.cause) for r in e.value.results if not r.ok}
