@@ -5,6 +5,7 @@ checks against the fake's hosts, and the verdict is judged from what was recorde
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -17,20 +18,26 @@ from reboot_harness.checks.recovery import Readiness
 from reboot_harness.checks.run import run_checks
 from reboot_harness.errors import CheckTimeout, StackError
 from reboot_harness.interrupts import Terminated, install
+from reboot_harness.model.incidents import Incident
 from reboot_harness.model.results import StepError
 from reboot_harness.model.scenario import Scenario
 from reboot_harness.model.topology import Topology
 from reboot_harness.run import loop
 from reboot_harness.run.bringup import UpReport
+from reboot_harness.scenarios import find
 from reboot_harness.scenarios.files import parse_scenario
 from tests.fakestack import FakeStack
 from tests.unit.test_step_executors import WEB, Dns
 
 
 def run_on(
-    stack: FakeStack, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+    stack: FakeStack,
+    scenario: Scenario,
+    monkeypatch: pytest.MonkeyPatch,
+    incident: Incident | None = None,
 ) -> loop.ScenarioResult:
-    """Run ``scenario``'s fixed variant through ``run_scenario`` on ``stack``: the stack's
+    """Run ``scenario`` through ``run_scenario`` on ``stack`` (its fixed variant, or the
+    variant of ``incident``): the stack's
     bring-up hands over the fake as a ready stack, its removal is recorded in the fake's calls
     as ("down", project, ""). The one place this file calls the run loop."""
 
@@ -39,7 +46,9 @@ def run_on(
 
     monkeypatch.setattr(loop, "bring_up", bring_up)
     monkeypatch.setattr(loop, "down", lambda name: stack.calls.append(("down", name, "")))
-    return loop.run_scenario(scenario, "fixed")
+    if incident is None:
+        return loop.run_scenario(scenario, "fixed")
+    return loop.run_scenario(scenario, "incident", incident=incident)
 
 
 def scenario(steps: str, *, within: str = "10s", checks: str = "all") -> Scenario:
@@ -50,6 +59,17 @@ def scenario(steps: str, *, within: str = "10s", checks: str = "all") -> Scenari
     )
     return parse_scenario(text, source="fake-run.yaml", topology=WEB, checks=names(WEB),
                           incidents=())  # fmt: skip
+
+
+STARTED = json.dumps({"info": "started"})
+
+
+def op(ok: bool) -> str:
+    """A client's line for one HTTP request through lb1, a moment ago."""
+    now = time.time()
+    return json.dumps({"service": "http", "client": "http-c1-1", "op": "get /health",
+                       "start": now - 0.2, "end": now - 0.1, "ok": ok, "target": "lb1",
+                       "error": "" if ok else "ConnectionRefusedError"})  # fmt: skip
 
 
 def kinds(result: loop.ScenarioResult) -> list[str]:
@@ -161,6 +181,62 @@ def test_an_error_that_is_no_step_failure_ends_the_run_with_its_reason_after_the
     assert not result.passed
     assert stack.status["app1"] == "running"
     assert [str(e.kind) for e in result.events][-1] == "heal"
+
+
+def on_lbs(steps: str, extra: str = "") -> Scenario:
+    """A scenario of the shipped topology's hosts, judged by the `dns` check."""
+    text = (
+        f"name: fake-run\ndescription: d\n{extra}steps: {steps}\n"
+        "expect: {checks: [dns], recover_within: 5s}\n"
+    )
+    topo = Topology()
+    return parse_scenario(text, source="x.yaml", topology=topo, checks=names(topo),
+                          incidents=())  # fmt: skip
+
+
+def test_an_incident_variant_leaves_out_what_its_plan_drops_and_is_judged_by_the_incident(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    incident = find.incident("lb-no-dns-rotation", Topology())
+    steps = "[{dns_rotate: {out: lb1, wait: 0s}}, {reboot: {host: lb1}}, {dns_rotate: {in: lb1}}]"
+    with FakeStack() as stack:
+        Dns(stack)
+        result = run_on(stack, on_lbs(steps), monkeypatch, incident)
+    skipped = [e.detail for e in result.events if e.kind == "step skipped"]
+    assert skipped == [f"steps[{i}].dns_rotate: {incident.summary}" for i in (0, 2)]
+    assert not [w for _, _, w in stack.calls if "rh-dns-rotate" in w]
+    assert asked_power(stack) == [("power_off", "lb1"), ("power_on", "lb1")]
+    assert result.incident == "lb-no-dns-rotation" and result.reproduced is not None
+    # no traffic here, so no failed request to show: the incident's declared failure is missing
+    assert result.reproduced.missing == ("http budget max_errors [lb1]",)
+    assert not result.passed
+    assert result.reason.startswith("incident did not reproduce: every expected check held")
+
+
+def test_traffic_runs_from_before_the_first_step_to_after_recovery_and_is_judged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The clients start before the first step and stop after the final wait; what they
+    recorded is judged by the scenario's budgets, and by no lost write on every write service
+    (here: none recorded, so none can be judged); their containers are removed."""
+    with FakeStack() as stack:
+        Dns(stack)
+        stack.prints("traffic-1", "\n".join([STARTED, op(ok=True)]))
+        stack.prints("traffic-2", "\n".join([STARTED, op(ok=False)]))
+        extra = "traffic: {keepalive: true}\nbudgets: {http: {max_errors: 0}}\n"
+        result = run_on(stack, on_lbs("[{reboot: {host: lb1}}]", extra), monkeypatch)
+    assert kinds(result) == [
+        "stack ready", "preflight", "preflight", "traffic started", "power off", "power on",
+        "recovered", "traffic stopped",
+    ]  # fmt: skip
+    assert result.events[-1].detail == "2 operations recorded"
+    assert result.clients is not None and result.clients.keepalive
+    assert [o.ok for o in result.ops] == [True, False] and result.summary is not None
+    assert [(v.service, v.measurement) for v in result.budget_violations] == [
+        ("http", "max_errors"), ("redis", "traffic"), ("mysql", "traffic"),
+    ]  # fmt: skip
+    assert result.reason.startswith("budget exceeded: http: max_errors 0 exceeded: measured 1")
+    assert sorted(stack.removed) == ["traffic-1", "traffic-2"]
 
 
 def test_a_stack_that_does_not_come_up_is_the_reason_with_its_checks(

@@ -201,6 +201,15 @@ def test_kill_of_a_supervisord_program_signals_its_pid_and_a_stop_is_thawed_by_t
     assert ctx.frozen == set()
 
 
+def test_kill_of_a_process_supervisord_does_not_know_signals_it_by_name() -> None:
+    """supervisord gives no pid for it: the process is signalled by its name."""
+    with FakeStack() as stack:
+        ctx = run_ctx(stack)
+        execute(ctx, Kill(host="redis1", program="redis-server", signal="KILL"))
+    assert [c[0] for c in stack.calls] == ["exec", "signal"]
+    assert happened(ctx) == [("kill", "redis1", "SIGKILL redis-server")]
+
+
 def test_a_cont_kill_thaws_what_a_stop_froze() -> None:
     with FakeStack() as stack:
         ctx = run_ctx(_supervised(stack))
@@ -292,7 +301,8 @@ def test_a_full_restart_takes_every_host_down_then_boots_them_in_its_order(
         boots = ["web1", "web2", "web3"]
         random.Random(seed).shuffle(boots)
     ctx = run_ctx(web, seed)
-    execute(ctx, FullRestart(hosts=("web1", "web2", "web3"), order=order, mode="hard"))
+    step = FullRestart(hosts=("web1", "web2", "web3"), order=order, mode="hard", down_for=0.1)
+    execute(ctx, step)
     powered = asked(web, "power_off", "power_on")
     assert {h for m, h, _ in powered[:3] if m == "power_off"} == {"web1", "web2", "web3"}
     assert powered[3:] == [("power_on", h, "") for h in boots]
@@ -534,10 +544,16 @@ class Redis:
     ``done`` (redis2 promoted, redis3 follows it), ``refused`` (INPROG), ``stuck`` (accepted,
     nothing changes) or ``half`` (redis2 promoted, redis3 keeps following redis1)."""
 
-    def __init__(self, stack: FakeStack, failover: str = "done") -> None:
+    def __init__(self, stack: FakeStack, failover: str = "done", pause: bool = True) -> None:
         self.failover = failover
+        self.pause = pause  # whether CLIENT PAUSE is taken
         self.named = "redis1"  # the master the sentinels name
         self.follows = {"redis1": "", "redis2": "redis1", "redis3": "redis1"}
+        self.counters = {
+            h: {"sync_full": 0, "sync_partial_ok": 0, "sync_partial_err": 0,
+                "master_repl_offset": 1000, "repl_backlog_size": 1 << 20}
+            for h in self.follows
+        }  # fmt: skip
         self.log: list[tuple[str, str]] = []
         for host in stack.topology.redis_hosts:
             stack.serve(host, stack.topology.redis_port, self._serving(host, self.node))
@@ -563,7 +579,10 @@ class Redis:
                 "role:slave", f"master_host:{master}", "master_port:6379",
                 "master_link_status:up",
             ]  # fmt: skip
-            return "\r\n".join(["# Replication", *lines]) + "\r\n"
+            counted = [f"{k}:{v}" for k, v in self.counters[host].items()]
+            return "\r\n".join(["# Replication", *lines, *counted]) + "\r\n"
+        if words[:2] == ["CLIENT", "PAUSE"] and not self.pause:
+            return Refusal("ERR CLIENT PAUSE is not allowed")
         if words[0] == "REPLICAOF":
             self.follows[host] = args[1]
         return Status("OK")
@@ -586,6 +605,12 @@ class Redis:
                 if self.failover == "done":
                     self.follows["redis3"] = "redis2"
         return Status("OK")
+
+    def partial_resync(self) -> None:
+        """A replica's return as its master counts it: one partial resync, 2 KB written."""
+        master = self.counters[self.named]
+        master["sync_partial_ok"] += 1
+        master["master_repl_offset"] += 2048
 
     def commands(self, *words: str) -> list[tuple[str, str]]:
         """The logged commands that start with one of ``words``."""
@@ -630,6 +655,47 @@ def test_a_sentinel_failover_fails_by_what_the_servers_answered(
     assert e.value.cause == cause
     assert says in str(e.value)
     assert world.commands("CLIENT UNPAUSE") == [("redis1", "CLIENT UNPAUSE")]
+
+
+def test_a_failover_whose_old_master_refuses_the_write_pause_is_host_unavailable() -> None:
+    with FakeStack() as stack:
+        world = Redis(stack, pause=False)
+        with pytest.raises(FaultError) as e:
+            execute(run_ctx(stack), SentinelFailover(timeout=0.5))
+    assert e.value.cause == "host-unavailable"
+    assert str(e.value).startswith("host redis1: CLIENT PAUSE WRITE refused")
+    assert world.commands("SENTINEL FAILOVER") == []
+
+
+def test_a_redis_host_that_comes_back_is_told_by_what_its_return_cost_replication() -> None:
+    """Replication is noted before redis2 goes down; once a wait finds the stack recovered,
+    one `came back` event says what its master counted meanwhile."""
+    with FakeStack() as stack:
+        world = Redis(stack)
+        stack.when("power_on", "redis2", world.partial_resync)
+        ctx = run_ctx(stack)
+        execute(ctx, Reboot(host="redis2"))
+        execute(ctx, WaitRecovered(within=10, checks=("redis roles",)))
+    assert [k for k, _, _ in happened(ctx)] == ["power off", "power on", "recovered", "came back"]
+    _, host, detail = happened(ctx)[-1]
+    assert host == "redis2"
+    assert detail.startswith(
+        "redis: partial resync (0 full, 1 partial; 2.0 KB written while away, backlog 1.0 MB);"
+        " away "
+    )
+    assert ctx.away == {} and ctx.booted == {}
+
+
+def test_a_mysql_host_whose_primary_does_not_answer_comes_back_not_measured() -> None:
+    with FakeStack() as stack:
+        Redis(stack)
+        ctx = run_ctx(stack)
+        execute(ctx, Reboot(host="mysql2", mode="crash"))
+        execute(ctx, WaitRecovered(within=10, checks=("redis roles",)))
+    _, host, detail = happened(ctx)[-1]
+    assert (host, detail[: detail.index(";")]) == (
+        "mysql2", "mysql: not measured (no writable server answered)",
+    )  # fmt: skip
 
 
 # -- mysql_failover ------------------------------------------------------------------------------
@@ -715,6 +781,12 @@ TOO_LONG = ExecResult(
                      "step-failed", id="promotion-failed"),
         pytest.param(MysqlFailover(), {"mysql1 rh-mysql-role": ExecResult(125, "", "stopped")},
                      "host-unavailable", id="host-gone"),
+        pytest.param(MysqlFailover(), {"rh-mysql-role primary": ExecResult(0, "", "")},
+                     "no-primary", id="promoted-still-read-only"),
+        pytest.param(MysqlFailover(timeout=0.3), {"SHOW SLAVE STATUS": "", "mysql1 SELECT 1": ""},
+                     "host-unavailable", id="old-primary-silent"),
+        pytest.param(MysqlFailover(), {"mysql2 SELECT @@read_only": "ON"}, "host-unavailable",
+                     id="read-only-unreadable"),
     ],
 )  # fmt: skip
 def test_a_mysql_failover_fails_by_what_the_servers_answered(
