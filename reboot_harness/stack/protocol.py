@@ -1,5 +1,6 @@
-"""What checks, steps, recovery and the run loop use of a running stack, as a Protocol: the real
-:class:`reboot_harness.stack.core.Stack` satisfies it, and so can a fake in a fast unit test."""
+"""What checks, steps, recovery, the traffic and the run loop use of a running stack, as a
+Protocol: the real :class:`reboot_harness.stack.core.Stack` satisfies it, and so does the fake of
+the unit tests (tests/fakestack.py)."""
 
 from __future__ import annotations
 
