@@ -14,12 +14,12 @@ checks, faults, operations and the run loop use of a stack, without Docker.
   an answer of nothing), :data:`RAISE` (``endpoint()`` itself raises, as for a host that
   stopped), or a handler of your own (:meth:`FakeStack.serve`): a function of each connected
   TCP socket, or of each UDP datagram returning the reply.
-
 - Power: ``power_off``/``power_on``/``renumber`` change the host's status and address as the
   engine would (renumbering a running host is refused), each seen by a :meth:`watch_events`
   watch as the engine's ``die``/``start``; ``containers()`` gives each host's ``attrs`` as the
   engine does; ``signal_program`` signals the host's processes by name (its topology daemons,
-  unless ``processes`` says otherwise) and says how many it found.
+  unless ``processes`` says otherwise) and says how many it found; :meth:`FakeStack.probes`
+  makes the hosts' process probes (what the checks read) answer with those processes.
 - Traffic clients: ``start_client`` and the rest keep each client's environment, state and
   signals; what a client prints is :meth:`FakeStack.prints`, the state it is in once started
   ``started_as``, one that ignores SIGTERM is in ``hang``.
@@ -115,8 +115,8 @@ class FakeClient:
 
 
 class FakeWatch:
-    """A live watch of the engine's events: what the fake stack's hosts did since it began
-    (and ``seen``, as the engine would have recorded it), until closed."""
+    """A live watch of the engine's events: what the fake stack's hosts did (its
+    ``engine_events``) from the watch's start until it is closed."""
 
     def __init__(self, stack: FakeStack, hosts: Sequence[str] | None, actions: Sequence[str]):
         self._stack = stack
