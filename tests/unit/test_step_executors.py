@@ -40,9 +40,10 @@ from reboot_harness.model.steps import (
 )
 from reboot_harness.model.topology import Topology
 from reboot_harness.stack.hosts import ExecResult
+from reboot_harness.stack.labels import SERVICE_LABEL
 from reboot_harness.steps import RunContext, execute
 from tests.conftest import missing
-from tests.fakestack import CLOSE, SILENT, TIMEOUT, FakeStack
+from tests.fakestack import CLOSE, SILENT, TIMEOUT, FakeStack, fake_state
 
 ROOT = Path(__file__).resolve().parents[2]
 # Three hosts of one daemon each: the `processes` check is the only one this topology has, so a
@@ -152,6 +153,95 @@ def test_an_engine_that_refuses_the_boot_fails_the_step_as_a_stack_error(web: Fa
     assert web.status["web1"] == "exited"
     assert ctx.heal() == ["web1"]
     assert web.status["web1"] == "running"
+
+
+# -- what a reboot asks of the engine (the real Stack's power, the engine's SDK faked) -----------
+class _Container:
+    """A host's container as the docker SDK shows it; what it is asked goes in ``journal``."""
+
+    def __init__(self, host: str, journal: list[str]) -> None:
+        self.host, self.id, self.name, self.journal = host, f"id-{host}", f"fake-{host}-1", journal
+        self.labels = {SERVICE_LABEL: host}
+        self.status = "running"
+
+    @property
+    def attrs(self) -> dict[str, object]:
+        net = {"IPAMConfig": {"IPv4Address": "10.9.0.14"}, "IPAddress": "10.9.0.14",
+               "Aliases": [self.host]}  # fmt: skip
+        return {"State": {"Status": self.status}, "HostConfig": {"ExtraHosts": []},
+                "NetworkSettings": {"Networks": {"fake_default": net}}}  # fmt: skip
+
+    def reload(self) -> None:
+        return None
+
+    def stop(self, timeout: int) -> None:
+        self.journal.append(f"stop {self.host} timeout={timeout}")  # TERM, KILL after timeout
+        self.status = "exited"
+
+    def kill(self) -> None:
+        self.journal.append(f"kill {self.host}")
+        self.status = "exited"
+
+    def wait(self, timeout: float) -> None:
+        self.journal.append(f"wait {self.host}")
+
+    def start(self) -> None:
+        self.journal.append(f"start {self.host}")
+        self.status = "running"
+
+
+class _Engine:
+    """The docker SDK's client, as far as powering hosts off and on uses it."""
+
+    def __init__(self, journal: list[str]) -> None:
+        self.journal = journal
+        self.networks = self
+
+    def get(self, network: str) -> _Engine:
+        return self
+
+    def disconnect(self, c: _Container, force: bool = False) -> None:
+        self.journal.append(f"disconnect {c.host}")
+
+    def connect(
+        self, c: _Container, ipv4_address: str | None = None, aliases: object = None
+    ) -> None:
+        self.journal.append(f"connect {c.host} {ipv4_address}")
+
+
+@pytest.fixture
+def engine(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """A real Stack of one host, app1, on a faked engine: the journal of what it was asked."""
+    from reboot_harness.stack import hosts, power
+
+    journal: list[str] = []
+    app1 = _Container("app1", journal)
+    monkeypatch.setattr(hosts, "project_containers", lambda name, sparse=False: [app1])
+    monkeypatch.setattr(power, "client", lambda: _Engine(journal))
+    return journal
+
+
+@pytest.mark.parametrize(
+    ("mode", "asked"),
+    [
+        ("hard", ["disconnect app1", "kill app1", "wait app1", "connect app1 10.9.0.14",
+                  "start app1"]),
+        ("graceful", ["stop app1 timeout=3", "start app1"]),
+        ("crash", ["kill app1", "wait app1", "start app1"]),
+    ],
+)  # fmt: skip
+def test_a_reboot_asks_the_engine_by_its_mode(
+    engine: list[str], mode: str, asked: list[str]
+) -> None:
+    """Hard: off the network before everything is killed, back on it (at its address) before
+    it boots; graceful: the engine's stop (init's stop signal, SIGKILL after the grace, whole
+    seconds rounded up); crash: killed at once, no network change."""
+    from reboot_harness.stack.core import Stack
+
+    stack = Stack(fake_state(), Topology(daemons={"app1": ("python3",)}))
+    execute(RunContext(stack, random.Random(0)), Reboot(host="app1", mode=mode, grace=2.5))
+    assert engine == asked
+    assert stack.state.cut == {}  # the rejoin was recorded as done
 
 
 # -- kill ----------------------------------------------------------------------------------------
