@@ -16,7 +16,7 @@ import pytest
 from reboot_harness.checks.available import names
 from reboot_harness.checks.recovery import Readiness
 from reboot_harness.checks.run import run_checks
-from reboot_harness.errors import CheckTimeout, StackError
+from reboot_harness.errors import CheckTimeout, HarnessError, StackError
 from reboot_harness.interrupts import Terminated, install
 from reboot_harness.model.incidents import Incident
 from reboot_harness.model.results import StepError
@@ -34,10 +34,11 @@ def run_on(
     stack: FakeStack,
     scenario: Scenario,
     monkeypatch: pytest.MonkeyPatch,
+    variant: str = "fixed",
     incident: Incident | None = None,
 ) -> loop.ScenarioResult:
-    """Run ``scenario`` through ``run_scenario`` on ``stack`` (its fixed variant, or the
-    variant of ``incident``): the stack's
+    """Run ``scenario``'s ``variant`` (of ``incident`` if given) through ``run_scenario`` on
+    ``stack``: the stack's
     bring-up hands over the fake as a ready stack, its removal is recorded in the fake's calls
     as ("down", project, ""). The one place this file calls the run loop."""
 
@@ -46,9 +47,7 @@ def run_on(
 
     monkeypatch.setattr(loop, "bring_up", bring_up)
     monkeypatch.setattr(loop, "down", lambda name: stack.calls.append(("down", name, "")))
-    if incident is None:
-        return loop.run_scenario(scenario, "fixed")
-    return loop.run_scenario(scenario, "incident", incident=incident)
+    return loop.run_scenario(scenario, variant, incident=incident)
 
 
 def scenario(steps: str, *, within: str = "10s", checks: str = "all") -> Scenario:
@@ -201,7 +200,7 @@ def test_an_incident_variant_leaves_out_what_its_plan_drops_and_is_judged_by_the
     steps = "[{dns_rotate: {out: lb1, wait: 0s}}, {reboot: {host: lb1}}, {dns_rotate: {in: lb1}}]"
     with FakeStack() as stack:
         Dns(stack)
-        result = run_on(stack, on_lbs(steps), monkeypatch, incident)
+        result = run_on(stack, on_lbs(steps), monkeypatch, "incident", incident)
     skipped = [e.detail for e in result.events if e.kind == "step skipped"]
     assert skipped == [f"steps[{i}].dns_rotate: {incident.summary}" for i in (0, 2)]
     assert not [w for _, _, w in stack.calls if "rh-dns-rotate" in w]
@@ -237,6 +236,14 @@ def test_traffic_runs_from_before_the_first_step_to_after_recovery_and_is_judged
     ]  # fmt: skip
     assert result.reason.startswith("budget exceeded: http: max_errors 0 exceeded: measured 1")
     assert sorted(stack.removed) == ["traffic-1", "traffic-2"]
+
+
+def test_the_incident_variant_of_a_scenario_that_reproduces_none_starts_nothing(
+    web: FakeStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(HarnessError, match=r"^scenario fake-run reproduces no incident$"):
+        run_on(web, scenario("[{reboot: {host: web1}}]"), monkeypatch, "incident")
+    assert web.calls == []
 
 
 def test_a_stack_that_does_not_come_up_is_the_reason_with_its_checks(
