@@ -5,9 +5,11 @@ run as the run loop runs them (``reboot_harness.steps.execute``)."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import os
+import pkgutil
 import random
 import shlex
 import signal
@@ -516,9 +518,13 @@ class Dns:
 
 @pytest.fixture
 def quick_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The read-back's deadline shortened to 0.3 s wherever the dns_rotate executor keeps it."""
-    found = [m for n, m in sys.modules.items() if n.startswith("reboot_harness.steps.")
-             and hasattr(m, "READ_BACK_S")]  # fmt: skip
+    """The read-back's deadline shortened to 0.3 s in whichever module of
+    reboot_harness.steps keeps it (each is imported first: kinds may be loaded lazily)."""
+    import reboot_harness.steps as package
+
+    modules = [importlib.import_module(f"{package.__name__}.{m.name}")
+               for m in pkgutil.iter_modules(package.__path__)]  # fmt: skip
+    found = [m for m in modules if hasattr(m, "READ_BACK_S")]
     assert found, "no module of reboot_harness.steps holds READ_BACK_S"
     for module in found:
         monkeypatch.setattr(module, "READ_BACK_S", 0.3)
