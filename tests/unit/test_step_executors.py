@@ -640,9 +640,12 @@ class Redis:
     ``done`` (redis2 promoted, redis3 follows it), ``refused`` (INPROG), ``stuck`` (accepted,
     nothing changes) or ``half`` (redis2 promoted, redis3 keeps following redis1)."""
 
-    def __init__(self, stack: FakeStack, failover: str = "done", pause: bool = True) -> None:
+    def __init__(
+        self, stack: FakeStack, failover: str = "done", pause: bool = True, replicaof: bool = True
+    ) -> None:
         self.failover = failover
         self.pause = pause  # whether CLIENT PAUSE is taken
+        self.replicaof = replicaof  # whether REPLICAOF is taken
         self.named = "redis1"  # the master the sentinels name
         self.follows = {"redis1": "", "redis2": "redis1", "redis3": "redis1"}
         self.counters = {
@@ -651,28 +654,32 @@ class Redis:
             for h in self.follows
         }  # fmt: skip
         self.log: list[tuple[str, str]] = []
+        self.address = stack.static_address  # servers name their peers by address, as redis does
         for host in stack.topology.redis_hosts:
             stack.serve(host, stack.topology.redis_port, self._serving(host, self.node))
             stack.serve(host, stack.topology.sentinel_port, self._serving(host, self.sentinel))
 
     def _serving(
-        self, host: str, answer: Callable[[str, list[str]], object]
+        self, host: str, answer: Callable[[str, list[str]], object | None]
     ) -> Callable[[socket.socket], None]:
         def serve(conn: socket.socket) -> None:
             f = conn.makefile("rwb")
             while (args := _read_command(f)) is not None:
                 self.log.append((host, " ".join(args)))
-                f.write(_resp(HELLO if args[0].upper() == "HELLO" else answer(host, args)))
+                said = HELLO if args[0].upper() == "HELLO" else answer(host, args)
+                if said is None:  # hang up without an answer
+                    return
+                f.write(_resp(said))
                 f.flush()
 
         return serve
 
-    def node(self, host: str, args: list[str]) -> object:
+    def node(self, host: str, args: list[str]) -> object | None:
         words = [a.upper() for a in args]
         if words[0] == "INFO":
             master = self.follows[host]
             lines = ["role:master"] if not master else [
-                "role:slave", f"master_host:{master}", "master_port:6379",
+                "role:slave", f"master_host:{self.address(master)}", "master_port:6379",
                 "master_link_status:up",
             ]  # fmt: skip
             counted = [f"{k}:{v}" for k, v in self.counters[host].items()]
@@ -680,13 +687,15 @@ class Redis:
         if words[:2] == ["CLIENT", "PAUSE"] and not self.pause:
             return Refusal("ERR CLIENT PAUSE is not allowed")
         if words[0] == "REPLICAOF":
+            if not self.replicaof:
+                return Refusal("READONLY You can't write against a read only replica")
             self.follows[host] = args[1]
         return Status("OK")
 
-    def sentinel(self, _host: str, args: list[str]) -> object:
+    def sentinel(self, _host: str, args: list[str]) -> object | None:
         words = [a.upper() for a in args]
         if words[:2] == ["SENTINEL", "GET-MASTER-ADDR-BY-NAME"]:
-            return [self.named, "6379"]
+            return [self.address(self.named), "6379"]
         if words[:2] == ["SENTINEL", "CKQUORUM"]:
             return Status("OK 3 usable Sentinels")
         if words[:2] == ["SENTINEL", "MASTER"]:
@@ -695,6 +704,8 @@ class Redis:
         if words[:2] == ["SENTINEL", "FAILOVER"]:
             if self.failover == "refused":
                 return Refusal("INPROG Failover already in progress")
+            if self.failover == "hangup":
+                return None
             if self.failover in ("done", "half"):
                 self.named = "redis2"
                 self.follows["redis2"] = ""
@@ -737,6 +748,7 @@ def test_a_sentinel_failover_pauses_writes_fails_over_fences_the_old_master_and_
         ("refused", "failover-refused", "host redis1: SENTINEL FAILOVER refused: INPROG"),
         ("stuck", "failover-incomplete", "sentinel failover from redis1: no new master after"),
         ("half", "failover-incomplete", "did not settle in time: redis3: slave of redis1"),
+        ("hangup", "host-unavailable", "host redis1: SENTINEL FAILOVER not answered"),
     ],
 )
 def test_a_sentinel_failover_fails_by_what_the_servers_answered(
@@ -761,6 +773,16 @@ def test_a_failover_whose_old_master_refuses_the_write_pause_is_host_unavailable
     assert e.value.cause == "host-unavailable"
     assert str(e.value).startswith("host redis1: CLIENT PAUSE WRITE refused")
     assert world.commands("SENTINEL FAILOVER") == []
+
+
+def test_an_old_master_that_refuses_to_follow_the_new_one_is_host_unavailable() -> None:
+    with FakeStack() as stack:
+        world = Redis(stack, replicaof=False)
+        with pytest.raises(FaultError) as e:
+            execute(run_ctx(stack), SentinelFailover(timeout=0.5))
+    assert e.value.cause == "host-unavailable"
+    assert str(e.value).startswith("host redis1: REPLICAOF redis2 failed: ")
+    assert world.commands("CLIENT UNPAUSE") == [("redis1", "CLIENT UNPAUSE")]
 
 
 def test_a_redis_host_that_comes_back_is_told_by_what_its_return_cost_replication() -> None:
