@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -14,7 +14,7 @@ from reboot_harness.model.checks import CHECK_KINDS, COMMON_CAUSES
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
 from reboot_harness.stack.hosts import ExecResult
-from reboot_harness.stack.protocol import StackLike
+from reboot_harness.stack.protocol import POWER_ACTIONS, StackLike, WatchLike
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -206,6 +206,44 @@ class Reaching:
 
     def unpause(self, host: str) -> None:
         self.inner.unpause(host)
+
+    def watch_events(
+        self, hosts: Sequence[str] | None = None, actions: Sequence[str] = POWER_ACTIONS
+    ) -> WatchLike:
+        return self.inner.watch_events(hosts, actions)
+
+    def used_addresses(self) -> set[str]:
+        return self.inner.used_addresses()
+
+    def start_client(
+        self,
+        name: str,
+        *,
+        role: str = "client",
+        command: Sequence[str] = (),
+        environment: Mapping[str, str] | None = None,
+        address: str = "",
+        mem_limit: str = "256m",
+    ) -> str:
+        return self.inner.start_client(
+            name, role=role, command=command, environment=environment, address=address,
+            mem_limit=mem_limit,
+        )  # fmt: skip
+
+    def client_state(self, name: str) -> tuple[str, int, str]:
+        return self.inner.client_state(name)
+
+    def client_output(self, name: str) -> tuple[str, str]:
+        return self.inner.client_output(name)
+
+    def signal_client(self, name: str, signal: str = "SIGTERM") -> bool:
+        return self.inner.signal_client(name, signal)
+
+    def wait_client(self, name: str, timeout: float) -> int | None:
+        return self.inner.wait_client(name, timeout)
+
+    def remove_client(self, name: str) -> None:
+        self.inner.remove_client(name)
 
 
 def _fill(fut: Future[HostView], stack: StackLike, host: str) -> None:

@@ -14,9 +14,7 @@ from docker.errors import APIError, DockerException
 from reboot_harness.errors import StackError
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.hosts import Hosts
-
-# What a host's power going off and on looks like in the engine's event stream.
-POWER_ACTIONS = ("kill", "die", "stop", "start", "restart", "pause", "unpause", "oom")
+from reboot_harness.stack.protocol import POWER_ACTIONS
 
 
 class EventWatch:

@@ -1,9 +1,10 @@
-"""What checks, steps, recovery and the run loop use of a running stack, as a Protocol: the real
-:class:`reboot_harness.stack.core.Stack` satisfies it, and so can a fake in a fast unit test."""
+"""What checks, steps, recovery, the traffic and the run loop use of a running stack, as a
+Protocol: the real :class:`reboot_harness.stack.core.Stack` satisfies it, and so does the fake of
+the unit tests (tests/fakestack.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -12,6 +13,18 @@ if TYPE_CHECKING:
     from reboot_harness.model.topology import Topology
     from reboot_harness.stack.hosts import ExecResult
     from reboot_harness.stack.state import ProjectState
+
+# What a host's power going off and on looks like in the engine's event stream.
+POWER_ACTIONS = ("kill", "die", "stop", "start", "restart", "pause", "unpause", "oom")
+
+
+class WatchLike(Protocol):
+    """The engine's events of some hosts, recorded live until :meth:`close`; see
+    :class:`reboot_harness.stack.events.EventWatch`."""
+
+    def events(self, host: str | None = None) -> list[tuple[float, str, str]]: ...
+
+    def close(self) -> None: ...
 
 
 class StackLike(Protocol):
@@ -83,3 +96,31 @@ class StackLike(Protocol):
     def pause(self, host: str) -> None: ...
 
     def unpause(self, host: str) -> None: ...
+
+    # -- what the engine saw, and the traffic clients beside the hosts -------------------------
+    def watch_events(
+        self, hosts: Sequence[str] | None = None, actions: Sequence[str] = POWER_ACTIONS
+    ) -> WatchLike: ...
+
+    def used_addresses(self) -> set[str]: ...
+
+    def start_client(
+        self,
+        name: str,
+        *,
+        role: str = "client",
+        command: Sequence[str] = (),
+        environment: Mapping[str, str] | None = None,
+        address: str = "",
+        mem_limit: str = "256m",
+    ) -> str: ...
+
+    def client_state(self, name: str) -> tuple[str, int, str]: ...
+
+    def client_output(self, name: str) -> tuple[str, str]: ...
+
+    def signal_client(self, name: str, signal: str = "SIGTERM") -> bool: ...
+
+    def wait_client(self, name: str, timeout: float) -> int | None: ...
+
+    def remove_client(self, name: str) -> None: ...

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reboot_harness.model.events import Event, EventKind
-from reboot_harness.stack.core import Stack
+from reboot_harness.stack.protocol import StackLike
 from reboot_harness.steps import comeback
 
 Progress = Callable[[str], None]
@@ -28,7 +28,7 @@ class RunContext:
         booted: when each host of ``away`` was powered on again.
     """
 
-    stack: Stack
+    stack: StackLike
     rng: random.Random
     progress: Progress = lambda _: None
     events: list[Event] = field(default_factory=list)

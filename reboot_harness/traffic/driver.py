@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from reboot_harness.errors import HarnessError, StackError
 from reboot_harness.model.traffic import History, Op
-from reboot_harness.stack.core import EventWatch, Stack
+from reboot_harness.stack.protocol import StackLike, WatchLike
 from reboot_harness.traffic.config import (
     CONFIG_ENV,
     REFUSAL_EXIT,
@@ -66,13 +66,13 @@ class Traffic:
         # (time, host, action) of every host's power events while the traffic ran, recorded
         # live: what the clients measured can be compared with what the engine did.
         self.engine_events: list[tuple[float, str, str]] = []
-        self._watch: EventWatch | None = None
-        self._stack: Stack | None = None
+        self._watch: WatchLike | None = None
+        self._stack: StackLike | None = None
         self._names: list[str] = []
         self._history: History | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def start(self, stack: Stack, *, seed: int = 0, ready_timeout: float = 20.0) -> None:
+    def start(self, stack: StackLike, *, seed: int = 0, ready_timeout: float = 20.0) -> None:
         """Start the client containers and wait until each one runs its users.
 
         Raises:
@@ -230,7 +230,7 @@ class Traffic:
         return out
 
     # -- internals ------------------------------------------------------------------------------
-    def _require(self) -> Stack:
+    def _require(self) -> StackLike:
         if self._stack is None:
             raise HarnessError("traffic was not started")
         return self._stack

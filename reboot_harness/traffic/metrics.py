@@ -11,7 +11,7 @@ import json
 import time
 
 from reboot_harness.model.traffic import Op
-from reboot_harness.stack.core import Stack
+from reboot_harness.stack.protocol import StackLike
 
 # Runs on the graphite host: whisper.fetch for each app; JSON on stdout.
 _FETCH = """
@@ -30,7 +30,7 @@ print(json.dumps(out))
 
 
 def fetch_points(
-    stack: Stack, since: float, until: float
+    stack: StackLike, since: float, until: float
 ) -> dict[str, list[tuple[int, bool]]] | str:
     """app -> [(second, point present)] in [since, until); or why it could not be read."""
     topo = stack.topology
@@ -72,7 +72,7 @@ def fetch_points(
 
 
 def metric_ops(
-    stack: Stack, since: float, until: float, *, settle: float = 10.0
+    stack: StackLike, since: float, until: float, *, settle: float = 10.0
 ) -> tuple[list[Op], list[str]]:
     """One Op per second per app between ``since`` and ``until`` (present point: ok, gap: not
     ok, error ``gap``), waiting up to ``settle`` seconds for the last points to be written."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,8 +26,8 @@ from reboot_harness.checks.nginx import (
 )
 from reboot_harness.checks.processes import parse_supervisor_status
 from reboot_harness.checks.redis_roles import NodeView, SentinelView, evaluate
-from reboot_harness.model.topology import Topology
 from reboot_harness.stack.hosts import ExecResult
+from tests.fakestack import FakeStack
 
 LIMITS = """Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -378,53 +377,57 @@ def test_comeback_counts_transactions_per_domain() -> None:
     assert transactions_between("", "0-1-7") == 7
 
 
-class _LbStack:
-    """An LB whose nginx read comes back as scripted (then complete); /health is not served."""
+def _lb_stack(incomplete_reads: int) -> FakeStack:
+    """An LB whose nginx read comes back as scripted (then complete); /health is not served
+    (refused). Each read is an exec recorded in the fake's calls."""
+    from reboot_harness.checks import nginx
 
-    def __init__(self, incomplete_reads: int) -> None:
-        self.incomplete = incomplete_reads
-        self.reads = 0
+    stack = FakeStack()
 
-    def endpoint(self, host: str, port: int) -> tuple[str, int]:
-        raise OSError("not served here")
-
-    def exec(self, host: str, cmd: list[str], *, timeout: float = 10.0) -> Any:
-        from reboot_harness.checks import nginx
-
-        self.reads += 1
+    def read(host: str, _argv: list[str]) -> ExecResult:
         reach = "".join(
             f'{app}:8000\t{ip}\tHTTP/1.1 200 OK\t{{"ok": true, "host": "{app}"}}\n'
             for app, ip in (("app1", "172.30.0.21"), ("app2", "172.30.0.22"))
         )
         whole = f"log\n{nginx._SPLIT}\nconfig\n{nginx._REACH_SPLIT} rc=0\n{reach}{nginx._END}\n"
-        out = reach if self.reads <= self.incomplete else whole
+        out = reach if _reads(stack) <= incomplete_reads else whole
         return ExecResult(0, out, "")
 
+    return stack.on("lb1", "", read)
 
-def _judge_one_lb(stack: _LbStack) -> Any:
+
+def _reads(stack: FakeStack) -> int:
+    return sum(1 for method, host, _ in stack.calls if (method, host) == ("exec", "lb1"))
+
+
+def _judge_one_lb(stack: FakeStack) -> Any:
     from reboot_harness.checks import nginx
+    from reboot_harness.checks.base import CheckContext
 
-    ctx = SimpleNamespace(topology=Topology(), stack=stack, since=0.0, down=lambda host: "")
+    ctx = CheckContext(stack, statuses=stack.statuses())
     apps = nginx._Apps(
         {"app1": "172.30.0.21", "app2": "172.30.0.22"},
         {"172.30.0.21": "app1", "172.30.0.22": "app2"},
         {"app1": "172.30.0.21", "app2": "172.30.0.22"},
         {"app1": 0.0, "app2": 0.0},
     )
-    return nginx._judge_lb(ctx, "lb1", apps)  # type: ignore[arg-type]
+    try:
+        return nginx._judge_lb(ctx, "lb1", apps)
+    finally:
+        stack.close()
 
 
 def test_nginx_reads_again_when_the_read_came_back_without_its_sections() -> None:
     """An exit-0 read lacking its section markers is incomplete, not a view of nginx: read
     again; twice incomplete is host-unreadable saying so (never "no upstream server")."""
-    once = _LbStack(incomplete_reads=1)
+    once = _lb_stack(incomplete_reads=1)
     result = _judge_one_lb(once)
-    assert once.reads == 2
+    assert _reads(once) == 2
     assert "host-unreadable" not in result.causes and "backend-unreachable" not in result.causes
     assert result.causes == ("lb-not-answering",), result  # (/health is not served here)
-    twice = _LbStack(incomplete_reads=2)
+    twice = _lb_stack(incomplete_reads=2)
     result = _judge_one_lb(twice)
-    assert twice.reads == 2 and "host-unreadable" in result.causes
+    assert _reads(twice) == 2 and "host-unreadable" in result.causes
     assert "cannot read lb1's nginx (twice " in result.observed
     assert "bytes without all its sections" in result.observed
 

@@ -6,8 +6,7 @@ STATUSES_FRESH seconds; a failure to ask it ends the wait with that error."""
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -15,30 +14,20 @@ from reboot_harness.checks import base, run
 from reboot_harness.checks.recovery import STATUSES_FRESH, Pacing, wait_recovered
 from reboot_harness.errors import CheckTimeout, StackError
 from reboot_harness.model.results import CheckResult
-from reboot_harness.model.topology import Topology
+from tests.fakestack import FakeStack
 
 
-class _FakeStack:
-    """Just what run_checks and wait_recovered touch; counts the engine's status lists."""
+def _stack(fail: bool = False) -> FakeStack:
+    """The fake stack; with ``fail`` its engine does not answer which hosts run."""
+    stack = FakeStack()
+    if fail:
+        stack.when("statuses", "", StackError("stack fake: the engine does not answer"), None)
+    return stack
 
-    def __init__(self, fail: bool = False) -> None:
-        self.name = "fake"
-        self.topology = Topology()
-        self.state = SimpleNamespace(last_check=0.0, rotation=("lb1", "lb2"))
-        self.lists = 0
-        self.fail = fail
 
-    def statuses(self) -> dict[str, str]:
-        if self.fail:
-            raise StackError("stack fake: the engine does not answer")
-        self.lists += 1
-        return {"app1": "running", "app2": "running"}
-
-    def address(self, host: str) -> str:
-        return "192.0.2.1"
-
-    def close_sessions(self) -> None:
-        pass
+def _lists(stack: FakeStack) -> int:
+    """How many times the engine was asked which hosts run."""
+    return sum(1 for method, _, _ in stack.calls if method == "statuses")
 
 
 def _register(monkeypatch: pytest.MonkeyPatch, **found: base.Registered) -> None:
@@ -71,7 +60,7 @@ def test_a_check_coming_to_hold_is_noticed_at_once_not_after_the_slowest_check(
 
     _register(monkeypatch, flips=base.Registered(flips, lambda _t: ("app1",)),
               slow=base.Registered(slow, lambda _t: ("app2",)))  # fmt: skip
-    stack: Any = _FakeStack()
+    stack = _stack()
     wall = time.time() - (time.monotonic() - began)  # epoch seconds of `began`
     readiness = wait_recovered(stack, checks=["flips", "slow"], timeout=10,
                                pacing=Pacing(first=0.005, longest=0.04))  # fmt: skip
@@ -103,12 +92,12 @@ def test_the_engine_is_asked_which_hosts_run_at_most_every_statuses_fresh(
 
     names = ("q1", "q2", "q3")
     _register(monkeypatch, **{n: base.Registered(quick, lambda _t: ("app1",)) for n in names})
-    stack: Any = _FakeStack()
+    stack = _stack()
     began = time.monotonic()
     wait_recovered(stack, checks=list(names), timeout=10)
     waited = time.monotonic() - began
-    assert len(runs) > 3 * stack.lists, (len(runs), stack.lists)
-    assert stack.lists <= waited / STATUSES_FRESH + 2, (stack.lists, waited)
+    assert len(runs) > 3 * _lists(stack), (len(runs), _lists(stack))
+    assert _lists(stack) <= waited / STATUSES_FRESH + 2, (_lists(stack), waited)
 
 
 def test_an_engine_that_does_not_answer_ends_the_wait_with_its_error(
@@ -123,7 +112,7 @@ def test_an_engine_that_does_not_answer_ends_the_wait_with_its_error(
     _register(monkeypatch, never=base.Registered(never, lambda _t: ("app1",)))
     began = time.monotonic()
     with pytest.raises(StackError, match="does not answer"):
-        wait_recovered(_FakeStack(fail=True), checks=["never"], timeout=30)  # type: ignore[arg-type]
+        wait_recovered(_stack(fail=True), checks=["never"], timeout=30)
     assert time.monotonic() - began < 5
 
 
@@ -149,7 +138,7 @@ def test_a_wait_that_ran_out_takes_one_more_look_where_its_check_saw_nothing(
 
     _register(monkeypatch, blind=base.Registered(blind, lambda _t: ("app1",)),
               off=base.Registered(off, lambda _t: ("app2",)))  # fmt: skip
-    stack: Any = _FakeStack()
+    stack = _stack()
     with pytest.raises(CheckTimeout) as e:
         wait_recovered(stack, checks=["blind", "off"], timeout=0.3)
     got = {(r.check, r.cause) for r in e.value.results if not r.ok}
@@ -157,7 +146,7 @@ def test_a_wait_that_ran_out_takes_one_more_look_where_its_check_saw_nothing(
     assert looks == [6.0]
 
 
-def _lasting(since: float) -> Any:
+def _lasting(since: float) -> Callable[[base.CheckContext], list[CheckResult]]:
     """A check whose host boots for 0.4 s (host-down), then runs with the boot default of open
     files for good."""
 
@@ -170,7 +159,7 @@ def _lasting(since: float) -> Any:
     return limits
 
 
-def _only_the_lasting_cause(results: Any) -> bool:
+def _only_the_lasting_cause(results: Sequence[CheckResult]) -> bool:
     return all(r.ok or r.causes == ("nofile-below-minimum",) for r in results)
 
 
@@ -182,7 +171,7 @@ def test_a_wait_that_may_end_on_a_settled_failure_ends_once_it_has_stayed(
     and long before the timeout; the CheckTimeout says it settled and carries the results."""
     began = time.monotonic()
     _register(monkeypatch, limits=base.Registered(_lasting(began), lambda _t: ("app1",)))
-    stack: Any = _FakeStack()
+    stack = _stack()
     with pytest.raises(CheckTimeout) as e:
         wait_recovered(stack, checks=["limits"], timeout=30, settled=_only_the_lasting_cause,
                        settle_s=0.5, pacing=Pacing(first=0.02, longest=0.1))  # fmt: skip
@@ -197,7 +186,7 @@ def test_without_settled_a_lasting_failure_is_waited_out(monkeypatch: pytest.Mon
     """The same failure, no `settled`: the wait runs to its timeout, and says so."""
     began = time.monotonic()
     _register(monkeypatch, limits=base.Registered(_lasting(began), lambda _t: ("app1",)))
-    stack: Any = _FakeStack()
+    stack = _stack()
     with pytest.raises(CheckTimeout) as e:
         wait_recovered(stack, checks=["limits"], timeout=1.5, settle_s=0.1,
                        pacing=Pacing(first=0.02, longest=0.1))  # fmt: skip
@@ -220,7 +209,7 @@ def test_a_failure_that_stops_satisfying_settled_starts_the_clock_again(
                             causes=(cause,), subjects=("app1",))]  # fmt: skip
 
     _register(monkeypatch, limits=base.Registered(flapping, lambda _t: ("app1",)))
-    stack: Any = _FakeStack()
+    stack = _stack()
     with pytest.raises(CheckTimeout) as e:
         wait_recovered(stack, checks=["limits"], timeout=2.0, settled=_only_the_lasting_cause,
                        settle_s=0.5, pacing=Pacing(first=0.02, longest=0.05))  # fmt: skip

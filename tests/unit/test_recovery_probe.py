@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
@@ -25,8 +24,7 @@ from reboot_harness.checks import base, run
 from reboot_harness.checks.hostview import END, SH_AGENT, Program, _python_agent, parse_view
 from reboot_harness.checks.recovery import Pacing, wait_recovered
 from reboot_harness.model.results import CheckResult
-from reboot_harness.model.topology import Topology
-from reboot_harness.stack.hosts import ExecResult
+from tests.fakestack import FakeStack
 
 ANSWER = (
     "proc\t1\tS\tsupervisord\n"
@@ -298,23 +296,9 @@ def test_pacing_reruns_at_once_after_a_change_and_backs_off_while_nothing_moves(
     assert pacing.after(changed=False) == 0.01
 
 
-class _FakeStack:
-    """Just what run_checks and wait_recovered touch."""
-
-    def __init__(self) -> None:
-        self.name = "fake"
-        self.topology = Topology()
-        self.state = SimpleNamespace(last_check=0.0, rotation=("lb1", "lb2"))
-        self.closed = 0
-
-    def statuses(self) -> dict[str, str]:
-        return {"app1": "running"}
-
-    def close_sessions(self) -> None:
-        self.closed += 1
-
-    def exec(self, host: str, cmd: list[str], **_kw: object) -> ExecResult:
-        return ExecResult(0, "", "")
+def _closed(stack: FakeStack) -> int:
+    """How many times the stack's sessions (probes, ssh tunnels) were closed."""
+    return sum(1 for method, _, _ in stack.calls if method == "close_sessions")
 
 
 def _flipping_check(monkeypatch: pytest.MonkeyPatch, at: float, rounds: list[float]) -> None:
@@ -341,7 +325,7 @@ def test_wait_recovered_notices_within_the_longest_pause(monkeypatch: pytest.Mon
     rounds: list[float] = []
     at = time.monotonic() + 0.6
     _flipping_check(monkeypatch, at, rounds)
-    stack: Any = _FakeStack()
+    stack = FakeStack()
     pacing = Pacing(first=0.005, longest=0.04)
     readiness = wait_recovered(stack, checks=["flips"], timeout=10, pacing=pacing)
     late = time.monotonic() - at
@@ -350,7 +334,7 @@ def test_wait_recovered_notices_within_the_longest_pause(monkeypatch: pytest.Mon
     assert readiness.ready_at.keys() == {"app1"}
     # 0.6 s at a 40 ms pause at most: 15 rounds, plus the few of the back-off ramp.
     assert 10 <= len(rounds) <= 25, len(rounds)
-    assert stack.closed == 1
+    assert _closed(stack) == 1
 
 
 def test_wait_recovered_times_out_with_the_last_results(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -358,7 +342,7 @@ def test_wait_recovered_times_out_with_the_last_results(monkeypatch: pytest.Monk
     from reboot_harness.errors import CheckTimeout
 
     _flipping_check(monkeypatch, time.monotonic() + 60, [])
-    stack: Any = _FakeStack()
+    stack = FakeStack()
     with pytest.raises(CheckTimeout, match=r"not recovered after 0.2s; still failing: .*not yet"):
         wait_recovered(stack, checks=["flips"], timeout=0.2)
-    assert stack.closed == 1
+    assert _closed(stack) == 1

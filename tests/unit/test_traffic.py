@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from types import SimpleNamespace
-from typing import Any, cast
 
 import pytest
 
 from reboot_harness.errors import StackError
 from reboot_harness.judging.traffic import service_windows
-from reboot_harness.model.topology import Topology
 from reboot_harness.model.traffic import Op
-from reboot_harness.stack.core import Stack
 from reboot_harness.traffic import (
     ClientConfig,
     Traffic,
@@ -29,6 +25,7 @@ from reboot_harness.traffic import (
     spread_addresses,
 )
 from reboot_harness.traffic.config import SECRET_ENV
+from tests.fakestack import FakeStack
 
 
 def line(**fields: object) -> str:
@@ -192,81 +189,28 @@ def test_spread_addresses_alternates_backends_and_skips_used() -> None:
         spread_addresses("10.9.8", set(), 8, servers, low=250)
 
 
-# -- the Traffic object against a fake stack --------------------------------------------------
+# -- the Traffic object against the fake stack -------------------------------------------------
 STARTED = json.dumps({"info": "started"})
+TRACEBACK = "Traceback (most recent call last):\n  boom\n"
+SECRETS = {"REDIS_PASSWORD": "r-secret", "MYSQL_APP_PASSWORD": "m-secret"}
 
 
-class FakeWatch:
-    def events(self) -> list[tuple[float, str, str]]:
-        return [(12.0, "lb1", "die"), (15.0, "lb1", "start")]
-
-    def close(self) -> None:
-        return None
-
-
-class FakeStack:
-    """Just what Traffic uses of a Stack; clients print ``outputs`` and behave per ``hang``."""
-
-    def __init__(
-        self,
-        outputs: dict[str, str],
-        hang: frozenset[str] = frozenset(),
-        errs: dict[str, str] | None = None,
-    ) -> None:
-        self.name = "fake"
-        self.topology = Topology()
-        self.state = SimpleNamespace(subnet_prefix="10.1.2", name="fake")
-        self.secrets = {"REDIS_PASSWORD": "r-secret", "MYSQL_APP_PASSWORD": "m-secret"}
-        self.outputs = outputs
-        self.errs = errs or {}
-        self.hang = hang
-        self.states: dict[str, tuple[str, int, str]] = {}
-        self.envs: dict[str, dict[str, str]] = {}
-        self.signals: list[tuple[str, str]] = []
-        self.removed: list[str] = []
-
-    def static_address(self, host: str) -> str:
-        return {"dns": "10.1.2.10", "lb1": "10.1.2.11", "lb2": "10.1.2.12"}[host]
-
-    def used_addresses(self) -> set[str]:
-        return {"10.1.2.254"}
-
-    def watch_events(self) -> FakeWatch:
-        return FakeWatch()
-
-    def start_client(self, name: str, **kw: Any) -> str:
-        self.envs[name] = kw["environment"]
-        self.states[name] = ("running", 0, "")
-        return name
-
-    def client_state(self, name: str) -> tuple[str, int, str]:
-        return self.states[name]
-
-    def client_output(self, name: str) -> tuple[str, str]:
-        err = self.errs.get(name, "Traceback (most recent call last):\n  boom\n")
-        return self.outputs.get(name, STARTED), err
-
-    def signal_client(self, name: str, sig: str = "SIGTERM") -> bool:
-        self.signals.append((name, sig))
-        if sig == "SIGKILL" or name not in self.hang:
-            self.states[name] = ("exited", 137 if sig == "SIGKILL" else 0, "")
-        return True
-
-    def wait_client(self, name: str, timeout: float) -> int | None:
-        status, code, _ = self.states[name]
-        return code if status == "exited" else None
-
-    def remove_client(self, name: str) -> None:
-        self.removed.append(name)
+def clients(fake: FakeStack, n: int, stderr: str = TRACEBACK, **printed: str) -> FakeStack:
+    """Clients traffic-1..n print ``printed[traffic_i]`` (else only that they started)."""
+    for i in range(1, n + 1):
+        name = f"traffic-{i}"
+        fake.prints(name, printed.get(name.replace("-", "_"), STARTED), stderr)
+    return fake
 
 
 def test_traffic_reports_a_dead_and_a_hung_client_and_removes_both() -> None:
     """A client that died mid-run and one that ignores the stop are named in problems; the
     hung one is killed; the history keeps what they printed; every container is removed;
-    the passwords go in the environment, never in the printed configuration."""
-    outputs = {
-        "traffic-1": "\n".join([STARTED, line(service="redis", op="set", key="k", client="r")]),
-        "traffic-2": "\n".join(
+    the passwords go in the environment, never in the printed configuration; the engine's
+    events of the hosts while the traffic ran are kept."""
+    printed = {
+        "traffic_1": "\n".join([STARTED, line(service="redis", op="set", key="k", client="r")]),
+        "traffic_2": "\n".join(
             [
                 STARTED,
                 line(start=20.0, end=20.1),
@@ -275,16 +219,20 @@ def test_traffic_reports_a_dead_and_a_hung_client_and_removes_both() -> None:
             ]
         ),
     }
-    fake = FakeStack(outputs, hang=frozenset({"traffic-2"}))
+    fake = clients(FakeStack(secrets=SECRETS), 2, **printed)
+    fake.hang.add("traffic-2")
     traffic = Traffic(TrafficProfile(clients=2, metrics=False))
-    traffic.start(cast(Stack, fake), seed=7)
-    cfg = json.loads(fake.envs["traffic-1"]["RH_TRAFFIC_CONFIG"])
-    assert cfg["dns_server"] == "10.1.2.10"
-    assert cfg["lbs"] == {"10.1.2.11": "lb1", "10.1.2.12": "lb2"}
+    traffic.start(fake, seed=7)
+    env = fake.clients["traffic-1"].environment
+    cfg = json.loads(env["RH_TRAFFIC_CONFIG"])
+    assert cfg["dns_server"] == fake.static_address("dns")
+    assert cfg["lbs"] == {fake.static_address(lb): lb for lb in ("lb1", "lb2")}
     assert "secret" not in json.dumps(cfg)
-    assert fake.envs["traffic-1"]["REDIS_PASSWORD"] == "r-secret"
+    assert env["REDIS_PASSWORD"] == "r-secret"
 
-    fake.states["traffic-1"] = ("exited", 137, "killed: out of memory")
+    fake.power_off("lb1")
+    fake.power_on("lb1")
+    fake.clients["traffic-1"].state = ("exited", 137, "killed: out of memory")
     history = traffic.stop(timeout=0.1)
     problems = "\n".join(traffic.problems)
     assert "traffic-1 had stopped before the end of the run (exited, exit 137" in problems
@@ -293,29 +241,22 @@ def test_traffic_reports_a_dead_and_a_hung_client_and_removes_both() -> None:
     assert "traceback" in problems
     assert "traffic-2: http ticks skipped (skipped=2)" in problems
     assert traffic.notes == ["traffic client traffic-2: dns answers served stale (count=3)"]
-    assert ("traffic-2", "SIGKILL") in fake.signals
-    assert ("traffic-1", "SIGTERM") not in fake.signals
+    assert "SIGKILL" in fake.clients["traffic-2"].signals
+    assert "SIGTERM" not in fake.clients["traffic-1"].signals
     assert sorted(fake.removed) == ["traffic-1", "traffic-2"]
     assert [o.start for o in history.ops] == [10.0, 20.0]
     assert "redis" not in history.present  # acknowledged, never read back: cannot be judged
-    assert traffic.host_events("lb1") == [(12.0, "die"), (15.0, "start")]
+    assert [action for _, action in traffic.host_events("lb1")] == ["die", "start"]
     assert traffic.stop() is history
 
 
 def test_traffic_start_failure_leaves_no_client() -> None:
     """A client that dies at start fails start() with its last words, and nothing is left."""
-    fake = FakeStack({})
-    real_start = fake.start_client
-
-    def dies(name: str, **kw: Any) -> str:
-        real_start(name, **kw)
-        fake.states[name] = ("exited", 1, "")
-        return name
-
-    fake.start_client = dies  # type: ignore[method-assign]
+    fake = clients(FakeStack(), 2)
+    fake.started_as = {"traffic-1": ("exited", 1, ""), "traffic-2": ("exited", 1, "")}
     traffic = Traffic(TrafficProfile(clients=2, metrics=False))
     with pytest.raises(StackError, match="stopped at start"):
-        traffic.start(cast(Stack, fake))
+        traffic.start(fake)
     assert sorted(fake.removed) == ["traffic-1", "traffic-2"]
 
 
@@ -324,18 +265,11 @@ def test_a_client_that_refuses_its_configuration_is_reported_in_one_line() -> No
     on the configuration) fails start() at once with that line, one line naming the key and
     the way out; nothing is left."""
     refused = "rh-traffic: bad configuration: unknown key 'http_rte' (did you mean 'http_rate'?)"
-    fake = FakeStack({}, errs={"traffic-1": refused + "\n"})
-    real_start = fake.start_client
-
-    def refuses(name: str, **kw: Any) -> str:
-        real_start(name, **kw)
-        fake.states[name] = ("exited", 2, "") if name == "traffic-1" else ("running", 0, "")
-        return name
-
-    fake.start_client = refuses  # type: ignore[method-assign]
+    fake = clients(FakeStack(), 2).prints("traffic-1", STARTED, refused + "\n")
+    fake.started_as["traffic-1"] = ("exited", 2, "")
     traffic = Traffic(TrafficProfile(clients=2, metrics=False))
     with pytest.raises(StackError) as e:
-        traffic.start(cast(Stack, fake), ready_timeout=5)
+        traffic.start(fake, ready_timeout=5)
     message = str(e.value)
     assert message.startswith(
         "traffic client traffic-1 refused its configuration: unknown key 'http_rte'"
@@ -347,11 +281,12 @@ def test_a_client_that_refuses_its_configuration_is_reported_in_one_line() -> No
 def test_the_configuration_sent_is_one_complete_document() -> None:
     """Each client gets one JSON document with every key (the client defaults none), its own
     name, the run shared by all, and the passwords only in their own variables."""
-    fake = FakeStack({})
+    fake = clients(FakeStack(secrets=SECRETS), 2)
     traffic = Traffic(TrafficProfile(clients=2, metrics=False, redis_write_rate=1))
-    traffic.start(cast(Stack, fake), seed=5)
+    traffic.start(fake, seed=5)
     traffic.abort()
-    docs = {n: json.loads(env["RH_TRAFFIC_CONFIG"]) for n, env in fake.envs.items()}
+    envs = {n: c.environment for n, c in fake.clients.items()}
+    docs = {n: json.loads(env["RH_TRAFFIC_CONFIG"]) for n, env in envs.items()}
     keys = sorted(f.name for f in dataclasses.fields(ClientConfig))
     assert all(sorted(d) == keys for d in docs.values())
     assert [d["name"] for d in docs.values()] == ["c1", "c2"]
@@ -359,4 +294,4 @@ def test_the_configuration_sent_is_one_complete_document() -> None:
     assert docs["traffic-1"]["run"].startswith("5-")
     assert docs["traffic-1"]["redis_write_rate"] == 1.0
     assert docs["traffic-1"]["sio_transports"] == [["polling", "websocket"], ["polling"]]
-    assert sorted(fake.envs["traffic-1"]) == sorted(["RH_TRAFFIC_CONFIG", *SECRET_ENV])
+    assert sorted(envs["traffic-1"]) == sorted(["RH_TRAFFIC_CONFIG", *SECRET_ENV])
