@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Mutation testing of the verdict code (issue 19): mutmut over reboot_harness/judging/ (judge.py,
 # and the traffic verdicts: measures.py, traffic.py, budgets.py) and
-# reboot_harness/report/compare.py, each against its own unit tests (tests/unit/test_<module>.py;
-# the traffic verdicts': tests/unit/test_verdicts.py). Not part of CI: minutes on 2 cores.
+# reboot_harness/report/compare.py and significance.py, each against its own unit tests
+# (tests/unit/test_<module>.py; the traffic verdicts': tests/unit/test_verdicts.py; compare's
+# significance: tests/unit/test_compare.py). Not part of CI: minutes on 2 cores.
 #
 #   bench/mutation.sh [-d DIR] [-j N] [MODULE ...]
 #
 #   MODULE  a module of reboot_harness/, as its path there without .py (default: judging/judge
-#           judging/measures judging/traffic judging/budgets report/compare)
+#           judging/measures judging/traffic judging/budgets report/compare report/significance)
 #   -d DIR  where to set up the copy (default: a new directory under /tmp); an existing DIR
 #           is refreshed: its reboot_harness/, tests/, pyproject.toml and mutants/ are replaced
 #   -j N    mutants tested at once (default 2: the machine is shared)
@@ -32,7 +33,7 @@ done
 shift $((OPTIND - 1))
 modules=("$@")
 [ ${#modules[@]} -gt 0 ] || modules=(judging/judge judging/measures judging/traffic judging/budgets
-                                     report/compare)
+                                     report/compare report/significance)
 
 mutmut=${MUTMUT:-}
 if [ -z "$mutmut" ] && [ -x "$repo/.venv/bin/mutmut" ]; then mutmut=$repo/.venv/bin/mutmut; fi
@@ -49,6 +50,7 @@ tests=()
 for m in "${modules[@]}"; do
     case $m in
         judging/measures | judging/traffic | judging/budgets) test=tests/unit/test_verdicts.py ;;
+        report/significance) test=tests/unit/test_compare.py ;;
         *) test=tests/unit/test_${m##*/}.py ;;
     esac
     if [ ! -f "$repo/reboot_harness/$m.py" ] || [ ! -f "$repo/$test" ]; then

@@ -44,12 +44,12 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 
 from reboot_harness.errors import UsageError
 from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.model.events import Category, EventKind
 from reboot_harness.report.serialize import load_results
+from reboot_harness.report.significance import holm, p_larger, runs_needed, smallest_p
 
 
 @dataclass(frozen=True)
@@ -162,53 +162,6 @@ def _signature(s: ScenarioResult) -> tuple[tuple[str, str], ...]:
     return tuple(
         (e.kind.value, e.host) for e in s.events if e.kind.category is not Category.BOOKKEEPING
     )
-
-
-# -- the test -----------------------------------------------------------------------------------
-@cache
-def _u_counts(m: int, n: int) -> tuple[int, ...]:
-    """How many of the C(m+n, m) orderings of m x's and n y's, all distinct, give each U
-    (0..m*n), U being the number of pairs with y > x. The largest value is a y, beating every
-    x (m pairs more than the orderings of m, n-1 have), or an x, beating none (those of m-1, n):
-    Mann & Whitney (1947)."""
-    if m == 0 or n == 0:
-        return (1,)
-    out = [0] * (m * n + 1)
-    for u, c in enumerate(_u_counts(m, n - 1)):
-        out[u + m] += c
-    for u, c in enumerate(_u_counts(m - 1, n)):
-        out[u] += c
-    return tuple(out)
-
-
-def p_larger(base: Sequence[float], new: Sequence[float]) -> float:
-    """One-sided p-value that ``new`` tends to be larger than ``base`` (Mann-Whitney U).
-
-    Exact (every ordering counted) up to 40 values a side, a normal approximation beyond. Ties
-    count as "not larger", the least significant reading, so that equal values (e.g. 0 errors
-    on both sides) never make a change."""
-    m, n = len(base), len(new)
-    if not m or not n:
-        return 1.0
-    u = sum(1 for x in base for y in new if y > x)  # ties: not larger
-    if max(m, n) > 40:
-        mean, sd = m * n / 2, math.sqrt(m * n * (m + n + 1) / 12)
-        return 0.5 * math.erfc((u - 0.5 - mean) / sd / math.sqrt(2))
-    counts = _u_counts(m, n)
-    return sum(counts[u:]) / math.comb(m + n, m)
-
-
-def smallest_p(m: int, n: int) -> float:
-    """The smallest one-sided p-value samples of these sizes can give (complete separation)."""
-    return 1.0 / math.comb(m + n, m) if m and n else 1.0
-
-
-def runs_needed(alpha: float) -> int:
-    """Runs per side for the test to be able to reach ``alpha``."""
-    n = 1
-    while smallest_p(n, n) >= alpha:
-        n += 1
-    return n
 
 
 @dataclass(frozen=True)
@@ -334,18 +287,6 @@ def _presence(fig: _Figure, *, appeared: bool) -> _Verdict:
     return _Verdict("disappeared", f"in {len(fig.base_values)} of {len(fig.base)} baseline runs")
 
 
-def _holm(ps: Sequence[float], alpha: float) -> list[float]:
-    """The level each of ``ps`` must beat under Holm's step-down correction: the smallest
-    alpha/k, the next alpha/(k-1), ... until one fails; those after it cannot pass (0)."""
-    out = [0.0] * len(ps)
-    k = len(ps)
-    for rank, i in enumerate(sorted(range(k), key=lambda i: ps[i])):
-        out[i] = alpha / (k - rank)
-        if ps[i] >= out[i]:
-            break
-    return out
-
-
 def levels_of(figures: Sequence[_Figure], alpha: float) -> list[_Levels]:
     """Each figure's levels: the headline (recovery) its own ``alpha``; the others of the
     variant that can be tested share ``alpha`` by Holm's correction, each direction apart."""
@@ -353,9 +294,9 @@ def levels_of(figures: Sequence[_Figure], alpha: float) -> list[_Levels]:
     out = [_Levels(alpha, alpha, alpha) for _ in figures]
     if others:
         k = len(others)
-        worse = _holm([p_larger(figures[i].base_values, figures[i].new_values) for i in others],
+        worse = holm([p_larger(figures[i].base_values, figures[i].new_values) for i in others],
                       alpha)  # fmt: skip
-        better = _holm([p_larger(figures[i].new_values, figures[i].base_values) for i in others],
+        better = holm([p_larger(figures[i].new_values, figures[i].base_values) for i in others],
                        alpha)  # fmt: skip
         for j, i in enumerate(others):
             out[i] = _Levels(worse[j], better[j], alpha / k)

@@ -49,7 +49,7 @@ from reboot_harness.model.incidents import Incident
 from reboot_harness.model.scenario import Scenario
 from reboot_harness.model.steps import Step
 from reboot_harness.model.topology import Topology
-from reboot_harness.scenarios.schema import (
+from reboot_harness.scenarios.fields import (
     GROUPS,
     MAX_ERRORS,
     MAX_SEED,
@@ -57,13 +57,15 @@ from reboot_harness.scenarios.schema import (
     NAME_RE,
     PROGRAM_RE,
     SIGNALS,
+    _Known,
+)
+from reboot_harness.scenarios.schema import (
     TOP_KEYS,
     VALID,
     WORDINGS,
-    _Known,
     _Scenario,
-    _StepDoc,
 )
+from reboot_harness.scenarios.step_models import _StepDoc
 
 __all__ = [
     "DURATION_BOUNDS",

@@ -14,7 +14,7 @@ import pymysql
 import pytest
 import redis
 
-from reboot_harness.checks.nginx import parse_entries
+from reboot_harness.checks.nginx_log import parse_entries
 from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.run import NAMES, run_checks
 from reboot_harness.stack.core import Stack

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from reboot_harness.checks.nginx import parse_entries
+from reboot_harness.checks.nginx_log import parse_entries
 from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.run import run_checks
 from reboot_harness.checks.socketio import ROUTE_HEADER, echo_through

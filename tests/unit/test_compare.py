@@ -29,16 +29,14 @@ from reboot_harness.report.compare import (
     Floor,
     judge,
     load_results,
-    p_larger,
     parse_alpha,
     parse_floor,
     rows,
-    runs_needed,
-    smallest_p,
     summary,
 )
 from reboot_harness.report.compare import compare as compare_results
 from reboot_harness.report.serialize import result_from_json
+from reboot_harness.report.significance import p_larger, runs_needed, smallest_p
 
 RH = [sys.executable, "-m", "reboot_harness"]
 

@@ -16,7 +16,7 @@ from reboot_harness.checks.mysql_replication import (
     judge_replica,
     parse_gtids,
 )
-from reboot_harness.checks.nginx import (
+from reboot_harness.checks.nginx_log import (
     last_disabled,
     not_yet_back,
     parse_disabled,

@@ -64,7 +64,7 @@ def test_the_schema_of_every_kind_takes_exactly_the_keys_of_its_dataclass() -> N
     dataclass (or of its written form): declared once, in the kind's module."""
     import dataclasses
 
-    from reboot_harness.scenarios.schema import _StepDoc
+    from reboot_harness.scenarios.step_models import _StepDoc
     from reboot_harness.steps.kind import Param
 
     assert tuple(_StepDoc.model_fields) == KEYS
