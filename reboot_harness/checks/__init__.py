@@ -1,8 +1,9 @@
 """checks: which checks there are and what they observe — the public check API your own checks
-are written with (api), which checks a topology has (available), the shipped checks (a module
-each, sharing base and hostview), running them (run) and waiting until they hold (recovery).
-api and available import model and errors only (inputs validate check names with them); the
-checks see the stack through its protocol (reboot_harness.stack.protocol.StackLike).
+are written with (api: its values live in reboot_harness.model.own_checks, its loader in
+reboot_harness.inputs.own_checks), which checks a topology has (available), the shipped checks
+(a module each, sharing base and hostview), running them (run) and waiting until they hold
+(recovery). Imports model, inputs, errors and stack; the checks see the stack through its
+protocol (reboot_harness.stack.protocol.StackLike).
 
 Your own checks import what they need from here::
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from reboot_harness.checks.api import Check, load
+from reboot_harness.inputs.own_checks import python_checks
 from reboot_harness.model.checks import (
     CHECKS,
     COMMON_CAUSES,
@@ -39,15 +39,6 @@ def declared(topology: Topology) -> dict[str, tuple[HostCheck, ...]]:
     for entry in topology.host_checks:
         out.setdefault(entry.check, []).append(entry)
     return {name: tuple(entries) for name, entries in out.items()}
-
-
-def python_checks(topology: Topology) -> dict[str, Check]:
-    """The Python checks the topology names, loaded (see :func:`reboot_harness.checks.api.load`)."""
-    out: dict[str, Check] = {}
-    for ref in topology.python_checks:
-        found = load(ref, topology.python_path)
-        out[found.name] = found
-    return out
 
 
 def kinds(topology: Topology) -> Mapping[str, CheckKind]:

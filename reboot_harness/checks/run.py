@@ -22,7 +22,6 @@ from reboot_harness.checks import (  # noqa: F401  (registration by import)
     redis_roles,
     socketio,
 )
-from reboot_harness.checks.api import Check
 from reboot_harness.checks.base import (
     REGISTRY,
     CheckContext,
@@ -32,7 +31,9 @@ from reboot_harness.checks.base import (
     subject_host,
 )
 from reboot_harness.errors import StackError, UsageError
+from reboot_harness.inputs.own_checks import python_checks
 from reboot_harness.model.checks import CHECK_NAMES, COMMON_CAUSES
+from reboot_harness.model.own_checks import Check
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import HostCheck, Topology
 from reboot_harness.stack.hosts import ExecResult
@@ -52,7 +53,7 @@ def registry(topology: Topology) -> dict[str, Registered]:
     out = {name: REGISTRY[name] for name in available.names(topology) if name in REGISTRY}
     for name, entries in available.declared(topology).items():
         out[name] = Registered(partial(_declared, entries=entries), partial(_subjects, entries))
-    for name, found in available.python_checks(topology).items():
+    for name, found in python_checks(topology).items():
         out[name] = Registered(partial(_python, found), found.subjects_for)
     return out
 

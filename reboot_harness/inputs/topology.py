@@ -226,7 +226,7 @@ class _HostCheck(_Strict):
     @field_validator("check")
     @classmethod
     def _check_name(cls, name: str) -> str:
-        from reboot_harness.checks.api import CHECK_NAME_RE
+        from reboot_harness.model.own_checks import CHECK_NAME_RE
 
         if not CHECK_NAME_RE.fullmatch(name):
             raise ValueError(
@@ -306,7 +306,7 @@ def _own_checks(path: Path, topo: Topology, declared: object, python: object) ->
         python_path=str(path.resolve().parent) if refs else "",
     )
     if refs:
-        from reboot_harness.checks.available import python_checks
+        from reboot_harness.inputs.own_checks import python_checks
 
         declared_names = {e.check for e in entries}
         try:

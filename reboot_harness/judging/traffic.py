@@ -20,9 +20,9 @@ Definitions (times are epoch seconds; an event is recorded when its action *ende
 ``duration_s`` how long it took, so an event covers ``[t - duration_s, t]``):
 
 - **Disruptive events**: the faults (``power off``, ``power on``, ``kill``, ``new address``,
-  ``full restart``) and the operator's moves (``dns rotate``, ``sentinel failover``,
-  ``mysql promote``, ``mysql repoint``). Bookkeeping (``stack ready``, ``preflight``,
-  ``recovered``, ``heal`` …) is not.
+  ``full restart``, ``pause``, ``unpause``) and the operator's moves (``dns rotate``,
+  ``sentinel failover``, ``mysql promote``, ``mysql repoint``). Bookkeeping (``stack ready``,
+  ``preflight``, ``recovered``, ``heal`` …) is not.
 - **Fault span**: from the start of the first disruptive event to the last ``recovered`` event
   after it. With no ``recovered`` after it the run never recovered and the span runs to the end
   of the run (the last event or op end); ``recovered`` is then false. No disruptive event: none.

@@ -15,6 +15,7 @@ import pytest
 from reboot_harness.checks import available, declared
 from reboot_harness.checks.api import Check, check, load
 from reboot_harness.errors import ScenarioError, UsageError
+from reboot_harness.inputs.own_checks import python_checks
 from reboot_harness.inputs.topology import load_topology
 from reboot_harness.model.checks import COMMON_CAUSES, HOST_CHECK_CAUSES
 from reboot_harness.model.topology import HostCheck, Topology
@@ -141,7 +142,7 @@ def test_a_python_check_by_module_attribute_from_the_topology_folder(tmp_path: P
     (tmp_path / "my_cache_checks.py").write_text(PY_CHECK)
     path = _topology(tmp_path, "python_checks: ['my_cache_checks:stats']\n")
     topo = load_topology(path)
-    found = available.python_checks(topo)
+    found = python_checks(topo)
     assert list(found) == ["cache stats"]
     assert found["cache stats"].subjects_for(topo) == ("cache",)
     kinds = available.kinds(topo)
