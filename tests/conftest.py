@@ -41,6 +41,7 @@ FULL_TIER: dict[str, str] = {
     "tests/integration/test_chaostoolkit.py": "Chaos Toolkit",
     "tests/integration/test_report_browser.py": "the HTML report in a browser",
     "tests/integration/test_disk_full.py": "a full disk",
+    "tests/integration/test_redis_boot.py": "redis's first boot with its master late (3 raw hosts)",
 }
 
 

@@ -29,9 +29,12 @@ a variant is judged against it: reboot_harness.judging.judge. No docker here: in
 validated before anything starts.
 
 ``lasts: true`` says the cause does not heal by itself (a limit applied at boot, a directory never
-created): once the final checks show every check entry in reach and nothing undeclared fails,
-for a few seconds and with every check run again, the incident variant stops waiting out
-``recover_within`` — the verdict is the one the whole wait would give. It needs a check entry.
+created) and that a healthy recovery never shows it, even for a moment: once the final checks
+show every check entry in reach and nothing undeclared fails, for a few seconds and with every
+check run again, the incident variant stops waiting out ``recover_within`` — the verdict is the
+one the whole wait would give. A cause a recovering stack passes through (0 redis masters
+while the sentinels elect one) must not say so: tests/integration/test_reproduction.py's
+ablations catch it. It needs a check entry.
 """
 
 from __future__ import annotations

@@ -92,6 +92,7 @@ def test_a_frozen_host_times_out_keeps_its_processes_and_its_clock_jumps(stack: 
     assert_all_pass(stack, timeout=120)
 
 
+@pytest.mark.full  # the one-shot's heal after Ctrl-C (unit-tested too: test_step_kinds)
 def test_a_freeze_interrupted_by_ctrl_c_is_unpaused(stack: Stack) -> None:
     """`reboot-harness freeze` interrupted (SIGINT) while the host is paused exits 130 after
     the heal has unpaused it."""

@@ -5,6 +5,7 @@ healed, with nothing of any job left on the engine."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,10 +42,14 @@ class Watch:
         while not self._stop.is_set():
             try:
                 children = psutil.Process(self.pid).children()
-                # (not multiprocessing's resource tracker, also a child of `run`)
-                self.jobs |= {p.pid for p in children if "spawn_main" in " ".join(p.cmdline())}
             except psutil.NoSuchProcess:
-                return
+                return  # `run` itself has ended
+            for child in children:
+                # (not multiprocessing's resource tracker, also a child of `run`); a job that
+                # ends between the listing and this read is gone, not the end of the watch
+                with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess):
+                    if "spawn_main" in " ".join(child.cmdline()):
+                        self.jobs.add(child.pid)
             try:  # sparse: labels from the list itself (a container may be gone by now)
                 listed = c.containers.list(filters=MANAGED, sparse=True)
             except docker.errors.APIError:

@@ -46,7 +46,8 @@ def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
     for s in listed:
         assert "/site-packages/reboot_harness/_data/scenarios/" in s["file"], s["file"]
     where = _run([str(bin_dir / "python"), "-c",
-                  "from reboot_harness.scenarios import find, paths;"
+                  "from reboot_harness.scenarios import find;"
+                  " from reboot_harness.inputs import paths;"
                   " from reboot_harness.report.serialize import schema;"
                   " print(paths.default_compose_dir()); print(*find.known_incidents());"
                   " print(schema('run')['title'])"],
