@@ -7,7 +7,8 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from functools import partial
 
 from reboot_harness.checks.preflight import preflight
 from reboot_harness.checks.recovery import Settled, wait_recovered
@@ -179,14 +180,12 @@ def _final(
     checks = scenario.expect.checks
     if checks and incident is not None:
         checks = tuple(dict.fromkeys((*checks, *incident.checks)))
+    # (settled itself says no for an incident that does not declare its cause lasts)
     ending: Settled | None = None
-    if incident is not None and incident.lasts:
-        reach = incident.touched(scenario.steps, ctx.stack.topology)
-        lasting = incident
-
-        def ending(results: Sequence[CheckResult]) -> bool:
-            return settled(lasting, results, reach)
-
+    if incident is not None:
+        ending = partial(
+            settled, incident, touched=incident.touched(scenario.steps, ctx.stack.topology)
+        )
     began = time.time()
     within = scenario.expect.recover_within
     try:
