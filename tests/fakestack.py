@@ -38,11 +38,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from reboot_harness.errors import StackError
+from reboot_harness.model.hostview import ExecResult
+from reboot_harness.model.own_checks import Check
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack.hosts import ExecResult
 from reboot_harness.stack.protocol import POWER_ACTIONS
 from reboot_harness.stack.state import ProjectState
 
@@ -514,3 +516,15 @@ class FakeStack:
     def remove_client(self, name: str) -> None:
         self._call("remove_client", name)
         self.removed.append(name)
+
+
+def fake_check(
+    name: str,
+    run: Callable[..., Any],
+    subjects: Callable[[Topology], Sequence[str]],
+    causes: Sequence[str] = ("nofile-below-minimum",),
+) -> Check:
+    """A check for the tests of the runner and the recovery loops: ``run`` covering
+    ``subjects``, reporting ``causes`` (each a mechanism) or the common ones."""
+    meanings = MappingProxyType(dict.fromkeys(causes, "a cause of the test"))
+    return Check(name, run, meanings, subjects)

@@ -10,8 +10,18 @@ Your own checks import what they need from here::
     from reboot_harness.checks import CheckResult, Context, Topology, check
 """
 
-from reboot_harness.checks.api import Check, Context, ExecOutput, check
+from reboot_harness.checks.api import Check, Context, ExecOutput, Problem, check
+from reboot_harness.model.hostview import HostView
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
 
-__all__ = ["Check", "CheckResult", "Context", "ExecOutput", "Topology", "check"]
+__all__ = [
+    "Check",
+    "CheckResult",
+    "Context",
+    "ExecOutput",
+    "HostView",
+    "Problem",
+    "Topology",
+    "check",
+]

@@ -23,6 +23,15 @@ results, with expected, observed and cause, as the shipped checks::
                 results.append(ctx.ok(host, "answers stats", "answered"))
         return results
 
+The context offers what the shipped checks use — they are written with this same API, one module
+each in this package (``reboot_harness.model.checks.SHIPPED`` lists them): ``exec`` and ``shell``
+inside a host, ``views`` (each host's live processes and supervisord programs, read once per round
+for every check that asks), ``endpoint`` (where to connect to a host's port from here),
+``address``/``static_address``/``addresses``, ``logs``, ``secrets``, ``since`` (the previous
+round's time, for log-reading checks), ``rotation``, ``deadline()``; and it reports with ``ok``,
+``fail`` and ``result`` (a list of :class:`Problem` s → one result). ``roles=[...]`` names the
+topology roles the check needs (a topology without one does not offer it).
+
 Run it against your stack: name it in your topology file (``python_checks: [NAME or
 module:attribute]``). ``NAME`` is an entry point of group ``reboot_harness.checks`` (in your
 package's pyproject: ``[project.entry-points."reboot_harness.checks"]`` ``"memcached stats" =
@@ -51,6 +60,7 @@ from reboot_harness.model.own_checks import (
     Check,
     Context,
     ExecOutput,
+    Problem,
     check,
 )
 
@@ -61,6 +71,7 @@ __all__ = [
     "Check",
     "Context",
     "ExecOutput",
+    "Problem",
     "check",
     "load",
 ]

@@ -8,10 +8,11 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from urllib.parse import urlsplit
 
-from reboot_harness.checks.base import CheckContext
-from reboot_harness.model.checks import COMMON_CAUSES, HOST_CHECK_CAUSES
+from reboot_harness.model.checks import COMMON_CAUSES, HOST_CHECK_CAUSES, HOST_CHECK_UNOBSERVED
+from reboot_harness.model.own_checks import Check, Context
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import HostCheck
 
@@ -197,11 +198,11 @@ def _well_formed(kind: str, fact: str) -> bool:
     return bool(fact)  # http: a status line, or "ERR why"
 
 
-def _host_results(ctx: CheckContext, host: str, entries: list[HostCheck]) -> list[CheckResult]:
+def _host_results(ctx: Context, host: str, entries: list[HostCheck]) -> list[CheckResult]:
     reason = ctx.down(host)
     if reason:
         return [_result(e, False, reason, "host-down") for e in entries]
-    out = ctx.stack.exec(host, ["bash", "-c", script(entries)], timeout=max(ctx.deadline_s, 8.0))
+    out = ctx.exec(host, ["bash", "-c", script(entries)], timeout=max(ctx.deadline_s, 8.0))
     if out.exit_code == 125:  # went down between the status read and the exec
         return [_result(e, False, out.brief(), "host-down") for e in entries]
     if not out.stdout.rstrip().endswith("END"):
@@ -211,7 +212,7 @@ def _host_results(ctx: CheckContext, host: str, entries: list[HostCheck]) -> lis
     return [judge(e, f) for e, f in zip(entries, facts, strict=True)]
 
 
-def run(ctx: CheckContext, entries: Sequence[HostCheck]) -> list[CheckResult]:
+def run(ctx: Context, entries: Sequence[HostCheck]) -> list[CheckResult]:
     """Every entry's result, the hosts read concurrently, in the declared order."""
     by_host: dict[str, list[HostCheck]] = {}
     for e in entries:
@@ -220,3 +221,19 @@ def run(ctx: CheckContext, entries: Sequence[HostCheck]) -> list[CheckResult]:
         futures = {h: pool.submit(_host_results, ctx, h, es) for h, es in by_host.items()}
     found = {(r.host, r.subjects): r for h in by_host for r in futures[h].result()}
     return [found[(e.host, (e.subject,))] for e in entries]
+
+
+def as_check(name: str, entries: Sequence[HostCheck]) -> Check:
+    """The declared host checks of one name (``entries``, in the declared order) as one
+    check: the causes of :data:`reboot_harness.model.checks.HOST_CHECK_CAUSES`, one subject
+    per entry."""
+    entries = tuple(entries)
+    hosts = ", ".join(dict.fromkeys(e.host for e in entries))
+    return Check(
+        name,
+        partial(run, entries=entries),
+        HOST_CHECK_CAUSES,
+        tuple(e.subject for e in entries),
+        f"declared host checks on {hosts}",
+        HOST_CHECK_UNOBSERVED,
+    )

@@ -8,17 +8,11 @@ import socket
 import time
 from dataclasses import dataclass
 
-from reboot_harness.checks.base import (
-    CheckContext,
-    Problem,
-    host_down,
-    judged,
-    register,
-    short_error,
-)
+from reboot_harness.checks.api import Context, Problem, check
+from reboot_harness.checks.base import short_error
+from reboot_harness.model.own_checks import ExecOutput
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack.hosts import ExecResult
 
 NAME = "directories"
 PROBE_METRIC = "rh.harness.probe"
@@ -116,10 +110,10 @@ def parse_pid_dir(text: str, default: str) -> PidDir:
     return PidDir(path, owner_mode, tuple(files), missing)
 
 
-def pid_dir(ctx: CheckContext) -> tuple[PidDir, ExecResult]:
+def pid_dir(ctx: Context) -> tuple[PidDir, ExecOutput]:
     """carbon's pid directory and the pid files in it, as the host has them, and the read."""
     topo = ctx.topology
-    read = ctx.stack.exec(
+    read = ctx.exec(
         topo.graphite_host,
         ["sh", "-c", _PID_DIR_SCRIPT, "sh", topo.carbon_conf, topo.graphite_pid_dir],
     )
@@ -129,8 +123,23 @@ def pid_dir(ctx: CheckContext) -> tuple[PidDir, ExecResult]:
     return found, read
 
 
-@register(NAME, subjects)
-def check_directories(ctx: CheckContext) -> list[CheckResult]:
+@check(
+    NAME,
+    description="the graphite host",
+    roles=("graphite_host",),
+    subjects=subjects,
+    unobserved=("metric-not-sent",),
+    causes={
+        "pid-dir-missing": "carbon's pid directory does not exist",
+        "pid-dir-wrong-owner": "carbon's pid directory has the wrong owner or mode",
+        "stale-pid-file": "a carbon pid file names a process that is not carbon-cache (left by"
+        " a boot before: carbon refuses to start when that pid is in use again)",
+        "not-listening": "carbon does not listen on its line receiver port",
+        "metric-not-sent": "a metric could not be sent to carbon (no connection)",
+        "metric-not-stored": "a metric sent now did not land in whisper",
+    },
+)
+def check_directories(ctx: Context) -> list[CheckResult]:
     topo = ctx.topology
     host = topo.graphite_host
     expected = (
@@ -139,12 +148,13 @@ def check_directories(ctx: CheckContext) -> list[CheckResult]:
     )
     reason = ctx.down(host)
     if reason:
-        last = ctx.stack.logs(host, tail=2).strip().splitlines()
-        return [host_down(NAME, host, expected, reason, last[-1][:200] if last else "", (host,))]
+        last = ctx.logs(host, tail=2).strip().splitlines()
+        detail = last[-1][:200] if last else ""
+        return [ctx.fail(host, expected, reason, cause="host-down", detail=detail)]
     problems = []
     found, read = pid_dir(ctx)
     if read.exit_code == 125:  # stopped after the run's status read
-        return [host_down(NAME, host, expected, read.brief(), subjects=(host,))]
+        return [ctx.fail(host, expected, read.brief(), cause="host-down")]
     path, owner_mode = found.path, found.owner_mode
     if not found.complete:
         problems.append(Problem("host-unreadable", f"cannot read {path} ({read.brief()})"))
@@ -161,18 +171,18 @@ def check_directories(ctx: CheckContext) -> list[CheckResult]:
     else:
         problems += _metric_lands(ctx)
     return [
-        judged(NAME, host, expected, problems, f"pid dir {path} ok, carbon up, metric landed",
-               subjects=(host,), detail=f"{path}: {owner_mode}")
+        ctx.result(host, expected, problems, f"pid dir {path} ok, carbon up, metric landed",
+                   detail=f"{path}: {owner_mode}")
     ]  # fmt: skip
 
 
-def _listens(ctx: CheckContext) -> Problem | None:
+def _listens(ctx: Context) -> Problem | None:
     """None once carbon listens (polled until the deadline), else what was seen: nothing
     listening on a socket table that was read, or a table that could not be read."""
     topo = ctx.topology
     deadline = ctx.deadline()
     while True:
-        tcp = ctx.stack.shell(topo.graphite_host, "cat /proc/net/tcp /proc/net/tcp6")
+        tcp = ctx.shell(topo.graphite_host, "cat /proc/net/tcp /proc/net/tcp6")
         if topo.carbon_port in listening_ports(tcp.stdout):
             return None
         if time.monotonic() >= deadline:
@@ -187,14 +197,14 @@ def _socket_table(text: str) -> bool:
     return "local_address" in text.split("\n", 1)[0]
 
 
-def _metric_lands(ctx: CheckContext) -> list[Problem]:
+def _metric_lands(ctx: Context) -> list[Problem]:
     """Send a probe value now; no problem if whisper has it before the deadline."""
     topo = ctx.topology
     host = topo.graphite_host
     value = random.randint(1, 10**9)
     now = int(time.time())
     try:
-        ip, port = ctx.stack.endpoint(host, topo.carbon_port)
+        ip, port = ctx.endpoint(host, topo.carbon_port)
         with socket.create_connection((ip, port), timeout=2) as sock:
             sock.sendall(f"{PROBE_METRIC} {value} {now}\n".encode())
     except Exception as e:
@@ -206,7 +216,7 @@ def _metric_lands(ctx: CheckContext) -> list[Problem]:
     path = f"{topo.whisper_dir}/{PROBE_METRIC.replace('.', '/')}.wsp"
     deadline = ctx.deadline()
     while True:
-        fetched = ctx.stack.exec(
+        fetched = ctx.exec(
             host, ["whisper-fetch", "--from", str(now - 2), "--until", str(now + 2), path]
         )
         seen = whisper_read(fetched, value)
@@ -230,7 +240,7 @@ def _metric_lands(ctx: CheckContext) -> list[Problem]:
         time.sleep(0.2)
 
 
-def whisper_read(fetched: ExecResult, value: int) -> str:
+def whisper_read(fetched: ExecOutput, value: int) -> str:
     """What one ``whisper-fetch`` showed: ``stored`` (the value is there), ``absent`` (the
     series was read and the value is not in it), ``no-file`` (it says there is no such file:
     ``[ERROR] [Errno 2] No such file or directory``, exit 1), or ``unread`` (no answer that

@@ -7,22 +7,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import dns.message
-import dns.query
-import dns.rcode
-import dns.rdatatype
-
-from reboot_harness.checks.base import (
-    CheckContext,
-    Problem,
-    host_down,
-    judged,
-    register,
-    short_error,
-)
+from reboot_harness.checks.api import Context, Problem, check
+from reboot_harness.checks.base import Reader, short_error
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack.protocol import StackLike
 
 NAME = "dns"
 MAX_TTL = 2
@@ -91,11 +79,16 @@ def _judge_answer(
     return problems
 
 
-def ask_direct(stack: StackLike) -> tuple[set[str], int | None]:
+def ask_direct(stack: Reader) -> tuple[set[str], int | None]:
     """The LB name's A answer from the dns host itself (its published port), and its TTL.
 
     Over UDP, as resolvers ask; over TCP when the engine's machine is reached through ssh,
     which forwards TCP only (the server gives the same answer on both)."""
+    import dns.message  # here, not at the top: declaring the check needs no DNS client
+    import dns.query
+    import dns.rcode
+    import dns.rdatatype
+
     topo = stack.topology
     query = dns.message.make_query(topo.dns_name, dns.rdatatype.A)
     if stack.ports_over_ssh:
@@ -116,7 +109,7 @@ def ask_direct(stack: StackLike) -> tuple[set[str], int | None]:
 
 
 def ask_as_clients(
-    stack: StackLike, down: Callable[[str], str | None] = lambda _h: None
+    stack: Reader, down: Callable[[str], str | None] = lambda _h: None
 ) -> tuple[str, set[str], int | None]:
     """(the host asked from, addresses, TTL): the LB name asked where the clients are, from an
     app host (else the graphite host), of the dns host at the address that host knows it by,
@@ -144,13 +137,24 @@ def ask_as_clients(
     )
 
 
-@register(NAME, subjects)
-def check_dns(ctx: CheckContext) -> list[CheckResult]:
+@check(
+    NAME,
+    description="the dns host, asked directly and from inside the stack network as clients ask it",
+    roles=("dns_host", "lbs"),
+    subjects=subjects,
+    unobserved=("dns-no-answer",),
+    causes={
+        "dns-no-answer": "the DNS server did not answer (nothing, a timeout, or an error rcode)",
+        "wrong-answer": "the LB name resolves to other addresses than the LBs in rotation",
+        "ttl-too-long": "the answer's TTL is longer than clients may cache it",
+    },
+)
+def check_dns(ctx: Context) -> list[CheckResult]:
     topo = ctx.topology
     host = topo.dns_host
     rotation = ctx.rotation or topo.lbs
-    want = {ctx.stack.static_address(lb) for lb in rotation}
-    by_address = {ctx.stack.static_address(lb): lb for lb in topo.lbs}
+    want = {ctx.static_address(lb) for lb in rotation}
+    by_address = {ctx.static_address(lb): lb for lb in topo.lbs}
     expected = (
         f"{topo.dns_name} -> {', '.join(sorted(rotation)) or 'nothing'}"
         f" ({', '.join(sorted(want))}), TTL <= {MAX_TTL}s, asked directly and as clients ask"
@@ -158,19 +162,19 @@ def check_dns(ctx: CheckContext) -> list[CheckResult]:
     tried = subjects(topo)
     reason = ctx.down(host)
     if reason:
-        return [host_down(NAME, host, expected, reason, subjects=tried)]
+        return [ctx.fail(host, expected, reason, cause="host-down", subjects=tried)]
     problems: list[Problem] = []
     seen = []
     try:
-        got, ttl = ask_direct(ctx.stack)
+        got, ttl = ask_direct(ctx)
         problems += _judge_answer(DIRECT, got, ttl, want, by_address)
         seen.append(f"{DIRECT}: {', '.join(sorted(by_address.get(a, a) for a in got))}")
     except Exception as e:
         problems.append(Problem("dns-no-answer", f"{DIRECT}: no answer: {short_error(e)}"))
     try:
-        asker, got, ttl = ask_as_clients(ctx.stack, ctx.down)
+        asker, got, ttl = ask_as_clients(ctx, ctx.down)
         problems += _judge_answer(f"{CLIENTS} (from {asker})", got, ttl, want, by_address)
         seen.append(f"from {asker}: {', '.join(sorted(by_address.get(a, a) for a in got))}")
     except Exception as e:
         problems.append(Problem("dns-no-answer", f"{CLIENTS}: no answer: {short_error(e)}"))
-    return [judged(NAME, host, expected, problems, "answers " + "; ".join(seen), subjects=tried)]
+    return [ctx.result(host, expected, problems, "answers " + "; ".join(seen), subjects=tried)]

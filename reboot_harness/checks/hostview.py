@@ -4,10 +4,10 @@ host costs a pipe round trip instead of a `docker exec` and a `supervisorctl` st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from reboot_harness.model.hostview import HostView, Program
 from reboot_harness.model.topology import Topology
 from reboot_harness.stack.protocol import StackLike
 
@@ -37,70 +37,6 @@ def agent_argv(topo: Topology, host: str) -> list[str]:
         serves = [f"{topo.app_program}={topo.app_port}/health"] if host in topo.apps else []
         return ["python3", "-c", _python_agent(), topo.supervisor_conf, *serves]
     return ["sh", "-c", SH_AGENT]
-
-
-@dataclass(frozen=True)
-class Program:
-    """A supervisord program as supervisord reports it, and what its process looks like."""
-
-    name: str
-    state: str
-    pid: int
-    alive: bool = False  # its pid is a live process of the host (not gone, not a zombie)
-    nofile: str = ""  # the "Max open files" line of /proc/PID/limits
-    # For a program that shows it serves (the app's /health), while RUNNING or STARTING: "yes"
-    # when its own process answered, else why not; "" when not asked.
-    serving: str = ""
-
-    def up(self) -> bool:
-        """Its process alive, and RUNNING or STARTING, and — for a program that shows it serves —
-        its own process answering its health request.
-
-        supervisord says RUNNING after ``startsecs`` of uptime whether or not the program is
-        ready by then (a loaded host takes longer than 1 s to import and bind the app), and says
-        STARTING for an app that already serves; a program that answers is up, which is what a
-        recovered host means, and one that does not answer (not listening yet, frozen, draining)
-        is not. Listening alone is not enough: a loaded host can hold connections in the backlog
-        for a second before the server takes them. A killed program stays RUNNING until
-        supervisord has reaped it: its zombie is not up.
-        """
-        if not self.alive or self.state not in ("RUNNING", "STARTING"):
-            return False
-        if self.serving:
-            return self.serving == "yes"
-        return self.state == "RUNNING"
-
-    def describe(self) -> str:
-        if self.pid > 0 and not self.alive and self.state in ("RUNNING", "STARTING"):
-            return f"{self.name} {self.state} (pid {self.pid} has ended)"
-        if self.state == "STARTING" and self.serving == "yes":
-            return f"{self.name} STARTING (serving)"
-        if self.state == "STARTING" and self.serving:
-            return f"{self.name} STARTING (not serving yet: {self.serving})"
-        if self.state == "RUNNING" and self.serving and self.serving != "yes":
-            return f"{self.name} RUNNING (not serving: {self.serving})"
-        return f"{self.name} {self.state}"
-
-
-@dataclass(frozen=True)
-class HostView:
-    """What one question to a host's probe saw.
-
-    Attributes:
-        processes: (pid inside the host, command name) of every live process but the probe
-            (zombies left out: a killed daemon is not alive while it waits to be reaped).
-        programs: supervisord's programs by name (empty where supervisord is not asked).
-        error: why the reading is incomplete ('' when it is complete).
-        answered: the probe answered (a reading, complete or not, came from the host).
-        down: the host was not running when asked (it stopped after the run's status read).
-    """
-
-    host: str
-    processes: tuple[tuple[int, str], ...] = ()
-    programs: dict[str, Program] = field(default_factory=dict)
-    error: str = ""
-    answered: bool = False
-    down: bool = False
 
 
 def parse_view(host: str, text: str) -> HostView:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from reboot_harness.checks.base import CheckContext, Problem, failure, host_down, judged, register
+from reboot_harness.checks.api import Context, Problem, check
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
 
@@ -24,8 +24,21 @@ def subjects(topo: Topology) -> tuple[str, ...]:
     return tuple(f"{s.host}/{s.program}" for s in topo.limits)
 
 
-@register(NAME, subjects)
-def check_limits(ctx: CheckContext) -> list[CheckResult]:
+@check(
+    NAME,
+    description="every app host's app program",
+    roles=("apps",),
+    subjects=subjects,
+    unobserved=("limits-unreadable",),
+    causes={
+        "program-not-running": "supervisord says the program whose limit is checked is not"
+        " running, or has no such program",
+        "limits-unreadable": "the program's limits could not be read (the host's probe or"
+        " supervisord did not answer, or /proc/PID/limits had no open-files line)",
+        "nofile-below-minimum": "the program's soft open-file limit is below what it needs",
+    },
+)
+def check_limits(ctx: Context) -> list[CheckResult]:
     topo = ctx.topology
     views = ctx.views(dict.fromkeys(s.host for s in topo.limits if not ctx.down(s.host)))
     results = []
@@ -34,28 +47,32 @@ def check_limits(ctx: CheckContext) -> list[CheckResult]:
         subject = (f"{spec.host}/{spec.program}",)
         reason = ctx.down(spec.host)
         if reason:
-            results.append(host_down(NAME, spec.host, expected, reason, subjects=subject))
+            results.append(
+                ctx.fail(spec.host, expected, reason, cause="host-down", subjects=subject)
+            )
             continue
         view = views[spec.host]
         if view.down:  # stopped after the run's status read
-            results.append(host_down(NAME, spec.host, expected, view.error, subjects=subject))
+            results.append(
+                ctx.fail(spec.host, expected, view.error, cause="host-down", subjects=subject)
+            )
             continue
         # "Not running" is what supervisord's answer and the host's process list show, never
         # what a reading that did not come back suggests.
         if not view.programs or not view.processes:
             what = "supervisord's programs" if not view.programs else "the host's processes"
             results.append(
-                failure(NAME, spec.host, expected, f"cannot read {what}",
-                        view.error or "the probe answered without them",
-                        cause="limits-unreadable", subjects=subject)
+                ctx.fail(spec.host, expected, f"cannot read {what}",
+                         detail=view.error or "the probe answered without them",
+                         cause="limits-unreadable", subjects=subject)
             )  # fmt: skip
             continue
         program = view.programs.get(spec.program)
         if program is None or not program.alive:
             seen = program.describe() if program else "no such supervisord program"
             results.append(
-                failure(NAME, spec.host, expected, f"{spec.program} not running", seen,
-                        cause="program-not-running", subjects=subject)
+                ctx.fail(spec.host, expected, f"{spec.program} not running", detail=seen,
+                         cause="program-not-running", subjects=subject)
             )  # fmt: skip
             continue
         pid = program.pid
@@ -63,8 +80,8 @@ def check_limits(ctx: CheckContext) -> list[CheckResult]:
             soft, hard = parse_nofile(program.nofile)
         except ValueError as e:
             results.append(
-                failure(NAME, spec.host, expected, str(e), f"/proc/{pid}/limits",
-                        cause="limits-unreadable", subjects=subject)
+                ctx.fail(spec.host, expected, str(e), detail=f"/proc/{pid}/limits",
+                         cause="limits-unreadable", subjects=subject)
             )  # fmt: skip
             continue
         problems = []
@@ -76,8 +93,7 @@ def check_limits(ctx: CheckContext) -> list[CheckResult]:
                 )
             )
         results.append(
-            judged(
-                NAME,
+            ctx.result(
                 spec.host,
                 expected,
                 problems,

@@ -9,18 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import pymysql
-import pymysql.cursors
-
-from reboot_harness.checks.base import (
-    CheckContext,
-    Problem,
-    failure,
-    host_down,
-    judged,
-    register,
-    short_error,
-)
+from reboot_harness.checks.api import Context, Problem, check
+from reboot_harness.checks.base import short_error
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
 
@@ -68,17 +58,20 @@ class ServerView:
     down: bool = False
 
 
-def _query(ctx: CheckContext, host: str) -> ServerView:
+def _query(ctx: Context, host: str) -> ServerView:
     reason = ctx.down(host)
     if reason:
         return ServerView(error=reason, down=True)
+    import pymysql  # here, not at the top: declaring the check needs no MySQL client
+    import pymysql.cursors
+
     try:
-        ip, port = ctx.stack.endpoint(host, ctx.topology.mysql_port)
+        ip, port = ctx.endpoint(host, ctx.topology.mysql_port)
         conn = pymysql.connect(
             host=ip,
             port=port,
             user="root",
-            password=ctx.stack.secrets.get("MYSQL_ROOT_PASSWORD", ""),
+            password=ctx.secrets.get("MYSQL_ROOT_PASSWORD", ""),
             connect_timeout=3,
             read_timeout=3,
             cursorclass=pymysql.cursors.DictCursor,
@@ -168,8 +161,29 @@ def subjects(topo: Topology) -> tuple[str, ...]:
     return tuple(topo.mysql_hosts)
 
 
-@register(NAME, subjects)
-def check_mysql(ctx: CheckContext) -> list[CheckResult]:
+@check(
+    NAME,
+    description="every mysql host",
+    roles=("mysql_hosts",),
+    subjects=subjects,
+    unobserved=("mysql-unreachable", "primary-unknown"),
+    causes={
+        "mysql-unreachable": "a server does not answer",
+        "primary-unknown": "no answering server is writable and another did not answer: which is"
+        " the primary cannot be told",
+        "no-primary": "every server answered and none is writable (read_only=0)",
+        "several-primaries": "more than one server is writable",
+        "replica-writable": "a replica is not read_only",
+        "not-a-replica": "a server that is not the primary replicates from nobody",
+        "replica-wrong-primary": "a replica replicates from another host than the primary",
+        "replica-io-error": "the replica's IO thread failed (connect, authentication, binlog)",
+        "replica-sql-error": "the replica's SQL thread failed applying a transaction",
+        "replica-stopped": "a replication thread is not running, without an error",
+        "errant-transactions": "a replica holds transactions the primary never had",
+        "replica-behind": "a replica has not applied everything the primary has",
+    },
+)
+def check_mysql(ctx: Context) -> list[CheckResult]:
     hosts = ctx.topology.mysql_hosts
     deadline = ctx.deadline()
     while True:
@@ -194,7 +208,7 @@ def check_mysql(ctx: CheckContext) -> list[CheckResult]:
         time.sleep(0.2)
 
 
-def _query_all(ctx: CheckContext, hosts: Sequence[str]) -> dict[str, ServerView]:
+def _query_all(ctx: Context, hosts: Sequence[str]) -> dict[str, ServerView]:
     """Each host's view, asked concurrently (a server that does not answer costs one
     connect timeout, not one per server)."""
     with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
@@ -203,7 +217,7 @@ def _query_all(ctx: CheckContext, hosts: Sequence[str]) -> dict[str, ServerView]
 
 
 def _evaluate(
-    ctx: CheckContext, views: dict[str, ServerView], before: ServerView | None = None
+    ctx: Context, views: dict[str, ServerView], before: ServerView | None = None
 ) -> list[CheckResult]:
     """Judge the set; ``before`` is the primary as read before its replicas (what they must
     have applied), ``views[primary]`` as read after them (what they must not have beyond)."""
@@ -229,38 +243,34 @@ def _evaluate(
         else:
             cause = "no-primary"
         return [
-            _unreachable(h, views[h], "exactly 1 writable primary")
+            _unreachable(ctx, h, views[h], "exactly 1 writable primary")
             if views[h].error
-            else failure(NAME, h, "exactly 1 writable primary", f"{len(writable)} ({summary})",
-                         cause=cause, subjects=(h,))
+            else ctx.fail(h, "exactly 1 writable primary", f"{len(writable)} ({summary})",
+                          cause=cause)
             for h in sorted(views)
         ]  # fmt: skip
     primary = writable[0]
     try:
-        primary_address = ctx.stack.address(primary)
+        primary_address = ctx.address(primary)
     except Exception:
         primary_address = primary
-    results = [
-        CheckResult(NAME, primary, True, expected_primary, "primary, writable", summary,
-                    subjects=(primary,))
-    ]  # fmt: skip
+    results = [ctx.ok(primary, expected_primary, "primary, writable", detail=summary)]
     for host, view in sorted(views.items()):
         if host == primary:
             continue
         if view.error:
-            results.append(_unreachable(host, view, expected_replica))
+            results.append(_unreachable(ctx, host, view, expected_replica))
             continue
         problems = judge_replica(
             host, view, primary, views[primary], primary_address, before or views[primary]
         )
         results.append(
-            judged(NAME, host, expected_replica, problems, f"replica of {primary}, caught up",
-                   subjects=(host,), detail=summary)
+            ctx.result(host, expected_replica, problems, f"replica of {primary}, caught up",
+                       detail=summary)
         )  # fmt: skip
     return results
 
 
-def _unreachable(host: str, view: ServerView, expected: str) -> CheckResult:
-    if view.down:
-        return host_down(NAME, host, expected, view.error, subjects=(host,))
-    return failure(NAME, host, expected, view.error, cause="mysql-unreachable", subjects=(host,))
+def _unreachable(ctx: Context, host: str, view: ServerView, expected: str) -> CheckResult:
+    cause = "host-down" if view.down else "mysql-unreachable"
+    return ctx.fail(host, expected, view.error, cause=cause)

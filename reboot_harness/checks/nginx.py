@@ -22,14 +22,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from reboot_harness.checks.base import (
-    CheckContext,
-    Problem,
-    host_down,
-    judged,
-    register,
-    short_error,
-)
+from reboot_harness.checks.api import Context, Problem, check
+from reboot_harness.checks.base import short_error
 from reboot_harness.checks.nginx_log import (
     last_disabled,
     not_yet_back,
@@ -39,9 +33,9 @@ from reboot_harness.checks.nginx_log import (
     wrongly_unavailable,
 )
 from reboot_harness.errors import StackError
+from reboot_harness.model.hostview import ExecResult
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack.hosts import ExecResult
 
 NAME = "nginx"
 _SPLIT = "---rh-nginx-config---"
@@ -187,13 +181,29 @@ def subjects(topo: Topology) -> tuple[str, ...]:
     return tuple(topo.lbs) + tuple(f"{lb}->{app}" for lb in topo.lbs for app in topo.apps)
 
 
-@register(NAME, subjects)
-def check_nginx(ctx: CheckContext) -> list[CheckResult]:
+@check(
+    NAME,
+    description="every load balancer, and each backend app as that LB reaches it",
+    roles=("lbs", "apps"),
+    subjects=subjects,
+    unobserved=("lb-not-answering", "backend-not-serving"),
+    causes={
+        "lb-not-answering": "the LB's /health does not answer through to an app (no answer, or an"
+        " error status)",
+        "backend-unreachable": "the LB cannot reach an app at the address it uses for it (the LB's"
+        " own attempt, while the app serves)",
+        "backend-not-serving": "an app does not serve /health (no answer, or an error status)",
+        "healthy-backend-marked-down": "nginx disabled a backend while it was serving",
+        "healthy-backend-held-out": "nginx refused requests ('no live upstreams') while a backend"
+        " was serving",
+        "backend-not-back": "nginx still holds a serving backend out of rotation (fail_timeout)",
+    },
+)
+def check_nginx(ctx: Context) -> list[CheckResult]:
     topo = ctx.topology
-    stack = ctx.stack
-    static = {a: stack.static_address(a) for a in topo.apps}
+    static = {a: ctx.static_address(a) for a in topo.apps}
     by_address = {ip: a for a, ip in static.items()}
-    actual = stack.addresses()
+    actual = ctx.addresses()
     # When did each backend start serving? A backend disabled after that was healthy.
     up = [app for app in topo.apps if not ctx.down(app)]
     with ThreadPoolExecutor(max_workers=max(1, len(up))) as pool:
@@ -204,10 +214,10 @@ def check_nginx(ctx: CheckContext) -> list[CheckResult]:
         return list(pool.map(lambda lb: _judge_lb(ctx, lb, view), topo.lbs))
 
 
-def _serving_since(ctx: CheckContext, app: str) -> float | None:
+def _serving_since(ctx: Context, app: str) -> float | None:
     """When the app says it started serving (its own /health), or None: no such answer."""
     try:
-        ip, port = ctx.stack.endpoint(app, ctx.topology.app_port)
+        ip, port = ctx.endpoint(app, ctx.topology.app_port)
         status, body = _get_json(f"http://{ip}:{port}/health")
     except Exception:
         return None
@@ -226,9 +236,8 @@ class _Apps:
     serving_since: dict[str, float]
 
 
-def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
+def _judge_lb(ctx: Context, lb: str, apps: _Apps) -> CheckResult:
     topo = ctx.topology
-    stack = ctx.stack
     expected = (
         "/health answered by an app; the LB reaches every app over its own path; no healthy"
         " backend marked or held unavailable; every serving backend back in rotation"
@@ -236,7 +245,7 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
     tried = (lb, *(f"{lb}->{app}" for app in topo.apps))
     reason = ctx.down(lb)
     if reason:
-        return host_down(NAME, lb, expected, reason, subjects=tried)
+        return ctx.fail(lb, expected, reason, cause="host-down", subjects=tried)
     problems = []
     answered = ""
     # Asked through the LB only while every app serves: a request nginx hashes to an app that
@@ -245,7 +254,7 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
     absent = [app for app in topo.apps if app not in apps.serving_since]
     if not absent:
         try:
-            ip, port = stack.endpoint(lb, topo.lb_port)
+            ip, port = ctx.endpoint(lb, topo.lb_port)
             status, body = _get_json(f"http://{ip}:{port}/health")
             answered = str(body.get("host", ""))
             if status != 200 or answered not in topo.apps:
@@ -263,7 +272,7 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
     # under load, the engine's exec stream returned only its last lines): read again.
     for _attempt in range(2):
         try:
-            read = stack.exec(
+            read = ctx.exec(
                 lb,
                 ["bash", "-c", _READ_SCRIPT, "rh-nginx", topo.nginx_error_log, *wanted],
                 timeout=15,
@@ -274,7 +283,7 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
         if got.whole or read.exit_code != 0:
             break
     if read.exit_code == 125:  # stopped after the run's status read
-        return host_down(NAME, lb, expected, read.brief(), subjects=tried)
+        return ctx.fail(lb, expected, read.brief(), cause="host-down", subjects=tried)
     # A backend that does not answer is not in rotation either (whatever the reason: the
     # processes check says which). Judged here too, so that one round of checks cannot pass on
     # a view of the apps taken before one of them served.
@@ -322,8 +331,7 @@ def _judge_lb(ctx: CheckContext, lb: str, apps: _Apps) -> CheckResult:
             apps.by_address,
             time.time(),
         )
-    return judged(
-        NAME,
+    return ctx.result(
         lb,
         expected,
         problems,

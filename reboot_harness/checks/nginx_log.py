@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from reboot_harness.checks.base import Problem
+from reboot_harness.checks.api import Problem
 
 _LINE = re.compile(r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(\w+)\] (.*)$")
 _UPSTREAM = re.compile(r'upstream: "\w+://([^:/"]+):(\d+)')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reboot_harness.checks.base import CheckContext, Problem, failure, host_down, judged, register
+from reboot_harness.checks.api import Context, Problem, check
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
 
@@ -27,8 +27,22 @@ def subjects(topo: Topology) -> tuple[str, ...]:
     return tuple(topo.daemons)
 
 
-@register(NAME, subjects)
-def check_processes(ctx: CheckContext) -> list[CheckResult]:
+@check(
+    NAME,
+    description="every host of the topology",
+    roles=("daemons",),
+    subjects=subjects,
+    unobserved=("supervisor-unreadable",),
+    causes={
+        "daemon-not-running": "an expected daemon is not alive on the host (its process list read)",
+        "supervisor-unreadable": "supervisord did not say how its programs are",
+        "program-not-running": "a supervisord program is not RUNNING/STARTING, or its process"
+        " ended",
+        "program-not-serving": "the app is RUNNING but its own process does not answer /health"
+        " (asked inside the host)",
+    },
+)
+def check_processes(ctx: Context) -> list[CheckResult]:
     topo = ctx.topology
     up = [h for h in topo.daemons if not ctx.down(h)]
     views = ctx.views(up)
@@ -39,16 +53,18 @@ def check_processes(ctx: CheckContext) -> list[CheckResult]:
             expected += "; every supervisord program RUNNING (the app: also serving)"
         reason = ctx.down(host)
         if reason:
-            results.append(host_down(NAME, host, expected, reason, subjects=(host,)))
+            results.append(ctx.fail(host, expected, reason, cause="host-down", subjects=(host,)))
             continue
         view = views[host]
         if view.down:  # stopped after the run's status read
-            results.append(host_down(NAME, host, expected, view.error, subjects=(host,)))
+            results.append(
+                ctx.fail(host, expected, view.error, cause="host-down", subjects=(host,))
+            )
             continue
         if not view.processes:  # the probe could not read the host at all
             results.append(
-                failure(NAME, host, expected, view.error or "no processes",
-                        cause="host-unreadable", subjects=(host,))
+                ctx.fail(host, expected, view.error or "no processes",
+                         cause="host-unreadable", subjects=(host,))
             )  # fmt: skip
             continue
         running = {comm for _pid, comm in view.processes}
@@ -80,6 +96,6 @@ def check_processes(ctx: CheckContext) -> list[CheckResult]:
         elif view.error:
             problems.append(Problem("host-unreadable", view.error))
         results.append(
-            judged(NAME, host, expected, problems, "all running", subjects=(host,), detail=detail)
+            ctx.result(host, expected, problems, "all running", subjects=(host,), detail=detail)
         )
     return results

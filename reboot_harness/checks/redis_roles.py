@@ -5,23 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
-from reboot_harness.checks.base import (
-    CheckContext,
-    Problem,
-    failure,
-    host_down,
-    judged,
-    register,
-    short_error,
-)
+from reboot_harness.checks.api import Context, Problem, check
+from reboot_harness.checks.base import Reader, short_error
+from reboot_harness.model.own_checks import Reporter
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack.protocol import StackLike
+
+if TYPE_CHECKING:
+    import redis
 
 NAME = "redis roles"
 
@@ -66,6 +59,10 @@ def client(ip: str, port: int, password: str | None = None) -> redis.Redis:
     """A connection that asks once: redis-py 6+ retries a refused or timed-out connection 3
     times with backoff by default, so a server that never answers would cost about 25 s
     instead of its 2 s timeout; a check (or a poll) says what it saw and asks again later."""
+    import redis  # here, not at the top: declaring the check needs no redis client
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return redis.Redis(
         ip, port, password=password, socket_timeout=2, decode_responses=True,
         retry=Retry(NoBackoff(), 0),
@@ -83,6 +80,7 @@ def presumed_master(nodes: dict[str, NodeView]) -> str:
 
 
 def evaluate(
+    report: Reporter,
     nodes: dict[str, NodeView],
     sentinels: dict[str, SentinelView],
     expected_replicas: int,
@@ -118,20 +116,23 @@ def evaluate(
         for host in hosts:
             node = nodes.get(host)
             if node is not None and node.down:
-                out.append(host_down(NAME, host, "1 master", node.error, subjects=_subjects(host)))
+                out.append(report.fail(host, "1 master", node.error, cause="host-down",
+                                       subjects=_subjects(host)))  # fmt: skip
             elif node is None or node.error:
-                out.append(failure(NAME, host, "1 master", _unreachable(node), cause=
-                                   "redis-unreachable", subjects=_subjects(host)))  # fmt: skip
+                out.append(report.fail(host, "1 master", _unreachable(node), cause=
+                                       "redis-unreachable", subjects=_subjects(host)))  # fmt: skip
             else:
-                out.append(failure(NAME, host, "1 master", observed, cause=cause,
-                                   subjects=_subjects(host)))  # fmt: skip
+                out.append(report.fail(host, "1 master", observed, cause=cause,
+                                       subjects=_subjects(host)))  # fmt: skip
         return out
     results = []
     for host in hosts:
         node = nodes.get(host)
         s = sentinels.get(host)
         if node is not None and node.down:
-            results.append(host_down(NAME, host, expected, node.error, subjects=_subjects(host)))
+            results.append(
+                report.fail(host, expected, node.error, cause="host-down", subjects=_subjects(host))
+            )
             continue
         problems = []
         if node is None or node.error:
@@ -177,8 +178,8 @@ def evaluate(
                 )
         role = "master" if host == master else f"slave of {master}"
         results.append(
-            judged(NAME, host, expected, problems, f"{role}, sentinel agrees",
-                   subjects=_subjects(host), detail=describe(nodes))
+            report.result(host, expected, problems, f"{role}, sentinel agrees",
+                          subjects=_subjects(host), detail=describe(nodes))
         )  # fmt: skip
     return results
 
@@ -210,7 +211,7 @@ def _host_of(address: str, by_address: dict[str, str], hosts: tuple[str, ...]) -
 
 
 def observe(
-    stack: StackLike, down: Callable[[str], str | None] = lambda _h: None
+    stack: Reader, down: Callable[[str], str | None] = lambda _h: None
 ) -> tuple[dict[str, NodeView], dict[str, SentinelView]]:
     """What every redis host's redis-server and sentinel say (or why they said nothing), the
     hosts asked concurrently (a host that does not answer costs one timeout, not one each)."""
@@ -233,7 +234,7 @@ def observe(
     return nodes, sentinels
 
 
-def _node(stack: StackLike, host: str, by_address: dict[str, str]) -> NodeView:
+def _node(stack: Reader, host: str, by_address: dict[str, str]) -> NodeView:
     topo = stack.topology
     try:
         ip, port = stack.endpoint(host, topo.redis_port)
@@ -254,9 +255,11 @@ def _node(stack: StackLike, host: str, by_address: dict[str, str]) -> NodeView:
     )
 
 
-def _sentinel(stack: StackLike, host: str, by_address: dict[str, str]) -> SentinelView:
+def _sentinel(stack: Reader, host: str, by_address: dict[str, str]) -> SentinelView:
     topo = stack.topology
     name = topo.redis_master_name
+    import redis  # here, not at the top: declaring the check needs no redis client
+
     try:
         ip, port = stack.endpoint(host, topo.sentinel_port)
         s = client(ip, port)
@@ -287,8 +290,30 @@ def _sentinel(stack: StackLike, host: str, by_address: dict[str, str]) -> Sentin
     )
 
 
-@register(NAME, subjects)
-def check_redis_roles(ctx: CheckContext) -> list[CheckResult]:
-    nodes, sentinels = observe(ctx.stack, ctx.down)
+@check(
+    NAME,
+    description="every redis host's redis-server and sentinel",
+    roles=("redis_hosts",),
+    subjects=subjects,
+    unobserved=("redis-unreachable", "sentinel-unreachable", "master-unknown"),
+    causes={
+        "zero-masters": "every redis server answered and none is master: nobody can write",
+        "several-masters": "more than one redis server is master (split brain)",
+        "redis-unreachable": "a redis server does not answer",
+        "master-unknown": "no answering redis server is master and another did not answer (nor do"
+        " the replicas agree on it): whether there is a master cannot be told",
+        "wrong-role": "a redis server has a role other than master or replica",
+        "replica-wrong-master": "a replica replicates from another host than the master",
+        "replica-link-down": "a replica's link to the master is not up",
+        "sentinel-unreachable": "a sentinel does not answer",
+        "sentinel-wrong-master": "a sentinel names another master",
+        "ckquorum-failed": "a sentinel cannot reach its quorum (SENTINEL CKQUORUM)",
+        "sentinel-view-incomplete": "a sentinel knows fewer or more replicas or sentinels than"
+        " exist",
+        "failover-in-progress": "a sentinel reports a failover still in progress",
+    },
+)
+def check_redis_roles(ctx: Context) -> list[CheckResult]:
+    nodes, sentinels = observe(ctx, ctx.down)
     n = len(ctx.topology.redis_hosts)
-    return evaluate(nodes, sentinels, expected_replicas=n - 1, expected_sentinels=n)
+    return evaluate(ctx, nodes, sentinels, expected_replicas=n - 1, expected_sentinels=n)

@@ -5,65 +5,26 @@ an exception."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import partial
 
-from reboot_harness.checks import (  # noqa: F401  (registration by import)
-    available,
-    declared,
-    directories,
-    dns,
-    limits,
-    mysql_replication,
-    nginx,
-    processes,
-    redis_roles,
-    socketio,
-)
-from reboot_harness.checks.base import (
-    REGISTRY,
-    CheckContext,
-    Registered,
-    failure,
-    short_error,
-    subject_host,
-)
+from reboot_harness.checks import available, shipped
+from reboot_harness.checks.base import failure, short_error, subject_host
+from reboot_harness.checks.context import CheckContext, Round
 from reboot_harness.errors import StackError, UsageError
-from reboot_harness.inputs.own_checks import python_checks
 from reboot_harness.model.checks import CHECK_NAMES, COMMON_CAUSES
 from reboot_harness.model.own_checks import Check
 from reboot_harness.model.results import CheckResult
-from reboot_harness.model.topology import HostCheck, Topology
-from reboot_harness.stack.hosts import ExecResult
+from reboot_harness.model.topology import Topology
 from reboot_harness.stack.protocol import StackLike
 
-# reboot_harness.model.checks.CHECK_NAMES is the list scenarios are validated against (without
-# importing this package); every check it names is registered here, and nothing else is.
 NAMES: tuple[str, ...] = CHECK_NAMES
-if set(REGISTRY) != set(NAMES):  # pragma: no cover - a programming error, caught at import
-    raise RuntimeError(f"checks registered {sorted(REGISTRY)} != model.CHECK_NAMES {NAMES}")
 
 
-def registry(topology: Topology) -> dict[str, Registered]:
-    """Every check ``topology`` can run, by name, in the order results are shown: the shipped
-    ones it has the roles for (:mod:`reboot_harness.checks.available`), its declared host checks,
-    its Python checks."""
-    out = {name: REGISTRY[name] for name in available.names(topology) if name in REGISTRY}
-    for name, entries in available.declared(topology).items():
-        out[name] = Registered(partial(_declared, entries=entries), partial(_subjects, entries))
-    for name, found in python_checks(topology).items():
-        out[name] = Registered(partial(_python, found), found.subjects_for)
-    return out
-
-
-def _subjects(entries: tuple[HostCheck, ...], _topology: Topology) -> tuple[str, ...]:
-    return tuple(e.subject for e in entries)
-
-
-def _declared(ctx: CheckContext, *, entries: tuple[HostCheck, ...]) -> list[CheckResult]:
-    return declared.run(ctx, entries)
+def registry(topology: Topology) -> Mapping[str, Check]:
+    """Every check ``topology`` can run, by name, in the order results are shown (see
+    :func:`reboot_harness.checks.available.checks`)."""
+    return available.checks(topology)
 
 
 def resolve(names: Sequence[str] | None, topology: Topology | None = None) -> list[str]:
@@ -93,18 +54,18 @@ def run_checks(
     check order."""
     chosen = resolve(names, stack.topology)
     checks = registry(stack.topology)
-    statuses = stack.statuses()
-    ctx = CheckContext(
+    round_ = Round(
         stack=stack,
         deadline_s=deadline_s,
         since=stack.state.last_check if since is None else since,
         rotation=stack.state.rotation if rotation is None else rotation,
-        statuses=statuses,
+        statuses=stack.statuses(),
     )
-    # Each check sees the stack through its own recorder of the hosts its reads reach.
-    contexts = {name: ctx.for_check() for name in chosen}
+    # Each check sees the stack through its own context, which records the hosts its reads
+    # reach.
+    contexts = {name: round_.context(checks[name]) for name in chosen}
     with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
-        futures = {name: pool.submit(checks[name].fn, contexts[name]) for name in chosen}
+        futures = {name: pool.submit(_run, checks[name], contexts[name]) for name in chosen}
     results: list[CheckResult] = []
     for name in chosen:
         try:
@@ -123,54 +84,12 @@ def run_checks(
     return results
 
 
-@dataclass
-class _PythonContext:
-    """What a Python check sees (:class:`reboot_harness.checks.api.Context`)."""
-
-    check: Check
-    inner: CheckContext
-    subjects: tuple[str, ...]
-
-    @property
-    def topology(self) -> Topology:
-        return self.inner.topology
-
-    @property
-    def deadline_s(self) -> float:
-        return self.inner.deadline_s
-
-    def down(self, host: str) -> str | None:
-        return self.inner.down(host)
-
-    def exec(
-        self, host: str, argv: Sequence[str], *, user: str = "", timeout: float = 10.0
-    ) -> ExecResult:
-        return self.inner.stack.exec(host, list(argv), user=user, timeout=timeout)
-
-    def address(self, host: str) -> str:
-        return self.inner.stack.address(host)
-
-    def ok(self, host: str, expected: str, observed: str, *, subjects: Sequence[str] = (),
-           detail: str = "") -> CheckResult:  # fmt: skip
-        return CheckResult(self.check.name, host, True, expected, observed, detail, (),
-                           tuple(subjects) or (host,))  # fmt: skip
-
-    def fail(self, host: str, expected: str, observed: str, *, cause: str,
-             subjects: Sequence[str] = (), detail: str = "") -> CheckResult:  # fmt: skip
-        if cause not in self.check.causes and cause not in COMMON_CAUSES:
-            valid = ", ".join([*self.check.causes, *COMMON_CAUSES])
-            raise ValueError(f"check {self.check.name!r}: unknown cause {cause!r}; valid: {valid}")
-        return CheckResult(self.check.name, host, False, expected, observed, detail, (cause,),
-                           tuple(subjects) or (host,))  # fmt: skip
-
-
-def _python(found: Check, ctx: CheckContext) -> list[CheckResult]:
-    view = _PythonContext(found, ctx, found.subjects_for(ctx.topology))
-    results = list(_checked(found, found.run(view)))
-    return results
+def _run(found: Check, ctx: CheckContext) -> list[CheckResult]:
+    return list(_checked(found, found.run(ctx)))
 
 
 def _checked(found: Check, results: Iterable[object]) -> Iterable[CheckResult]:
+    """``results`` as a check must return them: its own, each failure with one of its causes."""
     for r in results:
         if not isinstance(r, CheckResult) or r.check != found.name:
             raise TypeError(
@@ -190,7 +109,7 @@ def covered(
     name: str,
     topology: Topology,
     results: list[CheckResult],
-    check: Registered | None = None,
+    check: Check | None = None,
     reached: Collection[str] | None = None,
 ) -> list[CheckResult]:
     """``results`` as they count: a passing result about a subject whose host none of the
@@ -199,7 +118,7 @@ def covered(
     topology asks the check to cover, or the topology gives it nothing to cover: a check that
     looked at nothing, or at some of its subjects only, must not pass. ``reached`` None: not
     recorded (every host counts as reached)."""
-    required = (check or REGISTRY[name]).subjects(topology)
+    required = (check or shipped.checks()[name]).subjects_for(topology)
     if not required:
         return [
             *results,
@@ -239,4 +158,4 @@ def _reaching(r: CheckResult, topology: Topology, reached: Collection[str]) -> C
     )  # fmt: skip
 
 
-__all__ = ["NAMES", "CheckContext", "registry", "resolve", "run_checks"]
+__all__ = ["NAMES", "registry", "resolve", "run_checks"]

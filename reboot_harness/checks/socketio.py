@@ -18,17 +18,8 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import socketio
-
-from reboot_harness.checks.base import (
-    CheckContext,
-    Problem,
-    failure,
-    host_down,
-    judged,
-    register,
-    short_error,
-)
+from reboot_harness.checks.api import Context, Problem, check
+from reboot_harness.checks.base import short_error
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
 
@@ -47,6 +38,8 @@ def echo_through(
 ) -> tuple[str, float, str]:
     """Connect, send an echo, ask who holds the session; return the transport, the echo's round
     trip in ms and the host that answered; raise on failure."""
+    import socketio  # here, not at the top: declaring the check needs no socket.io client
+
     client = socketio.Client(reconnection=False)
     nonce = uuid.uuid4().hex
     try:
@@ -115,20 +108,32 @@ def subjects(topo: Topology) -> tuple[str, ...]:
     return tuple(f"{lb}->{app}" for lb in topo.lbs for app in topo.apps)
 
 
-def _serving(ctx: CheckContext, app: str) -> bool:
+def _serving(ctx: Context, app: str) -> bool:
     """Whether the app answers its own /health (asked directly, not through an LB)."""
     if ctx.down(app):
         return False
     try:
-        ip, port = ctx.stack.endpoint(app, ctx.topology.app_port)
+        ip, port = ctx.endpoint(app, ctx.topology.app_port)
         with urllib.request.urlopen(f"http://{ip}:{port}/health", timeout=2) as resp:
             return bool(resp.status == 200)
     except Exception:
         return False
 
 
-@register(NAME, subjects)
-def check_socketio(ctx: CheckContext) -> list[CheckResult]:
+@check(
+    NAME,
+    description="every load balancer, and each app behind it",
+    roles=("lbs", "apps"),
+    subjects=subjects,
+    unobserved=("no-echo", "app-not-serving"),
+    causes={
+        "no-echo": "a socket.io client could not connect and get its echo back (or the LB did not"
+        " answer at all)",
+        "app-not-serving": "an app does not serve /health at all (nothing to reach through an LB)",
+        "wrong-backend": "the LB sent a client for one app to another (the app is held out)",
+    },
+)
+def check_socketio(ctx: Context) -> list[CheckResult]:
     topo = ctx.topology
     results = []
     timeout = min(ctx.deadline_s, 5.0)
@@ -143,13 +148,13 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
         pairs = tuple(f"{lb}->{app}" for app in topo.apps)
         reason = ctx.down(lb)
         if reason:
-            results.append(host_down(NAME, lb, expected, reason, subjects=pairs))
+            results.append(ctx.fail(lb, expected, reason, cause="host-down", subjects=pairs))
             continue
         try:
-            ip, port = ctx.stack.endpoint(lb, topo.lb_port)
+            ip, port = ctx.endpoint(lb, topo.lb_port)
         except Exception as e:  # the LB ran at the status read: its port is what is missing
-            results.append(failure(NAME, lb, expected, f"no endpoint: {short_error(e)}",
-                                   cause="host-unreadable", subjects=pairs))  # fmt: skip
+            results.append(ctx.fail(lb, expected, f"no endpoint: {short_error(e)}",
+                                    cause="host-unreadable", subjects=pairs))  # fmt: skip
             continue
         url = f"http://{ip}:{port}"
         # Hash keys are looked for only while every app serves: each key tried is a request
@@ -157,9 +162,9 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
         # failure it counts against that app (max_fails) — the check would take a booting app
         # out of rotation itself. Meanwhile the keys learned before are used, if any.
         if all_serve:
-            keys, silent = route_keys(ctx.stack.name, lb, url, serving)
+            keys, silent = route_keys(ctx.project, lb, url, serving)
         else:
-            keys, silent = known_keys(ctx.stack.name, lb, serving), ""
+            keys, silent = known_keys(ctx.project, lb, serving), ""
         unprobed = [f"{lb}->{a}" for a in serving if a not in keys]
         meanwhile = (
             f" ({', '.join(unprobed)} not probed meanwhile: a hash key for it is learned while"
@@ -203,7 +208,7 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
                 problems.append(Problem("no-echo", f"{lb}->{app}: whoami said no host"))
                 continue
             if host != app:
-                forget_keys(ctx.stack.name, lb)
+                forget_keys(ctx.project, lb)
                 problems.append(
                     Problem(
                         "wrong-backend",
@@ -214,7 +219,7 @@ def check_socketio(ctx: CheckContext) -> list[CheckResult]:
             reached.append(app)
             seen.append(f"{app} over {transport} in {rtt:.1f} ms")
         results.append(
-            judged(NAME, lb, expected, problems, "echo back from " + ", ".join(seen),
-                   subjects=pairs)
+            ctx.result(lb, expected, problems, "echo back from " + ", ".join(seen),
+                       subjects=pairs)
         )  # fmt: skip
     return results

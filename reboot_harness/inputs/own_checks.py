@@ -12,7 +12,7 @@ from functools import cache
 from importlib import metadata
 
 from reboot_harness.errors import UsageError
-from reboot_harness.model.own_checks import Check, _invalid
+from reboot_harness.model.own_checks import Check, invalid_own
 from reboot_harness.model.topology import Topology
 
 ENTRY_POINT_GROUP = "reboot_harness.checks"
@@ -61,7 +61,7 @@ def _load(ref: str, search: str) -> Check:
             " reboot_harness.checks.Check; decorate the function with"
             " @reboot_harness.checks.check(...)"
         )
-    problem = _invalid(found)
+    problem = invalid_own(found)
     if problem:
         raise UsageError(f"python check {ref!r}: {problem}")
     return dataclasses.replace(found, source=ref)

@@ -1,7 +1,9 @@
-"""The recovery checks as scenarios and incidents name them, and what their cause codes mean.
+"""What a check is as scenarios and incidents name it (:class:`CheckKind`), the causes every
+check shares, and the one table of the shipped checks (:data:`SHIPPED`: their names, and where
+each is declared).
 
-Here, not in reboot_harness.checks, so that validating a scenario or an incident never imports
-the checks (and with them the Docker, redis and MySQL clients): bad input is refused in a blink.
+Here, not in reboot_harness.checks, so that validating a scenario, a topology or an incident
+needs no check module: bad input is refused in a blink.
 """
 
 from __future__ import annotations
@@ -76,124 +78,24 @@ COMMON_CAUSES: Mapping[str, str] = MappingProxyType(
 )
 
 
-def _kind(
-    name: str, subjects: str, roles: tuple[str, ...], unobserved: tuple[str, ...], **causes: str
-) -> CheckKind:
-    codes = MappingProxyType({k.replace("_", "-"): v for k, v in causes.items()})
-    return CheckKind(name, codes, subjects, roles, frozenset(unobserved))
-
-
-CHECKS: tuple[CheckKind, ...] = (
-    _kind(
-        "processes",
-        "every host of the topology",
-        ("daemons",),
-        ("supervisor-unreadable",),
-        daemon_not_running="an expected daemon is not alive on the host (its process list read)",
-        supervisor_unreadable="supervisord did not say how its programs are",
-        program_not_running="a supervisord program is not RUNNING/STARTING, or its process ended",
-        program_not_serving="the app is RUNNING but its own process does not answer /health"
-        " (asked inside the host)",
-    ),
-    _kind(
-        "limits",
-        "every app host's app program",
-        ("apps",),
-        ("limits-unreadable",),
-        program_not_running="supervisord says the program whose limit is checked is not"
-        " running, or has no such program",
-        limits_unreadable="the program's limits could not be read (the host's probe or"
-        " supervisord did not answer, or /proc/PID/limits had no open-files line)",
-        nofile_below_minimum="the program's soft open-file limit is below what it needs",
-    ),
-    _kind(
-        "directories",
-        "the graphite host",
-        ("graphite_host",),
-        ("metric-not-sent",),
-        pid_dir_missing="carbon's pid directory does not exist",
-        pid_dir_wrong_owner="carbon's pid directory has the wrong owner or mode",
-        stale_pid_file="a carbon pid file names a process that is not carbon-cache (left by"
-        " a boot before: carbon refuses to start when that pid is in use again)",
-        not_listening="carbon does not listen on its line receiver port",
-        metric_not_sent="a metric could not be sent to carbon (no connection)",
-        metric_not_stored="a metric sent now did not land in whisper",
-    ),
-    _kind(
-        "redis roles",
-        "every redis host's redis-server and sentinel",
-        ("redis_hosts",),
-        ("redis-unreachable", "sentinel-unreachable", "master-unknown"),
-        zero_masters="every redis server answered and none is master: nobody can write",
-        several_masters="more than one redis server is master (split brain)",
-        redis_unreachable="a redis server does not answer",
-        master_unknown="no answering redis server is master and another did not answer (nor do"
-        " the replicas agree on it): whether there is a master cannot be told",
-        wrong_role="a redis server has a role other than master or replica",
-        replica_wrong_master="a replica replicates from another host than the master",
-        replica_link_down="a replica's link to the master is not up",
-        sentinel_unreachable="a sentinel does not answer",
-        sentinel_wrong_master="a sentinel names another master",
-        ckquorum_failed="a sentinel cannot reach its quorum (SENTINEL CKQUORUM)",
-        sentinel_view_incomplete="a sentinel knows fewer or more replicas or sentinels than exist",
-        failover_in_progress="a sentinel reports a failover still in progress",
-    ),
-    _kind(
-        "mysql replication",
-        "every mysql host",
-        ("mysql_hosts",),
-        ("mysql-unreachable", "primary-unknown"),
-        mysql_unreachable="a server does not answer",
-        primary_unknown="no answering server is writable and another did not answer: which is"
-        " the primary cannot be told",
-        no_primary="every server answered and none is writable (read_only=0)",
-        several_primaries="more than one server is writable",
-        replica_writable="a replica is not read_only",
-        not_a_replica="a server that is not the primary replicates from nobody",
-        replica_wrong_primary="a replica replicates from another host than the primary",
-        replica_io_error="the replica's IO thread failed (connect, authentication, binlog)",
-        replica_sql_error="the replica's SQL thread failed applying a transaction",
-        replica_stopped="a replication thread is not running, without an error",
-        errant_transactions="a replica holds transactions the primary never had",
-        replica_behind="a replica has not applied everything the primary has",
-    ),
-    _kind(
-        "nginx",
-        "every load balancer, and each backend app as that LB reaches it",
-        ("lbs", "apps"),
-        ("lb-not-answering", "backend-not-serving"),
-        lb_not_answering="the LB's /health does not answer through to an app (no answer, or an"
-        " error status)",
-        backend_unreachable="the LB cannot reach an app at the address it uses for it (the LB's"
-        " own attempt, while the app serves)",
-        backend_not_serving="an app does not serve /health (no answer, or an error status)",
-        healthy_backend_marked_down="nginx disabled a backend while it was serving",
-        healthy_backend_held_out="nginx refused requests ('no live upstreams') while a backend"
-        " was serving",
-        backend_not_back="nginx still holds a serving backend out of rotation (fail_timeout)",
-    ),
-    _kind(
-        "dns",
-        "the dns host, asked directly and from inside the stack network as clients ask it",
-        ("dns_host", "lbs"),
-        ("dns-no-answer",),
-        dns_no_answer="the DNS server did not answer (nothing, a timeout, or an error rcode)",
-        wrong_answer="the LB name resolves to other addresses than the LBs in rotation",
-        ttl_too_long="the answer's TTL is longer than clients may cache it",
-    ),
-    _kind(
-        "socket.io",
-        "every load balancer, and each app behind it",
-        ("lbs", "apps"),
-        ("no-echo", "app-not-serving"),
-        no_echo="a socket.io client could not connect and get its echo back (or the LB did not"
-        " answer at all)",
-        app_not_serving="an app does not serve /health at all (nothing to reach through an LB)",
-        wrong_backend="the LB sent a client for one app to another (the app is held out)",
-    ),
+# The one table of the shipped checks: name -> the module:attribute that declares it with the
+# public check API (reboot_harness.checks.check; each is a module of reboot_harness.checks: its
+# causes, roles, subjects and function in one place), in the order results are shown. Names
+# only here, so that validating a scenario, a topology or an incident needs no check module;
+# reboot_harness.checks.shipped loads them.
+SHIPPED: Mapping[str, str] = MappingProxyType(
+    {
+        "processes": "reboot_harness.checks.processes:check_processes",
+        "limits": "reboot_harness.checks.limits:check_limits",
+        "directories": "reboot_harness.checks.directories:check_directories",
+        "redis roles": "reboot_harness.checks.redis_roles:check_redis_roles",
+        "mysql replication": "reboot_harness.checks.mysql_replication:check_mysql",
+        "nginx": "reboot_harness.checks.nginx:check_nginx",
+        "dns": "reboot_harness.checks.dns:check_dns",
+        "socket.io": "reboot_harness.checks.socketio:check_socketio",
+    }
 )
-CHECK_NAMES: tuple[str, ...] = tuple(k.name for k in CHECKS)
-CHECK_KINDS: Mapping[str, CheckKind] = MappingProxyType({k.name: k for k in CHECKS})
+CHECK_NAMES: tuple[str, ...] = tuple(SHIPPED)
 
 
 # The preflight lint (reboot_harness.checks.preflight): configuration that works today and breaks at
@@ -210,16 +112,6 @@ PREFLIGHT = CheckKind(
     "every mysql host's replication password",
     ("mysql_hosts",),
 )
-
-
-def causes_of(check: str) -> tuple[str, ...]:
-    """Every cause code a failure of ``check`` may carry (its own, then the common ones)."""
-    return (*CHECK_KINDS[check].causes, *COMMON_CAUSES)
-
-
-def unobserved_causes(check: str) -> frozenset[str]:
-    """The causes of shipped check ``check`` that say it could not see (the common ones too)."""
-    return CHECK_KINDS[check].unobserved | frozenset(COMMON_CAUSES)
 
 
 # The cause codes of declared host checks (every declared check name shares them).

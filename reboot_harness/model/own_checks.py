@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Protocol
 
-from reboot_harness.model.checks import CHECK_NAMES, COMMON_CAUSES, CheckKind
+from reboot_harness.model.checks import COMMON_CAUSES, SHIPPED, CheckKind
+from reboot_harness.model.hostview import HostView
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
 
@@ -38,37 +39,25 @@ class ExecOutput(Protocol):
     def brief(self) -> str: ...
 
 
-class Context(Protocol):
-    """What a check may look at and how it reports (one per check per run).
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, with its cause code (one of the check's causes, or a common one); see
+    :meth:`Context.result`."""
+
+    cause: str
+    text: str
+
+
+class Reporter(Protocol):
+    """How a check reports: results named after the check, their causes validated against its
+    own (and the common ones).
 
     Attributes:
-        topology: the stack's topology (hosts, roles, daemons).
-        subjects: what this check must cover on this topology (from its ``subjects``).
-        deadline_s: how long the check may wait for something to settle before it reports.
+        name: the check's name.
     """
 
     @property
-    def topology(self) -> Topology: ...
-
-    @property
-    def subjects(self) -> tuple[str, ...]: ...
-
-    @property
-    def deadline_s(self) -> float: ...
-
-    def down(self, host: str) -> str | None:
-        """Why ``host`` cannot be checked (not running, no such host), or None."""
-        ...
-
-    def exec(
-        self, host: str, argv: Sequence[str], *, user: str = "", timeout: float = 10.0
-    ) -> ExecOutput:
-        """Run ``argv`` inside ``host`` (killed after ``timeout`` seconds)."""
-        ...
-
-    def address(self, host: str) -> str:
-        """``host``'s address on the stack's network."""
-        ...
+    def name(self) -> str: ...
 
     def ok(
         self, host: str, expected: str, observed: str, *, subjects: Sequence[str] = (),
@@ -81,7 +70,108 @@ class Context(Protocol):
         self, host: str, expected: str, observed: str, *, cause: str,
         subjects: Sequence[str] = (), detail: str = "",
     ) -> CheckResult:  # fmt: skip
-        """A failed result with one of the check's causes (or a common one)."""
+        """A failed result with one of the check's causes (or a common one); ``subjects``
+        default to ``(host,)``."""
+        ...
+
+    def result(
+        self, host: str, expected: str, problems: Sequence[Problem], ok_text: str, *,
+        subjects: Sequence[str] = (), detail: str = "",
+    ) -> CheckResult:  # fmt: skip
+        """The result the ``problems`` found make: none, it held (observed: ``ok_text``); else
+        it failed with their causes, observed: their texts joined by ``; ``."""
+        ...
+
+
+class Context(Reporter, Protocol):
+    """What a check may look at and how it reports (one per check per run). The shipped checks
+    see the stack through this same context.
+
+    Every read a check makes through it (``exec``, ``shell``, ``views``; ``endpoint`` and
+    ``address`` of a host that was running) records that host as reached: a passing result
+    about a host none of the check's reads reached counts as ``not-exercised``.
+
+    It reports as a :class:`Reporter` (``ok``, ``fail``, ``result``).
+
+    Attributes:
+        topology: the stack's topology (hosts, roles, daemons).
+        subjects: what this check must cover on this topology (from its ``subjects``).
+        deadline_s: how long the check may wait for something to settle before it reports.
+        since: epoch seconds of the previous round of checks (0: none); a check that reads
+            logs judges only lines newer than this.
+        rotation: the load balancers the DNS answer should name now (empty: all of them).
+        project: the stack's project name (distinguishes caches kept across runs).
+        secrets: the stack's generated secrets (e.g. ``MYSQL_ROOT_PASSWORD``).
+        ports_over_ssh: the engine's machine is reached through ssh, which forwards TCP only:
+            ``endpoint(..., "udp")`` cannot be reached from here.
+    """
+
+    @property
+    def topology(self) -> Topology: ...
+
+    @property
+    def subjects(self) -> tuple[str, ...]: ...
+
+    @property
+    def deadline_s(self) -> float: ...
+
+    @property
+    def since(self) -> float: ...
+
+    @property
+    def rotation(self) -> tuple[str, ...]: ...
+
+    @property
+    def project(self) -> str: ...
+
+    @property
+    def secrets(self) -> Mapping[str, str]: ...
+
+    @property
+    def ports_over_ssh(self) -> bool: ...
+
+    def deadline(self) -> float:
+        """``time.monotonic()`` plus :attr:`deadline_s`: when to stop waiting and report."""
+        ...
+
+    def down(self, host: str) -> str | None:
+        """Why ``host`` cannot be checked (not running, no such host), or None."""
+        ...
+
+    def exec(
+        self, host: str, argv: Sequence[str], *, user: str = "", timeout: float = 10.0
+    ) -> ExecOutput:
+        """Run ``argv`` inside ``host`` (killed after ``timeout`` seconds)."""
+        ...
+
+    def shell(self, host: str, script: str, *, user: str = "", timeout: float = 10.0) -> ExecOutput:
+        """Run a ``sh -c`` script inside ``host``."""
+        ...
+
+    def views(self, hosts: Iterable[str]) -> dict[str, HostView]:
+        """One reading of each host's live processes (and supervisord programs where it runs),
+        taken once per round of checks however many checks ask, the hosts read concurrently."""
+        ...
+
+    def endpoint(self, host: str, port: int, proto: str = "tcp") -> tuple[str, int]:
+        """Where this machine reaches ``host``'s ``port`` (an address and port published on
+        127.0.0.1, or through the ssh tunnel)."""
+        ...
+
+    def address(self, host: str) -> str:
+        """``host``'s address on the stack's network now."""
+        ...
+
+    def static_address(self, host: str) -> str:
+        """The address ``host`` was configured with (what the stack's own files name)."""
+        ...
+
+    def addresses(self) -> dict[str, str]:
+        """Every running host's address on the stack's network now."""
+        ...
+
+    def logs(self, host: str, tail: int = 30) -> str:
+        """The last ``tail`` lines the host's init wrote (its container log)."""
         ...
 
 
@@ -103,6 +193,10 @@ class Check:
         unobserved: those of ``causes`` that say the check could not see (no answer, a
             timeout, a failed read) rather than name a mechanism; report silence with one of
             them (or the common ``host-unreadable``), never with a mechanism's code.
+        roles: topology roles (``lbs``, ``apps``, ``redis_hosts``, ``graphite_host`` ...: the
+            :class:`~reboot_harness.model.topology.Topology` attribute names) that must each
+            name a host for the check to have anything to look at: a topology without one
+            does not offer the check, and a scenario that selects it is refused.
     """
 
     name: str
@@ -111,6 +205,7 @@ class Check:
     subjects: Subjects = ()
     description: str = ""
     unobserved: frozenset[str] = frozenset()
+    roles: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
 
     def subjects_for(self, topology: Topology) -> tuple[str, ...]:
@@ -122,7 +217,8 @@ class Check:
             self.name,
             MappingProxyType(dict(self.causes)),
             self.description,
-            unobserved=frozenset(self.unobserved),
+            tuple(self.roles),
+            frozenset(self.unobserved),
         )
 
 
@@ -133,19 +229,43 @@ def check(
     subjects: Subjects,
     description: str = "",
     unobserved: Iterable[str] = (),
+    roles: Iterable[str] = (),
 ) -> Callable[[CheckFunction], Check]:
     """Make a function a :class:`Check` (see the module's documentation)."""
 
     def deco(fn: CheckFunction) -> Check:
         made = Check(
-            name, fn, MappingProxyType(dict(causes)), subjects, description, frozenset(unobserved)
+            name,
+            fn,
+            MappingProxyType(dict(causes)),
+            subjects,
+            description,
+            frozenset(unobserved),
+            tuple(roles),
         )
-        problem = _invalid(made)
+        problem = _invalid(made) or _shipped_name(made)
         if problem:
             raise ValueError(f"check {name!r}: {problem}")
         return made
 
     return deco
+
+
+def invalid_own(made: Check) -> str:
+    """What is wrong with a check loaded as your own (``python_checks``), or "": a shipped
+    check's name is refused whichever module declares it."""
+    if made.name in SHIPPED:
+        return f"name {made.name!r} is a shipped check's; choose another"
+    return _invalid(made)
+
+
+def _shipped_name(made: Check) -> str:
+    """A shipped check's name is the shipped check's alone: the module the table
+    (:data:`reboot_harness.model.checks.SHIPPED`) names for it may declare it, no other."""
+    ref = SHIPPED.get(made.name)
+    if ref is None or ref.partition(":")[0] == getattr(made.run, "__module__", None):
+        return ""
+    return f"name {made.name!r} is a shipped check's; choose another"
 
 
 def _invalid(made: Check) -> str:
@@ -155,8 +275,6 @@ def _invalid(made: Check) -> str:
             f"name {made.name!r} is not valid: 1-63 letters, digits, spaces, '.', '_' or '-',"
             " starting with a letter or digit"
         )
-    if made.name in CHECK_NAMES:
-        return f"name {made.name!r} is a shipped check's; choose another"
     if not callable(made.run):
         return "run is not callable"
     if not isinstance(made.causes, Mapping):
@@ -168,6 +286,10 @@ def _invalid(made: Check) -> str:
             return f"cause {cause!r} is every check's already; do not declare it"
         if not isinstance(meaning, str) or not meaning.strip():
             return f"cause {cause!r} needs a one-line meaning"
+    roles = {f.name for f in fields(Topology)}
+    unknown = [r for r in made.roles if r not in roles]
+    if unknown:
+        return f"roles {unknown} are not topology roles (known: {', '.join(sorted(roles))})"
     stray = sorted(set(made.unobserved) - set(made.causes))
     if stray:
         return f"unobserved causes {stray} are not among its causes"

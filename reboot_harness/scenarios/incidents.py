@@ -22,8 +22,9 @@ moves that were not made, e.g. the DNS rotation before taking a load balancer do
 
 An entry names a recovery check and one of its cause codes (optionally the host it must fail on),
 a budget (a service, the measurement exceeded, and the host it must be attributed to), or a step
-kind and the cause of its error (reboot_harness.model: checks.CHECKS, traffic.MEASUREMENTS,
-steps.STEP_ERROR_CAUSES). ``reproduced_by`` entries must be observed; ``allows`` entries are
+kind and the cause of its error (the checks: reboot_harness.checks.available; measurements:
+reboot_harness.model.traffic.MEASUREMENTS; step causes: reboot_harness.model.steps
+.STEP_ERROR_CAUSES). ``reproduced_by`` entries must be observed; ``allows`` entries are
 failures the incident may bring besides, which do not disqualify it. Any other failure does. How
 a variant is judged against it: reboot_harness.judging.judge. No docker here: incidents are
 validated before anything starts.

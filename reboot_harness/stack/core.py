@@ -13,10 +13,10 @@ What checks and faults use of a stack is :class:`reboot_harness.stack.protocol.S
 
 from __future__ import annotations
 
+from reboot_harness.model.hostview import ExecResult
 from reboot_harness.model.topology import Topology
 from reboot_harness.stack.clients import Clients
 from reboot_harness.stack.events import EngineEvents, EventWatch
-from reboot_harness.stack.hosts import ExecResult
 from reboot_harness.stack.labels import PROJECT_LABEL
 from reboot_harness.stack.power import Power
 from reboot_harness.stack.state import ProjectState

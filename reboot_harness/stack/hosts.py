@@ -6,7 +6,6 @@ from __future__ import annotations
 import shlex
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime
 
 from docker.errors import APIError, DockerException, NotFound
@@ -14,29 +13,13 @@ from docker.models.containers import Container
 from requests.exceptions import RequestException
 
 from reboot_harness.errors import StackError
+from reboot_harness.model.hostview import ExecResult
 from reboot_harness.model.topology import Topology
 from reboot_harness.stack import engines, tunnel
 from reboot_harness.stack.labels import SERVICE_LABEL, is_client, project_containers
 from reboot_harness.stack.project import Project
 from reboot_harness.stack.session import Session, SessionEnded, SessionNotStarted
 from reboot_harness.stack.state import ProjectState
-
-
-@dataclass(frozen=True)
-class ExecResult:
-    """What a command run inside a host printed and returned."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0
-
-    def brief(self) -> str:
-        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
-        return f"exit {self.exit_code}: {text[-1][:200]}" if text else f"exit {self.exit_code}"
 
 
 def _parse_docker_time(text: str) -> float:

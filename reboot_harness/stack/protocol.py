@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from docker.models.containers import Container
 
+    from reboot_harness.model.hostview import ExecResult
     from reboot_harness.model.topology import Topology
-    from reboot_harness.stack.hosts import ExecResult
     from reboot_harness.stack.state import ProjectState
 
 # What a host's power going off and on looks like in the engine's event stream.

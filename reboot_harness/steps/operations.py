@@ -8,12 +8,12 @@ import time
 
 import redis
 
-from reboot_harness.checks.base import NOT_REACHED_EXITS
+from reboot_harness.checks.context import NOT_REACHED_EXITS
 from reboot_harness.checks.dns import ask_as_clients, ask_direct
 from reboot_harness.checks.redis_roles import client, observe
 from reboot_harness.errors import FaultError, UsageError
 from reboot_harness.model.events import EventKind
-from reboot_harness.stack.hosts import ExecResult
+from reboot_harness.model.hostview import ExecResult
 from reboot_harness.steps.base import RunContext
 from reboot_harness.steps.dns_rotate import DNS_READ_BACK_S, DnsRotate
 from reboot_harness.steps.mysql_failover import MysqlFailover

@@ -91,13 +91,15 @@ def test_huge_file_exits_2(tmp_path: Path) -> None:
 
 def test_validating_input_never_loads_the_engine_clients() -> None:
     """Refusing bad input stays fast (bench/bench_inputs.py: ~0.2 s) because validation imports
-    neither the checks nor the Docker, redis or MySQL clients."""
+    neither the check runner nor the Docker, redis, MySQL, socket.io or DNS clients (the shipped
+    checks' declarations are read: their clients are imported when a check runs)."""
     code = (
         "import sys; from reboot_harness.faces import cli; "
         "from reboot_harness.scenarios import find; "
         "find.resolve(['cold-start'], None); "
-        "heavy = sorted(m for m in ('docker', 'redis', 'pymysql', 'testcontainers', 'matplotlib',"
-        " 'reboot_harness.checks.run', 'reboot_harness.checks.base', 'reboot_harness.stack')"
+        "heavy = sorted(m for m in ('docker', 'redis', 'pymysql', 'socketio', 'dns',"
+        " 'testcontainers', 'matplotlib', 'reboot_harness.checks.run',"
+        " 'reboot_harness.checks.context', 'reboot_harness.stack.hosts')"
         " if m in sys.modules); print(heavy)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

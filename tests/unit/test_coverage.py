@@ -6,26 +6,32 @@ a check reports is one of its declared codes, and every failing result carries o
 from __future__ import annotations
 
 import dataclasses
+from types import MappingProxyType
 from typing import Any
 
 import pytest
 
-from reboot_harness.checks import base
-from reboot_harness.checks.api import check
-from reboot_harness.checks.base import CheckContext, Problem, failure, judged
+from reboot_harness.checks import shipped
+from reboot_harness.checks.api import Context, Problem, check
+from reboot_harness.checks.context import Results
 from reboot_harness.checks.run import resolve, run_checks
 from reboot_harness.errors import UsageError
-from reboot_harness.model.checks import CHECKS, COMMON_CAUSES, PREFLIGHT, causes_of
+from reboot_harness.model.checks import COMMON_CAUSES, PREFLIGHT, SHIPPED
+from reboot_harness.model.hostview import ExecResult
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.steps import STEP_ERROR_CAUSES, STEP_UNOBSERVED_CAUSES
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack.hosts import ExecResult
 from tests.fakestack import NOT_RUNNING, TIMEOUT, FakeStack
+
+CHECKS = tuple(shipped.kinds().values())
 
 
 def _register(monkeypatch: pytest.MonkeyPatch, fn: Any) -> None:
+    """The shipped nginx check, running ``fn`` (subjects: every lb->app pair)."""
     subjects = lambda topo: tuple(f"{lb}->{app}" for lb in topo.lbs for app in topo.apps)  # noqa: E731
-    monkeypatch.setitem(base.REGISTRY, "nginx", base.Registered(fn, subjects))
+    table = dict(shipped.checks())
+    table["nginx"] = dataclasses.replace(table["nginx"], run=fn, subjects=subjects)
+    monkeypatch.setattr(shipped, "checks", lambda: MappingProxyType(table))
 
 
 def test_a_check_that_reaches_only_some_subjects_fails_not_exercised(
@@ -34,12 +40,10 @@ def test_a_check_that_reaches_only_some_subjects_fails_not_exercised(
     """Every answer came from app1: the LB's path to app2 was never exercised, so the check
     fails although each result it gave was fine."""
 
-    def only_app1(ctx: CheckContext) -> list[CheckResult]:
+    def only_app1(ctx: Context) -> list[CheckResult]:
         for lb in ("lb1", "lb2"):
-            ctx.stack.exec(lb, ["true"])
-        return [
-            judged("nginx", lb, "e", [], "fine", subjects=(f"{lb}->app1",)) for lb in ("lb1", "lb2")
-        ]
+            ctx.exec(lb, ["true"])
+        return [ctx.result(lb, "e", [], "fine", subjects=(f"{lb}->app1",)) for lb in ("lb1", "lb2")]
 
     _register(monkeypatch, only_app1)
     results = run_checks(FakeStack(Topology()), ["nginx"])  # type: ignore[arg-type]
@@ -52,12 +56,12 @@ def test_a_check_that_reaches_only_some_subjects_fails_not_exercised(
 def test_a_failing_result_names_what_it_tried(monkeypatch: pytest.MonkeyPatch) -> None:
     """A host that is down is reported as such (host-down), not again as not exercised."""
 
-    def lb2_down(ctx: CheckContext) -> list[CheckResult]:
-        ctx.stack.exec("lb1", ["true"])
+    def lb2_down(ctx: Context) -> list[CheckResult]:
+        ctx.exec("lb1", ["true"])
         return [
-            judged("nginx", "lb1", "e", [], "fine", subjects=("lb1->app1", "lb1->app2")),
-            failure("nginx", "lb2", "e", "host down", cause="host-down",
-                    subjects=("lb2->app1", "lb2->app2")),
+            ctx.result("lb1", "e", [], "fine", subjects=("lb1->app1", "lb1->app2")),
+            ctx.fail("lb2", "e", "host down", cause="host-down",
+                     subjects=("lb2->app1", "lb2->app2")),
         ]  # fmt: skip
 
     _register(monkeypatch, lb2_down)
@@ -93,7 +97,7 @@ def test_a_check_whose_subjects_are_empty_fails_not_exercised() -> None:
 
 
 def test_a_crashing_check_is_check_crashed(monkeypatch: pytest.MonkeyPatch) -> None:
-    def boom(ctx: CheckContext) -> list[CheckResult]:
+    def boom(ctx: Context) -> list[CheckResult]:
         raise KeyError("pid")
 
     _register(monkeypatch, boom)
@@ -109,7 +113,7 @@ def test_an_engine_error_escaping_a_check_is_host_unreadable_not_a_crash(
     in it: `host-unreadable`, which a verdict reads as could-not-see."""
     from reboot_harness.errors import StackError
 
-    def blind(ctx: CheckContext) -> list[CheckResult]:
+    def blind(ctx: Context) -> list[CheckResult]:
         raise StackError("host lb1: exec nginx -T failed: Read timed out")
 
     _register(monkeypatch, blind)
@@ -119,18 +123,22 @@ def test_an_engine_error_escaping_a_check_is_host_unreadable_not_a_crash(
 
 
 def test_a_cause_a_check_did_not_declare_is_a_bug() -> None:
-    with pytest.raises(RuntimeError, match="unknown cause 'zero-masters'"):
-        judged("limits", "app1", "e", [Problem("zero-masters", "x")], "ok", subjects=("a",))
+    report = Results(shipped.checks()["limits"])
+    with pytest.raises(ValueError, match="check 'limits': unknown cause 'zero-masters'"):
+        report.result("app1", "e", [Problem("zero-masters", "x")], "ok", subjects=("a",))
 
 
-def test_every_check_declares_causes_and_every_implementation_is_registered() -> None:
-    """The one table of checks (reboot_harness.model.checks.CHECKS) and the registry agree, and the
-    common causes are available to every check."""
-    assert set(base.REGISTRY) == {k.name for k in CHECKS}
-    for kind in CHECKS:
-        assert kind.causes, kind.name
-        assert set(COMMON_CAUSES) <= set(causes_of(kind.name))
-        assert not set(kind.causes) & set(COMMON_CAUSES)
+def test_every_shipped_check_is_declared_by_the_module_its_row_names() -> None:
+    """The one table of shipped checks (reboot_harness.model.checks.SHIPPED) names, for each,
+    the module that declares it with the public check API; each declares causes of its own,
+    none of them a common one (the common ones are every check's)."""
+    found = shipped.checks()
+    assert list(found) == list(SHIPPED)
+    for name, made in found.items():
+        assert made.run.__module__ == SHIPPED[name].partition(":")[0], name
+        assert made.causes and made.roles and made.description, name
+        assert set(COMMON_CAUSES) <= set(shipped.causes_of(name))
+        assert not set(made.causes) & set(COMMON_CAUSES)
 
 
 def test_readme_names_every_cause_code() -> None:
@@ -228,11 +236,11 @@ def test_a_pass_about_a_host_the_check_never_reached_is_not_exercised(
     """A shipped-style check that reached lb1 only (lb2 timed out) but reported both fine: lb2's
     pass becomes `not-exercised`, lb1's stands."""
 
-    def both_fine(ctx: CheckContext) -> list[CheckResult]:
+    def both_fine(ctx: Context) -> list[CheckResult]:
         for lb in ("lb1", "lb2"):
-            ctx.stack.exec(lb, ["true"])
+            ctx.exec(lb, ["true"])
         return [
-            judged("nginx", lb, "e", [], "fine", subjects=(f"{lb}->app1", f"{lb}->app2"))
+            ctx.result(lb, "e", [], "fine", subjects=(f"{lb}->app1", f"{lb}->app2"))
             for lb in ("lb1", "lb2")
         ]
 

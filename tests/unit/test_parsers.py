@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from reboot_harness.checks.base import Problem
+from reboot_harness.checks import shipped
+from reboot_harness.checks.api import Problem
+from reboot_harness.checks.context import Results
 from reboot_harness.checks.directories import listening_ports, parse_pid_dir
 from reboot_harness.checks.limits import parse_nofile
 from reboot_harness.checks.mysql_replication import (
@@ -26,8 +28,10 @@ from reboot_harness.checks.nginx_log import (
 )
 from reboot_harness.checks.processes import parse_supervisor_status
 from reboot_harness.checks.redis_roles import NodeView, SentinelView, evaluate
-from reboot_harness.stack.hosts import ExecResult
+from reboot_harness.model.hostview import ExecResult
 from tests.fakestack import FakeStack
+
+REDIS = Results(shipped.checks()["redis roles"])
 
 LIMITS = """Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
@@ -295,7 +299,7 @@ def test_redis_all_replicas_names_zero_masters_and_the_cycle() -> None:
         "redis2": NodeView(role="slave", master="redis3", link="up"),
         "redis3": NodeView(role="slave", master="redis1", link="up"),
     }
-    results = evaluate(nodes, {h: _sentinel() for h in nodes}, 2, 3)
+    results = evaluate(REDIS, nodes, {h: _sentinel() for h in nodes}, 2, 3)
     assert [r.ok for r in results] == [False, False, False]
     assert results[0].observed == (
         "0 masters (redis1 slave of redis2, redis2 slave of redis3, redis3 slave of redis1)"
@@ -310,9 +314,9 @@ def test_redis_healthy_and_stale_sentinel_state() -> None:
         "redis3": NodeView(role="slave", master="redis1", link="up"),
     }
     sents = {h: _sentinel() for h in nodes}
-    assert all(r.ok for r in evaluate(nodes, sents, 2, 3))
+    assert all(r.ok for r in evaluate(REDIS, nodes, sents, 2, 3))
     sents["redis3"] = _sentinel(replicas=3)
-    bad = [r for r in evaluate(nodes, sents, 2, 3) if not r.ok]
+    bad = [r for r in evaluate(REDIS, nodes, sents, 2, 3) if not r.ok]
     assert [(r.host, r.observed) for r in bad] == [("redis3", "sentinel knows 3 replicas")]
 
 
@@ -325,7 +329,7 @@ def test_redis_replica_link_down_and_wrong_master() -> None:
     }
     sents = {h: _sentinel() for h in nodes}
     sents["redis2"] = _sentinel(master="redis2")
-    bad = {r.host: r.observed for r in evaluate(nodes, sents, 2, 3) if not r.ok}
+    bad = {r.host: r.observed for r in evaluate(REDIS, nodes, sents, 2, 3) if not r.ok}
     assert bad == {
         "redis2": "master_link_status down; sentinel names master redis2",
         "redis3": "slave of redis2, not of redis1",
@@ -401,10 +405,10 @@ def _reads(stack: FakeStack) -> int:
 
 
 def _judge_one_lb(stack: FakeStack) -> Any:
-    from reboot_harness.checks import nginx
-    from reboot_harness.checks.base import CheckContext
+    from reboot_harness.checks import nginx, shipped
+    from reboot_harness.checks.context import Round
 
-    ctx = CheckContext(stack, statuses=stack.statuses())
+    ctx = Round(stack, statuses=stack.statuses()).context(shipped.checks()["nginx"])  # type: ignore[arg-type]
     apps = nginx._Apps(
         {"app1": "172.30.0.21", "app2": "172.30.0.22"},
         {"172.30.0.21": "app1", "172.30.0.22": "app2"},

@@ -10,11 +10,12 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from reboot_harness.checks import base, run
+from reboot_harness.checks import run
+from reboot_harness.checks.api import Check, Context
 from reboot_harness.checks.recovery import STATUSES_FRESH, Pacing, wait_recovered
 from reboot_harness.errors import CheckTimeout, StackError
 from reboot_harness.model.results import CheckResult
-from tests.fakestack import FakeStack
+from tests.fakestack import FakeStack, fake_check
 
 
 def _stack(fail: bool = False) -> FakeStack:
@@ -30,13 +31,13 @@ def _lists(stack: FakeStack) -> int:
     return sum(1 for method, _, _ in stack.calls if method == "statuses")
 
 
-def _register(monkeypatch: pytest.MonkeyPatch, **found: base.Registered) -> None:
+def _register(monkeypatch: pytest.MonkeyPatch, **found: Check) -> None:
     real = run.registry
     monkeypatch.setattr(run, "registry", lambda topo: {**real(topo), **found})
 
 
-def _result(ctx: base.CheckContext, name: str, host: str, held: bool) -> CheckResult:
-    ctx.stack.address(host)  # the check reaches its host (else its pass is `not-exercised`)
+def _result(ctx: Context, name: str, host: str, held: bool) -> CheckResult:
+    ctx.address(host)  # the check reaches its host (else its pass is `not-exercised`)
     return CheckResult(name, host, held, "ok", "ok" if held else "not yet",
                        causes=() if held else ("host-down",), subjects=(host,))  # fmt: skip
 
@@ -51,15 +52,15 @@ def test_a_check_coming_to_hold_is_noticed_at_once_not_after_the_slowest_check(
     began = time.monotonic()
     at = began + 1.0
 
-    def flips(ctx: base.CheckContext) -> list[CheckResult]:
+    def flips(ctx: Context) -> list[CheckResult]:
         return [_result(ctx, "flips", "app1", time.monotonic() >= at)]
 
-    def slow(ctx: base.CheckContext) -> list[CheckResult]:
+    def slow(ctx: Context) -> list[CheckResult]:
         time.sleep(0.8)
         return [_result(ctx, "slow", "app2", True)]
 
-    _register(monkeypatch, flips=base.Registered(flips, lambda _t: ("app1",)),
-              slow=base.Registered(slow, lambda _t: ("app2",)))  # fmt: skip
+    _register(monkeypatch, flips=fake_check("flips", flips, lambda _t: ("app1",)),
+              slow=fake_check("slow", slow, lambda _t: ("app2",)))  # fmt: skip
     stack = _stack()
     wall = time.time() - (time.monotonic() - began)  # epoch seconds of `began`
     readiness = wait_recovered(stack, checks=["flips", "slow"], timeout=10,
@@ -81,17 +82,18 @@ def test_the_engine_is_asked_which_hosts_run_at_most_every_statuses_fresh(
     runs: list[float] = []
     until = time.monotonic() + 0.6
 
-    def quick(ctx: base.CheckContext) -> list[CheckResult]:
-        ctx.stack.address("app1")
+    def quick(ctx: Context) -> list[CheckResult]:
+        ctx.address("app1")
         runs.append(time.monotonic())
         now = time.monotonic()
         held = now >= until
         # a new observation each time: every run is "a change", followed at once
         cause = () if held else ("host-down",)
-        return [CheckResult("q", "app1", held, "ok", f"t={now}", causes=cause, subjects=("app1",))]
+        return [CheckResult(ctx.name, "app1", held, "ok", f"t={now}", causes=cause,
+                            subjects=("app1",))]  # fmt: skip
 
     names = ("q1", "q2", "q3")
-    _register(monkeypatch, **{n: base.Registered(quick, lambda _t: ("app1",)) for n in names})
+    _register(monkeypatch, **{n: fake_check(n, quick, lambda _t: ("app1",)) for n in names})
     stack = _stack()
     began = time.monotonic()
     wait_recovered(stack, checks=list(names), timeout=10)
@@ -106,10 +108,10 @@ def test_an_engine_that_does_not_answer_ends_the_wait_with_its_error(
     """The error a check's thread met is raised by wait_recovered, not swallowed into a wait
     that lasts until its timeout."""
 
-    def never(ctx: base.CheckContext) -> list[CheckResult]:
+    def never(ctx: Context) -> list[CheckResult]:
         return [_result(ctx, "never", "app1", False)]
 
-    _register(monkeypatch, never=base.Registered(never, lambda _t: ("app1",)))
+    _register(monkeypatch, never=fake_check("never", never, lambda _t: ("app1",)))
     began = time.monotonic()
     with pytest.raises(StackError, match="does not answer"):
         wait_recovered(_stack(fail=True), checks=["never"], timeout=30)
@@ -124,8 +126,8 @@ def test_a_wait_that_ran_out_takes_one_more_look_where_its_check_saw_nothing(
     run saw is reported — not the silence. A check whose host is down gets no second look."""
     looks: list[float] = []
 
-    def blind(ctx: base.CheckContext) -> list[CheckResult]:
-        ctx.stack.address("app1")
+    def blind(ctx: Context) -> list[CheckResult]:
+        ctx.address("app1")
         if ctx.deadline_s > 3.0:  # the last look
             looks.append(ctx.deadline_s)
             return [CheckResult("blind", "app1", False, "ok", "soft 1024 < 10000",
@@ -133,11 +135,11 @@ def test_a_wait_that_ran_out_takes_one_more_look_where_its_check_saw_nothing(
         return [CheckResult("blind", "app1", False, "ok", "probe did not answer",
                             causes=("host-unreadable",), subjects=("app1",))]  # fmt: skip
 
-    def off(ctx: base.CheckContext) -> list[CheckResult]:
+    def off(ctx: Context) -> list[CheckResult]:
         return [_result(ctx, "off", "app2", False)]  # host-down every time
 
-    _register(monkeypatch, blind=base.Registered(blind, lambda _t: ("app1",)),
-              off=base.Registered(off, lambda _t: ("app2",)))  # fmt: skip
+    _register(monkeypatch, blind=fake_check("blind", blind, lambda _t: ("app1",)),
+              off=fake_check("off", off, lambda _t: ("app2",)))  # fmt: skip
     stack = _stack()
     with pytest.raises(CheckTimeout) as e:
         wait_recovered(stack, checks=["blind", "off"], timeout=0.3)
@@ -146,12 +148,12 @@ def test_a_wait_that_ran_out_takes_one_more_look_where_its_check_saw_nothing(
     assert looks == [6.0]
 
 
-def _lasting(since: float) -> Callable[[base.CheckContext], list[CheckResult]]:
+def _lasting(since: float) -> Callable[[Context], list[CheckResult]]:
     """A check whose host boots for 0.4 s (host-down), then runs with the boot default of open
     files for good."""
 
-    def limits(ctx: base.CheckContext) -> list[CheckResult]:
-        ctx.stack.address("app1")
+    def limits(ctx: Context) -> list[CheckResult]:
+        ctx.address("app1")
         cause = "host-down" if time.monotonic() < since + 0.4 else "nofile-below-minimum"
         return [CheckResult("limits", "app1", False, "nofile >= 10000", cause,
                             causes=(cause,), subjects=("app1",))]  # fmt: skip
@@ -170,7 +172,7 @@ def test_a_wait_that_may_end_on_a_settled_failure_ends_once_it_has_stayed(
     check run again meanwhile — not while the host is still booting (a failure that changes),
     and long before the timeout; the CheckTimeout says it settled and carries the results."""
     began = time.monotonic()
-    _register(monkeypatch, limits=base.Registered(_lasting(began), lambda _t: ("app1",)))
+    _register(monkeypatch, limits=fake_check("limits", _lasting(began), lambda _t: ("app1",)))
     stack = _stack()
     with pytest.raises(CheckTimeout) as e:
         wait_recovered(stack, checks=["limits"], timeout=30, settled=_only_the_lasting_cause,
@@ -185,7 +187,7 @@ def test_a_wait_that_may_end_on_a_settled_failure_ends_once_it_has_stayed(
 def test_without_settled_a_lasting_failure_is_waited_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same failure, no `settled`: the wait runs to its timeout, and says so."""
     began = time.monotonic()
-    _register(monkeypatch, limits=base.Registered(_lasting(began), lambda _t: ("app1",)))
+    _register(monkeypatch, limits=fake_check("limits", _lasting(began), lambda _t: ("app1",)))
     stack = _stack()
     with pytest.raises(CheckTimeout) as e:
         wait_recovered(stack, checks=["limits"], timeout=1.5, settle_s=0.1,
@@ -202,13 +204,13 @@ def test_a_failure_that_stops_satisfying_settled_starts_the_clock_again(
     not (here every 0.3 s, alternately), never ends the wait before the timeout."""
     began = time.monotonic()
 
-    def flapping(ctx: base.CheckContext) -> list[CheckResult]:
-        ctx.stack.address("app1")
+    def flapping(ctx: Context) -> list[CheckResult]:
+        ctx.address("app1")
         cause = ("nofile-below-minimum", "host-down")[int((time.monotonic() - began) / 0.3) % 2]
         return [CheckResult("limits", "app1", False, "nofile >= 10000", cause,
                             causes=(cause,), subjects=("app1",))]  # fmt: skip
 
-    _register(monkeypatch, limits=base.Registered(flapping, lambda _t: ("app1",)))
+    _register(monkeypatch, limits=fake_check("limits", flapping, lambda _t: ("app1",)))
     stack = _stack()
     with pytest.raises(CheckTimeout) as e:
         wait_recovered(stack, checks=["limits"], timeout=2.0, settled=_only_the_lasting_cause,

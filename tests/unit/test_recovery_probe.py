@@ -20,11 +20,12 @@ from xmlrpc.server import SimpleXMLRPCDispatcher, SimpleXMLRPCRequestHandler
 
 import pytest
 
-from reboot_harness.checks import base, run
+from reboot_harness.checks import run
+from reboot_harness.checks.api import Context
 from reboot_harness.checks.hostview import END, SH_AGENT, Program, _python_agent, parse_view
 from reboot_harness.checks.recovery import Pacing, wait_recovered
 from reboot_harness.model.results import CheckResult
-from tests.fakestack import FakeStack
+from tests.fakestack import FakeStack, fake_check
 
 ANSWER = (
     "proc\t1\tS\tsupervisord\n"
@@ -304,8 +305,8 @@ def _closed(stack: FakeStack) -> int:
 def _flipping_check(monkeypatch: pytest.MonkeyPatch, at: float, rounds: list[float]) -> None:
     """Register a check `flips` that fails on app1 until monotonic time ``at``."""
 
-    def check(ctx: base.CheckContext) -> list[CheckResult]:
-        ctx.stack.exec("app1", ["true"])  # a pass counts only where the check's reads reached
+    def check(ctx: Context) -> list[CheckResult]:
+        ctx.exec("app1", ["true"])  # a pass counts only where the check's reads reached
         now = time.monotonic()
         rounds.append(now)
         held = now >= at
@@ -314,7 +315,7 @@ def _flipping_check(monkeypatch: pytest.MonkeyPatch, at: float, rounds: list[flo
                         causes=() if held else ("host-down",), subjects=("app1",))
         ]  # fmt: skip
 
-    flips = base.Registered(check, lambda _topo: ("app1",))
+    flips = fake_check("flips", check, lambda _topo: ("app1",))
     real = run.registry
     monkeypatch.setattr(run, "registry", lambda topo: {**real(topo), "flips": flips})
 

@@ -27,8 +27,8 @@ import pytest
 
 from reboot_harness.errors import FaultError, StackError, UsageError
 from reboot_harness.interrupts import shielded
+from reboot_harness.model.hostview import ExecResult
 from reboot_harness.model.topology import Topology
-from reboot_harness.stack.hosts import ExecResult
 from reboot_harness.stack.labels import SERVICE_LABEL
 from reboot_harness.steps import KINDS, RunContext, execute
 from reboot_harness.steps.dns_rotate import DnsRotate
