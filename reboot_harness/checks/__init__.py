@@ -1,9 +1,14 @@
 """checks: which checks there are and what they observe — the public check API your own checks
 are written with (api: its values live in reboot_harness.model.own_checks, its loader in
-reboot_harness.inputs.own_checks), which checks a topology has (available), the shipped checks
-(a module each, sharing base and hostview), running them (run) and waiting until they hold
-(recovery). Imports model, inputs, errors and stack; the checks see the stack through its
-protocol (reboot_harness.stack.protocol.StackLike).
+reboot_harness.inputs.own_checks), the shipped checks (one module each, written with that same
+API: processes, limits, directories, redis_roles, mysql_replication, nginx, dns, socketio),
+the table's loader (shipped), which checks a topology has (available), the context every check
+sees the stack through (context, with hostview's shared reading of each host), running them (run)
+and waiting until they hold (recovery). Imports model, inputs, errors and stack; the checks see
+the stack through its protocol (reboot_harness.stack.protocol.StackLike).
+
+A new shipped check is one module here, declared with ``@check(...)``, plus one row of
+reboot_harness.model.checks.SHIPPED.
 
 Your own checks import what they need from here::
 
