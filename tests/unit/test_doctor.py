@@ -226,9 +226,25 @@ def test_the_example_stacks_as_their_teams_wrote_them() -> None:
     assert found("cache/compose.yaml") == {("memcached", "limit-from-ulimits")}
 
 
+def test_services_of_an_included_file_are_named_in_their_own_file(tmp_path: Path) -> None:
+    """`include` brings another file's services: a finding there names that file."""
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "compose.yaml").write_text(one("postgres:16", "restart: always"))
+    text = "include:\n  - path: [db/compose.yaml]\nservices:\n  web: {image: nginx}\n"
+    findings = doctor(tmp_path, text)
+    assert [(f.where, f.code) for f in findings] == [
+        (f"{tmp_path / 'db' / 'compose.yaml'}:svc:restart", "restart-policy"),
+        (f"{tmp_path / 'docker-compose.yml'}:web:healthcheck", "no-healthcheck"),
+    ]
+    assert [f.code for f in doctor(tmp_path, "include: [db/compose.yaml]\n")] == ["restart-policy"]
+
+
 @pytest.mark.parametrize(
     ("text", "said"),
     [
+        ("include: [nope.yml]\n", "include: nope.yml not found"),
+        ("include: [docker-compose.yml]\n", "include: a loop"),
+        ("include: [other.yml]\nservices: {x: {image: a}}\n", "services.x: defined in"),
         ("services: [x\n", "YAML syntax error"),
         ("- a\n- b\n", "expected a mapping"),
         ("name: x\n", "not a compose file: no services"),
@@ -242,8 +258,9 @@ def test_the_example_stacks_as_their_teams_wrote_them() -> None:
 def test_a_file_that_is_not_a_readable_compose_file_is_one_line(
     tmp_path: Path, text: str, said: str
 ) -> None:
-    """Unreadable, not YAML, not a compose file, extends to nowhere: one UsageError line naming
-    the file."""
+    """Unreadable, not YAML, not a compose file, extends or includes to nowhere: one UsageError
+    line naming the file."""
+    (tmp_path / "other.yml").write_text("services: {x: {image: b}}\n", encoding="utf-8")
     with pytest.raises(UsageError) as e:
         doctor(tmp_path, text)
     assert said in str(e.value)

@@ -94,20 +94,51 @@ def _document(path: Path) -> dict[str, Any]:
 
 
 def read_services(path: Path) -> tuple[Service, ...]:
-    """The services of the compose file ``path``, in its order.
+    """The services of the compose file ``path`` and of the files it includes, in their
+    order (an included file's first).
 
     Raises:
-        UsageError: the file cannot be read, is not YAML or not a compose file (no services),
-            or a service extends one that is not there (one line naming the file and key).
+        UsageError: a file cannot be read, is not YAML or not a compose file (no services), a
+            service is defined twice, or extends one that is not there (one line naming the
+            file and key).
     """
-    doc = _document(path)
-    if not doc["services"]:
+    docs: dict[Path, dict[str, Any]] = {}
+    files = _included(path, docs, ())
+    found: dict[str, Path] = {}
+    for file in files:
+        for name in docs[file.resolve()]["services"]:
+            if name in found:
+                raise UsageError(
+                    f"{file}: services.{name}: defined in {found[name]} too (include); Compose"
+                    " refuses a service defined twice: rename one"
+                )
+            found[name] = file
+    if not found:
         raise UsageError(
             f"{path}: not a compose file: no services (expected services: {{NAME: {{image: ...,"
             " command: ...}}}})"
         )
-    docs: dict[Path, dict[str, Any]] = {path.resolve(): doc}
-    return tuple(Service(name, path, _extended(path, name, docs, ())) for name in doc["services"])
+    return tuple(
+        Service(name, file, _extended(file, name, docs, ())) for name, file in found.items()
+    )
+
+
+def _included(path: Path, docs: dict[Path, dict[str, Any]], chain: tuple[Path, ...]) -> list[Path]:
+    """``path`` after the files it includes (theirs first), each read into ``docs``."""
+    if path.resolve() in chain or len(chain) > MAX_EXTENDS:
+        raise UsageError(f"{path}: include: a loop or more than {MAX_EXTENDS} deep; break it")
+    if path.resolve() in docs:
+        return []
+    docs[path.resolve()] = doc = _document(path)
+    files: list[Path] = []
+    for entry in _items(_untagged(doc.get("include"))):
+        for name in _items(entry.get("path") if isinstance(entry, Mapping) else entry):
+            included = Path(os.path.expanduser(str(name)))
+            included = included if included.is_absolute() else path.parent / included
+            if not included.is_file():
+                raise UsageError(f"{path}: include: {name} not found")
+            files += _included(included, docs, (*chain, path.resolve()))
+    return [*files, path]
 
 
 def _extended(
