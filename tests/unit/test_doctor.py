@@ -299,7 +299,7 @@ def test_doctor_exits_0_without_findings_and_1_with_one_line_each(tmp_path: Path
     good.write_text(one("debian:12", "ports: ['127.0.0.1:8080:80']"), encoding="utf-8")
     done = rh("doctor", str(good))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"{good}: 1 services, no findings"
+    assert done.stdout.strip() == f"{good}: 1 service, no findings"
     bad = tmp_path / "bad.yml"
     bad.write_text(one("debian:12", "restart: always", "ports: ['8080:80']"), encoding="utf-8")
     done = rh("doctor", str(bad))
@@ -308,7 +308,7 @@ def test_doctor_exits_0_without_findings_and_1_with_one_line_each(tmp_path: Path
     assert lines[0].startswith(f"{bad}:svc:restart: restart-policy: ")
     assert lines[1].startswith(f"{bad}:svc:ports: port-every-address: ")
     assert '; fix: publish it on 127.0.0.1 ("127.0.0.1:8080:80")' in lines[1]
-    assert lines[2] == f"{bad}: 1 services, 2 findings; codes: reboot-harness doctor --help"
+    assert lines[2] == f"{bad}: 1 service, 2 findings; codes: reboot-harness doctor --help"
 
 
 def test_doctor_exits_2_on_a_file_it_cannot_read(tmp_path: Path) -> None:

@@ -272,3 +272,31 @@ def test_the_program_a_command_runs_is_found_past_its_wrappers(
     from reboot_harness.inputs.compose.services import program
 
     assert program(argv) == daemon
+
+
+def test_images_are_inspected_only_when_the_engine_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine is pinged first (nothing asked when it does not answer); an image it lacks is
+    left out, never pulled."""
+    from docker.errors import ImageNotFound
+
+    from reboot_harness.stack import engines, images
+
+    asked: list[str] = []
+
+    class Images:
+        def get(self, name: str) -> object:
+            asked.append(name)
+            if name != "have:1":
+                raise ImageNotFound(name)
+            return type("Image", (), {"attrs": {"Config": {"Entrypoint": None, "Cmd": ["rq"]}}})
+
+    fake = type("Client", (), {"images": Images()})()
+    monkeypatch.setattr(images, "client", lambda: fake)
+    monkeypatch.setattr(engines, "answers", lambda engine, timeout: False)
+    assert images.image_commands(["have:1"]) == {}
+    assert asked == []
+    monkeypatch.setattr(engines, "answers", lambda engine, timeout: True)
+    assert images.image_commands(["have:1", "lack:2"]) == {"have:1": ((), ("rq",))}
+    assert asked == ["have:1", "lack:2"]

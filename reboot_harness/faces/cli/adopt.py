@@ -10,6 +10,10 @@ from collections.abc import Sequence
 from reboot_harness.faces.cli.console import EXIT_FAIL, EXIT_OK
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     from reboot_harness.inputs.compose.boot import boot_model
     from reboot_harness.inputs.compose.doctor import diagnose
@@ -26,8 +30,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         # plain lines: one finding stays one line for grep and CI logs
         for finding in findings:
             print(finding.line())
-        shown = f"{len(findings)} findings" if findings else "no findings"
-        print(f"{args.compose_file}: {len(services)} services, {shown}"
+        shown = _count(len(findings), "finding") if findings else "no findings"
+        print(f"{args.compose_file}: {_count(len(services), 'service')}, {shown}"
               + ("; codes: reboot-harness doctor --help" if findings else ""))  # fmt: skip
     return EXIT_FAIL if findings else EXIT_OK
 
@@ -48,9 +52,9 @@ def _cmd_init(args: argparse.Namespace) -> int:
     boot = boot_model(default_compose_dir())
     adoption = adopt(read_services(args.source), boot, _images)
     override = write(adoption, boot, args.out, force=args.force)
-    shown = [f"{len(adoption.hosts)} hosts"]
+    shown = [_count(len(adoption.hosts), "host")]
     shown += [f"{k}: {', '.join(v)}" for k, v in adoption.roles.items() if v]
-    shown += [f"{len(adoption.host_checks)} host checks"] if adoption.host_checks else []
+    shown += [_count(len(adoption.host_checks), "host check")] if adoption.host_checks else []
     print(f"wrote {args.out} ({'; '.join(shown)}) and {override} (the boot model, over"
           f" {args.source})")  # fmt: skip
     for note in adoption.notes:
