@@ -1,7 +1,8 @@
 """A user's compose file read as its services, the way `doctor` and `init --from` see it: anchors,
 merge keys and compose tags applied as the rest of inputs/compose reads them (files, anchor),
-``extends`` (in the file or another beside it) merged in; then what each service publishes,
-mounts and runs, and which software it is.
+``extends`` (in the file or another beside it) merged in, the services of the files it
+``include``-s added; then what each service publishes, mounts and runs, and which software it
+is.
 
 No engine and no `docker compose config`: a file the harness will never start is judged as
 written, so the file, service and key of every finding are the user's own.
@@ -16,11 +17,12 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from reboot_harness.errors import UsageError
 from reboot_harness.inputs.compose.anchor import Tagged
-from reboot_harness.inputs.compose.files import _load_tagged, read_compose_file
+from reboot_harness.inputs.compose.files import _load_tagged, _plain, read_compose_file
 from reboot_harness.inputs.compose.roots import _items, _mapping, _path
 from reboot_harness.inputs.compose.rules import _loopback
 
@@ -83,12 +85,10 @@ def _document(path: Path) -> dict[str, Any]:
     read_compose_file(path, path.resolve().parent)
     loaded = _load_tagged(path)
     doc = dict(loaded) if isinstance(loaded, Mapping) else {}
-    services = doc.get("services")
-    services = services.value if isinstance(services, Tagged) else services
+    services = _plain(doc.get("services"))
+    # (read_compose_file refused a service that is not a mapping; null is an empty one)
     doc["services"] = {
-        str(name): dict(svc.value if isinstance(svc, Tagged) else svc or {})
-        for name, svc in (services.items() if isinstance(services, Mapping) else ())
-        if isinstance(svc.value if isinstance(svc, Tagged) else svc or {}, Mapping)
+        str(name): dict(_plain(svc) or {}) for name, svc in _mapping(services).items()
     }
     return doc
 
@@ -119,7 +119,8 @@ def read_services(path: Path) -> tuple[Service, ...]:
             " command: ...}}}})"
         )
     return tuple(
-        Service(name, file, _extended(file, name, docs, ())) for name, file in found.items()
+        Service(name, file, MappingProxyType(_extended(file, name, docs, ())))
+        for name, file in found.items()
     )
 
 
