@@ -27,7 +27,8 @@ CODES: Mapping[str, tuple[str, str]] = MappingProxyType(
             "name it (NAME:/path, NAME under the top-level volumes)",
         ),
         "no-healthcheck": (
-            'no healthcheck: nothing tells "up" from "serving"',
+            "no healthcheck in the compose file (an image's HEALTHCHECK is not read): nothing"
+            ' tells "up" from "serving"',
             "add a healthcheck whose test asks the service itself (a query, a GET)",
         ),
         "port-every-address": (

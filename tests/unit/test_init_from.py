@@ -260,6 +260,8 @@ def test_init_on_the_command_line(tmp_path: Path) -> None:
         (["sh", "-c", "python manage.py migrate && exec gunicorn app"], "gunicorn"),
         (["bash", "-c", "sleep 1; memcached -u memcache"], "memcached"),
         (["--appendonly", "yes"], ""),
+        (["sh", "-c", "while true; do ./poll; sleep 5; done"], ""),
+        (["bash", "-c", "nginx & php-fpm & wait"], ""),
         ([], ""),
     ],
 )

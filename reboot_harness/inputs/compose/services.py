@@ -279,6 +279,8 @@ _WRAPPERS = frozenset({"exec", "nice", "ionice", "nohup", "setsid", "chpst", "ru
 _SWITCH_USER = frozenset({"gosu", "su-exec", "setpriv"})  # USER COMMAND...
 _INITS = frozenset({"tini", "dumb-init", "catatonit", "docker-init"})  # [OPTIONS] [--] COMMAND
 _SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
+# A script that ends in one of these is a loop or a wait of the shell's own: no program to name
+_SHELL_WORDS = frozenset({"done", "fi", "esac", "}", "wait", "true", ":", "exit", "sleep"})
 # An image's entrypoint script that runs its arguments (the official images': redis, nginx,
 # postgres, mysql, mariadb, memcached all end in `exec "$@"`).
 _ENTRYPOINT_SCRIPTS = frozenset({"docker-entrypoint.sh", "entrypoint.sh", "docker-entrypoint"})
@@ -320,8 +322,9 @@ def program(argv: Sequence[str]) -> str:
         elif head in _SHELLS and "-c" in args[1:]:
             script = args[args.index("-c") + 1] if args.index("-c") + 1 < len(args) else ""
             # the last command of the script is the one it leaves running
-            last = re.split(r"&&|\|\||;|\n", script.strip().rstrip(";&"))[-1]
-            return program(words(last))
+            last = re.split(r"&&|\|\||[;&|\n]", script.strip().rstrip(";&"))[-1]
+            found = program(words(last))
+            return "" if found in _SHELL_WORDS else found
         elif head.startswith("-") or "=" in head:
             return ""
         else:
