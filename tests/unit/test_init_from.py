@@ -302,3 +302,16 @@ def test_images_are_inspected_only_when_the_engine_answers(
     monkeypatch.setattr(engines, "answers", lambda engine, timeout: True)
     assert images.image_commands(["have:1", "lack:2"]) == {"have:1": ((), ("rq",))}
     assert asked == ["have:1", "lack:2"]
+
+
+def test_the_boot_model_is_the_one_the_shipped_stack_states(tmp_path: Path) -> None:
+    """init applies what every shipped host gets (stack.yaml's x-host), read from there; a
+    stack.yaml that does not state it is one line naming the file and key."""
+    from reboot_harness.inputs.compose.boot import BootModel
+
+    shipped = boot_model(default_compose_dir())
+    assert shipped == BootModel(("/run", "/tmp:exec,mode=1777"), 1024, 16384, "no")
+    assert shipped.tmpfs_paths == ("/run", "/tmp")
+    (tmp_path / "stack.yaml").write_text("services: {}\n", encoding="utf-8")
+    with pytest.raises(UsageError, match=r"stack.yaml: x-host: expected the boot model"):
+        boot_model(tmp_path)
