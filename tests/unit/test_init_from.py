@@ -315,3 +315,40 @@ def test_the_boot_model_is_the_one_the_shipped_stack_states(tmp_path: Path) -> N
     (tmp_path / "stack.yaml").write_text("services: {}\n", encoding="utf-8")
     with pytest.raises(UsageError, match=r"stack.yaml: x-host: expected the boot model"):
         boot_model(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("service", "why"),
+    [
+        ("{build: ., command: ['${APP}']}", "its command runs '${APP}', not a program name"),
+        ("{image: example/app:1, command: ['--workers', '4']}",
+         "its command only passes options to its image's entrypoint"),
+        ("{build: .}", "no command and no image (built here): its Dockerfile's CMD is not read"),
+    ],
+)  # fmt: skip
+def test_each_service_whose_daemon_cannot_be_told_says_why(
+    tmp_path: Path, service: str, why: str
+) -> None:
+    """A daemon is never guessed: the service is left empty in the topology, with one line."""
+    source = tmp_path / "docker-compose.yml"
+    source.write_text(f"services:\n  app: {service}\n", encoding="utf-8")
+    adoption = adopt(read_services(source), boot_model(default_compose_dir()), no_engine)
+    assert adoption.hosts[0].daemons == ()
+    assert adoption.notes == (f"app: daemons not known: {why}; fill in daemons.app",)
+
+
+def test_a_second_dns_server_is_not_the_dns_host(tmp_path: Path) -> None:
+    """dns_host and graphite_host name one host: the first service of that software; another
+    one is said in a line, and is a host with its daemons all the same."""
+    source = tmp_path / "docker-compose.yml"
+    source.write_text(
+        "services:\n  ns1: {image: x, command: dnsmasq -k}\n"
+        "  ns2: {image: x, command: dnsmasq -k}\n",
+        encoding="utf-8",
+    )
+    topo, _ = init(source, tmp_path / "t.yaml")
+    assert topo.dns_host == "ns1" and topo.daemons["ns2"] == ("dnsmasq",)
+    boot = boot_model(default_compose_dir())
+    assert adopt(read_services(source), boot, no_engine).notes == (
+        "ns2: dnsmasq, but dns_host is ns1 already (one host)",
+    )

@@ -31,11 +31,12 @@ from reboot_harness.inputs.compose.roots import _items, _mapping, _path
 from reboot_harness.inputs.compose.services import (
     Service,
     Software,
+    argv,
     mounts,
+    option,
     ports,
     runs,
     software,
-    words,
 )
 
 # The topology's role keys, in its docstring's order: one host, or a list of hosts.
@@ -109,19 +110,13 @@ def _daemon(svc: Service, images: ImageCommands) -> tuple[str, Software | None, 
 
 
 def _memcached_port(svc: Service) -> int:
-    argv = words(svc.settings.get("entrypoint")) + words(svc.settings.get("command"))
-    for i, word in enumerate(argv):
-        text = argv[i + 1] if word in ("-p", "--port") and i + 1 < len(argv) else None
-        if word.startswith("--port="):
-            text = word.split("=", 1)[1]
-        if text is not None and text.isdigit() and 0 < int(text) < 65536:
-            return int(text)
-    return MEMCACHED_PORT
+    port = option(argv(svc), ("-p", "--port"))
+    return port if port is not None and 0 < port < 65536 else MEMCACHED_PORT
 
 
 def _override(svc: Service, boot: BootModel) -> tuple[dict[str, Any], list[str]]:
-    """The boot model over ``svc`` (every key it would otherwise keep made explicit with
-    ``!override``), and what the user must know of it."""
+    """The boot model over ``svc`` (``!override`` where Compose would otherwise merge the
+    service's own list with it), and what the user must know of it."""
     notes: list[str] = []
     settings = svc.settings
     boot_paths = set(boot.tmpfs_paths)

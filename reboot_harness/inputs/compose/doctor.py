@@ -49,12 +49,13 @@ from reboot_harness.inputs.compose.services import (
     Mount,
     Service,
     Software,
+    argv,
     bind_source,
     mounts,
+    option,
     ports,
     runs,
     software,
-    words,
 )
 from reboot_harness.model.findings import CODES, Finding
 
@@ -171,25 +172,10 @@ def _directive(texts: list[tuple[str, str]], pattern: str) -> tuple[int, str] | 
     return hit
 
 
-def _flag(argv: list[str], names: tuple[str, ...]) -> int | None:
-    """The value of the last ``--name=N``, ``--name N`` or ``-cN`` of ``argv``."""
-    value = None
-    for i, word in enumerate(argv):
-        for name in names:
-            text = None
-            if word == name and i + 1 < len(argv):
-                text = argv[i + 1]
-            elif word.startswith(name + "=") or (len(name) == 2 and word.startswith(name)):
-                text = word[len(name) :].lstrip("=")
-            if text is not None and text.isdigit():
-                value = int(text)
-    return value
-
-
 def _need(svc: Service, known: Software, boot: BootModel) -> tuple[int, str, int, str] | None:
     """What ``svc`` running ``known`` asks for: (need, from what, what a server's boot gives
     it, why), None when it cannot be told."""
-    argv = words(svc.settings.get("entrypoint")) + words(svc.settings.get("command"))
+    args = argv(svc)
     texts = _config_text(svc)
     if known.name == "nginx":
         conns = _directive(texts, r"(?:^|[;{])\s*worker_connections\s+(\d+)\s*;")
@@ -202,7 +188,7 @@ def _need(svc: Service, known: Software, boot: BootModel) -> tuple[int, str, int
         why = "without worker_rlimit_nofile its workers keep the soft limit"
         return conns[0], asks, boot.nofile_soft, why
     if known.name == "Redis":
-        clients, where = _flag(argv, ("--maxclients",)), "in its command"
+        clients, where = option(args, ("--maxclients",)), "in its command"
         if clients is None and (conf := _directive(texts, r"^\s*maxclients\s+(\d+)")):
             clients, where = conf[0], f"in {conf[1]}"
         if clients is None:
@@ -210,7 +196,7 @@ def _need(svc: Service, known: Software, boot: BootModel) -> tuple[int, str, int
         why = "it raises its soft limit only up to the hard one, then lowers maxclients"
         return clients + 32, f"maxclients {clients} {where}, + 32", boot.nofile_hard, why
     if known.name in ("MySQL", "MariaDB"):
-        limit, where = _flag(argv, ("--open-files-limit", "--open_files_limit")), "in its command"
+        limit, where = option(args, ("--open-files-limit", "--open_files_limit")), "in its command"
         if limit is None:
             conf = _directive(texts, r"^\s*open[-_]files[-_]limit\s*=\s*(\d+)")
             if conf is None:
@@ -219,7 +205,7 @@ def _need(svc: Service, known: Software, boot: BootModel) -> tuple[int, str, int
         why = "it raises its soft limit only up to the hard one"
         return limit, f"open_files_limit {limit} {where}", boot.nofile_hard, why
     if known.name == "memcached":
-        maxconns, where = _flag(argv, ("-c", "--conn-limit")), "in its command"
+        maxconns, where = option(args, ("-c", "--conn-limit")), "in its command"
         if maxconns is None:
             maxconns, where = 1024, "by default"
         why = "it sets both to -c itself and, as its own user, exits at boot above the hard one"

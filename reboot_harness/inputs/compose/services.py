@@ -332,6 +332,27 @@ def program(argv: Sequence[str]) -> str:
     return ""
 
 
+def argv(svc: Service) -> list[str]:
+    """Its ``entrypoint`` and ``command`` words (what it says it runs; options included)."""
+    return words(svc.settings.get("entrypoint")) + words(svc.settings.get("command"))
+
+
+def option(args: Sequence[str], names: tuple[str, ...]) -> int | None:
+    """The number the last ``--name=N``, ``--name N`` or ``-xN`` (a one-letter ``-x``) of
+    ``args`` gives (None: none)."""
+    value = None
+    for i, word in enumerate(args):
+        for name in names:
+            text = None
+            if word == name and i + 1 < len(args):
+                text = args[i + 1]
+            elif word.startswith(name + "=") or (len(name) == 2 and word.startswith(name)):
+                text = word[len(name) :].lstrip("=")
+            if text is not None and text.isdigit():
+                value = int(text)
+    return value
+
+
 def runs(svc: Service, image: tuple[tuple[str, ...], tuple[str, ...]] | None) -> str:
     """The program ``svc`` runs ("" when it cannot be told): its ``entrypoint`` (which clears the
     image's command) and ``command``, else the image's (``image``: its entrypoint and command,
