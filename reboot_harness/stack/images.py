@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -323,3 +323,22 @@ def _enospc(e: BaseException | None) -> OSError | None:
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def image_commands(
+    names: Sequence[str], timeout: float = 5.0
+) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The entrypoint and command of each image of ``names`` the engine has (never pulled);
+    nothing when the engine does not answer within ``timeout`` seconds (`init --from` then
+    says which services are left for the user to fill in)."""
+    if not names or not engines.answers(engines.current(), timeout):
+        return {}
+    found: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+    for name in names:
+        try:
+            config = client().images.get(name).attrs.get("Config") or {}
+        except (ImageNotFound, APIError, DockerException, EnvironmentProblem):
+            continue
+        entrypoint, command = config.get("Entrypoint") or (), config.get("Cmd") or ()
+        found[name] = (tuple(map(str, entrypoint)), tuple(map(str, command)))
+    return found

@@ -1,7 +1,7 @@
 """faces/cli: `reboot-harness …` (the console script and `python -m reboot_harness`): exit 0 when
 everything held, 1 when a check failed, 2 on usage or environment errors. Parses the command
-line (parser), runs the command (commands, run). Imports any layer, lazily: bad input is
-refused before Docker's clients are imported."""
+line (parser), runs the command (commands, run; adopt: `doctor` and `init`, a user's own compose
+file). Imports any layer, lazily: bad input is refused before Docker's clients are imported."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from reboot_harness import interrupts
 from reboot_harness.errors import EnvironmentProblem, HarnessError, UsageError
+from reboot_harness.faces.cli.adopt import _cmd_doctor, _cmd_init
 from reboot_harness.faces.cli.commands import (
     _cmd_build,
     _cmd_check,
@@ -35,6 +36,8 @@ COMMANDS = {
     "gc": _cmd_gc,
     "compare": _cmd_compare,
     "history": _cmd_history,
+    "doctor": _cmd_doctor,
+    "init": _cmd_init,
     **dict.fromkeys((command.name for command in STEP_COMMANDS), _cmd_oneshot),
 }
 

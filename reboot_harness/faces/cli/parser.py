@@ -182,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="the p-value a figure's test must beat, with several runs a side (default 0.01)",
     )
+    _adopt_parsers(sub)
     hist = sub.add_parser(
         "history", help="an offline HTML page of the nights: recovery and downtime, regressions"
     )
@@ -190,6 +191,39 @@ def build_parser() -> argparse.ArgumentParser:
     hist.add_argument("--out", type=Path, default=Path("history.html"), metavar="FILE",
                       help="where to write the page (default history.html)")  # fmt: skip
     return p
+
+
+def _adopt_parsers(sub: Any) -> None:
+    """`doctor` and `init --from`: a user's own compose file, read (nothing is started)."""
+    from reboot_harness.model.findings import codes_help
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="what in your compose file makes a container not behave like a server across a"
+        " reboot, with the fix (exit 1 on findings)",
+        description="Read a compose file (nothing is started) for what makes a container not"
+        " behave like a server across a reboot; one line a finding: FILE:SERVICE:KEY: CODE:"
+        " what; fix: how. Exit 0: no findings; 1: findings; 2: the file cannot be read or is"
+        " not a compose file.",
+        epilog=codes_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    doctor.add_argument("compose_file", type=Path, metavar="COMPOSE_FILE")
+    doctor.add_argument(
+        "--json", action="store_true", help="print the findings as JSON (schema_version, file,"
+        " findings)"
+    )  # fmt: skip
+    init = sub.add_parser(
+        "init",
+        help="write a topology for your compose file, and the boot model as a compose override"
+        " beside it (your file is only read)",
+    )
+    init.add_argument("--from", dest="source", type=Path, required=True, metavar="COMPOSE_FILE",
+                      help="your docker-compose.yml")  # fmt: skip
+    init.add_argument("--out", type=Path, default=Path("topology.yaml"), metavar="FILE",
+                      help="the topology to write (default topology.yaml); the override goes"
+                      " beside it as FILE's name + .compose-override.yaml")  # fmt: skip
+    init.add_argument("--force", action="store_true", help="overwrite files already there")
 
 
 def _oneshot_parsers(sub: Any) -> None:
