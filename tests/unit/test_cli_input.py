@@ -96,7 +96,7 @@ def test_validating_input_never_loads_the_engine_clients() -> None:
         "import sys; from reboot_harness.faces import cli; "
         "from reboot_harness.scenarios import find; "
         "find.resolve(['cold-start'], None); "
-        "heavy = sorted(m for m in ('docker', 'redis', 'pymysql', 'testcontainers', 'matplotlib',"
+        "heavy = sorted(m for m in ('docker', 'redis', 'pymysql', 'matplotlib',"
         " 'reboot_harness.checks.run', 'reboot_harness.checks.base', 'reboot_harness.stack')"
         " if m in sys.modules); print(heavy)"
     )
