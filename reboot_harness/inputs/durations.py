@@ -1,19 +1,28 @@
-"""Durations in scenario files: a number of seconds or a string with a unit, within bounds."""
+"""Durations, one grammar wherever a duration is read (scenario files, the command line, pytest
+options): a number of seconds (``90``) or parts with units, largest first (``90s``, ``1m30s``,
+``2h``, ``500ms``), within the bounds of the field; one wording for every refusal."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
+from collections.abc import Callable
 from typing import NoReturn
 
 from reboot_harness.errors import ScenarioError
 from reboot_harness.inputs.messages import _kind, _one_line, _show
 
-UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_RE = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([A-Za-z]*)\s*")
-_DURATION_HINT = "a number of seconds or a string like 500ms, 30s, 2m, 1h"
+UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}  # largest first: the order parts take
+GRAMMAR = "written 90, 90s, 1m30s, 2h or 500ms"  # the tail of every refusal, after the bounds
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_SECONDS_RE = re.compile(rf"\s*[+-]?{_NUMBER}\s*")
+_SIGN_RE = re.compile(r"\s*([+-]?)")
+_PART_RE = re.compile(rf"({_NUMBER})\s*([A-Za-z]*)\s*")
 
-# Bounds per duration key, in seconds: (maximum, zero allowed). The minimum is always 0.
+DAY = 86400.0
+# Bounds per duration key of the scenario files, in seconds: (maximum, zero allowed). The
+# minimum is always 0.
 DURATION_BOUNDS: dict[str, tuple[float, bool]] = {
     "down_for": (30 * 60.0, True),
     "grace": (5 * 60.0, True),
@@ -50,7 +59,7 @@ def format_seconds(seconds: float) -> str:
 def parse_duration(
     value: object, *, where: str, minimum: float, maximum: float, allow_zero: bool
 ) -> float:
-    """Seconds from a number or a string with a unit (``500ms``, ``30s``, ``2m``, ``1h``).
+    """Seconds from a number or a string (``90``, ``90s``, ``1m30s``, ``2h``, ``500ms``).
 
     Args:
         value: what the YAML held.
@@ -61,7 +70,8 @@ def parse_duration(
         allow_zero: whether exactly 0 is allowed (``False``: the value must be above 0).
 
     Raises:
-        ScenarioError: one line naming ``where``, what is wrong and the allowed range.
+        ScenarioError: one line naming ``where``, what is wrong, the allowed range and the
+            grammar.
     """
     try:
         return _seconds(value, minimum, maximum, allow_zero)
@@ -69,30 +79,45 @@ def parse_duration(
         raise ScenarioError(_one_line(f"{where}: {e}")) from None
 
 
+def duration_option(
+    maximum: float, *, minimum: float = 0.0, allow_zero: bool = False
+) -> Callable[[str], float]:
+    """An argparse ``type=`` reading a duration within these bounds; argparse puts the option's
+    name before the message (``argument --timeout: ...``)."""
+
+    def duration(text: str) -> float:
+        try:
+            return _seconds(text, minimum, maximum, allow_zero)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return duration
+
+
+# The command line's durations (and the pytest option of the same meaning): how long to wait
+# for a stack or a check (up --timeout, check --deadline), and how long a whole run or a
+# scenario's plan may take (run --max-duration, --max-planned; pytest --rh-max-duration).
+wait_option = duration_option(DAY)
+run_limit_option = duration_option(7 * DAY, minimum=1.0)
+
+
 def _seconds(value: object, minimum: float, maximum: float, allow_zero: bool) -> float:
-    """parse_duration without ``where``: raises ValueError(what is wrong; the valid range)."""
+    """parse_duration without ``where``: raises ValueError(what is wrong; the valid range and
+    the grammar)."""
     low = format_seconds(minimum)
     if allow_zero or minimum > 0:
-        valid = f"valid: {low} to {format_seconds(maximum)}"
+        valid = f"valid: {low} to {format_seconds(maximum)}, {GRAMMAR}"
     else:
-        valid = f"valid: more than {low} up to {format_seconds(maximum)}"
+        valid = f"valid: more than {low} up to {format_seconds(maximum)}, {GRAMMAR}"
 
     def fail(problem: str) -> NoReturn:
-        raise ValueError(problem)
+        raise ValueError(f"{problem}; {valid}")
 
     seconds: float
     if isinstance(value, str):
-        match = _DURATION_RE.fullmatch(value)
-        if match is None:
-            fail(f"bad duration {_show(value)}; valid: {_DURATION_HINT}")
-        number, unit = match.groups()
-        if not unit:
-            fail(f"duration {_show(value)} has no unit; valid units: {', '.join(UNITS)}")
-        if unit not in UNITS:
-            fail(f"unknown unit {_show(unit)} in {_show(value)}; valid units: {', '.join(UNITS)}")
-        seconds = float(number) * UNITS[unit]
+        seconds = _text_seconds(value, fail)
     elif isinstance(value, bool) or not isinstance(value, int | float):
-        fail(f"expected a duration ({_DURATION_HINT}), got {_kind(value)}")
+        fail(f"expected a duration, got {_kind(value)}")
     elif isinstance(value, int):
         # float() of a huge int overflows; anything this large is out of bounds anyway
         seconds = (
@@ -102,29 +127,34 @@ def _seconds(value: object, minimum: float, maximum: float, allow_zero: bool) ->
         seconds = value
     shown = _show(value)
     if math.isnan(seconds):
-        fail(f"duration is not a number ({shown}); {valid}")
+        fail(f"duration is not a number ({shown})")
     if seconds < minimum:
         if minimum == 0:
-            fail(f"negative duration {shown}; {valid}")
-        fail(f"duration {shown} is below the minimum {low}; {valid}")
+            fail(f"negative duration {shown}")
+        fail(f"duration {shown} is below the minimum {low}")
     if seconds == 0 and not allow_zero:
-        fail(f"duration must be more than 0s, got {shown}; {valid}")
+        fail(f"duration must be more than 0s, got {shown}")
     if seconds > maximum:
-        fail(f"duration {shown} is above the maximum {format_seconds(maximum)}; {valid}")
+        fail(f"duration {shown} is above the maximum {format_seconds(maximum)}")
     return seconds + 0.0  # -0.0 -> 0.0
 
 
-def seconds_option(text: str, maximum: float = 86400.0) -> float:
-    """A command-line option in seconds (argparse ``type=``): finite, above 0, at most
-    ``maximum`` (a day by default)."""
-    import argparse
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
-    if not math.isfinite(value) or not 0 < value <= maximum:
-        raise argparse.ArgumentTypeError(
-            f"expected seconds above 0 and at most {maximum:g}, got {text!r}"
-        )
-    return value
+def _text_seconds(text: str, fail: Callable[[str], NoReturn]) -> float:
+    """Seconds from ``90``, ``-5s`` or parts largest unit first (``1h30m``, ``1m0.5s``)."""
+    if _SECONDS_RE.fullmatch(text):
+        return float(text)
+    sign = _SIGN_RE.match(text)
+    assert sign is not None  # (every part of its pattern is optional)
+    pos, total, previous = sign.end(), 0.0, math.inf
+    while pos < len(text) or previous == math.inf:
+        part = _PART_RE.match(text, pos)
+        if part is None or not part.group(2):  # no number here, or a number without a unit
+            fail(f"bad duration {_show(text)}")
+        number, unit = part.groups()
+        if unit not in UNITS:
+            fail(f"unknown unit {_show(unit)} in {_show(text)}")
+        if UNITS[unit] >= previous:
+            fail(f"bad duration {_show(text)} (each unit once, the largest first)")
+        total += float(number) * UNITS[unit]
+        pos, previous = part.end(), UNITS[unit]
+    return -total if sign.group(1) == "-" else total

@@ -11,15 +11,12 @@ offline page: inline CSS and SVG, no scripts.
 
 from __future__ import annotations
 
-import io
+import itertools
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-
-import matplotlib as mpl
-from matplotlib.figure import Figure
 
 from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.report.compare import (
@@ -32,7 +29,7 @@ from reboot_harness.report.compare import (
     metrics,
 )
 from reboot_harness.report.html import CSS, EMPTY
-from reboot_harness.report.timeline import svg_for_html
+from reboot_harness.report.svg import Canvas, Key, Scale
 
 
 @dataclass
@@ -118,41 +115,54 @@ def series(
 def chart_svg(ser: Series, labels: Sequence[str], uid: str) -> str:
     """Recovery and downtime over the nights; a failed night as a red cross, a regression as a
     red ring."""
-    fig = Figure(figsize=(10.0, 2.9), layout="constrained")
-    ax = fig.add_subplot()
-    x = list(range(len(labels)))
+    tilt = len(labels) > 8
+    chart = Canvas(1000.0, 0.0)
+    left, right, top_px, bottom = 64.0, 984.0, 12.0, 212.0
+    margin = 0.05 * max(len(labels) - 1, 1)
+    x = Scale(-margin, len(labels) - 1 + margin, left, right)
+    tops = [r[1] for r in (*ser.recovery_range, *ser.downtime_range) if r is not None]
+    top = max(tops or [1.0]) or 1.0
+    y = Scale(0.0, top * 1.25, bottom, top_px)
+    for t in y.ticks(5):
+        chart.line(left, y(t), right, y(t), "#dfe3e8", width=0.8)
+        chart.line(left - 4, y(t), left, y(t), "#1f2328", width=0.8)
+        chart.text(left - 7, y(t), f"{t:g}", size=12, anchor="end")
+    chart.text(16, (top_px + bottom) / 2, "seconds", size=12.5, anchor="middle", rotate=-90)
+    keys = []
     for values, ranges, name, colour in (
         (ser.recovery, ser.recovery_range, "longest recovery wait (s)", "#2f5fb3"),
         (ser.downtime, ser.downtime_range, "downtime, all hosts (s)", "#8a5a00"),
     ):
-        ax.plot(x, [float("nan") if v is None else v for v in values], marker="o", ms=4,
-                color=colour, label=name)  # fmt: skip
         # several runs in a night: a bar from the least to the most of them
-        bars = [(i, r) for i, r in enumerate(ranges) if r is not None and r[0] != r[1]]
-        if bars:
-            ax.vlines([i for i, _ in bars], [r[0] for _, r in bars], [r[1] for _, r in bars],
-                      color=colour, alpha=0.45, linewidth=3)  # fmt: skip
-    tops = [r[1] for r in (*ser.recovery_range, *ser.downtime_range) if r is not None]
-    top = max(tops or [1.0])
+        for i, r in enumerate(ranges):
+            if r is not None and r[0] != r[1]:
+                chart.line(x(i), y(r[0]), x(i), y(r[1]), colour, width=3, opacity=0.45)
+        known = [(i, v) for i, v in enumerate(values) if v is not None]
+        for _, run in itertools.groupby(enumerate(known), lambda p: p[1][0] - p[0]):
+            points = [(x(i), y(v)) for _, (i, v) in run]  # unbroken: consecutive nights
+            if len(points) > 1:
+                chart.polyline(points, colour, 1.5)
+            for px, py in points:
+                chart.marker(px, py, "o", colour, 5.5)
+        keys.append(Key(name, "line", colour, marker="o"))
     failed = [i for i, p in enumerate(ser.passed) if p is False]
-    if failed:
-        ax.scatter(failed, [top * 1.05] * len(failed), marker="x", s=60, color="#b3261e",
-                   label="failed", zorder=3)  # fmt: skip
+    for i in failed:
+        chart.cross(x(i), y(top * 1.05), 9.0, "#b3261e")
     worse = [i for i, r in enumerate(ser.regressions) if r]
-    if worse:
-        ax.scatter(worse, [top * 1.12] * len(worse), marker="o", s=80, facecolors="none",
-                   edgecolors="#b3261e", label="regression", zorder=3)  # fmt: skip
-    tilt = len(labels) > 8
-    ax.set_xticks(x, labels, rotation=30 if tilt else 0, ha="right" if tilt else "center")
-    ax.set_ylim(bottom=0, top=top * 1.25)
-    ax.set_ylabel("seconds")
-    ax.grid(axis="y", color="#dfe3e8")
-    fig.legend(loc="outside lower center", fontsize=8, ncols=4, frameon=False)
-    out = io.StringIO()
-    with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": uid, "font.size": 9}):
-        fig.savefig(out, format="svg", metadata={"Creator": None, "Date": None,
-                                                 "Format": None, "Type": None})  # fmt: skip
-    return svg_for_html(out.getvalue(), uid)
+    for i in worse:
+        chart.marker(x(i), y(top * 1.12), "o", "#b3261e", 11.0, hollow=True)
+    keys += [Key("failed", "marker", "#b3261e", marker="x")] if failed else []
+    keys += [Key("regression", "marker", "#b3261e", marker="o", hollow=True)] if worse else []
+    chart.rect(left, top_px, right - left, bottom - top_px, "none", edge="#1f2328")
+    for i, label in enumerate(labels):
+        chart.line(x(i), bottom, x(i), bottom + 4, "#1f2328", width=0.8)
+        if tilt:
+            chart.text(x(i), bottom + 12, label, size=12, anchor="end", rotate=-30)
+        else:
+            chart.text(x(i), bottom + 16, label, size=12.5, anchor="middle")
+    below = bottom + (max(len(label) for label in labels) * 3.2 + 16 if tilt else 30)
+    chart.height = chart.legend(keys, below, size=11.5) + 4
+    return chart.element(uid, "timeline-chart")
 
 
 def _cell(v: float | None, spread: tuple[float, float] | None = None) -> str:

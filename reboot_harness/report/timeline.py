@@ -1,4 +1,5 @@
-"""The timeline chart of one run (matplotlib, rendered to inline SVG for a self-contained page).
+"""The timeline chart of one run, as an inline SVG for a self-contained page (drawn with
+reboot_harness.report.svg).
 
 One lane per service, one thin row per client inside it: green while its ops succeed, red while
 they fail, amber while a socket.io client reconnects; the service's downtime windows shaded
@@ -9,23 +10,16 @@ recovery (green) across the service lanes; the fault span is shaded.
 
 from __future__ import annotations
 
-import io
 import itertools
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-
-import matplotlib as mpl
-from matplotlib.artist import Artist
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from reboot_harness.judging.measures import FAULT_KINDS, OPERATION_KINDS, RECONNECT_OP, RECOVERED
 from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.judging.traffic import host_faults
 from reboot_harness.model.events import Category, Event, EventKind
 from reboot_harness.model.traffic import SERVICES, Op
+from reboot_harness.report.svg import Canvas, Key, Scale, text_width
 from reboot_harness.steps import MARKS, Mark
 
 OK = "#2e9e5b"
@@ -38,13 +32,19 @@ FAULT = "#b03a2e"
 OPERATION = "#2f5fb3"
 RECOVERY = "#2e8b57"
 LANE = "#f4f6f8"
+GRID = "#dde1e5"
 
-SERVICE_LANE = 1.0  # height of a service lane, in lane units
-HOST_LANE = 0.55
+WIDTH = 1300.0  # pixels; the page scales the chart to its width
+SERVICE_LANE = 60.0  # height of a service lane, in pixels
+HOST_LANE = 33.0
 _COLORS = {Category.FAULT: FAULT, Category.OPERATION: OPERATION}
+_LINES = {  # the vertical lines across the service lanes: colour, dashes, opacity
+    Category.FAULT: (FAULT, "5 3", 0.55),
+    Category.OPERATION: (OPERATION, "1.5 2.5", 0.8),
+}
 
 
-def _marker_legend(kinds: set[EventKind]) -> list[Line2D]:
+def _marker_legend(kinds: set[EventKind]) -> list[Key]:
     """One legend entry per label of the step kinds' marks (reboot_harness.steps.MARKS) whose
     events the run has, by label; the first mark of a label gives its marker."""
     by_label: dict[str, Mark] = {}
@@ -52,7 +52,7 @@ def _marker_legend(kinds: set[EventKind]) -> list[Line2D]:
         if mark.kind in kinds:
             by_label.setdefault(mark.legend, mark)
     return [
-        Line2D([], [], marker=m.marker, color=_COLORS[m.kind.category], ls="none", label=label)
+        Key(label, "marker", _COLORS[m.kind.category], marker=m.marker)
         for label, m in sorted(by_label.items())
     ]
 
@@ -94,27 +94,8 @@ def _off_periods(events: Sequence[Event], host: str, end: float) -> list[tuple[f
     return periods
 
 
-def svg_for_html(svg: str, uid: str) -> str:
-    """Matplotlib's SVG document -> an element to inline in HTML: no XML prolog, no namespace
-    URLs (the HTML parser puts <svg> in its namespace), ids unique on the page, scalable."""
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
-    svg = svg.replace("xlink:href=", "href=")
-    svg = re.sub(r'\bid="([^"]+)"', rf'id="{uid}-\1"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{uid}-\1)", svg)
-    svg = re.sub(r'href="#([^"]+)"', rf'href="#{uid}-\1"', svg)
-    svg = re.sub(
-        r'<svg width="[^"]*" height="[^"]*"',
-        f'<svg class="timeline-chart" id="{uid}" role="img" width="100%"',
-        svg,
-        count=1,
-    )
-    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
-    return svg
-
-
 def timeline_svg(run: ScenarioResult, uid: str) -> str:
-    """The run's timeline as an inline ``<svg>`` element whose ids all start with ``uid``."""
+    """The run's timeline as an inline ``<svg>`` element with id ``uid``."""
     t0 = run.t0
     by_service: dict[str, list[Op]] = {}
     for op in run.ops:
@@ -125,192 +106,119 @@ def timeline_svg(run: ScenarioResult, uid: str) -> str:
     last = max([e.t for e in run.timeline] + [op.end for op in run.ops] + [t0 + 1.0])
     length = max(last - t0, 1.0)
 
-    height = 1.5 + 0.62 * len(services) + 0.36 * len(hosts)
-    fig = Figure(figsize=(13.0, max(height, 2.6)), layout="constrained")
-    ax = fig.add_subplot()
-    ax.set_xlim(-0.01 * length, length * 1.01)
-
-    lanes: list[tuple[str, float, float]] = []  # (label, bottom, height), top to bottom
-    y = 0.0
+    lanes: list[tuple[str, float, float]] = []  # (label, top, height) in pixels, top to bottom
+    y = 8.0
     for s in services:
-        y -= SERVICE_LANE
         n = len({op.client for op in by_service[s]})
         lanes.append((f"{s}  ({n} client{'s' if n != 1 else ''})", y, SERVICE_LANE))
+        y += SERVICE_LANE
     split = y
     for h in hosts:
-        y -= HOST_LANE
         lanes.append((h, y, HOST_LANE))
-    bottom = y if lanes else -1.0
-    ax.set_ylim(bottom - 0.05, 0.05)
+        y += HOST_LANE
+    bottom = y if lanes else y + 80.0
+    left = max([text_width(label, 13.0) for label, _, _ in lanes] + [40.0]) + 14.0
+    chart = Canvas(WIDTH, 0.0)
+    x = Scale(-0.01 * length, length * 1.01, left, WIDTH - 16.0)
+    gap = length / 1500  # below a pixel at the page's width
+
+    def width(a: float, b: float) -> float:  # of the span a..b (seconds since t0), >= gap
+        return x(a + max(b - a, gap)) - x(a)
 
     for i, (_, lane_y, lane_h) in enumerate(lanes):
         if i % 2 == 0:
-            ax.axhspan(lane_y, lane_y + lane_h, color=LANE, zorder=0, lw=0)
-
+            chart.rect(left, lane_y, WIDTH - 16.0 - left, lane_h, LANE)
     span = run.measured.fault_span
     if span is not None:
-        ax.axvspan(span.start - t0, span.end - t0, color=SPAN, zorder=0.1, lw=0)
+        chart.rect(x(span.start - t0), 8.0, width(span.start - t0, span.end - t0), bottom - 8, SPAN)
+    ticks = x.ticks(8)
+    for t in ticks:
+        chart.line(x(t), 8.0, x(t), bottom, GRID, width=0.6)
 
-    gap = length / 1500  # below a pixel at the page's width
     verdicts = {v.service: v for v in run.measured.services}
     for (_, lane_y, lane_h), s in zip(lanes, services, strict=False):
         windows = verdicts[s].windows if s in verdicts else ()
-        ax.broken_barh(
-            [(w.start - t0, max(w.duration_s, gap)) for w in windows],
-            (lane_y + 0.04, lane_h - 0.08),
-            facecolors=WINDOW,
-            zorder=0.5,
-            lw=0,
-        )
+        for w in windows:
+            a = w.start - t0
+            chart.rect(x(a), lane_y + 0.04 * lane_h, width(a, a + w.duration_s), 0.92 * lane_h,
+                       WINDOW)  # fmt: skip
+    top = split if services else bottom
+    for e in run.timeline:
+        at = e.t - e.duration_s - t0
+        if e.kind.category in _LINES:
+            color, dash, opacity = _LINES[e.kind.category]
+        elif e.kind is EventKind.RECOVERED:
+            at, (color, dash, opacity) = e.t - t0, (RECOVERY, "", 0.6)
+        else:
+            continue
+        if services:
+            chart.line(x(at), 8.0, x(at), top, color, width=0.9, dash=dash, opacity=opacity)
+    if services and hosts:
+        chart.line(left, split, WIDTH - 16.0, split, "#9aa3ad")
+
+    for (_, lane_y, lane_h), s in zip(lanes, services, strict=False):
         clients = sorted({op.client for op in by_service[s]})
-        row_h = min((lane_h - 0.2) / len(clients), 0.3)  # one thin row per client, centred
-        rows_bottom = lane_y + (lane_h - row_h * len(clients)) / 2
+        row_h = min(0.8 / len(clients), 0.3) * lane_h  # one thin row per client, centred
+        rows_top = lane_y + (lane_h - row_h * len(clients)) / 2
         for j, client in enumerate(clients):
-            ops = [op for op in by_service[s] if op.client == client]
-            row_y = rows_bottom + (len(clients) - 1 - j) * row_h + row_h * 0.15
-            bars = _runs(ops, gap)
-            for state, color in (("ok", OK), ("failed", FAILED), ("reconnecting", RECONNECTING)):
-                ranges = [(a - t0, max(b - a, gap)) for a, b, st in bars if st == state]
-                if ranges:
-                    ax.broken_barh(
-                        ranges,
-                        (row_y, row_h * 0.7),
-                        facecolors=color,
-                        edgecolors=color,
-                        linewidth=0.6,
-                        zorder=2,
-                    )
+            row_y = rows_top + j * row_h + 0.15 * row_h
+            colors = {"ok": OK, "failed": FAILED, "reconnecting": RECONNECTING}
+            for a, b, state in _runs([op for op in by_service[s] if op.client == client], gap):
+                c = colors[state]
+                chart.rect(x(a - t0), row_y, width(a - t0, b - t0), 0.7 * row_h, c, edge=c)
+        windows = verdicts[s].windows if s in verdicts else ()
         for w in windows:
             if w.duration_s >= length * 0.02:
-                ax.text(
-                    w.start - t0 + w.duration_s / 2,
-                    lane_y + lane_h - 0.02,
-                    f"{w.duration_s:.1f}s down",
-                    ha="center",
-                    va="top",
-                    fontsize=7.5,
-                    color="#8b1e15",
-                    zorder=3,
-                )
+                chart.text(x(w.start - t0 + w.duration_s / 2), lane_y + 0.02 * lane_h + 6,
+                           f"{w.duration_s:.1f}s down", size=10.5, color="#8b1e15",
+                           anchor="middle")  # fmt: skip
 
     for (_, lane_y, lane_h), h in zip(lanes[len(services) :], hosts, strict=True):
-        offs = _off_periods(run.timeline, h, last)
-        if offs:
-            ax.broken_barh(
-                [(a - t0, max(b - a, gap)) for a, b in offs],
-                (lane_y + 0.12, lane_h - 0.24),
-                facecolors=OFF,
-                zorder=2,
-            )
-            for a, b in offs:
-                if b - a >= length * 0.03:
-                    ax.text(
-                        (a + b) / 2 - t0,
-                        lane_y + lane_h / 2,
-                        f"down {b - a:.1f}s",
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color="white",
-                        zorder=3,
-                    )
+        for a, b in _off_periods(run.timeline, h, last):
+            chart.rect(x(a - t0), lane_y + 7.0, width(a - t0, b - t0), lane_h - 14.0, OFF)
+            if b - a >= length * 0.03:
+                chart.text(x((a + b) / 2 - t0), lane_y + lane_h / 2, f"down {b - a:.1f}s",
+                           size=10, color="white", anchor="middle")  # fmt: skip
         for e in run.timeline:
             mark = MARKS.get(e.kind)
             if e.host != h or mark is None:
                 continue
-            marker = mark.marker_of(e) if mark.marker_of else mark.marker
-            color = _COLORS[e.kind.category]
-            ax.plot(
-                [e.t - e.duration_s - t0],
-                [lane_y + lane_h / 2],
-                marker=marker,
-                color=color,
-                markersize=6.5,
-                linestyle="none",
-                zorder=4,
-            )
+            shape = mark.marker_of(e) if mark.marker_of else mark.marker
+            chart.marker(x(e.t - e.duration_s - t0), lane_y + lane_h / 2, shape,
+                         _COLORS[e.kind.category], 11.0)  # fmt: skip
 
-    top = split if services else bottom
-    for e in run.timeline:
-        x = e.t - e.duration_s - t0
-        if e.kind.category is Category.FAULT:
-            style = {"color": FAULT, "linestyle": "--", "alpha": 0.55}
-        elif e.kind.category is Category.OPERATION:
-            style = {"color": OPERATION, "linestyle": ":", "alpha": 0.8}
-        elif e.kind is EventKind.RECOVERED:
-            x = e.t - t0
-            style = {"color": RECOVERY, "linestyle": "-", "alpha": 0.6}
-        else:
-            continue
-        if services:
-            ax.vlines(x, top, 0, linewidth=0.9, zorder=1, **style)  # type: ignore[arg-type]
-    if services and hosts:
-        ax.axhline(split, color="#9aa3ad", linewidth=1.0, zorder=1)
-
-    ax.set_yticks([ly + lh / 2 for _, ly, lh in lanes], [label for label, _, _ in lanes])
-    for tick, (label, _, _) in zip(ax.get_yticklabels(), lanes, strict=True):
-        if label in hosts:
-            tick.set_color("#4a4f57")
-            tick.set_fontsize(8.5)
-        else:
-            tick.set_fontweight("bold")
-    ax.tick_params(axis="y", length=0)
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
-    ax.grid(axis="x", color="#dde1e5", linewidth=0.6, zorder=0)
-    ax.set_axisbelow(True)
-    began = datetime.fromtimestamp(t0, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    ax.set_xlabel(f"seconds since {began}", fontsize=9)
+    for label, lane_y, lane_h in lanes:
+        host = label in hosts
+        chart.text(left - 8, lane_y + lane_h / 2, label, size=11.5 if host else 13.0,
+                   color="#4a4f57" if host else "#1f2328", anchor="end", bold=not host)  # fmt: skip
     if not lanes:
-        ax.text(
-            0.5,
-            0.5,
-            "no traffic and no faults recorded",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            color="#666",
-        )
-        ax.set_yticks([])
+        chart.text((left + WIDTH) / 2, (8 + bottom) / 2, "no traffic and no faults recorded",
+                   color="#666", anchor="middle")  # fmt: skip
+    chart.line(left, bottom, WIDTH - 16.0, bottom, "#1f2328", width=0.8)
+    for t in ticks:
+        chart.line(x(t), bottom, x(t), bottom + 4, "#1f2328", width=0.8)
+        chart.text(x(t), bottom + 15, f"{t:g}", size=12, anchor="middle")
+    began = datetime.fromtimestamp(t0, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    chart.text((left + WIDTH - 16.0) / 2, bottom + 36, f"seconds since {began}", size=12.5,
+               anchor="middle")  # fmt: skip
 
     kinds = {e.kind for e in run.timeline}
-    shown: list[tuple[bool, Artist]] = [
-        (bool(services), Patch(color=OK, label="ops ok")),
-        (bool(services), Patch(color=FAILED, label="ops failed")),
-        (
-            any(op.op == RECONNECT_OP for op in run.ops),
-            Patch(color=RECONNECTING, label="reconnecting"),
-        ),
-        (bool(services), Patch(color=WINDOW, label="downtime window")),
-        (span is not None, Patch(color=SPAN, label="fault span", ec="#e0d6b8")),
-        (EventKind.POWER_OFF in kinds, Patch(color=OFF, label="host down (power off → on)")),
-        (
-            bool(services and kinds & set(FAULT_KINDS)),
-            Line2D([], [], color=FAULT, linestyle="--", label="fault"),
-        ),
+    shown: list[tuple[bool, Key]] = [
+        (bool(services), Key("ops ok", "patch", OK)),
+        (bool(services), Key("ops failed", "patch", FAILED)),
+        (any(op.op == RECONNECT_OP for op in run.ops), Key("reconnecting", "patch", RECONNECTING)),
+        (bool(services), Key("downtime window", "patch", WINDOW)),
+        (span is not None, Key("fault span", "patch", SPAN, edge="#e0d6b8")),
+        (EventKind.POWER_OFF in kinds, Key("host down (power off → on)", "patch", OFF)),
+        (bool(services and kinds & set(FAULT_KINDS)), Key("fault", "line", FAULT, dash="5 3")),
         (
             bool(services and kinds & set(OPERATION_KINDS)),
-            Line2D([], [], color=OPERATION, linestyle=":", label="operation"),
+            Key("operation", "line", OPERATION, dash="1.5 2.5"),
         ),
-        (bool(services) and RECOVERED in kinds, Line2D([], [], color=RECOVERY, label="recovered")),
-        *((True, line) for line in _marker_legend(kinds)),
-    ]  # fmt: skip
-    legend = [artist for wanted, artist in shown if wanted]
-    fig.legend(
-        handles=legend,
-        loc="outside lower center",
-        ncol=max(len(legend), 1),
-        fontsize=8,
-        frameon=False,
-        handlelength=1.6,
-        columnspacing=1.2,
+        (bool(services) and RECOVERED in kinds, Key("recovered", "line", RECOVERY)),
+        *((True, key) for key in _marker_legend(kinds)),
+    ]
+    chart.height = (
+        chart.legend([key for wanted, key in shown if wanted], bottom + 56, size=11.5) + 4
     )
-
-    out = io.StringIO()
-    with mpl.rc_context({"svg.fonttype": "none", "svg.hashsalt": uid, "font.size": 9}):
-        fig.savefig(
-            out,
-            format="svg",
-            metadata={"Creator": None, "Date": None, "Format": None, "Type": None},
-        )
-    return svg_for_html(out.getvalue(), uid)
+    return chart.element(uid, "timeline-chart")

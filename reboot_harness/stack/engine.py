@@ -9,19 +9,29 @@ from collections.abc import Callable
 from functools import cache
 
 import docker
-import paramiko
 from docker.errors import DockerException
 
 from reboot_harness.errors import EnvironmentProblem
 from reboot_harness.inputs.compose.offline import SETUP_HINT
 
+
+def _ssh_errors() -> tuple[type[Exception], ...]:
+    """paramiko's errors, when the [ssh] extra installed it (ssh:// engines need it)."""
+    try:
+        import paramiko
+    except ImportError:
+        return ()
+    # paramiko logs a failed connection with a traceback from its own thread; the harness says
+    # it in one line instead
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
+    logging.getLogger("paramiko").propagate = False
+    return (paramiko.SSHException,)
+
+
 # What "the engine cannot be reached" looks like: the SDK's errors, the socket's, and for ssh://
 # engines paramiko's (an unknown host key, a refused key, no ssh server answering).
-UNREACHABLE: tuple[type[Exception], ...] = (DockerException, OSError, paramiko.SSHException)
-# paramiko logs a failed connection with a traceback from its own thread; the harness says it in
-# one line instead
-logging.getLogger("paramiko").addHandler(logging.NullHandler())
-logging.getLogger("paramiko").propagate = False
+_SSH_ERRORS = _ssh_errors()
+UNREACHABLE: tuple[type[Exception], ...] = (DockerException, OSError, *_SSH_ERRORS)
 SSH_HINT = (
     "`ssh {where} docker version` must work without a prompt (your key, the machine's host key in"
     " ~/.ssh/known_hosts) and that machine must run a Docker engine and the docker CLI"
@@ -30,12 +40,21 @@ SSH_HINT = (
 MAX_POOL = 64  # connections kept to the engine; a stack reads ~11 hosts x a few checks at once
 
 
+def need_ssh(where: str, source: str = "DOCKER_HOST") -> None:
+    """An EnvironmentProblem, saying what to install, when ``where`` is an ssh:// engine and the
+    [ssh] extra (paramiko, through which the SDK speaks ssh) is not installed."""
+    if where.startswith("ssh://") and not _SSH_ERRORS:
+        raise EnvironmentProblem(
+            f"{source}: {where} is an ssh:// engine, which needs paramiko;"
+            " pip install 'reboot-harness[ssh]'"
+        )
+
+
 @cache
 def client() -> docker.DockerClient:
     """A docker SDK client whose engine answered a ping (one per process)."""
-    # testcontainers' Ryuk reaper image cannot be pulled here; the harness cleans up itself (gc).
-    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    need_ssh(where)
     try:
         # Checks read every host at once (and each LB's path to each app): a pool smaller than
         # that discards connections ("Connection pool is full") and reconnects for nothing.

@@ -131,6 +131,7 @@ def _one(name: str, source: str) -> Engine:
             f"{source}: {name!r} is neither an engine URL nor a context name; {_WAY_OUT}"
         )
     _refuse_remote(engine, source)
+    engine_module.need_ssh(engine.host, source)
     return engine
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import os
 import random
 import subprocess
@@ -13,8 +12,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-from testcontainers.compose import DockerCompose
 
 from reboot_harness.errors import StackError, UsageError
 from reboot_harness.inputs.compose.anchor import anchored_copy, is_own
@@ -39,19 +36,17 @@ SUBNET_POOL = ipaddress.IPv4Network(os.environ.get("RH_SUBNET_POOL", "172.30.0.0
 
 Progress = Callable[[str], None]
 
-# testcontainers logs every failed compose command at ERROR with its whole output; we report
-# failures ourselves, once, with what the user needs.
-logging.getLogger("testcontainers").setLevel(logging.CRITICAL)
 
-
-def _compose(state: ProjectState) -> DockerCompose:
-    return DockerCompose(
-        context=state.compose_dir,
-        compose_file_name=list(state.compose_files),
-        env_file=str(state.compose_env_file),
-        wait=False,
-        build=False,
-        pull=False,
+def _compose(state: ProjectState, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """`docker compose` over the project's files and variables, run in its compose folder; a
+    CalledProcessError (its output captured) when it fails. (The docker CLI is the one Compose
+    there is: the SDK speaks the engine's API only.)"""
+    files = [a for f in state.compose_files for a in ("-f", f)]
+    return subprocess.run(
+        ["docker", "compose", *files, "--env-file", str(state.compose_env_file), *args],
+        cwd=state.compose_dir,
+        capture_output=True,
+        check=True,
     )
 
 
@@ -229,7 +224,7 @@ def start(
                     state.save()
             layered = state.compose_files
         try:
-            _compose(state).start()
+            _compose(state, "up", "--detach")
         except KeyboardInterrupt:
             with shielded():
                 _remove_resources(name)
@@ -275,17 +270,8 @@ def _anchor_own(state: ProjectState, files: Sequence[Path], compose_dir: Path) -
 def _validate_compose(state: ProjectState) -> dict[str, Any]:
     """Refuse compose files that do not parse before anything is created (exit 2, not 1);
     return the resolved configuration."""
-    compose = _compose(state)
     try:
-        # `docker compose config` itself (testcontainers' get_config() would log an
-        # "experimental" warning on the root logger at every `up`)
-        proc = subprocess.run(
-            [*compose.compose_command_property, "config", "--format", "json"],
-            cwd=state.compose_dir,
-            capture_output=True,
-            check=True,
-        )
-        resolved: dict[str, Any] = json.loads(proc.stdout)
+        resolved: dict[str, Any] = json.loads(_compose(state, "config", "--format", "json").stdout)
         return resolved
     except subprocess.CalledProcessError as e:
         ProjectState.forget(state.name)

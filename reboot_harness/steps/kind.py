@@ -150,7 +150,7 @@ class Mark:
 
     Attributes:
         kind: the event kind.
-        marker: a matplotlib marker.
+        marker: a marker shape, a key of reboot_harness.report.svg.MARKERS.
         legend: the legend's label (marks with the same label share an entry).
         words: the event as a runbook instruction (plan.md); None: the generic wording.
         marker_of: the marker for one event when it is not always ``marker``.

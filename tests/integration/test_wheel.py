@@ -1,7 +1,8 @@
 """The wheel works on its own: built from this checkout, installed into a fresh virtualenv
-outside the repository, it knows every shipped scenario and incident and runs one — compose/
-and scenarios/ travel inside the package (reboot_harness/_data), found through
-importlib.resources."""
+outside the repository (beside the newest pytest, which it leaves in place, and without what
+only some users need: the [ssh] and [chaostoolkit] extras), it knows every shipped scenario and
+incident and runs one — compose/ and scenarios/ travel inside the package
+(reboot_harness/_data), found through importlib.resources."""
 
 from __future__ import annotations
 
@@ -35,7 +36,15 @@ def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
     (wheel,) = wheels.glob("reboot_harness-*.whl")
     venv.create(tmp_path / "venv", with_pip=True)
     bin_dir = tmp_path / "venv" / "bin"
+    # a project's own, newest pytest stays what it is: the harness pins no upper bound
+    _run([str(bin_dir / "pip"), "install", "-q", "--upgrade", "pytest"], tmp_path, env, 600)
+    version = [str(bin_dir / "python"), "-c", "import pytest; print(pytest.__version__)"]
+    newest = _run(version, tmp_path, env, 60)
     _run([str(bin_dir / "pip"), "install", "-q", str(wheel)], tmp_path, env, 900)
+    assert _run(version, tmp_path, env, 60) == newest
+    installed = _run([str(bin_dir / "pip"), "list", "--format=freeze"], tmp_path, env, 60)
+    for extra in ("matplotlib", "testcontainers", "paramiko", "chaostoolkit"):
+        assert f"{extra}==" not in installed.lower(), f"{extra} is in the base install"
     work = tmp_path / "elsewhere"
     work.mkdir()
     tool = str(bin_dir / "reboot-harness")

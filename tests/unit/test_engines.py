@@ -369,3 +369,30 @@ def test_a_tls_engine_is_trusted_by_its_own_ca_whatever_requests_ca_bundle_says(
             assert engine_module.client().ping()
     finally:
         server.shutdown()
+
+
+def test_an_ssh_engine_without_the_ssh_extra_says_what_to_install() -> None:
+    """Without paramiko (the [ssh] extra) the harness still imports and reaches local engines;
+    an ssh:// engine, from DOCKER_HOST or named in --rh-engines, is one line saying the pip
+    command, before any connection is tried."""
+    code = (
+        "import os, sys; sys.modules['paramiko'] = None\n"
+        "from reboot_harness.stack import engine, engines\n"
+        "os.environ['DOCKER_HOST'] = 'ssh://ci@203.0.113.7'\n"
+        "for ask in (engine.client, lambda: engines.parse('ssh://ci@h', source='--rh-engines')):\n"
+        "    try:\n"
+        "        ask()\n"
+        "    except Exception as e:\n"
+        "        print(type(e).__name__, e)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", engines.ENV)}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "EnvironmentProblem DOCKER_HOST: ssh://ci@203.0.113.7 is an ssh:// engine, which needs"
+        " paramiko; pip install 'reboot-harness[ssh]'",
+        "EnvironmentProblem --rh-engines: ssh://ci@h is an ssh:// engine, which needs paramiko;"
+        " pip install 'reboot-harness[ssh]'",
+    ]

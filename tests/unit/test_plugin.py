@@ -112,7 +112,7 @@ import pytest
 
 @pytest.mark.slow
 def test_untouched():
-    for module in ("docker", "testcontainers", "redis", "pymysql", "reboot_harness.stack"):
+    for module in ("docker", "redis", "pymysql", "reboot_harness.stack"):
         assert module not in sys.modules, module
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 """
@@ -355,3 +355,33 @@ def test_under_xdist_the_longest_starts_first_and_the_controller_records(
         ["test_x.py::test_zz_long", *(f"test_x.py::test_a[{i}]" for i in range(6))]
     )
     assert recorded["test_x.py::test_zz_long"] < 100  # replaced by what it took
+
+
+GROUPED_SUITE = """
+import os
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("shared")
+
+
+@pytest.mark.parametrize("i", range(6))
+def test_in_group(i):
+    print(os.environ["PYTEST_XDIST_WORKER"])
+"""
+
+
+def test_loadgroup_keeps_each_group_on_one_worker_on_every_pytest(
+    pytester: pytest.Pytester,
+) -> None:
+    """`-n 2 --dist loadgroup`: the items of one xdist_group run on one worker, with xdist's
+    ``@group`` suffix, on pytest 9.2 as below it (where xdist's own suffix is lost:
+    pytest-dev/pytest-xdist#1386); ``-p no:reboot_harness`` shows what the plugin fixed."""
+    pytester.makepyfile(test_a=GROUPED_SUITE, test_b=GROUPED_SUITE)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", "-v"
+    )
+    result.assert_outcomes(passed=12)
+    ran = [line.strip() for line in result.outlines if "PASSED" in line]
+    assert len(ran) == 12 and all(line.endswith("@shared") for line in ran), ran
+    assert len({line.split()[0] for line in ran}) == 1, ran  # one worker: [gw0] or [gw1]

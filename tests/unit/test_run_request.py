@@ -109,8 +109,6 @@ def test_up_arguments_resolve_into_a_kept_request_with_its_timeout(tmp_path: Pat
     ("argv", "said"),
     [
         (("--jobs", "0"), "--jobs 0: run at least 1 scenario at a time"),
-        (("--max-duration", "soon"), "--max-duration"),
-        (("--max-planned", "0s"), "--max-planned"),
         (("--incident", "nope"), "unknown incident 'nope'"),
     ],
 )

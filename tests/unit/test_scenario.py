@@ -316,10 +316,16 @@ def test_groups_follow_the_topology() -> None:
         (0, 0.0),
         ("0s", 0.0),
         (-0.0, 0.0),
+        ("90", 90.0),
+        ("1m30s", 90.0),
+        ("1h", 3600.0),
+        ("0h59m59s1000ms", 3600.0),
+        ("1m 0.5s", 60.5),
     ],
 )
 def test_parse_duration_accepts_numbers_and_units(value: object, seconds: float) -> None:
-    """Durations are seconds, or a number with one of the units ms, s, m, h."""
+    """Durations are seconds (a number, or a string of one), or parts with the units h, m, s,
+    ms, the largest first."""
     got = parse_duration(value, where="w", minimum=0.0, maximum=3600.0, allow_zero=True)
     assert got == seconds
     assert isinstance(got, float)
@@ -337,7 +343,9 @@ def test_parse_duration_accepts_numbers_and_units(value: object, seconds: float)
         (-math.inf, True, "negative duration -inf"),
         (math.nan, True, "not a number (nan); valid: 0s to 30m"),
         ("3 days", True, "unknown unit 'days'"),
-        ("3", True, "has no unit"),
+        ("3x", True, "unknown unit 'x' in '3x'; valid: 0s to 30m, written 90, 90s, 1m30s"),
+        ("1m30", True, "bad duration '1m30'; valid: 0s to 30m, written 90, 90s, 1m30s"),
+        ("30s1m", True, "bad duration '30s1m' (each unit once, the largest first)"),
         ("soon", True, "bad duration 'soon'"),
         (True, True, "expected a duration"),
         (None, True, "got null"),
@@ -461,9 +469,10 @@ MALFORMED: list[tuple[str, str, str | None, str]] = [
     ("reboot-down-for-inf", doc("reboot: {host: app1, down_for: .inf}"),
      "steps[0].reboot.down_for", "inf is above the maximum 30m"),
     ("reboot-down-for-bad-unit", doc("reboot: {host: app1, down_for: 5min}"),
-     "steps[0].reboot.down_for", "unknown unit 'min' in '5min'; valid units: ms, s, m, h"),
-    ("reboot-down-for-no-unit", doc("reboot: {host: app1, down_for: '5'}"),
-     "steps[0].reboot.down_for", "has no unit"),
+     "steps[0].reboot.down_for",
+     "unknown unit 'min' in '5min'; valid: 0s to 30m, written 90, 90s, 1m30s, 2h or 500ms"),
+    ("reboot-down-for-part-no-unit", doc("reboot: {host: app1, down_for: '1m5'}"),
+     "steps[0].reboot.down_for", "bad duration '1m5'"),
     ("reboot-down-for-bool", doc("reboot: {host: app1, down_for: true}"),
      "steps[0].reboot.down_for", "expected a duration"),
     ("reboot-grace-absurd", doc("reboot: {host: app1, grace: 6m}"), "steps[0].reboot.grace",
@@ -603,8 +612,8 @@ MALFORMED: list[tuple[str, str, str | None, str]] = [
      "budgets.http.max_downtime", "duration '2h' is above the maximum 1h; valid: 0s to 1h"),
     ("budget-downtime-negative", doc(extra="budgets: {redis: {max_downtime: -1s}}\n"),
      "budgets.redis.max_downtime", "negative duration '-1s'; valid: 0s to 1h"),
-    ("budget-downtime-no-unit", doc(extra="budgets: {redis: {max_downtime: '5'}}\n"),
-     "budgets.redis.max_downtime", "has no unit"),
+    ("budget-downtime-bad", doc(extra="budgets: {redis: {max_downtime: 5 s s}}\n"),
+     "budgets.redis.max_downtime", "bad duration '5 s s'"),
     ("budget-errors-negative", doc(extra="budgets: {http: {max_errors: -1}}\n"),
      "budgets.http.max_errors", "-1 is out of range; valid: an integer from 0 to 1000000000"),
     ("budget-errors-bool", doc(extra="budgets: {http: {max_errors: true}}\n"),

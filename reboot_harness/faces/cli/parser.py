@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reboot_harness import __version__
-from reboot_harness.inputs.durations import seconds_option
+from reboot_harness.inputs.durations import run_limit_option, wait_option
 from reboot_harness.steps import COMMANDS
 
 TOPOLOGY_HELP = "your hosts' names and parts (YAML, see reboot_harness/inputs/topology.py)"
@@ -45,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra compose file layered over compose/stack.yaml (repeatable)",
     )
     up.add_argument(
-        "--timeout", type=seconds_option, default=240.0, help="seconds to wait (default 240)"
+        "--timeout",
+        type=wait_option,
+        default=240.0,
+        metavar="DURATION",
+        help="how long to wait, e.g. 90, 4m, 1m30s (default 4m)",
     )
     up.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
     up.add_argument(
@@ -62,9 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--deadline",
-        type=seconds_option,
+        type=wait_option,
         default=5.0,
-        help="seconds each check may wait (default 5)",
+        metavar="DURATION",
+        help="how long each check may wait, e.g. 5, 30s, 1m (default 5s)",
     )
 
     dn = sub.add_parser("down", help="remove a stack, its volumes and networks")
@@ -124,12 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--max-duration",
+        type=run_limit_option,
         metavar="DURATION",
         help="stop after this long (e.g. 2h): the scenario running is healed and its stack"
         " removed; exit 1 naming what did not finish (the finished ones are reported)",
     )
     run.add_argument(
         "--max-planned",
+        type=run_limit_option,
         default="4h",
         metavar="DURATION",
         help="refuse a scenario whose own plan (time off, sleeps, waits, timeouts) is longer"

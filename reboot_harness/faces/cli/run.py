@@ -31,8 +31,8 @@ if TYPE_CHECKING:  # (run/ and the engines are imported once the options are rea
 
 def run_request(args: argparse.Namespace) -> RunRequest:
     """`run`'s options resolved once, into the request every scenario variant runs by: the
-    topology file read, ``--incident`` found, durations parsed; a UsageError (exit 2) naming
-    the option otherwise."""
+    topology file read, ``--incident`` found (argparse has read the durations); a UsageError
+    (exit 2) naming the option otherwise."""
     from reboot_harness.run.request import RunRequest
     from reboot_harness.scenarios import find
 
@@ -46,17 +46,10 @@ def run_request(args: argparse.Namespace) -> RunRequest:
         allow_unsafe=args.allow_unsafe_compose,
         jobs=args.jobs,
         repeat=args.repeat,
-        max_duration=None if args.max_duration is None else _up_to_a_week(args.max_duration,
-                                                                             "--max-duration"),
-        max_planned=_up_to_a_week(args.max_planned, "--max-planned"),
+        max_duration=args.max_duration,
+        max_planned=args.max_planned,
         report=args.report,
-    )  # fmt: skip
-
-
-def _up_to_a_week(text: str, option: str) -> float:
-    from reboot_harness.inputs.durations import parse_duration
-
-    return parse_duration(text, where=option, minimum=1.0, maximum=7 * 86400.0, allow_zero=False)
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -51,18 +51,14 @@ def _bind_engine(config: pytest.Config, *, engaging: bool = False) -> None:
 
 
 def engage(config: pytest.Config) -> None:
-    """What the harness needs before its first stack, once per process: testcontainers without
-    its Ryuk reaper (its image cannot be pulled offline; the harness cleans up itself), SIGTERM
-    unwinding like Ctrl-C (fixtures heal and remove their stacks), and what killed runs left
-    behind removed (by one process: not by xdist workers other than the first)."""
+    """What the harness needs before its first stack, once per process: SIGTERM unwinding like
+    Ctrl-C (fixtures heal and remove their stacks), and what killed runs left behind removed
+    (by one process: not by xdist workers other than the first)."""
     if config.stash.get(_ENGAGED, False):
         return
     config.stash[_ENGAGED] = True
-    import os
-
     from reboot_harness import interrupts
 
-    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     _bind_engine(config, engaging=True)  # RH_ENGINES from the environment: only now
     interrupts.install()
     worker = getattr(config, "workerinput", {}).get("workerid", "gw0")

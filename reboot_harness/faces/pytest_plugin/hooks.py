@@ -28,6 +28,7 @@ from reboot_harness.faces.pytest_plugin.placement import (
     DurationRecorder,
     _durations_file,
     _records_durations,
+    keep_xdist_groups,
     shard_and_order,
 )
 
@@ -38,12 +39,16 @@ def harness_item(item: pytest.Item) -> bool:
     return isinstance(item, ScenarioItem) or "rh_stack" in getattr(item, "fixturenames", ())
 
 
-@pytest.hookimpl(trylast=True)  # after -k/-m deselection and the conftests' xdist_group marks
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection, the conftests' xdist_group marks and
+# an xdist worker's group suffixes
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Refuse an unknown incident in ``rh_incident`` before any stack starts; then keep only
-    this shard (--rh-shard) and put the longest items first (--rh-order)."""
+    """Refuse an unknown incident in ``rh_incident`` before any stack starts; in an xdist
+    worker, keep ``--dist loadgroup``'s groups on every pytest; then keep only this shard
+    (--rh-shard) and put the longest items first (--rh-order)."""
     for item in items:
         marked_incident(item)
+    if hasattr(config, "workerinput"):
+        keep_xdist_groups(items)
     shard_and_order(config, items)
 
 

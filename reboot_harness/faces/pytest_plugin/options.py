@@ -141,11 +141,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         MAX_DURATION,
-        metavar="SECONDS",
-        type=_seconds,
+        metavar="DURATION",
+        type=_run_limit,
         default=None,
-        help="fail a scenario item (or a test using rh_stack) still running after this long:"
-        " it is healed and its stack removed, the session goes on",
+        help="fail a scenario item (or a test using rh_stack) still running after this long"
+        " (e.g. 90, 1m30s, 2h): it is healed and its stack removed, the session goes on",
     )
     group.addoption(
         REPEAT,
@@ -202,10 +202,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _seconds(text: str) -> float:
-    from reboot_harness.inputs.durations import seconds_option  # imported only when given
+def _run_limit(text: str) -> float:
+    """The bounds and wording of `reboot-harness run --max-duration`."""
+    from reboot_harness.inputs.durations import run_limit_option  # imported only when given
 
-    return seconds_option(text, maximum=float("inf"))
+    return run_limit_option(text)
 
 
 def _repeat(text: str) -> int:
