@@ -62,7 +62,7 @@ T = TypeVar("T")
 _PLANS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
-SCHEMAS = ("check", "list", "run", "oneshot", "doctor")  # reboot_harness/schemas/<name>.schema.json
+SCHEMAS = ("check", "list", "run", "oneshot", "doctor")  # report/schemas/<name>.schema.json
 
 
 def schema(name: str) -> dict[str, Json]:
@@ -73,7 +73,9 @@ def schema(name: str) -> dict[str, Json]:
 
     if name not in SCHEMAS:
         raise ValueError(f"no schema {name!r}; valid: {', '.join(SCHEMAS)}")
-    text = (resources.files("reboot_harness") / "schemas" / f"{name}.schema.json").read_text()
+    text = (
+        resources.files("reboot_harness.report") / "schemas" / f"{name}.schema.json"
+    ).read_text()
     loaded: dict[str, Json] = json.loads(text)
     return loaded
 
