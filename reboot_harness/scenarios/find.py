@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from reboot_harness.checks.available import names as check_names
-from reboot_harness.errors import UsageError
-from reboot_harness.inputs.paths import default_compose_dir, default_scenarios_dir
+from reboot_harness.errors import ScenarioError, UsageError
+from reboot_harness.inputs.paths import default_compose_dir, default_scenarios_dir, shipped
 from reboot_harness.model.incidents import Incident
 from reboot_harness.model.scenario import Scenario
 from reboot_harness.model.topology import Topology
@@ -114,6 +115,67 @@ def load_all(topology: Topology | None = None) -> list[Scenario]:
     return load_scenarios(
         scenario_files(), topology=topo, checks=check_names(topo), incidents=Incidents(topo)
     )
+
+
+@dataclass(frozen=True)
+class NotApplicable:
+    """A shipped scenario that is valid but does not fit the topology: it names a host, a
+    check or an incident the topology lacks (``why``: the first such name, as validation said
+    it)."""
+
+    scenario: Scenario  # as read against the shipped stack's topology
+    why: str
+
+
+def fit(path: Path, topology: Topology | None = None) -> Scenario | NotApplicable:
+    """Scenario file ``path`` validated against ``topology``, or — for a shipped scenario that
+    is valid on the shipped stack's topology but names what this one lacks — why it does not
+    apply. Your own scenario files are validated against your topology only.
+
+    Raises:
+        ScenarioError: the file is invalid on this topology (and, if shipped, on the shipped
+            one).
+    """
+    topo = topology or Topology()
+    try:
+        return load(path, topo)
+    except UsageError as e:
+        if topology is None or not path.resolve().is_relative_to(shipped("scenarios").resolve()):
+            raise
+        problem = e
+    try:
+        found = load(path, Topology())
+    except UsageError:
+        raise problem from None
+    return NotApplicable(found, str(problem).removeprefix(f"{path}: "))
+
+
+def survey(topology: Topology | None = None) -> tuple[list[Scenario], list[NotApplicable]]:
+    """Every scenario file, split into those that apply to ``topology`` (validated against it)
+    and those that do not (see :func:`fit`): a file valid on the shipped stack's topology but
+    naming what this one lacks is not applicable, never an error.
+
+    Raises:
+        ScenarioError: a file invalid on this topology and on the shipped one, or a scenario
+            name used twice.
+    """
+    applies: list[Scenario] = []
+    others: list[NotApplicable] = []
+    seen: dict[str, str] = {}
+    for path in scenario_files():
+        found = fit(path, topology)
+        scenario = found.scenario if isinstance(found, NotApplicable) else found
+        if scenario.name in seen:
+            raise ScenarioError(
+                f"{scenario.source}: name: duplicate scenario name {scenario.name!r};"
+                f" also in {seen[scenario.name]}"
+            )
+        seen[scenario.name] = scenario.source
+        if isinstance(found, NotApplicable):
+            others.append(found)
+        else:
+            applies.append(found)
+    return applies, others
 
 
 def resolve(args: Sequence[str], topology: Topology | None = None) -> list[Scenario]:

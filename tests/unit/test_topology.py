@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +16,8 @@ from hypothesis import strategies as st
 from reboot_harness.errors import ScenarioError, UsageError
 from reboot_harness.inputs.topology import load_topology
 from reboot_harness.scenarios import find
+
+WIDE = {**os.environ, "COLUMNS": "200"}
 
 OWN = """\
 domain: example.test
@@ -88,20 +92,51 @@ def test_bad_topology_files_name_file_and_key(tmp_path: Path, text: str, message
 
 
 def test_cli_list_with_topology(tmp_path: Path) -> None:
-    """`list --topology` validates the shipped scenarios against the user's hosts (exit 2 when
-    they name hosts the topology does not have)."""
+    """`list --topology` validates the shipped scenarios against the user's hosts: those that
+    name a host the topology does not have are listed as not applicable (with the name), never
+    an exit 2; `--json` lists only the scenarios that apply under `scenarios`."""
+    path = tmp_path / "topo.yaml"
+    path.write_text(OWN)
+    argv = [sys.executable, "-m", "reboot_harness", "list", "--topology", str(path)]
+    proc = subprocess.run([*argv, "--json"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    applies = {s["name"] for s in listed["scenarios"]}
+    skipped = {s["name"]: s["why"] for s in listed["not_applicable"]}
+    # every host of these is taken from the topology (all hosts, or a role's)
+    assert {"cold-start", "reboot-each-host"} <= applies, listed
+    # these name the shipped stack's hosts
+    assert "lb-no-dns-rotation" in skipped and "graphite-piddir" in skipped, skipped
+    assert "unknown load balancer 'lb1'" in skipped["lb-no-dns-rotation"], skipped
+    assert "known: edge1" in skipped["lb-no-dns-rotation"], skipped
+    assert not applies & set(skipped)
+    text = subprocess.run(argv, capture_output=True, text=True, check=False, env=WIDE)
+    assert text.returncode == 0, text.stderr
+    assert "not applicable to this topology" in text.stdout
+    assert "lb-no-dns-rotation: steps[" in text.stdout, text.stdout
+
+
+def test_cli_list_refuses_your_own_scenario_that_names_hosts_your_topology_lacks(
+    tmp_path: Path,
+) -> None:
+    """Only the shipped scenarios may not apply to a topology: a scenario file of your own that
+    names a host your topology lacks is an error of the file (exit 2, one line naming it)."""
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    mine = (
+        "name: mine\ndescription: x\nsteps:\n  - reboot: {host: lb1}\n"
+        "expect: {checks: all, recover_within: 30s}\n"
+    )
+    (scenarios / "mine.yaml").write_text(mine)
     path = tmp_path / "topo.yaml"
     path.write_text(OWN)
     proc = subprocess.run(
         [sys.executable, "-m", "reboot_harness", "list", "--topology", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 2, proc.stderr
-    # the first shipped scenario names a host (here a load balancer) the topology does not have
-    assert "scenarios/" in proc.stderr and ": unknown " in proc.stderr, proc.stderr
-    assert "known: edge1" in proc.stderr, proc.stderr
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "RH_SCENARIOS_DIR": str(scenarios)},
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout
+    assert "mine.yaml: steps[0].reboot.host: unknown host 'lb1'" in proc.stderr, proc.stderr
 
 
 _WORDS = st.sampled_from(

@@ -314,7 +314,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from reboot_harness.scenarios import find
 
     topology = _topology(args.topology)
-    scenarios = find.load_all(topology)
+    scenarios, not_applicable = find.survey(topology)
     incidents = find.Incidents(topology)
     rows = [
         {
@@ -335,10 +335,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
         }
         for s in scenarios
     ]
+    skipped = [{"name": n.scenario.name, "file": n.scenario.source, "why": n.why}
+               for n in not_applicable]  # fmt: skip
     if args.json:
         from reboot_harness.report.serialize import document
 
-        print(json.dumps(document(scenarios=rows), indent=2))
+        print(json.dumps(document(scenarios=rows, not_applicable=skipped), indent=2))
         return EXIT_OK
     table = Table()
     for col in ("scenario", "description", "hosts touched", "reproduces"):
@@ -350,4 +352,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
             incident = f"{s.reproduces.incident} ({shown_by})"
         table.add_row(s.name, s.description, ", ".join(find.hosts_touched(s, topology)), incident)
     out.print(table)
+    if not_applicable:
+        out.print(f"not applicable to this topology ({len(not_applicable)}):")
+        for n in not_applicable:
+            out.print(f"  {n.scenario.name}: {n.why}", markup=False, highlight=False)
     return EXIT_OK
