@@ -374,3 +374,28 @@ def test_random_writes_truncates_and_reads_behave_like_a_plain_file(box: Contain
     result = run_row(box, "random", Row(script, "SIGKILL", {}))
     assert result["disk"]["f"] == result["disk"]["ref"], result["disk"]
     assert result["disk"]["f"].startswith("sha256:")
+
+
+def test_xattrs_are_refused_unless_asked_for_and_then_kept_at_once(box: Container) -> None:
+    """By default a file on the layer has no extended attributes (EOPNOTSUPP, and the kernel
+    stops asking before each write); with --xattrs they pass through, at once, like metadata."""
+    script = textwrap.dedent(
+        """
+        import errno
+        open("f", "w").close()
+        try:
+            os.setxattr("f", "user.k", b"v")
+        except OSError as e:
+            assert e.errno == errno.EOPNOTSUPP, e
+        else:
+            raise AssertionError("an xattr was set without --xattrs")
+        """
+    )
+    refused = run_row(box, "no-xattrs", Row(script, "SIGKILL", {}))
+    assert refused["disk"] == {"f": ""}
+    script = 'open("f", "w").close(); os.setxattr("f", "user.k", b"v")'
+    kept = run_row(box, "xattrs", Row(script, "SIGKILL", {}, options=("--xattrs",)))
+    assert kept["disk"] == {"f": ""}
+    read = "import os; print(os.getxattr('/rows/xattrs/backing/f', 'user.k').decode())"
+    code, out = box.exec_run(["python3", "-c", read])
+    assert (code, out) == (0, b"v\n"), out
