@@ -62,9 +62,14 @@ elif row["end"] == "SIGTERM":
 else:
     subprocess.run(["umount", mnt], check=True)
     layer.wait(timeout=20)
-disk = {}
+disk, owners = {}, {}
 for name in sorted(os.listdir(backing)):
     path = os.path.join(backing, name)
+    st = os.lstat(path)
+    owners[name] = [st.st_uid, st.st_gid, oct(st.st_mode & 0o7777)]
+    if os.path.islink(path):
+        disk[name] = "-> " + os.readlink(path)
+        continue
     if os.path.isdir(path):
         disk[name] = "dir/"
         continue
@@ -73,12 +78,16 @@ for name in sorted(os.listdir(backing)):
         disk[name] = data.decode()
     except UnicodeDecodeError:
         disk[name] = "sha256:%s, %d bytes" % (hashlib.sha256(data).hexdigest(), len(data))
-print(json.dumps({"disk": disk, "ops": ops.returncode, "stderr": ops.stderr,
+print(json.dumps({"disk": disk, "owners": owners, "ops": ops.returncode, "stderr": ops.stderr,
                   "exit": layer.returncode, "log": open(base + "/log").read()}))
 """
 
 WRITE = "fd = os.open('f', os.O_CREAT | os.O_WRONLY, 0o644); os.write(fd, b'data')"
 TMP = "fd = os.open('tmp', os.O_CREAT | os.O_WRONLY, 0o644); os.write(fd, b'new')"
+DIRECT = (
+    "import mmap; buf = mmap.mmap(-1, 4096); buf.write(b'd' * 4096);"
+    " fd = os.open('f', os.O_CREAT | os.O_WRONLY | os.O_DIRECT, 0o644)"
+)
 AGED = ["--dirty-expire", "1", "--writeback-interval", "0.2"]
 
 
@@ -115,11 +124,9 @@ ROWS: dict[str, Row] = {
         "SIGKILL",
         {"f": "data"},
     ),
-    "odirect-write-kill": Row(
-        "import mmap; buf = mmap.mmap(-1, 4096); buf.write(b'd' * 4096);"
-        " fd = os.open('f', os.O_CREAT | os.O_WRONLY | os.O_DIRECT, 0o644); os.write(fd, buf)",
-        "SIGKILL",
-        {"f": "d" * 4096},
+    "odirect-write-kill": Row(f"{DIRECT}; os.write(fd, buf)", "SIGKILL", {"f": ""}),
+    "odirect-write-fsync-kill": Row(
+        f"{DIRECT}; os.write(fd, buf); os.fsync(fd)", "SIGKILL", {"f": "d" * 4096}
     ),
     "write-sync-kill": Row(f"{WRITE}; os.close(fd); os.sync()", "SIGKILL", {"f": ""}),
     "write-lazydisk-sync-kill": Row(
@@ -162,6 +169,10 @@ ROWS: dict[str, Row] = {
     "truncate-kill": Row("os.truncate('f', 3)", "SIGKILL", {"f": "old"}, before={"f": "old data"}),
     "unlink-kill": Row("os.unlink('f')", "SIGKILL", {"f": None}, before={"f": "old"}),
     "mkdir-kill": Row("os.mkdir('d')", "SIGKILL", {"d": "dir/"}),
+    "symlink-kill": Row("os.symlink('f', 'l')", "SIGKILL", {"l": "-> f"}),
+    "link-unsynced-kill": Row(
+        f"{WRITE}; os.close(fd); os.link('f', 'g')", "SIGKILL", {"f": "", "g": ""}
+    ),
 }
 
 
@@ -173,6 +184,8 @@ def rendered(disk: dict[str, str | None]) -> str:
             parts.append(f"`{name}` gone")
         elif text == "dir/":
             parts.append(f"`{name}/` exists")
+        elif text.startswith("-> "):
+            parts.append(f"`{name}` \N{RIGHTWARDS ARROW} `{text[3:]}`")
         elif len(text) > 16:
             parts.append(f'`{name}` = {len(text)} \N{MULTIPLICATION SIGN} "{text[0]}"')
         else:
@@ -265,7 +278,8 @@ def test_the_layer_mounted_over_its_own_directory_keeps_the_bytes_there(box: Con
 
 def test_writes_are_read_at_once_by_other_processes_and_users(box: Container) -> None:
     """A write lands in the layer's memory and another process (another user, through
-    allow_other) reads it at once; a file a service user creates is its own, with its mode."""
+    allow_other) reads it at once; a file a service user creates is its own, with its mode;
+    owners and modes set through the layer are on the disk at once."""
     script = textwrap.dedent(
         """
         import subprocess
@@ -285,10 +299,14 @@ def test_writes_are_read_at_once_by_other_processes_and_users(box: Container) ->
         assert read.stdout == b"now", read
         denied = subprocess.run(["sh", "-c", "echo x >> shared"], preexec_fn=as_nobody)
         assert denied.returncode != 0
+        os.chmod("shared", 0o640)
+        os.chown("shared", 0, 65534)
         """
     )
     result = run_row(box, "users", Row(script, "SIGKILL", {}))
     assert result["disk"] == {"own": "", "shared": ""}, result
+    # Owners and modes are metadata: on the disk at once, the power loss notwithstanding.
+    assert result["owners"] == {"own": [65534, 65534, "0o600"], "shared": [0, 65534, "0o640"]}
 
 
 def test_status_counts_the_dirty_bytes_and_sync_empties_them(box: Container) -> None:
@@ -399,3 +417,30 @@ def test_xattrs_are_refused_unless_asked_for_and_then_kept_at_once(box: Containe
     read = "import os; print(os.getxattr('/rows/xattrs/backing/f', 'user.k').decode())"
     code, out = box.exec_run(["python3", "-c", read])
     assert (code, out) == (0, b"v\n"), out
+
+
+@pytest.mark.parametrize(
+    ("given", "needed"),
+    [
+        ({}, "/dev/fuse cannot be opened (No such file or directory): the container needs"),
+        ({"devices": ["/dev/fuse:/dev/fuse:rwm"]}, "mount(2) needs CAP_SYS_ADMIN"),
+    ],
+)
+def test_a_container_without_fuse_gets_one_line_saying_what_it_needs(
+    box: Container, given: dict[str, list[str]], needed: str
+) -> None:
+    """Without /dev/fuse, or without CAP_SYS_ADMIN, `lazydisk mount` exits 2 with one line
+    naming what the container needs and the way out (durability: off)."""
+    run = client().containers.run(
+        box.image.id,
+        ["sh", "-c", "mkdir -p /m; lazydisk mount /m; echo exit=$?"],
+        name=f"rh-test-lazydisk-nofuse-{uuid.uuid4().hex[:8]}",
+        remove=True,
+        stderr=True,
+        **given,
+    )
+    lines = run.decode().splitlines()
+    assert lines[-1] == "exit=2", lines
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"lazydisk: cannot mount /m: {needed}"), lines
+    assert lines[0].endswith("(or run this host with durability: off)"), lines

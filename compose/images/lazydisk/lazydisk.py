@@ -30,9 +30,11 @@ the write-then-rename-over idiom never leaves an empty file.
 
 Extended attributes are refused (EOPNOTSUPP, as a filesystem without them) unless ``--xattrs``
 is given: with them, the kernel asks for ``security.capability`` before every write, which
-doubles a write's cost; mysql, redis and carbon use none. ``O_DIRECT`` is accepted: such a
-file's writes go to the backing file at once (a disk without a volatile write cache), without
-an fsync there.
+doubles a write's cost; mysql, redis and carbon use none. ``O_DIRECT`` is accepted (the
+kernel's page cache is bypassed) and its writes are held like any other until an fsync: they
+sit in the disk's volatile write cache, which a power loss loses too (MariaDB's redo log and
+data files are O_DIRECT by default: ``innodb_flush_log_at_trx_commit=2`` must be able to lose
+what it did not fsync).
 
 Usage::
 
@@ -65,6 +67,7 @@ PAGE = 4096
 ROOT_INODE = 1  # pyfuse3.ROOT_INODE; the module is imported only where a mount needs it
 CONTROL_DIR = "/run/lazydisk"
 AT_EMPTY_PATH = 0x1000
+CAP_SYS_ADMIN = 21
 # Attributes and names change only through this mount: the kernel may keep them a while.
 ATTR_TIMEOUT = 1.0
 
@@ -446,6 +449,7 @@ def make_operations(pyfuse3: Any, trio: Any) -> type:
             h = Handle(inode, flags)
             self.handles[fh] = h
             inode.opens += 1
+            # O_DIRECT: no kernel page cache for this open (the layer still holds the writes).
             return pyfuse3.FileInfo(fh=fh, direct_io=h.direct, keep_cache=False)
 
         @fuse_errors
@@ -519,8 +523,6 @@ def make_operations(pyfuse3: Any, trio: Any) -> type:
                 self.dirty[inode] = None
             if h.datasync:
                 await self.make_durable(inode, datasync=not h.sync)
-            elif h.direct:
-                self.write_back(inode)  # to the device, which keeps it: no volatile cache
             if self.dirty_bytes > self.background_bytes:
                 self.kick.set()
             return len(buf)
@@ -732,6 +734,17 @@ def fuse_problem() -> str | None:
             " `--device /dev/fuse --cap-add SYS_ADMIN` (or run this host with durability: off)"
         )
     os.close(fd)
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            caps = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+    if not caps & (1 << CAP_SYS_ADMIN):
+        # Checked first: without it libfuse tries fusermount3, which fails with a line of its own.
+        return (
+            "mount(2) needs CAP_SYS_ADMIN: the container needs `--cap-add SYS_ADMIN`"
+            " (or run this host with durability: off)"
+        )
     return None
 
 
@@ -772,9 +785,9 @@ def mount_main(args: argparse.Namespace) -> int:
         pyfuse3.init(ops, mountpoint, options)
     except RuntimeError as e:
         say(
-            f"cannot mount {mountpoint} ({e}): the container needs CAP_SYS_ADMIN"
-            " (`--cap-add SYS_ADMIN`) and, under AppArmor, a profile that allows mount"
-            " (`--security-opt apparmor=unconfined`); or run this host with durability: off"
+            f"cannot mount {mountpoint} ({e}): under AppArmor the container needs a profile"
+            " that allows mount (`--security-opt apparmor=unconfined`); or run this host with"
+            " durability: off"
         )
         return 2
     say(
