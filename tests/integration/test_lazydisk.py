@@ -63,7 +63,10 @@ else:
     subprocess.run(["umount", mnt], check=True)
     layer.wait(timeout=20)
 disk, owners = {}, {}
-for name in sorted(os.listdir(backing)):
+names = []
+for top, dirs, files in os.walk(backing):
+    names += [os.path.relpath(os.path.join(top, n), backing) for n in dirs + files]
+for name in sorted(names):
     path = os.path.join(backing, name)
     st = os.lstat(path)
     owners[name] = [st.st_uid, st.st_gid, oct(st.st_mode & 0o7777)]
@@ -144,12 +147,25 @@ ROWS: dict[str, Row] = {
     "write-younger-than-age-kill": Row(
         f"{WRITE}; os.close(fd)", "SIGKILL", {"f": ""}, options=tuple(AGED)
     ),
+    "write-past-background-bytes-kill": Row(
+        "fd = os.open('f', os.O_CREAT | os.O_WRONLY, 0o644); os.write(fd, b'b' * 100_000);"
+        " import time; time.sleep(0.5)",
+        "SIGKILL",
+        {"f": "b" * 100_000},
+        options=("--dirty-background-bytes", "65536"),
+    ),
     "write-graceful-stop": Row(f"{WRITE}; os.close(fd)", "SIGTERM", {"f": "data"}),
     "write-unmount": Row(f"{WRITE}; os.close(fd)", "umount", {"f": "data"}),
     "fsync-rename-kill": Row(
         f"{TMP}; os.fsync(fd); os.close(fd); os.rename('tmp', 'g')",
         "SIGKILL",
         {"g": "new", "tmp": None},
+    ),
+    "rename-directory-fsync-kill": Row(
+        "os.mkdir('d'); fd = os.open('d/f', os.O_CREAT | os.O_WRONLY, 0o644);"
+        " os.write(fd, b'data'); os.rename('d', 'e'); os.fsync(fd)",
+        "SIGKILL",
+        {"e": "dir/", "e/f": "data"},
     ),
     "rename-unsynced-kill": Row(
         f"{TMP}; os.close(fd); os.rename('tmp', 'g')", "SIGKILL", {"g": "", "tmp": None}
@@ -321,6 +337,7 @@ def test_status_counts_the_dirty_bytes_and_sync_empties_them(box: Container) -> 
         os.write(fd, b"x" * 10000)
         held = status()
         assert (held["dirty_bytes"], held["dirty_files"]) == (3 * 4096, 1), held
+        assert held["rss_bytes"] > held["dirty_bytes"], held
         subprocess.run(["lazydisk", "sync", "."], check=True)
         held = status()
         assert (held["dirty_bytes"], held["dirty_files"]) == (0, 0), held

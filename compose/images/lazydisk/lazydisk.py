@@ -629,6 +629,7 @@ def make_operations(pyfuse3: Any, trio: Any) -> type:
                 "oldest_dirty_seconds": round(age, 3),
                 "known_inodes": len(self.by_node),
                 "open_files": len(self.handles),
+                "rss_bytes": rss_bytes(),
             }
 
         async def sync_all(self) -> None:
@@ -710,6 +711,15 @@ def make_operations(pyfuse3: Any, trio: Any) -> type:
 
 
 # --- the program --------------------------------------------------------------------------
+
+
+def rss_bytes() -> int:
+    """The layer's resident memory (its dirty pages are most of it under writes)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def default_background_bytes() -> int:
