@@ -12,7 +12,7 @@ durable:
   ``dirty_expire_centisecs``, 30 s) is written back at the next ``--writeback-interval`` tick
   (``dirty_writeback_centisecs``, 5 s), and the oldest files first whenever the dirty bytes pass
   ``--dirty-background-bytes`` (``dirty_background_ratio``: 10 % of the memory available);
-* a graceful stop (SIGTERM/SIGINT, an unmount, the end of the command it runs): everything;
+* a graceful stop (SIGTERM/SIGINT/SIGHUP, an unmount, the end of the command it runs): everything;
 * a SIGKILL (the host's power loss: the layer dies with its container): nothing more. What was
   not written back is lost, as a page cache's content is; nobody has to tell the layer.
 
@@ -42,9 +42,9 @@ Usage::
     lazydisk sync MOUNTPOINT
     lazydisk status MOUNTPOINT
 
-With a COMMAND, the command runs once the mount is up; SIGTERM/SIGINT are passed to it, and when
-it exits the layer writes everything back, unmounts and exits with its status (as PID 1 it also
-reaps orphans). Runs as root; the mount is ``allow_other,default_permissions``.
+With a COMMAND, the command runs once the mount is up; SIGTERM/SIGINT/SIGHUP are passed to it,
+and when it exits the layer writes everything back, unmounts and exits with its status (as PID 1
+it also reaps orphans). Runs as root; the mount is ``allow_other,default_permissions``.
 """
 
 from __future__ import annotations
@@ -635,7 +635,8 @@ def make_operations(pyfuse3: Any, trio: Any) -> type:
         async def sync_all(self) -> None:
             """What sync(2) would do: every dirty file written back and fsynced."""
             for inode in list(self.dirty):
-                await self.make_durable(inode, datasync=False)
+                if inode in self.dirty:  # not written back (and maybe dropped) meanwhile
+                    await self.make_durable(inode, datasync=False)
 
         async def control_server(self, path: str) -> None:
             """`lazydisk sync|status MOUNTPOINT`: one line in, one line out, on a Unix socket
@@ -834,21 +835,22 @@ async def serve(ops: Any, args: argparse.Namespace, pyfuse3: Any, trio: Any) -> 
 
 
 async def stop_on_signal(pyfuse3: Any, trio: Any) -> None:
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
         async for _ in signals:
             pyfuse3.terminate()
             return
 
 
 async def run_command(command: list[str], result: dict[str, int], pyfuse3: Any) -> None:
-    """Run the service on the mounted layer; pass it SIGTERM/SIGINT; stop when it exits. As
+    """Run the service on the mounted layer; pass it SIGTERM/SIGINT/SIGHUP; stop when it exits. As
     PID 1, also reap the orphans the kernel gives us."""
     import subprocess
 
     import trio
 
     # Signals are caught from here on, so none arrives between the fork and the handler.
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGCHLD) as signals:
+    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    with trio.open_signal_receiver(*stops, signal.SIGCHLD) as signals:
         child = subprocess.Popen(command)
         reap_all = os.getpid() == 1
         async for signum in signals:
