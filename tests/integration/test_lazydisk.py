@@ -461,3 +461,22 @@ def test_a_container_without_fuse_gets_one_line_saying_what_it_needs(
     assert len(lines) == 2, lines
     assert lines[0].startswith(f"lazydisk: cannot mount /m: {needed}"), lines
     assert lines[0].endswith("(or run this host with durability: off)"), lines
+
+
+def test_lazydisk_off_runs_the_command_on_the_plain_directory(box: Container) -> None:
+    """With LAZYDISK=off, `lazydisk mount DIR -- COMMAND` mounts nothing, says so in one line
+    and becomes the command (same process, its exit status)."""
+    _, out = box.exec_run(
+        [
+            "sh",
+            "-c",
+            "mkdir -p /off && lazydisk mount /off -- sh -c"
+            " 'grep -c \" /off \" /proc/mounts; echo $$; exit 5' & echo $!; wait $!; echo exit=$?",
+        ],
+        environment={"LAZYDISK": "off"},
+    )
+    lines = out.decode().splitlines()
+    said = [line for line in lines if line.startswith("lazydisk: ")]
+    assert said == ["lazydisk: LAZYDISK=off: /off is not mounted; its writes survive a power loss"]
+    pid, mounts, same_pid, status = [line for line in lines if line not in said]
+    assert (mounts, same_pid, status) == ("0", pid, "exit=5"), lines

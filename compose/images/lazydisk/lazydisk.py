@@ -44,7 +44,9 @@ Usage::
 
 With a COMMAND, the command runs once the mount is up; SIGTERM/SIGINT/SIGHUP are passed to it,
 and when it exits the layer writes everything back, unmounts and exits with its status (as PID 1
-it also reaps orphans). Runs as root; the mount is ``allow_other,default_permissions``.
+it also reaps orphans). Runs as root; the mount is ``allow_other,default_permissions``. With
+``LAZYDISK=off`` in the environment, ``mount`` mounts nothing and runs (execs) the COMMAND on
+the plain directory.
 """
 
 from __future__ import annotations
@@ -760,10 +762,17 @@ def fuse_problem() -> str | None:
 
 
 def mount_main(args: argparse.Namespace) -> int:
+    mountpoint = os.path.abspath(args.mountpoint)
+    if os.environ.get("LAZYDISK") == "off":
+        # One image for both ways: the host's configuration says whether its disk is lazy.
+        say(f"LAZYDISK=off: {mountpoint} is not mounted; its writes survive a power loss")
+        if args.command:
+            os.execvp(args.command[0], args.command)
+        return 0
+
     import pyfuse3
     import trio
 
-    mountpoint = os.path.abspath(args.mountpoint)
     # Resolved before mounting: once mounted, a path through the mount point waits on us.
     args.control = control_path(mountpoint)
     backing = os.path.abspath(args.backing or mountpoint)
