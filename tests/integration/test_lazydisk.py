@@ -107,6 +107,12 @@ class Row:
 
 ROWS: dict[str, Row] = {
     "write-fsync-kill": Row(f"{WRITE}; os.fsync(fd); os.close(fd)", "SIGKILL", {"f": "data"}),
+    "write-fsync-in-a-thread-kill": Row(
+        f"{WRITE}; os.fsync(fd); os.close(fd)",
+        "SIGKILL",
+        {"f": "data"},
+        options=("--inline-fsync-below", "0"),
+    ),
     "write-fdatasync-kill": Row(
         f"{WRITE}; os.fdatasync(fd); os.close(fd)", "SIGKILL", {"f": "data"}
     ),

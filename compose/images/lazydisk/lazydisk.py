@@ -154,7 +154,12 @@ def make_operations(pyfuse3: Any, trio: Any) -> type:
         enable_writeback_cache = False  # the kernel passes every write on: they land here
 
         def __init__(
-            self, root_fd: int, expire: float, background_bytes: int, xattrs: bool
+            self,
+            root_fd: int,
+            expire: float,
+            background_bytes: int,
+            xattrs: bool,
+            inline_fsync_below: float,
         ) -> None:
             super().__init__()
             st = os.fstat(root_fd)
@@ -172,6 +177,8 @@ def make_operations(pyfuse3: Any, trio: Any) -> type:
             self.background_bytes = background_bytes
             self.kick = trio.Event()
             self.xattrs = xattrs
+            self.fsync_seconds = 0.0  # a moving average of the backing disk's fsync time
+            self.inline_fsync_below = inline_fsync_below
 
         # --- inodes -------------------------------------------------------------------------
 
@@ -289,16 +296,29 @@ def make_operations(pyfuse3: Any, trio: Any) -> type:
             self.discard(inode)
 
         async def make_durable(self, inode: Inode, datasync: bool) -> None:
-            """fsync: write back, then fsync the backing file (in a thread: it waits on a disk)."""
+            """fsync: write back, then fsync the backing file.
+
+            While the backing disk's fsyncs are quick, in the event loop (the other requests
+            wait less than a thread hand-off would cost); once one is slow, in a thread, so
+            that a disk that takes its time holds up only its own caller."""
             if inode.io < 0:
                 self.open_io(inode, writable=False)
-            self.write_back(inode)
+            try:
+                self.write_back(inode)
+            except OSError:
+                inode.error = 0  # said to this caller, now
+                raise
             inode.busy += 1
+            started = time.monotonic()
             try:
                 fsync = os.fdatasync if datasync else os.fsync
-                await trio.to_thread.run_sync(fsync, inode.io)
+                if self.fsync_seconds < self.inline_fsync_below:
+                    fsync(inode.io)
+                else:
+                    await trio.to_thread.run_sync(fsync, inode.io)
             finally:
                 inode.busy -= 1
+                self.fsync_seconds = 0.8 * self.fsync_seconds + 0.2 * (time.monotonic() - started)
                 self.maybe_drop(inode)
             if inode.error:
                 failed, inode.error = inode.error, 0
@@ -792,7 +812,11 @@ def mount_main(args: argparse.Namespace) -> int:
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     ops = make_operations(pyfuse3, trio)(
-        root_fd, args.dirty_expire, args.dirty_background_bytes, args.xattrs
+        root_fd,
+        args.dirty_expire,
+        args.dirty_background_bytes,
+        args.xattrs,
+        args.inline_fsync_below,
     )
     options = set(pyfuse3.default_options) | {
         "allow_other",
@@ -907,6 +931,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     mount.add_argument("--writeback-interval", type=float, default=5.0, metavar="SECONDS")
     mount.add_argument(
         "--dirty-background-bytes", type=int, default=default_background_bytes(), metavar="N"
+    )
+    mount.add_argument(
+        "--inline-fsync-below",
+        type=float,
+        default=0.002,
+        metavar="SECONDS",
+        help="fsync in the event loop while the disk's fsyncs average less than this",
     )
     mount.add_argument(
         "--xattrs", action="store_true", help="pass extended attributes through (slower writes)"
