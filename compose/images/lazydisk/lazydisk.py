@@ -283,7 +283,9 @@ def make_operations(pyfuse3: Any, trio: Any) -> type:
                     run.append(page if end <= size else page[: max(0, size - number * PAGE)])
                     last = i + 1 == len(numbers)
                     if last or numbers[i + 1] != number + 1 or len(run) >= 256:
-                        os.pwritev(inode.io, run, start * PAGE)
+                        if os.pwritev(inode.io, run, start * PAGE) < sum(map(len, run)):
+                            # A regular file takes all of it unless its disk is full.
+                            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
                         run = []
                         if not last:
                             start = numbers[i + 1]
