@@ -486,3 +486,42 @@ def test_lazydisk_off_runs_the_command_on_the_plain_directory(box: Container) ->
     assert said == ["lazydisk: LAZYDISK=off: /off is not mounted; its writes survive a power loss"]
     pid, mounts, same_pid, status = [line for line in lines if line not in said]
     assert (mounts, same_pid, status) == ("0", pid, "exit=5"), lines
+
+
+def test_a_full_backing_disk_fails_the_fsync_not_the_write(box: Container) -> None:
+    """Over a 64 KiB backing disk, 200 KiB of writes land in memory; the fsync says ENOSPC,
+    and the next fsync, with nothing new to write, ENOSPC again (the data is kept, not
+    dropped); the layer keeps serving."""
+    script = textwrap.dedent(
+        """
+        import errno, os
+        fd = os.open("/full/m/f", os.O_CREAT | os.O_WRONLY, 0o644)
+        assert os.write(fd, b"x" * 200_000) == 200_000
+        for attempt in (1, 2):
+            try:
+                os.fsync(fd)
+            except OSError as e:
+                assert e.errno == errno.ENOSPC, e
+            else:
+                raise AssertionError(f"fsync {attempt} succeeded on a full disk")
+        os.ftruncate(fd, 1000)
+        os.fsync(fd)
+        assert os.path.getsize("/full/b/f") == 1000
+        print("ok")
+        """
+    )
+    code, out = box.exec_run(
+        [
+            "sh",
+            "-c",
+            "mkdir -p /full/b /full/m && mount -t tmpfs -o size=64k tmpfs /full/b"
+            " && (lazydisk mount --backing /full/b /full/m 2>/full/log &)"
+            " && while ! grep -q ' /full/m fuse' /proc/mounts; do sleep 0.05; done"
+            f" && python3 -c '{script}'; status=$?; umount /full/m; sleep 0.3; umount /full/b;"
+            " cat /full/log; exit $status",
+        ]
+    )
+    text = out.decode()
+    assert code == 0, text
+    assert "ok" in text.splitlines(), text
+    assert "writeback of inode" in text and "No space left on device" in text, text
