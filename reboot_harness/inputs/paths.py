@@ -33,3 +33,14 @@ def default_scenarios_dir() -> Path:
     """The scenarios directory: ``$RH_SCENARIOS_DIR`` or the shipped ``scenarios/``."""
     override = os.environ.get("RH_SCENARIOS_DIR")
     return Path(override) if override else shipped("scenarios")
+
+
+SEED = "seed"  # the preset stack: the post-mortem's (compose/stack.yaml)
+
+
+def stack_path(value: str | Path | None) -> Path | None:
+    """``--stack``'s value: None for the preset ``seed`` (or nothing given), else your compose
+    file."""
+    if value is None or str(value) == SEED:
+        return None
+    return Path(value)

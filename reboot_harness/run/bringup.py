@@ -47,6 +47,7 @@ def bring_up(
     # The stack layer takes the request's parts one by one: it sits below run/ and its request.
     stack = start(
         name,
+        stack_file=request.stack,
         extra_compose=[*request.compose, *extra],
         keep=request.keep,
         topology_file=request.topology_file,

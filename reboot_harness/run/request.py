@@ -25,8 +25,11 @@ class RunRequest:
     """How stacks are started and scenario variants run, the same for every one of a session.
 
     Attributes:
-        compose: the user's compose overrides, layered over compose/stack.yaml in this order.
-        topology_file: the user's topology file (None: the shipped stack's topology).
+        stack: your compose file as the whole stack (``--stack FILE``); None: the preset
+            ``seed``, the stack the harness ships (compose/stack.yaml).
+        compose: the user's compose overrides, layered over the stack in this order.
+        topology_file: the user's topology file (None: the shipped stack's topology, or with
+            ``stack`` the one read from your compose file).
         topology: ``topology_file`` as read; read at construction when not given. Not carried
             to another process (a Topology does not pickle): there :meth:`loaded` reads it again.
         incident: run only on this incident's configuration (``run --incident NAME``, or an
@@ -44,6 +47,7 @@ class RunRequest:
         UsageError: at construction, one line naming the option and the way out.
     """
 
+    stack: Path | None = None
     compose: tuple[Path, ...] = ()
     topology_file: Path | None = None
     topology: Topology | None = field(default=None, compare=False, repr=False)
@@ -67,6 +71,13 @@ class RunRequest:
         for f in self.compose:
             if not f.is_file():
                 raise UsageError(f"{f}: compose file not found")
+        if self.stack is not None:
+            from reboot_harness.inputs.compose.yourstack import read_stack
+            from reboot_harness.inputs.paths import default_compose_dir
+
+            yours = read_stack(self.stack, default_compose_dir())  # (refused here when bad)
+            if self.topology is None and self.topology_file is None:
+                object.__setattr__(self, "topology", yours.topology())
         if self.topology is None and self.topology_file is not None:
             from reboot_harness.inputs.topology import load_topology
 
@@ -81,7 +92,7 @@ class RunRequest:
     def loaded(self) -> RunRequest:
         """This request with its topology read: itself, unless it came from another process
         (where the topology file is then read again, as each job does)."""
-        if self.topology is None and self.topology_file is not None:
+        if self.topology is None and (self.topology_file is not None or self.stack is not None):
             return dataclasses.replace(self)  # (__post_init__ reads it)
         return self
 

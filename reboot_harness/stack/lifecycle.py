@@ -16,6 +16,7 @@ from typing import Any
 from reboot_harness.errors import StackError, UsageError
 from reboot_harness.inputs.compose.anchor import anchored_copy, is_own
 from reboot_harness.inputs.compose.offline import compose_version, refuse_unsafe
+from reboot_harness.inputs.compose.yourstack import BOOT_MODEL_FILE, read_stack
 from reboot_harness.inputs.paths import default_compose_dir
 from reboot_harness.interrupts import shielded
 from reboot_harness.model.topology import Topology
@@ -124,6 +125,7 @@ def project_exists(name: str) -> bool:
 def start(
     name: str,
     *,
+    stack_file: Path | None = None,
     extra_compose: Sequence[Path] = (),
     keep: bool,
     owner: Owner | None = None,
@@ -133,8 +135,9 @@ def start(
     topology: Topology | None = None,
 ) -> Stack:
     """Build what is missing and start stack ``name`` (does not wait for it to be ready).
-    ``allow_unsafe``: start even a configuration reboot_harness.inputs.compose refuses (with
-    a warning).
+    ``stack_file``: your compose file as the stack, with the boot model written over it (None:
+    the shipped stack, compose/stack.yaml). ``allow_unsafe``: start even a configuration
+    reboot_harness.inputs.compose refuses (with a warning).
 
     Raises:
         UsageError: the project exists already or a compose file is missing.
@@ -143,7 +146,8 @@ def start(
     """
     validate_project_name(name)
     compose_dir = default_compose_dir()
-    base_file = compose_dir / "stack.yaml"
+    yours = read_stack(stack_file, compose_dir) if stack_file is not None else None
+    base_file = yours.file if yours else compose_dir / "stack.yaml"
     files = [base_file, *(Path(f).resolve() for f in extra_compose)]
     for f in files:
         if not f.is_file():
@@ -153,14 +157,23 @@ def start(
         from reboot_harness.inputs.topology import load_topology
 
         topology = load_topology(topology_file)
+    if topology is None and yours is not None:
+        topology = yours.topology()
     domain = topology.domain if topology else "rh.test"
     # Only now the engine: unsafe files are refused without it (Compose resolves them offline),
     # so the refusal is the same with or without an engine, and nothing exists to remove.
     compose_version()
-    allowed = refuse_unsafe(
-        [files[1:]], compose_dir=compose_dir, project=name, domain=domain, allow=allow_unsafe,
-        code_dir=topology.python_path if topology else "",
-    )  # fmt: skip
+    code_dir = topology.python_path if topology else ""
+    if yours is not None:  # as it will start: the boot model over it, judged with it
+        allowed = yours.refuse_unsafe(
+            [files[1:]], compose_dir=compose_dir, project=name, domain=domain,
+            allow=allow_unsafe, code_dir=code_dir,
+        )  # fmt: skip
+    else:
+        allowed = refuse_unsafe(
+            [files[1:]], compose_dir=compose_dir, project=name, domain=domain,
+            allow=allow_unsafe, code_dir=code_dir,
+        )  # fmt: skip
     if project_exists(name):
         raise UsageError(
             f"project {name!r} already exists; remove it with `reboot-harness down --project"
@@ -197,7 +210,12 @@ def start(
         )
         state.save(secret_values)
         if not layered:
-            state = state.with_changes(compose_files=_anchor_own(state, files, compose_dir))
+            anchored = _anchor_own(state, files, compose_dir)
+            if yours is not None:  # the boot model right over your file, your overrides after
+                written = state.directory / BOOT_MODEL_FILE
+                write_private(written, yours.override())
+                anchored = (anchored[0], str(written), *anchored[1:])
+            state = state.with_changes(compose_files=anchored)
             state.save()
             resolved = _validate_compose(state)
             # judged offline above, only what the user's files add (the harness's own files

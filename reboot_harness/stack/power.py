@@ -73,10 +73,17 @@ class Power(Hosts):
         if not record:
             return
         for name, (address, *aliases) in record.items():
+            network = client().networks.get(name)
             try:
-                client().networks.get(name).connect(
-                    c, ipv4_address=address or None, aliases=aliases or None
-                )
+                try:
+                    network.connect(c, ipv4_address=address or None, aliases=aliases or None)
+                except APIError as e:
+                    if address and _no_subnet(e):
+                        # a network whose subnet the engine chose (your stack's default one):
+                        # its hosts get an address from it as at their first boot
+                        network.connect(c, aliases=aliases or None)
+                    else:
+                        raise
             except APIError as e:
                 if "already exists" not in str(e):  # rejoined by an earlier, interrupted boot
                     raise
@@ -214,3 +221,8 @@ class Power(Hosts):
                 cut[host] = networks
             self.state = self.state.with_changes(cut=cut)
             self.state.save()
+
+
+def _no_subnet(e: APIError) -> bool:
+    """The engine refused a fixed address on a network it gave the subnet of itself."""
+    return "only when connecting to networks with user configured subnets" in str(e)

@@ -21,12 +21,19 @@ if TYPE_CHECKING:  # (imported once the options are read: nothing of run/ before
     from reboot_harness.run.request import RunRequest
 
 
-def _topology(path: Path | None) -> Topology | None:
-    if path is None:
-        return None
-    from reboot_harness.inputs.topology import load_topology
+def _topology(path: Path | None, stack: Path | None = None) -> Topology | None:
+    """The topology file read; without one, the topology read from ``--stack FILE`` (None: the
+    shipped stack's)."""
+    if path is not None:
+        from reboot_harness.inputs.topology import load_topology
 
-    return load_topology(path)
+        return load_topology(path)
+    if stack is not None:
+        from reboot_harness.inputs.compose.yourstack import read_stack
+        from reboot_harness.inputs.paths import default_compose_dir
+
+        return read_stack(stack, default_compose_dir()).topology()
+    return None
 
 
 def _duration(text: str | None) -> object:
@@ -156,17 +163,31 @@ def results_table(results: Sequence[CheckResult]) -> Table:
 
 
 def _refuse_unsafe_compose(
-    file_sets: Sequence[Sequence[Path]], topology: Topology | None, allow: bool, project: str
+    file_sets: Sequence[Sequence[Path]],
+    topology: Topology | None,
+    allow: bool,
+    project: str,
+    stack: Path | None = None,
 ) -> None:
-    """The user's compose files, judged before the engine is asked anything and before the
-    runner (with Docker's clients) is even imported: unreadable or unsafe is one line, exit 2."""
+    """The user's compose files (over ``stack``, your stack's file, if given), judged before
+    the engine is asked anything and before the runner (with Docker's clients) is even
+    imported: unreadable or unsafe is one line, exit 2."""
     from reboot_harness.inputs.compose.offline import refuse_unsafe
+    from reboot_harness.inputs.compose.yourstack import read_stack
     from reboot_harness.inputs.paths import default_compose_dir
 
+    compose_dir = default_compose_dir()
+    domain = topology.domain if topology else "rh.test"
+    code_dir = topology.python_path if topology else ""
+    if stack is not None:
+        read_stack(stack, compose_dir).refuse_unsafe(
+            file_sets, compose_dir=compose_dir, project=project, domain=domain, allow=allow,
+            code_dir=code_dir,
+        )  # fmt: skip
+        return
     refuse_unsafe(
-        file_sets, compose_dir=default_compose_dir(), project=project,
-        domain=topology.domain if topology else "rh.test", allow=allow,
-        code_dir=topology.python_path if topology else "",
+        file_sets, compose_dir=compose_dir, project=project, domain=domain, allow=allow,
+        code_dir=code_dir,
     )  # fmt: skip
 
 
@@ -196,7 +217,8 @@ def up_request(args: argparse.Namespace, topology: Topology | None) -> RunReques
     from reboot_harness.run.request import RunRequest
 
     return RunRequest(
-        compose=tuple(args.compose), topology_file=args.topology, topology=topology, keep=True,
+        stack=args.stack, compose=tuple(args.compose), topology_file=args.topology,
+        topology=topology, keep=True,
         allow_unsafe=args.allow_unsafe_compose, up_timeout=args.timeout,
     )  # fmt: skip
 
@@ -205,8 +227,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
     from reboot_harness.stack.state import validate_project_name
 
     validate_project_name(args.project)
-    topology = _topology(args.topology)
-    _refuse_unsafe_compose([args.compose], topology, args.allow_unsafe_compose, args.project)
+    topology = _topology(args.topology, args.stack)
+    _refuse_unsafe_compose(
+        [args.compose], topology, args.allow_unsafe_compose, args.project, args.stack
+    )
     _first_engine()
     from reboot_harness.run.bringup import bring_up
 
@@ -313,7 +337,7 @@ def _cmd_build(_args: argparse.Namespace) -> int:
 def _cmd_list(args: argparse.Namespace) -> int:
     from reboot_harness.scenarios import find
 
-    topology = _topology(args.topology)
+    topology = _topology(args.topology, args.stack)
     scenarios, not_applicable = find.survey(topology)
     incidents = find.Incidents(topology)
     rows = [

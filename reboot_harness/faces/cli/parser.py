@@ -9,9 +9,19 @@ from typing import Any
 
 from reboot_harness import __version__
 from reboot_harness.inputs.durations import run_limit_option, wait_option
+from reboot_harness.inputs.paths import stack_path
 from reboot_harness.steps import COMMANDS
 
 TOPOLOGY_HELP = "your hosts' names and parts (YAML, see reboot_harness/inputs/topology.py)"
+STACK_HELP = (
+    "your compose file as the whole stack (its services are the hosts; the boot model is written"
+    " over it; without --topology, the topology is read from it); `seed` (the default): the"
+    " post-mortem's stack the harness ships"
+)
+
+
+def _stack_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stack", type=stack_path, default=None, metavar="FILE", help=STACK_HELP)
 
 
 def _incidents_option(p: argparse.ArgumentParser) -> None:
@@ -52,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long to wait, e.g. 90, 4m, 1m30s (default 4m)",
     )
     up.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
+    _stack_option(up)
     up.add_argument(
         "--allow-unsafe-compose",
         action="store_true",
@@ -86,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print them as JSON (schema_version, scenarios)"
     )
     ls.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
+    _stack_option(ls)
     _incidents_option(ls)
 
     run = sub.add_parser("run", help="run scenarios, each on a fresh stack")
@@ -143,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         " (default 4h)",
     )
     run.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
+    _stack_option(run)
     _incidents_option(run)
     run.add_argument(
         "--allow-unsafe-compose",

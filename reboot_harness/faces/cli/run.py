@@ -36,8 +36,9 @@ def run_request(args: argparse.Namespace) -> RunRequest:
     from reboot_harness.run.request import RunRequest
     from reboot_harness.scenarios import find
 
-    topology = _topology(args.topology)
+    topology = _topology(args.topology, args.stack)
     return RunRequest(
+        stack=args.stack,
         compose=tuple(args.compose),
         topology_file=args.topology,
         topology=topology,
@@ -96,7 +97,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for s, v, _r in plan:
         chosen = request.incident_for(s) if v == "incident" else None
         file_sets.append([*request.compose, *([chosen.path] if chosen else [])])
-    _refuse_unsafe_compose(file_sets, topology, request.allow_unsafe, "rh-check")
+    _refuse_unsafe_compose(file_sets, topology, request.allow_unsafe, "rh-check", request.stack)
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
     from reboot_harness.stack.engines import using
     from reboot_harness.stack.removal import Removed, gc

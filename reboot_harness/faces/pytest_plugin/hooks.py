@@ -31,6 +31,7 @@ from reboot_harness.faces.pytest_plugin.placement import (
     keep_xdist_groups,
     shard_and_order,
 )
+from reboot_harness.inputs.paths import SEED
 
 
 def harness_item(item: pytest.Item) -> bool:
@@ -92,11 +93,22 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("rh_topology: name one topology file")
     compose = [Path(p) for p in config.getini("rh_compose")]
     compose += [Path(here, f) for f in config.getoption("--rh-compose")]
-    for f in [*topology, *compose]:
+    # your compose file as the stack: the option, else the ini's (relative to the ini file);
+    # `seed`, or nothing: the shipped stack
+    named = config.getoption("--rh-stack") or ""
+    where = here
+    if not named:
+        named = str(config.getini("rh_stack_file") or "")
+        where = config.inipath.parent if config.inipath else config.rootpath
+    stack = Path(where, named) if named and named != SEED else None
+    for f in [*topology, *compose, *([stack] if stack else [])]:
         if not f.is_file():
-            raise pytest.UsageError(f"{f}: no such file (from --rh-topology/--rh-compose or ini)")
+            raise pytest.UsageError(
+                f"{f}: no such file (from --rh-topology/--rh-compose/--rh-stack or ini)"
+            )
     config.stash[_OWN] = OwnFiles(topology[0].resolve() if topology else None,
-                                  tuple(f.resolve() for f in compose))  # fmt: skip
+                                  tuple(f.resolve() for f in compose),
+                                  stack.resolve() if stack else None)  # fmt: skip
     _bind_engine(config)
     if _records_durations(config):
         if hasattr(config, "workerinput"):  # an xdist worker: its controller records

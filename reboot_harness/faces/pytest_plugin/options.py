@@ -38,11 +38,13 @@ _ENGINES = pytest.StashKey[tuple[Any, ...]]()
 @dataclass(frozen=True)
 class OwnFiles:
     """The user's own stack for every item of the session, as configured (each file there):
-    a topology file (``--rh-topology``, ini ``rh_topology``) and compose overrides
-    (``--rh-compose``, ini ``rh_compose``)."""
+    a topology file (``--rh-topology``, ini ``rh_topology``), compose overrides
+    (``--rh-compose``, ini ``rh_compose``) and your compose file as the stack (``--rh-stack``,
+    ini ``rh_stack_file``; None: the shipped stack)."""
 
     topology_file: Path | None = None
     compose: tuple[Path, ...] = ()
+    stack: Path | None = None
 
 
 def run_request(config: pytest.Config) -> RunRequest:
@@ -62,15 +64,19 @@ def run_request(config: pytest.Config) -> RunRequest:
     except UsageError as e:
         raise pytest.UsageError(f"rh_topology: {e}") from e
     report = config.getoption(REPORT)
-    request = RunRequest(
-        compose=own.compose,
-        topology_file=own.topology_file,
-        topology=topology,
-        keep=bool(config.getoption(KEEP)),
-        repeat=config.getoption(REPEAT),
-        max_duration=config.getoption(MAX_DURATION),
-        report=Path(report) if report else None,
-    )
+    try:
+        request = RunRequest(
+            stack=own.stack,
+            compose=own.compose,
+            topology_file=own.topology_file,
+            topology=topology,
+            keep=bool(config.getoption(KEEP)),
+            repeat=config.getoption(REPEAT),
+            max_duration=config.getoption(MAX_DURATION),
+            report=Path(report) if report else None,
+        )
+    except UsageError as e:  # (your stack's file, read when there is no topology file)
+        raise pytest.UsageError(f"rh_stack_file: {e}") from e
     config.stash[_REQUEST] = request
     return request
 
@@ -123,6 +129,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="your compose override layered over the harness's stack, for every scenario item"
         " and rh_stack (repeatable; adds to the ini option rh_compose)",
+    )
+    group.addoption(
+        "--rh-stack",
+        metavar="FILE",
+        default=None,
+        help="your compose file as the whole stack (the boot model written over it; without a"
+        " topology, the topology read from it); `seed`: the harness's own stack (the default);"
+        " overrides the ini option rh_stack_file",
+    )
+    parser.addini(
+        "rh_stack_file",
+        "your compose file as the stack (relative to the ini file), or `seed`",
+        type="string",
+        default="",
     )
     parser.addini(
         "rh_topology", "your topology file (relative to the ini file)", type="paths", default=[]

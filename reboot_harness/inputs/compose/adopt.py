@@ -38,6 +38,7 @@ from reboot_harness.inputs.compose.services import (
     runs,
     software,
 )
+from reboot_harness.model.topology import Topology
 
 # The topology's role keys, in its docstring's order: one host, or a list of hosts.
 ROLES = ("dns_host", "lbs", "apps", "redis_hosts", "mysql_hosts", "graphite_host")
@@ -114,9 +115,12 @@ def _memcached_port(svc: Service) -> int:
     return port if port is not None and 0 < port < 65536 else MEMCACHED_PORT
 
 
-def _override(svc: Service, boot: BootModel) -> tuple[dict[str, Any], list[str]]:
+def _override(
+    svc: Service, boot: BootModel, ephemeral: bool = False
+) -> tuple[dict[str, Any], list[str]]:
     """The boot model over ``svc`` (``!override`` where Compose would otherwise merge the
-    service's own list with it), and what the user must know of it."""
+    service's own list with it), and what the user must know of it. ``ephemeral``: every port
+    on 127.0.0.1 at a port the engine picks (the harness starting it: stacks side by side)."""
     notes: list[str] = []
     settings = svc.settings
     boot_paths = set(boot.tmpfs_paths)
@@ -130,7 +134,9 @@ def _override(svc: Service, boot: BootModel) -> tuple[dict[str, Any], list[str]]
     if "restart_policy" in _mapping(settings.get("deploy")):
         out["deploy"] = {"restart_policy": {"condition": "none"}}
     published = ports(svc)
-    if any(not p.loopback for p in published):
+    if ephemeral and published:
+        out["ports"] = Tagged("!override", [p.ephemeral() for p in published])
+    elif any(not p.loopback for p in published):
         out["ports"] = Tagged("!override", [p.entry if p.loopback else p.on_loopback()
                                             for p in published])  # fmt: skip
     mounted = mounts(svc)
@@ -144,7 +150,13 @@ def _override(svc: Service, boot: BootModel) -> tuple[dict[str, Any], list[str]]
     return out, notes
 
 
-def adopt(services: Sequence[Service], boot: BootModel, images: ImageLookup | None) -> Adoption:
+def adopt(
+    services: Sequence[Service],
+    boot: BootModel,
+    images: ImageLookup | None,
+    *,
+    ephemeral: bool = False,
+) -> Adoption:
     """The topology and boot override of ``services`` (those of one compose file).
 
     Args:
@@ -152,6 +164,8 @@ def adopt(services: Sequence[Service], boot: BootModel, images: ImageLookup | No
         boot: the boot model to apply.
         images: asked once for the entrypoint and command of the images of the services that
             run their image's own (None: nobody to ask).
+        ephemeral: publish every port at a port the engine picks (the harness starting the
+            stack), not at the one the file names (`init`: the user's own `compose up`).
     """
     wanted = sorted({
         str(s.settings["image"]) for s in services
@@ -181,7 +195,7 @@ def adopt(services: Sequence[Service], boot: BootModel, images: ImageLookup | No
         elif known is not None and known.name == "memcached":
             checks += [{"host": svc.name, "process": daemon or "memcached"},
                        {"host": svc.name, "port": _memcached_port(svc)}]  # fmt: skip
-        overrides[svc.name], more = _override(svc, boot)
+        overrides[svc.name], more = _override(svc, boot, ephemeral)
         notes += more
     source = services[0].file if services else Path()
     return Adoption(
@@ -217,8 +231,11 @@ def topology_text(adoption: Adoption, override_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def override_text(adoption: Adoption, boot: BootModel) -> str:
-    """The compose override that gives the services the boot model."""
+def override_text(
+    adoption: Adoption, boot: BootModel, labels: Mapping[str, str] | None = None
+) -> str:
+    """The compose override that gives the services the boot model (and ``labels``: the
+    harness's own, when it starts your stack)."""
     nofile = f"nofile {boot.nofile_soft} soft / {boot.nofile_hard} hard"
     header = (
         f"# The boot model reboot-harness applies over the services of {adoption.source}, as a\n"
@@ -226,8 +243,31 @@ def override_text(adoption: Adoption, boot: BootModel) -> str:
         "# ports on 127.0.0.1 only. Written by `reboot-harness init`; the compose file itself\n"
         "# is left as it is.\n"
     )
-    doc = {"services": {name: dict(o) for name, o in adoption.overrides.items()}}
+    more = {"labels": dict(labels)} if labels else {}
+    doc = {"services": {name: {**o, **more} for name, o in adoption.overrides.items()}}
     return header + yaml.dump(doc, Dumper=_Dumper, sort_keys=False)
+
+
+def topology_of(adoption: Adoption) -> Topology:
+    """The topology :func:`topology_text` writes, as the topology loader reads it: what a
+    stack given as ``--stack FILE`` without ``--topology`` is checked against.
+
+    Raises:
+        UsageError: it does not load (one line naming the compose file).
+    """
+    from reboot_harness.inputs.topology import load_topology
+
+    with tempfile.TemporaryDirectory(prefix="rh-stack-") as tmp:
+        path = Path(tmp) / "topology.yaml"
+        path.write_text(topology_text(adoption, "the boot model"), encoding="utf-8")
+        try:
+            return load_topology(path)
+        except UsageError as e:
+            said = str(e).removeprefix(f"{path}: ")
+            raise UsageError(
+                f"{adoption.source}: the topology read from it does not load ({said}); write one"
+                f" with `reboot-harness init --from {adoption.source}` and pass --topology"
+            ) from e
 
 
 def write(adoption: Adoption, boot: BootModel, out: Path, *, force: bool) -> Path:

@@ -102,8 +102,10 @@ def resolve_offline(
     project: str = "rh-check",
     domain: str = "rh.test",
     lenient: bool = False,
+    seed: bool = True,
 ) -> dict[str, Any]:
-    """Compose's resolved configuration of ``stack.yaml`` with ``files`` over it, as `up` would
+    """Compose's resolved configuration of ``stack.yaml`` with ``files`` over it (``seed``
+    False: of ``files`` alone, the first being your stack's own compose file), as `up` would
     start it, without the engine: interpolated with the variables the harness sets (placeholders
     for what only starting decides — subnet, image tag, passwords — which no rule reads), with
     the services of every profile (one that is not started now may be later, by name).
@@ -126,7 +128,7 @@ def resolve_offline(
         )  # fmt: skip
         env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()), encoding="utf-8")
         given = [_as_started(f, Path(tmp), compose_dir) for f in files]
-        all_files = [compose_dir / "stack.yaml", *given]
+        all_files = [compose_dir / "stack.yaml", *given] if seed else given
         cmd = ["docker", "compose", "--profile", "*"]
         cmd += [a for f in all_files for a in ("-f", str(f.absolute()))]
         cmd += ["--env-file", str(env_file), "config", "--format", "json"]
@@ -173,19 +175,26 @@ def refuse_unsafe(
     domain: str = "rh.test",
     allow: bool = False,
     code_dir: str = "",
+    seed: bool = True,
+    generated: Sequence[Path] = (),
 ) -> list[str]:
     """Refuse, before the engine is asked anything, compose files that cannot be read or whose
     configuration voids the rehearsal (one UsageError line naming the file, the service and key).
 
     Args:
-        file_sets: for each stack about to start, the files layered over ``stack.yaml``. Files
-            inside ``compose_dir`` are the harness's own: read, never judged.
+        file_sets: for each stack about to start, the files layered over ``stack.yaml`` (or,
+            ``seed`` False, the files of the stack: your stack's compose file first). Files
+            inside ``compose_dir`` and ``generated`` are the harness's own: read, never judged.
         compose_dir: the harness's compose folder.
         project: the stack's name (the names its volumes and networks get).
         domain: the stack's domain.
         allow: `--allow-unsafe-compose`: refuse only what cannot be read or resolved.
         code_dir: the folder a topology's Python checks are imported from (a root, see
             :class:`Roots`); empty without one.
+        seed: the stack is the shipped one (``stack.yaml`` under the files); False: the first
+            file of each set is your stack's own compose file.
+        generated: files the harness wrote over your stack (its boot model): judged with each
+            of your files, as they will start together, and never as yours.
 
     Returns:
         The problems ``allow`` let through (the runner warns about each).
@@ -193,6 +202,11 @@ def refuse_unsafe(
     from reboot_harness.inputs.compose.anchor import is_own
 
     docker_host = os.environ.get("DOCKER_HOST", "")
+    made = {g.resolve() for g in generated}
+
+    def mine(f: Path) -> bool:
+        return is_own(f, compose_dir) and f.resolve() not in made
+
     # (given, path): a file the user named must exist; one it pulls in is read when it exists
     # where we would look (Compose, which resolves it for real, names a missing one itself)
     pending = [(True, p) for files in file_sets for p in files]
@@ -207,7 +221,7 @@ def refuse_unsafe(
             raise UsageError(f"{path}: more than {MAX_FILES} compose files through include and"
                              " extends; a stack needs a few")  # fmt: skip
         pending += [(False, p) for p in read_compose_file(path, compose_dir)]
-        if is_own(path, compose_dir):
+        if mine(path):
             roots = Roots.of([path], compose_dir, code_dir)
             if found := named_paths(path, roots, compose_dir, docker_host):
                 named.append((path, found))
@@ -217,12 +231,18 @@ def refuse_unsafe(
         raise UsageError(refusal(found, [str(path)]))
 
     def own(files: Sequence[Path]) -> tuple[Path, ...]:
-        return tuple(f for f in files if is_own(f, compose_dir))
+        return tuple(f for f in files if mine(f))
 
-    # Judged: each set holding a file of the user's; and each of the user's files alone, when a
-    # set holds several (a path it names must lie in its own folder, not another file's).
+    # Judged: each set holding a file of the user's; and each of the user's files alone (with
+    # what the harness writes over it), when a set holds several (a path it names must lie in
+    # its own folder, not another file's).
     sets = list(dict.fromkeys(tuple(files) for files in file_sets if own(files)))
-    alone = [(f,) for files in sets if len(own(files)) > 1 for f in own(files)]
+    alone = [
+        tuple(x for x in files if x == f or x.resolve() in made)
+        for files in sets
+        if len(own(files)) > 1
+        for f in own(files)
+    ]
     jobs = [(files, False) for files in sets] + [
         (files, True) for files in dict.fromkeys(alone) if files not in sets
     ]
@@ -231,7 +251,7 @@ def refuse_unsafe(
         files, lenient = job
         try:
             return resolve_offline(files, compose_dir=compose_dir, project=project,
-                                   domain=domain, lenient=lenient)  # fmt: skip
+                                   domain=domain, lenient=lenient, seed=seed)  # fmt: skip
         except UsageError:
             if lenient:
                 return None  # (a file that cannot stand alone: its set is judged whole)
@@ -252,6 +272,8 @@ def refuse_unsafe(
         roots = Roots.of(own(files), compose_dir, code_dir)
         if not unsafe(config, docker_host, roots=roots, whole=whole):
             return []
+        if not seed:  # your stack: the harness's own files over it only take away
+            return unsafe(config, docker_host, roots=roots, whole=whole)
         # Something to refuse, unless the harness's own files give it: judge again beside them
         harness = tuple(f for f in files if not is_own(f, compose_dir))
         if harness not in baselines:
@@ -262,7 +284,8 @@ def refuse_unsafe(
 
     for files in [*dict.fromkeys(alone), *sets]:  # the user's files alone first: named exactly
         if problems := judge(files):
-            if not allow:
-                raise UsageError(refusal(problems, [str(f) for f in files]))
+            if not allow:  # (naming your files: what the harness wrote is not yours to fix)
+                yours = [str(f) for f in files if f.resolve() not in made]
+                raise UsageError(refusal(problems, yours))
             allowed += problems
     return list(dict.fromkeys(allowed))

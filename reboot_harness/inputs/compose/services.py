@@ -219,6 +219,14 @@ class Port:
         rest = parts[1:] if len(parts) == 3 else parts  # (a host address, dropped)
         return ":".join(["127.0.0.1", *(rest if len(rest) == 2 else ["", *rest])])
 
+    def ephemeral(self) -> Any:
+        """The same container port published on 127.0.0.1 at a port the engine picks (as the
+        shipped stack's are: stacks side by side never collide)."""
+        if isinstance(self.entry, Mapping):
+            return {k: v for k, v in {**self.entry, "host_ip": "127.0.0.1"}.items()
+                    if k != "published"}  # fmt: skip
+        return f"127.0.0.1::{_split_colons(str(self.entry))[-1]}"
+
     def shown(self) -> str:
         if isinstance(self.entry, Mapping):
             published = self.entry.get("published")

@@ -1,0 +1,77 @@
+"""Your compose file as the stack (`--stack FILE`), on real containers: a small team's stack
+written for `docker compose up` (tests/integration/yourstack/docker-compose.yml: a web server
+that publishes a port on every address and a worker, both under a restart policy) comes up with
+the boot model over it — tmpfs /run, the boot open-file limit, no restart policy, its port on
+127.0.0.1 only, the harness's labels — and passes `reboot-each-host` (every host rebooted
+gracefully, then with a hard power loss) with every check on that stack's own hosts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reboot_harness.stack.engine import client
+from reboot_harness.stack.labels import MANAGED_LABEL, PROJECT_LABEL
+from tests.integration.conftest import unique_project
+
+pytestmark = pytest.mark.docker
+
+TEAM = Path(__file__).with_name("yourstack") / "docker-compose.yml"
+RH = [sys.executable, "-m", "reboot_harness"]
+
+
+@pytest.fixture
+def project() -> Iterator[str]:
+    name = unique_project("yours")
+    try:
+        yield name
+    finally:
+        subprocess.run([*RH, "down", "--project", name], capture_output=True, timeout=120,
+                       check=False)  # fmt: skip
+
+
+def test_up_gives_your_services_the_boot_model(project: str) -> None:
+    proc = subprocess.run([*RH, "up", "--project", project, "--stack", str(TEAM)],
+                          capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = {
+        c.labels["com.docker.compose.service"]: c
+        for c in client().containers.list(filters={"label": f"{PROJECT_LABEL}={project}"})
+    }
+    assert set(found) == {"web", "worker"}
+    for c in found.values():
+        host = c.attrs["HostConfig"]
+        assert c.labels[MANAGED_LABEL] == "true"
+        assert host["RestartPolicy"]["Name"] in ("", "no"), host["RestartPolicy"]
+        assert "/run" in (host.get("Tmpfs") or {}), host.get("Tmpfs")
+        assert {(u["Name"], u["Soft"], u["Hard"]) for u in host["Ulimits"]} == {
+            ("nofile", 1024, 16384)
+        }
+        code, out = c.exec_run(["sh", "-c", "ulimit -Sn; ulimit -Hn"])
+        assert (code, out.decode().split()) == (0, ["1024", "16384"])
+    bindings = found["web"].attrs["NetworkSettings"]["Ports"]["8080/tcp"]
+    assert bindings and {b["HostIp"] for b in bindings} == {"127.0.0.1"}, bindings
+    # at a port the engine picked, not the file's 8080: stacks side by side never collide
+    assert "8080" not in {b["HostPort"] for b in bindings}, bindings
+
+
+def test_reboot_each_host_passes_on_your_stack_and_checks_its_hosts(project: str) -> None:
+    proc = subprocess.run(
+        [*RH, "run", "reboot-each-host", "--stack", str(TEAM), "--json"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (result,) = json.loads(proc.stdout)["scenarios"]
+    assert result["passed"], result["reason"]
+    checked = {(c["check"], c["host"]) for c in result["checks"]}
+    assert checked == {("processes", "web"), ("processes", "worker")}, checked
+    assert all(c["ok"] for c in result["checks"])
+    # every host lost power twice (graceful, then hard) and came back
+    for kind in ("power off", "power on"):
+        hosts = [e["host"] for e in result["events"] if e["kind"] == kind]
+        assert sorted(hosts) == ["web", "web", "worker", "worker"], (kind, hosts)
