@@ -340,14 +340,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
         print(json.dumps(document(scenarios=rows), indent=2))
         return EXIT_OK
-    table = Table()
-    for col in ("scenario", "description", "hosts touched", "reproduces"):
-        table.add_column(col, overflow="fold")
-    for s in scenarios:
-        incident = ""
-        if s.reproduces:
-            shown_by = incidents[s.reproduces.incident].describe()
-            incident = f"{s.reproduces.incident} ({shown_by})"
-        table.add_row(s.name, s.description, ", ".join(find.hosts_touched(s, topology)), incident)
-    out.print(table)
+    from reboot_harness.faces.cli.manners import list_lines
+
+    hosts = {s.name: find.hosts_touched(s, topology) for s in scenarios}
+    print("\n".join(list_lines(scenarios, hosts, incidents, long=args.long)), flush=True)
     return EXIT_OK
