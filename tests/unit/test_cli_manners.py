@@ -272,6 +272,16 @@ def test_dry_run_refuses_bad_input_with_exit_2() -> None:
     """Bad input is refused by --dry-run as by run itself."""
     proc = run("run", "no-such-scenario", "--dry-run")
     assert proc.returncode == 2 and "unknown scenario 'no-such-scenario'" in proc.stderr
+    proc = run("run", "long-outage", "--dry-run", "--max-planned", "5m")
+    assert proc.returncode == 2 and "more than --max-planned 5m" in proc.stderr
+
+
+def test_dry_run_writes_nothing(tmp_path: Path) -> None:
+    """A dry run creates neither the --report folder nor the --junitxml file's folder."""
+    report, junit = tmp_path / "report", tmp_path / "junit" / "junit.xml"
+    proc = run("run", "cold-start", "--dry-run", "--report", str(report), "--junitxml", str(junit))
+    assert proc.returncode == 0, proc.stderr
+    assert not report.exists() and not junit.parent.exists()
 
 
 # -- run --junitxml --------------------------------------------------------------------------------

@@ -83,9 +83,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f" {format_seconds(request.max_planned)}; split it, or raise --max-planned"
             )
     limit = request.max_duration
-    if request.report is not None:
+    if request.report is not None and not args.dry_run:  # (a dry run writes nothing)
         _writable_folder(request.report, "--report")
-    if args.junitxml is not None:
+    if args.junitxml is not None and not args.dry_run:
         _writable_folder(args.junitxml.parent, "--junitxml")
     # Repeats go round by round (every variant once, then again), so that a machine whose load
     # drifts during the night weighs on every variant alike.
