@@ -27,7 +27,7 @@ def kind_of(path: Path) -> str:
     """
     data = _load_yaml(read_text(path, "YAML"), str(path))
     if isinstance(data, dict):
-        if "services" in data and INCIDENT_KEY in data:
+        if INCIDENT_KEY in data:  # (without services, the incident's loader says what is wrong)
             return "incident"
         if "steps" in data:
             return "scenario"

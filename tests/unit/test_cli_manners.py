@@ -64,6 +64,15 @@ def test_every_example_in_help_parses() -> None:
         build_parser().parse_args(argv)
 
 
+def test_top_level_help_gives_the_exit_codes_and_where_completion_is() -> None:
+    """`reboot-harness --help` ends with the exit codes and how to get shell completion."""
+    text = build_parser().format_help()
+    assert "exit codes: 0 everything held, 1 a check or scenario failed, 2 bad input" in text
+    assert "`reboot-harness completion --help` says how to install it" in text
+    install = _subcommands()["completion"].format_help()
+    assert "~/.local/share/bash-completion/completions/reboot-harness" in install
+
+
 # -- completion ------------------------------------------------------------------------------------
 
 
@@ -189,6 +198,18 @@ def test_validate_kind_can_be_named_and_a_topology_given(tmp_path: Path) -> None
     proc = run("validate", "--kind", "topology", str(scenario))
     assert proc.returncode == 2
     assert proc.stderr.startswith(f"{scenario}: ") and "unknown key" in proc.stderr
+
+
+def test_validate_tells_an_incident_by_its_block(tmp_path: Path) -> None:
+    """A file with an x-reboot-harness block is read as an incident, even without services
+    (the incident's loader then says what is missing)."""
+    path = tmp_path / "inc.yaml"
+    path.write_text("x-reboot-harness: {summary: s}\n")
+    proc = run("validate", str(path))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"{path}: not a compose override: expected a mapping with a 'services' key"
+    )
 
 
 def test_validate_without_the_compose_plugin_says_so_in_one_line(tmp_path: Path) -> None:

@@ -51,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="reboot-harness",
         description="Rehearse host reboots of a containerised replica of your stack.",
+        epilog="`reboot-harness COMMAND --help` says what a command does, with an example.\n"
+        "exit codes: 0 everything held, 1 a check or scenario failed, 2 bad input or no engine.\n"
+        "shell completion: `reboot-harness completion --help` says how to install it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
