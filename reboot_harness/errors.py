@@ -23,7 +23,17 @@ class UsageError(HarnessError):
 
 
 class ScenarioError(UsageError):
-    """A scenario or configuration file is invalid (names file, key path, valid choices)."""
+    """A scenario or configuration file is invalid (names file, key path, valid choices).
+
+    Args:
+        message: the problem, in one line (what every command shows).
+        also: the file's other problems found at the same time, one line each (what
+            `validate` shows beside it).
+    """
+
+    def __init__(self, message: str, *, also: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.also: tuple[str, ...] = tuple(also)
 
 
 class EnvironmentProblem(HarnessError):

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Mapping
 
 from reboot_harness.judging.measures import ServiceVerdict, Summary
 from reboot_harness.model.results import BudgetViolation
-from reboot_harness.model.traffic import Budget
+from reboot_harness.model.scenario import Scenario
+from reboot_harness.model.traffic import WRITE_SERVICES, Budget
 
 _LISTED_KEYS = 5  # lost keys named in a violation message
 
@@ -15,6 +16,20 @@ _LISTED_KEYS = 5  # lost keys named in a violation message
 def _secs(x: float) -> str:
     """A budget the way a scenario writes it: ``0s``, ``2.5s``."""
     return f"{x:g}s"
+
+
+def budgets_for(scenario: Scenario) -> list[Budget]:
+    """The budgets both variants' traffic is judged by: the scenario's, and no lost
+    acknowledged write on every write service — on a fixed configuration, and on an incident's
+    too (a lost write the incident does not declare disqualifies it:
+    reboot_harness.judging.judge)."""
+    budgets = list(scenario.budgets)
+    budgets += [
+        Budget(s, no_lost_writes=True)
+        for s in WRITE_SERVICES
+        if not any(b.service == s and b.no_lost_writes for b in budgets)
+    ]
+    return budgets
 
 
 def describe_budget(budget: Budget | None) -> str:

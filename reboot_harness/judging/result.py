@@ -5,6 +5,7 @@ made from."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -103,6 +104,19 @@ class ScenarioResult:
     def step_lines(self) -> list[str]:
         """Each failed step in one line (:meth:`StepError.line`)."""
         return [e.line() for e in self.step_errors]
+
+    def verdict_lines(self) -> list[str]:
+        """Why it failed, as a failure report shows it: the reason, each failed step, the
+        failing checks (12 at most), the budgets exceeded (6 at most) and the last 15 events."""
+        lines = [f"{self.test_id}: {self.reason}"]
+        lines += [f"  step error: {e.line()}" for e in self.step_errors]
+        lines += [f"  {r.line()}" for r in self.checks if not r.ok][:12]
+        lines += [f"  budget: {v.line()}" for v in self.budget_violations][:6]
+        lines += ["  events:"] + [
+            f"    {time.strftime('%H:%M:%S', time.gmtime(e.t))} {e.kind} {e.host} {e.detail}"
+            for e in self.events[-15:]
+        ]
+        return lines
 
     @property
     def ops(self) -> tuple[Op, ...]:

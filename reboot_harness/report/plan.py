@@ -21,9 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from reboot_harness.judging.budgets import describe_budget
+from reboot_harness.judging.budgets import budgets_for, describe_budget
 from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.model.events import Category, Event, EventKind
+from reboot_harness.model.incidents import Incident, Signature
+from reboot_harness.model.scenario import Scenario
+from reboot_harness.model.steps import Step
+from reboot_harness.model.topology import Topology
 from reboot_harness.report.tables import md_table
 from reboot_harness.steps import MARKS
 
@@ -281,3 +285,160 @@ def to_markdown(runs: Sequence[ScenarioResult]) -> str:
         parts += [f"- {r.title}: {r.reason}" for r in unproved]
         parts.append("")
     return "\n".join(parts)
+
+
+# -- before a run: what `run --dry-run` shows ---------------------------------------------------
+# The plan above is read from what a run did; this one from the scenario, before anything runs:
+# the same plan of action, with the times the scenario allows rather than the times measured.
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One step of a scenario variant as it will run.
+
+    Attributes:
+        index: its place in the scenario's ``steps`` (what step errors name).
+        kind: its YAML key.
+        at_s: the latest it can begin, seconds after the first step began (every earlier
+            step taking as long as its own parameters let it).
+        planned_s: the longest it can take by its own parameters.
+        hosts: the hosts it touches.
+        step: the step itself (its parameters).
+        skipped: why it will not run (the incident's plan drops its kind); '' when it runs.
+    """
+
+    index: int
+    kind: str
+    at_s: float
+    planned_s: float
+    hosts: tuple[str, ...]
+    step: Step
+    skipped: str = ""
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    """A scenario variant as `run` would execute it (`run --dry-run`): its steps with planned
+    times, the checks that will judge it, its traffic and budgets, and for an incident variant
+    the incident's configuration and declared cause."""
+
+    name: str
+    variant: str
+    source: str
+    description: str
+    seed: int
+    steps: tuple[PlannedStep, ...]
+    recover_within: float
+    planned_s: float
+    checks: tuple[str, ...]
+    traffic: bool
+    clients: str
+    budgets: tuple[str, ...]
+    incident: str
+    incident_file: str
+    cause: str
+    reproduced_by: tuple[Signature, ...]
+
+
+def variant_plan(
+    scenario: Scenario,
+    variant: str,
+    *,
+    topology: Topology,
+    checks: Sequence[str],
+    incident: Incident | None,
+) -> VariantPlan:
+    """What `run` would do for ``variant`` of ``scenario`` (nothing is asked of an engine).
+
+    Args:
+        scenario: the scenario, validated.
+        variant: ``fixed`` or ``incident``.
+        topology: the stack's hosts.
+        checks: every check name of the topology (what an ``expect`` naming none runs).
+        incident: the incident an incident variant runs on (None for ``fixed``).
+    """
+    planned: list[PlannedStep] = []
+    at = 0.0
+    for i, step in enumerate(scenario.steps):
+        skipped = ""
+        if incident is not None and step.KEY in incident.drops:
+            skipped = f"the incident's plan leaves it out: {incident.summary}"
+        took = 0.0 if skipped else step.planned_s()
+        planned.append(PlannedStep(i, step.KEY, at, took, step.touches(topology), step, skipped))
+        at += took
+    judged = scenario.expect.checks or tuple(checks)
+    if scenario.expect.checks and incident is not None:
+        judged = tuple(dict.fromkeys((*judged, *incident.checks)))
+    traffic = scenario.traffic or bool(scenario.budgets)
+    return VariantPlan(
+        name=scenario.name,
+        variant=variant,
+        source=scenario.source,
+        description=scenario.description,
+        seed=scenario.seed,
+        steps=tuple(planned),
+        recover_within=scenario.expect.recover_within,
+        planned_s=at + scenario.expect.recover_within,
+        checks=judged,
+        traffic=traffic,
+        clients=scenario.clients.describe() if traffic else "",
+        budgets=tuple(
+            f"{b.service}: {describe_budget(b)}" for b in budgets_for(scenario)
+        ) if traffic else (),
+        incident=incident.name if incident else "",
+        incident_file=str(incident.path) if incident else "",
+        cause=incident.describe() if incident else "",
+        reproduced_by=incident.reproduced_by if incident else (),
+    )  # fmt: skip
+
+
+def _seconds(s: float) -> str:
+    return f"{s:g}s"
+
+
+def variant_text(plan: VariantPlan) -> list[str]:
+    """A variant's plan for the terminal, a line per step (plain text, no markup)."""
+    lines = [f"{plan.name}[{plan.variant}]  ({plan.source}; seed {plan.seed})"]
+    if plan.incident:
+        lines.append(f"  on incident {plan.incident} ({plan.incident_file})")
+        lines.append(f"  must fail by: {plan.cause}")
+    for s in plan.steps:
+        hosts = f" on {', '.join(s.hosts)}" if s.hosts else ""
+        if s.skipped:
+            lines.append(f"  {'':8}steps[{s.index}] {s.kind}{hosts}: skipped ({s.skipped})")
+            continue
+        params = ", ".join(f"{k}={_shown(v)}" for k, v in _parameters(s.step).items())
+        lines.append(
+            f"  +{_seconds(s.at_s):>6} steps[{s.index}] {s.kind}{hosts}"
+            + (f" ({params})" if params else "")
+            + (f", up to {_seconds(s.planned_s)}" if s.planned_s else "")
+        )
+    at = plan.planned_s - plan.recover_within
+    lines.append(
+        f"  +{_seconds(at):>6} recovery: within {_seconds(plan.recover_within)},"
+        f" judged by {', '.join(plan.checks)}"
+    )
+    if plan.traffic:
+        lines.append(f"  traffic: clients run throughout ({plan.clients})")
+        lines.append(f"  budgets: {'; '.join(plan.budgets)}")
+    else:
+        lines.append("  traffic: none")
+    lines.append(f"  planned: up to {_seconds(plan.planned_s)} (not counting boots and bring-up)")
+    return lines
+
+
+def _parameters(step: Step) -> dict[str, object]:
+    """A step's parameters (its dataclass fields: a step kind is a frozen dataclass)."""
+    import dataclasses
+
+    if not dataclasses.is_dataclass(step):
+        return {}
+    return {f.name.rstrip("_"): getattr(step, f.name) for f in dataclasses.fields(step)}
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if isinstance(value, float):
+        return _seconds(value)
+    return str(value)

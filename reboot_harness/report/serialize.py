@@ -62,13 +62,14 @@ T = TypeVar("T")
 _PLANS: dict[type, tuple[tuple[str, str], ...]] = {}
 
 
-SCHEMAS = ("check", "list", "run", "oneshot", "doctor")  # report/schemas/<name>.schema.json
+SCHEMAS = ("check", "list", "run", "oneshot", "doctor", "plan")  # report/schemas/<name>.schema.json
 
 
 def schema(name: str) -> dict[str, Json]:
     """The JSON Schema (draft 2020-12) of a document the harness writes: ``check`` (check
     --json), ``list``, ``run`` (run --json and results.json), ``oneshot`` (a one-shot fault's
-    --json), ``doctor`` (doctor --json). Shipped in the package."""
+    --json), ``doctor`` (doctor --json), ``plan`` (run --dry-run --json). Shipped in the
+    package."""
     from importlib import resources
 
     if name not in SCHEMAS:

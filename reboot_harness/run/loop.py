@@ -14,6 +14,7 @@ from reboot_harness.checks.preflight import preflight
 from reboot_harness.checks.recovery import Settled, wait_recovered
 from reboot_harness.errors import CheckTimeout, FaultError, HarnessError, StackError
 from reboot_harness.interrupts import shielded
+from reboot_harness.judging.budgets import budgets_for
 from reboot_harness.judging.judge import judge_fixed, judge_incident, settled
 from reboot_harness.judging.result import ScenarioResult
 from reboot_harness.judging.traffic import summarize
@@ -21,7 +22,6 @@ from reboot_harness.model.events import EventKind
 from reboot_harness.model.incidents import Incident
 from reboot_harness.model.results import CheckResult, StepError
 from reboot_harness.model.scenario import Scenario
-from reboot_harness.model.traffic import WRITE_SERVICES, Budget
 from reboot_harness.run.bringup import bring_up
 from reboot_harness.run.request import RunRequest
 from reboot_harness.stack.removal import down
@@ -155,20 +155,6 @@ def _run_with_traffic(
         )
         result.reproduced = outcome
     result.passed, result.reason = outcome.passed, outcome.reason
-
-
-def budgets_for(scenario: Scenario) -> list[Budget]:
-    """The budgets both variants' traffic is judged by: the scenario's, and no lost
-    acknowledged write on every write service — on a fixed configuration, and on an incident's
-    too (a lost write the incident does not declare disqualifies it:
-    reboot_harness.judging.judge)."""
-    budgets = list(scenario.budgets)
-    budgets += [
-        Budget(s, no_lost_writes=True)
-        for s in WRITE_SERVICES
-        if not any(b.service == s and b.no_lost_writes for b in budgets)
-    ]
-    return budgets
 
 
 def _final(

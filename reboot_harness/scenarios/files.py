@@ -129,8 +129,13 @@ def parse_scenario(
         try:
             doc = _Scenario.model_validate(data, context=known)
         except ValidationError as e:
-            problem = _describe(_first(e.errors(include_url=False)), _Scenario, WORDINGS, VALID)
-            raise ScenarioError(_one_line(f"{src}: {problem}")) from e
+            errors = e.errors(include_url=False)
+            first = _first(errors)
+            lines = [
+                _one_line(f"{src}: {_describe(err, _Scenario, WORDINGS, VALID)}")
+                for err in [first, *(err for err in errors if err is not first)]
+            ]
+            raise ScenarioError(lines[0], also=list(dict.fromkeys(lines[1:]))) from e
         return doc.build(src)
     except ScenarioError:
         raise

@@ -290,9 +290,14 @@ def parse_incident(text: str, *, name: str, path: Path, topology: Topology) -> I
             data[KEY], context=_Context(topology.hosts, check_kinds(topology))
         )
     except ValidationError as e:
-        problem = _describe(_first(e.errors(include_url=False)), _Declaration, _WORDINGS)
-        sep = "." if not problem.startswith(("expected", "file")) else ": "
-        raise ScenarioError(_one_line(f"{source}: {KEY}{sep}{problem}")) from e
+        errors = e.errors(include_url=False)
+        first = _first(errors)
+        lines = []
+        for err in [first, *(err for err in errors if err is not first)]:
+            problem = _describe(err, _Declaration, _WORDINGS)
+            sep = "." if not problem.startswith(("expected", "file")) else ": "
+            lines.append(_one_line(f"{source}: {KEY}{sep}{problem}"))
+        raise ScenarioError(lines[0], also=list(dict.fromkeys(lines[1:]))) from e
     return Incident(
         name=name,
         path=path,

@@ -1,7 +1,8 @@
 """faces/cli: `reboot-harness …` (the console script and `python -m reboot_harness`): exit 0 when
 everything held, 1 when a check failed, 2 on usage or environment errors. Parses the command
 line (parser), runs the command (commands, run; adopt: `doctor` and `init`, a user's own compose
-file). Imports any layer, lazily: bad input is refused before Docker's clients are imported."""
+file; manners: `validate`, `completion` and `list`'s layout). Imports any layer, lazily: bad
+input is refused before Docker's clients are imported."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from reboot_harness.faces.cli.commands import (
     _cmd_up,
 )
 from reboot_harness.faces.cli.console import EXIT_FAIL, EXIT_USAGE, _say
+from reboot_harness.faces.cli.manners import _cmd_completion, _cmd_validate
 from reboot_harness.faces.cli.parser import build_parser
 from reboot_harness.faces.cli.run import _cmd_run
 from reboot_harness.steps import COMMANDS as STEP_COMMANDS
@@ -38,6 +40,8 @@ COMMANDS = {
     "history": _cmd_history,
     "doctor": _cmd_doctor,
     "init": _cmd_init,
+    "validate": _cmd_validate,
+    "completion": _cmd_completion,
     **dict.fromkeys((command.name for command in STEP_COMMANDS), _cmd_oneshot),
 }
 

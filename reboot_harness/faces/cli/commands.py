@@ -366,18 +366,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
         print(json.dumps(document(scenarios=rows, not_applicable=skipped), indent=2))
         return EXIT_OK
-    table = Table()
-    for col in ("scenario", "description", "hosts touched", "reproduces"):
-        table.add_column(col, overflow="fold")
-    for s in scenarios:
-        incident = ""
-        if s.reproduces:
-            shown_by = incidents[s.reproduces.incident].describe()
-            incident = f"{s.reproduces.incident} ({shown_by})"
-        table.add_row(s.name, s.description, ", ".join(find.hosts_touched(s, topology)), incident)
-    out.print(table)
-    if not_applicable:
-        out.print(f"not applicable to this topology ({len(not_applicable)}):")
-        for n in not_applicable:
-            out.print(f"  {n.scenario.name}: {n.why}", markup=False, highlight=False)
+    from reboot_harness.faces.cli.manners import list_lines, not_applicable_lines
+
+    hosts = {s.name: find.hosts_touched(s, topology) for s in scenarios}
+    lines = list_lines(scenarios, hosts, incidents, long=args.long)
+    lines += not_applicable_lines([(n.scenario.name, n.why) for n in not_applicable])
+    print("\n".join(lines), flush=True)
     return EXIT_OK

@@ -6,6 +6,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -83,8 +84,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 f" {format_seconds(request.max_planned)}; split it, or raise --max-planned"
             )
     limit = request.max_duration
-    if request.report is not None:
+    if request.report is not None and not args.dry_run:  # (a dry run writes nothing)
         _writable_folder(request.report, "--report")
+    if args.junitxml is not None and not args.dry_run:
+        _writable_folder(args.junitxml.parent, "--junitxml")
     # Repeats go round by round (every variant once, then again), so that a machine whose load
     # drifts during the night weighs on every variant alike.
     plan = [
@@ -98,6 +101,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         chosen = request.incident_for(s) if v == "incident" else None
         file_sets.append([*request.compose, *([chosen.path] if chosen else [])])
     _refuse_unsafe_compose(file_sets, topology, request.allow_unsafe, "rh-check", request.stack)
+    if args.dry_run:
+        return _dry_run(args, request, plan)
     # Only valid input gets this far: the runner (and with it Docker) is imported now.
     from reboot_harness.stack.engines import using
     from reboot_harness.stack.removal import Removed, gc
@@ -159,6 +164,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         written = write_reports(results, request.report)
         say.print("reports: " + ", ".join(str(p) for p in written.values()))
+    if args.junitxml is not None:
+        _write_junit(args.junitxml, results, scenarios)
+        say.print(f"JUnit XML: {escape(str(args.junitxml))}", soft_wrap=True)
     passed = sum(r.passed for r in results)
     say.print(f"scenarios: {passed} passed, {len(results) - passed} failed")
     if args.json:
@@ -169,6 +177,53 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _say(f"reboot-harness run: {unfinished}")
         return EXIT_FAIL
     return EXIT_OK if passed == len(results) else EXIT_FAIL
+
+
+def _dry_run(
+    args: argparse.Namespace, request: RunRequest, plan: Sequence[tuple[Scenario, str, int]]
+) -> int:
+    """`run --dry-run`: each scenario variant's plan (reboot_harness.report.plan), printed or as
+    JSON; input validated as `run` validates it, nothing started, no engine asked."""
+    from reboot_harness.checks.available import names
+    from reboot_harness.report.plan import variant_plan, variant_text
+
+    topology = request.topology or Topology()
+    plans = [
+        variant_plan(
+            s, v, topology=topology, checks=names(topology),
+            incident=request.incident_for(s) if v == "incident" else None,
+        )
+        for s, v, r in plan
+        if r <= 1  # (a repeat runs the same plan again)
+    ]  # fmt: skip
+    if args.json:
+        from reboot_harness.report.serialize import document
+
+        print(json.dumps(document(plans=plans), indent=2), flush=True)
+        return EXIT_OK
+    lines: list[str] = []
+    for p in plans:
+        lines += [*variant_text(p), ""]
+    times = f", each {request.repeat} times" if request.repeat > 1 else ""
+    lines.append(f"{len(plans)} scenario variants would run{times}; nothing was started")
+    print("\n".join(lines), flush=True)
+    return EXIT_OK
+
+
+def _write_junit(
+    path: Path, results: Sequence[ScenarioResult], scenarios: Sequence[Scenario]
+) -> None:
+    """`run --junitxml FILE`: the results as JUnit XML, written whole or not at all."""
+    import socket
+
+    from reboot_harness.report.junit import junit_xml
+
+    text = junit_xml(
+        results, seeds={s.name: s.seed for s in scenarios}, hostname=socket.gethostname()
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def run_label(name: str, variant: str, repeat: int = 0) -> str:

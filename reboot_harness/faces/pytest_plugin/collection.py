@@ -3,7 +3,6 @@ command line) is one item per variant, each run on a fresh stack."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,15 +86,7 @@ class ScenarioItem(pytest.Item):
             self.user_properties.append(("engine", result.engine))
         self.user_properties.append(("duration_s", f"{result.duration_s:.1f}"))
         if not result.passed:
-            lines = [f"{result.test_id}: {result.reason}"]
-            lines += [f"  step error: {e.line()}" for e in result.step_errors]
-            lines += [f"  {r.line()}" for r in result.checks if not r.ok][:12]
-            lines += [f"  budget: {v.line()}" for v in result.budget_violations][:6]
-            lines += ["  events:"] + [
-                f"    {time.strftime('%H:%M:%S', time.gmtime(e.t))} {e.kind} {e.host} {e.detail}"
-                for e in result.events[-15:]
-            ]
-            raise ScenarioFailed("\n".join(lines))
+            raise ScenarioFailed("\n".join(result.verdict_lines()))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, ScenarioFailed | HarnessError):
