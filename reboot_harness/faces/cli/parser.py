@@ -211,11 +211,19 @@ def _adopt_parsers(sub: Any) -> None:
         description="Read a compose file (nothing is started) for what makes a container not"
         " behave like a server across a reboot; one line a finding: FILE:SERVICE:KEY: CODE:"
         " what; fix: how. Exit 0: no findings; 1: findings; 2: the file cannot be read or is"
-        " not a compose file.",
+        " not a compose file. With --engine instead: what this machine lacks for the harness (a"
+        " Docker engine that answers, the Compose v2 plugin, a base image, FUSE in a container),"
+        " one line each with the command that fixes it; exit 0: nothing; 1: something.",
         epilog=codes_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    doctor.add_argument("compose_file", type=Path, metavar="COMPOSE_FILE")
+    doctor.add_argument("compose_file", type=Path, metavar="COMPOSE_FILE", nargs="?")
+    doctor.add_argument(
+        "--engine", action="store_true", help="check this machine instead of a compose file:"
+        " engine, Compose plugin, base image, FUSE (one throwaway container)"
+    )  # fmt: skip
+    # COMPOSE_FILE is required unless --engine: refused as argparse refuses (usage, exit 2)
+    doctor.set_defaults(usage_error=doctor.error)
     doctor.add_argument(
         "--json", action="store_true", help="print the findings as JSON (schema_version, file,"
         " findings)"
