@@ -275,6 +275,28 @@ def check_results(
     return [to_json(r) for r in results]
 
 
+def _validated(probe: Callable[..., Any]) -> None:
+    """Make ``chaos validate`` refuse a check that the probe's stack, when known, cannot run
+    (the probe's signature validates when bound, as the actions' do)."""
+    signature = inspect.signature(probe)
+    source = f"{MODULE}.{probe.__name__}"
+
+    def refusal(arguments: Mapping[str, Any]) -> str | None:
+        from reboot_harness.faces.chaostoolkit_validate import check_refusal
+
+        return check_refusal(arguments.get("checks"), arguments.get("project"), source)
+
+    probe.__signature__ = _Validating(  # type: ignore[attr-defined]
+        list(signature.parameters.values()),
+        return_annotation=signature.return_annotation,
+        refusal=refusal,
+    )
+
+
+_validated(checks_hold)
+_validated(check_results)
+
+
 def heal(
     project: str | None = None, *, configuration: Mapping[str, Any] | None = None
 ) -> list[str]:

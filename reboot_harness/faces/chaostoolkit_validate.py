@@ -102,3 +102,22 @@ def _argument(command: Command, message: str) -> str:
         if spelled == arg.flag:
             return f"{argument_name(arg)}: {why}"
     return message
+
+
+def check_refusal(checks: object, project: object, source: str) -> str | None:
+    """Why a probe refuses ``checks``: not a list of names, or a check the stack (when known)
+    cannot run; None otherwise."""
+    from reboot_harness.checks.run import resolve
+
+    if not checks or _placeholder(checks):
+        return None
+    if not isinstance(checks, list | tuple):
+        return f"{source}: checks: {checks!r} is not a list of check names"
+    known = _stack_topology(project)
+    if known is None:
+        return None
+    try:
+        resolve([str(c) for c in checks], known)
+    except UsageError as e:
+        return f"{source}: checks: {e}"
+    return None

@@ -171,6 +171,40 @@ def test_chaos_validate_accepts_good_arguments_placeholders_and_the_examples(
     assert proc.returncode == 0, proc.stderr
 
 
+def _probe_experiment(tmp: Path, checks: object) -> Path:
+    path = tmp / "probe.json"
+    path.write_text(json.dumps({
+        "version": "1.0.0", "title": "t", "description": "d",
+        "steady-state-hypothesis": {"title": "h", "probes": [{
+            "type": "probe", "name": "holds", "tolerance": True, "provider": {
+                "type": "python", "module": "reboot_harness.chaostoolkit", "func": "checks_hold",
+                "arguments": {"checks": checks}}}]},
+        "method": [],
+    }))  # fmt: skip
+    return path
+
+
+def test_chaos_validate_refuses_a_check_the_probes_stack_cannot_run(
+    tmp_path: Path, recorded: dict[str, str]
+) -> None:
+    """A probe's checks: a list of names the stack has (when it is known); a bare string (which
+    would run each of its letters) is refused with or without a stack."""
+    bad = _chaos(tmp_path, "validate", str(_probe_experiment(tmp_path, ["ulimit"])), env=recorded)
+    assert bad.returncode == 1 and (
+        "reboot_harness.chaostoolkit.checks_hold: checks: unknown check 'ulimit'; known:"
+        in bad.stderr
+    ), bad.stderr
+    text = _chaos(tmp_path, "validate", str(_probe_experiment(tmp_path, "dns")), env=recorded)
+    assert text.returncode == 1 and "checks: 'dns' is not a list of check names" in text.stderr
+    fine = _chaos(tmp_path, "validate", str(_probe_experiment(tmp_path, ["dns"])), env=recorded)
+    assert fine.returncode == 0, fine.stderr
+    unknown = {**recorded, "RH_PROJECT": "not-up"}
+    elsewhere = _chaos(
+        tmp_path, "validate", str(_probe_experiment(tmp_path, ["mine"])), env=unknown
+    )
+    assert elsewhere.returncode == 0, elsewhere.stderr
+
+
 def test_binding_outside_chaos_toolkit_raises_type_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """The validating signature raises chaoslib's InvalidActivity only where chaoslib exists;
     elsewhere a TypeError, as a signature that cannot bind does."""
