@@ -99,7 +99,7 @@ def _project_parameters() -> list[inspect.Parameter]:
 
 
 class _Validating(inspect.Signature):
-    """An action's signature, which also validates the arguments' values when bound.
+    """An activity's signature, which also validates the arguments' values when bound.
 
     ``chaos validate`` looks at a Python activity's arguments only by binding them to the
     function's signature (chaoslib.provider.python.validate_python_activity: no other hook is
@@ -165,9 +165,9 @@ def _action(command: Command) -> Callable[..., list[Json]]:
         return {names[n]: v for n, v in arguments.items() if n in names}
 
     def refusal(arguments: Mapping[str, Any]) -> str | None:
-        from reboot_harness.faces.chaostoolkit_validate import refusal
+        from reboot_harness.faces.chaostoolkit_validate import refusal as refused
 
-        return refusal(command, given_of(arguments), arguments.get("project"), source)
+        return refused(command, given_of(arguments), arguments.get("project"), source)
 
     signature = _Validating(parameters, return_annotation="list[Json]", refusal=refusal)
     plain = inspect.Signature(parameters, return_annotation="list[Json]")
