@@ -14,6 +14,12 @@ from pathlib import Path
 _CHECKOUT = Path(__file__).resolve().parents[2]
 
 
+def from_checkout() -> bool:
+    """Whether the harness runs from a checkout of its repository, whose ``scripts/`` (not in
+    the wheel) messages may name."""
+    return (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "scripts").is_dir()
+
+
 def shipped(name: str) -> Path:
     """The shipped directory ``name`` (``compose`` or ``scenarios``)."""
     if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / name).is_dir():

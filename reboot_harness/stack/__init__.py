@@ -1,6 +1,6 @@
 """stack: the engine, the only code that talks to Docker — starting, inspecting, powering and
-removing stacks (lifecycle starts them, removal removes them), the engines they live on, and
-what the harness records of each (state, owner).
+removing stacks (lifecycle starts them, removal removes them), the engines they live on, what
+the harness records of each (state, owner), and what the machine lacks for them (machine).
 Imports model, inputs and errors.
 
 Checks, steps and the run loop see a :class:`~reboot_harness.stack.core.Stack` — exec,

@@ -12,7 +12,7 @@ import docker
 from docker.errors import DockerException
 
 from reboot_harness.errors import EnvironmentProblem
-from reboot_harness.inputs.compose.offline import SETUP_HINT
+from reboot_harness.inputs.compose.offline import setup_hint
 
 
 def _ssh_errors() -> tuple[type[Exception], ...]:
@@ -67,7 +67,7 @@ def client() -> docker.DockerClient:
         )
         c.ping()
     except UNREACHABLE as e:
-        hint = SSH_HINT.format(where=where) if where.startswith("ssh://") else SETUP_HINT
+        hint = SSH_HINT.format(where=where) if where.startswith("ssh://") else setup_hint()
         raise EnvironmentProblem(
             f"no Docker engine reachable at {where} ({_short(e)}); {hint}"
         ) from e

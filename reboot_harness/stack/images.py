@@ -18,6 +18,7 @@ from pathlib import Path
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound
 
 from reboot_harness.errors import EnvironmentProblem, HarnessError, ImageBuildError
+from reboot_harness.inputs import paths
 from reboot_harness.stack import diskfull, engines
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.state import state_root
@@ -127,6 +128,11 @@ def ensure_base_image(progress: Progress = _quiet) -> str:
     return OFFLINE_BASE
 
 
+def _as_root() -> str:
+    """What to run as root to build the base: the setup script of a checkout (a wheel has none)."""
+    return "`scripts/setup-host.sh`" if paths.from_checkout() else "`reboot-harness build`"
+
+
 def _debootstrap_base(progress: Progress) -> None:
     debootstrap = shutil.which("debootstrap")
     if debootstrap is None:
@@ -137,7 +143,7 @@ def _debootstrap_base(progress: Progress) -> None:
     if os.geteuid() != 0:
         raise EnvironmentProblem(
             f"building the offline base image {OFFLINE_BASE} with debootstrap needs root;"
-            " run once as root (`scripts/setup-host.sh`) or set RH_BASE_IMAGE"
+            f" run once as root ({_as_root()}) or set RH_BASE_IMAGE"
         )
     mirror = _apt_mirror()
     what = f"building the offline base image {OFFLINE_BASE}"

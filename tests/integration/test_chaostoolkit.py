@@ -1,14 +1,17 @@
 """The Chaos Toolkit extension, with the real `chaos run`, against a stack from `up`: the
-example experiment completes (steady state held before and after a power loss), and the one
-that leaves a host off deviates — and its rollback heals the stack."""
+example experiment completes (steady state held before and after a power loss; its project from
+the configuration), the one that leaves a host off deviates — and its rollback heals the stack —
+and an experiment interrupted with a host off is healed by the control."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,6 +102,54 @@ def test_an_experiment_that_leaves_a_host_off_deviates_and_is_healed(
     assert journal["steady_states"]["after"]["steady_state_met"] is False  # type: ignore[index]
     (rollback,) = journal["rollbacks"]  # type: ignore[misc]
     assert rollback["status"] == "succeeded" and "redis2" in rollback["output"], rollback
+    wait = subprocess.run([*RH, "wait", "--project", project, "--within", "120s"],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert wait.returncode == 0, wait.stdout + wait.stderr
+
+
+def test_an_interrupted_experiment_is_healed_by_the_control(project: str, tmp_path: Path) -> None:
+    """Ctrl-C while the method holds redis2 off: Chaos Toolkit plays no rollback then (its
+    default strategy), and the control boots redis2 again."""
+    experiment = tmp_path / "interrupted.json"
+    power_off = {
+        "type": "python",
+        "module": "reboot_harness.chaostoolkit",
+        "func": "stop",
+        "arguments": {"host": "redis2", "mode": "hard"},
+    }
+    experiment.write_text(json.dumps({
+        "version": "1.0.0", "title": "interrupted", "description": "a host off, then Ctrl-C",
+        "configuration": {"reboot_harness_project": {"type": "env", "key": "RH_PROJECT"}},
+        "controls": [{"name": "reboot-harness",
+                      "provider": {"type": "python", "module": "reboot_harness.chaostoolkit"}}],
+        "method": [
+            {"type": "action", "name": "power-off-redis2", "provider": power_off},
+            {"type": "action", "name": "hold",
+             "provider": {"type": "process", "path": "sleep", "arguments": "300"}},
+        ],
+    }))  # fmt: skip
+    log = tmp_path / "chaostoolkit.log"
+    journal = tmp_path / "journal.json"
+    chaos = subprocess.Popen(
+        [CHAOS, "--no-version-check", "--log-file", str(log), "run", "--journal-path",
+         str(journal), str(experiment)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path,
+        env={**os.environ, "RH_PROJECT": project},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while "Action: hold" not in (log.read_text() if log.is_file() else ""):
+            assert chaos.poll() is None, log.read_text() if log.is_file() else "(no log)"
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        chaos.send_signal(signal.SIGINT)
+        chaos.wait(timeout=300)
+    finally:
+        if chaos.poll() is None:
+            chaos.kill()
+    said = log.read_text()
+    assert json.loads(journal.read_text())["status"] == "interrupted", said[-3000:]
+    assert "the experiment was interrupted; healed: redis2" in said, said[-3000:]
     wait = subprocess.run([*RH, "wait", "--project", project, "--within", "120s"],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert wait.returncode == 0, wait.stdout + wait.stderr

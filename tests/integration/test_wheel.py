@@ -2,7 +2,8 @@
 outside the repository (beside the newest pytest, which it leaves in place, and without what
 only some users need: the [ssh] and [chaostoolkit] extras), it knows every shipped scenario and
 incident and runs one — compose/ and scenarios/ travel inside the package
-(reboot_harness/_data), found through importlib.resources."""
+(reboot_harness/_data), found through importlib.resources — and no message of it names a script
+it does not ship (`doctor --engine` is its setup path)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,19 @@ def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
     incidents = sorted(p.stem for p in (REPO / "compose" / "incidents").glob("*.yaml"))
     assert where[1].split() == incidents
     assert where[2] == "reboot-harness run --json, and results.json", "the JSON Schemas ship"
+
+    # The wheel ships no scripts/: no message names one; the machine check is the setup path.
+    nowhere = {**env, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    build = subprocess.run([tool, "build"], cwd=work, env=nowhere, capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+    assert build.returncode == 2 and "no Docker engine reachable" in build.stderr, build.stderr
+    assert "scripts/" not in build.stderr and "reboot-harness doctor --engine" in build.stderr
+    machine = subprocess.run([tool, "doctor", "--engine"], cwd=work, env=env, capture_output=True,
+                             text=True, timeout=300)  # fmt: skip
+    lacking = [line for line in machine.stdout.splitlines()[:-1] if ": lacking: " in line]
+    assert machine.returncode in (0, 1) and all(x.startswith("fuse:") for x in lacking), (
+        machine.stdout + machine.stderr
+    )
 
     out = _run([tool, "run", "cold-start"], work, env, 900)
     assert "scenarios: 1 passed, 0 failed" in " ".join(out.split()), out

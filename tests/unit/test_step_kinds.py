@@ -215,7 +215,8 @@ def test_every_action_of_the_table_is_a_chaos_toolkit_action(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The extension exports one action per command (freeze included) beside its probes and
-    heal; freeze(project, host, for_) runs exactly the scenario step."""
+    heal; freeze(host, for_, project) runs exactly the scenario step (the project last and
+    optional: Chaos Toolkit passes arguments by name, and may leave it to the configuration)."""
     from reboot_harness.faces import chaostoolkit
 
     actions = {c.action for c in COMMANDS if c.action}
@@ -223,16 +224,17 @@ def test_every_action_of_the_table_is_a_chaos_toolkit_action(
                        "wait_recovered", "freeze"}  # fmt: skip
     assert set(chaostoolkit.__all__) == actions | {"check_results", "checks_hold", "heal"}
     assert str(inspect.signature(chaostoolkit.freeze)) == (
-        "(project: 'str', host: 'str', for_: 'str | float') -> 'list[Json]'"
+        "(host: 'str', for_: 'str | float', project: 'str | None' = None, *,"
+        " configuration: 'Mapping[str, Any] | None' = None) -> 'list[Json]'"
     )
     sent: list[tuple[str, dict[str, object]]] = []
     monkeypatch.setattr(chaostoolkit, "_step", lambda project, data: sent.append((project, data)))
-    chaostoolkit.freeze("p", "app1", for_="10s")
+    chaostoolkit.freeze("app1", "10s", "p")
     chaostoolkit.freeze(project="p", host="app2", for_=2)
     assert sent == [("p", {"freeze": {"host": "app1", "for": "10s"}}),
                     ("p", {"freeze": {"host": "app2", "for": 2}})]  # fmt: skip
     with pytest.raises(TypeError):
-        chaostoolkit.freeze("p", "app1")  # `for_` is required
+        chaostoolkit.freeze("app1", project="p")  # `for_` is required
 
 
 # -- reports ----------------------------------------------------------------------------------

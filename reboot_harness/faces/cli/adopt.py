@@ -15,6 +15,12 @@ def _count(n: int, what: str) -> str:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
+    if args.engine:
+        if args.compose_file is not None or args.json:
+            args.usage_error("argument --engine: not allowed with COMPOSE_FILE or --json")
+        return _machine()
+    if args.compose_file is None:  # argparse's own wording, as when it was required
+        args.usage_error("the following arguments are required: COMPOSE_FILE")
     from reboot_harness.inputs.compose.boot import boot_model
     from reboot_harness.inputs.compose.doctor import diagnose
     from reboot_harness.inputs.compose.services import read_services
@@ -34,6 +40,21 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
         print(f"{args.compose_file}: {_count(len(services), 'service')}, {shown}"
               + ("; codes: reboot-harness doctor --help" if findings else ""))  # fmt: skip
     return EXIT_FAIL if findings else EXIT_OK
+
+
+def _machine() -> int:
+    """`doctor --engine`: what the machine lacks, one line each, then one line of summary."""
+    from reboot_harness.inputs.compose.offline import compose_version
+    from reboot_harness.stack.engine import client
+    from reboot_harness.stack.machine import examine
+
+    compose_version.cache_clear()  # (asked fresh: the point is what the machine has now)
+    needs = examine(client, compose_version)
+    for need in needs:
+        print(need.line())
+    lacking = [n.name for n in needs if not n.ok]
+    print(f"machine: lacking {', '.join(lacking)}" if lacking else "machine: ready for the harness")
+    return EXIT_FAIL if lacking else EXIT_OK
 
 
 def _images(names: Sequence[str]) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:

@@ -379,13 +379,22 @@ def _adopt_parsers(sub: Any) -> None:
         "Read a compose file (nothing is started) for what makes a container not"
         " behave like a server across a reboot; one line a finding: FILE:SERVICE:KEY: CODE:"
         " what; fix: how. Exit 0: no findings; 1: findings; 2: the file cannot be read or is"
-        " not a compose file.",
-        "reboot-harness doctor docker-compose.yml",
-        ("  0  no findings", "  1  findings",
+        " not a compose file. With --engine instead: what this machine lacks for the harness (a"
+        " Docker engine that answers, the Compose v2 plugin, a base image, FUSE in a container),"
+        " one line each with the command that fixes it.",
+        "reboot-harness doctor docker-compose.yml\n  reboot-harness doctor --engine",
+        ("  0  no findings (--engine: nothing lacking)",
+         "  1  findings (--engine: something lacks)",
          "  2  the file cannot be read or is not a compose file"),
     )  # fmt: skip
     doctor.epilog = f"{doctor.epilog}\n\n{codes_help()}"
-    doctor.add_argument("compose_file", type=Path, metavar="COMPOSE_FILE")
+    doctor.add_argument("compose_file", type=Path, metavar="COMPOSE_FILE", nargs="?")
+    doctor.add_argument(
+        "--engine", action="store_true", help="check this machine instead of a compose file:"
+        " engine, Compose plugin, base image, FUSE (one throwaway container)"
+    )  # fmt: skip
+    # COMPOSE_FILE is required unless --engine: refused as argparse refuses (usage, exit 2)
+    doctor.set_defaults(usage_error=doctor.error)
     doctor.add_argument(
         "--json", action="store_true", help="print the findings as JSON (schema_version, file,"
         " findings)"

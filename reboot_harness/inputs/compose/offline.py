@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reboot_harness.errors import EnvironmentProblem, UsageError
+from reboot_harness.inputs import paths
 from reboot_harness.inputs.compose.files import _compose_node, _null, named_paths, read_compose_file
 from reboot_harness.inputs.compose.roots import Roots
 from reboot_harness.inputs.compose.rules import refusal, unsafe
@@ -26,10 +27,23 @@ from reboot_harness.inputs.compose.variables import SECRET_NAMES, compose_variab
 from reboot_harness.inputs.messages import _clip
 from reboot_harness.inputs.yamlfile import read_text
 
-SETUP_HINT = (
+# How to get an engine and the Compose v2 plugin: from a checkout, its setup script; from a
+# wheel (which ships no scripts/), the machine check and the packages.
+CHECKOUT_SETUP_HINT = (
     "on Debian as root, `scripts/setup-host.sh` installs and starts one;"
     " elsewhere install Docker Engine (or Docker Desktop) with the Compose v2 plugin and start it"
 )
+WHEEL_SETUP_HINT = (
+    "`reboot-harness doctor --engine` says what this machine lacks and the command that fixes"
+    " it (Debian/Ubuntu: sudo apt-get install docker.io, and the Compose v2 plugin);"
+    " elsewhere install Docker Engine (or Docker Desktop) with the Compose v2 plugin and start it"
+)
+
+
+def setup_hint() -> str:
+    """How to get a Docker engine with the Compose v2 plugin, for this install."""
+    return CHECKOUT_SETUP_HINT if paths.from_checkout() else WHEEL_SETUP_HINT
+
 
 MAX_FILES = 64  # files one configuration may pull in through `include` and `extends`
 CONFIG_TIMEOUT_S = 20.0  # `docker compose config` takes ~0.2 s; a backstop, not a budget
@@ -44,14 +58,14 @@ def compose_version() -> str:
     """The Compose v2 plugin's version, or an EnvironmentProblem naming what to install."""
     docker_cli = shutil.which("docker")
     if docker_cli is None:
-        raise EnvironmentProblem(f"the `docker` command is not on PATH; {SETUP_HINT}")
+        raise EnvironmentProblem(f"the `docker` command is not on PATH; {setup_hint()}")
     proc = subprocess.run(
         [docker_cli, "compose", "version", "--short"], capture_output=True, text=True, check=False
     )
     if proc.returncode != 0:
         raise EnvironmentProblem(
             "the Docker Compose v2 plugin is missing (`docker compose version` failed:"
-            f" {proc.stderr.strip() or proc.stdout.strip()}); {SETUP_HINT}"
+            f" {proc.stderr.strip() or proc.stdout.strip()}); {setup_hint()}"
         )
     return proc.stdout.strip()
 
@@ -78,7 +92,7 @@ def _no_compose(what: str) -> EnvironmentProblem:
         compose_version()
     except EnvironmentProblem as e:
         return e
-    return EnvironmentProblem(f"`docker compose config` could not run ({what}); {SETUP_HINT}")
+    return EnvironmentProblem(f"`docker compose config` could not run ({what}); {setup_hint()}")
 
 
 def _as_started(path: Path, into: Path, compose_dir: Path) -> Path:
