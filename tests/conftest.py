@@ -42,6 +42,8 @@ FULL_TIER: dict[str, str] = {
     "tests/integration/test_report_browser.py": "the HTML report in a browser",
     "tests/integration/test_disk_full.py": "a full disk",
     "tests/integration/test_redis_boot.py": "redis's first boot with its master late (3 raw hosts)",
+    "tests/integration/test_your_stack.py": "a user's compose file as the stack, end to end",
+    "tests/integration/test_machine.py": "doctor --engine on this machine (a FUSE container)",
 }
 
 
