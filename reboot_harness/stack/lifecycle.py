@@ -205,6 +205,7 @@ def start(
             owner=str(owner),
             keep=keep,
             topology_file=str(topology_file.resolve()) if topology_file else "",
+            stack_file=str(yours.file) if yours else "",
             engine=here.host,
             engine_cert_path=here.cert_path,
         )

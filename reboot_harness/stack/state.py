@@ -107,6 +107,7 @@ _KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
     "last_check": (_number, "a number of seconds"),
     "ready": (lambda v: isinstance(v, bool), "true or false"),
     "topology_file": (_text, 'a file path, or ""'),
+    "stack_file": (_text, 'a file path, or ""'),
     "cut": (_cut, "host -> network -> [address, alias, ...]"),
     "created": (_number, "a number of seconds"),
     "engine": (lambda v: isinstance(v, str), 'the Docker engine\'s URL, or ""'),
@@ -141,6 +142,7 @@ class ProjectState:
     last_check: float = 0.0
     ready: bool = False  # the stack came up healthy (a kept stack is only kept once it did)
     topology_file: str = ""  # the user's topology file, when not the shipped stack's
+    stack_file: str = ""  # your compose file, when it is the stack (--stack); "": the shipped one
     # Hosts whose power was cut (mode hard): they left the network before they died; by host,
     # network -> [address, alias, ...] to rejoin with at boot.
     cut: dict[str, dict[str, list[str]]] = field(default_factory=dict)
@@ -274,12 +276,16 @@ class ProjectState:
 
 
 def topology_of(state: ProjectState) -> Topology:
-    """The topology a stack was started with: its file's, else the shipped stack's (with the
-    stack's domain)."""
+    """The topology a stack was started with: its file's, else the one read from your stack's
+    compose file (``--stack``), else the shipped stack's (with the stack's domain)."""
     from reboot_harness.inputs.topology import (
         load_topology,  # (pydantic): for a stack attached by name
     )
 
     if state.topology_file:
         return load_topology(Path(state.topology_file))
+    if state.stack_file:
+        from reboot_harness.inputs.compose.yourstack import read_stack
+
+        return read_stack(Path(state.stack_file), Path(state.compose_dir)).topology()
     return Topology(domain=state.domain)

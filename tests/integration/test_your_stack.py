@@ -52,12 +52,25 @@ def test_up_gives_your_services_the_boot_model(project: str) -> None:
         assert {(u["Name"], u["Soft"], u["Hard"]) for u in host["Ulimits"]} == {
             ("nofile", 1024, 16384)
         }
-        code, out = c.exec_run(["sh", "-c", "ulimit -Sn; ulimit -Hn"])
-        assert (code, out.decode().split()) == (0, ["1024", "16384"])
+        # what the service itself (the container's first process) runs with
+        code, out = c.exec_run(["sh", "-c", "grep 'Max open files' /proc/1/limits"])
+        assert code == 0 and out.decode().split()[3:5] == ["1024", "16384"], out
     bindings = found["web"].attrs["NetworkSettings"]["Ports"]["8080/tcp"]
     assert bindings and {b["HostIp"] for b in bindings} == {"127.0.0.1"}, bindings
     # at a port the engine picked, not the file's 8080: stacks side by side never collide
     assert "8080" not in {b["HostPort"] for b in bindings}, bindings
+    # the commands that attach to it by name know it is your stack: its hosts, not the seed's
+    checked = subprocess.run([*RH, "check", "--project", project, "--json"],
+                             capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    results = json.loads(checked.stdout)["results"]
+    assert {(r["check"], r["host"], r["ok"]) for r in results} == {
+        ("processes", "web", True),
+        ("processes", "worker", True),
+    }, results
+    off = subprocess.run([*RH, "reboot", "worker", "--project", project, "--mode", "hard"],
+                         capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert off.returncode == 0, off.stdout + off.stderr
 
 
 def test_reboot_each_host_passes_on_your_stack_and_checks_its_hosts(project: str) -> None:
