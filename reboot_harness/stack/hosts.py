@@ -183,6 +183,12 @@ class Hosts(Project):
             return ExecResult(125, "", f"host {host} does not exist")
         except (DockerException, RequestException) as e:  # the engine did not answer in time
             raise StackError(f"host {host}: exec {shlex.join(cmd)} failed: {e}") from e
+        except ValueError as e:  # the SDK could not read the engine's framed answer
+            # ("104 is not a valid stream": a frame header that was not one, seen once after a
+            # frozen host resumed under load): nothing was read of the host
+            raise StackError(
+                f"host {host}: exec {shlex.join(cmd)}: the engine's answer could not be read: {e}"
+            ) from e
         return ExecResult(
             int(code if code is not None else 125),
             (out or b"").decode("utf-8", "replace"),
