@@ -89,6 +89,18 @@ def missing(what: str) -> None:
     pytest.skip(what)
 
 
+@pytest.fixture(scope="module")
+def compose_plugin() -> None:
+    """The Compose plugin, which resolves compose files offline (no engine needed)."""
+    from reboot_harness.errors import EnvironmentProblem
+    from reboot_harness.inputs.compose.offline import compose_version
+
+    try:
+        compose_version()
+    except EnvironmentProblem as e:
+        missing(f"the Compose plugin is missing: {e}")
+
+
 @pytest.fixture(autouse=True)
 def _require_docker(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("docker") is None:

@@ -22,9 +22,8 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from reboot_harness.errors import EnvironmentProblem, UsageError
+from reboot_harness.errors import UsageError
 from reboot_harness.faces import cli
-from tests.conftest import missing
 
 RH = [sys.executable, "-m", "reboot_harness"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,16 +33,6 @@ UNSAFE_LINE = (
     " machine; remove it, or pass --allow-unsafe-compose"
 )
 REACHED = "(test) passed the compose check: bring_up reached"
-
-
-@pytest.fixture(scope="module")
-def compose_plugin() -> None:
-    from reboot_harness.inputs.compose.offline import compose_version
-
-    try:
-        compose_version()
-    except EnvironmentProblem as e:
-        missing(f"the Compose plugin is missing: {e}")
 
 
 @pytest.fixture

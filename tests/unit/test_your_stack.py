@@ -14,28 +14,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reboot_harness.errors import EnvironmentProblem, UsageError
+from reboot_harness.errors import UsageError
 from reboot_harness.inputs.compose.offline import refuse_unsafe
 from reboot_harness.inputs.compose.yourstack import BOOT_MODEL_FILE, LABELS, read_stack
 from reboot_harness.inputs.paths import default_compose_dir, stack_path
 from reboot_harness.run.request import RunRequest
 from reboot_harness.stack import labels
-from tests.conftest import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAM = ROOT / "tests" / "integration" / "yourstack" / "docker-compose.yml"
 RH = [sys.executable, "-m", "reboot_harness"]
 NO_ENGINE = {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
-
-
-@pytest.fixture(scope="module")
-def compose_plugin() -> None:
-    from reboot_harness.inputs.compose.offline import compose_version
-
-    try:
-        compose_version()
-    except EnvironmentProblem as e:
-        missing(f"the Compose plugin is missing: {e}")
 
 
 def test_seed_is_the_shipped_stack_and_anything_else_a_file() -> None:
