@@ -15,8 +15,12 @@ from typing import Any
 
 from reboot_harness.errors import StackError, UsageError
 from reboot_harness.inputs.compose.anchor import anchored_copy, is_own
-from reboot_harness.inputs.compose.offline import compose_version, refuse_unsafe
-from reboot_harness.inputs.compose.yourstack import BOOT_MODEL_FILE, read_stack
+from reboot_harness.inputs.compose.offline import compose_version
+from reboot_harness.inputs.compose.yourstack import (
+    BOOT_MODEL_FILE,
+    read_stack,
+    refuse_unsafe_over,
+)
 from reboot_harness.inputs.paths import default_compose_dir
 from reboot_harness.interrupts import shielded
 from reboot_harness.model.topology import Topology
@@ -163,17 +167,11 @@ def start(
     # Only now the engine: unsafe files are refused without it (Compose resolves them offline),
     # so the refusal is the same with or without an engine, and nothing exists to remove.
     compose_version()
-    code_dir = topology.python_path if topology else ""
-    if yours is not None:  # as it will start: the boot model over it, judged with it
-        allowed = yours.refuse_unsafe(
-            [files[1:]], compose_dir=compose_dir, project=name, domain=domain,
-            allow=allow_unsafe, code_dir=code_dir,
-        )  # fmt: skip
-    else:
-        allowed = refuse_unsafe(
-            [files[1:]], compose_dir=compose_dir, project=name, domain=domain,
-            allow=allow_unsafe, code_dir=code_dir,
-        )  # fmt: skip
+    # your stack as it will start: the boot model over it, judged with it
+    allowed = refuse_unsafe_over(
+        yours, [files[1:]], compose_dir=compose_dir, project=name, domain=domain,
+        allow=allow_unsafe, code_dir=topology.python_path if topology else "",
+    )  # fmt: skip
     if project_exists(name):
         raise UsageError(
             f"project {name!r} already exists; remove it with `reboot-harness down --project"

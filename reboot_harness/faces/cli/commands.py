@@ -172,22 +172,15 @@ def _refuse_unsafe_compose(
     """The user's compose files (over ``stack``, your stack's file, if given), judged before
     the engine is asked anything and before the runner (with Docker's clients) is even
     imported: unreadable or unsafe is one line, exit 2."""
-    from reboot_harness.inputs.compose.offline import refuse_unsafe
-    from reboot_harness.inputs.compose.yourstack import read_stack
+    from reboot_harness.inputs.compose.yourstack import read_stack, refuse_unsafe_over
     from reboot_harness.inputs.paths import default_compose_dir
 
     compose_dir = default_compose_dir()
-    domain = topology.domain if topology else "rh.test"
-    code_dir = topology.python_path if topology else ""
-    if stack is not None:
-        read_stack(stack, compose_dir).refuse_unsafe(
-            file_sets, compose_dir=compose_dir, project=project, domain=domain, allow=allow,
-            code_dir=code_dir,
-        )  # fmt: skip
-        return
-    refuse_unsafe(
-        file_sets, compose_dir=compose_dir, project=project, domain=domain, allow=allow,
-        code_dir=code_dir,
+    refuse_unsafe_over(
+        read_stack(stack, compose_dir) if stack is not None else None, file_sets,
+        compose_dir=compose_dir, project=project, allow=allow,
+        domain=topology.domain if topology else "rh.test",
+        code_dir=topology.python_path if topology else "",
     )  # fmt: skip
 
 

@@ -95,3 +95,29 @@ def read_stack(path: Path, compose_dir: Path) -> YourStack:
     services = read_services(path)  # (a file without services is refused there)
     boot = boot_model(compose_dir)
     return YourStack(path.resolve(), adopt(services, boot, None, ephemeral=True), boot)
+
+
+def refuse_unsafe_over(
+    yours: YourStack | None,
+    overrides: Sequence[Sequence[Path]],
+    *,
+    compose_dir: Path,
+    project: str,
+    domain: str,
+    allow: bool,
+    code_dir: str,
+) -> list[str]:
+    """The user's compose ``overrides`` (a set per stack about to start), judged before the
+    engine is asked anything: over your stack with the boot model (:meth:`YourStack.
+    refuse_unsafe`), or over the shipped one (``yours`` None)."""
+    if yours is not None:
+        return yours.refuse_unsafe(
+            overrides, compose_dir=compose_dir, project=project, domain=domain, allow=allow,
+            code_dir=code_dir,
+        )  # fmt: skip
+    from reboot_harness.inputs.compose.offline import refuse_unsafe
+
+    return refuse_unsafe(
+        overrides, compose_dir=compose_dir, project=project, domain=domain, allow=allow,
+        code_dir=code_dir,
+    )  # fmt: skip
