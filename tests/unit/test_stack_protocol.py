@@ -88,7 +88,7 @@ def test_start_uses_the_topology_it_is_handed_and_does_not_read_the_file_again(
 
     monkeypatch.setattr(topology_module, "load_topology", no_second_read)
     monkeypatch.setattr(lifecycle, "compose_version", first_engine_call)
-    monkeypatch.setattr(lifecycle, "refuse_unsafe", lambda *a, **k: None)
+    monkeypatch.setattr(lifecycle, "refuse_unsafe_over", lambda *a, **k: None)
     with pytest.raises(Reached):
         lifecycle.start(
             "p1", keep=False, topology_file=tmp_path / "never-read.yaml",
