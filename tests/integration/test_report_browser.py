@@ -62,7 +62,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_report_renders_with_charts_in_the_dom(report: Path, tmp_path: Path) -> None:
     """After rendering, the DOM holds every section, one timeline <svg> per scenario variant
-    with its lanes drawn (paths) and labelled, and the tables."""
+    with its lanes drawn (bars, lines) and labelled, and the tables."""
     res = _run(["--dump-dom", report.as_uri()], tmp_path / "profile")
     assert res.returncode == 0, res.stderr[-2000:]
     dom = res.stdout
@@ -70,7 +70,8 @@ def test_report_renders_with_charts_in_the_dom(report: Path, tmp_path: Path) -> 
     for i in range(3):
         chart = dom.split(f'<figure class="timeline" id="timeline-{i}">', 1)[1]
         chart = chart.split("</figure>", 1)[0]
-        assert chart.count("<path") > 10
+        drawn = sum(chart.count(shape) for shape in ("<rect", "<line", "<polyline", "<path"))
+        assert drawn > 10, chart[:1000]
         assert "seconds since" in chart
     assert re.search(r">http {2}\(3 clients\)</text>", dom)
     assert ">lb1</text>" in dom
