@@ -26,7 +26,9 @@ from reboot_harness.steps.sentinel_failover import SentinelFailover
 from reboot_harness.steps.start import Start
 from reboot_harness.steps.stop import Stop, stop
 
-pytestmark = pytest.mark.docker
+# Every test here heals what it did and asks the stack who holds a role: one healthy stack is
+# handed from test to test (checked again before each), not a fresh one each time.
+pytestmark = [pytest.mark.docker, pytest.mark.rh_reuse_stack]
 CONF = "/etc/supervisor/supervisord.conf"
 
 

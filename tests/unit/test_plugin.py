@@ -385,3 +385,117 @@ def test_loadgroup_keeps_each_group_on_one_worker_on_every_pytest(
     ran = [line.strip() for line in result.outlines if "PASSED" in line]
     assert len(ran) == 12 and all(line.endswith("@shared") for line in ran), ran
     assert len({line.split()[0] for line in ran}) == 1, ran  # one worker: [gw0] or [gw1]
+
+
+REUSE_CONFTEST = """
+import itertools, os
+from types import SimpleNamespace
+
+import pytest
+
+from reboot_harness.errors import CheckTimeout
+import reboot_harness.checks.recovery as recovery
+import reboot_harness.run.bringup as bringup
+import reboot_harness.stack.removal as removal
+
+LOG = os.environ["RH_TEST_LOG"]
+numbers = itertools.count(1)
+
+
+def log(line):
+    with open(LOG, "a") as f:
+        f.write(line + "\\n")
+
+
+def bring_up(project, request, extra=()):
+    name = f"s{next(numbers)}"
+    log(f"up {name}" + (" incident" if extra else ""))
+    return SimpleNamespace(stack=SimpleNamespace(state=SimpleNamespace(name=name), sick=False))
+
+
+def wait_recovered(stack, **kw):
+    log(f"checked {stack.state.name}")
+    if stack.sick:
+        raise CheckTimeout("redis roles: no master", [])
+
+
+def down(name):
+    log(f"down {name}")
+
+
+# for the whole session (this is a subprocess): stacks are also removed between items
+bringup.bring_up, recovery.wait_recovered, removal.down = bring_up, wait_recovered, down
+"""
+
+
+def test_rh_reuse_stack_hands_a_healthy_stack_on_and_replaces_what_cannot_be(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """Tests marked rh_reuse_stack share one stack, checked before each hand-over; a stack
+    whose test failed, or that does not recover, is removed and a fresh one started; an
+    unmarked test or an incident gets a fresh stack and the kept one is removed before it; none
+    is left at the end of the session."""
+    log = tmp_path / "log"
+    pytester._monkeypatch.setenv("RH_TEST_LOG", str(log))
+    pytester._monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    pytester.makeconftest(REUSE_CONFTEST)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        reuse = pytest.mark.rh_reuse_stack
+
+        @reuse
+        def test_a(rh_stack):
+            assert rh_stack.state.name == "s1"
+
+        @reuse
+        def test_b(rh_stack):
+            assert rh_stack.state.name == "s1"
+
+        @reuse
+        def test_c_fails(rh_stack):
+            assert rh_stack.state.name == "s1"
+            raise AssertionError("left it broken")
+
+        @reuse
+        def test_d(rh_stack):
+            assert rh_stack.state.name == "s2"
+            rh_stack.sick = True
+
+        @reuse
+        def test_e(rh_stack):
+            assert rh_stack.state.name == "s3"
+
+        def test_f_fresh(rh_stack):
+            assert rh_stack.state.name == "s4"
+
+        @reuse
+        def test_g(rh_stack):
+            assert rh_stack.state.name == "s5"
+
+        @reuse
+        @pytest.mark.rh_incident("no-minfds")
+        def test_h_incident(rh_stack):
+            assert rh_stack.state.name == "s6"
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=7, failed=1)
+    assert log.read_text().splitlines() == [
+        "up s1",
+        "checked s1",  # test_b
+        "checked s1",  # test_c_fails
+        "down s1",  # its test failed
+        "up s2",
+        "checked s2",  # test_e: s2 does not recover
+        "down s2",
+        "up s3",
+        "down s3",  # test_f_fresh is not marked
+        "up s4",
+        "down s4",
+        "up s5",
+        "down s5",  # an incident needs its own stack
+        "up s6 incident",
+        "down s6",
+    ]

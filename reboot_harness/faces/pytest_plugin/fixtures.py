@@ -33,10 +33,71 @@ def marked_incident(item: pytest.Item) -> Path | None:
         raise pytest.UsageError(f"{item.nodeid}: rh_incident({name!r}): {e}") from e
 
 
+REUSE_MARKER = "rh_reuse_stack"
+# How long a stack kept from an earlier test may take to hold every check again before it is
+# replaced by a fresh one (a fresh stack takes about 10 s to come up).
+REUSE_RECOVERY_S = 60.0
+_SPARE = pytest.StashKey[Any]()  # the stack kept for the next rh_reuse_stack test, or None
+_FAILED = pytest.StashKey[bool]()  # the item's setup or call failed
+
+
+def reuses_stack(item: pytest.Item | None) -> bool:
+    """Whether ``item`` uses ``rh_stack`` marked ``rh_reuse_stack`` without an incident."""
+    return (
+        item is not None
+        and "rh_stack" in getattr(item, "fixturenames", ())
+        and item.get_closest_marker(REUSE_MARKER) is not None
+        and item.get_closest_marker("rh_incident") is None
+    )
+
+
+def note_failure(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Remember that ``item`` failed: a test that failed may have left its stack in any state,
+    so that stack is not handed on."""
+    if report.failed and report.when in ("setup", "call"):
+        item.stash[_FAILED] = True
+
+
+def release_spare(config: pytest.Config) -> None:
+    """Remove the stack kept for a next test (none comes, or it needs a fresh one)."""
+    from reboot_harness.stack.removal import down
+
+    spare = config.stash.get(_SPARE, None)
+    config.stash[_SPARE] = None
+    if spare is not None and not run_request(config).keep:
+        _remove(config, spare.state.name, down)
+
+
+def _take_spare(config: pytest.Config) -> Any:
+    """The stack an earlier test left, once every check holds on it again; None when there is
+    none, or when it did not recover within :data:`REUSE_RECOVERY_S` (then it is removed)."""
+    from reboot_harness.checks.recovery import wait_recovered
+    from reboot_harness.errors import HarnessError
+
+    spare = config.stash.get(_SPARE, None)
+    config.stash[_SPARE] = None
+    if spare is None:
+        return None
+    try:
+        wait_recovered(spare, timeout=REUSE_RECOVERY_S)
+    except HarnessError:  # CheckTimeout, or the stack is gone: a fresh one instead
+        config.stash[_SPARE] = spare
+        release_spare(config)
+        return None
+    return spare
+
+
 @pytest.fixture
 def rh_stack(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh, healthy stack for this test (removed afterwards unless --rh-keep). Mark the test
-    ``@pytest.mark.rh_incident("no-minfds")`` to start it on an incident's configuration."""
+    ``@pytest.mark.rh_incident("no-minfds")`` to start it on an incident's configuration.
+
+    Mark it ``@pytest.mark.rh_reuse_stack`` when it needs a healthy stack but not a fresh one:
+    it may then get the stack the previous such test of this process used, once that test's
+    faults are healed and every check holds again (a stack that does not recover within
+    :data:`REUSE_RECOVERY_S` is replaced, and one whose test failed is never handed on). Roles
+    may have moved there (a failover in an earlier test): ask the stack, do not assume.
+    """
     import uuid
 
     from reboot_harness.run.bringup import bring_up
@@ -45,13 +106,19 @@ def rh_stack(request: pytest.FixtureRequest) -> Iterator[Any]:
     engage(request.config)
     incident = marked_incident(request.node)
     asked = run_request(request.config)
-    project = f"rh-py-{uuid.uuid4().hex[:10]}"
-    report = bring_up(project, asked, extra=[incident] if incident else [])
+    reuse = reuses_stack(request.node)
+    stack = _take_spare(request.config) if reuse else None
+    if stack is None:
+        project = f"rh-py-{uuid.uuid4().hex[:10]}"
+        stack = bring_up(project, asked, extra=[incident] if incident else []).stack
     try:
-        yield report.stack
+        yield stack
     finally:
-        if not asked.keep:
-            _remove(request.config, project, down)
+        # rh_run's teardown, which heals, has run: it depends on this fixture
+        if reuse and not request.node.stash.get(_FAILED, False):
+            request.config.stash[_SPARE] = stack
+        elif not asked.keep:
+            _remove(request.config, stack.state.name, down)
 
 
 @pytest.fixture

@@ -12,7 +12,12 @@ import pytest
 
 from reboot_harness.faces.pytest_plugin.collection import ScenarioItem
 from reboot_harness.faces.pytest_plugin.engines import _bind_engine, blame_engine
-from reboot_harness.faces.pytest_plugin.fixtures import marked_incident
+from reboot_harness.faces.pytest_plugin.fixtures import (
+    marked_incident,
+    note_failure,
+    release_spare,
+    reuses_stack,
+)
 from reboot_harness.faces.pytest_plugin.options import (
     _DIRS,
     _OWN,
@@ -126,4 +131,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.failed and harness_item(item):
         blame_engine(item.config, report)
+        note_failure(item, report)
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    """A stack kept for the next ``rh_reuse_stack`` test is removed once the next item is not
+    one (or there is none): an idle stack is not left standing beside other items' stacks."""
+    try:
+        return (yield)
+    finally:
+        if not reuses_stack(nextitem):
+            release_spare(item.config)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """No stack kept for a next test outlives the session (an interrupted one included)."""
+    release_spare(session.config)

@@ -27,6 +27,9 @@ SCENARIOS_INI = "rh_scenarios"
 MARKERS = (
     "docker: needs a Docker engine with Compose v2",
     "rh_incident(name): the `rh_stack` fixture starts with this incident's compose override",
+    "rh_reuse_stack: the `rh_stack` fixture may hand this test the healthy stack an earlier test"
+    " of this process used (healed, every check holding again; replaced when it does not"
+    " recover) instead of a fresh one",
 )
 _DIRS = pytest.StashKey[frozenset[Path]]()
 _ENGAGED = pytest.StashKey[bool]()
