@@ -34,6 +34,10 @@ MAX_ERRORS = 10**9  # a max_errors budget above this is no budget
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 SIGNALS = ("TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT")
 GROUPS = ("all", "apps", "lbs", "mysql", "redis")
+# One host of a group by its place in the topology, counted from 1 (`lbs.1`, `redis.2`): a
+# scenario that fits any topology with those roles. The topology lists the redis and MySQL
+# hosts master/primary first, so `redis.2` and `mysql.2` are replicas when the stack starts.
+MEMBER_RE = re.compile(rf"({'|'.join(GROUPS)})\.([1-9][0-9]{{0,3}})")
 # A supervisord program ("group:name" included) or a process name; it ends up in a command line.
 PROGRAM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,63}")
 
@@ -114,8 +118,41 @@ def _signal(value: object) -> str:
     return _pick(name if name in SIGNALS else value, "signal", SIGNALS, ordered=True)
 
 
+def group_hosts(topology: Topology, group: str) -> tuple[str, ...]:
+    """The hosts of ``group`` (one of :data:`GROUPS`) in ``topology``, in its order."""
+    groups = (topology.hosts, topology.apps, topology.lbs, topology.mysql_hosts)
+    return tuple(dict(zip(GROUPS, (*groups, topology.redis_hosts), strict=True))[group])
+
+
+def member(value: object, topology: Topology) -> object:
+    """``GROUP.N`` (see :data:`MEMBER_RE`) -> the Nth host of that group; anything else, and a
+    host of that very name, as it is.
+
+    Raises:
+        ValueError: the group has fewer than N hosts in this topology.
+    """
+    if not isinstance(value, str) or value in topology.hosts:
+        return value
+    m = MEMBER_RE.fullmatch(value)
+    if m is None:
+        return value
+    hosts = group_hosts(topology, m.group(1))
+    n = int(m.group(2))
+    if n > len(hosts):
+        has = f"{len(hosts)} host{'' if len(hosts) == 1 else 's'}" if hosts else "no hosts"
+        raise ValueError(
+            f"{_show(value)}: group {m.group(1)} has {has} in this topology"
+            + (f" ({', '.join(hosts)})" if hosts else "")
+        )
+    return hosts[n - 1]
+
+
+_Member = BeforeValidator(lambda value, info: member(value, _known(info).topology))
+
+
 def _listed_host(value: object, info: ValidationInfo) -> str:
     hosts = _known(info).topology.hosts
+    value = member(value, _known(info).topology)
     if isinstance(value, str) and value not in hosts and value in GROUPS:
         raise ValueError(
             f"{_show(value)} is a group; a list takes host names only "
@@ -127,14 +164,14 @@ def _listed_host(value: object, info: ValidationInfo) -> str:
 def _hosts(value: object, info: ValidationInfo) -> object:
     """A group or a single host -> its host names; a list is left to check item by item."""
     t = _known(info).topology
-    valid = f"valid: a group ({', '.join(GROUPS)}), a host or a list of hosts"
+    valid = f"valid: a group ({', '.join(GROUPS)}), a host (or GROUP.N) or a list of hosts"
     if isinstance(value, str):
-        if value in GROUPS:
-            groups = (t.hosts, t.apps, t.lbs, t.mysql_hosts, t.redis_hosts)
-            hosts = tuple(dict(zip(GROUPS, groups, strict=True))[value])
+        if value in GROUPS:  # a host of that name: [name]
+            hosts = group_hosts(t, value)
             if not hosts:
                 raise ValueError(f"group {_show(value)} has no hosts in this topology")
             return hosts
+        value = member(value, t)
         if value in t.hosts:
             return (value,)
         raise ValueError(
@@ -183,7 +220,7 @@ def _bare_traffic(value: object) -> object:
 
 _Duration = Annotated[float, PlainValidator(_duration)]
 _NullIsEmpty = BeforeValidator(lambda value: {} if value is None else value)
-_Host = Annotated[str, _one_of("host", lambda k: k.topology.hosts, hosts=True)]
+_Host = Annotated[str, _one_of("host", lambda k: k.topology.hosts, hosts=True), _Member]
 _Hosts = Annotated[
     tuple[Annotated[str, PlainValidator(_listed_host)], ...],
     BeforeValidator(_hosts),
@@ -204,8 +241,12 @@ def _check(value: object, info: ValidationInfo) -> str:
 
 _Check = Annotated[str, PlainValidator(_check)]
 _Checks = Annotated[tuple[_Check, ...], BeforeValidator(_checks), _unique("check")]
-_LoadBalancer = Annotated[str, _one_of("load balancer", lambda k: k.topology.lbs, hosts=True)]
-_MysqlHost = Annotated[str, _one_of("MySQL host", lambda k: k.topology.mysql_hosts, hosts=True)]
+_LoadBalancer = Annotated[
+    str, _one_of("load balancer", lambda k: k.topology.lbs, hosts=True), _Member
+]
+_MysqlHost = Annotated[
+    str, _one_of("MySQL host", lambda k: k.topology.mysql_hosts, hosts=True), _Member
+]
 _Mode = Annotated[str, _one_of("mode", lambda k: REBOOT_MODES)]
 _Program = Annotated[str, StringConstraints(pattern=rf"^{PROGRAM_RE.pattern}$")]
 

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -61,6 +62,50 @@ def test_own_topology_loads_and_drives_validation(tmp_path: Path) -> None:
         find.load(scenario, topo)
 
 
+def test_hosts_by_role_fit_any_topology_with_those_roles(tmp_path: Path) -> None:
+    """`GROUP.N` is the Nth host of a group in the topology's order: long-outage, written with
+    them, takes the user's first load balancer and app and second redis and MySQL hosts; a group
+    too small says how many hosts it has; a host named like that is the host."""
+    path = tmp_path / "topo.yaml"
+    path.write_text(OWN)
+    topo = load_topology(path)
+    scenario = find.load(find.shipped("scenarios") / "long-outage.yaml", topo)
+
+    def picked(scenario: Any) -> list[str]:
+        return [getattr(step, "host", "") or getattr(step, "lb", "") for step in scenario.steps]
+
+    # sleep, rotate out, reboot, wait, rotate in, reboot, wait, reboot, wait, reboot, wait, sleep
+    assert [h for h in picked(scenario) if h] == [
+        "edge1",
+        "edge1",
+        "edge1",
+        "web1",
+        "cache2",
+        "db2",
+    ]
+    shipped = find.load(find.shipped("scenarios") / "long-outage.yaml")
+    assert [h for h in picked(shipped) if h] == ["lb1", "lb1", "lb1", "app1", "redis2", "mysql2"]
+    mine = tmp_path / "s.yaml"
+    for host, message in (
+        ("redis.4", "'redis.4': group redis has 3 hosts in this topology (cache1, cache2, cache3)"),
+        ("apps.3", "'apps.3': group apps has 2 hosts"),
+        ("lbs.0", "unknown host 'lbs.0'"),
+        ("all.12", "'all.12': group all has 11 hosts"),
+    ):
+        mine.write_text(
+            f"name: s\ndescription: d\nsteps:\n  - reboot: {{host: {host}}}\nexpect: {{}}\n"
+        )
+        with pytest.raises(ScenarioError) as e:
+            find.load(mine, topo)
+        assert message in str(e.value), e.value
+    mine.write_text("name: s\ndescription: d\nsteps:\n  - reboot: {host: all.11}\nexpect: {}\n")
+    assert find.load(mine, topo).steps[0].host == "metrics"  # type: ignore[union-attr]
+    named = tmp_path / "named.yaml"
+    named.write_text(OWN.replace("metrics", "lbs.1"))
+    mine.write_text("name: s\ndescription: d\nsteps:\n  - reboot: {host: lbs.1}\nexpect: {}\n")
+    assert find.load(mine, load_topology(named)).steps[0].host == "lbs.1"  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -104,7 +149,7 @@ def test_cli_list_with_topology(tmp_path: Path) -> None:
     applies = {s["name"] for s in listed["scenarios"]}
     skipped = {s["name"]: s["why"] for s in listed["not_applicable"]}
     # every host of these is taken from the topology (all hosts, or a role's)
-    assert {"cold-start", "reboot-each-host"} <= applies, listed
+    assert {"cold-start", "reboot-each-host", "long-outage"} <= applies, listed
     # these name the shipped stack's hosts
     assert "lb-no-dns-rotation" in skipped and "graphite-piddir" in skipped, skipped
     assert "unknown load balancer 'lb1'" in skipped["lb-no-dns-rotation"], skipped
