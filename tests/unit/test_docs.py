@@ -1,14 +1,68 @@
-"""The reference pages of docs/reference/ are what the code generates now
-(reboot_harness.faces.docs)."""
+"""The documents: the README stays short, every relative link of README.md and docs/ leads to a
+file (and heading) that exists, and the reference pages of docs/reference/ are what the code
+generates now (reboot_harness.faces.docs)."""
 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
 
 from reboot_harness.faces import docs
+
+REPO = Path(__file__).resolve().parents[2]
+PAGES = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)|!\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lowercase, punctuation dropped, spaces to '-'."""
+    text = re.sub(r"[`*_]|\[([^\]]*)\]\([^)]*\)", r"\1", heading.strip()).lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    return {_slug(m.group(1)) for m in re.finditer(r"^#{1,6} (.+)$", text, re.M)}
+
+
+def _links(page: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    text = re.sub(r"`[^`\n]*`", "", text)  # code spans are not links
+    return [a or b for a, b in LINK.findall(text)]
+
+
+def test_the_readme_is_at_most_150_lines() -> None:
+    """What a newcomer reads first stays short; the rest is in docs/."""
+    lines = (REPO / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150, f"README.md has {len(lines)} lines; move the detail to docs/"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_relative_link_leads_to_a_file_and_heading_that_exist(page: Path) -> None:
+    """A relative link names a file of the checkout; an anchor (#...) names a heading of the
+    page it points to."""
+    broken = []
+    for link in _links(page):
+        if re.match(r"[a-z]+:", link):
+            continue  # https:, mailto:: not ours to check offline
+        target, _, anchor = link.partition("#")
+        path = (page.parent / target).resolve() if target else page
+        if not path.exists():
+            broken.append(f"{link}: no such file")
+        elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+            broken.append(f"{link}: no heading #{anchor} in {path.name}")
+    assert not broken, f"{page.relative_to(REPO)}: " + "; ".join(broken)
+
+
+def test_the_readme_links_every_page_of_docs() -> None:
+    """Where the rest is: every page of docs/ is linked from README.md."""
+    linked = {(REPO / link.partition("#")[0]).resolve() for link in _links(REPO / "README.md")}
+    pages = {p.resolve() for p in (REPO / "docs").rglob("*.md")}
+    missing = sorted(str(p.relative_to(REPO)) for p in pages - linked)
+    assert not missing, f"README.md links none of {missing}"
 
 
 @pytest.mark.parametrize("name", sorted(docs.PAGES))
