@@ -1,11 +1,12 @@
 """The documents: the README stays short, every relative link of README.md and docs/ leads to a
-file (and heading) that exists, and the reference pages of docs/reference/ are what the code
-generates now (reboot_harness.faces.docs)."""
+file (and heading) that exists, every command they show parses, and the reference pages of
+docs/reference/ are what the code generates now (reboot_harness.faces.docs)."""
 
 from __future__ import annotations
 
 import argparse
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,46 @@ def test_the_readme_links_every_page_of_docs() -> None:
     pages = {p.resolve() for p in (REPO / "docs").rglob("*.md")}
     missing = sorted(str(p.relative_to(REPO)) for p in pages - linked)
     assert not missing, f"README.md links none of {missing}"
+
+
+def _commands(page: Path) -> list[str]:
+    """The `reboot-harness ...` command lines of a page's code, as written (a `$ ` prompt and a
+    trailing `# comment` taken off); lines in a synopsis notation (`[--opt]`, `a|b`, `…`) are
+    not commands."""
+    found = []
+    fenced = False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if not fenced and not line.startswith("    "):
+            continue  # prose, not code
+        words = line.strip().removeprefix("$ ").split(" #", 1)[0].strip()
+        first = words.split(" ", 1)[0]
+        if first.endswith("reboot-harness") and not re.search(r"[\[\]|…<>]|\.\.\.", words):
+            found.append(words)
+    return found
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if "reference" not in p.parts], ids=lambda p: str(p.relative_to(REPO))
+)
+def test_every_command_a_page_shows_is_one_the_command_line_takes(page: Path) -> None:
+    """A command shown in the README or docs/ parses with today's parser (a renamed option or
+    command fails here, naming the page and the line)."""
+    from reboot_harness.faces.cli.parser import build_parser
+
+    parser = build_parser()
+    # as written: an abbreviation argparse would take (`--down` for `--down-for`) is refused
+    for each in (parser, *docs._subcommands(parser).values()):
+        each.allow_abbrev = False
+    refused = []
+    for line in _commands(page):
+        try:
+            parser.parse_args(shlex.split(line)[1:])
+        except SystemExit:
+            refused.append(line)
+    assert not refused, f"{page.relative_to(REPO)}: the command line refuses: {refused}"
 
 
 @pytest.mark.parametrize("name", sorted(docs.PAGES))
