@@ -32,7 +32,7 @@ class CheckKind:
         name: what scenarios call it.
         causes: the stable codes of its failures -> what each means. Every failing result of
             the check carries one of these or one of :data:`COMMON_CAUSES`.
-        subjects: what it covers on a stack, in words (the README's table).
+        subjects: what it covers on a stack, in words (docs/concepts.md's table).
         roles: topology roles (attribute names) that must each name at least one host for the
             check to have anything to look at; a topology without one cannot select the check.
         unobserved: those of ``causes`` that say the check could not see (no answer, a

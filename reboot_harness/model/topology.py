@@ -101,7 +101,40 @@ class Topology:
     """Which host plays which part, and what a recovered host looks like.
 
     The defaults describe the shipped replica (compose/stack.yaml); a user with their own compose
-    files and host names builds another Topology.
+    files and host names builds another Topology. docs/reference/topology.md is generated from
+    the attributes below (reboot_harness.faces.docs): each needs its line.
+
+    Attributes:
+        domain: the DNS domain the dns host serves; clients ask for ``lb.<domain>``.
+        dns_host: the host running dnsmasq, serving the LB name ("" for none).
+        lbs: the load balancers (nginx), in DNS rotation.
+        lb_port: the port the load balancers listen on.
+        apps: the app hosts (python-socketio under supervisord) behind the load balancers.
+        app_port: the port the apps serve on (``/health``, socket.io).
+        app_program: the app's supervisord program, whose open-file limit ``limits`` checks.
+        app_min_nofile: the lowest soft ``nofile`` limit the app's process may have.
+        redis_hosts: the redis servers, each with a sentinel.
+        redis_port: the redis servers' port.
+        sentinel_port: the sentinels' port.
+        redis_master_name: the master's name the sentinels monitor.
+        mysql_hosts: the MySQL (MariaDB) hosts: one primary, the others replicas.
+        mysql_port: the MySQL port.
+        graphite_host: the host running carbon ("" for none).
+        carbon_port: carbon's plaintext port.
+        carbon_conf: carbon's configuration, where ``directories`` reads ``PID_DIR``.
+        graphite_pid_dir: carbon's pid directory when ``carbon_conf`` names none.
+        graphite_user: the owner carbon's pid directory must have.
+        graphite_pid_dir_mode: the mode carbon's pid directory must have.
+        whisper_dir: where carbon stores metrics (a metric sent must land there).
+        nginx_error_log: the LBs' error log (read for backends marked down).
+        supervisor_conf: supervisord's configuration on the hosts that run it.
+        daemons: every host, with the daemons that must run on it (the hosts of the stack).
+        tmp: ``/tmp`` at boot, by host: ``clear`` (the default) or ``keep``.
+        host_checks: your own declared checks (the YAML form: reboot_harness.inputs.topology).
+        python_checks: your own Python checks: entry point names of group
+            ``reboot_harness.checks``, or ``module:attribute`` from the topology file's folder.
+        python_path: where ``module:attribute`` references are looked up (set from the file's
+            folder; not a key of the file).
     """
 
     domain: str = "rh.test"

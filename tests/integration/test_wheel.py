@@ -3,12 +3,14 @@ outside the repository (beside the newest pytest, which it leaves in place, and 
 only some users need: the [ssh] and [chaostoolkit] extras), it knows every shipped scenario and
 incident and runs one — compose/ and scenarios/ travel inside the package
 (reboot_harness/_data), found through importlib.resources — and no message of it names a script
-it does not ship (`doctor --engine` is its setup path)."""
+it does not ship (`doctor --engine` is its setup path). The tutorial's first part
+(docs/tutorial.md) runs as written from it."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -28,13 +30,24 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str:
     return proc.stdout
 
 
-def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
+def _outside_env() -> dict[str, str]:
+    """This environment without what would point the harness at the checkout."""
     unset = ("PYTHONPATH", "RH_COMPOSE_DIR", "RH_SCENARIOS_DIR", "VIRTUAL_ENV")
-    env = {k: v for k, v in os.environ.items() if k not in unset}
+    return {k: v for k, v in os.environ.items() if k not in unset}
+
+
+def _wheel(tmp_path: Path, env: dict[str, str]) -> Path:
+    """The wheel built from this checkout, in ``tmp_path/wheels``."""
     wheels = tmp_path / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
          tmp_path, env, 600)  # fmt: skip
     (wheel,) = wheels.glob("reboot_harness-*.whl")
+    return wheel
+
+
+def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
+    env = _outside_env()
+    wheel = _wheel(tmp_path, env)
     venv.create(tmp_path / "venv", with_pip=True)
     bin_dir = tmp_path / "venv" / "bin"
     # a project's own, newest pytest stays what it is: the harness pins no upper bound
@@ -82,3 +95,40 @@ def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
 
     out = _run([tool, "run", "cold-start"], work, env, 900)
     assert "scenarios: 1 passed, 0 failed" in " ".join(out.split()), out
+
+
+TUTORIAL = REPO / "docs" / "tutorial.md"
+
+
+def tutorial_script() -> str:
+    """The tested part of the tutorial: its ```bash blocks between the ``tested`` and ``end
+    tested`` comments, one script, in order."""
+    text = TUTORIAL.read_text(encoding="utf-8")
+    part = text.split("<!-- tested:", 1)[1].split("<!-- end tested -->", 1)[0]
+    blocks = re.findall(r"^```bash\n(.*?)^```$", part, re.S | re.M)
+    assert blocks, f"{TUTORIAL}: no ```bash block in its tested part"
+    return "set -euxo pipefail\n" + "".join(blocks)
+
+
+def test_the_tutorial_runs_as_written_from_a_wheel(tmp_path: Path) -> None:
+    """A newcomer's path from `pip install` to a first passing scenario is a tested document:
+    docs/tutorial.md's first part, run as written in an empty folder by bash, where
+    `pip install reboot-harness` finds the wheel built from this checkout (and the rest where
+    pip finds it here), ends with a passing scenario and its report."""
+    env = _outside_env()
+    wheel = _wheel(tmp_path, env)
+    # pip looks here first for `reboot-harness`, and where it is configured to for the rest
+    env["PIP_FIND_LINKS"] = " ".join(filter(None, (str(wheel.parent), env.get("PIP_FIND_LINKS"))))
+    work = tmp_path / "newcomer"
+    work.mkdir()
+    proc = subprocess.run(["bash", "-c", tutorial_script()], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=1500)  # fmt: skip
+    said = f"{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 0, said
+    assert "scenarios: 1 passed, 0 failed" in " ".join(proc.stdout.split()), said
+    assert (work / "report" / "report.html").is_file(), said
+    # the harness that ran is the wheel's, installed in the tutorial's own venv
+    show = "import reboot_harness as rh; print(rh.__version__, rh.__file__)"
+    where = _run([str(work / "rh" / "bin" / "python"), "-c", show], work, env, 60).split()
+    assert wheel.name.startswith(f"reboot_harness-{where[0]}-"), (wheel.name, where)
+    assert where[1].startswith(str(work / "rh" / "lib")), where

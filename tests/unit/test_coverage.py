@@ -141,14 +141,15 @@ def test_every_shipped_check_is_declared_by_the_module_its_row_names() -> None:
         assert not set(made.causes) & set(COMMON_CAUSES)
 
 
-def test_readme_names_every_cause_code() -> None:
-    """README's "What PASS and reproduced mean" lists every cause a result or step can carry."""
+def test_the_concepts_page_names_every_cause_code() -> None:
+    """docs/concepts.md's "What PASS and reproduced mean" lists every cause a result or step can
+    carry."""
     from pathlib import Path
 
     from reboot_harness.model.steps import STEP_ERROR_CAUSES
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("### What PASS and", 1)[1].split("\n### ", 1)[0]
+    page = (Path(__file__).resolve().parents[2] / "docs" / "concepts.md").read_text()
+    section = page.split("\n## What PASS and", 1)[1].split("\n## ", 1)[0]
     every = {c for k in (*CHECKS, PREFLIGHT) for c in k.causes}
     every |= set(COMMON_CAUSES) | set(STEP_ERROR_CAUSES)
     missing = sorted(c for c in every if f"`{c}`" not in section)
