@@ -232,6 +232,8 @@ class FakeStack:
         self.status = {h: "running" for h in self._topology.hosts} | dict(statuses or {})
         self.answer = answer
         self.port = port
+        # what health() gives per host (the engine's view of its healthcheck)
+        self.healths: dict[str, str | BaseException] = {}
         self._secrets = dict(secrets or {"REDIS_PASSWORD": "r", "MYSQL_ROOT_PASSWORD": "m"})
         self.envs = {h: dict(e) for h, e in (env or {}).items()}
         self.state: ProjectState = fake_state(rotation=self._topology.lbs)
@@ -344,6 +346,16 @@ class FakeStack:
 
     def running(self, host: str) -> bool:
         return self.status.get(host) == "running"
+
+    def health(self, host: str) -> str:
+        """``healths[host]`` (an exception is raised), "" for a host that is not running or has
+        none set."""
+        self._call("health", host)
+        self._known(host)
+        found = self.healths.get(host, "") if self.running(host) else ""
+        if isinstance(found, BaseException):
+            raise found
+        return found
 
     def _known(self, host: str) -> None:
         if host not in self.status:

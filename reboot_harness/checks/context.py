@@ -172,6 +172,11 @@ class CheckContext(Results):
         res = self.round.stack.exec(host, list(argv), user=user, timeout=timeout)
         return self._answered(host, res)
 
+    def health(self, host: str) -> str:
+        found = self.round.stack.health(host)
+        self._running(host)
+        return found
+
     def shell(self, host: str, script: str, *, user: str = "", timeout: float = 10.0) -> ExecResult:
         return self._answered(
             host, self.round.stack.shell(host, script, user=user, timeout=timeout)

@@ -1,7 +1,9 @@
 """Declared host checks (a topology file's ``host_checks``): a process alive, a process's
-``nofile``, a directory with owner and mode, a port listening, an HTTP URL answering, a file
-present or absent — observed inside the host with bash and /proc only, one command per host per
-run, and judged here with the causes of :data:`reboot_harness.model.checks.HOST_CHECK_CAUSES`."""
+``nofile``, a directory with owner and mode, a port listening (or reached from a peer host), an
+HTTP URL answering, a file present or absent — observed inside the host (a port tried from a
+peer: inside the peer) with bash and /proc only, one command per host per run — and the engine's
+healthcheck of a host; judged here with the causes of
+:data:`reboot_harness.model.checks.HOST_CHECK_CAUSES`."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from urllib.parse import urlsplit
 
+from reboot_harness.errors import HarnessError
 from reboot_harness.model.checks import COMMON_CAUSES, HOST_CHECK_CAUSES, HOST_CHECK_UNOBSERVED
 from reboot_harness.model.own_checks import Check, Context
 from reboot_harness.model.results import CheckResult
@@ -55,6 +58,19 @@ listening() {
   done
   echo no
 }
+# reach HOST PORT: whether a TCP connection to HOST:PORT opens: open, refused, timeout,
+# unresolved, or "other WHAT"
+reach() {
+  local out rc
+  out=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' reach "$1" "$2" 2>&1); rc=$?
+  if [ "$rc" = 0 ]; then echo open; return; fi
+  [ "$rc" = 124 ] && { echo timeout; return; }
+  case $out in
+    *refused*) echo refused;;
+    *"not known"*|*resolution*|*"No address"*) echo unresolved;;
+    *) out=${out##*: }; echo "other ${out:-exit $rc}";;
+  esac
+}
 # http HOST PORT PATH: the status line, or "ERR what went wrong"
 http() {
   timeout 5 bash -c '
@@ -87,6 +103,9 @@ def script(entries: Sequence[HostCheck]) -> str:
                 f" elif [ -e {t} ] || [ -L {t} ]; then printf '{i}\\tother\\n';"
                 f" else printf '{i}\\tmissing\\n'; fi"
             )
+        elif e.kind == "port" and e.peer:
+            where = f"{shlex.quote(e.host)} {int(e.target)}"
+            lines.append(f"printf '{i}\\t%s\\n' \"$(reach {where})\"")
         elif e.kind == "port":
             lines.append(f"printf '{i}\\t%s\\n' \"$(listening {int(e.target)})\"")
         elif e.kind == "http":
@@ -153,7 +172,7 @@ def judge(entry: HostCheck, facts: list[str]) -> CheckResult:
                            "host-unreadable")  # fmt: skip
         return _result(entry, True, f"{entry.target}: " + "; ".join(seen))
     fact = facts[0].strip() if facts else ""
-    if not _well_formed(entry.kind, fact):  # the script printed nothing, or not its fact
+    if not _well_formed(entry, fact):  # the script printed nothing, or not its fact
         return _result(entry, False, f"no reading of {entry.target} ({fact or 'nothing'})",
                        "host-unreadable")  # fmt: skip
     if entry.kind == "directory":
@@ -168,6 +187,15 @@ def judge(entry: HostCheck, facts: list[str]) -> CheckResult:
         if entry.mode and mode.lstrip("0") != entry.mode.lstrip("0"):
             return _result(entry, False, got, "directory-wrong-mode")
         return _result(entry, True, got)
+    if entry.kind == "port" and entry.peer:
+        tried = f"from {entry.peer}: {entry.host}:{entry.target}"
+        if fact == "open":
+            return _result(entry, True, f"{tried} connects")
+        if fact == "refused":
+            return _result(entry, False, f"{tried} refused", "port-refused-from-peer")
+        said = {"timeout": "no answer within 3s", "unresolved": f"{entry.host} does not resolve"}
+        return _result(entry, False, f"{tried}: {said.get(fact, fact.removeprefix('other '))}",
+                       "port-unanswered-from-peer")  # fmt: skip
     if entry.kind == "port":
         if fact == "yes":
             return _result(entry, True, f"listening on {entry.target}")
@@ -189,8 +217,11 @@ def judge(entry: HostCheck, facts: list[str]) -> CheckResult:
     return _result(entry, False, f"{entry.target} does not exist", "file-missing")
 
 
-def _well_formed(kind: str, fact: str) -> bool:
-    """Whether ``fact`` is what the script prints for an entry of ``kind`` (see :func:`script`)."""
+def _well_formed(entry: HostCheck, fact: str) -> bool:
+    """Whether ``fact`` is what the script prints for ``entry`` (see :func:`script`)."""
+    kind = entry.kind
+    if kind == "port" and entry.peer:
+        return fact in ("open", "refused", "timeout", "unresolved") or fact.startswith("other ")
     if kind == "directory":
         return fact in ("missing", "other") or (fact.startswith("dir ") and len(fact.split()) == 4)
     if kind in ("port", "file"):
@@ -198,28 +229,73 @@ def _well_formed(kind: str, fact: str) -> bool:
     return bool(fact)  # http: a status line, or "ERR why"
 
 
-def _host_results(ctx: Context, host: str, entries: list[HostCheck]) -> list[CheckResult]:
-    reason = ctx.down(host)
+def _unobservable(
+    ctx: Context, observer: str, entries: list[HostCheck]
+) -> dict[HostCheck, CheckResult]:
+    """The entries that cannot be observed now: their host is down (``host-down``), or the
+    peer that would try a port is (``host-unreadable``: nothing was seen of the host)."""
+    out = {}
+    for e in entries:
+        reason = ctx.down(e.host)
+        if reason:
+            out[e] = _result(e, False, reason, "host-down")
+        elif e.peer:
+            peer_down = ctx.down(observer)
+            if peer_down:
+                out[e] = _result(e, False, f"cannot try it from {observer}: {peer_down}",
+                                 "host-unreadable")  # fmt: skip
+    return out
+
+
+def _host_results(ctx: Context, observer: str, entries: list[HostCheck]) -> list[CheckResult]:
+    """The results of ``entries``, all observed by one script inside ``observer``."""
+    found = _unobservable(ctx, observer, entries)
+    todo = [e for e in entries if e not in found]
+    if todo:
+        out = ctx.exec(observer, ["bash", "-c", script(todo)], timeout=max(ctx.deadline_s, 8.0))
+        if out.exit_code == 125:  # went down between the status read and the exec
+            cause = {e: "host-down" if e.host == observer else "host-unreadable" for e in todo}
+            found |= {e: _result(e, False, out.brief(), cause[e]) for e in todo}
+        elif not out.stdout.rstrip().endswith("END"):
+            found |= {e: _result(e, False, f"cannot read {observer}: {out.brief()}",
+                                 "host-unreadable") for e in todo}  # fmt: skip
+        else:
+            facts = parse(out.stdout, len(todo))
+            found |= {e: judge(e, f) for e, f in zip(todo, facts, strict=True)}
+    return [found[e] for e in entries]
+
+
+def _health(ctx: Context, entry: HostCheck) -> CheckResult:
+    """A healthcheck entry, from the engine's view of the host's healthcheck."""
+    reason = ctx.down(entry.host)
     if reason:
-        return [_result(e, False, reason, "host-down") for e in entries]
-    out = ctx.exec(host, ["bash", "-c", script(entries)], timeout=max(ctx.deadline_s, 8.0))
-    if out.exit_code == 125:  # went down between the status read and the exec
-        return [_result(e, False, out.brief(), "host-down") for e in entries]
-    if not out.stdout.rstrip().endswith("END"):
-        return [_result(e, False, f"cannot read {host}: {out.brief()}", "host-unreadable")
-                for e in entries]  # fmt: skip
-    facts = parse(out.stdout, len(entries))
-    return [judge(e, f) for e, f in zip(entries, facts, strict=True)]
+        return _result(entry, False, reason, "host-down")
+    try:
+        status = ctx.health(entry.host)
+    except HarnessError as e:
+        return _result(entry, False, f"cannot read its health: {e}", "host-unreadable")
+    if status == "healthy":
+        return _result(entry, True, "healthy")
+    if status == "unhealthy":
+        return _result(entry, False, "unhealthy", "healthcheck-unhealthy")
+    if status == "starting":
+        return _result(entry, False, "starting (not passed yet)", "healthcheck-starting")
+    if status == "":
+        return _result(entry, False, "no healthcheck", "healthcheck-missing")
+    return _result(entry, False, f"health {status!r}", "host-unreadable")
 
 
 def run(ctx: Context, entries: Sequence[HostCheck]) -> list[CheckResult]:
     """Every entry's result, the hosts read concurrently, in the declared order."""
-    by_host: dict[str, list[HostCheck]] = {}
+    by_observer: dict[str, list[HostCheck]] = {}
+    health = [e for e in entries if e.kind == "healthcheck"]
     for e in entries:
-        by_host.setdefault(e.host, []).append(e)
-    with ThreadPoolExecutor(max_workers=len(by_host) or 1) as pool:
-        futures = {h: pool.submit(_host_results, ctx, h, es) for h, es in by_host.items()}
-    found = {(r.host, r.subjects): r for h in by_host for r in futures[h].result()}
+        if e.kind != "healthcheck":
+            by_observer.setdefault(e.observer, []).append(e)
+    with ThreadPoolExecutor(max_workers=len(by_observer) + len(health) or 1) as pool:
+        futures = [pool.submit(_host_results, ctx, h, es) for h, es in by_observer.items()]
+        futures += [pool.submit(lambda e: [_health(ctx, e)], e) for e in health]
+    found = {(r.host, r.subjects): r for f in futures for r in f.result()}
     return [found[(e.host, (e.subject,))] for e in entries]
 
 

@@ -27,6 +27,8 @@ and a scenario that selects one is refused.
     nofile: {process: NAME, min: N}        # every NAME process has soft nofile >= N
     directory: {path: /run/x, owner: u, group: g, mode: "755"}   # or directory: PATH
     port: 11211                            # something listens on this TCP port in the host
+    port: 8080, from: worker               # a TCP connection from host worker to this one opens
+    healthcheck: true                      # the engine's healthcheck of the host says healthy
     http: {url: "http://127.0.0.1:8080/health", status: 200}     # or http: URL; from the host
     file: {path: /run/x.pid, present: false}                     # or file: PATH (present)
 
@@ -207,6 +209,13 @@ class _File(_Strict):
     present: bool = True
 
 
+def _healthy(value: object) -> object:
+    if value is not True:
+        raise ValueError("expected true (the host's healthcheck must report healthy); omit it"
+                         " otherwise")  # fmt: skip
+    return value
+
+
 def _bare(key: str) -> BeforeValidator:
     """``http: URL`` and ``file: PATH`` are short for their mapping forms."""
     return BeforeValidator(lambda v: {key: v} if isinstance(v, str) else v)
@@ -220,6 +229,8 @@ class _HostCheck(_Strict):
     nofile: _Nofile | None = None
     directory: Annotated[_Directory, _bare("path")] | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
+    from_: str | None = Field(default=None, alias="from")  # port: the peer it is tried from
+    healthcheck: Annotated[bool, BeforeValidator(_healthy)] | None = None
     http: Annotated[_Http, _bare("url")] | None = None
     file: Annotated[_File, _bare("path")] | None = None
 
@@ -244,6 +255,8 @@ class _HostCheck(_Strict):
                 f"expected exactly one of {', '.join(HOST_CHECK_KINDS)}; got"
                 f" {', '.join(given) or 'none'}"
             )
+        if self.from_ is not None and self.port is None:
+            raise ValueError("from: only a port is tried from another host")
         if (self.host is None) == (self.hosts is None) or self.hosts == []:
             raise ValueError("expected host: NAME or hosts: [NAME, ...] (one of them)")
         return self
@@ -262,7 +275,10 @@ class _HostCheck(_Strict):
                 out.append(HostCheck(kind="directory", target=d.path, owner=d.owner,
                                      group=d.group, mode=d.mode, **base))  # fmt: skip
             elif self.port is not None:
-                out.append(HostCheck(kind="port", target=str(self.port), **base))
+                out.append(HostCheck(kind="port", target=str(self.port),
+                                     peer=self.from_ or "", **base))  # fmt: skip
+            elif self.healthcheck is not None:
+                out.append(HostCheck(kind="healthcheck", target="", **base))
             elif self.http is not None:
                 out.append(HostCheck(kind="http", target=self.http.url,
                                      status=self.http.status, **base))  # fmt: skip
@@ -284,10 +300,16 @@ def _own_checks(path: Path, topo: Topology, declared: object, python: object) ->
             except ValidationError as e:
                 raise UsageError(f"{path}: {_where(e, f'host_checks.{i}')}") from e
             for entry in spec.build():
-                if entry.host not in topo.hosts:
+                for host, key in ((entry.host, ""), (entry.peer, "from: ")):
+                    if host and host not in topo.hosts:
+                        raise UsageError(
+                            f"{path}: host_checks.{i}: {key}{host!r} is not a host of daemons;"
+                            f" hosts: {', '.join(sorted(topo.hosts))}"
+                        )
+                if entry.peer == entry.host:
                     raise UsageError(
-                        f"{path}: host_checks.{i}: {entry.host!r} is not a host of daemons;"
-                        f" hosts: {', '.join(sorted(topo.hosts))}"
+                        f"{path}: host_checks.{i}: from: {entry.peer!r} is the host itself;"
+                        " name another host, or leave `from` out to look inside the host"
                     )
                 if entry in entries:
                     raise UsageError(f"{path}: host_checks.{i}: declared twice ({entry.subject})")

@@ -125,6 +125,15 @@ HOST_CHECK_CAUSES: Mapping[str, str] = MappingProxyType(
         "directory-wrong-owner": "the directory has another owner or group",
         "directory-wrong-mode": "the directory has another mode",
         "port-not-listening": "nothing in the host listens on that TCP port",
+        "port-refused-from-peer": "a connection from the peer host to that TCP port was refused"
+        " (nothing listens there, or only on another address)",
+        "port-unanswered-from-peer": "a connection from the peer host to that TCP port got no"
+        " answer within 3 s, or the name did not resolve there",
+        "healthcheck-unhealthy": "the engine's healthcheck of the host reports unhealthy (its"
+        " command failed as many times in a row as it allows)",
+        "healthcheck-starting": "the engine's healthcheck of the host has not passed since it"
+        " booted (starting)",
+        "healthcheck-missing": "the host has no healthcheck (none in its compose file or image)",
         "http-unreachable": "the URL could not be fetched (refused, timed out, not HTTP)"
         " — asked from inside the host",
         "http-wrong-status": "the URL answered with another status",
@@ -134,4 +143,4 @@ HOST_CHECK_CAUSES: Mapping[str, str] = MappingProxyType(
 )
 # Those of them that say the check could not see (see CheckKind.unobserved); a host whose
 # script did not answer completely is the common `host-unreadable`.
-HOST_CHECK_UNOBSERVED: frozenset[str] = frozenset({"http-unreachable"})
+HOST_CHECK_UNOBSERVED: frozenset[str] = frozenset({"http-unreachable", "port-unanswered-from-peer"})

@@ -144,6 +144,11 @@ class Context(Reporter, Protocol):
         """Run ``argv`` inside ``host`` (killed after ``timeout`` seconds)."""
         ...
 
+    def health(self, host: str) -> str:
+        """The engine's health of ``host``'s healthcheck (its compose file's or image's):
+        ``healthy``, ``unhealthy``, ``starting``, or "" when it has none."""
+        ...
+
     def shell(self, host: str, script: str, *, user: str = "", timeout: float = 10.0) -> ExecOutput:
         """Run a ``sh -c`` script inside ``host``."""
         ...

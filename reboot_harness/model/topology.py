@@ -20,7 +20,7 @@ class LimitSpec:
 # -- your own checks, declared in a topology file ---------------------------------------------
 # What a declared host check can ask of a host (see reboot_harness.inputs.topology for the YAML form
 # and reboot_harness.checks.declared for how each is observed).
-HOST_CHECK_KINDS = ("process", "nofile", "directory", "port", "http", "file")
+HOST_CHECK_KINDS = ("process", "nofile", "directory", "port", "http", "file", "healthcheck")
 DEFAULT_HOST_CHECK = "host"
 
 
@@ -33,11 +33,14 @@ class HostCheck:
         host: the host it is observed on.
         kind: one of :data:`HOST_CHECK_KINDS`.
         target: the process name (process, nofile), the path (directory, file), the port
-            (port, as text) or the URL (http).
+            (port, as text) or the URL (http); "" for healthcheck (the engine's healthcheck of
+            the host, as its compose file or image declares it).
         minimum: nofile: the lowest acceptable soft limit.
         owner, group, mode: directory: expected owner, group and octal mode ("" = any).
         present: file: whether the file must exist (True) or must not (False).
         status: http: the expected status code.
+        peer: port: the host the port is tried from (a TCP connection to ``host``, as a
+            client on the stack's network would make); "" = listening inside the host.
     """
 
     check: str
@@ -50,11 +53,22 @@ class HostCheck:
     mode: str = ""
     present: bool = True
     status: int = 200
+    peer: str = ""
 
     @property
     def subject(self) -> str:
-        """What its result names as exercised: ``HOST/KIND:TARGET``."""
-        return f"{self.host}/{self.kind}:{self.target}"
+        """What its result names as exercised: ``HOST/KIND:TARGET`` (``HOST/healthcheck``;
+        ``HOST/port:N from PEER``)."""
+        if self.kind == "healthcheck":
+            return f"{self.host}/healthcheck"
+        return f"{self.host}/{self.kind}:{self.target}" + (
+            f" from {self.peer}" if self.peer else ""
+        )
+
+    @property
+    def observer(self) -> str:
+        """The host whose script observes it: the peer a port is tried from, else the host."""
+        return self.peer or self.host
 
     def expected(self) -> str:
         if self.kind == "process":
@@ -66,8 +80,12 @@ class HostCheck:
             want += [f"group {self.group}"] if self.group else []
             want += [f"mode {self.mode}"] if self.mode else []
             return f"directory {self.target}" + (f" ({', '.join(want)})" if want else "")
+        if self.kind == "port" and self.peer:
+            return f"{self.peer} connects to TCP port {self.target} of {self.host}"
         if self.kind == "port":
             return f"something listening on TCP port {self.target}"
+        if self.kind == "healthcheck":
+            return "its healthcheck reports healthy"
         if self.kind == "http":
             return f"GET {self.target} answers {self.status}"
         return f"{self.target} {'present' if self.present else 'absent'}"

@@ -84,6 +84,12 @@ class Hosts(Project):
     def running(self, host: str) -> bool:
         return self.status(host) == "running"
 
+    def health(self, host: str) -> str:
+        """The engine's health of the host's healthcheck: ``healthy``, ``unhealthy``,
+        ``starting``, or "" when it has none."""
+        state = self.container(host, refresh=True).attrs.get("State") or {}
+        return str((state.get("Health") or {}).get("Status") or "")
+
     def wait_running(self, host: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         status = "unknown"

@@ -3,7 +3,8 @@ written for `docker compose up` (tests/integration/yourstack/docker-compose.yml:
 that publishes a port on every address and a worker, both under a restart policy) comes up with
 the boot model over it — tmpfs /run, the boot open-file limit, no restart policy, its port on
 127.0.0.1 only, the harness's labels — and passes `reboot-each-host` (every host rebooted
-gracefully, then with a hard power loss) with every check on that stack's own hosts."""
+gracefully, then with a hard power loss) with every check on that stack's own hosts: their
+daemons, the web server's healthcheck and its port reached from the worker."""
 
 from __future__ import annotations
 
@@ -67,6 +68,11 @@ def test_up_gives_your_services_the_boot_model(project: str) -> None:
     assert {(r["check"], r["host"], r["ok"]) for r in results} == {
         ("processes", "web", True),
         ("processes", "worker", True),
+        ("host", "web", True),  # read from the file: its healthcheck, its port from a peer
+    }, results
+    assert {s for r in results if r["check"] == "host" for s in r["subjects"]} == {
+        "web/healthcheck",
+        "web/port:8080 from worker",
     }, results
     off = subprocess.run([*RH, "reboot", "worker", "--project", project, "--mode", "hard"],
                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
@@ -82,7 +88,9 @@ def test_reboot_each_host_passes_on_your_stack_and_checks_its_hosts(project: str
     (result,) = json.loads(proc.stdout)["scenarios"]
     assert result["passed"], result["reason"]
     checked = {(c["check"], c["host"]) for c in result["checks"]}
-    assert checked == {("processes", "web"), ("processes", "worker")}, checked
+    assert checked == {("processes", "web"), ("processes", "worker"), ("host", "web")}, checked
+    subjects = {s for c in result["checks"] for s in c.get("subjects", ())}
+    assert {"web/healthcheck", "web/port:8080 from worker"} <= subjects, subjects
     assert all(c["ok"] for c in result["checks"])
     # every host lost power twice (graceful, then hard) and came back
     for kind in ("power off", "power on"):

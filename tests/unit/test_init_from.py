@@ -101,11 +101,15 @@ def test_the_image_command_is_asked_of_the_engine_when_the_service_has_none(
 
 def test_memcached_gets_declared_process_and_port_checks(tmp_path: Path) -> None:
     """memcached has no role: its host gets declared host checks, its process and its port
-    (`-p` of its command)."""
+    (`-p` of its command); every service with a healthcheck gets it checked, and every port
+    a service serves is tried from a peer (the first other service)."""
     topo, _ = init(EXAMPLES["cache"], tmp_path / "t.yaml")
     assert topo.host_checks == (
         HostCheck("host", "memcached", "process", "memcached"),
         HostCheck("host", "memcached", "port", "11311"),
+        HostCheck("host", "memcached", "healthcheck", ""),
+        HostCheck("host", "memcached", "port", "11311", peer="php"),
+        HostCheck("host", "php", "healthcheck", ""),
     )
     assert topo.daemons["php"] == ()
 
@@ -231,7 +235,8 @@ def test_init_on_the_command_line(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == (
-        f"wrote topology.yaml (4 hosts; redis_hosts: redis) and topology.compose-override.yaml"
+        f"wrote topology.yaml (4 hosts; redis_hosts: redis; 6 host checks) and"
+        " topology.compose-override.yaml"
         f" (the boot model, over {EXAMPLES['queue']})"
     )
     assert lines[1].startswith("worker2: daemons not known: ")
@@ -352,3 +357,21 @@ def test_a_second_dns_server_is_not_the_dns_host(tmp_path: Path) -> None:
     assert adopt(read_services(source), boot, no_engine).notes == (
         "ns2: dnsmasq, but dns_host is ns1 already (one host)",
     )
+
+
+def test_the_ports_a_service_serves_are_read_from_ports_and_expose() -> None:
+    """The container side of `ports` (short and long syntax, with a host address or not) and
+    every `expose`, TCP only, each once; ranges and variables are not ports to try."""
+    from reboot_harness.inputs.compose.services import Service, served_ports
+
+    settings = {
+        "ports": [
+            "8080:80", "127.0.0.1:8443:443/tcp", "5353:53/udp", "9000", "[::1]:7000:7001",
+            "8000-8010:8000-8010", "${PORT}:81", {"target": 5432, "published": 15432},
+            {"target": 514, "protocol": "udp"}, "8081:80",
+        ],
+        "expose": ["3000", 3001, "3002/udp", "80"],
+    }  # fmt: skip
+    svc = Service("web", Path("docker-compose.yml"), settings)
+    assert served_ports(svc) == (80, 443, 9000, 7001, 81, 5432, 3000, 3001)
+    assert served_ports(Service("none", Path("x.yml"), {})) == ()

@@ -14,13 +14,16 @@ import pytest
 
 from reboot_harness.checks import available, declared
 from reboot_harness.checks.api import Check, check, load
-from reboot_harness.errors import ScenarioError, UsageError
+from reboot_harness.checks.run import run_checks
+from reboot_harness.errors import ScenarioError, StackError, UsageError
 from reboot_harness.inputs.own_checks import python_checks
 from reboot_harness.inputs.topology import load_topology
 from reboot_harness.model.checks import COMMON_CAUSES, HOST_CHECK_CAUSES
+from reboot_harness.model.hostview import ExecResult
 from reboot_harness.model.topology import HostCheck, Topology
 from reboot_harness.scenarios.files import load_scenario
 from reboot_harness.scenarios.incidents import load_incident
+from tests.fakestack import FakeStack
 
 SHIPPED_HOSTS = """\
 daemons:
@@ -71,6 +74,8 @@ def test_declared_host_checks_load_one_entry_per_host(tmp_path: Path) -> None:
               - {host: app1, http: {url: "http://app2:8000/", status: 204}}
               - {host: cache, file: {path: /run/memcached/memcached.pid, present: false}}
               - {host: cache, file: /etc/memcached.conf}
+              - {host: cache, port: 11211, from: app1}
+              - {hosts: [app1, app2], healthcheck: true}
             """,
         )
     )
@@ -85,7 +90,12 @@ def test_declared_host_checks_load_one_entry_per_host(tmp_path: Path) -> None:
         "app1/http:http://app2:8000/",
         "cache/file:/run/memcached/memcached.pid",
         "cache/file:/etc/memcached.conf",
+        "cache/port:11211 from app1",
+        "app1/healthcheck",
+        "app2/healthcheck",
     ]
+    assert topo.host_checks[10] == HostCheck("host", "cache", "port", "11211", peer="app1")
+    assert topo.host_checks[10].observer == "app1" and topo.host_checks[5].observer == "cache"
     assert topo.host_checks[1] == HostCheck("app fds", "app1", "nofile", "supervisord", 10000)
     assert topo.host_checks[3].mode == "755"
     assert topo.host_checks[8].present is False and topo.host_checks[9].present is True
@@ -120,6 +130,11 @@ def test_declared_host_checks_load_one_entry_per_host(tmp_path: Path) -> None:
         ("{host: cache, file: {path: /x, present: 'no'}}", "file.present: .*valid boolean"),
         ("{host: cache, check: nginx, process: a}", "'nginx' is a shipped check's name"),
         ("{host: cache, check: '', process: a}", "check name '' is not valid"),
+        ("{host: cache, port: 1, from: nowhere}", "host_checks.0: from: 'nowhere' is not a host"),
+        ("{host: cache, port: 1, from: cache}", "from: 'cache' is the host itself; name another"),
+        ("{host: cache, process: a, from: app1}", "from: only a port is tried from another"),
+        ("{host: cache, healthcheck: false}", "healthcheck: .*expected true"),
+        ("{host: cache, healthcheck: yes}", "healthcheck: .*expected true"),
     ],
 )
 def test_bad_host_checks_name_file_entry_and_key(tmp_path: Path, entry: str, message: str) -> None:
@@ -311,6 +326,17 @@ FACTS = [
     (HostCheck("c", "h", "file", "/f"), ["no"], False, "file-missing"),
     (HostCheck("c", "h", "file", "/f", present=False), ["yes"], False, "file-present"),
     (HostCheck("c", "h", "file", "/f", present=False), ["no"], True, ""),
+    # a port tried from a peer: refused is seen; no answer, no name, anything else is not
+    (HostCheck("c", "h", "port", "80", peer="p"), ["open"], True, ""),
+    (HostCheck("c", "h", "port", "80", peer="p"), ["refused"], False, "port-refused-from-peer"),
+    (HostCheck("c", "h", "port", "80", peer="p"), ["timeout"], False,
+     "port-unanswered-from-peer"),
+    (HostCheck("c", "h", "port", "80", peer="p"), ["unresolved"], False,
+     "port-unanswered-from-peer"),
+    (HostCheck("c", "h", "port", "80", peer="p"), ["other No route to host"], False,
+     "port-unanswered-from-peer"),
+    (HostCheck("c", "h", "port", "80", peer="p"), ["yes"], False, "host-unreadable"),
+    (HostCheck("c", "h", "port", "80", peer="p"), [], False, "host-unreadable"),
 ]  # fmt: skip
 
 
@@ -324,6 +350,63 @@ def test_facts_are_judged_with_the_declared_causes(
     assert cause == "" or cause in HOST_CHECK_CAUSES or cause in COMMON_CAUSES
 
 
+@pytest.mark.parametrize(
+    ("health", "ok", "cause"),
+    [
+        ("healthy", True, ""),
+        ("unhealthy", False, "healthcheck-unhealthy"),
+        ("starting", False, "healthcheck-starting"),
+        ("", False, "healthcheck-missing"),
+        (StackError("engine said 500"), False, "host-unreadable"),
+    ],
+)
+def test_a_healthcheck_entry_is_the_engines_health_of_the_host(
+    health: str | Exception, ok: bool, cause: str
+) -> None:
+    """`healthcheck: true` reads the engine's health of the host; a host that is down is
+    host-down (not asked); the peer of a port that is down makes that entry unreadable, never a
+    failure of the host it would have tried."""
+    entries = [
+        HostCheck("host", "app1", "healthcheck", ""),
+        HostCheck("host", "app2", "port", "8000", peer="lb1"),
+        HostCheck("host", "app2", "healthcheck", ""),
+    ]
+    topo = dataclasses.replace(Topology(), host_checks=tuple(entries))
+    with FakeStack(topo, statuses={"lb1": "exited", "app2": "running"}) as stack:
+        stack.healths["app1"] = health
+        results = run_checks(stack, ["host"])  # type: ignore[arg-type]
+    got = {r.subjects[0]: (r.ok, r.causes, r.observed) for r in results}
+    assert got["app1/healthcheck"][:2] == (ok, (cause,) if cause else ())
+    assert got["app2/port:8000 from lb1"][:2] == (False, ("host-unreadable",))
+    assert "cannot try it from lb1: host down (exited)" in got["app2/port:8000 from lb1"][2]
+    assert got["app2/healthcheck"][:2] == (False, ("healthcheck-missing",))
+    assert sorted((c[0], c[1]) for c in stack.calls if c[0] == "health") == [
+        ("health", "app1"),
+        ("health", "app2"),
+    ]
+    assert not [c for c in stack.calls if c[0] == "exec" and c[1] == "lb1"], "lb1 is down"
+
+
+def test_a_port_from_a_peer_runs_in_the_peers_script() -> None:
+    """A port tried from a peer is observed by the peer's one script of the run (with the
+    peer's own entries), its result named after the host it tried."""
+    entries = (
+        HostCheck("host", "app2", "port", "8000", peer="lb1"),
+        HostCheck("host", "lb1", "port", "80"),
+    )
+    topo = dataclasses.replace(Topology(), host_checks=entries)
+    facts = ExecResult(0, "0\trefused\n1\tyes\nEND\n", "")
+    with FakeStack(topo) as stack:
+        stack.on("lb1", "", facts)
+        results = run_checks(stack, ["host"])  # type: ignore[arg-type]
+    assert [(r.host, r.ok, r.causes) for r in results] == [
+        ("app2", False, ("port-refused-from-peer",)),
+        ("lb1", True, ()),
+    ]
+    scripts = [c for c in stack.calls if c[0] == "exec"]
+    assert [c[1] for c in scripts] == ["lb1"] and "reach app2 8000" in scripts[0][2]
+
+
 def test_the_host_script_reads_this_machines_proc(tmp_path: Path) -> None:
     """The bash the checks run in a host, run here: this process is alive, a directory and a
     file are as made, a port this test listens on is seen listening."""
@@ -334,6 +417,9 @@ def test_the_host_script_reads_this_machines_proc(tmp_path: Path) -> None:
     sock.bind(("127.0.0.1", 0))
     sock.listen()
     port = sock.getsockname()[1]
+    spare = socket.socket()
+    spare.bind(("127.0.0.1", 0))
+    free = spare.getsockname()[1]  # bound, never listening: a connection is refused
     entries = [
         HostCheck("c", "h", "process", Path(sys.executable).name),
         HostCheck("c", "h", "nofile", Path(sys.executable).name, 1),
@@ -342,6 +428,9 @@ def test_the_host_script_reads_this_machines_proc(tmp_path: Path) -> None:
         HostCheck("c", "h", "port", str(port)),
         HostCheck("c", "h", "http", f"http://127.0.0.1:{port}/"),  # listening, never answers
         HostCheck("c", "h", "process", "no-such-process-xyz"),
+        HostCheck("c", "127.0.0.1", "port", str(port), peer="p"),
+        HostCheck("c", "127.0.0.1", "port", str(free), peer="p"),
+        HostCheck("c", "no-such-host.invalid", "port", "80", peer="p"),
     ]
     try:
         out = subprocess.run(
@@ -349,10 +438,25 @@ def test_the_host_script_reads_this_machines_proc(tmp_path: Path) -> None:
         )
     finally:
         sock.close()
+        spare.close()
     assert out.stdout.rstrip().endswith("END"), out.stderr
     results = [
-        declared.judge(e, f) for e, f in zip(entries, declared.parse(out.stdout, 7), strict=True)
+        declared.judge(e, f) for e, f in zip(entries, declared.parse(out.stdout, 10), strict=True)
     ]
-    assert [r.ok for r in results] == [True, True, True, True, True, False, False]
+    assert [r.ok for r in results] == [
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
     assert results[5].causes == ("http-unreachable",)
     assert results[6].causes == ("process-not-running",)
+    assert results[8].causes == ("port-refused-from-peer",), results[8]
+    assert results[9].causes == ("port-unanswered-from-peer",), results[9]
+    assert "does not resolve" in results[9].observed, results[9]

@@ -32,10 +32,12 @@ from reboot_harness.inputs.compose.services import (
     Service,
     Software,
     argv,
+    has_healthcheck,
     mounts,
     option,
     ports,
     runs,
+    served_ports,
     software,
 )
 from reboot_harness.model.topology import Topology
@@ -113,6 +115,22 @@ def _daemon(svc: Service, images: ImageCommands) -> tuple[str, Software | None, 
 def _memcached_port(svc: Service) -> int:
     port = option(argv(svc), ("-p", "--port"))
     return port if port is not None and 0 < port < 65536 else MEMCACHED_PORT
+
+
+def _served(services: Sequence[Service]) -> list[Mapping[str, object]]:
+    """What every service must show after each boot beside its daemons: its healthcheck
+    healthy (where its file gives it one), and each port it serves answering a connection from
+    a peer — the first other service of the file, as a client on the stack's network would
+    connect (a port only listening on the container's loopback fails there) — or, alone in its
+    file, listening inside it."""
+    out: list[Mapping[str, object]] = []
+    for svc in services:
+        if has_healthcheck(svc):
+            out.append({"host": svc.name, "healthcheck": True})
+        peer = next((s.name for s in services if s.name != svc.name), "")
+        for port in served_ports(svc):
+            out.append({"host": svc.name, "port": port, **({"from": peer} if peer else {})})
+    return out
 
 
 def _override(
@@ -197,6 +215,7 @@ def adopt(
                        {"host": svc.name, "port": _memcached_port(svc)}]  # fmt: skip
         overrides[svc.name], more = _override(svc, boot, ephemeral)
         notes += more
+    checks += _served(services)
     source = services[0].file if services else Path()
     return Adoption(
         source, tuple(hosts), {k: tuple(v) for k, v in roles.items()}, tuple(postgres),

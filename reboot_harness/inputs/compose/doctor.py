@@ -44,13 +44,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from reboot_harness.inputs.compose.boot import BootModel
-from reboot_harness.inputs.compose.roots import _items, _mapping
+from reboot_harness.inputs.compose.roots import _mapping
 from reboot_harness.inputs.compose.services import (
     Mount,
     Service,
     Software,
     argv,
     bind_source,
+    has_healthcheck,
     mounts,
     option,
     ports,
@@ -97,13 +98,7 @@ def _findings(svc: Service, boot: BootModel) -> Iterator[_Raw]:
         if mount.kind == "volume" and not mount.source:
             yield ("anonymous-volume", "volumes", f"{mount.target} is an anonymous volume",
                    f"name it (NAME:{mount.target}, NAME under the top-level volumes)")  # fmt: skip
-    health = settings.get("healthcheck")
-    test = _mapping(health).get("test")
-    if (
-        not isinstance(health, Mapping)
-        or health.get("disable") is True
-        or [str(t).upper() for t in _items(test)][:1] == ["NONE"]
-    ):
+    if not has_healthcheck(svc):
         yield "no-healthcheck", "healthcheck", "no healthcheck", ""
     for port in ports(svc):
         if port.host_ip.strip() in EVERY_ADDRESS:

@@ -246,6 +246,37 @@ def ports(svc: Service) -> tuple[Port, ...]:
     return tuple(out)
 
 
+def served_ports(svc: Service) -> tuple[int, ...]:
+    """The TCP ports ``svc`` serves inside its container, as its file says: the container side
+    of ``ports`` and every ``expose``, in that order, each once (ranges, UDP and ports given
+    by a variable are left out: nothing to try)."""
+    found: list[int] = []
+    for entry in [*_items(svc.settings.get("ports")), *_items(svc.settings.get("expose"))]:
+        if isinstance(entry, Mapping):
+            if str(entry.get("protocol") or "tcp") != "tcp":
+                continue
+            text = str(entry.get("target") or "")
+        else:
+            text, _, proto = str(entry).partition("/")
+            if proto and proto != "tcp":
+                continue
+            text = _split_colons(text)[-1]
+        if text.isdigit() and 0 < int(text) < 65536 and int(text) not in found:
+            found.append(int(text))
+    return tuple(found)
+
+
+def has_healthcheck(svc: Service) -> bool:
+    """Whether ``svc``'s file gives it a healthcheck (one that is not disabled)."""
+    health = svc.settings.get("healthcheck")
+    test = _mapping(health).get("test")
+    return not (
+        not isinstance(health, Mapping)
+        or health.get("disable") is True
+        or [str(t).upper() for t in _items(test)][:1] == ["NONE"]
+    )
+
+
 @dataclass(frozen=True)
 class Mount:
     """One entry of ``volumes``: ``kind`` bind, volume or tmpfs; ``source`` "" for an anonymous
