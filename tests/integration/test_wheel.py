@@ -28,13 +28,23 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str:
     return proc.stdout
 
 
-def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
+def outside_env() -> dict[str, str]:
+    """This environment without what points into this checkout or its virtualenv."""
     unset = ("PYTHONPATH", "RH_COMPOSE_DIR", "RH_SCENARIOS_DIR", "VIRTUAL_ENV")
-    env = {k: v for k, v in os.environ.items() if k not in unset}
-    wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
-         tmp_path, env, 600)  # fmt: skip
-    (wheel,) = wheels.glob("reboot_harness-*.whl")
+    return {k: v for k, v in os.environ.items() if k not in unset}
+
+
+def build_wheel(into: Path, env: dict[str, str]) -> Path:
+    """The harness's wheel, built from this checkout into the folder ``into``."""
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(into), str(REPO)],
+         into.parent, env, 600)  # fmt: skip
+    (wheel,) = into.glob("reboot_harness-*.whl")
+    return wheel
+
+
+def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
+    env = outside_env()
+    wheel = build_wheel(tmp_path / "wheels", env)
     venv.create(tmp_path / "venv", with_pip=True)
     bin_dir = tmp_path / "venv" / "bin"
     # a project's own, newest pytest stays what it is: the harness pins no upper bound
