@@ -30,24 +30,23 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> str:
     return proc.stdout
 
 
-def _outside_env() -> dict[str, str]:
-    """This environment without what would point the harness at the checkout."""
+def outside_env() -> dict[str, str]:
+    """This environment without what points into this checkout or its virtualenv."""
     unset = ("PYTHONPATH", "RH_COMPOSE_DIR", "RH_SCENARIOS_DIR", "VIRTUAL_ENV")
     return {k: v for k, v in os.environ.items() if k not in unset}
 
 
-def _wheel(tmp_path: Path, env: dict[str, str]) -> Path:
-    """The wheel built from this checkout, in ``tmp_path/wheels``."""
-    wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(REPO)],
-         tmp_path, env, 600)  # fmt: skip
-    (wheel,) = wheels.glob("reboot_harness-*.whl")
+def build_wheel(into: Path, env: dict[str, str]) -> Path:
+    """The harness's wheel, built from this checkout into the folder ``into``."""
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(into), str(REPO)],
+         into.parent, env, 600)  # fmt: skip
+    (wheel,) = into.glob("reboot_harness-*.whl")
     return wheel
 
 
 def test_the_wheel_runs_outside_the_repository(tmp_path: Path) -> None:
-    env = _outside_env()
-    wheel = _wheel(tmp_path, env)
+    env = outside_env()
+    wheel = build_wheel(tmp_path / "wheels", env)
     venv.create(tmp_path / "venv", with_pip=True)
     bin_dir = tmp_path / "venv" / "bin"
     # a project's own, newest pytest stays what it is: the harness pins no upper bound
@@ -115,8 +114,8 @@ def test_the_tutorial_runs_as_written_from_a_wheel(tmp_path: Path) -> None:
     docs/tutorial.md's first part, run as written in an empty folder by bash, where
     `pip install reboot-harness` finds the wheel built from this checkout (and the rest where
     pip finds it here), ends with a passing scenario and its report."""
-    env = _outside_env()
-    wheel = _wheel(tmp_path, env)
+    env = outside_env()
+    wheel = build_wheel(tmp_path / "wheels", env)
     # pip looks here first for `reboot-harness`, and where it is configured to for the rest
     env["PIP_FIND_LINKS"] = " ".join(filter(None, (str(wheel.parent), env.get("PIP_FIND_LINKS"))))
     work = tmp_path / "newcomer"
