@@ -368,3 +368,39 @@ def test_chaos_toolkit_finds_the_project_in_the_same_file(
     assert project_of(None, None, "x") == "env"
     assert project_of(None, {"reboot_harness_project": "conf"}, "x") == "conf"
     assert project_of("arg", {"reboot_harness_project": "conf"}, "x") == "arg"
+
+
+def test_pytest_request_takes_the_file_below_its_own_options_and_ini(
+    pytester: pytest.Pytester,
+) -> None:
+    """The session's RunRequest: the file's topology, compose and durations where pytest's
+    options and ini values are silent; the ini's compose and the option's topology win."""
+    root = project(pytester.path, MINE + 'up-timeout = "1m30s"\nmax-planned = "1h"\n')
+    (root / "mine.yaml").write_text((root / "topology.yaml").read_text())
+    (root / "ini_over.yaml").write_text("services: {}\n")
+    pytester.makepyfile(
+        """
+        import os
+        from pathlib import Path
+
+        from reboot_harness.faces.pytest_plugin.options import run_request
+
+        def test_request(request):
+            got = run_request(request.config)
+            here = Path.cwd()
+            assert (got.up_timeout, got.max_planned) == (90.0, 3600.0)
+            assert got.topology_file == here / os.environ["WANT_TOPOLOGY"]
+            assert got.compose == (here / os.environ["WANT_COMPOSE"],)
+        """
+    )
+    pytester._monkeypatch.setenv("WANT_TOPOLOGY", "topology.yaml")
+    pytester._monkeypatch.setenv("WANT_COMPOSE", "compose/cache.yaml")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "test_request")
+    result.assert_outcomes(passed=1)
+    pytester.makeini("[pytest]\nrh_compose = ini_over.yaml\n")
+    pytester._monkeypatch.setenv("WANT_TOPOLOGY", "mine.yaml")
+    pytester._monkeypatch.setenv("WANT_COMPOSE", "ini_over.yaml")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-k", "test_request", "--rh-topology", "mine.yaml"
+    )
+    result.assert_outcomes(passed=1)
