@@ -99,11 +99,12 @@ class ProjectConfig:
         return f"{self.path} [{TABLE}]" if self.path.name == PYPROJECT else str(self.path)
 
     def summary(self) -> str:
-        """One line for `--help`: the file in force, or that there is none."""
-        if self.path is None:
-            return "config: no config file found (reboot-harness.toml, or [tool.reboot-harness]"
-            " in pyproject.toml, in this folder or above)"
-        return f"config: {self.where}"
+        """Two lines for `--help`: the file in force, or that there is none."""
+        head = f"config: {self.where}" if self.path else "config: no config file found"
+        return (
+            f"{head}\n  (the nearest {FILE} or {PYPROJECT} [{TABLE}]\n"
+            "  from here up; `reboot-harness config` shows each setting and its source)"
+        )
 
 
 def _table(path: Path) -> dict[str, object] | None:
