@@ -8,10 +8,14 @@ nearest folder holding one wins (a ``pyproject.toml`` without the table does not
 folder holding both is refused, naming both: which one a reader of the repository should trust
 is not for the harness to guess. Relative paths are relative to the file's folder.
 
-Each setting is resolved the same way everywhere (:func:`resolve`): the command line, else the
-environment (where a variable exists: ``$RH_PROJECT``, ``$RH_SCENARIOS_DIR``), else this file,
-else the built-in default. The pytest plugin puts its own ini values between its options and
-this file (reboot_harness.faces.pytest_plugin.options).
+Each setting is resolved the same way everywhere (:func:`resolve`), key by key: the command
+line, else the environment (where a variable exists: ``$RH_PROJECT``, ``$RH_SCENARIOS_DIR``),
+else this file, else the built-in default. A list the command line gives (``--compose``)
+replaces the file's; incidents alone add up (the shipped ones, the file's, ``$RH_INCIDENTS_DIR``
+and ``--incidents``), since a name defined twice is refused anyway. The pytest plugin puts its
+own options, then its ini values, above this file (reboot_harness.faces.pytest_plugin.hooks);
+Chaos Toolkit puts an activity's ``project`` argument and the experiment's configuration above
+``$RH_PROJECT`` (reboot_harness.faces.chaostoolkit).
 """
 
 from __future__ import annotations
