@@ -53,12 +53,12 @@ def _stack_topology(project: object) -> Topology | None:
     from reboot_harness.stack.state import ProjectState, topology_of
 
     name = project if isinstance(project, str) and not _placeholder(project) else None
-    name = name or configured_project()
-    if not name:
-        return None
     try:
+        name = name or configured_project()
+        if not name:
+            return None
         return topology_of(ProjectState.load(name))
-    except UsageError:  # not up (or not readable): the run says so; validating goes on
+    except UsageError:  # not up, or a bad config file: the run says so; validating goes on
         return None
 
 

@@ -404,3 +404,41 @@ def test_pytest_request_takes_the_file_below_its_own_options_and_ini(
         "-p", "no:cacheprovider", "-k", "test_request", "--rh-topology", "mine.yaml"
     )
     result.assert_outcomes(passed=1)
+
+
+def test_chaos_validate_checks_hosts_on_the_stack_the_file_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`chaos validate` run where the config file names a stack that is up checks an action's
+    host against that stack's topology, as it does for $RH_PROJECT."""
+    import json
+    import os
+    import subprocess
+
+    from reboot_harness.stack.state import ProjectState
+    from tests.unit.test_chaostoolkit import CHAOS
+
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    ProjectState(
+        name="p1", compose_dir="/x", compose_files=(), subnet_prefix="172.30.9",
+        domain="rh.test", image_tag="t", base_image="b", owner="", keep=True,
+    ).save()  # fmt: skip
+    (tmp_path / "reboot-harness.toml").write_text('project = "p1"\n')
+    experiment = tmp_path / "e.json"
+    experiment.write_text(json.dumps({
+        "version": "1.0.0", "title": "t", "description": "d",
+        "method": [{"type": "action", "name": "one", "provider": {
+            "type": "python", "module": "reboot_harness.chaostoolkit", "func": "reboot",
+            "arguments": {"host": "app9"}}}],
+    }))  # fmt: skip
+    proc = subprocess.run(
+        [CHAOS, "--no-version-check", "--log-file", str(tmp_path / "log"), "validate",
+         str(experiment)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**os.environ, "DOCKER_HOST": "unix:///nonexistent.sock"},
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "reboot_harness.chaostoolkit.reboot: host: unknown host 'app9'; known: app1" in (
+        proc.stderr
+    )
