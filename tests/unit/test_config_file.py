@@ -175,6 +175,21 @@ def test_a_top_level_file_names_keys_without_the_table(tmp_path: Path) -> None:
         load_config(root / "reboot-harness.toml")
 
 
+def test_a_pyproject_whose_tool_entry_is_not_a_table_is_refused(tmp_path: Path) -> None:
+    """`tool.reboot-harness = 3` is not a config to skip silently: one line says what it
+    must be; an empty string is no file name either."""
+    (tmp_path / "pyproject.toml").write_text("[tool]\nreboot-harness = 3\n")
+    with pytest.raises(UsageError) as e:
+        find_config(tmp_path)
+    assert str(e.value) == (
+        f"{tmp_path / 'pyproject.toml'}: tool.reboot-harness: expected a table"
+        " ([tool.reboot-harness]), got the integer 3"
+    )
+    (tmp_path / "pyproject.toml").write_text(f'{TABLE}project = ""\n')
+    with pytest.raises(UsageError, match=r"project: expected a string, got an empty string$"):
+        project_config(tmp_path)
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 
@@ -325,6 +340,13 @@ def test_run_without_names_runs_the_configured_scenarios(
     code, _, err = cli(capsys, "run", "--dry-run")
     assert code == 2
     assert "the following arguments are required: SCENARIO" in err
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "cold.yaml").write_text((ROOT / "scenarios" / "cold-start.yaml").read_text())
+    monkeypatch.setenv("RH_SCENARIOS_DIR", str(theirs))  # (the environment's folder will do)
+    code, out, err = cli(capsys, "run", "--dry-run")
+    assert code == 0, err
+    assert "cold-start" in out and "1 scenario variants would run" in out
 
 
 # -- pytest and Chaos Toolkit read the same file ------------------------------------------------
