@@ -14,7 +14,10 @@ boolean, :func:`check_results` the results of one check. :func:`heal` is the rol
 every host that is off and puts every load balancer back into DNS.
 
 The stack every activity drives: its ``project`` argument, else the experiment's configuration
-``reboot_harness_project``, else the environment's ``RH_PROJECT``. ``chaos validate`` checks
+``reboot_harness_project``, else the environment's ``RH_PROJECT``, else ``project`` in the
+project config file (reboot_harness.inputs.config: ``reboot-harness.toml`` or
+``[tool.reboot-harness]`` in ``pyproject.toml``, found from the working folder upwards, as the
+CLI and the pytest plugin find it). ``chaos validate`` checks
 each action's arguments as the step would (a bad mode or duration; a host unknown to the
 stack when the stack is known there: a literal ``project``, or ``RH_PROJECT``, of a stack that
 is up). ``chaos discover reboot-harness`` lists every action and probe (:func:`discover`); the
@@ -26,7 +29,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import keyword
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -42,12 +44,13 @@ MODULE = "reboot_harness.chaostoolkit"  # the module path experiments name
 
 def project_of(project: str | None, configuration: Mapping[str, Any] | None, source: str) -> str:
     """The project an activity drives: ``project``, else the configuration's
-    ``reboot_harness_project``, else ``$RH_PROJECT``.
+    ``reboot_harness_project``, else ``$RH_PROJECT``, else the project config file's
+    ``project``.
 
     Raises:
-        UsageError: none of the three names one.
+        UsageError: none of the four names one (or the config file is not valid).
     """
-    named = project or (configuration or {}).get(PROJECT_KEY) or os.environ.get(PROJECT_ENV)
+    named = project or (configuration or {}).get(PROJECT_KEY) or configured_project()
     if not named:
         raise UsageError(
             f"{source}: no project: give the argument `project`, the experiment's configuration"
@@ -55,6 +58,16 @@ def project_of(project: str | None, configuration: Mapping[str, Any] | None, sou
             " `reboot-harness up`)"
         )
     return str(named)
+
+
+def configured_project() -> str | None:
+    """``$RH_PROJECT``, else ``project`` in the project config file (the resolution of
+    reboot_harness.inputs.config, below an experiment's own argument and configuration)."""
+    from reboot_harness.inputs.config import project_config, resolve
+
+    config = project_config()
+    setting = resolve(config, {}, {"project": None})["project"]
+    return str(setting.value) if setting.value else None
 
 
 def argument_name(arg: Arg) -> str:

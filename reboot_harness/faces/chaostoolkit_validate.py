@@ -10,12 +10,11 @@ naming a stack that is up (its topology); otherwise any name passes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from reboot_harness.errors import ScenarioError, UsageError
-from reboot_harness.faces.chaostoolkit import PROJECT_ENV, argument_name, param_type
+from reboot_harness.faces.chaostoolkit import argument_name, configured_project, param_type
 from reboot_harness.model.topology import Topology
 from reboot_harness.steps import Command
 
@@ -49,16 +48,17 @@ def _placeholder(value: object) -> bool:
 
 
 def _stack_topology(project: object) -> Topology | None:
-    """The topology of the stack named by ``project`` (literal) or $RH_PROJECT, when it is up."""
+    """The topology of the stack named by ``project`` (literal), $RH_PROJECT or the config
+    file's ``project``, when it is up."""
     from reboot_harness.stack.state import ProjectState, topology_of
 
     name = project if isinstance(project, str) and not _placeholder(project) else None
-    name = name or os.environ.get(PROJECT_ENV)
-    if not name:
-        return None
     try:
+        name = name or configured_project()
+        if not name:
+            return None
         return topology_of(ProjectState.load(name))
-    except UsageError:  # not up (or not readable): the run says so; validating goes on
+    except UsageError:  # not up, or a bad config file: the run says so; validating goes on
         return None
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
-from pydantic_core import ErrorDetails
+if TYPE_CHECKING:  # (annotations only: reading a config file or a duration needs no pydantic)
+    from pydantic_core import ErrorDetails
 
 
 def _clip(text: str, limit: int) -> str:

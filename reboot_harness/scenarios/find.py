@@ -101,8 +101,12 @@ def incident_file(name: str) -> Path:
     return incident(name).path
 
 
-def scenario_files() -> list[Path]:
-    return sorted(scenarios_dir().glob("*.yaml"))
+def scenario_files(dirs: Sequence[Path] | None = None) -> list[Path]:
+    """The scenario files of ``dirs`` (default: :func:`scenarios_dir`; the project config
+    file's ``scenarios``, resolved by the face), sorted within each folder."""
+    return [
+        p for d in ([scenarios_dir()] if dirs is None else dirs) for p in sorted(d.glob("*.yaml"))
+    ]
 
 
 def load(path: Path, topology: Topology | None = None) -> Scenario:
@@ -150,10 +154,16 @@ def fit(path: Path, topology: Topology | None = None) -> Scenario | NotApplicabl
     return NotApplicable(found, str(problem).removeprefix(f"{path}: "))
 
 
-def survey(topology: Topology | None = None) -> tuple[list[Scenario], list[NotApplicable]]:
+def survey(
+    topology: Topology | None = None, dirs: Sequence[Path] | None = None
+) -> tuple[list[Scenario], list[NotApplicable]]:
     """Every scenario file, split into those that apply to ``topology`` (validated against it)
     and those that do not (see :func:`fit`): a file valid on the shipped stack's topology but
     naming what this one lacks is not applicable, never an error.
+
+    Args:
+        topology: the stack's topology (None: the shipped stack's).
+        dirs: the scenario folders (None: :func:`scenarios_dir`).
 
     Raises:
         ScenarioError: a file invalid on this topology and on the shipped one, or a scenario
@@ -162,7 +172,7 @@ def survey(topology: Topology | None = None) -> tuple[list[Scenario], list[NotAp
     applies: list[Scenario] = []
     others: list[NotApplicable] = []
     seen: dict[str, str] = {}
-    for path in scenario_files():
+    for path in scenario_files(dirs):
         found = fit(path, topology)
         scenario = found.scenario if isinstance(found, NotApplicable) else found
         if scenario.name in seen:
@@ -178,17 +188,21 @@ def survey(topology: Topology | None = None) -> tuple[list[Scenario], list[NotAp
     return applies, others
 
 
-def resolve(args: Sequence[str], topology: Topology | None = None) -> list[Scenario]:
-    """Scenario names (from scenarios/) or paths to files → validated scenarios."""
+def resolve(
+    args: Sequence[str], topology: Topology | None = None, dirs: Sequence[Path] | None = None
+) -> list[Scenario]:
+    """Scenario names (from ``dirs``, default :func:`scenarios_dir`) or paths to files →
+    validated scenarios."""
     out = []
+    folders = [scenarios_dir()] if dirs is None else dirs
     for arg in args:
         path = Path(arg)
         if not path.is_file():
-            candidate = scenarios_dir() / f"{arg}.yaml"
-            if not candidate.is_file():
-                known = ", ".join(p.stem for p in scenario_files()) or "none"
+            found = [d / f"{arg}.yaml" for d in folders if (d / f"{arg}.yaml").is_file()]
+            if not found:
+                known = ", ".join(p.stem for p in scenario_files(dirs)) or "none"
                 raise UsageError(f"unknown scenario {arg!r}; known: {known}")
-            path = candidate
+            path = found[0]
         out.append(load(path, topology))
     return out
 

@@ -207,12 +207,13 @@ def _first_engine() -> None:
 def up_request(args: argparse.Namespace, topology: Topology | None) -> RunRequest:
     """`up`'s options as the request its stack starts by (``topology``: its file, read): kept
     until `down` (gc leaves it), up to ``--timeout`` to come up."""
+    from reboot_harness.faces.cli.parser import UP_TIMEOUT
     from reboot_harness.run.request import RunRequest
 
     return RunRequest(
         stack=args.stack, compose=tuple(args.compose), topology_file=args.topology,
         topology=topology, keep=True,
-        allow_unsafe=args.allow_unsafe_compose, up_timeout=args.timeout,
+        allow_unsafe=args.allow_unsafe_compose, up_timeout=args.timeout or UP_TIMEOUT,
     )  # fmt: skip
 
 
@@ -331,7 +332,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from reboot_harness.scenarios import find
 
     topology = _topology(args.topology, args.stack)
-    scenarios, not_applicable = find.survey(topology)
+    scenarios, not_applicable = find.survey(topology, args.scenario_dirs)
     incidents = find.Incidents(topology)
     rows = [
         {

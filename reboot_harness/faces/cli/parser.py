@@ -10,7 +10,6 @@ from typing import Any
 
 from reboot_harness import __version__
 from reboot_harness.inputs.durations import run_limit_option, wait_option
-from reboot_harness.inputs.paths import stack_path
 from reboot_harness.steps import COMMANDS
 
 TOPOLOGY_HELP = "your hosts' names and parts (YAML, see reboot_harness/inputs/topology.py)"
@@ -22,7 +21,18 @@ STACK_HELP = (
 
 
 def _stack_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stack", type=stack_path, default=None, metavar="FILE", help=STACK_HELP)
+    # (read as given: `seed` must override a config file's stack; stack_path reads it after)
+    p.add_argument("--stack", default=None, metavar="FILE", help=STACK_HELP)
+
+
+UP_TIMEOUT = 240.0  # `up --timeout`'s default (4m), unless the config file's up-timeout
+
+# Not required by argparse: $RH_PROJECT or the config file may name it (faces.cli.settings).
+PROJECT_HELP = "(default: $RH_PROJECT, else `project` in the config file)"
+
+
+def _project_option(p: argparse.ArgumentParser, help_: str = "") -> None:
+    p.add_argument("--project", default=None, help=f"{help_} {PROJECT_HELP}".strip())
 
 
 def _incidents_option(p: argparse.ArgumentParser) -> None:
@@ -54,6 +64,8 @@ def _command(
         epilog=f"example:\n  {example}\n\nexit codes:\n" + "\n".join(exits),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    # what is required unless a config file gives it is refused as argparse refuses (exit 2)
+    parser.set_defaults(usage_error=parser.error)
     return parser
 
 
@@ -80,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
          "  1  a check did not hold in time (what failed is shown; the stack is removed)",
          EXIT_BAD_INPUT, EXIT_HEALED),
     )  # fmt: skip
-    up.add_argument("--project", required=True, help="compose project name of the stack")
+    _project_option(up, "compose project name of the stack")
     up.add_argument(
         "--compose",
         action="append",
@@ -92,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--timeout",
         type=wait_option,
-        default=240.0,
+        default=None,  # (UP_TIMEOUT, unless the config file's up-timeout: faces.cli.settings)
         metavar="DURATION",
         help="how long to wait, e.g. 90, 4m, 1m30s (default 4m)",
     )
@@ -113,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reboot-harness check --project demo --json",
         ("  0  every check holds", "  1  a check failed", EXIT_BAD_INPUT),
     )  # fmt: skip
-    check.add_argument("--project", required=True)
+    _project_option(check)
     check.add_argument(
         "--json", action="store_true", help="print the results as JSON (schema_version, results)"
     )
@@ -132,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         "reboot-harness down --project demo",
         ("  0  removed (or nothing was there)", EXIT_BAD_INPUT),
     )  # fmt: skip
-    dn.add_argument("--project", required=True)
+    _project_option(dn)
 
     gc = _command(
         sub, "gc", "remove what crashed or killed runs left behind",
@@ -170,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
         " must show, too"
     )  # fmt: skip
     ls.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
+    # the config file's scenario folders (faces.cli.settings; None: $RH_SCENARIOS_DIR or ours)
+    ls.set_defaults(scenario_dirs=None)
     _stack_option(ls)
     _incidents_option(ls)
 
@@ -186,8 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
          EXIT_BAD_INPUT, EXIT_HEALED),
     )  # fmt: skip
     run.add_argument(
-        "scenarios", nargs="+", metavar="SCENARIO", help="name in scenarios/ or a file"
-    )
+        "scenarios", nargs="*", metavar="SCENARIO", help="name in scenarios/ or a file (none:"
+        " every scenario of the config file's `scenarios` folders, or of $RH_SCENARIOS_DIR)"
+    )  # fmt: skip
     run.add_argument(
         "--incident",
         metavar="NAME",
@@ -245,12 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--max-planned",
         type=run_limit_option,
-        default="4h",
+        default=None,  # (4h, unless the config file's max-planned: faces.cli.settings)
         metavar="DURATION",
         help="refuse a scenario whose own plan (time off, sleeps, waits, timeouts) is longer"
         " (default 4h)",
     )
     run.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
+    # the config file's scenario folders and up-timeout (faces.cli.settings; None: as before)
+    run.set_defaults(scenario_dirs=None, up_timeout=None)
     _stack_option(run)
     _incidents_option(run)
     run.add_argument(
@@ -305,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _adopt_parsers(sub)
     _validate_parser(sub)
+    _config_parser(sub)
     hist = _command(
         sub, "history", "an offline HTML page of the nights: recovery and downtime, regressions",
         "Write one self-contained HTML page of several nights' results (oldest first): each"
@@ -334,6 +352,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 SHELLS = ("bash", "zsh", "fish")
+
+
+def _config_parser(sub: Any) -> None:
+    """`config`: the project config file in force and each setting resolved."""
+    cfg = _command(
+        sub, "config", "the config file in force, and each setting with where it came from",
+        "Show the project config file in force (reboot-harness.toml, or [tool.reboot-harness]"
+        " in pyproject.toml, the nearest in this folder or above) and each setting as the"
+        " commands resolve it: the command line, else the environment ($RH_PROJECT,"
+        " $RH_SCENARIOS_DIR), else the file, else the default; incidents add up. Give"
+        " options to see them win. Nothing is started.",
+        "reboot-harness config --project demo",
+        ("  0  shown", "  2  the config file (or an option) is not valid: one line on stderr"),
+    )  # fmt: skip
+    cfg.add_argument("--topology", type=Path, metavar="FILE", help=TOPOLOGY_HELP)
+    _stack_option(cfg)
+    cfg.add_argument(
+        "--compose", action="append", default=[], type=Path, metavar="FILE",
+        help="your compose override (repeatable; replaces the file's compose)",
+    )  # fmt: skip
+    _incidents_option(cfg)
+    _project_option(cfg, "compose project name of the stack")
+    cfg.add_argument("--max-planned", type=run_limit_option, metavar="DURATION",
+                     help="as `run --max-planned`")  # fmt: skip
 
 
 def _validate_parser(sub: Any) -> None:
@@ -442,7 +484,7 @@ def _oneshot_parsers(sub: Any) -> None:
         )
         exits = ("  0  done", "  1  the step failed (what was seen is said)", EXIT_BAD_INPUT)
         p = _command(sub, name, help_, about, ONESHOT_EXAMPLES[name], exits)
-        p.add_argument("--project", required=True, help="the running stack (from `up`)")
+        _project_option(p, "the running stack (from `up`)")
         p.add_argument(
             "--json", action="store_true", help="print what was done as JSON (schema_version,"
             " command, events)"

@@ -34,7 +34,7 @@ def run_request(args: argparse.Namespace) -> RunRequest:
     """`run`'s options resolved once, into the request every scenario variant runs by: the
     topology file read, ``--incident`` found (argparse has read the durations); a UsageError
     (exit 2) naming the option otherwise."""
-    from reboot_harness.run.request import RunRequest
+    from reboot_harness.run.request import UP_TIMEOUT_S, RunRequest
     from reboot_harness.scenarios import find
 
     topology = _topology(args.topology, args.stack)
@@ -46,10 +46,11 @@ def run_request(args: argparse.Namespace) -> RunRequest:
         incident=find.incident(args.incident, topology) if args.incident else None,
         keep=args.keep,
         allow_unsafe=args.allow_unsafe_compose,
+        up_timeout=args.up_timeout or UP_TIMEOUT_S,
         jobs=args.jobs,
         repeat=args.repeat,
         max_duration=args.max_duration,
-        max_planned=args.max_planned,
+        max_planned=args.max_planned or RunRequest.max_planned,
         report=args.report,
     )
 
@@ -61,7 +62,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     request = run_request(args)
     topology = request.topology
-    scenarios = find.resolve(args.scenarios, topology)
+    if args.scenarios:
+        scenarios = find.resolve(args.scenarios, topology, args.scenario_dirs)
+    else:  # every one of the configured folders that applies (faces.cli.settings)
+        scenarios = find.survey(topology, args.scenario_dirs)[0]
     if request.incident is not None:
         # refuse a scenario that could never show it, before anything starts
         for s in scenarios:

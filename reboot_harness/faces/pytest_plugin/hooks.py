@@ -20,6 +20,7 @@ from reboot_harness.faces.pytest_plugin.fixtures import (
 )
 from reboot_harness.faces.pytest_plugin.options import (
     _DIRS,
+    _HARNESS,
     _OWN,
     MARKERS,
     MAX_DURATION,
@@ -81,10 +82,20 @@ def pytest_configure(config: pytest.Config) -> None:
     """Markers and the scenario directories only: nothing here touches Docker or signals."""
     for line in MARKERS:
         config.addinivalue_line("markers", line)
+    # The project config file (reboot_harness.inputs.config) is read as the CLI reads it, from
+    # the working folder; pytest's own options and ini values win over it, key by key.
+    from reboot_harness.errors import UsageError
+    from reboot_harness.inputs.config import project_config
+
+    try:
+        harness = project_config(config.invocation_params.dir)
+    except UsageError as e:
+        raise pytest.UsageError(str(e)) from None
+    config.stash[_HARNESS] = harness
     dirs = [Path(p) for p in config.getini(SCENARIOS_INI)]
     dirs += [Path(config.invocation_params.dir, d) for d in config.getoption(SCENARIOS)]
-    config.stash[_DIRS] = frozenset(d.resolve() for d in dirs)
-    incidents = [Path(p) for p in config.getini("rh_incidents")]
+    config.stash[_DIRS] = frozenset(d.resolve() for d in dirs or harness.scenarios)
+    incidents = [*harness.incidents, *(Path(p) for p in config.getini("rh_incidents"))]
     incidents += [Path(config.invocation_params.dir, d) for d in config.getoption("--rh-incidents")]
     if incidents:
         from reboot_harness.scenarios.find import use_incident_dirs
@@ -94,10 +105,12 @@ def pytest_configure(config: pytest.Config) -> None:
     topology = [Path(p) for p in config.getini("rh_topology")]
     if config.getoption("--rh-topology"):
         topology = [Path(here, config.getoption("--rh-topology"))]
+    topology = topology or ([harness.topology] if harness.topology else [])
     if len(topology) > 1:
         raise pytest.UsageError("rh_topology: name one topology file")
     compose = [Path(p) for p in config.getini("rh_compose")]
     compose += [Path(here, f) for f in config.getoption("--rh-compose")]
+    compose = compose or list(harness.compose)
     # your compose file as the stack: the option, else the ini's (relative to the ini file);
     # `seed`, or nothing: the shipped stack
     named = config.getoption("--rh-stack") or ""
@@ -106,6 +119,8 @@ def pytest_configure(config: pytest.Config) -> None:
         named = str(config.getini("rh_stack_file") or "")
         where = config.inipath.parent if config.inipath else config.rootpath
     stack = Path(where, named) if named and named != SEED else None
+    if not named and "stack" in harness.given:
+        stack = harness.stack
     for f in [*topology, *compose, *([stack] if stack else [])]:
         if not f.is_file():
             raise pytest.UsageError(

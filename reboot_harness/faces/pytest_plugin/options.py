@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # (imported when the request is first needed)
+    from reboot_harness.inputs.config import ProjectConfig
     from reboot_harness.run.request import RunRequest
 
 KEEP = "--rh-keep"
@@ -36,6 +37,7 @@ _ENGAGED = pytest.StashKey[bool]()
 _OWN = pytest.StashKey["OwnFiles"]()
 _REQUEST = pytest.StashKey["RunRequest"]()
 _ENGINES = pytest.StashKey[tuple[Any, ...]]()
+_HARNESS = pytest.StashKey["ProjectConfig"]()  # the project config file (inputs.config)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class OwnFiles:
     """The user's own stack for every item of the session, as configured (each file there):
     a topology file (``--rh-topology``, ini ``rh_topology``), compose overrides
     (``--rh-compose``, ini ``rh_compose``) and your compose file as the stack (``--rh-stack``,
-    ini ``rh_stack_file``; None: the shipped stack)."""
+    ini ``rh_stack_file``; None: the shipped stack). Where neither the option nor the ini value
+    names one, the project config file's (reboot_harness.inputs.config) does."""
 
     topology_file: Path | None = None
     compose: tuple[Path, ...] = ()
@@ -59,9 +62,10 @@ def run_request(config: pytest.Config) -> RunRequest:
         return request
     from reboot_harness.errors import UsageError
     from reboot_harness.inputs.topology import load_topology
-    from reboot_harness.run.request import RunRequest
+    from reboot_harness.run.request import UP_TIMEOUT_S, RunRequest
 
     own = config.stash.get(_OWN, OwnFiles())
+    harness: ProjectConfig | None = config.stash.get(_HARNESS, None)
     try:
         topology = load_topology(own.topology_file) if own.topology_file else None
     except UsageError as e:
@@ -77,6 +81,8 @@ def run_request(config: pytest.Config) -> RunRequest:
             repeat=config.getoption(REPEAT),
             max_duration=config.getoption(MAX_DURATION),
             report=Path(report) if report else None,
+            up_timeout=(harness and harness.up_timeout) or UP_TIMEOUT_S,
+            max_planned=(harness and harness.max_planned) or RunRequest.max_planned,
         )
     except UsageError as e:  # (your stack's file, read when there is no topology file)
         raise pytest.UsageError(f"rh_stack_file: {e}") from e
