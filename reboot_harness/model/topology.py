@@ -78,6 +78,10 @@ def _frozen(mapping: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, .
 
 
 TMP_POLICIES = ("clear", "keep")
+# Where a host's data lives: "lazy" (on the lazy disk, compose/images/lazydisk: what was not
+# written back is lost at a power loss, as a page cache's content is) or "off" (straight on the
+# volume: the machine's page cache keeps unsynced writes through a power loss of the host).
+DURABILITY_MODES = ("lazy", "off")
 
 DEFAULT_DAEMONS: Mapping[str, tuple[str, ...]] = _frozen(
     {
@@ -131,6 +135,9 @@ class Topology:
     # /tmp at boot, by host: "clear" (the default: emptied at every boot, as Debian and the
     # post-mortem's Ubuntu do) or "keep". /var/tmp and the rest of the disk are always kept.
     tmp: Mapping[str, str] = field(default_factory=dict)
+    # The disk under each host's data, by host: "lazy" or "off" (see DURABILITY_MODES). The
+    # default is "lazy" for the data hosts (redis, mysql, graphite) and "off" for the others.
+    durability: Mapping[str, str] = field(default_factory=dict)
     # Your own checks: declared host checks, and Python checks by reference (an entry point
     # name of group `reboot_harness.checks`, or `module:attribute`; see reboot_harness.checks.api).
     host_checks: tuple[HostCheck, ...] = ()
@@ -157,3 +164,13 @@ class Topology:
     def tmp_at_boot(self, host: str) -> str:
         """``clear`` or ``keep``: what a boot does to ``host``'s /tmp."""
         return self.tmp.get(host, "clear")
+
+    @property
+    def data_hosts(self) -> tuple[str, ...]:
+        """The hosts whose data lives on a lazy disk unless the topology says ``off``."""
+        graphite = (self.graphite_host,) if self.graphite_host else ()
+        return (*self.redis_hosts, *self.mysql_hosts, *graphite)
+
+    def durability_of(self, host: str) -> str:
+        """``lazy`` or ``off``: the disk under ``host``'s data."""
+        return self.durability.get(host, "lazy" if host in self.data_hosts else "off")
