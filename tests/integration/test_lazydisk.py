@@ -19,7 +19,7 @@ from docker.models.containers import Container
 
 from reboot_harness.inputs.paths import default_compose_dir
 from reboot_harness.stack.engine import client
-from reboot_harness.stack.images import IMAGE_REPO, build_lock, context_hash, ensure_base_image
+from reboot_harness.stack.images import ensure_base_image, lazydisk_image
 
 pytestmark = pytest.mark.docker
 
@@ -224,19 +224,8 @@ def table_rows() -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[Container]:
-    """One container with the layer (its image built like the hosts' images, once per content)."""
-    base = ensure_base_image()
-    tag = f"{IMAGE_REPO}/lazydisk:h-{context_hash(LAYER_DIR, client().images.get(base).id)}"
-    with build_lock():
-        if not client().images.list(name=tag):
-            client().images.build(
-                path=str(LAYER_DIR),
-                dockerfile="lazydisk.Dockerfile",
-                tag=tag,
-                buildargs={"BASE_IMAGE": base},
-                rm=True,
-                forcerm=True,
-            )
+    """One container with the layer (its image as the harness builds it for the hosts)."""
+    tag = lazydisk_image(default_compose_dir() / "images", ensure_base_image())
     container = client().containers.run(
         tag,
         ["sleep", "infinity"],

@@ -810,9 +810,10 @@ def mount_main(args: argparse.Namespace) -> int:
         return 2
     os.umask(0)  # modes come from the callers, their umask already applied
     # One O_PATH descriptor per inode the kernel knows (as libfuse's passthrough_ll keeps).
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # The service gets the limits the layer was given (a host's boot limits), not the layer's.
+    BOOT_NOFILE[:] = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (BOOT_NOFILE[1], BOOT_NOFILE[1]))
     ops = make_operations(pyfuse3, trio)(
         root_fd,
         args.dirty_expire,
@@ -848,6 +849,15 @@ def mount_main(args: argparse.Namespace) -> int:
         pyfuse3.close(unmount=True)
         say(f"wrote back {written} bytes and unmounted {mountpoint}")
     return status
+
+
+BOOT_NOFILE: list[int] = []  # (soft, hard) RLIMIT_NOFILE as the layer started
+
+
+def boot_limits() -> None:
+    """In the service's process before exec: the open files limit the host booted with."""
+    if BOOT_NOFILE:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (BOOT_NOFILE[0], BOOT_NOFILE[1]))
 
 
 async def serve(ops: Any, args: argparse.Namespace, pyfuse3: Any, trio: Any) -> int:
@@ -886,7 +896,8 @@ async def run_command(command: list[str], result: dict[str, int], pyfuse3: Any) 
     # Signals are caught from here on, so none arrives between the fork and the handler.
     stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     with trio.open_signal_receiver(*stops, signal.SIGCHLD) as signals:
-        child = subprocess.Popen(command)
+        # preexec_fn: the fork happens before the layer starts any thread
+        child = subprocess.Popen(command, preexec_fn=boot_limits)
         reap_all = os.getpid() == 1
         async for signum in signals:
             if signum != signal.SIGCHLD:
