@@ -42,7 +42,7 @@ FUSE_PROBE = (
     " || exit 5; umount -l /mnt"
 )
 FUSE_NOTE = (
-    "needed only by the lazy disk (durability: lazy, the data hosts' default); without it give"
+    "needed only by the lazy disk (durability: lazy, redis' and mysql's default); without it give"
     " them durability: off in a topology file, which runs them as before the lazy disk"
 )
 FUSE_FAILURES = {
