@@ -11,6 +11,7 @@ mysql_hosts: [db1, db2]
 graphite_host: metrics
 daemons: {ns: [dnsmasq], edge1: [nginx], ...}   # every host, with the daemons it must run
 tmp: {db1: keep}                                 # /tmp at boot: clear (default) or keep
+durability: {db1: off}                           # the disk under the data: lazy or off
 host_checks:                                     # your own checks, declared (see below)
   - {host: cache, process: memcached}
 python_checks: [memcached stats]                 # your own Python checks (reboot_harness.checks)
@@ -63,6 +64,7 @@ from reboot_harness.errors import UsageError
 from reboot_harness.model.checks import CHECK_NAMES
 from reboot_harness.model.topology import (
     DEFAULT_HOST_CHECK,
+    DURABILITY_MODES,
     HOST_CHECK_KINDS,
     TMP_POLICIES,
     HostCheck,
@@ -109,17 +111,25 @@ def load_topology(path: Path) -> Topology:
                 f"{path}: {key}: {missing[0]!r} is not a host of daemons;"
                 f" hosts: {', '.join(sorted(hosts))}"
             )
-    for host, policy in topo.tmp.items():
-        if host not in hosts:
-            raise UsageError(
-                f"{path}: tmp.{host}: {host!r} is not a host of daemons;"
-                f" hosts: {', '.join(sorted(hosts))}"
-            )
-        if policy not in TMP_POLICIES:
-            raise UsageError(
-                f"{path}: tmp.{host}: unknown policy {policy!r}; valid: {', '.join(TMP_POLICIES)}"
-            )
-    topo = dataclasses.replace(topo, tmp=MappingProxyType(dict(topo.tmp)))
+    for key, choices, what in (
+        ("tmp", TMP_POLICIES, "policy"),
+        ("durability", DURABILITY_MODES, "durability"),
+    ):
+        for host, policy in getattr(topo, key).items():
+            if host not in hosts:
+                raise UsageError(
+                    f"{path}: {key}.{host}: {host!r} is not a host of daemons;"
+                    f" hosts: {', '.join(sorted(hosts))}"
+                )
+            if policy not in choices:
+                raise UsageError(
+                    f"{path}: {key}.{host}: unknown {what} {policy!r}; valid: {', '.join(choices)}"
+                )
+    topo = dataclasses.replace(
+        topo,
+        tmp=MappingProxyType(dict(topo.tmp)),
+        durability=MappingProxyType(dict(topo.durability)),
+    )
     for key in ("dns_host", "graphite_host"):
         if getattr(topo, key) and getattr(topo, key) not in hosts:
             raise UsageError(
