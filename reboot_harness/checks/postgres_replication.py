@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from reboot_harness.checks.api import Context, Problem, check
-from reboot_harness.checks.base import short_error
+from reboot_harness.checks.base import ask_each, primary_cause, short_error
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
 
@@ -182,11 +181,7 @@ def check_postgres(ctx: Context) -> list[CheckResult]:
 
 
 def _query_all(ctx: Context, hosts: Sequence[str]) -> dict[str, ServerView]:
-    """Each host's view, asked concurrently (a server that does not answer costs one timeout,
-    not one per server)."""
-    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-        futures = {h: pool.submit(_query, ctx, h) for h in hosts}
-    return {h: futures[h].result() for h in hosts}
+    return ask_each(hosts, lambda host: _query(ctx, host))
 
 
 def _address(ctx: Context, host: str) -> str:
@@ -209,16 +204,10 @@ def _evaluate(
         for h, v in sorted(views.items())
     )
     if len(primaries) != 1:
-        # "No primary" needs every running server to have answered: one that did not might be
-        # the primary.
         silent = [h for h, v in views.items() if v.error and not v.down]
-        if primaries:
-            cause = "several-primaries"
-        elif silent:
-            cause = "primary-unknown"
+        cause = primary_cause(primaries, silent)
+        if cause == "primary-unknown":
             summary += f"; {', '.join(sorted(silent))} did not answer"
-        else:
-            cause = "no-primary"
         return [
             _unreachable(ctx, h, views[h], "exactly 1 primary")
             if views[h].error

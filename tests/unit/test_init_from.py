@@ -29,15 +29,8 @@ EXAMPLES = {
     "cache": DATA / "cache" / "compose.yaml",
     "shared": DATA / "shared" / "docker-compose.yml",
 }
-ROLES = (
-    "dns_host",
-    "lbs",
-    "apps",
-    "redis_hosts",
-    "mysql_hosts",
-    "postgres_hosts",
-    "graphite_host",
-)
+ROLES = ("dns_host", "lbs", "apps", "redis_hosts", "mysql_hosts", "postgres_hosts",
+         "graphite_host")  # fmt: skip
 
 
 def no_engine(names: Sequence[str]) -> ImageCommands:

@@ -41,15 +41,8 @@ from reboot_harness.inputs.compose.services import (
 from reboot_harness.model.topology import Topology
 
 # The topology's role keys, in its docstring's order: one host, or a list of hosts.
-ROLES = (
-    "dns_host",
-    "lbs",
-    "apps",
-    "redis_hosts",
-    "mysql_hosts",
-    "postgres_hosts",
-    "graphite_host",
-)
+ROLES = ("dns_host", "lbs", "apps", "redis_hosts", "mysql_hosts", "postgres_hosts",
+         "graphite_host")  # fmt: skip
 ONE_HOST_ROLES = ("dns_host", "graphite_host")
 MEMCACHED_PORT = 11211
 _COMM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]*")  # what a process check can match
