@@ -1,17 +1,21 @@
 """What the check runner and the shipped checks share: what their readings use of the stack
 (:class:`Reader`), how a subject names its host, the
-runner's own failures (a check that crashed, or covered less than it must), and how an
-exception is said in one line."""
+runner's own failures (a check that crashed, or covered less than it must), how an
+exception is said in one line, and what the replication checks share (every server asked at
+once; why a set of servers has not exactly one primary)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar
 
 from reboot_harness.model.checks import COMMON_CAUSES
 from reboot_harness.model.own_checks import ExecOutput
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
+
+T = TypeVar("T")
 
 
 class Reader(Protocol):
@@ -64,3 +68,20 @@ def failure(
 def short_error(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return f"{type(e).__name__}: {text[0][:160]}" if text else type(e).__name__
+
+
+def ask_each(hosts: Sequence[str], ask: Callable[[str], T]) -> dict[str, T]:
+    """``ask(host)`` for every host, concurrently (a server that does not answer costs one
+    timeout, not one per server), by host in ``hosts``' order."""
+    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
+        futures = {h: pool.submit(ask, h) for h in hosts}
+    return {h: futures[h].result() for h in hosts}
+
+
+def primary_cause(primaries: Sequence[str], silent: Sequence[str]) -> str:
+    """Why a set of servers has not exactly one primary: ``several-primaries``; none, and a
+    running server did not answer (it might be the primary: ``primary-unknown``, unobserved);
+    else ``no-primary`` ("no primary" needs every running server to have answered)."""
+    if primaries:
+        return "several-primaries"
+    return "primary-unknown" if silent else "no-primary"

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from reboot_harness.checks.api import Context, Problem, check
-from reboot_harness.checks.base import short_error
+from reboot_harness.checks.base import ask_each, primary_cause, short_error
 from reboot_harness.model.results import CheckResult
 from reboot_harness.model.topology import Topology
 
@@ -209,11 +208,7 @@ def check_mysql(ctx: Context) -> list[CheckResult]:
 
 
 def _query_all(ctx: Context, hosts: Sequence[str]) -> dict[str, ServerView]:
-    """Each host's view, asked concurrently (a server that does not answer costs one
-    connect timeout, not one per server)."""
-    with ThreadPoolExecutor(max_workers=max(1, len(hosts))) as pool:
-        futures = {h: pool.submit(_query, ctx, h) for h in hosts}
-    return {h: futures[h].result() for h in hosts}
+    return ask_each(hosts, lambda host: _query(ctx, host))
 
 
 def _evaluate(
@@ -232,16 +227,10 @@ def _evaluate(
         for h, v in sorted(views.items())
     )
     if len(writable) != 1:
-        # "No primary" needs every running server to have answered: one that did not might be
-        # the primary.
         silent = [h for h, v in views.items() if v.error and not v.down]
-        if writable:
-            cause = "several-primaries"
-        elif silent:
-            cause = "primary-unknown"
+        cause = primary_cause(writable, silent)
+        if cause == "primary-unknown":
             summary += f"; {', '.join(sorted(silent))} did not answer"
-        else:
-            cause = "no-primary"
         return [
             _unreachable(ctx, h, views[h], "exactly 1 writable primary")
             if views[h].error

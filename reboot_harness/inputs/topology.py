@@ -8,6 +8,7 @@ lbs: [edge1, edge2]
 apps: [web1, web2]
 redis_hosts: [cache1, cache2, cache3]
 mysql_hosts: [db1, db2]
+postgres_hosts: [pg1, pg2]                       # primary first, then its standbys
 graphite_host: metrics
 daemons: {ns: [dnsmasq], edge1: [nginx], ...}   # every host, with the daemons it must run
 tmp: {db1: keep}                                 # /tmp at boot: clear (default) or keep
@@ -104,7 +105,7 @@ def load_topology(path: Path) -> Topology:
                 f"{path}: daemons: {host!r} is not a compose service name; valid: letters,"
                 " digits, '.', '_' and '-', starting with a letter or digit"
             )
-    for key in ("lbs", "apps", "redis_hosts", "mysql_hosts"):
+    for key in ("lbs", "apps", "redis_hosts", "mysql_hosts", "postgres_hosts"):
         missing = [h for h in getattr(topo, key) if h not in hosts]
         if missing:
             raise UsageError(

@@ -90,6 +90,7 @@ SHIPPED: Mapping[str, str] = MappingProxyType(
         "directories": "reboot_harness.checks.directories:check_directories",
         "redis roles": "reboot_harness.checks.redis_roles:check_redis_roles",
         "mysql replication": "reboot_harness.checks.mysql_replication:check_mysql",
+        "postgres replication": "reboot_harness.checks.postgres_replication:check_postgres",
         "nginx": "reboot_harness.checks.nginx:check_nginx",
         "dns": "reboot_harness.checks.dns:check_dns",
         "socket.io": "reboot_harness.checks.socketio:check_socketio",

@@ -141,6 +141,9 @@ class Topology:
         redis_master_name: the master's name the sentinels monitor.
         mysql_hosts: the MySQL (MariaDB) hosts: one primary, the others replicas.
         mysql_port: the MySQL port.
+        postgres_hosts: the PostgreSQL hosts: one primary (first), the others streaming
+            standbys.
+        postgres_port: the port PostgreSQL listens on (psql inside the host connects there).
         graphite_host: the host running carbon ("" for none).
         carbon_port: carbon's plaintext port.
         carbon_conf: carbon's configuration, where ``directories`` reads ``PID_DIR``.
@@ -177,6 +180,8 @@ class Topology:
     redis_master_name: str = "mymaster"
     mysql_hosts: tuple[str, ...] = ("mysql1", "mysql2")
     mysql_port: int = 3306
+    postgres_hosts: tuple[str, ...] = ()
+    postgres_port: int = 5432
     graphite_host: str = "graphite"
     carbon_port: int = 2003
     carbon_conf: str = "/etc/carbon/carbon.conf"

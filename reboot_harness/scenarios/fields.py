@@ -33,10 +33,11 @@ MAX_SEED = 2**63 - 1
 MAX_ERRORS = 10**9  # a max_errors budget above this is no budget
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 SIGNALS = ("TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT")
-GROUPS = ("all", "apps", "lbs", "mysql", "redis")
+GROUPS = ("all", "apps", "lbs", "mysql", "postgres", "redis")
 # One host of a group by its place in the topology, counted from 1 (`lbs.1`, `redis.2`): a
-# scenario that fits any topology with those roles. The topology lists the redis and MySQL
-# hosts master/primary first, so `redis.2` and `mysql.2` are replicas when the stack starts.
+# scenario that fits any topology with those roles. The topology lists the redis, MySQL and
+# PostgreSQL hosts master/primary first, so `redis.2`, `mysql.2` and `postgres.2` are replicas
+# when the stack starts.
 MEMBER_RE = re.compile(rf"({'|'.join(GROUPS)})\.([1-9][0-9]{{0,3}})")
 # A supervisord program ("group:name" included) or a process name; it ends up in a command line.
 PROGRAM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,63}")
@@ -120,8 +121,9 @@ def _signal(value: object) -> str:
 
 def group_hosts(topology: Topology, group: str) -> tuple[str, ...]:
     """The hosts of ``group`` (one of :data:`GROUPS`) in ``topology``, in its order."""
-    groups = (topology.hosts, topology.apps, topology.lbs, topology.mysql_hosts)
-    return tuple(dict(zip(GROUPS, (*groups, topology.redis_hosts), strict=True))[group])
+    groups = (topology.hosts, topology.apps, topology.lbs, topology.mysql_hosts,
+              topology.postgres_hosts, topology.redis_hosts)  # fmt: skip
+    return tuple(dict(zip(GROUPS, groups, strict=True))[group])
 
 
 def member(value: object, topology: Topology) -> object:

@@ -29,7 +29,8 @@ EXAMPLES = {
     "cache": DATA / "cache" / "compose.yaml",
     "shared": DATA / "shared" / "docker-compose.yml",
 }
-ROLES = ("dns_host", "lbs", "apps", "redis_hosts", "mysql_hosts", "graphite_host")
+ROLES = ("dns_host", "lbs", "apps", "redis_hosts", "mysql_hosts", "postgres_hosts",
+         "graphite_host")  # fmt: skip
 
 
 def no_engine(names: Sequence[str]) -> ImageCommands:
@@ -47,13 +48,14 @@ def init(
 
 def test_a_gunicorn_nginx_postgres_app(tmp_path: Path) -> None:
     """nginx is a load balancer, gunicorn (past `sh -c "migrate && ..."`) the web host's daemon,
-    PostgreSQL (no role key yet) a comment; the image's software gives its daemon."""
+    PostgreSQL a postgres host; the image's software gives its daemon."""
     topo, _override = init(EXAMPLES["webapp"], tmp_path / "topology.yaml")
     assert dict(topo.daemons) == {"nginx": ("nginx",), "web": ("gunicorn",), "db": ("postgres",)}
     assert (topo.lbs, topo.apps, topo.redis_hosts, topo.mysql_hosts) == (("nginx",), (), (), ())
     assert (topo.dns_host, topo.graphite_host) == ("", "")
+    assert topo.postgres_hosts == ("db",)
     text = (tmp_path / "topology.yaml").read_text()
-    assert '# PostgreSQL (no role key yet): ["db"]' in text
+    assert 'postgres_hosts: ["db"]' in text and "no role key" not in text
 
 
 def test_every_role_key_is_stated_even_empty(tmp_path: Path) -> None:
@@ -62,7 +64,7 @@ def test_every_role_key_is_stated_even_empty(tmp_path: Path) -> None:
     written = yaml.safe_load((tmp_path / "t.yaml").read_text())
     assert {k: written[k] for k in ROLES} == {
         "dns_host": "", "lbs": [], "apps": [], "redis_hosts": [], "mysql_hosts": [],
-        "graphite_host": "",
+        "postgres_hosts": [], "graphite_host": "",
     }  # fmt: skip
 
 

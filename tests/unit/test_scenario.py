@@ -532,7 +532,7 @@ MALFORMED: list[tuple[str, str, str | None, str]] = [
     ("rolling-duplicate-host", doc("rolling: {hosts: [app1, app2, app1]}"),
      "steps[0].rolling.hosts[2]", "duplicate host 'app1'"),
     ("rolling-empty-list", doc("rolling: {hosts: []}"), "steps[0].rolling.hosts",
-     "empty list of hosts; valid: a group (all, apps, lbs, mysql, redis)"),
+     "empty list of hosts; valid: a group (all, apps, lbs, mysql, postgres, redis)"),
     ("rolling-unknown-group", doc("rolling: {hosts: web}"), "steps[0].rolling.hosts",
      "unknown host or group 'web'"),
     ("rolling-group-in-list", doc("rolling: {hosts: [app1, lbs]}"), "steps[0].rolling.hosts[1]",

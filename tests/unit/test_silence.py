@@ -57,7 +57,13 @@ DECLARED = (
     HostCheck("host", "app2", "http", "http://127.0.0.1:8000/health"),
     HostCheck("host", "graphite", "file", "/run/graphite/carbon-cache-a.pid", present=False),
 )
-TOPOLOGY = dataclasses.replace(Topology(), host_checks=DECLARED)
+# With a PostgreSQL pair, so that every shipped check has its roles and is fed silence.
+TOPOLOGY = dataclasses.replace(
+    Topology(),
+    host_checks=DECLARED,
+    postgres_hosts=("pg1", "pg2"),
+    daemons={**Topology().daemons, "pg1": ("postgres",), "pg2": ("postgres",)},
+)
 CHECK_NAMES = list(registry(TOPOLOGY))
 
 # How a host can fail to tell: (what exec/shell/ask give, how endpoints behave).

@@ -43,7 +43,8 @@ from reboot_harness.inputs.compose.services import (
 from reboot_harness.model.topology import Topology
 
 # The topology's role keys, in its docstring's order: one host, or a list of hosts.
-ROLES = ("dns_host", "lbs", "apps", "redis_hosts", "mysql_hosts", "graphite_host")
+ROLES = ("dns_host", "lbs", "apps", "redis_hosts", "mysql_hosts", "postgres_hosts",
+         "graphite_host")  # fmt: skip
 ONE_HOST_ROLES = ("dns_host", "graphite_host")
 MEMCACHED_PORT = 11211
 _COMM = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@+-]*")  # what a process check can match
@@ -78,7 +79,6 @@ class Adoption:
         source: the compose file.
         hosts: one per service, in its order.
         roles: each role key (:data:`ROLES`) and its hosts.
-        postgres: the PostgreSQL hosts (no role key yet: a comment of the topology).
         host_checks: declared host checks (memcached: process and port).
         notes: one line each for what the user must know or fill in.
         overrides: the boot model's override of each service.
@@ -87,7 +87,6 @@ class Adoption:
     source: Path
     hosts: tuple[Host, ...]
     roles: Mapping[str, tuple[str, ...]]
-    postgres: tuple[str, ...]
     host_checks: tuple[Mapping[str, object], ...]
     notes: tuple[str, ...]
     overrides: Mapping[str, Mapping[str, Any]]
@@ -192,7 +191,6 @@ def adopt(
     known_images = images(wanted) if images is not None and wanted else {}
     hosts: list[Host] = []
     roles: dict[str, list[str]] = {key: [] for key in ROLES}
-    postgres: list[str] = []
     checks: list[Mapping[str, object]] = []
     notes: list[str] = []
     overrides: dict[str, Mapping[str, Any]] = {}
@@ -207,9 +205,6 @@ def adopt(
                              f" {roles[known.role][0]} already (one host)")  # fmt: skip
             else:
                 roles[known.role].append(svc.name)
-        elif known is not None and known.name == "PostgreSQL":
-            postgres.append(svc.name)
-            notes.append(f"{svc.name}: PostgreSQL has no role key yet: listed in a comment")
         elif known is not None and known.name == "memcached":
             checks += [{"host": svc.name, "process": daemon or "memcached"},
                        {"host": svc.name, "port": _memcached_port(svc)}]  # fmt: skip
@@ -218,7 +213,7 @@ def adopt(
     checks += _served(services)
     source = services[0].file if services else Path()
     return Adoption(
-        source, tuple(hosts), {k: tuple(v) for k, v in roles.items()}, tuple(postgres),
+        source, tuple(hosts), {k: tuple(v) for k, v in roles.items()},
         tuple(checks), tuple(notes), overrides,
     )  # fmt: skip
 
@@ -238,8 +233,6 @@ def topology_text(adoption: Adoption, override_name: str) -> str:
         hosts = adoption.roles.get(key, ())
         value = (hosts[0] if hosts else "") if key in ONE_HOST_ROLES else list(hosts)
         lines.append(f"{key}: {json.dumps(value)}")
-    if adoption.postgres:
-        lines.append(f"# PostgreSQL (no role key yet): {json.dumps(list(adoption.postgres))}")
     lines.append("daemons:")
     for host in adoption.hosts:
         todo = f"  # fill in: {host.unknown}" if host.unknown else ""

@@ -434,7 +434,7 @@ SOFTWARE: tuple[Software, ...] = (
     Software("Redis Sentinel", ("redis-sentinel",), (), "redis_hosts"),
     Software("MariaDB", ("mariadbd", "mariadbd-safe"), ("mariadb",), "mysql_hosts"),
     Software("MySQL", ("mysqld", "mysqld_safe"), ("mysql", "percona"), "mysql_hosts"),
-    Software("PostgreSQL", ("postgres", "postmaster"), ("postgres", "postgis"), ""),
+    Software("PostgreSQL", ("postgres", "postmaster"), ("postgres", "postgis"), "postgres_hosts"),
     Software("memcached", ("memcached",), ("memcached",), ""),
     Software("dnsmasq", ("dnsmasq",), ("dnsmasq",), "dns_host"),
     Software("carbon", ("carbon-cache",), (), "graphite_host"),
