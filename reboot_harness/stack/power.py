@@ -7,8 +7,10 @@ project state (saved at once), so a heal in another process can boot it too.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from docker.errors import APIError, DockerException, NotFound
 from docker.models.containers import Container
@@ -171,35 +173,51 @@ class Power(Hosts):
             )
 
     def renumber(self, host: str) -> str:
-        """Give a stopped ``host`` a different address on the stack network; return it."""
+        """Give a stopped ``host`` a different address on its network (in that network's
+        subnet); return it.
+
+        Raises:
+            StackError: the host runs, its network's subnet was chosen by the engine (which
+                takes no address of the harness's choosing: the compose file must configure
+                it), or no address is free.
+        """
         c = self.container(host, refresh=True)
         if c.attrs["State"]["Status"] == "running":
             raise StackError(f"host {host}: cannot change the address of a running host")
-        taken = set(self._all_static_addresses())
-        prefix = self.state.subnet_prefix
-        new = next((f"{prefix}.{i}" for i in range(100, 250) if f"{prefix}.{i}" not in taken), None)
-        if new is None:
-            raise StackError(f"host {host}: no free address left in {prefix}.0/24")
         cut = self.state.cut.get(host)
-        if cut:  # off the network since its power was cut: it rejoins at the new address
-            if len(cut) != 1:
-                raise StackError(f"host {host}: expected one network, found {sorted(cut)}")
-            ((net_name, (_old, *aliases)),) = cut.items()
-            self._record_cut(host, {net_name: [new, *aliases]})
-        else:
-            nets = c.attrs["NetworkSettings"]["Networks"]
-            if len(nets) != 1:
-                raise StackError(f"host {host}: expected one network, found {sorted(nets)}")
-            net_name, net_attrs = next(iter(nets.items()))
-            old = (net_attrs.get("IPAMConfig") or {}).get("IPv4Address") or net_attrs.get(
-                "IPAddress"
-            )
-            try:
-                network = client().networks.get(net_name)
-                network.disconnect(c)
+        nets = cut if cut else c.attrs["NetworkSettings"]["Networks"]
+        if len(nets) != 1:
+            raise StackError(f"host {host}: expected one network, found {sorted(nets)}")
+        net_name = next(iter(nets))
+        network = client().networks.get(net_name)
+        new = _free_address(network.attrs, set(self._all_static_addresses()))
+        if new is None:
+            raise StackError(f"host {host}: no free address left on network {net_name}")
+        try:
+            if cut:  # off the network since its power was cut: it rejoins at the new address
+                # asked now, so a network that takes no chosen address says so here, not by
+                # the host coming back at its old one
                 network.connect(c, ipv4_address=new, aliases=[host])
-            except (APIError, DockerException) as e:
-                raise StackError(f"host {host}: changing address {old} -> {new} failed: {e}") from e
+                network.disconnect(c, force=True)
+                ((_old, *aliases),) = cut.values()
+                self._record_cut(host, {net_name: [new, *aliases]})
+            else:
+                network.disconnect(c)
+                try:
+                    network.connect(c, ipv4_address=new, aliases=[host])
+                except APIError:
+                    network.connect(c, aliases=[host])  # back on it, at an address of its own
+                    raise
+        except APIError as e:
+            if _no_subnet(e):
+                raise StackError(
+                    f"host {host}: new_ip needs a network whose subnet the compose file"
+                    f" configures (ipam: config: [{{subnet: ...}}]); the engine chose"
+                    f" {net_name}'s, and takes no address of the harness's choosing there"
+                ) from e
+            raise StackError(f"host {host}: changing its address to {new} failed: {e}") from e
+        except DockerException as e:
+            raise StackError(f"host {host}: changing its address to {new} failed: {e}") from e
         self._tell_peers(host, new)
         return new
 
@@ -242,6 +260,23 @@ class Power(Hosts):
                 cut[host] = networks
             self.state = self.state.with_changes(cut=cut)
             self.state.save()
+
+
+def _free_address(network: dict[str, Any], taken: set[str]) -> str | None:
+    """An address of ``network``'s (inspected) IPv4 subnet that no host has and that is not its
+    gateway, from .100 of the subnet on (the shipped stack's hosts sit below), else None."""
+    for config in (network.get("IPAM") or {}).get("Config") or []:
+        try:
+            subnet = ipaddress.IPv4Network(str(config.get("Subnet") or ""))
+        except ValueError:
+            continue
+        reserved = taken | {str(config.get("Gateway") or ""), str(subnet.network_address + 1)}
+        for i, address in enumerate(subnet.hosts()):
+            if i >= 99 + 4096:
+                break
+            if i >= 99 and str(address) not in reserved:
+                return str(address)
+    return None
 
 
 def _no_subnet(e: APIError) -> bool:

@@ -96,3 +96,47 @@ def test_reboot_each_host_passes_on_your_stack_and_checks_its_hosts(project: str
     for kind in ("power off", "power on"):
         hosts = [e["host"] for e in result["events"] if e["kind"] == kind]
         assert sorted(hosts) == ["web", "web", "worker", "worker"], (kind, hosts)
+
+
+def test_new_ip_takes_an_address_of_your_networks_subnet_or_says_why_it_cannot(
+    project: str, tmp_path: Path
+) -> None:
+    """`new_ip` on your stack: a network whose subnet your file configures gives the host an
+    address of that subnet (not the shipped stack's); on one whose subnet the engine chose, no
+    address of the harness's choosing can be given, and the reboot says so instead of claiming
+    a new address while the host came back at its old one."""
+    up = subprocess.run([*RH, "up", "--project", project, "--stack", str(TEAM)],
+                        capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+    moved = subprocess.run(
+        [*RH, "reboot", "worker", "--project", project, "--mode", "hard", "--new-ip"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert moved.returncode != 0, moved.stdout
+    assert "new_ip needs a network whose subnet the compose file configures" in moved.stderr, (
+        moved.stdout + moved.stderr
+    )
+    subprocess.run([*RH, "down", "--project", project], capture_output=True, timeout=120,
+                   check=False)  # fmt: skip
+
+    own = tmp_path / "docker-compose.yml"
+    own.write_text(
+        TEAM.read_text()
+        + "networks:\n  default:\n    ipam:\n      config:\n        - subnet: 10.213.7.0/24\n"
+    )
+    up = subprocess.run([*RH, "up", "--project", project, "--stack", str(own)],
+                        capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+    for mode in ("hard", "graceful"):  # off the network first, and not
+        moved = subprocess.run(
+            [*RH, "reboot", "worker", "--project", project, "--mode", mode, "--new-ip"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+        (worker,) = client().containers.list(
+            filters={"label": [f"{PROJECT_LABEL}={project}", "com.docker.compose.service=worker"]}
+        )
+        (net,) = worker.attrs["NetworkSettings"]["Networks"].values()
+        assert net["IPAddress"].startswith("10.213.7."), net
+        assert int(net["IPAddress"].rsplit(".", 1)[1]) >= 100, net
+        assert net["IPAddress"] in moved.stdout + moved.stderr, moved.stdout + moved.stderr
