@@ -44,6 +44,7 @@ class Removed:
     containers: int = 0
     networks: int = 0
     volumes: int = 0
+    images: int = 0  # what compose built for the project (a `build:` of your stack)
     projects: list[str] = field(default_factory=list)
     # project -> why `gc` took it for abandoned (its owners, each with why it is dead)
     why: dict[str, str] = field(default_factory=dict)
@@ -53,8 +54,14 @@ class Removed:
         self.containers += other.containers
         self.networks += other.networks
         self.volumes += other.volumes
+        self.images += other.images
         self.projects += other.projects
         self.why.update(other.why)
+
+    def counts(self) -> str:
+        """``N containers, N networks, N volumes`` (and ``N images`` when any were built)."""
+        said = f"{self.containers} containers, {self.networks} networks, {self.volumes} volumes"
+        return said + (f", {self.images} images" if self.images else "")
 
     def lines(self) -> list[str]:
         """One line per removed project: its name and why it was removed."""
@@ -120,6 +127,14 @@ def _remove_pass(name: str, removed: Removed) -> Removed:
     for vol in c.volumes.list(filters=flt):
         if _remove_one("volume", partial(vol.remove, force=True), str(vol.name)):
             removed.volumes += 1
+    # What compose built for this project (your stack's `build:`), under the name compose gives
+    # it (PROJECT-SERVICE): as `docker compose down --rmi local`; an image your file names
+    # (`image:` beside `build:`) is yours and stays.
+    for image in c.images.list(filters={"label": f"com.docker.compose.project={name}"}):
+        tags = list(image.tags or ())
+        built = bool(tags) and all(t.startswith(f"{name}-") for t in tags)
+        if built and _remove_one("image", partial(c.images.remove, image.id, force=True), tags[0]):
+            removed.images += 1
     return removed
 
 
@@ -155,7 +170,7 @@ def _down(name: str) -> Removed:
     )
     # Every resource of the project carries its label: removing by label needs no compose
     # files (a damaged state file included), and kills instead of stopping gracefully.
-    _remove_resources(name)
+    before.images = _remove_resources(name).images
     _forget(name)
     if not had_state and not (before.containers or before.networks or before.volumes):
         raise UsageError(f"no such project {name!r}: no state and no labelled resources")

@@ -34,6 +34,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(path.stem))
 
 
+def registry_debian() -> None:
+    """Make sure ``debian:bookworm-slim`` (what users' Dockerfiles say FROM) is on the engine:
+    a machine without a registry has the harness's offline Debian base under that name."""
+    from docker.errors import ImageNotFound
+
+    from reboot_harness.stack.engine import client
+    from reboot_harness.stack.images import OFFLINE_BASE, REGISTRY_BASE
+
+    try:
+        client().images.get(REGISTRY_BASE)
+    except ImageNotFound:
+        client().images.get(OFFLINE_BASE).tag(REGISTRY_BASE)
+
+
 def unique_project(prefix: str) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "w")
     return f"rh-test-{prefix}-{worker}-{uuid.uuid4().hex[:6]}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reboot_harness.stack.engine import client
+from tests.integration.conftest import registry_debian
 
 pytestmark = pytest.mark.docker
 INDEPENDENT = True  # its own stacks: it may share a worker with anything
@@ -23,20 +23,12 @@ INDEPENDENT = True  # its own stacks: it may share a worker with anything
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "webapp"
 COMPOSE = "docker-compose.yml"
 RH = [sys.executable, "-m", "reboot_harness"]
-# The images say FROM debian:bookworm-slim, as the team wrote them; a machine without a
-# registry has the harness's offline Debian base under that name instead.
-REGISTRY_BASE = "debian:bookworm-slim"
-OFFLINE_BASE = "reboot-harness/base:bookworm"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def debian_base() -> None:
-    from docker.errors import ImageNotFound
-
-    try:
-        client().images.get(REGISTRY_BASE)
-    except ImageNotFound:
-        client().images.get(OFFLINE_BASE).tag(REGISTRY_BASE)
+    """The images say FROM debian:bookworm-slim, as the team wrote them."""
+    registry_debian()
 
 
 def rh(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -9,6 +9,7 @@ daemons, the web server's healthcheck and its port reached from the worker."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.labels import MANAGED_LABEL, PROJECT_LABEL
-from tests.integration.conftest import unique_project
+from tests.integration.conftest import registry_debian, unique_project
 
 pytestmark = pytest.mark.docker
 
@@ -140,3 +141,34 @@ def test_new_ip_takes_an_address_of_your_networks_subnet_or_says_why_it_cannot(
         assert net["IPAddress"].startswith("10.213.7."), net
         assert int(net["IPAddress"].rsplit(".", 1)[1]) >= 100, net
         assert net["IPAddress"] in moved.stdout + moved.stderr, moved.stdout + moved.stderr
+
+
+def test_down_removes_the_images_compose_built_for_your_stack(project: str, tmp_path: Path) -> None:
+    """A service your file builds (`build:`) gets an image compose names after the run's
+    project; `down` removes it with the stack (nothing piles up run after run), and an image
+    your file names (`image:` beside `build:`) is yours and stays."""
+    registry_debian()
+    (tmp_path / "Dockerfile").write_text("FROM debian:bookworm-slim\nRUN echo built > /built\n")
+    mine = f"rh-test-{project}-mine:1"
+    (tmp_path / "docker-compose.yml").write_text(
+        "services:\n"
+        "  built:\n    build: .\n    entrypoint: [sleep, infinity]\n"
+        f"  named:\n    build: .\n    image: {mine}\n    entrypoint: [sleep, infinity]\n"
+    )
+    stack = str(tmp_path / "docker-compose.yml")
+    up = subprocess.run([*RH, "up", "--project", project, "--stack", stack],
+                        capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert up.returncode == 0, up.stdout + up.stderr
+    labelled = {"label": f"com.docker.compose.project={project}"}
+    assert {t for i in client().images.list(filters=labelled) for t in i.tags} == {
+        f"{project}-built:latest",
+        mine,
+    }
+    down = subprocess.run([*RH, "down", "--project", project], capture_output=True, text=True,
+                          timeout=120, check=False)  # fmt: skip
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert re.search(r",\s+1\s+images", down.stdout), down.stdout
+    try:
+        assert [t for i in client().images.list(filters=labelled) for t in i.tags] == [mine]
+    finally:
+        client().images.remove(mine, force=True)

@@ -103,6 +103,7 @@ class _Engine:
     def __init__(self) -> None:
         self.containers, self.networks = _Listing("c", 1), _Listing("n", 1)
         self.volumes = _Listing("v", 1)
+        self.images = _Listing("i", 0)  # nothing compose built for p1
 
 
 @pytest.fixture

@@ -275,10 +275,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
     from reboot_harness.stack.removal import down
 
     removed = down(args.project)
-    out.print(
-        f"removed stack {args.project}: {removed.containers} containers,"
-        f" {removed.networks} networks, {removed.volumes} volumes"
-    )
+    out.print(f"removed stack {args.project}: {removed.counts()}")
     return EXIT_OK
 
 
@@ -305,8 +302,7 @@ def _cmd_gc(args: argparse.Namespace) -> int:
     if removed.projects:
         out.print(
             f"removed {len(removed.projects)} stacks ({', '.join(removed.projects)}):"
-            f" {removed.containers} containers, {removed.networks} networks,"
-            f" {removed.volumes} volumes"
+            f" {removed.counts()}"
         )
         for line in removed.lines():
             err.print(f"  {escape(line)}")
