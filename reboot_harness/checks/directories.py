@@ -111,12 +111,19 @@ def parse_pid_dir(text: str, default: str) -> PidDir:
 
 
 def pid_dir(ctx: Context) -> tuple[PidDir, ExecOutput]:
-    """carbon's pid directory and the pid files in it, as the host has them, and the read."""
+    """carbon's pid directory and the pid files in it, as the host has them, and the read (a
+    read that fails, on a host that runs, is asked again until the check's deadline: a busy
+    machine's exec can fail once without the host having anything to do with it)."""
     topo = ctx.topology
-    read = ctx.exec(
-        topo.graphite_host,
-        ["sh", "-c", _PID_DIR_SCRIPT, "sh", topo.carbon_conf, topo.graphite_pid_dir],
-    )
+    deadline = ctx.deadline()
+    while True:
+        read = ctx.exec(
+            topo.graphite_host,
+            ["sh", "-c", _PID_DIR_SCRIPT, "sh", topo.carbon_conf, topo.graphite_pid_dir],
+        )
+        if read.ok or read.exit_code == 125 or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
     found = parse_pid_dir(read.stdout, topo.graphite_pid_dir)
     if not read.ok:
         found = PidDir(found.path, complete=False)
