@@ -454,6 +454,13 @@ def _privileges() -> dict[str, Any]:
         "MaskedPaths": [],
         "ReadonlyPaths": [],
         "DeviceCgroupRules": ["c *:* rwm", "b *:* rwm"],
+        # The device nodes a machine has: FUSE, which the data hosts' lazy disk mounts
+        # (--privileged would give every one of the host's)
+        "Devices": [
+            {"PathOnHost": d, "PathInContainer": d, "CgroupPermissions": "rwm"}
+            for d in ("/dev/fuse",)
+            if os.path.exists(d)
+        ],
     }
 
 
