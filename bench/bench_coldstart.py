@@ -19,7 +19,7 @@ import subprocess
 import time
 import uuid
 
-from bench_up import bench_state, compose_files  # (run as a script: bench/ is on the path)
+from bench_up import bench_state  # (run as a script: bench/ is on the path)
 
 from reboot_harness.run.bringup import bring_up
 from reboot_harness.run.request import RunRequest
@@ -36,7 +36,7 @@ def _state(name: str, tag: str, base: str) -> ProjectState:
 
 def _compose(state: ProjectState) -> list[str]:
     return ["docker", "compose", "-p", state.name, "--env-file", str(state.compose_env_file),
-            *compose_files(state)]  # fmt: skip
+            "-f", state.compose_files[0]]  # fmt: skip
 
 
 def services(tag: str, base: str) -> list[str]:

@@ -28,13 +28,10 @@ import time
 import uuid
 from pathlib import Path
 
-from reboot_harness.model.topology import Topology
 from reboot_harness.run.bringup import bring_up
 from reboot_harness.stack.images import ensure_base_image
 from reboot_harness.stack.lifecycle import (
-    _durability_override,
     _used_subnets,
-    _validate_compose,
     build,
     default_compose_dir,
     free_subnet_prefix,
@@ -59,24 +56,13 @@ def bench_state(name: str, tag: str, base: str) -> ProjectState:
         keep=False,
     )
     state.save(new_secrets())
-    # The harness's own override for the lazy disk's hosts (/dev/fuse and CAP_SYS_ADMIN, or
-    # LAZYDISK=off): without it their layer cannot mount and they stop at boot.
-    disks = _durability_override(state, _validate_compose(state), Topology())
-    if disks is not None:
-        state = state.with_changes(compose_files=(*state.compose_files, str(disks)))
-        state.save()
     return state
-
-
-def compose_files(state: ProjectState) -> list[str]:
-    """``-f FILE`` for each of the stack's compose files."""
-    return [a for f in state.compose_files for a in ("-f", f)]
 
 
 def pace_override(state: ProjectState, interval: float) -> Path:
     """A compose override running every service's HEALTHCHECK every ``interval`` seconds."""
     cmd = ["docker", "compose", "--env-file", str(state.compose_env_file)]
-    cmd += [*compose_files(state), "config", "--services"]
+    cmd += ["-f", state.compose_files[0], "config", "--services"]
     services = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
     every = f"{max(1, round(interval * 1000))}ms"
     doc = {"services": {s: {"healthcheck": {"interval": every}} for s in services}}
@@ -90,7 +76,7 @@ def compose_baseline(tag: str, base: str, interval: float) -> float:
     name = f"rh-bench-compose-{uuid.uuid4().hex[:6]}"
     state = bench_state(name, tag, base)
     cmd = ["docker", "compose", "--env-file", str(state.compose_env_file)]
-    cmd += [*compose_files(state), "-f", str(pace_override(state, interval))]
+    cmd += ["-f", state.compose_files[0], "-f", str(pace_override(state, interval))]
     began = time.perf_counter()
     try:
         subprocess.run([*cmd, "up", "-d", "--wait"], check=True, capture_output=True)

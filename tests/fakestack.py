@@ -236,8 +236,6 @@ class FakeStack:
         self.healths: dict[str, str | BaseException] = {}
         self._secrets = dict(secrets or {"REDIS_PASSWORD": "r", "MYSQL_ROOT_PASSWORD": "m"})
         self.envs = {h: dict(e) for h, e in (env or {}).items()}
-        # as the shipped images say it: the data hosts run the lazy disk (or not, by topology)
-        self.durabilities = {h: self._topology.durability_of(h) for h in self._topology.data_hosts}
         self.state: ProjectState = fake_state(rotation=self._topology.lbs)
         self.rules: list[_Rule] = []
         self.served: dict[tuple[str, int, str], Port] = {}
@@ -398,9 +396,6 @@ class FakeStack:
 
     def logs(self, host: str, tail: int = 30) -> str:
         return ""
-
-    def durability(self) -> dict[str, str]:
-        return dict(self.durabilities)
 
     def exec(
         self, host: str, cmd: list[str], *, user: str = "", timeout: float = 10.0

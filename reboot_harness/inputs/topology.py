@@ -12,7 +12,6 @@ postgres_hosts: [pg1, pg2]                       # primary first, then its stand
 graphite_host: metrics
 daemons: {ns: [dnsmasq], edge1: [nginx], ...}   # every host, with the daemons it must run
 tmp: {db1: keep}                                 # /tmp at boot: clear (default) or keep
-durability: {db1: off}                           # the disk under the data: lazy or off
 host_checks:                                     # your own checks, declared (see below)
   - {host: cache, process: memcached}
 python_checks: [memcached stats]                 # your own Python checks (reboot_harness.checks)
@@ -65,7 +64,6 @@ from reboot_harness.errors import UsageError
 from reboot_harness.model.checks import CHECK_NAMES
 from reboot_harness.model.topology import (
     DEFAULT_HOST_CHECK,
-    DURABILITY_MODES,
     HOST_CHECK_KINDS,
     TMP_POLICIES,
     HostCheck,
@@ -112,25 +110,17 @@ def load_topology(path: Path) -> Topology:
                 f"{path}: {key}: {missing[0]!r} is not a host of daemons;"
                 f" hosts: {', '.join(sorted(hosts))}"
             )
-    for key, choices, what in (
-        ("tmp", TMP_POLICIES, "policy"),
-        ("durability", DURABILITY_MODES, "durability"),
-    ):
-        for host, policy in getattr(topo, key).items():
-            if host not in hosts:
-                raise UsageError(
-                    f"{path}: {key}.{host}: {host!r} is not a host of daemons;"
-                    f" hosts: {', '.join(sorted(hosts))}"
-                )
-            if policy not in choices:
-                raise UsageError(
-                    f"{path}: {key}.{host}: unknown {what} {policy!r}; valid: {', '.join(choices)}"
-                )
-    topo = dataclasses.replace(
-        topo,
-        tmp=MappingProxyType(dict(topo.tmp)),
-        durability=MappingProxyType(dict(topo.durability)),
-    )
+    for host, policy in topo.tmp.items():
+        if host not in hosts:
+            raise UsageError(
+                f"{path}: tmp.{host}: {host!r} is not a host of daemons;"
+                f" hosts: {', '.join(sorted(hosts))}"
+            )
+        if policy not in TMP_POLICIES:
+            raise UsageError(
+                f"{path}: tmp.{host}: unknown policy {policy!r}; valid: {', '.join(TMP_POLICIES)}"
+            )
+    topo = dataclasses.replace(topo, tmp=MappingProxyType(dict(topo.tmp)))
     for key in ("dns_host", "graphite_host"):
         if getattr(topo, key) and getattr(topo, key) not in hosts:
             raise UsageError(

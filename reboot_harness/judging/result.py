@@ -39,8 +39,6 @@ class ScenarioResult:
     incident: str = ""  # the incident whose configuration the variant ran on
     engine: str = ""  # the Docker engine its stack lived on, when one was chosen (else "")
     repeat: int = 0  # which run of the variant this is, with `run --repeat N` (1..N); else 0
-    # lazy or off by host, for the hosts with a lazy disk in their image (Stack.durability)
-    durability: dict[str, str] = field(default_factory=dict)
     checks: list[CheckResult] = field(default_factory=list)
     preflight: list[CheckResult] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -101,18 +99,6 @@ class ScenarioResult:
         or ended before its traffic was judged), those measured from its history and events
         without budgets."""
         return self.summary or analyze(self.history or History(()), self.timeline)
-
-    def durability_line(self) -> str:
-        """Which hosts ran with which durability, in one line ("" when no host has a lazy disk);
-        ``off`` says what it means for a power loss."""
-        by = {m: [h for h, d in sorted(self.durability.items()) if d == m] for m in ("lazy", "off")}
-        parts = [f"lazy disk under {', '.join(by['lazy'])}"] if by["lazy"] else []
-        if by["off"]:
-            parts.append(
-                f"durability off on {', '.join(by['off'])}"
-                " (unsynced writes survive a power loss here)"
-            )
-        return "; ".join(parts)
 
     @property
     def step_lines(self) -> list[str]:

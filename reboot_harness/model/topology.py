@@ -96,10 +96,6 @@ def _frozen(mapping: Mapping[str, tuple[str, ...]]) -> Mapping[str, tuple[str, .
 
 
 TMP_POLICIES = ("clear", "keep")
-# Where a host's data lives: "lazy" (on the lazy disk, compose/images/lazydisk: what was not
-# written back is lost at a power loss, as a page cache's content is) or "off" (straight on the
-# volume: the machine's page cache keeps unsynced writes through a power loss of the host).
-DURABILITY_MODES = ("lazy", "off")
 
 DEFAULT_DAEMONS: Mapping[str, tuple[str, ...]] = _frozen(
     {
@@ -195,11 +191,6 @@ class Topology:
     # /tmp at boot, by host: "clear" (the default: emptied at every boot, as Debian and the
     # post-mortem's Ubuntu do) or "keep". /var/tmp and the rest of the disk are always kept.
     tmp: Mapping[str, str] = field(default_factory=dict)
-    # The disk under each host's data, by host: "lazy" or "off" (see DURABILITY_MODES). The
-    # default is "lazy" for the data hosts (redis, mysql) and "off" for the others: graphite
-    # too, whose carbon never fsyncs a whisper file (after a power loss on the lazy disk a new
-    # file has no header and carbon's metrics stop: issue 22's durability incidents).
-    durability: Mapping[str, str] = field(default_factory=dict)
     # Your own checks: declared host checks, and Python checks by reference (an entry point
     # name of group `reboot_harness.checks`, or `module:attribute`; see reboot_harness.checks.api).
     host_checks: tuple[HostCheck, ...] = ()
@@ -226,12 +217,3 @@ class Topology:
     def tmp_at_boot(self, host: str) -> str:
         """``clear`` or ``keep``: what a boot does to ``host``'s /tmp."""
         return self.tmp.get(host, "clear")
-
-    @property
-    def data_hosts(self) -> tuple[str, ...]:
-        """The hosts whose data lives on a lazy disk unless the topology says ``off``."""
-        return (*self.redis_hosts, *self.mysql_hosts)
-
-    def durability_of(self, host: str) -> str:
-        """``lazy`` or ``off``: the disk under ``host``'s data."""
-        return self.durability.get(host, "lazy" if host in self.data_hosts else "off")

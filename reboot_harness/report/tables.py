@@ -126,12 +126,6 @@ def to_markdown(runs: Sequence[ScenarioResult], rows: Sequence[Mapping[str, str]
             ],
         )
     )
-    said = list(dict.fromkeys(r.durability_line() for r in runs if r.durability))
-    if len(said) == 1:  # every run on the same disks: said once
-        parts.append(f"\nDurability: {said[0]}.")
-    elif said:
-        parts.append("")
-        parts += [f"- {r.title}: durability: {r.durability_line()}" for r in runs if r.durability]
     parts.append("\n## Per host and service\n")
     # (the repeat column only where a variant ran more than once: the CSV keeps every column)
     columns = [c for c in COLUMNS if c != "repeat" or any(row["repeat"] for row in rows)]

@@ -68,7 +68,6 @@ def run_scenario(
             return result
         stack = up.stack
         result.engine = stack.state.engine
-        result.durability = stack.durability()
         ctx = RunContext(stack, random.Random(scenario.seed), progress)
         ctx.event(EventKind.STACK_READY, "", f"{len(up.readiness.results)} checks hold")
         result.preflight = preflight(stack)

@@ -16,14 +16,7 @@ from reboot_harness.errors import StackError
 from reboot_harness.model.hostview import ExecResult
 from reboot_harness.model.topology import Topology
 from reboot_harness.stack import engines, tunnel
-from reboot_harness.stack.labels import (
-    LAZYDISK_LABEL,
-    LAZYDISK_OFF,
-    SERVICE_LABEL,
-    is_client,
-    project_containers,
-    runs_lazydisk,
-)
+from reboot_harness.stack.labels import SERVICE_LABEL, is_client, project_containers
 from reboot_harness.stack.project import Project
 from reboot_harness.stack.session import Session, SessionEnded, SessionNotStarted
 from reboot_harness.stack.state import ProjectState
@@ -283,19 +276,6 @@ class Hosts(Project):
         """The environment the host's init was started with (its configuration)."""
         pairs = self.container(host, refresh=True).attrs["Config"].get("Env") or []
         return dict(p.split("=", 1) for p in pairs if "=" in p)
-
-    def durability(self) -> dict[str, str]:
-        """``lazy`` or ``off`` by host, for the hosts whose image has the lazy disk (the others
-        have none: their data is on the volume, as with ``off``). ``lazy``: the layer runs in
-        front of the service; ``off``: LAZYDISK=off, or an entrypoint that replaces the layer."""
-        out = {}
-        for host, c in sorted(self.containers().items()):
-            if LAZYDISK_LABEL not in (c.labels or {}):
-                continue
-            config = c.attrs["Config"]
-            off = LAZYDISK_OFF in (config.get("Env") or [])
-            out[host] = "lazy" if runs_lazydisk(config.get("Entrypoint")) and not off else "off"
-        return out
 
     def logs(self, host: str, tail: int = 30) -> str:
         try:

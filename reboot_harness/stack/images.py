@@ -30,11 +30,6 @@ DEFAULT_DATA_ROOT = "/var/lib/docker"
 # debootstrap's root and its tarball exist side by side for a moment.
 BASE_SPACE_HINT = " (the offline base needs about 400 MB there for a moment)"
 
-# The lazy disk (compose/images/lazydisk): its folder, and the roles whose images are built on
-# its image, their entrypoints wrapped in `lazydisk mount DATA_DIR --` (their Dockerfiles).
-LAZYDISK = "lazydisk"
-ON_LAZYDISK = ("graphite", "mysql", "redis")
-
 Progress = Callable[[str], None]
 
 
@@ -237,44 +232,13 @@ def roles(images_dir: Path) -> list[str]:
     return sorted(p.parent.name for p in images_dir.glob("*/Dockerfile"))
 
 
-def lazydisk_image(images_dir: Path, base_image: str, progress: Progress = _quiet) -> str:
-    """The lazy disk's image (``images_dir/lazydisk/lazydisk.Dockerfile`` on the base), built
-    when missing; its name, tagged by the hash of its own folder and the base image's id."""
-    folder = images_dir / LAZYDISK
-    base_id = client().images.get(base_image).id
-    name = f"{IMAGE_REPO}/{LAZYDISK}:h-{context_hash(folder, base_id)}"
-    if _has_image(name):
-        return name
-    with build_lock():
-        if _has_image(name) or engines.load_from_peers([name], progress):
-            return name
-        progress(f"building {name}")
-        try:
-            client().images.build(
-                path=str(folder),
-                dockerfile=f"{LAZYDISK}.Dockerfile",
-                tag=name,
-                buildargs={"BASE_IMAGE": base_image},
-                rm=True,
-                forcerm=True,
-                labels={"org.reboot-harness.image": LAZYDISK},
-            )
-        except (BuildError, APIError, OSError) as e:
-            raise build_failure(e, image=name, context=folder) from e
-    return name
-
-
 def build_images(images_dir: Path, base_image: str, progress: Progress = _quiet) -> str:
-    """Build every ``images_dir/<role>/Dockerfile`` missing for this tag; return the tag. The
-    roles of :data:`ON_LAZYDISK` are built on the lazy disk's image instead of the base."""
+    """Build every ``images_dir/<role>/Dockerfile`` missing for this tag; return the tag."""
     base_id = client().images.get(base_image).id
     tag = f"h-{context_hash(images_dir, base_id)}"
     missing = [r for r in roles(images_dir) if not _has_image(f"{IMAGE_REPO}/{r}:{tag}")]
     if not missing:
         return tag
-    lazy_base = (
-        lazydisk_image(images_dir, base_image, progress) if set(missing) & set(ON_LAZYDISK) else ""
-    )
     with build_lock():
         # Images by content hash: another configured engine (RH_ENGINES) that has them hands
         # them over; only what no engine has is built.
@@ -290,7 +254,7 @@ def build_images(images_dir: Path, base_image: str, progress: Progress = _quiet)
                 client().images.build(
                     path=str(images_dir / role),
                     tag=name,
-                    buildargs={"BASE_IMAGE": lazy_base if role in ON_LAZYDISK else base_image},
+                    buildargs={"BASE_IMAGE": base_image},
                     rm=True,
                     forcerm=True,
                     labels={"org.reboot-harness.image": role},

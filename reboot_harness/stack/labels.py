@@ -7,7 +7,7 @@ them, even after a crash.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from docker.errors import DockerException
 from docker.models.containers import Container
@@ -24,19 +24,6 @@ CLIENT_ROLE = "client"
 MANAGED_LABEL = "org.reboot-harness.managed"
 OWNER_LABEL = "org.reboot-harness.owner"
 KEEP_LABEL = "org.reboot-harness.keep"
-# A host's image carries this label when its entrypoint runs the lazy disk (compose/images/
-# lazydisk) over its data: the value is the data directory. LAZYDISK=off in the host's
-# environment makes the layer run the service on the plain directory instead.
-LAZYDISK_LABEL = "org.reboot-harness.lazydisk"
-LAZYDISK_OFF = "LAZYDISK=off"
-LAZYDISK_PROGRAM = "/usr/local/sbin/lazydisk"
-
-
-def runs_lazydisk(entrypoint: Sequence[str] | str | None) -> bool:
-    """Whether a host with this entrypoint runs the lazy disk in front of its service (an
-    incident's own entrypoint replaces the image's, and the layer with it)."""
-    first = entrypoint.split()[:1] if isinstance(entrypoint, str) else list(entrypoint or [])[:1]
-    return first == [LAZYDISK_PROGRAM]
 
 
 def of_project(project: str) -> dict[str, list[str]]:

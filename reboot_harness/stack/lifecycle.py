@@ -13,9 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from docker.errors import APIError, ImageNotFound
-
-from reboot_harness.errors import EnvironmentProblem, StackError, UsageError
+from reboot_harness.errors import StackError, UsageError
 from reboot_harness.inputs.compose.anchor import anchored_copy, is_own
 from reboot_harness.inputs.compose.offline import compose_version
 from reboot_harness.inputs.compose.yourstack import (
@@ -30,12 +28,6 @@ from reboot_harness.stack import binds, engines, names
 from reboot_harness.stack.core import PROJECT_LABEL, Stack
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.images import build_images, ensure_base_image
-from reboot_harness.stack.labels import (
-    LAZYDISK_LABEL,
-    LAZYDISK_OFF,
-    LAZYDISK_PROGRAM,
-    runs_lazydisk,
-)
 from reboot_harness.stack.owner import Owner
 from reboot_harness.stack.removal import _forget, _remove_resources
 from reboot_harness.stack.state import (
@@ -233,10 +225,6 @@ def start(
             if boot is not None:
                 state = state.with_changes(compose_files=(*state.compose_files, str(boot)))
                 state.save()
-            disks = _durability_override(state, resolved, topology or Topology(domain=domain))
-            if disks is not None:
-                state = state.with_changes(compose_files=(*state.compose_files, str(disks)))
-                state.save()
             named = _names_override(state, resolved, progress)
             if named is not None:
                 state = state.with_changes(compose_files=(*state.compose_files, str(named)))
@@ -268,12 +256,6 @@ def start(
             if "overlap" in last_error.lower() or "pool" in last_error.lower():
                 continue  # another run took this subnet between our look and our create
             _forget(name)
-            if FUSE_DEVICE in last_error:
-                raise EnvironmentProblem(
-                    f"stack {name}: the engine gives the lazy disk's hosts no {FUSE_DEVICE}"
-                    " (`reboot-harness doctor --engine` says what is needed); or run them without"
-                    " it: `durability: {HOST: off}` in your topology file"
-                ) from e
             raise StackError(
                 f"stack {name}: `docker compose up` failed:\n"
                 + "\n".join(last_error.splitlines()[-10:])
@@ -345,70 +327,6 @@ def _boot_override(
     path = state.directory / "boot.yaml"
     write_private(path, "\n".join(lines) + "\n")
     return path
-
-
-FUSE_DEVICE = "/dev/fuse"
-
-
-def _durability_override(
-    state: ProjectState, resolved: dict[str, Any], topology: Topology
-) -> Path | None:
-    """A compose override that gives each host that runs the lazy disk (its image's
-    entrypoint, unless a compose file replaces it) what its durability needs: ``lazy``:
-    /dev/fuse and CAP_SYS_ADMIN (and no AppArmor confinement where the engine applies AppArmor,
-    whose docker-default profile denies mount); ``off``: LAZYDISK=off, so the layer runs the
-    service on the plain directory. The harness's own file: the rules for users' compose files
-    (reboot_harness.inputs.compose) stay as strict. None when no host runs the lazy disk.
-
-    Raises:
-        UsageError: the topology asks ``lazy`` of a host that does not run the lazy disk.
-    """
-    lines: list[str] = []
-    apparmor: bool | None = None
-    for host, svc in sorted((resolved.get("services") or {}).items()):
-        if host not in topology.hosts:
-            continue
-        labels, entrypoint = _image_config(str(svc.get("image") or ""))
-        if svc.get("entrypoint") is not None:
-            entrypoint = svc["entrypoint"]
-        if LAZYDISK_LABEL not in labels or not runs_lazydisk(entrypoint):
-            if topology.durability.get(host) == "lazy":
-                ProjectState.forget(state.name)
-                raise UsageError(
-                    f"durability.{host}: lazy needs an image that runs the lazy disk under its"
-                    f" data (label {LAZYDISK_LABEL}, entrypoint {LAZYDISK_PROGRAM}; the shipped"
-                    " mysql, redis and graphite images, unless a compose file replaces their"
-                    " entrypoint); valid: off"
-                )
-            continue
-        lines.append(f"  {json.dumps(host)}:")
-        if topology.durability_of(host) == "off":
-            lines.append(f"    environment: {json.dumps(dict([LAZYDISK_OFF.split('=')]))}")
-            continue
-        if apparmor is None:
-            apparmor = "name=apparmor" in (client().info().get("SecurityOptions") or [])
-        lines.append(f"    devices: {json.dumps([f'{FUSE_DEVICE}:{FUSE_DEVICE}:rwm'])}")
-        lines.append('    cap_add: ["SYS_ADMIN"]')
-        if apparmor:
-            lines.append('    security_opt: ["apparmor=unconfined"]')
-    if not lines:
-        return None
-    head = "# Written by reboot-harness from the topology's durability: the disk under the data."
-    path = state.directory / "durability.yaml"
-    write_private(path, "\n".join([head, "services:", *lines]) + "\n")
-    return path
-
-
-def _image_config(image: str) -> tuple[dict[str, str], list[str]]:
-    """The labels and entrypoint of ``image`` as the engine has it (none for an image it does
-    not have yet)."""
-    if not image:
-        return {}, []
-    try:
-        config = client().images.get(image).attrs.get("Config") or {}
-    except (ImageNotFound, APIError):
-        return {}, []
-    return dict(config.get("Labels") or {}), list(config.get("Entrypoint") or [])
 
 
 def _names_override(

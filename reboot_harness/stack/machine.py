@@ -41,10 +41,7 @@ FUSE_PROBE = (
     " mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 rh-fuse-probe /mnt"
     " || exit 5; umount -l /mnt"
 )
-FUSE_NOTE = (
-    "needed only by the lazy disk (durability: lazy, redis' and mysql's default); without it give"
-    " them durability: off in a topology file, which runs them as before the lazy disk"
-)
+FUSE_NOTE = "needed only by the lazy disk (issue 22); hosts without it run as today"
 FUSE_FAILURES = {
     3: (
         "the engine gives a container no /dev/fuse (the machine has no FUSE device)",

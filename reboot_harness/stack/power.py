@@ -19,12 +19,7 @@ from reboot_harness.errors import StackError
 from reboot_harness.stack import names
 from reboot_harness.stack.engine import client
 from reboot_harness.stack.hosts import Hosts
-from reboot_harness.stack.labels import (
-    LAZYDISK_OFF,
-    SERVICE_LABEL,
-    project_containers,
-    runs_lazydisk,
-)
+from reboot_harness.stack.labels import SERVICE_LABEL, project_containers
 
 
 def stop_timeout(grace: float) -> int:
@@ -52,28 +47,12 @@ class Power(Hosts):
                 if c.attrs["State"]["Status"] == "running":
                     if mode == "hard":
                         self._cut(host, c)
-                        c.kill()
-                    else:
-                        self._crash(c)
+                    c.kill()
                 c.wait(timeout=30)
             else:
                 c.stop(timeout=stop_timeout(grace))
         except (APIError, DockerException) as e:
             raise StackError(f"host {host}: power off ({mode}) failed: {e}") from e
-
-    def _crash(self, c: Container) -> None:
-        """SIGKILL every process of a running host; the machine's page cache lives on. On a lazy
-        disk (the layer is init, compose/images/lazydisk) the layer is that page cache: every
-        process but init is killed, and the layer writes back what it holds and stops the host
-        once its service is gone, as the kernel's writeback would have. Elsewhere init too."""
-        config = c.attrs.get("Config") or {}
-        lazy = LAZYDISK_OFF not in (config.get("Env") or [])
-        if lazy and runs_lazydisk(config.get("Entrypoint")):
-            # kill(-1): every process but init and the caller
-            code, _ = c.exec_run(["sh", "-c", "kill -KILL -1"])
-            if code == 0:
-                return
-        c.kill()
 
     def _cut(self, host: str, c: Container) -> None:
         """Take a running host off every network, remembering how to rejoin (in the state file,

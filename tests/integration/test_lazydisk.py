@@ -19,7 +19,7 @@ from docker.models.containers import Container
 
 from reboot_harness.inputs.paths import default_compose_dir
 from reboot_harness.stack.engine import client
-from reboot_harness.stack.images import ensure_base_image, lazydisk_image
+from reboot_harness.stack.images import IMAGE_REPO, build_lock, context_hash, ensure_base_image
 
 pytestmark = pytest.mark.docker
 
@@ -224,8 +224,19 @@ def table_rows() -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[Container]:
-    """One container with the layer (its image as the harness builds it for the hosts)."""
-    tag = lazydisk_image(default_compose_dir() / "images", ensure_base_image())
+    """One container with the layer (its image built like the hosts' images, once per content)."""
+    base = ensure_base_image()
+    tag = f"{IMAGE_REPO}/lazydisk:h-{context_hash(LAYER_DIR, client().images.get(base).id)}"
+    with build_lock():
+        if not client().images.list(name=tag):
+            client().images.build(
+                path=str(LAYER_DIR),
+                dockerfile="lazydisk.Dockerfile",
+                tag=tag,
+                buildargs={"BASE_IMAGE": base},
+                rm=True,
+                forcerm=True,
+            )
     container = client().containers.run(
         tag,
         ["sleep", "infinity"],
@@ -514,91 +525,3 @@ def test_a_full_backing_disk_fails_the_fsync_not_the_write(box: Container) -> No
     assert code == 0, text
     assert "ok" in text.splitlines(), text
     assert "writeback of inode" in text and "No space left on device" in text, text
-
-
-def run_script(box: Container, script: str, environment: dict[str, str] | None = None) -> str:
-    """Run a shell script in the box (stdout and stderr together); its output."""
-    _, out = box.exec_run(
-        ["sh", "-c", 'printf %s "$SCRIPT" > /tmp/script.sh && sh /tmp/script.sh'],
-        environment={"SCRIPT": textwrap.dedent(script), **(environment or {})},
-    )
-    return str(out.decode())
-
-
-def test_before_runs_on_the_plain_directory_before_the_mount(box: Container) -> None:
-    """`--before COMMAND` runs before the layer mounts, its writes on the backing directory
-    (they survive a power loss unsynced); the service then runs on the mount and sees them,
-    and its own unsynced writes are lost as any are."""
-    out = run_script(
-        box,
-        """
-        rm -rf /before && mkdir /before
-        cat > /tmp/provision <<'END'
-        echo "before: mounted=$(grep -c ' /before ' /proc/mounts)"
-        printf provisioned > /before/p
-        END
-        cat > /tmp/service <<'END'
-        mounted=$(grep -c ' /before fuse.lazydisk ' /proc/mounts)
-        echo "service: mounted=$mounted p=$(cat /before/p)"
-        printf lost > /before/q
-        kill -KILL $PPID
-        END
-        lazydisk mount --before "sh /tmp/provision" /before -- sh /tmp/service
-        echo "exit=$?"
-        umount -l /before
-        echo "disk: p=$(cat /before/p) q=$(cat /before/q)"
-        """,
-    )
-    # (the shell says "Killed" of the layer)
-    lines = [line for line in out.splitlines() if not line.startswith(("lazydisk: ", "Killed"))]
-    assert lines == [
-        "before: mounted=0",
-        "service: mounted=1 p=provisioned",
-        "exit=137",
-        "disk: p=provisioned q=",
-    ], out
-
-
-@pytest.mark.parametrize("environment", [{}, {"LAZYDISK": "off"}], ids=["lazy", "off"])
-def test_a_failing_before_stops_the_boot_with_its_status_and_one_line(
-    box: Container, environment: dict[str, str]
-) -> None:
-    """When `--before`'s command fails, nothing is mounted and the service never runs: the
-    layer exits with the command's status and says so in one line (with LAZYDISK=off too)."""
-    out = run_script(
-        box,
-        """
-        rm -rf /fail && mkdir /fail
-        lazydisk mount --before "sh -c 'echo provisioning failed >&2; exit 3'" /fail \\
-            -- touch /fail/ran
-        echo "exit=$? mounted=$(grep -c ' /fail ' /proc/mounts) ran=$(ls /fail)"
-        """,
-        environment,
-    )
-    said = [line for line in out.splitlines() if line.startswith("lazydisk: ")]
-    off = ["lazydisk: LAZYDISK=off: /fail is not mounted; its writes survive a power loss"]
-    assert said == [*(off if environment else []),
-        "lazydisk: --before sh -c 'echo provisioning failed >&2; exit 3' exited 3:"
-        " /fail not mounted, nothing else run",
-    ]  # fmt: skip
-    others = [line for line in out.splitlines() if line not in said]
-    assert others == ["provisioning failed", "exit=3 mounted=0 ran="], out
-
-
-def test_a_stop_during_before_reaches_its_command(box: Container) -> None:
-    """SIGTERM to the layer while `--before`'s command runs goes to that command (a host
-    stopped during its first boot); the layer exits with the status it ends with."""
-    out = run_script(
-        box,
-        """
-        rm -rf /stop && mkdir /stop
-        cat > /tmp/provision <<'END'
-        trap "exit 9" TERM
-        kill -TERM $PPID
-        while :; do sleep 0.1; done
-        END
-        lazydisk mount --before "sh /tmp/provision" /stop -- touch /stop/ran
-        echo "exit=$? ran=$(ls /stop)"
-        """,
-    )
-    assert out.splitlines()[-1] == "exit=9 ran=", out

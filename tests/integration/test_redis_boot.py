@@ -39,8 +39,7 @@ def redis_hosts() -> Iterator[dict[str, Container]]:
                 network=name,
                 tmpfs={"/run": "", "/tmp": "exec,mode=1777"},
                 ulimits=[docker.types.Ulimit(name="nofile", soft=1024, hard=16384)],
-                # the image's boot logic, on the plain volume (no /dev/fuse given here)
-                environment={"REDIS_PASSWORD": PASSWORD, "LAZYDISK": "off"},
+                environment={"REDIS_PASSWORD": PASSWORD},
                 labels={"org.reboot-harness.test": name},
             )
         yield made

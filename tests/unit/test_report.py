@@ -243,8 +243,8 @@ def test_results_json_keeps_the_documented_keys(written: dict[str, Path]) -> Non
     week, incident, cold = json.loads(written["results.json"].read_text())["scenarios"]
     assert set(week) == {
         "name", "variant", "passed", "reason", "duration_s", "project", "incident", "engine",
-        "repeat", "durability", "checks", "preflight", "events", "step_errors", "step_failures",
-        "history", "present", "verdicts", "budget_violations", "budget_breaches", "reproduction",
+        "repeat", "checks", "preflight", "events", "step_errors", "step_failures", "history",
+        "present", "verdicts", "budget_violations", "budget_breaches", "reproduction",
         "traffic_problems", "clients",
     }  # fmt: skip
     assert week["name"] == "xen-reboot-week" and week["passed"] is True
@@ -516,28 +516,3 @@ def test_runbooks_skip_incident_variants_and_violations() -> None:
     assert proved == [] and len(unproved) == 1
     week.variant = "incident"
     assert runbooks([week]) == ([], [])
-
-
-def test_the_reports_say_which_hosts_ran_with_which_durability(tmp_path: Path) -> None:
-    """results.json records the durability by host (valid by the run schema, read back as
-    written); downtime.md says it in one line, and `off` says what it means for a power loss."""
-    import jsonschema
-
-    from reboot_harness.report.serialize import load_results, schema
-
-    disks = {"redis1": "lazy", "mysql1": "off", "mysql2": "lazy", "graphite": "off"}
-    runs = [
-        ScenarioResult("cold-start", v, True, "recovered", 20.0, f"p-{v}", durability=disks)
-        for v in ("fixed", "incident")
-    ]
-    write_reports(runs, tmp_path)
-    doc = json.loads((tmp_path / "results.json").read_text())
-    jsonschema.validate(doc, schema("run"))
-    assert doc["scenarios"][0]["durability"] == disks
-    assert [r.durability for r in load_results(tmp_path / "results.json")] == [disks, disks]
-    lines = (tmp_path / "downtime.md").read_text().splitlines()
-    said = [line for line in lines if "urabil" in line]
-    assert said == [
-        "Durability: lazy disk under mysql2, redis1; durability off on graphite, mysql1"
-        " (unsynced writes survive a power loss here)."
-    ]

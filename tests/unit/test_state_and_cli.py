@@ -221,61 +221,6 @@ def test_boot_override_empties_or_keeps_tmp_as_the_topology_says() -> None:
     ]
 
 
-def test_durability_override_gives_lazy_hosts_fuse_and_off_hosts_lazydisk_off(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The hosts that run the lazy disk get /dev/fuse and CAP_SYS_ADMIN (and no AppArmor
-    confinement where the engine applies AppArmor) when lazy, LAZYDISK=off when off; hosts
-    without it (an image without it, or an entrypoint that replaces the image's) get nothing;
-    lazy asked of one of those is refused in one line naming the key."""
-    import dataclasses
-    from types import SimpleNamespace
-
-    from reboot_harness.model.topology import Topology
-    from reboot_harness.stack import lifecycle
-
-    st = _state()
-    st.save(new_secrets())
-    layered = {"redis1", "mysql1", "graphite"}
-    wrapped = ["/usr/local/sbin/lazydisk", "mount", "/data", "--", "/entrypoint"]
-    monkeypatch.setattr(
-        lifecycle,
-        "_image_config",
-        lambda image: (
-            ({"org.reboot-harness.lazydisk": "/data"}, wrapped) if image in layered else ({}, [])
-        ),
-    )
-    engine = SimpleNamespace(info=lambda: {"SecurityOptions": ["name=apparmor"]})
-    monkeypatch.setattr(lifecycle, "client", lambda: engine)
-    resolved: dict = {"services": {h: {"image": h} for h in Topology().hosts}}
-    # an incident's own entrypoint replaces the layer with the image's
-    resolved["services"]["graphite"]["entrypoint"] = ["/bin/sh", "-c", "exec /entrypoint"]
-    topo = dataclasses.replace(Topology(), durability={"mysql1": "off"})
-    path = lifecycle._durability_override(st, resolved, topo)
-    assert path is not None
-    assert path.read_text().splitlines()[1:] == [
-        "services:",
-        '  "mysql1":',
-        '    environment: {"LAZYDISK": "off"}',
-        '  "redis1":',
-        '    devices: ["/dev/fuse:/dev/fuse:rwm"]',
-        '    cap_add: ["SYS_ADMIN"]',
-        '    security_opt: ["apparmor=unconfined"]',
-    ]
-    layered.clear()
-    assert lifecycle._durability_override(st, resolved, Topology()) is None
-    with pytest.raises(UsageError) as e:
-        lifecycle._durability_override(
-            st, resolved, dataclasses.replace(Topology(), durability={"app1": "lazy"})
-        )
-    assert str(e.value) == (
-        "durability.app1: lazy needs an image that runs the lazy disk under its data (label"
-        " org.reboot-harness.lazydisk, entrypoint /usr/local/sbin/lazydisk; the shipped mysql,"
-        " redis and graphite images, unless a compose file replaces their entrypoint);"
-        " valid: off"
-    )
-
-
 def test_state_of_another_version_loads_or_says_the_way_out() -> None:
     """Keys a newer harness wrote are ignored; a file missing what this one needs is one usage
     error naming the file and `down`."""

@@ -119,11 +119,6 @@ def test_hosts_by_role_fit_any_topology_with_those_roles(tmp_path: Path) -> None
         ("tmp: {app1: wipe}\n", "tmp.app1: unknown policy 'wipe'; valid: clear, keep"),
         ("lbs: [lb1]\nlbs: [lb2]\n", "duplicate key 'lbs'"),
         ("tmp: {app1: no}\n", "tmp.app1: unknown policy 'no'"),  # YAML 1.2: 'no' is text
-        ("durability: {mysql9: off}\n", "durability.mysql9: 'mysql9' is not a host of daemons"),
-        (
-            "durability: {mysql1: sync}\n",
-            "durability.mysql1: unknown durability 'sync'; valid: lazy, off",
-        ),
         ("domain: " + "[" * 200 + "]" * 200 + "\n", "nested deeper"),
         ("domain: x\n" + "#" * (1 << 20) + "\n", "the limit is 1048576 bytes"),
         (
@@ -215,23 +210,3 @@ def test_fuzz_topology_files_raise_only_usage_errors(data: object) -> None:
             load_topology(path)
         except UsageError as e:
             assert "\n" not in str(e) and str(e).startswith(f"{path}"), str(e)
-
-
-def test_durability_is_lazy_for_the_data_hosts_and_off_one_key_away(tmp_path: Path) -> None:
-    """The data hosts (redis, mysql) default to the lazy disk, the others (graphite too) to off;
-    `durability: {HOST: off}` (or lazy) in a topology file says otherwise for one host."""
-    path = tmp_path / "t.yaml"
-    path.write_text("durability: {mysql1: off, app1: lazy}\n")
-    topo = load_topology(path)
-    assert [topo.durability_of(h) for h in ("mysql1", "mysql2", "redis3", "graphite")] == [
-        "off",
-        "lazy",
-        "lazy",
-        "off",
-    ]
-    assert [topo.durability_of(h) for h in ("app1", "app2", "lb1", "dns")] == [
-        "lazy",
-        "off",
-        "off",
-        "off",
-    ]

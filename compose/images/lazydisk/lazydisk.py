@@ -38,19 +38,15 @@ what it did not fsync).
 
 Usage::
 
-    lazydisk mount [--dirty-expire 30] [--backing DIR] [--before COMMAND]
-                   MOUNTPOINT [-- COMMAND ...]
+    lazydisk mount [--dirty-expire 30] [--backing DIR] MOUNTPOINT [-- COMMAND ...]
     lazydisk sync MOUNTPOINT
     lazydisk status MOUNTPOINT
 
 With a COMMAND, the command runs once the mount is up; SIGTERM/SIGINT/SIGHUP are passed to it,
 and when it exits the layer writes everything back, unmounts and exits with its status (as PID 1
-it also reaps orphans). ``--before COMMAND`` runs first, on the plain directory, and the layer
-mounts only once it succeeded (a host's first-boot provisioning: its writes are on the disk, as
-a provisioned machine's are); a failure ends there with its status. Runs as root; the mount is
-``allow_other,default_permissions``. With ``LAZYDISK=off`` in the environment, ``mount`` mounts
-nothing, runs ``--before``'s command the same way and then runs (execs) the COMMAND on the
-plain directory.
+it also reaps orphans). Runs as root; the mount is ``allow_other,default_permissions``. With
+``LAZYDISK=off`` in the environment, ``mount`` mounts nothing and runs (execs) the COMMAND on
+the plain directory.
 """
 
 from __future__ import annotations
@@ -62,7 +58,6 @@ import errno
 import json
 import os
 import resource
-import shlex
 import signal
 import stat
 import sys
@@ -788,60 +783,11 @@ def fuse_problem() -> str | None:
     return None
 
 
-def run_before(command: list[str], mountpoint: str) -> int:
-    """Run ``--before``'s command on the plain directory and wait for it; SIGTERM/SIGINT/SIGHUP
-    go to it (a host stopped during its first boot stops it as it would the service). Its exit
-    status, or 128 + the signal that ended it; as PID 1, orphans are reaped meanwhile."""
-    import subprocess
-
-    children: list[subprocess.Popen[bytes]] = []
-    pending: list[int] = []
-
-    def forward(signum: int, _: Any) -> None:
-        for child in children:
-            with contextlib.suppress(ProcessLookupError):
-                child.send_signal(signum)
-        if not children:
-            pending.append(signum)  # sent once the command exists
-
-    # Caught before the fork, so none arrives between the fork and the handler.
-    stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    previous = {s: signal.signal(s, forward) for s in stops}
-    try:
-        try:
-            child = subprocess.Popen(command)
-        except OSError as e:
-            say(f"--before {command[0]}: {e.strerror}: {mountpoint} not mounted, nothing else run")
-            return 127 if e.errno == errno.ENOENT else 126
-        children.append(child)
-        for signum in pending:
-            child.send_signal(signum)
-        while True:
-            # As PID 1 every orphan is ours: reap them all until the command itself ends.
-            pid, wstatus = os.waitpid(-1 if os.getpid() == 1 else child.pid, 0)
-            if pid == child.pid:
-                break
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    code = os.waitstatus_to_exitcode(wstatus)
-    child.returncode = code  # reaped here, not by Popen
-    status = 128 - code if code < 0 else code
-    if status != 0:
-        say(
-            f"--before {shlex.join(command)} exited {status}: {mountpoint} not mounted,"
-            " nothing else run"
-        )
-    return status
-
-
 def mount_main(args: argparse.Namespace) -> int:
     mountpoint = os.path.abspath(args.mountpoint)
     if os.environ.get("LAZYDISK") == "off":
         # One image for both ways: the host's configuration says whether its disk is lazy.
         say(f"LAZYDISK=off: {mountpoint} is not mounted; its writes survive a power loss")
-        if args.before and (status := run_before(args.before, mountpoint)) != 0:
-            return status
         if args.command:
             os.execvp(args.command[0], args.command)
         return 0
@@ -856,9 +802,6 @@ def mount_main(args: argparse.Namespace) -> int:
     if problem is not None:
         say(f"cannot mount {mountpoint}: {problem}")
         return 2
-    # Before the mount, with the limits the layer was given: it runs as on a host without us.
-    if args.before and (status := run_before(args.before, mountpoint)) != 0:
-        return status
     try:
         # Opened before the mount hides it when the mount point is the backing directory.
         root_fd = os.open(backing, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -867,10 +810,9 @@ def mount_main(args: argparse.Namespace) -> int:
         return 2
     os.umask(0)  # modes come from the callers, their umask already applied
     # One O_PATH descriptor per inode the kernel knows (as libfuse's passthrough_ll keeps).
-    # The service gets the limits the layer was given (a host's boot limits), not the layer's.
-    BOOT_NOFILE[:] = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (BOOT_NOFILE[1], BOOT_NOFILE[1]))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     ops = make_operations(pyfuse3, trio)(
         root_fd,
         args.dirty_expire,
@@ -906,15 +848,6 @@ def mount_main(args: argparse.Namespace) -> int:
         pyfuse3.close(unmount=True)
         say(f"wrote back {written} bytes and unmounted {mountpoint}")
     return status
-
-
-BOOT_NOFILE: list[int] = []  # (soft, hard) RLIMIT_NOFILE as the layer started
-
-
-def boot_limits() -> None:
-    """In the service's process before exec: the open files limit the host booted with."""
-    if BOOT_NOFILE:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (BOOT_NOFILE[0], BOOT_NOFILE[1]))
 
 
 async def serve(ops: Any, args: argparse.Namespace, pyfuse3: Any, trio: Any) -> int:
@@ -953,8 +886,7 @@ async def run_command(command: list[str], result: dict[str, int], pyfuse3: Any) 
     # Signals are caught from here on, so none arrives between the fork and the handler.
     stops = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     with trio.open_signal_receiver(*stops, signal.SIGCHLD) as signals:
-        # preexec_fn: the fork happens before the layer starts any thread
-        child = subprocess.Popen(command, preexec_fn=boot_limits)
+        child = subprocess.Popen(command)
         reap_all = os.getpid() == 1
         async for signum in signals:
             if signum != signal.SIGCHLD:
@@ -1011,13 +943,6 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     mount.add_argument(
         "--xattrs", action="store_true", help="pass extended attributes through (slower writes)"
-    )
-    mount.add_argument(
-        "--before",
-        type=shlex.split,
-        metavar="COMMAND",
-        help="run COMMAND (split like a shell's words, no shell) on the plain directory before"
-        " mounting; the mount and the service wait for it, and a failure ends there",
     )
     mount.add_argument("--debug-fuse", action="store_true", help="libfuse's request trace")
     mount.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND ARGS...")

@@ -1,10 +1,5 @@
 #!/bin/bash
-# rh-mysql-entrypoint: boot of a mysql host (MariaDB 10.11), then `exec mariadbd`.
-#
-#   rh-mysql-entrypoint              first boot if the datadir is not initialised, then every
-#                                    boot's part and `exec mariadbd`
-#   rh-mysql-entrypoint first-boot   only the first boot (nothing when the marker is there);
-#                                    the image runs it as the lazy disk's --before (Dockerfile)
+# rh-mysql-entrypoint: boot of a mysql host (MariaDB 10.11), then `exec mariadbd` as PID 1.
 #
 # Every boot (/run is tmpfs, so it starts empty):
 #   - /run/mysqld is created (owner mysql), or mariadbd cannot bind its unix socket;
@@ -155,15 +150,6 @@ CHANGE MASTER TO MASTER_HOST=$(sql_str "$primary"), MASTER_PORT=3306, MASTER_USE
     rm -f "$INIT_FLAG"
     log "first boot: done"
 }
-
-case "${1:-}" in
-    "") ;;
-    first-boot)
-        [[ -e $MARKER ]] || first_boot
-        exit 0
-        ;;
-    *) die "usage: rh-mysql-entrypoint [first-boot] (got '$1')" ;;
-esac
 
 [[ -e $MARKER ]] || first_boot
 
