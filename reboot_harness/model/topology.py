@@ -151,10 +151,6 @@ class Topology:
         supervisor_conf: supervisord's configuration on the hosts that run it.
         daemons: every host, with the daemons that must run on it (the hosts of the stack).
         tmp: ``/tmp`` at boot, by host: ``clear`` (the default) or ``keep``.
-        durability: the disk under each host's data, by host: ``lazy`` (a power loss loses the
-            writes not yet written back, as a machine's page cache; the default for the data
-            hosts: redis and MySQL) or ``off`` (every write survives; the default for the
-            others, graphite included).
         host_checks: your own declared checks (the YAML form: reboot_harness.inputs.topology).
         python_checks: your own Python checks: entry point names of group
             ``reboot_harness.checks``, or ``module:attribute`` from the topology file's folder.
