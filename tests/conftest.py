@@ -46,10 +46,6 @@ FULL_TIER: dict[str, str] = {
     "tests/integration/test_example_webapp.py": "a web app with PostgreSQL as the stack: four"
     " images built, reboot-each-host and the team's own incident",
     "tests/integration/test_machine.py": "doctor --engine on this machine (a FUSE container)",
-    # The lazy disk's power loss on a stack of its own: durability, not a check's failure mode,
-    # an incident or a step kind (the specification table is test_lazydisk's); 20 s of item
-    # time the quick tier (583 s on f9fa85b) does not have
-    "tests/integration/test_durability.py": "the lazy disk's power loss on a stack",
     # 26 rows on a real FUSE mount, no stack (40 s of item time): the quick tier measured 603 s
     # with it on 5e67149
     "tests/integration/test_lazydisk.py": "the lazy disk's specification table on a real mount",
