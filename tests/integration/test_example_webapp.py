@@ -83,10 +83,16 @@ def test_reboot_each_host_passes_with_postgres_replication_holding(tmp_path: Pat
     (result,) = json.loads((tmp_path / "results.json").read_text())["scenarios"]
     assert result["passed"], result["reason"]
     held = {(c["check"], c["host"]) for c in result["checks"] if c["ok"]}
+    hosts = ("proxy", "web1", "web2", "db1", "db2")
     assert held == {
-        *(("processes", h) for h in ("proxy", "web1", "web2", "db1", "db2")),
+        *(("processes", h) for h in hosts),
         ("postgres replication", "db1"), ("postgres replication", "db2"),
+        # read from the file: every service's healthcheck, the proxy's port from a peer
+        *(("host", h) for h in hosts),
     }, result["checks"]  # fmt: skip
+    subjects = {s for c in result["checks"] if c["check"] == "host" and c["ok"]
+                for s in c["subjects"]}  # fmt: skip
+    assert {f"{h}/healthcheck" for h in hosts} | {"proxy/port:80 from web1"} <= subjects, subjects
     powered = sorted(e["host"] for e in result["events"] if e["kind"] == "power on")
     assert powered == sorted(2 * ["proxy", "web1", "web2", "db1", "db2"]), powered
 
