@@ -33,6 +33,9 @@ FULL_TIER: dict[str, str] = {
     "tests/integration/test_ci_examples.py": "the CI examples, two nights",
     "tests/integration/test_repeat.py": "run --repeat",
     "tests/integration/test_jobs.py": "run -j",
+    # run -j's job pool in real processes with real sleeps and a 10 s time limit (30 s of item
+    # time the quick tier, 620 s on 5810ff4, does not have); -j end to end is test_jobs
+    "tests/unit/test_parallel.py": "run -j's job pool in real processes",
     "tests/integration/test_names.py": "names kept through power loss",
     "tests/integration/test_traffic.py": "the traffic clients",
     "tests/integration/test_cli.py": "the CLI end to end",

@@ -286,6 +286,9 @@ def _forgive(stack: Stack, lb: str, app: str, fail_timeout: float, get: Callable
     assert get() == app
 
 
+# Waits out nginx's fail_timeout (30 s): nginx's own timing, while the check's failure mode for
+# backends disabled though healthy is test_nginx_fails_when_it_disabled_backends_that_stayed_healthy
+@pytest.mark.full
 def test_nginx_holds_a_disabled_backend_out_until_fail_timeout(stack: Stack) -> None:
     """nginx takes a backend out of rotation only at max_fails (3) failures, for fail_timeout:
     one failed request leaves the app it hashes to in rotation; three disable it, and once it
@@ -423,6 +426,7 @@ def test_processes_holds_a_starting_program_only_once_it_serves(stack: Stack) ->
     assert not any(before), f"passed before the new app served: {rounds}, since {serving_since}"
 
 
+@pytest.mark.full  # the probes' own recovery after a reboot, not a check's failure mode
 def test_probes_come_back_after_a_reboot(stack: Stack) -> None:
     """The probes kept in the hosts die with a reboot; the next reading starts them again."""
     assert failing(run_checks(stack, ["processes", "limits"]), "processes") == {}
