@@ -8,11 +8,11 @@ healthcheck of a host; judged here with the causes of
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
 from functools import partial
 from urllib.parse import urlsplit
 
+from reboot_harness.checks.base import ask_each
 from reboot_harness.errors import HarnessError
 from reboot_harness.model.checks import COMMON_CAUSES, HOST_CHECK_CAUSES, HOST_CHECK_UNOBSERVED
 from reboot_harness.model.own_checks import Check, Context
@@ -287,15 +287,16 @@ def _health(ctx: Context, entry: HostCheck) -> CheckResult:
 
 def run(ctx: Context, entries: Sequence[HostCheck]) -> list[CheckResult]:
     """Every entry's result, the hosts read concurrently, in the declared order."""
-    by_observer: dict[str, list[HostCheck]] = {}
-    health = [e for e in entries if e.kind == "healthcheck"]
+    # one script per observing host, one engine read per healthcheck: all asked at once
+    work: dict[str, Callable[[], list[CheckResult]]] = {}
     for e in entries:
-        if e.kind != "healthcheck":
-            by_observer.setdefault(e.observer, []).append(e)
-    with ThreadPoolExecutor(max_workers=len(by_observer) + len(health) or 1) as pool:
-        futures = [pool.submit(_host_results, ctx, h, es) for h, es in by_observer.items()]
-        futures += [pool.submit(lambda e: [_health(ctx, e)], e) for e in health]
-    found = {(r.host, r.subjects): r for f in futures for r in f.result()}
+        if e.kind == "healthcheck":
+            work[e.subject] = partial(lambda e: [_health(ctx, e)], e)
+        elif e.observer not in work:
+            mine = [x for x in entries if x.kind != "healthcheck" and x.observer == e.observer]
+            work[e.observer] = partial(_host_results, ctx, e.observer, mine)
+    answers = ask_each(list(work), lambda key: work[key]())
+    found = {(r.host, r.subjects): r for rs in answers.values() for r in rs}
     return [found[(e.host, (e.subject,))] for e in entries]
 
 
