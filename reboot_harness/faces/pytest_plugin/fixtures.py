@@ -60,11 +60,17 @@ def note_failure(item: pytest.Item, report: pytest.TestReport) -> None:
 
 def release_spare(config: pytest.Config) -> None:
     """Remove the stack kept for a next test (none comes, or it needs a fresh one)."""
-    from reboot_harness.stack.removal import down
-
     spare = config.stash.get(_SPARE, None)
     config.stash[_SPARE] = None
-    if spare is not None and not run_request(config).keep:
+    if spare is not None:
+        _discard(config, spare)
+
+
+def _discard(config: pytest.Config, spare: Any) -> None:
+    """Remove a stack kept for a next test (left running with --rh-keep, as every stack is)."""
+    from reboot_harness.stack.removal import down
+
+    if not run_request(config).keep:
         _remove(config, spare.state.name, down)
 
 
@@ -81,8 +87,7 @@ def _take_spare(config: pytest.Config) -> Any:
     try:
         wait_recovered(spare, timeout=REUSE_RECOVERY_S)
     except HarnessError:  # CheckTimeout, or the stack is gone: a fresh one instead
-        config.stash[_SPARE] = spare
-        release_spare(config)
+        _discard(config, spare)
         return None
     return spare
 
