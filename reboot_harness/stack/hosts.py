@@ -37,6 +37,8 @@ class Hosts(Project):
     def __init__(self, state: ProjectState, topology: Topology) -> None:
         super().__init__(state, topology)
         self._containers: dict[str, Container] = {}
+        self._listing = threading.Lock()
+        self._listed = 0  # lists made so far
         self._sessions: dict[tuple[str, tuple[str, ...]], Session] = {}
         self._sessions_lock = threading.Lock()
 
@@ -48,6 +50,7 @@ class Hosts(Project):
             for c in project_containers(self.name)
             if not is_client(c.labels)
         }
+        self._listed += 1
         return dict(self._containers)
 
     def statuses(self) -> dict[str, str]:
@@ -60,21 +63,33 @@ class Hosts(Project):
         }
 
     def container(self, host: str, *, refresh: bool = False) -> Container:
-        if refresh or host not in self._containers:
-            self.containers()
+        """The host's container; ``refresh``: its state read again from the engine.
+
+        A known container is refreshed by one inspect of it; the project is listed again (an
+        inspect per container) only for a host not known yet or whose container is gone
+        (removed, or replaced by another of the same service). Checks ask for endpoints many
+        times a second: a list each time cost the engine more CPU than the checks."""
+        known = self._containers.get(host)
+        if refresh and known is not None:
+            try:
+                known.reload()
+                return known
+            except NotFound:
+                pass  # gone, or replaced: list the project again
+        if refresh or known is None:
+            asked = self._listed
+            with self._listing:  # the first round's checks all start with an empty cache
+                # a list made after this call began (by another thread) is fresh enough
+                if self._listed == asked or host not in self._containers:
+                    self.containers()
         try:
             c = self._containers[host]
         except KeyError:
-            known = ", ".join(sorted(self._containers)) or "none"
+            names = ", ".join(sorted(self._containers)) or "none"
             raise StackError(
-                f"stack {self.name}: no host {host!r} (known: {known});"
+                f"stack {self.name}: no host {host!r} (known: {names});"
                 f" is the stack up? `reboot-harness up --project {self.name}`"
             ) from None
-        if refresh:
-            try:
-                c.reload()
-            except NotFound as e:
-                raise StackError(f"stack {self.name}: host {host} was removed") from e
         return c
 
     def status(self, host: str) -> str:
@@ -138,8 +153,14 @@ class Hosts(Project):
     def addresses(self) -> dict[str, str]:
         """Every running host's address, by host."""
         out: dict[str, str] = {}
-        for host, c in self.containers().items():
-            for net in c.attrs["NetworkSettings"]["Networks"].values():
+        listed = project_containers(self.name, sparse=True)  # one call: the list has addresses
+        hosts = {
+            labels.get(SERVICE_LABEL, c.id): c
+            for c in listed
+            if not is_client(labels := c.attrs.get("Labels") or {})
+        }
+        for host, c in hosts.items():
+            for net in ((c.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values():
                 if net.get("IPAddress"):
                     out[host] = str(net["IPAddress"])
         return out
@@ -223,7 +244,8 @@ class Hosts(Project):
                     session = Session(self.container(host).id, argv)
                 except SessionNotStarted as e:
                     if e.not_running:
-                        self._containers.pop(host, None)
+                        if e.gone:  # (a stopped container stays the host's: no list per ask)
+                            self._containers.pop(host, None)
                         return ExecResult(125, "", f"host {host} is not running")
                     what = shlex.join(argv)[:80]
                     raise StackError(f"host {host}: cannot start {what}: {e}") from e

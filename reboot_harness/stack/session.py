@@ -33,11 +33,13 @@ class SessionEnded(Exception):
 
 
 class SessionNotStarted(Exception):
-    """The engine refused to start the command; ``not_running`` when the host is down."""
+    """The engine refused to start the command; ``not_running`` when the host is down,
+    ``gone`` when its container no longer exists."""
 
-    def __init__(self, message: str, *, not_running: bool) -> None:
+    def __init__(self, message: str, *, not_running: bool, gone: bool = False) -> None:
         super().__init__(message)
         self.not_running = not_running
+        self.gone = gone
 
 
 class Session:
@@ -51,7 +53,7 @@ class Session:
             )
             raw: Any = api.exec_start(created["Id"], socket=True)
         except NotFound as e:
-            raise SessionNotStarted(f"does not exist ({e})", not_running=True) from e
+            raise SessionNotStarted(f"does not exist ({e})", not_running=True, gone=True) from e
         except APIError as e:
             down = e.status_code == 409 or "is not running" in str(e)
             raise SessionNotStarted(str(e), not_running=down) from e

@@ -52,6 +52,15 @@ def failures(history: History, service: str) -> Counter[str]:
     return Counter(o.error for o in history.ops if o.service == service and not o.ok)
 
 
+def http_rates(history: History) -> dict[str, float]:
+    """http client -> its requests per second from its first request's start to its last's."""
+    starts: dict[str, list[float]] = {}
+    for o in history.ops:
+        if o.service == "http":
+            starts.setdefault(o.client, []).append(o.start)
+    return {c: (len(s) - 1) / max(max(s) - min(s), 1e-9) for c, s in starts.items() if len(s) > 1}
+
+
 def test_every_service_is_measured_and_clients_spread(
     stack: Stack, record_property: pytest.RecordProperty
 ) -> None:
@@ -74,7 +83,11 @@ def test_every_service_is_measured_and_clients_spread(
         oks = sum(1 for o in history.ops if o.service == service and o.ok)
         assert oks > 0, f"no successful {service} operation"
         assert not failures(history, service), (service, failures(history, service))
-    assert rates["http"] >= 15, rates  # 2 clients x 10 requests/s
+    # each http user keeps its open-loop rate (10 requests/s, no catch-up after a stall) over
+    # its own span: the two client containers start a few seconds apart on a busy machine, so
+    # the history's span (rates above) undercounts them
+    own = http_rates(history)
+    assert len(own) == 2 and all(r >= 7.5 for r in own.values()), (own, rates)
     ops = {o.op for o in history.ops if o.service == "socketio"}
     assert {"connect", "echo"} <= ops
     for service, write in (("redis", "set"), ("mysql", "insert")):
