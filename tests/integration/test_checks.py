@@ -14,7 +14,7 @@ import pymysql
 import pytest
 import redis
 
-from reboot_harness.checks.nginx_log import parse_entries
+from reboot_harness.checks.nginx_log import parse_entries, parse_fail_timeouts
 from reboot_harness.checks.recovery import wait_recovered
 from reboot_harness.checks.run import NAMES, registry, run_checks
 from reboot_harness.stack.core import Stack
@@ -357,13 +357,18 @@ def test_nginx_fails_when_it_disabled_backends_that_stayed_healthy(stack: Stack)
     finally:
         for app, pid in pids.items():
             stack.shell(app, f"kill -CONT {pid}")
+    met = time.time()  # the last failure nginx met with them, at the latest
     results = run_checks(stack, ["nginx"], since=since)
     bad = failing(results, "nginx")
     assert "lb1" in bad
     assert "healthy backend marked unavailable" in bad["lb1"]
     assert "healthy-backend-marked-down" in causes(results, "nginx")["lb1"]
-    # Judged from now on, the stack recovers (once nginx's fail_timeout has passed).
-    time.sleep(1.1)
+    # Judged from when nginx lets them back (their fail_timeout after the last failure, logged
+    # in whole seconds), the stack recovers. Before that, a check's own request through lb1 is
+    # refused ("no live upstreams") while both serve: held out, rightly judged so.
+    config = stack.exec("lb1", ["nginx", "-T"]).stdout
+    back = met + max(parse_fail_timeouts(config).values(), default=10.0) + 1.5
+    time.sleep(max(0.0, back - time.time()))
     assert_all_pass(stack)
 
 
