@@ -299,13 +299,13 @@ def test_an_engine_dying_mid_way_fails_its_item_naming_it(
         assert project in gc.stdout
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_run_hands_scenarios_to_engines_in_turn(second: dict[str, int], jobs: str) -> None:
-    """`RH_ENGINES=A,B reboot-harness run no-minfds --json [-j 2]`: the fixed variant on A, the
-    incident variant on B, each PASS line and each JSON result naming its engine; nothing left
-    on either. With -j 2 both stacks live at once, one on each engine."""
+def test_run_hands_scenarios_to_engines_in_turn(second: dict[str, int]) -> None:
+    """`RH_ENGINES=A,B reboot-harness run no-minfds --json -j 2`: the fixed variant on A, the
+    incident variant on B, both stacks alive at once, each PASS line and each JSON result naming
+    its engine; nothing left on either. (One at a time, -j 1, hands them out in the same turn:
+    tests/unit/test_engines.py; a real run of it here cost 100 s of the full tier.)"""
     proc = subprocess.run(
-        [*RH, "run", "no-minfds", "--json", "-j", jobs],
+        [*RH, "run", "no-minfds", "--json", "-j", "2"],
         env={**os.environ, "RH_ENGINES": f"{FIRST},{SECOND}"},
         capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
@@ -322,8 +322,7 @@ def test_run_hands_scenarios_to_engines_in_turn(second: dict[str, int], jobs: st
     ]  # fmt: skip
     ready = [_first(r["events"], "stack ready") for r in doc["scenarios"]]
     last = [max(e["t"] for e in r["events"]) for r in doc["scenarios"]]
-    both_up = max(ready) < min(last)  # each stack was ready before the other's run ended
-    assert both_up == (jobs == "2"), (ready, last)
+    assert max(ready) < min(last), (ready, last)  # each ready before the other's run ended
 
 
 def _first(events: list[dict[str, Any]], kind: str) -> float:

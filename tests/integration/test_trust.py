@@ -51,7 +51,7 @@ def spawn(*args: str) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(4))  # two of each signal
 def test_interrupt_at_a_random_point_heals_and_removes_everything(seed: int) -> None:
     """SIGINT or SIGTERM at a seeded random moment of `run`: exit non-zero with a one-line
     reason and nothing of that run left on the engine."""
@@ -70,8 +70,9 @@ def test_interrupt_at_a_random_point_heals_and_removes_everything(seed: int) -> 
 
 
 def test_killed_runs_are_reaped_by_gc_and_live_stacks_are_not(tmp_path: Path) -> None:
-    """20 runs SIGKILLed mid-way leave labelled resources; `gc` removes all of them and only
-    them: a kept `up` stack and a stack of a live process stay."""
+    """10 runs SIGKILLed mid-way (each somewhere in its first 9 s: creating, starting, or
+    checking its stack) leave labelled resources; `gc` removes all of them and only them: a
+    kept `up` stack and a stack of a live process stay."""
     live_up = unique_project("keep")
     up = subprocess.run([*RH, "up", "--project", live_up], capture_output=True, text=True)
     assert up.returncode == 0, up.stderr
@@ -79,7 +80,7 @@ def test_killed_runs_are_reaped_by_gc_and_live_stacks_are_not(tmp_path: Path) ->
     killed: set[int] = set()
     try:
         seen: set[str] = set()
-        for _ in range(20):
+        for _ in range(10):
             proc = spawn("run", "cold-start")
             time.sleep(rng.uniform(2.0, 9.0))
             os.killpg(proc.pid, signal.SIGKILL)  # the harness and its compose child at once

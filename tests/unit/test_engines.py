@@ -396,3 +396,22 @@ def test_an_ssh_engine_without_the_ssh_extra_says_what_to_install() -> None:
         "EnvironmentProblem --rh-engines: ssh://ci@h is an ssh:// engine, which needs paramiko;"
         " pip install 'reboot-harness[ssh]'",
     ]
+
+
+def test_scenario_variants_are_handed_to_the_engines_in_turn_skipping_dead_ones() -> None:
+    """`run` with RH_ENGINES=A,B,C one variant at a time: variant i on engine i mod 3; an engine
+    that stopped answering is skipped for the next alive one; with jobs, the least loaded wins
+    (ties in turn); none alive is one line naming them all."""
+    from collections import Counter
+
+    from reboot_harness.run.jobs import pick_engine
+
+    a, b, c = engines.parse("unix:///a.sock,unix:///b.sock,unix:///c.sock")
+    named = (a, b, c)
+    assert [pick_engine(named, i, set()) for i in range(5)] == [a, b, c, a, b]
+    assert [pick_engine(named, i, {b.host}) for i in range(3)] == [a, c, c]
+    assert pick_engine(named, 0, set(), Counter({a.host: 1})) == b
+    assert pick_engine(named, 0, set(), Counter({a.host: 1, b.host: 1})) == c
+    assert pick_engine((), 3, set()) is None
+    with pytest.raises(EnvironmentProblem, match="every engine of RH_ENGINES stopped answering"):
+        pick_engine(named, 0, {a.host, b.host, c.host})
