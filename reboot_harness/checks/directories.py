@@ -112,8 +112,9 @@ def parse_pid_dir(text: str, default: str) -> PidDir:
 
 def pid_dir(ctx: Context) -> tuple[PidDir, ExecOutput]:
     """carbon's pid directory and the pid files in it, as the host has them, and the read (a
-    read that fails, on a host that runs, is asked again until the check's deadline: a busy
-    machine's exec can fail once without the host having anything to do with it)."""
+    read that fails or comes back cut short, on a host that runs, is asked again until the
+    check's deadline: a busy machine's exec can fail once, or answer exit 0 with nothing read,
+    without the host having anything to do with it)."""
     topo = ctx.topology
     deadline = ctx.deadline()
     while True:
@@ -121,10 +122,11 @@ def pid_dir(ctx: Context) -> tuple[PidDir, ExecOutput]:
             topo.graphite_host,
             ["sh", "-c", _PID_DIR_SCRIPT, "sh", topo.carbon_conf, topo.graphite_pid_dir],
         )
-        if read.ok or read.exit_code == 125 or time.monotonic() >= deadline:
+        found = parse_pid_dir(read.stdout, topo.graphite_pid_dir)
+        whole = read.ok and found.complete
+        if whole or read.exit_code == 125 or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
-    found = parse_pid_dir(read.stdout, topo.graphite_pid_dir)
     if not read.ok:
         found = PidDir(found.path, complete=False)
     return found, read

@@ -402,6 +402,29 @@ def test_directories_on_a_healthy_host_passes_and_is_exercised() -> None:
     assert [(r.ok, r.causes) for r in results] == [(True, ())], results
 
 
+def test_a_pid_dir_read_cut_short_is_asked_again_within_the_deadline() -> None:
+    """An exec that answers exit 0 with nothing (or a reading without its END line) says
+    nothing of the host: asked again, the whole reading is what is judged."""
+    answers = [
+        ExecResult(0, "", ""),
+        ExecResult(0, "/run/graphite\n", ""),
+        ExecResult(0, PID_DIR_OK, ""),
+    ]
+    asked: list[int] = []
+
+    def pid_dir(host: str, argv: list[str]) -> ExecResult:
+        asked.append(1)
+        return answers[min(len(asked), len(answers)) - 1]
+
+    with FakeStack() as stack:
+        stack.on("graphite", "PID_DIR", pid_dir)
+        round_ = Round(stack, deadline_s=5, statuses=stack.statuses())  # type: ignore[arg-type]
+        ctx = round_.context(shipped.checks()["directories"])
+        found, read = directories.pid_dir(ctx)
+    assert len(asked) == 3 and read.ok
+    assert found.complete and found.owner_mode == "_graphite 755", found
+
+
 def test_whisper_fetch_is_read_for_what_it_shows() -> None:
     """A series without the value, or no such file, shows the metric is not stored; a
     timeout, an empty answer or another failure shows nothing."""
