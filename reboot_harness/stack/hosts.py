@@ -53,14 +53,19 @@ class Hosts(Project):
         self._listed += 1
         return dict(self._containers)
 
-    def statuses(self) -> dict[str, str]:
-        """Docker's state of every host (``running``, ``exited`` …), from one list call (no
-        inspect per container: cheap enough to ask before every round of checks)."""
+    def _list_sparse(self) -> dict[str, Container]:
+        """Every host's container from one list call, no inspect (its ``attrs`` are the list's:
+        flat ``State``, ``Labels``, ``NetworkSettings.Networks``)."""
         return {
-            labels.get(SERVICE_LABEL, c.id): str(c.attrs.get("State", ""))
+            labels.get(SERVICE_LABEL, c.id): c
             for c in project_containers(self.name, sparse=True)
             if not is_client(labels := c.attrs.get("Labels") or {})
         }
+
+    def statuses(self) -> dict[str, str]:
+        """Docker's state of every host (``running``, ``exited`` …), from one list call (no
+        inspect per container: cheap enough to ask before every round of checks)."""
+        return {host: str(c.attrs.get("State", "")) for host, c in self._list_sparse().items()}
 
     def container(self, host: str, *, refresh: bool = False) -> Container:
         """The host's container; ``refresh``: its state read again from the engine.
@@ -153,13 +158,7 @@ class Hosts(Project):
     def addresses(self) -> dict[str, str]:
         """Every running host's address, by host."""
         out: dict[str, str] = {}
-        listed = project_containers(self.name, sparse=True)  # one call: the list has addresses
-        hosts = {
-            labels.get(SERVICE_LABEL, c.id): c
-            for c in listed
-            if not is_client(labels := c.attrs.get("Labels") or {})
-        }
-        for host, c in hosts.items():
+        for host, c in self._list_sparse().items():  # one call: the list has the addresses
             for net in ((c.attrs.get("NetworkSettings") or {}).get("Networks") or {}).values():
                 if net.get("IPAddress"):
                     out[host] = str(net["IPAddress"])
