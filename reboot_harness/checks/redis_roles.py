@@ -41,6 +41,41 @@ class SentinelView:
     flags: str = ""
     error: str = ""
     problems: list[str] = field(default_factory=list)
+    # each replica it lists (host) -> "" when it would promote it now, else why not
+    # (SENTINEL REPLICAS read by Sentinel's own rule for choosing one: not s_down, o_down or
+    # disconnected, a ping answered within 5 s, INFO fresh, priority not 0)
+    replicas_seen: dict[str, str] = field(default_factory=dict)
+
+
+# Sentinel's own limits (sentinel.c, sentinelSelectSlave): a replica is a candidate only with a
+# ping answered within 5 periods of 1 s, and its INFO no older than 3 periods of 10 s (5 s while
+# the master is subjectively down).
+_PING_VALID_MS = 5000
+_INFO_VALID_MS = 30000
+_INFO_VALID_MASTER_DOWN_MS = 5000
+
+
+def why_not_promotable(replica: dict[str, object], master_flags: str) -> str:
+    """Why a sentinel would not promote this replica now (the fields of one SENTINEL REPLICAS
+    entry), or "" when it would."""
+    flags = str(replica.get("flags", ""))
+    bad = [f for f in ("s_down", "o_down", "disconnected") if f in flags.split(",")]
+    if bad:
+        return f"flags {flags}"
+    try:
+        ping = int(str(replica.get("last-ok-ping-reply", "")))
+        info = int(str(replica.get("info-refresh", "")))
+        priority = int(str(replica.get("slave-priority", replica.get("replica-priority", 100))))
+    except ValueError:
+        return "its ping, INFO age or priority unreadable"
+    if priority == 0:
+        return "replica-priority 0"
+    if ping > _PING_VALID_MS:
+        return f"last ping answered {ping} ms ago"
+    valid = _INFO_VALID_MASTER_DOWN_MS if "s_down" in master_flags.split(",") else _INFO_VALID_MS
+    if info > valid:
+        return f"INFO {info} ms old"
+    return ""
 
 
 def describe(nodes: dict[str, NodeView]) -> str:
@@ -270,6 +305,7 @@ def _sentinel(stack: Reader, host: str, by_address: dict[str, str]) -> SentinelV
             except redis.ResponseError as e:  # an answer: the sentinel says why not
                 quorum = str(e)
             state = _pairs(s.execute_command("SENTINEL", "MASTER", name))
+            listed = s.execute_command("SENTINEL", "REPLICAS", name)
         finally:
             s.close()
     except Exception as e:
@@ -281,12 +317,18 @@ def _sentinel(stack: Reader, host: str, by_address: dict[str, str]) -> SentinelV
         replicas, others = int(str(state["num-slaves"])), int(str(state["num-other-sentinels"]))
     except ValueError as e:
         return SentinelView(error=f"SENTINEL MASTER counts unreadable: {short_error(e)}")
+    seen = {}
+    for entry in listed if isinstance(listed, list | tuple) else []:
+        fields = _pairs(entry)
+        host = _host_of(str(fields.get("ip", "")), by_address, topo.redis_hosts)
+        seen[host] = why_not_promotable(fields, str(state["flags"]))
     return SentinelView(
         master=_host_of(str(addr[0]), by_address, topo.redis_hosts) if addr else "",
         ckquorum=quorum,
         replicas=replicas,
         sentinels=others + 1,
         flags=str(state["flags"]),
+        replicas_seen=seen,
     )
 
 

@@ -21,6 +21,11 @@ from reboot_harness.stack.project import Project
 from reboot_harness.stack.session import Session, SessionEnded, SessionNotStarted
 from reboot_harness.stack.state import ProjectState
 
+# How much longer the first question to a command :meth:`Hosts.ask` just started may take: the
+# probe is ``python3 -c`` loading its modules, which took over 5 s under the test suite's load
+# (CI, two stacks on 2 cores: the processes check "did not answer" on a freshly started stack).
+FIRST_ANSWER_EXTRA_S = 10.0
+
 
 def _parse_docker_time(text: str) -> float:
     """Docker's RFC 3339 time with nanoseconds → epoch seconds."""
@@ -231,7 +236,9 @@ class Hosts(Project):
         probe asked many times a second costs a pipe round trip, not a ``docker exec`` each time.
         :meth:`close_sessions` ends them. The result's exit code is 0 for an answer, 124 when
         none came within ``timeout`` seconds, 125 when the host is not running, else the
-        command's exit code (it ended without answering).
+        command's exit code (it ended without answering). A command started for this question
+        has :data:`FIRST_ANSWER_EXTRA_S` more for its first answer: its own start (an
+        interpreter loading on a busy machine) is not the host's answer time.
         """
         key = (host, tuple(argv))
         for _attempt in range(2):
@@ -250,12 +257,13 @@ class Hosts(Project):
                     raise StackError(f"host {host}: cannot start {what}: {e}") from e
                 with self._sessions_lock:
                     self._sessions[key] = session
+            allowed = timeout + (FIRST_ANSWER_EXTRA_S if fresh else 0.0)
             try:
-                out, err = session.ask(request, end=end, timeout=timeout)
+                out, err = session.ask(request, end=end, timeout=allowed)
                 return ExecResult(0, out, err)
             except TimeoutError:
                 self._forget_session(key, session)
-                return ExecResult(124, "", f"host {host}: no answer within {timeout:g}s")
+                return ExecResult(124, "", f"host {host}: no answer within {allowed:g}s")
             except SessionEnded as e:
                 self._forget_session(key, session)
                 if not fresh:  # started before the host rebooted, or idle too long: start anew

@@ -188,7 +188,10 @@ def sentinel_failover(ctx: RunContext, step: SentinelFailover) -> None:
 def _settle(ctx: RunContext, new: str, deadline: float) -> str:
     """Wait until the failover is over in every running host's view: each sentinel names
     ``new`` and reports no failover in progress, each replica replicates from ``new`` with its
-    link up. Sentinel refuses the next failover while one is in progress (INPROG), so an
+    link up, and each sentinel would promote each of those replicas (its own rule: not down or
+    disconnected in its view, pinged and INFO-read recently). Sentinel refuses the next failover
+    while one is in progress (INPROG) and while it has no replica it would promote (NOGOODSLAVE:
+    just after a failover a sentinel's entries of the replicas are new and not read yet), so an
     operation that returns earlier leaves the stack unready for the next."""
     stack = ctx.stack
     while True:
@@ -208,8 +211,20 @@ def _settle(ctx: RunContext, new: str, deadline: float) -> str:
                 silent.append(f"{host}: {node.error}")
             elif host != new and not follows:
                 unsettled.append(f"{host}: {node.role} of {node.master or '-'}, link {node.link}")
+        replicas = [h for h in stack.topology.redis_hosts if h != new and not nodes[h].down]
+        for host in stack.topology.redis_hosts:
+            s = sentinels[host]
+            if nodes[host].down or s.error or s.master != new:
+                continue  # said above
+            for replica in replicas:
+                why = s.replicas_seen.get(replica, "not listed")
+                if why and why != "replica-priority 0":  # never a candidate, by its config
+                    unsettled.append(f"{host} sentinel: would not promote {replica} ({why})")
         if not unsettled and not silent:
-            return "settled: every sentinel names it, every replica follows it"
+            return (
+                "settled: every sentinel names it, every replica follows it and could be"
+                " promoted next"
+            )
         if time.monotonic() >= deadline:
             # Not settled is what an answer shows; silence alone only says nobody told.
             cause = "failover-incomplete" if unsettled else "host-unavailable"

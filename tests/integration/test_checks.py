@@ -451,6 +451,30 @@ def test_probes_come_back_after_a_reboot(stack: Stack) -> None:
     assert_all_pass(stack)
 
 
+def test_a_probe_started_for_a_question_has_its_start_on_top_of_the_answer_time(
+    stack: Stack,
+) -> None:
+    """A command :meth:`Stack.ask` starts is given its own start-up on top of the question's
+    timeout (a probe's interpreter loading on a busy machine is not the host's silence); a
+    running one is held to the timeout."""
+    slow_start = ["sh", "-c", "sleep 3; while read -r q; do echo up; echo rh-q-end; done"]
+    began = time.monotonic()
+    first = stack.ask("graphite", slow_start, "read", end="rh-q-end", timeout=1.0)
+    assert first.ok and first.stdout.strip() == "up", first
+    assert time.monotonic() - began >= 3
+    began = time.monotonic()
+    assert stack.ask("graphite", slow_start, "read", end="rh-q-end", timeout=1.0).ok
+    assert time.monotonic() - began < 1.0
+    slow_second = ["sh", "-c", "read -r q; echo a; echo rh-q-end; read -r q; sleep 8; echo b"]
+    assert stack.ask("graphite", slow_second, "read", end="rh-q-end", timeout=1.0).ok
+    began = time.monotonic()
+    late = stack.ask("graphite", slow_second, "read", end="rh-q-end", timeout=1.0)
+    took = time.monotonic() - began
+    assert late.exit_code == 124 and "no answer within 1s" in late.stderr, late
+    assert took < 3, took
+    stack.close_sessions()
+
+
 def _point_lb_at(stack: Stack, lb: str, app: str, address: str) -> None:
     """Make ``lb`` resolve ``app`` to ``address`` (its /etc/hosts, which nginx reads at start)
     and reload nginx so it uses that address. /etc/hosts is a bind mount: rewritten in place."""

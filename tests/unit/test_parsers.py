@@ -27,7 +27,12 @@ from reboot_harness.checks.nginx_log import (
     wrongly_unavailable,
 )
 from reboot_harness.checks.processes import parse_supervisor_status
-from reboot_harness.checks.redis_roles import NodeView, SentinelView, evaluate
+from reboot_harness.checks.redis_roles import (
+    NodeView,
+    SentinelView,
+    evaluate,
+    why_not_promotable,
+)
 from reboot_harness.model.hostview import ExecResult
 from tests.fakestack import FakeStack
 
@@ -463,3 +468,32 @@ def test_nginx_holding_out_an_app_it_met_down_is_its_health_check_not_a_healthy_
     ]
     # without the history (as before): 10:00:05 was counted against nginx too
     assert "10:00:05" in _said(wrongly_unavailable(*args))[0][1]
+
+
+_GOOD_REPLICA = {"flags": "slave", "last-ok-ping-reply": "300", "info-refresh": "9000",
+                 "slave-priority": "100"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changed", "master_flags", "why"),
+    [
+        pytest.param({}, "master", "", id="candidate"),
+        pytest.param({"flags": "slave,disconnected"}, "master", "flags slave,disconnected",
+                     id="disconnected"),
+        pytest.param({"flags": "s_down,slave"}, "master", "flags s_down,slave", id="s-down"),
+        pytest.param({"last-ok-ping-reply": "5200"}, "master", "last ping answered 5200 ms ago",
+                     id="ping-old"),
+        pytest.param({"info-refresh": "31000"}, "master", "INFO 31000 ms old", id="info-old"),
+        pytest.param({}, "s_down,master", "INFO 9000 ms old", id="info-old-master-down"),
+        pytest.param({"slave-priority": "0"}, "master", "replica-priority 0", id="priority-0"),
+        pytest.param({"info-refresh": "?"}, "master", "its ping, INFO age or priority unreadable",
+                     id="unreadable"),
+    ],
+)  # fmt: skip
+def test_a_replica_is_promotable_by_sentinels_own_rule(
+    changed: dict[str, str], master_flags: str, why: str
+) -> None:
+    """Sentinel's choice of a replica to promote (sentinelSelectSlave): not down or
+    disconnected in its view, a ping answered within 5 s, INFO no older than 30 s (5 s while
+    the master is subjectively down), priority not 0."""
+    assert why_not_promotable({**_GOOD_REPLICA, **changed}, master_flags) == why

@@ -642,12 +642,22 @@ class Redis:
             follows it), ``refused`` (INPROG), ``stuck`` (accepted, nothing changes), ``half``
             (redis2 promoted, redis3 keeps following redis1) or ``hangup`` (no answer).
         pause: whether the old master takes CLIENT PAUSE; replicaof: REPLICAOF.
+        unread: how many SENTINEL REPLICAS answers after a failover list the replicas as a
+            sentinel's new entries do (disconnected, never pinged or read: not promotable);
+            ``-1``: every one.
     """
 
     def __init__(
-        self, stack: FakeStack, failover: str = "done", pause: bool = True, replicaof: bool = True
+        self,
+        stack: FakeStack,
+        failover: str = "done",
+        pause: bool = True,
+        replicaof: bool = True,
+        unread: int = 0,
     ) -> None:
         self.failover = failover
+        self.unread = unread
+        self.failed_over = False
         self.pause = pause  # whether CLIENT PAUSE is taken
         self.replicaof = replicaof
         self.named = "redis1"  # the master the sentinels name
@@ -705,7 +715,23 @@ class Redis:
         if words[:2] == ["SENTINEL", "MASTER"]:
             return ["name", "mymaster", "flags", "master", "num-slaves", "2",
                     "num-other-sentinels", "2"]  # fmt: skip
+        if words[:2] == ["SENTINEL", "REPLICAS"]:
+            new_entries = self.failed_over and self.unread != 0
+            if new_entries and self.unread > 0:
+                self.unread -= 1
+            flags, ping, info = (
+                ("s_down,slave,disconnected", "1765000000000", "1765000000000")
+                if new_entries
+                else ("slave", "120", "2500")
+            )
+            return [
+                ["name", f"{self.address(h)}:6379", "ip", self.address(h), "port", "6379",
+                 "flags", flags, "last-ok-ping-reply", ping, "info-refresh", info,
+                 "slave-priority", "100"]
+                for h, m in sorted(self.follows.items()) if m == self.named
+            ]  # fmt: skip
         if words[:2] == ["SENTINEL", "FAILOVER"]:
+            self.failed_over = True
             if self.failover == "refused":
                 return Refusal("INPROG Failover already in progress")
             if self.failover == "hangup":
@@ -742,8 +768,30 @@ def test_a_sentinel_failover_pauses_writes_fails_over_fences_the_old_master_and_
     ]
     assert happened(ctx) == [
         ("sentinel failover", "redis2",
-         "redis1 -> redis2; settled: every sentinel names it, every replica follows it"),
+         "redis1 -> redis2; settled: every sentinel names it, every replica follows it and"
+         " could be promoted next"),
     ]  # fmt: skip
+
+
+def test_a_sentinel_failover_ends_once_every_sentinel_would_promote_the_replicas() -> None:
+    """Just after a failover a sentinel's entries of the replicas are new (disconnected, not
+    pinged or read): it would answer the next SENTINEL FAILOVER with NOGOODSLAVE. The step waits
+    until every sentinel would promote every running replica; if that never comes, the step
+    says which sentinel would not promote which replica, and why."""
+    with FakeStack() as stack:
+        world = Redis(stack, unread=4)
+        ctx = run_ctx(stack)
+        execute(ctx, SentinelFailover(timeout=5))
+        assert world.unread == 0
+        assert happened(ctx)[0][2].endswith("could be promoted next")
+    with FakeStack() as stack:
+        Redis(stack, unread=-1)
+        with pytest.raises(FaultError) as e:
+            execute(run_ctx(stack), SentinelFailover(timeout=0.5))
+    assert e.value.cause == "failover-incomplete"
+    assert "redis1 sentinel: would not promote redis1 (flags s_down,slave,disconnected)" in str(
+        e.value
+    )
 
 
 @pytest.mark.parametrize(
