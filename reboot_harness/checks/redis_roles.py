@@ -55,6 +55,12 @@ _INFO_VALID_MS = 30000
 _INFO_VALID_MASTER_DOWN_MS = 5000
 
 
+# Two answers of why_not_promotable that are not a reason to wait: a replica its configuration
+# makes never a candidate, and an entry whose figures could not be read (no observation).
+NEVER_A_CANDIDATE = "replica-priority 0"
+UNREADABLE = "its ping, INFO age or priority unreadable"
+
+
 def why_not_promotable(replica: dict[str, object], master_flags: str) -> str:
     """Why a sentinel would not promote this replica now (the fields of one SENTINEL REPLICAS
     entry), or "" when it would."""
@@ -67,9 +73,9 @@ def why_not_promotable(replica: dict[str, object], master_flags: str) -> str:
         info = int(str(replica.get("info-refresh", "")))
         priority = int(str(replica.get("slave-priority", replica.get("replica-priority", 100))))
     except ValueError:
-        return "its ping, INFO age or priority unreadable"
+        return UNREADABLE
     if priority == 0:
-        return "replica-priority 0"
+        return NEVER_A_CANDIDATE
     if ping > _PING_VALID_MS:
         return f"last ping answered {ping} ms ago"
     valid = _INFO_VALID_MASTER_DOWN_MS if "s_down" in master_flags.split(",") else _INFO_VALID_MS
@@ -246,16 +252,17 @@ def _host_of(address: str, by_address: dict[str, str], hosts: tuple[str, ...]) -
 
 
 def observe(
-    stack: Reader, down: Callable[[str], str | None] = lambda _h: None
+    stack: Reader, down: Callable[[str], str | None] = lambda _h: None, *, replicas: bool = False
 ) -> tuple[dict[str, NodeView], dict[str, SentinelView]]:
     """What every redis host's redis-server and sentinel say (or why they said nothing), the
-    hosts asked concurrently (a host that does not answer costs one timeout, not one each)."""
+    hosts asked concurrently (a host that does not answer costs one timeout, not one each);
+    ``replicas``: each sentinel's view of the replicas too (``SentinelView.replicas_seen``)."""
     topo = stack.topology
     by_address = {addr: host for host, addr in stack.addresses().items()}
     asked = [h for h in topo.redis_hosts if not down(h)]
     with ThreadPoolExecutor(max_workers=max(1, 2 * len(asked))) as pool:
         node_of = {h: pool.submit(_node, stack, h, by_address) for h in asked}
-        sentinel_of = {h: pool.submit(_sentinel, stack, h, by_address) for h in asked}
+        sentinel_of = {h: pool.submit(_sentinel, stack, h, by_address, replicas) for h in asked}
     nodes: dict[str, NodeView] = {}
     sentinels: dict[str, SentinelView] = {}
     for host in topo.redis_hosts:
@@ -290,7 +297,9 @@ def _node(stack: Reader, host: str, by_address: dict[str, str]) -> NodeView:
     )
 
 
-def _sentinel(stack: Reader, host: str, by_address: dict[str, str]) -> SentinelView:
+def _sentinel(
+    stack: Reader, host: str, by_address: dict[str, str], with_replicas: bool = False
+) -> SentinelView:
     topo = stack.topology
     name = topo.redis_master_name
     import redis  # here, not at the top: declaring the check needs no redis client
@@ -305,7 +314,7 @@ def _sentinel(stack: Reader, host: str, by_address: dict[str, str]) -> SentinelV
             except redis.ResponseError as e:  # an answer: the sentinel says why not
                 quorum = str(e)
             state = _pairs(s.execute_command("SENTINEL", "MASTER", name))
-            listed = s.execute_command("SENTINEL", "REPLICAS", name)
+            listed = s.execute_command("SENTINEL", "REPLICAS", name) if with_replicas else []
         finally:
             s.close()
     except Exception as e:

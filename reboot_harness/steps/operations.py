@@ -10,7 +10,7 @@ import redis
 
 from reboot_harness.checks.context import NOT_REACHED_EXITS
 from reboot_harness.checks.dns import ask_as_clients, ask_direct
-from reboot_harness.checks.redis_roles import client, observe
+from reboot_harness.checks.redis_roles import NEVER_A_CANDIDATE, UNREADABLE, client, observe
 from reboot_harness.errors import FaultError, UsageError
 from reboot_harness.model.events import EventKind
 from reboot_harness.model.hostview import ExecResult
@@ -195,7 +195,9 @@ def _settle(ctx: RunContext, new: str, deadline: float) -> str:
     operation that returns earlier leaves the stack unready for the next."""
     stack = ctx.stack
     while True:
-        nodes, sentinels = observe(stack, lambda h: None if stack.running(h) else "off")
+        nodes, sentinels = observe(
+            stack, lambda h: None if stack.running(h) else "off", replicas=True
+        )
         unsettled: list[str] = []  # what an answer showed is not over yet
         silent: list[str] = []  # who did not answer
         for host in stack.topology.redis_hosts:
@@ -218,7 +220,9 @@ def _settle(ctx: RunContext, new: str, deadline: float) -> str:
                 continue  # said above
             for replica in replicas:
                 why = s.replicas_seen.get(replica, "not listed")
-                if why and why != "replica-priority 0":  # never a candidate, by its config
+                if why == UNREADABLE:  # an answer that tells nothing: silence, not a state
+                    silent.append(f"{host} sentinel: {replica}: {why}")
+                elif why and why != NEVER_A_CANDIDATE:
                     unsettled.append(f"{host} sentinel: would not promote {replica} ({why})")
         if not unsettled and not silent:
             return (

@@ -25,6 +25,7 @@ import dns.message
 import dns.rrset
 import pytest
 
+from reboot_harness.checks.run import run_checks
 from reboot_harness.errors import FaultError, StackError, UsageError
 from reboot_harness.interrupts import shielded
 from reboot_harness.model.hostview import ExecResult
@@ -654,9 +655,11 @@ class Redis:
         pause: bool = True,
         replicaof: bool = True,
         unread: int = 0,
+        garbled: bool = False,
     ) -> None:
         self.failover = failover
         self.unread = unread
+        self.garbled = garbled  # SENTINEL REPLICAS entries whose figures cannot be read
         self.failed_over = False
         self.pause = pause  # whether CLIENT PAUSE is taken
         self.replicaof = replicaof
@@ -722,7 +725,7 @@ class Redis:
             flags, ping, info = (
                 ("s_down,slave,disconnected", "1765000000000", "1765000000000")
                 if new_entries
-                else ("slave", "120", "2500")
+                else ("slave", "120", "?" if self.garbled else "2500")
             )
             return [
                 ["name", f"{self.address(h)}:6379", "ip", self.address(h), "port", "6379",
@@ -792,6 +795,23 @@ def test_a_sentinel_failover_ends_once_every_sentinel_would_promote_the_replicas
     assert "redis1 sentinel: would not promote redis1 (flags s_down,slave,disconnected)" in str(
         e.value
     )
+
+
+def test_a_sentinel_view_of_the_replicas_that_cannot_be_read_is_silence_not_a_state() -> None:
+    """Entries whose ping and INFO ages do not read as numbers tell nothing: the step runs out
+    as `host-unavailable` (nobody told), never `failover-incomplete`; the `redis roles` check
+    does not ask for them at all."""
+    with FakeStack() as stack:
+        world = Redis(stack, garbled=True)
+        with pytest.raises(FaultError) as e:
+            execute(run_ctx(stack), SentinelFailover(timeout=0.5))
+    assert e.value.cause == "host-unavailable"
+    assert "redis1 sentinel: redis3: its ping, INFO age or priority unreadable" in str(e.value)
+    before = len(world.commands("SENTINEL REPLICAS"))
+    with FakeStack() as stack:
+        world = Redis(stack)
+        run_checks(stack, ["redis roles"])
+    assert world.commands("SENTINEL REPLICAS") == [] and before > 0
 
 
 @pytest.mark.parametrize(
