@@ -48,6 +48,8 @@ FULL_TIER: dict[str, str] = {
     "tests/integration/test_your_stack.py": "a user's compose file as the stack, end to end",
     "tests/integration/test_example_webapp.py": "a web app with PostgreSQL as the stack: four"
     " images built, reboot-each-host and the team's own incident",
+    "tests/integration/test_example_queue.py": "a job queue with workers under supervisord as"
+    " the stack: two images built, reboot-each-host and the team's own incident",
     "tests/integration/test_machine.py": "doctor --engine on this machine (a FUSE container)",
     # 26 rows on a real FUSE mount, no stack (40 s of item time): the quick tier measured 603 s
     # with it on 5e67149

@@ -1,4 +1,7 @@
-"""redis roles: exactly one master, every replica linked to it, every sentinel agreeing."""
+"""redis roles: exactly one master, every replica linked to it, every sentinel agreeing. The
+redis servers are the topology's ``redis_hosts``; the sentinels, the hosts whose daemons name
+``redis-sentinel`` (a server's own, hosts of sentinels alone, or none: then the servers are
+judged alone)."""
 
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ class SentinelView:
     sentinels: int = -1
     flags: str = ""
     error: str = ""
+    down: bool = False  # its host is not running: ``error`` says how
     problems: list[str] = field(default_factory=list)
     # each replica it lists (host) -> "" when it would promote it now, else why not
     # (SENTINEL REPLICAS read by Sentinel's own rule for choosing one: not s_down, o_down or
@@ -127,7 +131,9 @@ def evaluate(
     expected_replicas: int,
     expected_sentinels: int,
 ) -> list[CheckResult]:
-    """Judge the replication set from what each node and sentinel reported.
+    """Judge the replication set from what each node and sentinel reported: ``nodes`` has an
+    entry for each redis server, ``sentinels`` one for each sentinel's host (a host may be both,
+    or either).
 
     The number of masters is counted among the nodes that answered. `zero-masters` needs every
     running node to have answered: a node that did not might be the master. When one did not
@@ -136,11 +142,12 @@ def evaluate(
     """
     masters = sorted(h for h, n in nodes.items() if n.role == "master" and not n.error)
     silent = sorted(h for h, n in nodes.items() if n.error and not n.down)
-    expected = (
-        f"1 master; {expected_replicas} replicas linked to it; every sentinel names it, "
-        f"ckquorum OK, no failover in progress, {expected_replicas} replicas and "
-        f"{expected_sentinels} sentinels known"
-    )
+    expected = f"1 master; {expected_replicas} replicas linked to it"
+    if sentinels:
+        expected += (
+            f"; every sentinel names it, ckquorum OK, no failover in progress,"
+            f" {expected_replicas} replicas and {expected_sentinels} sentinels known"
+        )
     hosts = sorted(set(nodes) | set(sentinels))
     master = masters[0] if len(masters) == 1 else ""
     if not masters and silent:
@@ -155,28 +162,34 @@ def evaluate(
         observed = f"{len(masters)} masters ({describe(nodes)})"
         out = []
         for host in hosts:
-            node = nodes.get(host)
-            if node is not None and node.down:
-                out.append(report.fail(host, "1 master", node.error, cause="host-down",
-                                       subjects=_subjects(host)))  # fmt: skip
-            elif node is None or node.error:
+            node, s = nodes.get(host), sentinels.get(host)
+            them = _subjects(host, node is not None, s is not None)
+            seen = node if node is not None else s
+            if seen is not None and seen.down:
+                out.append(report.fail(host, "1 master", seen.error, cause="host-down",
+                                       subjects=them))  # fmt: skip
+            elif node is not None and node.error:
                 out.append(report.fail(host, "1 master", _unreachable(node), cause=
-                                       "redis-unreachable", subjects=_subjects(host)))  # fmt: skip
-            else:
+                                       "redis-unreachable", subjects=them))  # fmt: skip
+            else:  # (a host of sentinels alone: the servers' state is what it is judged by)
                 out.append(report.fail(host, "1 master", observed, cause=cause,
-                                       subjects=_subjects(host)))  # fmt: skip
+                                       subjects=them))  # fmt: skip
         return out
     results = []
     for host in hosts:
         node = nodes.get(host)
         s = sentinels.get(host)
-        if node is not None and node.down:
+        them = _subjects(host, node is not None, s is not None)
+        seen = node if node is not None else s
+        if seen is not None and seen.down:
             results.append(
-                report.fail(host, expected, node.error, cause="host-down", subjects=_subjects(host))
+                report.fail(host, expected, seen.error, cause="host-down", subjects=them)
             )
             continue
         problems = []
-        if node is None or node.error:
+        if node is None:
+            pass  # a host of sentinels alone
+        elif node.error:
             problems.append(Problem("redis-unreachable", _unreachable(node)))
         elif host != master:
             if node.role != "slave":
@@ -191,7 +204,9 @@ def evaluate(
                 problems.append(
                     Problem("replica-link-down", f"master_link_status {node.link or '?'}")
                 )
-        if s is None or s.error:
+        if s is None:
+            pass  # a redis server without a sentinel of its own
+        elif s.error:
             problems.append(
                 Problem(
                     "sentinel-unreachable",
@@ -217,10 +232,11 @@ def evaluate(
                 problems.append(
                     Problem("sentinel-view-incomplete", f"sentinel knows {s.sentinels} sentinels")
                 )
-        role = "master" if host == master else f"slave of {master}"
+        role = ("master" if host == master else f"slave of {master}") if node is not None else ""
+        agrees = "sentinel agrees" if s is not None else ""
         results.append(
-            report.result(host, expected, problems, f"{role}, sentinel agrees",
-                          subjects=_subjects(host), detail=describe(nodes))
+            report.result(host, expected, problems, ", ".join(w for w in (role, agrees) if w),
+                          subjects=them, detail=describe(nodes))
         )  # fmt: skip
     return results
 
@@ -229,12 +245,14 @@ def _unreachable(node: NodeView | None) -> str:
     return f"redis unreachable ({node.error if node else 'no answer'})"
 
 
-def _subjects(host: str) -> tuple[str, ...]:
-    return (f"{host}/redis", f"{host}/sentinel")
+def _subjects(host: str, server: bool = True, sentinel: bool = True) -> tuple[str, ...]:
+    return (*((f"{host}/redis",) if server else ()), *((f"{host}/sentinel",) if sentinel else ()))
 
 
 def subjects(topo: Topology) -> tuple[str, ...]:
-    return tuple(s for h in topo.redis_hosts for s in _subjects(h))
+    sentinels = set(topo.sentinel_hosts)
+    ordered = dict.fromkeys((*topo.redis_hosts, *topo.sentinel_hosts))
+    return tuple(s for h in ordered for s in _subjects(h, h in topo.redis_hosts, h in sentinels))
 
 
 def _pairs(answer: object) -> dict[str, object]:
@@ -259,20 +277,22 @@ def observe(
     ``replicas``: each sentinel's view of the replicas too (``SentinelView.replicas_seen``)."""
     topo = stack.topology
     by_address = {addr: host for host, addr in stack.addresses().items()}
-    asked = [h for h in topo.redis_hosts if not down(h)]
-    with ThreadPoolExecutor(max_workers=max(1, 2 * len(asked))) as pool:
-        node_of = {h: pool.submit(_node, stack, h, by_address) for h in asked}
-        sentinel_of = {h: pool.submit(_sentinel, stack, h, by_address, replicas) for h in asked}
+    off = {h: down(h) for h in dict.fromkeys((*topo.redis_hosts, *topo.sentinel_hosts))}
+    servers = [h for h in topo.redis_hosts if not off[h]]
+    watchers = [h for h in topo.sentinel_hosts if not off[h]]
+    with ThreadPoolExecutor(max_workers=max(1, len(servers) + len(watchers))) as pool:
+        node_of = {h: pool.submit(_node, stack, h, by_address) for h in servers}
+        sentinel_of = {h: pool.submit(_sentinel, stack, h, by_address, replicas) for h in watchers}
     nodes: dict[str, NodeView] = {}
     sentinels: dict[str, SentinelView] = {}
     for host in topo.redis_hosts:
-        reason = down(host)
-        if reason:
-            nodes[host] = NodeView(error=reason, down=True)
-            sentinels[host] = SentinelView(error=reason)
-        else:
-            nodes[host] = node_of[host].result()
-            sentinels[host] = sentinel_of[host].result()
+        reason = off[host]
+        nodes[host] = NodeView(error=reason, down=True) if reason else node_of[host].result()
+    for host in topo.sentinel_hosts:
+        reason = off[host]
+        sentinels[host] = (
+            SentinelView(error=reason, down=True) if reason else sentinel_of[host].result()
+        )
     return nodes, sentinels
 
 
@@ -343,7 +363,7 @@ def _sentinel(
 
 @check(
     NAME,
-    description="every redis host's redis-server and sentinel",
+    description="every redis server, and every sentinel (hosts running redis-sentinel)",
     roles=("redis_hosts",),
     subjects=subjects,
     unobserved=("redis-unreachable", "sentinel-unreachable", "master-unknown"),
@@ -366,5 +386,6 @@ def _sentinel(
 )
 def check_redis_roles(ctx: Context) -> list[CheckResult]:
     nodes, sentinels = observe(ctx, ctx.down)
-    n = len(ctx.topology.redis_hosts)
-    return evaluate(ctx, nodes, sentinels, expected_replicas=n - 1, expected_sentinels=n)
+    topo = ctx.topology
+    return evaluate(ctx, nodes, sentinels, expected_replicas=len(topo.redis_hosts) - 1,
+                    expected_sentinels=len(topo.sentinel_hosts))  # fmt: skip

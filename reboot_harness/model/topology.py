@@ -131,7 +131,8 @@ class Topology:
         app_port: the port the apps serve on (``/health``, socket.io).
         app_program: the app's supervisord program, whose open-file limit ``limits`` checks.
         app_min_nofile: the lowest soft ``nofile`` limit the app's process may have.
-        redis_hosts: the redis servers, each with a sentinel.
+        redis_hosts: the redis servers (with Sentinel where a host's daemons name
+            ``redis-sentinel``: its own, or on hosts of their own).
         redis_port: the redis servers' port.
         sentinel_port: the sentinels' port.
         redis_master_name: the master's name the sentinels monitor.
@@ -197,6 +198,33 @@ class Topology:
     @property
     def hosts(self) -> tuple[str, ...]:
         return tuple(self.daemons)
+
+    @property
+    def sentinel_hosts(self) -> tuple[str, ...]:
+        """The hosts running Redis Sentinel (``redis-sentinel`` among their daemons), in order:
+        a redis server's own sentinel (the shipped stack's), or a host of sentinels alone. None:
+        the redis servers are judged without Sentinel (a lone master, or replicas set by hand)."""
+        return tuple(h for h, names in self.daemons.items() if "redis-sentinel" in names)
+
+    def checked_ports(self, host: str) -> tuple[tuple[int, str], ...]:
+        """(port, protocol) of ``host`` that the shipped checks connect to from the harness's
+        side: the harness publishes each on 127.0.0.1 when the compose files do not."""
+        out: list[tuple[int, str]] = []
+        if host in self.lbs:
+            out.append((self.lb_port, "tcp"))
+        if host in self.apps:
+            out.append((self.app_port, "tcp"))
+        if host in self.redis_hosts:
+            out.append((self.redis_port, "tcp"))
+        if host in self.sentinel_hosts:
+            out.append((self.sentinel_port, "tcp"))
+        if host in self.mysql_hosts:
+            out.append((self.mysql_port, "tcp"))
+        if host == self.dns_host:
+            out += [(53, "tcp"), (53, "udp")]
+        if host == self.graphite_host:
+            out.append((self.carbon_port, "tcp"))
+        return tuple(dict.fromkeys(out))
 
     @property
     def supervisor_hosts(self) -> tuple[str, ...]:

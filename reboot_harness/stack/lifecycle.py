@@ -225,6 +225,10 @@ def start(
             if boot is not None:
                 state = state.with_changes(compose_files=(*state.compose_files, str(boot)))
                 state.save()
+            reached = _ports_override(state, resolved, topology or Topology(domain=domain))
+            if reached is not None:
+                state = state.with_changes(compose_files=(*state.compose_files, str(reached)))
+                state.save()
             named = _names_override(state, resolved, progress)
             if named is not None:
                 state = state.with_changes(compose_files=(*state.compose_files, str(named)))
@@ -319,14 +323,57 @@ def _boot_override(
             services[host] = {"tmpfs": [*others, "/tmp:exec,mode=1777"]}
     if not services:
         return None
-    lines = ["# Written by reboot-harness from the topology's tmp: what a boot does to /tmp.",
-             "services:"]  # fmt: skip
-    for host, spec in services.items():
-        lines.append(f"  {json.dumps(host)}:")
-        lines.append(f"    tmpfs: !override {json.dumps(spec['tmpfs'])}")
-    path = state.directory / "boot.yaml"
+    return _override_file(
+        state.directory / "boot.yaml",
+        "the topology's tmp: what a boot does to /tmp",
+        {host: f"tmpfs: !override {json.dumps(spec['tmpfs'])}" for host, spec in services.items()},
+    )
+
+
+def _override_file(path: Path, what: str, services: dict[str, str]) -> Path:
+    """A compose override at ``path``: each service with its one line of settings."""
+    lines = [f"# Written by reboot-harness: {what}.", "services:"]
+    for host, setting in services.items():
+        lines += [f"  {json.dumps(host)}:", f"    {setting}"]
     write_private(path, "\n".join(lines) + "\n")
     return path
+
+
+def ports_to_publish(resolved: dict[str, Any], topology: Topology) -> dict[str, list[str]]:
+    """host -> ``127.0.0.1::PORT/PROTO`` for each port the shipped checks connect to
+    (:meth:`Topology.checked_ports`) that the resolved compose files do not publish: a redis of
+    yours without ``ports:`` is still read by `redis roles`. The engine picks the host port."""
+    out: dict[str, list[str]] = {}
+    for host in topology.hosts:
+        svc = (resolved.get("services") or {}).get(host)
+        if svc is None:
+            continue
+        have = {
+            (int(str(p.get("target"))), str(p.get("protocol") or "tcp"))
+            for p in svc.get("ports") or []
+            if isinstance(p, dict) and str(p.get("target", "")).isdigit()
+        }
+        want = [f"127.0.0.1::{port}/{proto}" for port, proto in topology.checked_ports(host)
+                if (port, proto) not in have]  # fmt: skip
+        if want:
+            out[host] = want
+    return out
+
+
+def _ports_override(
+    state: ProjectState, resolved: dict[str, Any], topology: Topology
+) -> Path | None:
+    """A compose override publishing :func:`ports_to_publish` (Compose adds them to the
+    host's own ports); None when every port the checks read is published already (the shipped
+    stack)."""
+    wanted = ports_to_publish(resolved, topology)
+    if not wanted:
+        return None
+    return _override_file(
+        state.directory / "ports.yaml",
+        "the ports its checks read, on 127.0.0.1",
+        {host: f"ports: {json.dumps(entries)}" for host, entries in wanted.items()},
+    )
 
 
 def _names_override(

@@ -112,7 +112,7 @@ def sentinel_master(ctx: RunContext) -> str:
     """The current master according to the first sentinel that answers."""
     topo = ctx.stack.topology
     errors = []
-    for host in topo.redis_hosts:
+    for host in topo.sentinel_hosts:
         try:
             ip, port = ctx.stack.endpoint(host, topo.sentinel_port)
             s = client(ip, port)
@@ -154,9 +154,9 @@ def sentinel_failover(ctx: RunContext, step: SentinelFailover) -> None:
     except redis.RedisError as e:
         raise FaultError(f"host {old}: CLIENT PAUSE WRITE refused: {e}", "host-unavailable") from e
     try:
-        asked = next((h for h in topo.redis_hosts if ctx.stack.running(h)), "")
+        asked = next((h for h in topo.sentinel_hosts if ctx.stack.running(h)), "")
         if not asked:
-            raise FaultError("sentinel failover: no redis host is running", "host-unavailable")
+            raise FaultError("sentinel failover: no sentinel's host is running", "host-unavailable")
         ip, port = ctx.stack.endpoint(asked, topo.sentinel_port)
         s = redis.Redis(ip, port, socket_timeout=5, decode_responses=True)
         try:
@@ -200,23 +200,24 @@ def _settle(ctx: RunContext, new: str, deadline: float) -> str:
         )
         unsettled: list[str] = []  # what an answer showed is not over yet
         silent: list[str] = []  # who did not answer
-        for host in stack.topology.redis_hosts:
-            node, s = nodes[host], sentinels[host]
-            if node.down:
+        for host, s in sentinels.items():
+            if s.down:
                 continue
             if s.error:
                 silent.append(f"{host} sentinel: {s.error}")
             elif s.master != new or "failover_in_progress" in s.flags:
                 unsettled.append(f"{host} sentinel: names {s.master}; {s.flags}")
+        for host, node in nodes.items():
+            if node.down or host == new:
+                continue
             follows = node.role == "slave" and node.master == new and node.link == "up"
-            if host != new and node.error:
+            if node.error:
                 silent.append(f"{host}: {node.error}")
-            elif host != new and not follows:
+            elif not follows:
                 unsettled.append(f"{host}: {node.role} of {node.master or '-'}, link {node.link}")
-        replicas = [h for h in stack.topology.redis_hosts if h != new and not nodes[h].down]
-        for host in stack.topology.redis_hosts:
-            s = sentinels[host]
-            if nodes[host].down or s.error or s.master != new:
+        replicas = [h for h, node in nodes.items() if h != new and not node.down]
+        for host, s in sentinels.items():
+            if s.down or s.error or s.master != new:
                 continue  # said above
             for replica in replicas:
                 why = s.replicas_seen.get(replica, "not listed")

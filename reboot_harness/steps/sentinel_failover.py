@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, ClassVar
 
@@ -39,8 +40,17 @@ class SentinelFailover(StepKind):
         Mark(EventKind.SENTINEL_FAILOVER, "D", "failover", _words),
     )
 
+    @classmethod
+    def refuse_form(cls, given: Mapping[str, object], topology: Topology) -> str | None:
+        if topology.sentinel_hosts:
+            return None
+        return (
+            "needs Redis Sentinel, and no host of this topology runs it (no redis-sentinel among"
+            " its daemons)"
+        )
+
     def touches(self, topo: Topology) -> tuple[str, ...]:
-        return tuple(topo.redis_hosts)
+        return tuple(dict.fromkeys((*topo.redis_hosts, *topo.sentinel_hosts)))
 
     def planned_s(self) -> float:
         return self.timeout

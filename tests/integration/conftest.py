@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,6 +33,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if path.parent != HERE or getattr(item.module, "INDEPENDENT", False):  # type: ignore[attr-defined]
             continue
         item.add_marker(pytest.mark.xdist_group(path.stem))
+
+
+@pytest.fixture(scope="module")
+def debian_base() -> None:
+    """For a module whose stacks' Dockerfiles say FROM debian:bookworm-slim, as their teams
+    wrote them (:func:`registry_debian`)."""
+    registry_debian()
+
+
+def rh_in(project: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``reboot-harness ARGS`` run from ``project``'s folder, as its README says to."""
+    return subprocess.run([sys.executable, "-m", "reboot_harness", *args], cwd=project,
+                          capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
 
 
 def registry_debian() -> None:

@@ -19,7 +19,7 @@ name = "my-service"
 
 [tool.reboot-harness]
 topology = "topology.yaml"
-compose = ["compose/cache.yaml"]
+stack = "docker-compose.yml"
 incidents = "incidents"
 scenarios = "scenarios"
 up-timeout = "1m30s"
@@ -36,7 +36,7 @@ def _in(folder: Path, *argv: str) -> subprocess.CompletedProcess[str]:
 def test_a_repository_configured_once_runs_without_options(tmp_path: Path) -> None:
     """The memcached example with its options in pyproject.toml: from a subfolder, `config`
     names the file, `run --dry-run` plans cache-reboot's two variants on the cache host with
-    the file's compose override, and pytest collects them too."""
+    the file's stack, and pytest collects them too."""
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("pytest.ini", "README.md"))
     (repo / "pyproject.toml").write_text(CONFIG)

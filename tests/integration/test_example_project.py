@@ -1,6 +1,6 @@
-"""The example user project (examples/memcached/) as its README runs it: a host the harness does
-not ship, declared checks, a Python check and an incident of the project's own — from the
-project's folder, with relative paths, through the command line."""
+"""The example user project (examples/memcached/) as its README runs it: the team's compose file
+as the stack (`--stack`), declared checks, a Python check and an incident of the project's own —
+from the project's folder, with relative paths, through the command line."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("debian_base")]
 INDEPENDENT = True  # one run, its own stacks: it may share a worker with anything
 
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "memcached"
@@ -23,11 +23,11 @@ def test_the_example_project_runs_as_its_readme_says(tmp_path: Path) -> None:
     again, relative to the same folder."""
     report = tmp_path / "report"
     said = " ".join((PROJECT / "README.md").read_text().split())
-    written = "reboot-harness run --topology topology.yaml --compose compose/cache.yaml \\"
+    written = "reboot-harness run --stack docker-compose.yml --topology topology.yaml \\"
     written += " --incidents incidents -j 2 scenarios/cache-reboot.yaml"
     assert written in said, "the README's command changed: change it here too"
     command = (
-        "run --topology topology.yaml --compose compose/cache.yaml --incidents incidents -j 2"
+        "run --stack docker-compose.yml --topology topology.yaml --incidents incidents -j 2"
         f" --report {report} scenarios/cache-reboot.yaml"
     )
     proc = subprocess.run(
@@ -51,6 +51,8 @@ def test_the_example_project_runs_as_its_readme_says(tmp_path: Path) -> None:
         ("cache", "cache/port:11211"),
         ("memcached stats", "cache"),
     } <= held
+    # the team's file is the whole stack: its one host, none of the post-mortem's
+    assert {c["host"] for r in (fixed, incident) for c in r["checks"]} == {"cache"}
     assert incident["passed"] and incident["reason"].startswith("reproduced:")
     failed = {(c["check"], c["host"], c["cause"]) for c in incident["checks"] if not c["ok"]}
     assert ("cache", "cache", "directory-missing") in failed
@@ -61,7 +63,7 @@ def test_the_example_project_runs_as_its_readme_says(tmp_path: Path) -> None:
 
 
 def test_pytest_collects_the_example_projects_scenarios_from_its_ini() -> None:
-    """The project's pytest.ini (rh_scenarios, rh_incidents, rh_topology, rh_compose): its
+    """The project's pytest.ini (rh_scenarios, rh_incidents, rh_topology, rh_stack_file): its
     scenario is validated against its own topology and checks, one item per variant."""
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q"],

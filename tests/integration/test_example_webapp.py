@@ -9,31 +9,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.integration.conftest import registry_debian
+from tests.integration.conftest import rh_in
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("debian_base")]
 INDEPENDENT = True  # its own stacks: it may share a worker with anything
 
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "webapp"
 COMPOSE = "docker-compose.yml"
-RH = [sys.executable, "-m", "reboot_harness"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def debian_base() -> None:
-    """The images say FROM debian:bookworm-slim, as the team wrote them."""
-    registry_debian()
 
 
 def rh(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*RH, *args], cwd=PROJECT, capture_output=True, text=True,
-                          timeout=timeout, check=False)  # fmt: skip
+    return rh_in(PROJECT, *args, timeout=timeout)
 
 
 def test_init_recognises_the_load_balancer_and_the_postgres_pair(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ engine), not an engine: without the plugin they fail in CI and are skipped elsew
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from reboot_harness.errors import UsageError
 from reboot_harness.faces import cli
+from reboot_harness.model.topology import Topology
 
 RH = [sys.executable, "-m", "reboot_harness"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -630,15 +632,49 @@ def test_a_file_in_a_folder_the_machine_shares_grants_no_folder(
     )
 
 
-def test_the_example_project_is_judged_with_its_topology(up: Any, compose_plugin: None) -> None:
-    """examples/memcached builds its host from ../images: the folder its topology's Python
-    checks come from (code the harness runs anyway) is the project's, so it passes with its
-    topology, as its README runs it; without it, the build context is outside the compose
-    file's folder."""
-    example = ROOT / "examples" / "memcached"
+# A project that layers its host over the shipped stack from compose/, building it from ../images
+# (what examples/memcached was before it became a stack of its own).
+LAYERED_CACHE = """services:
+  cache:
+    image: "rh-example/cache:1-${RH_IMAGE_TAG:-latest}"
+    build:
+      context: ../images/cache
+      args: {BASE_IMAGE: "${RH_BASE_IMAGE:-debian:bookworm-slim}"}
+    labels:
+      org.reboot-harness.managed: "true"
+      org.reboot-harness.owner: "${RH_OWNER:-manual}"
+      org.reboot-harness.keep: "${RH_KEEP:-false}"
+    tmpfs: [/run, "/tmp:exec,mode=1777"]
+    ulimits:
+      nofile: {soft: 1024, hard: 16384}
+    restart: "no"
+    networks:
+      net: {ipv4_address: "${RH_SUBNET_PREFIX:-172.30.0}.61"}
+    ports: ["127.0.0.1::11211"]
+"""
+
+
+def test_a_project_is_judged_with_its_topology(
+    up: Any, compose_plugin: None, tmp_path: Path
+) -> None:
+    """A project whose override in compose/ builds its host from ../images: the folder its
+    topology's Python checks come from (code the harness runs anyway) is the project's, so it
+    passes with its topology; without it, the build context is outside the compose file's
+    folder."""
+    example = tmp_path / "project"
+    shutil.copytree(ROOT / "examples" / "memcached", example)
+    (example / "compose").mkdir()
     cache = example / "compose" / "cache.yaml"
-    topology = str(example / "topology.yaml")
-    assert up(cache, "--topology", topology) == (2, [f"reboot-harness up: {REACHED}"])
+    cache.write_text(LAYERED_CACHE)
+    topology = example / "topology.yaml"
+    seed = Topology()
+    daemons = {**seed.daemons, "cache": ("memcached",)}
+    text = yaml.safe_load(topology.read_text())
+    text = {k: v for k, v in text.items() if not k.endswith(("hosts", "_host")) and k not in
+            ("lbs", "apps")}  # fmt: skip
+    text["daemons"] = {h: list(d) for h, d in daemons.items()}
+    topology.write_text(yaml.safe_dump(text))
+    assert up(cache, "--topology", str(topology)) == (2, [f"reboot-harness up: {REACHED}"])
     code, lines = up(cache)
     assert (
         code == 2

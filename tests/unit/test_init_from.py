@@ -377,3 +377,20 @@ def test_the_ports_a_service_serves_are_read_from_ports_and_expose() -> None:
     svc = Service("web", Path("docker-compose.yml"), settings)
     assert served_ports(svc) == (80, 443, 9000, 7001, 81, 5432, 3000, 3001)
     assert served_ports(Service("none", Path("x.yml"), {})) == ()
+
+
+def test_sentinels_on_services_of_their_own_are_sentinels_not_redis_servers(
+    tmp_path: Path,
+) -> None:
+    """A sentinel in its own service is no redis server (`redis roles` would ask it for INFO
+    replication): it is a host whose daemon is redis-sentinel, and the check asks it as one."""
+    source = tmp_path / "docker-compose.yml"
+    source.write_text(
+        "services:\n"
+        "  r1: {image: 'redis:7.2', command: [redis-server, --appendonly, 'yes']}\n"
+        "  r2: {image: 'redis:7.2', command: [redis-server, --replicaof, r1, '6379']}\n"
+        "  s1: {image: 'redis:7.2', command: [redis-sentinel, /etc/redis/sentinel.conf]}\n"
+    )
+    topo, _ = init(source, tmp_path / "topology.yaml")
+    assert (topo.redis_hosts, topo.sentinel_hosts) == (("r1", "r2"), ("s1",))
+    assert dict(topo.daemons)["s1"] == ("redis-sentinel",)

@@ -34,6 +34,7 @@ from reboot_harness.checks.redis_roles import (
     why_not_promotable,
 )
 from reboot_harness.model.hostview import ExecResult
+from reboot_harness.model.topology import Topology
 from tests.fakestack import FakeStack
 
 REDIS = Results(shipped.checks()["redis roles"])
@@ -497,3 +498,53 @@ def test_a_replica_is_promotable_by_sentinels_own_rule(
     disconnected in its view, a ping answered within 5 s, INFO no older than 30 s (5 s while
     the master is subjectively down), priority not 0."""
     assert why_not_promotable({**_GOOD_REPLICA, **changed}, master_flags) == why
+
+
+def test_redis_servers_without_sentinel_are_judged_alone() -> None:
+    """A topology whose redis hosts run no sentinel (a queue's lone redis, replicas set by
+    hand): one master and its replicas linked is healthy, with no sentinel asked or named."""
+    lone = evaluate(REDIS, {"queue": NodeView(role="master")}, {}, 0, 0)
+    assert [(r.host, r.ok, r.expected, r.observed) for r in lone] == [
+        ("queue", True, "1 master; 0 replicas linked to it", "master")
+    ]
+    assert lone[0].subjects == ("queue/redis",)
+    # a lone redis that came back a replica (a stale `replicaof`): nobody can write
+    stale = evaluate(REDIS, {"queue": NodeView(role="slave", master="old", link="down")}, {}, 0, 0)
+    assert [(r.ok, r.causes) for r in stale] == [(False, ("zero-masters",))]
+    pair = {"q1": NodeView(role="master"), "q2": NodeView(role="slave", master="q1", link="up")}
+    assert all(r.ok for r in evaluate(REDIS, pair, {}, 1, 0))
+    pair["q2"] = NodeView(role="slave", master="q1", link="down")
+    assert [r.causes for r in evaluate(REDIS, pair, {}, 1, 0) if not r.ok] == [
+        ("replica-link-down",)
+    ]
+
+
+def test_sentinels_on_hosts_of_their_own_are_judged_by_their_view() -> None:
+    """Sentinels alone on their hosts: each must name the master and know every replica and
+    sentinel; a sentinel's host that is off is host-down, not a sentinel that disagrees."""
+    nodes = {"r1": NodeView(role="master"), "r2": NodeView(role="slave", master="r1", link="up")}
+    sents = {h: _sentinel(master="r1", replicas=1, sentinels=3) for h in ("s1", "s2", "s3")}
+    results = evaluate(REDIS, nodes, sents, 1, 3)
+    assert [(r.host, r.ok) for r in results] == [
+        ("r1", True), ("r2", True), ("s1", True), ("s2", True), ("s3", True),
+    ]  # fmt: skip
+    assert {r.host: r.subjects for r in results}["s1"] == ("s1/sentinel",)
+    assert {r.host: r.observed for r in results}["s1"] == "sentinel agrees"
+    sents["s2"] = _sentinel(master="r2", replicas=1, sentinels=3)
+    sents["s3"] = SentinelView(error="off", down=True)
+    bad = {r.host: r.causes for r in evaluate(REDIS, nodes, sents, 1, 3) if not r.ok}
+    assert bad == {"s2": ("sentinel-wrong-master",), "s3": ("host-down",)}
+
+
+def test_the_sentinel_hosts_are_those_whose_daemons_name_it() -> None:
+    from reboot_harness.checks.redis_roles import subjects
+
+    seed = Topology()
+    assert seed.sentinel_hosts == seed.redis_hosts
+    assert subjects(seed)[:2] == ("redis1/redis", "redis1/sentinel")
+    queue = Topology(redis_hosts=("queue",), daemons={"queue": ("redis-server",),
+                                                      "w1": ("supervisord",)})  # fmt: skip
+    assert (queue.sentinel_hosts, subjects(queue)) == ((), ("queue/redis",))
+    apart = Topology(redis_hosts=("r1",), daemons={"r1": ("redis-server",),
+                                                   "s1": ("redis-sentinel",)})  # fmt: skip
+    assert (apart.sentinel_hosts, subjects(apart)) == (("s1",), ("r1/redis", "s1/sentinel"))

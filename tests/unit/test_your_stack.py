@@ -137,3 +137,53 @@ def test_run_with_a_bad_stack_file_starts_nothing(tmp_path: Path) -> None:
         f"reboot-harness run: --stack {missing_file}: no such compose file; give your"
         " docker-compose.yml, or `seed` for the stack the harness ships"
     ]
+
+
+def test_the_ports_the_checks_read_are_published_where_your_file_does_not() -> None:
+    """A redis of yours without `ports:` is still read by `redis roles` (from the harness's
+    side): the harness publishes it on 127.0.0.1, at a port the engine picks; a port your file
+    publishes already, and a host with no role that reads a port, get nothing."""
+    from reboot_harness.model.topology import Topology
+    from reboot_harness.stack.lifecycle import ports_to_publish
+
+    topo = Topology(
+        lbs=("proxy",), apps=(), redis_hosts=("queue",), mysql_hosts=(), dns_host="",
+        graphite_host="", daemons={"proxy": ("nginx",), "queue": ("redis-server",),
+                                   "worker": ("supervisord",)},
+    )  # fmt: skip
+    resolved = {"services": {
+        "proxy": {"ports": [{"target": 80, "published": "8080", "protocol": "tcp"}]},
+        "queue": {"ports": [{"target": 9121, "published": "9121", "protocol": "tcp"}]},
+        "worker": {},
+    }}  # fmt: skip
+    assert ports_to_publish(resolved, topo) == {"queue": ["127.0.0.1::6379/tcp"]}
+    with_sentinel = Topology(
+        redis_hosts=("queue",), daemons={"queue": ("redis-server", "redis-sentinel")}
+    )
+    assert ports_to_publish({"services": {"queue": {}}}, with_sentinel) == {
+        "queue": ["127.0.0.1::6379/tcp", "127.0.0.1::26379/tcp"]
+    }
+
+
+def test_a_sentinel_failover_does_not_apply_to_a_redis_without_sentinel(tmp_path: Path) -> None:
+    """A step that fails redis over with Sentinel is refused on a topology whose hosts run no
+    redis-sentinel (a queue's lone redis), with the reason — so a shipped scenario with one is
+    listed as not applicable there —, and taken where sentinels run on hosts of their own."""
+    from reboot_harness.model.topology import Topology
+    from reboot_harness.scenarios.find import load
+
+    path = tmp_path / "failover.yaml"
+    path.write_text(
+        "name: failover\ndescription: x\nsteps:\n  - sentinel_failover: {}\n"
+        "expect: {checks: [processes]}\n"
+    )
+    lone = Topology(redis_hosts=("queue",), daemons={"queue": ("redis-server",)})
+    with pytest.raises(UsageError) as e:
+        load(path, lone)
+    assert str(e.value) == (
+        f"{path}: steps[0].sentinel_failover: needs Redis Sentinel, and no host of this"
+        " topology runs it (no redis-sentinel among its daemons)"
+    )
+    apart = Topology(redis_hosts=("r1", "r2"), daemons={"r1": ("redis-server",),
+                     "r2": ("redis-server",), "s1": ("redis-sentinel",)})  # fmt: skip
+    assert load(path, apart).steps[0].touches(apart) == ("r1", "r2", "s1")

@@ -431,7 +431,8 @@ class Software:
 SOFTWARE: tuple[Software, ...] = (
     Software("nginx", ("nginx",), ("nginx",), "lbs"),
     Software("Redis", ("redis-server",), ("redis",), "redis_hosts"),
-    Software("Redis Sentinel", ("redis-sentinel",), (), "redis_hosts"),
+    # (no role: a host is a sentinel by its daemons, whether it runs a redis server too or not)
+    Software("Redis Sentinel", ("redis-sentinel",), (), ""),
     Software("MariaDB", ("mariadbd", "mariadbd-safe"), ("mariadb",), "mysql_hosts"),
     Software("MySQL", ("mysqld", "mysqld_safe"), ("mysql", "percona"), "mysql_hosts"),
     Software("PostgreSQL", ("postgres", "postmaster"), ("postgres", "postgis"), "postgres_hosts"),
