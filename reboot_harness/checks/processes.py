@@ -50,7 +50,8 @@ def check_processes(ctx: Context) -> list[CheckResult]:
     for host, daemons in topo.daemons.items():
         expected = "alive: " + ", ".join(daemons)
         if host in topo.supervisor_hosts:
-            expected += "; every supervisord program RUNNING (the app: also serving)"
+            expected += "; every supervisord program RUNNING"
+            expected += " (the app: also serving)" if host in topo.apps else ""
         reason = ctx.down(host)
         if reason:
             results.append(ctx.fail(host, expected, reason, cause="host-down", subjects=(host,)))

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+
+from tests.integration.conftest import rh_in
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("debian_base")]
 INDEPENDENT = True  # one run, its own stacks: it may share a worker with anything
@@ -75,3 +78,33 @@ def test_pytest_collects_the_example_projects_scenarios_from_its_ini() -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "scenarios/cache-reboot.yaml::cache-reboot[fixed]" in proc.stdout
     assert "scenarios/cache-reboot.yaml::cache-reboot[incident]" in proc.stdout
+
+
+def test_init_and_doctor_on_the_teams_file(tmp_path: Path) -> None:
+    """`init` finds the cache's port and says it cannot tell its daemon (its image is built
+    here, from an entrypoint script): the team's topology.yaml fills it in; `doctor` names the
+    restart policy and the missing healthcheck."""
+    out = tmp_path / "topology.yaml"
+    proc = rh_in(PROJECT, "init", "--from", "docker-compose.yml", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "cache: daemons not known: no command and no image (built here)" in proc.stdout
+    assert "fill in daemons.cache" in proc.stdout
+    written = yaml.safe_load(out.read_text())
+    assert written["daemons"] == {"cache": []}
+    assert written["host_checks"] == [{"host": "cache", "port": 11211}]
+    doctor = rh_in(PROJECT, "doctor", "docker-compose.yml")
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    codes = [line.split(":")[3].strip() for line in doctor.stdout.splitlines()[:-1]]
+    assert codes == ["restart-policy", "no-healthcheck"], doctor.stdout
+
+
+def test_reboot_each_host_passes_on_the_teams_stack(tmp_path: Path) -> None:
+    proc = rh_in(PROJECT, "run", "reboot-each-host", "--stack", "docker-compose.yml",
+                 "--topology", "topology.yaml", "--report", str(tmp_path), timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (result,) = json.loads((tmp_path / "results.json").read_text())["scenarios"]
+    assert result["passed"], result["reason"]
+    assert {(c["check"], c["host"]) for c in result["checks"]} == {
+        ("processes", "cache"), ("cache", "cache"), ("memcached stats", "cache"),
+    }, result["checks"]  # fmt: skip
+    assert all(c["ok"] for c in result["checks"]), result["checks"]
