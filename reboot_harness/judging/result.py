@@ -107,11 +107,14 @@ class ScenarioResult:
 
     def verdict_lines(self) -> list[str]:
         """Why it failed, as a failure report shows it: the reason, each failed step, the
-        failing checks (12 at most), the budgets exceeded (6 at most) and the last 15 events."""
+        failing checks (12 at most), the budgets exceeded (6 at most), what made the traffic's
+        history partial (6 at most: a client killed at stop, writes not read back and why) and
+        the last 15 events."""
         lines = [f"{self.test_id}: {self.reason}"]
         lines += [f"  step error: {e.line()}" for e in self.step_errors]
         lines += [f"  {r.line()}" for r in self.checks if not r.ok][:12]
         lines += [f"  budget: {v.line()}" for v in self.budget_violations][:6]
+        lines += [f"  traffic: {p}" for p in self.traffic_problems][:6]
         lines += ["  events:"] + [
             f"    {time.strftime('%H:%M:%S', time.gmtime(e.t))} {e.kind} {e.host} {e.detail}"
             for e in self.events[-15:]

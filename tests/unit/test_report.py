@@ -516,3 +516,32 @@ def test_runbooks_skip_incident_variants_and_violations() -> None:
     assert proved == [] and len(unproved) == 1
     week.variant = "incident"
     assert runbooks([week]) == ([], [])
+
+
+def test_a_failure_says_what_made_the_traffic_partial_beside_the_budget_it_left_unverified() -> (
+    None
+):
+    """A `no_lost_writes not verified` alone does not say why: the failure lines carry the
+    traffic's problems (a client killed at stop, a read-back that failed and why), six at most."""
+    run = ScenarioResult("failover-back-and-forth", "fixed", False, "over budget", -1.0, "p")
+    run.budget_violations = [
+        BudgetViolation("redis", "no_lost_writes", "redis: no_lost_writes not verified: …")
+    ]
+    run.traffic_problems = [
+        "traffic client c1 did not finish within 53s of the stop: killed, its writes were not"
+        " read back",
+        *(
+            f"traffic client c{i}: acknowledged mysql writes not read back: no primary"
+            for i in range(2, 10)
+        ),
+    ]
+    lines = run.verdict_lines()
+    said = [line for line in lines if line.startswith("  traffic: ")]
+    assert said[0] == (
+        "  traffic: traffic client c1 did not finish within 53s of the stop: killed, its writes"
+        " were not read back"
+    )
+    assert len(said) == 6
+    assert lines.index(said[-1]) < lines.index("  events:")
+    run.traffic_problems = []
+    assert not [line for line in run.verdict_lines() if line.startswith("  traffic: ")]
