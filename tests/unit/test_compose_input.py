@@ -632,26 +632,8 @@ def test_a_file_in_a_folder_the_machine_shares_grants_no_folder(
     )
 
 
-# A project that layers its host over the shipped stack from compose/, building it from ../images
-# (what examples/memcached was before it became a stack of its own).
-LAYERED_CACHE = """services:
-  cache:
-    image: "rh-example/cache:1-${RH_IMAGE_TAG:-latest}"
-    build:
-      context: ../images/cache
-      args: {BASE_IMAGE: "${RH_BASE_IMAGE:-debian:bookworm-slim}"}
-    labels:
-      org.reboot-harness.managed: "true"
-      org.reboot-harness.owner: "${RH_OWNER:-manual}"
-      org.reboot-harness.keep: "${RH_KEEP:-false}"
-    tmpfs: [/run, "/tmp:exec,mode=1777"]
-    ulimits:
-      nofile: {soft: 1024, hard: 16384}
-    restart: "no"
-    networks:
-      net: {ipv4_address: "${RH_SUBNET_PREFIX:-172.30.0}.61"}
-    ports: ["127.0.0.1::11211"]
-"""
+# A project that layers its host over the shipped stack from compose/, building it from ../images.
+LAYERED_CACHE = Path(__file__).parent / "data" / "compose" / "cache-layered.yaml"
 
 
 def test_a_project_is_judged_with_its_topology(
@@ -665,7 +647,7 @@ def test_a_project_is_judged_with_its_topology(
     shutil.copytree(ROOT / "examples" / "memcached", example)
     (example / "compose").mkdir()
     cache = example / "compose" / "cache.yaml"
-    cache.write_text(LAYERED_CACHE)
+    cache.write_text(LAYERED_CACHE.read_text())
     topology = example / "topology.yaml"
     seed = Topology()
     daemons = {**seed.daemons, "cache": ("memcached",)}

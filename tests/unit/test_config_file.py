@@ -17,6 +17,8 @@ pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMCACHED = ROOT / "examples" / "memcached"
+# the cache host as a compose override of the shipped stack (the config file's `compose` key)
+LAYERED = Path(__file__).parent / "data" / "compose" / "cache-layered.yaml"
 TABLE = "[tool.reboot-harness]\n"
 
 
@@ -31,13 +33,16 @@ def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def project(tmp_path: Path, text: str, *, form: str = "pyproject") -> Path:
     """A project folder whose config file holds ``text`` (keys only), with the memcached
-    example's topology, compose override, incidents and scenarios beside it."""
+    example's topology, incidents and scenarios beside it, and its host as a compose override
+    in compose/cache.yaml."""
     for name in ("topology.yaml", "cache_checks.py"):
         (tmp_path / name).write_text((MEMCACHED / name).read_text())
-    for folder in ("compose", "incidents", "scenarios"):
+    for folder in ("incidents", "scenarios"):
         (tmp_path / folder).mkdir(exist_ok=True)
         for f in (MEMCACHED / folder).glob("*.yaml"):
             (tmp_path / folder / f.name).write_text(f.read_text())
+    (tmp_path / "compose").mkdir(exist_ok=True)
+    (tmp_path / "compose" / "cache.yaml").write_text(LAYERED.read_text())
     if form == "pyproject":
         (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "mine"\n\n{TABLE}{text}')
     else:
