@@ -108,3 +108,19 @@ def test_reboot_each_host_passes_on_the_teams_stack(tmp_path: Path) -> None:
         ("processes", "cache"), ("cache", "cache"), ("memcached stats", "cache"),
     }, result["checks"]  # fmt: skip
     assert all(c["ok"] for c in result["checks"]), result["checks"]
+
+
+def test_list_offers_only_what_fits_the_teams_stack() -> None:
+    """`list --stack` with the team's topology: the shipped scenarios that fit take the cache
+    host; the post-mortem's own are not applicable, each with why."""
+    proc = rh_in(PROJECT, "list", "--stack", "docker-compose.yml", "--topology", "topology.yaml",
+                 "--json")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    offered = {s["name"] for s in doc["scenarios"]}
+    assert {"reboot-each-host", "cold-start"} <= offered, offered
+    for scenario in doc["scenarios"]:
+        assert scenario["hosts"] == ["cache"], scenario
+    refused = {s["name"] for s in doc["not_applicable"]}
+    assert {"failover-back-and-forth", "no-minfds", "graphite-piddir"} <= refused
+    assert not offered & refused
