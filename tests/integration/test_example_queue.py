@@ -83,7 +83,7 @@ def test_reboot_each_host_passes_with_the_queue_a_master_and_the_workers_running
 
 
 def test_the_teams_workers_giving_up_reproduces_and_its_fix_passes(tmp_path: Path) -> None:
-    """The queue away for 30 s: workers that exit when they cannot reach it are FATAL in
+    """The queue away for a minute: workers that exit when they cannot reach it are FATAL in
     supervisord by the time it is back; workers that wait for it take jobs again."""
     proc = rh("run", "scenarios/queue-outage.yaml", "--stack", COMPOSE, "--incidents",
               "incidents", "--report", str(tmp_path), timeout=900)  # fmt: skip

@@ -13,6 +13,7 @@ import pytest
 from reboot_harness.run.request import RunRequest
 from reboot_harness.stack.lifecycle import default_compose_dir
 from reboot_harness.stack.state import new_secrets
+from tests.layered_example import layered_memcached
 
 pytestmark = pytest.mark.docker
 COMPOSE = default_compose_dir()
@@ -92,7 +93,6 @@ def test_a_failure_of_any_kind_after_the_stack_started_removes_it(
 # -- round 3: what a user's file names must lie in its folder (a real engine) -------------------
 
 RH = [sys.executable, "-m", "reboot_harness"]
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "memcached"
 
 
 def _events(project: str, since: float, until: float) -> list[str]:
@@ -140,8 +140,8 @@ def test_up_refuses_etc_and_a_climb_to_it_before_anything_exists(tmp_path: Path)
 
 
 def test_your_folder_the_example_and_a_shipped_incident_still_start(tmp_path: Path) -> None:
-    """What the new rule allows does start: the example project's host (built from its
-    ../images, the folder of its topology's Python checks) with its topology, the shipped
+    """What the new rule allows does start: a project's host layered from its compose/ (built from
+    its ../images, the folder of its topology's Python checks) with its topology, the shipped
     no-minfds incident (binding a file of the harness's compose folder) and a file of yours
     binding a file of its own folder — one stack, each host as it should be, then removed."""
     from reboot_harness.inputs.paths import default_compose_dir
@@ -154,9 +154,9 @@ def test_your_folder_the_example_and_a_shipped_incident_still_start(tmp_path: Pa
     mine = folder / "mine.yaml"
     mine.write_text("services:\n  graphite:\n    volumes: ['./motd:/etc/motd:ro']\n")
     name = unique_project("own")
-    files = [EXAMPLE / "compose" / "cache.yaml",
-             default_compose_dir() / "incidents" / "no-minfds.yaml", mine]  # fmt: skip
-    cmd = [*RH, "up", "--project", name, "--topology", str(EXAMPLE / "topology.yaml")]
+    cache, topology = layered_memcached(tmp_path / "example")
+    files = [cache, default_compose_dir() / "incidents" / "no-minfds.yaml", mine]
+    cmd = [*RH, "up", "--project", name, "--topology", str(topology)]
     try:
         proc = subprocess.run([*cmd, *(a for f in files for a in ("--compose", str(f)))],
                               capture_output=True, text=True, timeout=900)  # fmt: skip

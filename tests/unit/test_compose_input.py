@@ -9,7 +9,6 @@ engine), not an engine: without the plugin they fail in CI and are skipped elsew
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from hypothesis import strategies as st
 
 from reboot_harness.errors import UsageError
 from reboot_harness.faces import cli
-from reboot_harness.model.topology import Topology
+from tests.layered_example import layered_memcached
 
 RH = [sys.executable, "-m", "reboot_harness"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -632,10 +631,6 @@ def test_a_file_in_a_folder_the_machine_shares_grants_no_folder(
     )
 
 
-# A project that layers its host over the shipped stack from compose/, building it from ../images.
-LAYERED_CACHE = Path(__file__).parent / "data" / "compose" / "cache-layered.yaml"
-
-
 def test_a_project_is_judged_with_its_topology(
     up: Any, compose_plugin: None, tmp_path: Path
 ) -> None:
@@ -644,18 +639,7 @@ def test_a_project_is_judged_with_its_topology(
     passes with its topology; without it, the build context is outside the compose file's
     folder."""
     example = tmp_path / "project"
-    shutil.copytree(ROOT / "examples" / "memcached", example)
-    (example / "compose").mkdir()
-    cache = example / "compose" / "cache.yaml"
-    cache.write_text(LAYERED_CACHE.read_text())
-    topology = example / "topology.yaml"
-    seed = Topology()
-    daemons = {**seed.daemons, "cache": ("memcached",)}
-    text = yaml.safe_load(topology.read_text())
-    text = {k: v for k, v in text.items() if not k.endswith(("hosts", "_host")) and k not in
-            ("lbs", "apps")}  # fmt: skip
-    text["daemons"] = {h: list(d) for h, d in daemons.items()}
-    topology.write_text(yaml.safe_dump(text))
+    cache, topology = layered_memcached(example)
     assert up(cache, "--topology", str(topology)) == (2, [f"reboot-harness up: {REACHED}"])
     code, lines = up(cache)
     assert (

@@ -29,7 +29,7 @@ def connect():
     began, delay = time.monotonic(), 0.5
     while True:
         try:
-            queue = redis.Redis.from_url(URL, socket_timeout=10, socket_connect_timeout=2)
+            queue = redis.Redis.from_url(URL, socket_timeout=5, socket_connect_timeout=2)
             queue.ping()
             return queue
         except redis.RedisError as e:
@@ -48,7 +48,7 @@ def main():
     while True:
         try:
             queue.set(f"worker:{NAME}:seen", int(time.time()), ex=30)
-            item = queue.brpoplpush("jobs", mine, timeout=5)
+            item = queue.brpoplpush("jobs", mine, timeout=2)
             if item is None:
                 continue
             job = json.loads(item)
