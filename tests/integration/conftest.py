@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +48,24 @@ def rh_in(project: Path, *args: str, timeout: float = 120) -> subprocess.Complet
     """``reboot-harness ARGS`` run from ``project``'s folder, as its README says to."""
     return subprocess.run([sys.executable, "-m", "reboot_harness", *args], cwd=project,
                           capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+
+
+def listed(project: Path, *args: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """`reboot-harness list ARGS --json` from ``project``: (each scenario offered -> the hosts it
+    touches, each one not applicable -> why); its exit 0 and the two apart, asserted."""
+    proc = rh_in(project, "list", *args, "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    offered = {s["name"]: s["hosts"] for s in doc["scenarios"]}
+    refused = {s["name"]: s["why"] for s in doc["not_applicable"]}
+    assert not set(offered) & set(refused)
+    return offered, refused
+
+
+def reported(folder: Path) -> list[dict[str, Any]]:
+    """The scenario variants of the results.json in a `run --report` folder."""
+    runs: list[dict[str, Any]] = json.loads((folder / "results.json").read_text())["scenarios"]
+    return runs
 
 
 def registry_debian() -> None:

@@ -4,7 +4,6 @@ from the project's folder, with relative paths, through the command line."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.integration.conftest import rh_in
+from tests.integration.conftest import listed, reported, rh_in
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("debian_base")]
 INDEPENDENT = True  # one run, its own stacks: it may share a worker with anything
@@ -41,8 +40,7 @@ def test_the_example_project_runs_as_its_readme_says(tmp_path: Path) -> None:
         timeout=900,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    doc = json.loads((report / "results.json").read_text())
-    runs = {r["variant"]: r for r in doc["scenarios"]}
+    runs = {r["variant"]: r for r in reported(report)}
     fixed, incident = runs["fixed"], runs["incident"]
     assert fixed["passed"] and fixed["reason"].startswith("recovered in")
     held = {(c["check"], s) for c in fixed["checks"] if c["ok"] for s in c["subjects"]}
@@ -102,7 +100,7 @@ def test_reboot_each_host_passes_on_the_teams_stack(tmp_path: Path) -> None:
     proc = rh_in(PROJECT, "run", "reboot-each-host", "--stack", "docker-compose.yml",
                  "--topology", "topology.yaml", "--report", str(tmp_path), timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (result,) = json.loads((tmp_path / "results.json").read_text())["scenarios"]
+    (result,) = reported(tmp_path)
     assert result["passed"], result["reason"]
     assert {(c["check"], c["host"]) for c in result["checks"]} == {
         ("processes", "cache"), ("cache", "cache"), ("memcached stats", "cache"),
@@ -113,14 +111,9 @@ def test_reboot_each_host_passes_on_the_teams_stack(tmp_path: Path) -> None:
 def test_list_offers_only_what_fits_the_teams_stack() -> None:
     """`list --stack` with the team's topology: the shipped scenarios that fit take the cache
     host; the post-mortem's own are not applicable, each with why."""
-    proc = rh_in(PROJECT, "list", "--stack", "docker-compose.yml", "--topology", "topology.yaml",
-                 "--json")  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
-    offered = {s["name"] for s in doc["scenarios"]}
-    assert {"reboot-each-host", "cold-start"} <= offered, offered
-    for scenario in doc["scenarios"]:
-        assert scenario["hosts"] == ["cache"], scenario
-    refused = {s["name"] for s in doc["not_applicable"]}
-    assert {"failover-back-and-forth", "no-minfds", "graphite-piddir"} <= refused
-    assert not offered & refused
+    offered, refused = listed(PROJECT, "--stack", "docker-compose.yml", "--topology",
+                              "topology.yaml")  # fmt: skip
+    assert {"reboot-each-host", "cold-start"} <= set(offered), offered
+    for name, hosts in offered.items():
+        assert hosts == ["cache"], name
+    assert {"failover-back-and-forth", "no-minfds", "graphite-piddir"} <= set(refused)

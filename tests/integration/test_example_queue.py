@@ -8,14 +8,13 @@ passes."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.integration.conftest import rh_in
+from tests.integration.conftest import listed, reported, rh_in
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("debian_base")]
 INDEPENDENT = True  # its own stacks: it may share a worker with anything
@@ -51,16 +50,11 @@ def test_doctor_names_the_restart_policies_and_the_workers_without_healthcheck()
 
 
 def test_list_offers_no_sentinel_failover_for_a_redis_without_sentinel() -> None:
-    proc = rh("list", "--stack", COMPOSE, "--json")
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
-    offered = {s["name"] for s in doc["scenarios"]}
-    assert {"reboot-each-host", "cold-start"} <= offered
-    for scenario in doc["scenarios"]:
-        assert set(scenario["hosts"]) <= set(HOSTS), scenario
-    why = {s["name"]: s["why"] for s in doc["not_applicable"]}
+    offered, why = listed(PROJECT, "--stack", COMPOSE)
+    assert {"reboot-each-host", "cold-start"} <= set(offered)
+    for name, hosts in offered.items():
+        assert set(hosts) <= set(HOSTS), name
     assert "failover-back-and-forth" in why and "sentinel-all-replicas" in why, why
-    assert not offered & set(why)
 
 
 def test_reboot_each_host_passes_with_the_queue_a_master_and_the_workers_running(
@@ -69,7 +63,7 @@ def test_reboot_each_host_passes_with_the_queue_a_master_and_the_workers_running
     proc = rh("run", "reboot-each-host", "--stack", COMPOSE, "--report", str(tmp_path),
               timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (result,) = json.loads((tmp_path / "results.json").read_text())["scenarios"]
+    (result,) = reported(tmp_path)
     assert result["passed"], result["reason"]
     held = {(c["check"], c["host"]) for c in result["checks"] if c["ok"]}
     assert held == {
@@ -88,8 +82,7 @@ def test_the_teams_workers_giving_up_reproduces_and_its_fix_passes(tmp_path: Pat
     proc = rh("run", "scenarios/queue-outage.yaml", "--stack", COMPOSE, "--incidents",
               "incidents", "--report", str(tmp_path), timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    runs = {r["variant"]: r for r in json.loads((tmp_path / "results.json").read_text())
-            ["scenarios"]}  # fmt: skip
+    runs = {r["variant"]: r for r in reported(tmp_path)}
     fixed, incident = runs["fixed"], runs["incident"]
     assert fixed["passed"] and fixed["reason"].startswith("recovered in"), fixed["reason"]
     assert incident["passed"] and incident["reason"].startswith("reproduced:"), incident["reason"]

@@ -7,14 +7,13 @@ reproduces by its cause while its fix passes."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.integration.conftest import rh_in
+from tests.integration.conftest import listed, reported, rh_in
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("debian_base")]
 INDEPENDENT = True  # its own stacks: it may share a worker with anything
@@ -55,23 +54,18 @@ def test_doctor_names_the_restart_policies_and_the_port_on_every_address() -> No
 
 
 def test_list_offers_only_the_scenarios_that_fit_the_stack() -> None:
-    proc = rh("list", "--stack", COMPOSE, "--json")
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
-    offered = {s["name"] for s in doc["scenarios"]}
-    assert {"reboot-each-host", "cold-start"} <= offered
-    for scenario in doc["scenarios"]:
-        assert set(scenario["hosts"]) <= {"proxy", "web1", "web2", "db1", "db2"}, scenario
-    refused = {s["name"] for s in doc["not_applicable"]}
-    assert {"failover-back-and-forth", "mysql-long-repl-password", "no-minfds"} <= refused
-    assert not offered & refused
+    offered, refused = listed(PROJECT, "--stack", COMPOSE)
+    assert {"reboot-each-host", "cold-start"} <= set(offered)
+    for name, hosts in offered.items():
+        assert set(hosts) <= {"proxy", "web1", "web2", "db1", "db2"}, name
+    assert {"failover-back-and-forth", "mysql-long-repl-password", "no-minfds"} <= set(refused)
 
 
 def test_reboot_each_host_passes_with_postgres_replication_holding(tmp_path: Path) -> None:
     proc = rh("run", "reboot-each-host", "--stack", COMPOSE, "--report", str(tmp_path),
               timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (result,) = json.loads((tmp_path / "results.json").read_text())["scenarios"]
+    (result,) = reported(tmp_path)
     assert result["passed"], result["reason"]
     held = {(c["check"], c["host"]) for c in result["checks"] if c["ok"]}
     hosts = ("proxy", "web1", "web2", "db1", "db2")
@@ -94,8 +88,7 @@ def test_the_teams_standby_takeover_reproduces_and_its_fix_passes(tmp_path: Path
     proc = rh("run", "scenarios/db-cold-start.yaml", "--stack", COMPOSE, "--incidents",
               "incidents", "--report", str(tmp_path), timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    runs = {r["variant"]: r for r in json.loads((tmp_path / "results.json").read_text())
-            ["scenarios"]}  # fmt: skip
+    runs = {r["variant"]: r for r in reported(tmp_path)}
     fixed, incident = runs["fixed"], runs["incident"]
     assert fixed["passed"] and fixed["reason"].startswith("recovered in"), fixed["reason"]
     assert {c["host"] for c in fixed["checks"] if c["check"] == "postgres replication"
